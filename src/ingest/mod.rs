@@ -1,0 +1,511 @@
+//! `scorecard import`: streams snapshot CSV files into the store in one
+//! transaction. All or nothing: every problem is collected as
+//! `file:line:column: reason` and the store is left exactly as it was, unless
+//! `--skip-invalid` asks to keep the valid rows (the rejected ones then go to a
+//! rejects CSV next to the store). Rows are upserted by id; a file whose exact
+//! content was imported before is skipped; the KPI cache loses only the periods
+//! the changed rows touch.
+pub mod rows;
+pub mod schema;
+pub mod values;
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params_from_iter, OptionalExtension, Transaction};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::error::Failure;
+use crate::store::Store;
+use rows::{Layout, Row, TableDef};
+use schema::FileKind;
+
+/// Problems listed in the error message before "and N more".
+const SHOWN_PROBLEMS: usize = 50;
+/// Rows between progress-bar updates.
+const PROGRESS_EVERY: u64 = 16_384;
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub skip_invalid: bool,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FileSummary {
+    pub file: String,
+    pub path: PathBuf,
+    pub rows_read: u64,
+    pub inserted: u64,
+    pub replaced: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    /// The same content was imported before: nothing was read.
+    pub already_imported: Option<String>,
+}
+
+impl FileSummary {
+    pub fn line(&self) -> String {
+        match &self.already_imported {
+            Some(when) => format!("{}: unchanged, this exact file was imported on {when}", self.file),
+            None => {
+                let mut s = format!(
+                    "{}: {} rows: {} inserted, {} replaced, {} unchanged",
+                    self.file, self.rows_read, self.inserted, self.replaced, self.unchanged
+                );
+                if self.rejected > 0 {
+                    s.push_str(&format!(", {} rejected", self.rejected));
+                }
+                s
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub files: Vec<FileSummary>,
+    pub rejects_path: Option<PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+impl ImportReport {
+    pub fn rejected(&self) -> u64 {
+        self.files.iter().map(|f| f.rejected).sum()
+    }
+}
+
+/// One snapshot file to read.
+#[derive(Debug, Clone)]
+struct Input {
+    kind: FileKind,
+    path: PathBuf,
+    name: String,
+}
+
+pub fn import(
+    store: &mut Store,
+    config: &Config,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    now: DateTime<Utc>,
+) -> Result<ImportReport> {
+    let mut report = ImportReport::default();
+    let inputs = discover(paths, config, &mut report.warnings)?;
+    ensure_timezone(store, config)?;
+
+    // Hash first: a file whose exact content is already in the ledger is skipped.
+    let mut todo = Vec::new();
+    for input in inputs {
+        let sha = file_sha256(&input.path)?;
+        let seen: Option<String> = store
+            .conn
+            .prepare_cached("SELECT imported_at FROM snapshots WHERE file = ?1 AND sha256 = ?2 ORDER BY id LIMIT 1")?
+            .query_row([input.kind.key(), &sha], |r| r.get(0))
+            .optional()?;
+        match seen {
+            Some(when) => report.files.push(FileSummary {
+                file: input.name.clone(),
+                path: input.path.clone(),
+                already_imported: Some(when),
+                ..Default::default()
+            }),
+            None => todo.push((input, sha)),
+        }
+    }
+    if todo.is_empty() {
+        return Ok(report);
+    }
+
+    let mut problems = Problems::new(opts.skip_invalid, rejects_path(&store.path, now));
+    let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // With an empty KPI cache there is nothing to invalidate: skip the bookkeeping.
+    let cache_in_use: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM computed_periods)", [], |r| r.get(0))?;
+    let mut touched = Touched::new(cache_in_use);
+    if cache_in_use {
+        tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS touched_customers (customer_id TEXT PRIMARY KEY); DELETE FROM temp.touched_customers;")?;
+    }
+    let imported_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for (input, sha) in &todo {
+        let snapshot_id: i64 = tx.query_row(
+            "INSERT INTO snapshots (file, path, sha256, rows_read, inserted, replaced, unchanged, rejected, imported_at)
+             VALUES (?1, ?2, ?3, 0, 0, 0, 0, 0, ?4) RETURNING id",
+            rusqlite::params![input.kind.key(), input.path.display().to_string(), sha, imported_at],
+            |r| r.get(0),
+        )?;
+        let summary = import_file(&tx, config, input, snapshot_id, opts, &mut problems, &mut touched)?;
+        tx.execute(
+            "UPDATE snapshots SET rows_read = ?2, inserted = ?3, replaced = ?4, unchanged = ?5, rejected = ?6 WHERE id = ?1",
+            rusqlite::params![snapshot_id, summary.rows_read as i64, summary.inserted as i64, summary.replaced as i64, summary.unchanged as i64, summary.rejected as i64],
+        )?;
+        report.files.push(summary);
+    }
+
+    if problems.total > 0 && !opts.skip_invalid {
+        drop(tx); // rolls back: the store is left exactly as it was
+        return Err(Failure::input(problems.message()).into());
+    }
+    touched.invalidate(&tx)?;
+    report.rejects_path = problems.finish()?;
+    tx.commit().context("cannot commit the import")?;
+    Ok(report)
+}
+
+/// Finds the snapshot files in the given folders (or single files).
+fn discover(paths: &[PathBuf], config: &Config, warnings: &mut Vec<String>) -> Result<Vec<Input>, Failure> {
+    let expected = |kind: FileKind| {
+        config.import.get(&kind).and_then(|m| m.file.clone()).unwrap_or_else(|| kind.default_file_name())
+    };
+    let kind_of = |name: &str| FileKind::ALL.into_iter().find(|k| expected(*k).eq_ignore_ascii_case(name));
+    let all_names = || FileKind::ALL.map(expected).join(", ");
+    let mut inputs = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| {
+            Failure::input(format!("{}: cannot read: {e} (check the path and its permissions)", path.display()))
+        })?;
+        if meta.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|e| {
+                Failure::input(format!("{}: cannot read the folder: {e} (check its permissions)", path.display()))
+            })?;
+            let mut found = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(|e| Failure::input(format!("{}: cannot list the folder: {e}", path.display())))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                match kind_of(&name) {
+                    Some(kind) => found.push(Input { kind, path: entry.path(), name }),
+                    None if name.to_ascii_lowercase().ends_with(".csv") => {
+                        warnings.push(format!("{}: ignored, not a snapshot file (expected: {})", entry.path().display(), all_names()))
+                    }
+                    None => {}
+                }
+            }
+            if found.is_empty() {
+                return Err(Failure::input(format!(
+                    "{}: no snapshot files in this folder (expected any of: {}; map other names with [import.<file>] file)",
+                    path.display(),
+                    all_names()
+                )));
+            }
+            inputs.extend(found);
+        } else {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let kind = kind_of(&name).ok_or_else(|| {
+                Failure::input(format!(
+                    "{}: not a snapshot file name (expected one of: {}; map other names with [import.<file>] file)",
+                    path.display(),
+                    all_names()
+                ))
+            })?;
+            inputs.push(Input { kind, path: path.clone(), name });
+        }
+    }
+    // Customers first (segments), then the rest; folders in the order given.
+    inputs.sort_by_key(|i| i.kind);
+    Ok(inputs)
+}
+
+fn file_sha256(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| Failure::input(format!("{}: cannot open: {e}", path.display())))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn rejects_path(store: &Path, now: DateTime<Utc>) -> PathBuf {
+    let stem = store.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scorecard".into());
+    let name = format!("{stem}-rejects-{}.csv", now.format("%Y%m%dT%H%M%SZ"));
+    store.parent().map(|p| p.join(&name)).unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// The report time zone turns local timestamps into dates. If it changed since
+/// the last import, the tickets' local days are derived again and the cache dropped.
+pub fn ensure_timezone(store: &mut Store, config: &Config) -> Result<()> {
+    let tz = config.report.timezone;
+    let stored = store.meta("timezone")?;
+    if stored.as_deref() == Some(tz.name()) {
+        return Ok(());
+    }
+    let tx = store.conn.transaction()?;
+    if stored.is_some() {
+        let mut days = Vec::new();
+        {
+            let mut stmt = tx.prepare("SELECT ticket_id, opened_at FROM tickets")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let id: String = r.get(0)?;
+                let at: i64 = r.get(1)?;
+                let instant = DateTime::from_timestamp(at, 0).unwrap_or_default();
+                days.push((id, crate::period::day_number(crate::period::local_date(instant, tz))));
+            }
+        }
+        let mut update = tx.prepare("UPDATE tickets SET opened_day = ?2 WHERE ticket_id = ?1")?;
+        for (id, day) in days {
+            update.execute(rusqlite::params![id, day])?;
+        }
+        drop(update);
+        tx.execute_batch("DELETE FROM kpi_cache; DELETE FROM computed_periods;")?;
+    }
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('timezone', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [tz.name()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Rejected cells: the first ones for the message, all of them (by row) in
+/// the rejects file with `--skip-invalid`.
+struct Problems {
+    skip_invalid: bool,
+    shown: Vec<String>,
+    total: usize,
+    rejects_path: PathBuf,
+    rejects: Option<csv::Writer<File>>,
+}
+
+impl Problems {
+    fn new(skip_invalid: bool, rejects_path: PathBuf) -> Self {
+        Problems { skip_invalid, shown: Vec::new(), total: 0, rejects_path, rejects: None }
+    }
+
+    fn add(&mut self, file: &str, line: u64, column: Option<usize>, reason: &str) {
+        self.total += 1;
+        if self.shown.len() < SHOWN_PROBLEMS {
+            let at = match column {
+                Some(c) => format!("{file}:{line}:{c}"),
+                None => format!("{file}:{line}"),
+            };
+            self.shown.push(format!("{at}: {reason}"));
+        }
+    }
+
+    /// A rejected row (with `--skip-invalid`): one line in the rejects file.
+    fn reject_row(&mut self, file: &str, line: u64, reasons: &[String], record: &csv::ByteRecord) -> Result<()> {
+        if !self.skip_invalid {
+            return Ok(());
+        }
+        if self.rejects.is_none() {
+            let mut w = csv::Writer::from_path(&self.rejects_path)
+                .with_context(|| format!("cannot write the rejects file {}", self.rejects_path.display()))?;
+            w.write_record(["file", "line", "reason", "record"])?;
+            self.rejects = Some(w);
+        }
+        let mut raw = csv::Writer::from_writer(Vec::new());
+        raw.write_byte_record(record)?;
+        let raw = String::from_utf8_lossy(&raw.into_inner().unwrap_or_default()).trim_end().to_string();
+        self.rejects.as_mut().unwrap().write_record([file, &line.to_string(), &reasons.join("; "), &raw])?;
+        Ok(())
+    }
+
+    fn message(&self) -> String {
+        let mut msg = format!(
+            "the snapshot was not imported ({} problem{}); the store is unchanged:\n",
+            self.total,
+            if self.total == 1 { "" } else { "s" }
+        );
+        msg.push_str(&self.shown.join("\n"));
+        if self.total > self.shown.len() {
+            msg.push_str(&format!("\nand {} more", self.total - self.shown.len()));
+        }
+        msg.push_str("\nhint: fix the file and import again, or pass --skip-invalid to import the valid rows and write the others to a rejects file");
+        msg
+    }
+
+    fn finish(&mut self) -> Result<Option<PathBuf>> {
+        match self.rejects.take() {
+            Some(mut w) => {
+                w.flush()?;
+                Ok(Some(self.rejects_path.clone()))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// The days whose periods must leave the KPI cache, gathered while importing.
+struct Touched {
+    active: bool,
+    days: BTreeSet<i64>,
+    /// Customer-base KPIs of every period ending after this day change.
+    customers_from: Option<i64>,
+}
+
+impl Touched {
+    fn new(active: bool) -> Self {
+        Touched { active, days: BTreeSet::new(), customers_from: None }
+    }
+
+    fn add(&mut self, kind: FileKind, days: &[Option<i64>]) {
+        if !self.active {
+            return;
+        }
+        for d in days.iter().flatten() {
+            if kind == FileKind::Customers {
+                self.customers_from = Some(self.customers_from.map_or(*d, |m| m.min(*d)));
+            } else {
+                self.days.insert(*d);
+            }
+        }
+    }
+
+    fn invalidate(&mut self, tx: &Transaction) -> Result<()> {
+        if !self.active {
+            return Ok(());
+        }
+        // Records of customers that are new or changed segment move between
+        // segments: their days are stale too (one query per table).
+        for (table, day) in rows::CUSTOMER_LINKED {
+            let sql = format!(
+                "SELECT DISTINCT t.{day} FROM {table} t JOIN temp.touched_customers c ON c.customer_id = t.customer_id WHERE t.{day} IS NOT NULL"
+            );
+            let mut stmt = tx.prepare(&sql)?;
+            let days = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+            for d in days {
+                self.days.insert(d?);
+            }
+        }
+        for table in ["kpi_cache", "computed_periods"] {
+            let mut by_day = tx.prepare(&format!("DELETE FROM {table} WHERE start_day <= ?1 AND end_day > ?1"))?;
+            for d in &self.days {
+                by_day.execute([d])?;
+            }
+            if let Some(from) = self.customers_from {
+                tx.execute(&format!("DELETE FROM {table} WHERE end_day > ?1"), [from])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn import_file(
+    tx: &Transaction,
+    config: &Config,
+    input: &Input,
+    snapshot_id: i64,
+    opts: &ImportOptions,
+    problems: &mut Problems,
+    touched: &mut Touched,
+) -> Result<FileSummary> {
+    let name = input.name.as_str();
+    let mut summary = FileSummary { file: name.to_string(), path: input.path.clone(), ..Default::default() };
+    let file = File::open(&input.path).map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(BufReader::with_capacity(1 << 16, file));
+    let mapping = config.import.get(&input.kind).cloned().unwrap_or_default();
+
+    let mut record = csv::ByteRecord::new();
+    let has_header = reader
+        .read_byte_record(&mut record)
+        .map_err(|e| Failure::input(format!("{name}:1: cannot read the header: {e} (is this a CSV file?)")))?;
+    if !has_header {
+        problems.add(name, 1, None, "the file is empty (expected a header row; see snapshot-format.md)");
+        return Ok(summary);
+    }
+    let layout = match Layout::from_header(input.kind, &record, &mapping) {
+        Ok(l) => l,
+        Err(reason) => {
+            problems.add(name, 1, None, &reason);
+            return Ok(summary);
+        }
+    };
+    let table = TableDef::of(input.kind);
+    {
+        let mut cols = tx.prepare_cached("INSERT OR IGNORE INTO file_columns (file, name) VALUES (?1, ?2)")?;
+        for c in layout.header_names() {
+            cols.execute([input.kind.key(), c])?;
+        }
+    }
+    let ctx = rows::ParseCtx { kind: input.kind, mapping: &mapping, config };
+    let progress = (opts.progress && size > 8 << 20).then(|| {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>16} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(name.to_string());
+        bar
+    });
+
+    let mut writer = table.writer(tx)?;
+    loop {
+        let read = reader.read_byte_record(&mut record);
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        match read {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(line);
+                problems.add(name, line, None, &format!("cannot read this row: {e} (is this a CSV file?)"));
+                summary.rejected += 1;
+                break;
+            }
+        }
+        summary.rows_read += 1;
+        if let (Some(bar), true) = (&progress, summary.rows_read % PROGRESS_EVERY == 0) {
+            bar.set_position(record.position().map(|p| p.byte()).unwrap_or(0));
+        }
+        let parsed = ctx.parse(&layout, &record);
+        let row = match parsed {
+            Ok(row) => row,
+            Err(cell_errors) => {
+                let reasons: Vec<String> = cell_errors.iter().map(|e| e.reason.clone()).collect();
+                for e in &cell_errors {
+                    problems.add(name, line, e.column, &e.reason);
+                }
+                problems.reject_row(name, line, &reasons, &record)?;
+                summary.rejected += 1;
+                continue;
+            }
+        };
+        match writer.upsert(&row, snapshot_id)? {
+            rows::Upsert::Inserted => {
+                summary.inserted += 1;
+                touched.add(input.kind, &row.days);
+                if input.kind == FileKind::Customers && touched.active {
+                    mark_customer(tx, &row)?;
+                }
+            }
+            rows::Upsert::Replaced { old_days, segments_changed } => {
+                summary.replaced += 1;
+                touched.add(input.kind, &row.days);
+                touched.add(input.kind, &old_days);
+                if segments_changed && touched.active {
+                    mark_customer(tx, &row)?;
+                }
+            }
+            rows::Upsert::Unchanged => summary.unchanged += 1,
+            rows::Upsert::Duplicate => {
+                let reason = format!("duplicate {} '{}': it appears on an earlier line of this file (ids must be unique)", table.pk_label(), row.pk_text());
+                problems.add(name, line, Some(layout.pk_column()), &reason);
+                problems.reject_row(name, line, &[reason], &record)?;
+                summary.rejected += 1;
+            }
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(summary)
+}
+
+fn mark_customer(tx: &Transaction, row: &Row) -> Result<()> {
+    tx.prepare_cached("INSERT OR IGNORE INTO temp.touched_customers (customer_id) VALUES (?1)")?
+        .execute(params_from_iter(row.values.iter().take(1)))?;
+    Ok(())
+}

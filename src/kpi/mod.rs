@@ -1,0 +1,6 @@
+//! KPIs: the catalogue (definitions as data), the set-based engine, the
+//! statistics (intervals, significance) and custom formulas.
+pub mod catalogue;
+pub mod custom;
+pub mod engine;
+pub mod stats;
