@@ -122,6 +122,7 @@ struct RawEmail {
     sendmail: RawSendmail,
     recipients: Vec<RawRecipient>,
     max_attempts: Option<u32>,
+    retry_delay_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -298,7 +299,10 @@ pub struct EmailConfig {
     pub smtp: Option<SmtpConfig>,
     pub sendmail_command: Option<String>,
     pub recipients: Vec<Recipient>,
+    /// Attempts per message within one run before it is left pending.
     pub max_attempts: u32,
+    /// First retry delay; doubles per attempt, capped at 30 s.
+    pub retry_delay: Duration,
 }
 
 impl Config {
@@ -763,6 +767,7 @@ fn validate_email(
         sendmail_command: raw.sendmail.command,
         recipients,
         max_attempts: raw.max_attempts.unwrap_or(4).clamp(1, 10),
+        retry_delay: Duration::from_millis(raw.retry_delay_ms.unwrap_or(1000).min(30_000)),
     })
 }
 

@@ -2,11 +2,16 @@
 //! comparisons → Tera reports → archive → email. `run` dispatches a command;
 //! each stage lives in its own module and knows nothing of the later ones.
 pub mod cli;
+pub mod archive;
+pub mod compare;
 pub mod config;
+pub mod deliver;
+pub mod demo;
 pub mod error;
 pub mod ingest;
 pub mod kpi;
 pub mod period;
+pub mod report;
 pub mod store;
 
 use std::io::IsTerminal;

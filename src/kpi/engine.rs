@@ -1,0 +1,819 @@
+//! The set-based KPI engine. For a set of periods of one cadence, one grouped
+//! query per source table (restricted to the days those periods cover, and
+//! fanned out over every segment attribute by a join with a small table of
+//! attribute names) feeds per-(period, segment) accumulators; the formulas of
+//! kpis.md then turn each accumulator into values. Never one query per period
+//! × KPI × segment.
+//!
+//! Results are cached in the store per (cadence, period, segment, KPI) with
+//! the fingerprint of the settings that shape them; an import deletes the
+//! cached periods its rows touch, so a weekly run computes one new week.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use anyhow::Result;
+use rusqlite::params;
+use serde::Serialize;
+
+use super::catalogue::{self, KpiInfo, Uncertainty};
+use super::stats;
+use crate::config::Config;
+use crate::period::{self, Cadence, Period};
+use crate::store::Store;
+
+/// The segment key of the whole business.
+pub const WHOLE: &str = "";
+/// The value of records with no (known) customer or an empty attribute.
+pub const NONE_VALUE: &str = "(none)";
+
+/// One KPI's figure in one period and segment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KpiValue {
+    pub value: Option<f64>,
+    pub n: Option<u64>,
+    pub ci95: Option<(f64, f64)>,
+    /// Standard error, for the significance test (interval KPIs only).
+    pub se: Option<f64>,
+    /// Why the value is null ("no data: deals.csv was never imported").
+    pub reason: Option<String>,
+}
+
+impl KpiValue {
+    pub fn of(value: f64) -> KpiValue {
+        KpiValue { value: Some(value), ..Default::default() }
+    }
+    pub fn null(reason: impl Into<String>) -> KpiValue {
+        KpiValue { reason: Some(reason.into()), ..Default::default() }
+    }
+    fn with_n(mut self, n: Option<u64>) -> KpiValue {
+        self.n = n;
+        self
+    }
+}
+
+/// segment key ("" or "region=EMEA") → KPI id → value.
+pub type PeriodValues = BTreeMap<String, BTreeMap<String, KpiValue>>;
+
+/// What a call to [`ensure`] did: which periods it computed, which it found cached.
+#[derive(Debug, Default, Clone)]
+pub struct CacheStats {
+    pub computed: Vec<String>,
+    pub cached: usize,
+}
+
+/// The KPIs of this store and config: built-ins, one per activity kind, ROI
+/// when objectives exist, and custom KPIs.
+pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
+    let mut list: Vec<KpiInfo> = catalogue::BUILT_IN.iter().map(KpiInfo::from).collect();
+    for kind in activity_kinds(store)? {
+        let category = config.activity_categories.get(&kind).copied().unwrap_or(catalogue::Category::Input);
+        list.push(KpiInfo::activity(&kind, category));
+    }
+    if !config.objectives.is_empty() {
+        list.extend(catalogue::ROI.iter().map(KpiInfo::from));
+    }
+    for c in &config.custom_kpis {
+        list.push(KpiInfo {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            formula: match &c.body {
+                crate::config::CustomBody::Formula(_) => "custom formula".into(),
+                crate::config::CustomBody::Sql(_) => "custom SQL".into(),
+            },
+            unit: c.unit,
+            direction: c.direction,
+            category: c.category,
+            uncertainty: Uncertainty::None,
+        });
+    }
+    Ok(list)
+}
+
+pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
+    let mut stmt = store.conn.prepare_cached("SELECT DISTINCT kind FROM activities ORDER BY kind")?;
+    let kinds = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(kinds.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Makes sure every period is in the cache, computing the missing ones in one
+/// set-based pass.
+pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<CacheStats> {
+    let fingerprint = cache_fingerprint(store, config)?;
+    let mut missing = Vec::new();
+    let mut stats = CacheStats::default();
+    {
+        let mut stmt = store.conn.prepare_cached(
+            "SELECT fingerprint FROM computed_periods WHERE cadence = ?1 AND period = ?2",
+        )?;
+        for p in periods {
+            let fp: Option<String> = stmt
+                .query_row(params![p.cadence.as_str(), p.id()], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+            if fp.as_deref() == Some(fingerprint.as_str()) {
+                stats.cached += 1;
+            } else {
+                missing.push(*p);
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(stats);
+    }
+    let values = compute(store, config, &missing)?;
+    let tx = store.conn.transaction()?;
+    {
+        let mut del = tx.prepare_cached("DELETE FROM kpi_cache WHERE cadence = ?1 AND period = ?2")?;
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO kpi_cache (cadence, period, start_day, end_day, segment, kpi, value, n, ci_low, ci_high, se, reason, fingerprint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )?;
+        let mut mark = tx.prepare_cached(
+            "INSERT INTO computed_periods (cadence, period, start_day, end_day, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (cadence, period) DO UPDATE SET fingerprint = excluded.fingerprint,
+               start_day = excluded.start_day, end_day = excluded.end_day, computations = computations + 1",
+        )?;
+        for (p, by_segment) in &values {
+            let (cad, id) = (p.cadence.as_str(), p.id());
+            del.execute(params![cad, id])?;
+            for (segment, kpis) in by_segment {
+                for (kpi, v) in kpis {
+                    ins.execute(params![
+                        cad,
+                        id,
+                        p.start_day(),
+                        p.end_day(),
+                        segment,
+                        kpi,
+                        v.value,
+                        v.n.map(|n| n as i64),
+                        v.ci95.map(|c| c.0),
+                        v.ci95.map(|c| c.1),
+                        v.se,
+                        v.reason,
+                        fingerprint
+                    ])?;
+                }
+            }
+            mark.execute(params![cad, id, p.start_day(), p.end_day(), fingerprint])?;
+            stats.computed.push(id);
+        }
+    }
+    tx.commit()?;
+    Ok(stats)
+}
+
+/// The cache key: the settings that shape figures, plus the activity kinds
+/// (a new kind adds a KPI to every period).
+fn cache_fingerprint(store: &Store, config: &Config) -> Result<String> {
+    Ok(format!("{}:{}", config.compute_fingerprint, activity_kinds(store)?.join(",")))
+}
+
+/// Reads cached values of the periods (which must have been [`ensure`]d).
+pub fn load(store: &Store, periods: &[Period]) -> Result<BTreeMap<Period, PeriodValues>> {
+    let mut out: BTreeMap<Period, PeriodValues> = BTreeMap::new();
+    let Some(cadence) = periods.first().map(|p| p.cadence) else { return Ok(out) };
+    let wanted: HashMap<String, Period> = periods.iter().map(|p| (p.id(), *p)).collect();
+    let lo = periods.iter().map(|p| p.start_day()).min().unwrap_or(0);
+    let hi = periods.iter().map(|p| p.start_day()).max().unwrap_or(0);
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT period, segment, kpi, value, n, ci_low, ci_high, se, reason FROM kpi_cache
+         WHERE cadence = ?1 AND start_day >= ?2 AND start_day <= ?3",
+    )?;
+    let mut rows = stmt.query(params![cadence.as_str(), lo, hi])?;
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let Some(p) = wanted.get(&id) else { continue };
+        let ci: (Option<f64>, Option<f64>) = (r.get(5)?, r.get(6)?);
+        let v = KpiValue {
+            value: r.get(3)?,
+            n: r.get::<_, Option<i64>>(4)?.map(|n| n as u64),
+            ci95: ci.0.zip(ci.1),
+            se: r.get(7)?,
+            reason: r.get(8)?,
+        };
+        out.entry(*p).or_default().entry(r.get(1)?).or_default().insert(r.get(2)?, v);
+    }
+    Ok(out)
+}
+
+/// Counts for one (period, segment) from every source table.
+#[derive(Debug, Default, Clone)]
+struct Acc {
+    // customers
+    start: u64,
+    new: u64,
+    churned: u64,
+    end: u64,
+    churned_of_start: u64,
+    // orders
+    orders: u64,
+    revenue: f64,
+    costed_amount: f64,
+    cost: f64,
+    costed: u64,
+    // spend
+    acquisition_spend: f64,
+    crm_spend: f64,
+    // deals
+    created: u64,
+    pipeline: f64,
+    won: u64,
+    lost: u64,
+    won_amount: f64,
+    won_cycle_days: f64,
+    // tickets
+    tickets: u64,
+    response_hours: Vec<(f64, u64)>,
+    within_sla: u64,
+    resolved: u64,
+    resolution_hours: f64,
+    // surveys
+    nps_n: u64,
+    promoters: u64,
+    detractors: u64,
+    csat_n: u64,
+    csat_ok: u64,
+    // activities
+    activities: BTreeMap<String, u64>,
+    activity_total: u64,
+    owners: BTreeSet<String>,
+}
+
+/// The accumulators of a computation: period index → segment key → Acc.
+struct Grid {
+    periods: Vec<Period>,
+    index: HashMap<Period, usize>,
+    cells: Vec<BTreeMap<String, Acc>>,
+    cadence: Cadence,
+    /// configured attribute name by its lowercase store name
+    attr_names: BTreeMap<String, String>,
+}
+
+impl Grid {
+    fn new(periods: &[Period], config: &Config) -> Grid {
+        let index = periods.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+        let attr_names = config.segment_attrs().iter().map(|a| (a.to_lowercase(), a.clone())).collect();
+        Grid {
+            periods: periods.to_vec(),
+            index,
+            cells: vec![BTreeMap::new(); periods.len()],
+            cadence: periods[0].cadence,
+            attr_names,
+        }
+    }
+
+    fn segment_key(&self, attr: &str, value: &str) -> String {
+        if attr.is_empty() {
+            return WHOLE.to_string();
+        }
+        let name = self.attr_names.get(attr).map(String::as_str).unwrap_or(attr);
+        format!("{name}={value}")
+    }
+
+    /// The accumulator of the period containing `day`, if it is being computed.
+    fn at_day(&mut self, day: i64, attr: &str, value: &str) -> Option<&mut Acc> {
+        let p = Period::containing(self.cadence, period::date_from_day(day));
+        let i = *self.index.get(&p)?;
+        let key = self.segment_key(attr, value);
+        Some(self.cells[i].entry(key).or_default())
+    }
+
+    fn day_range(&self) -> (i64, i64) {
+        let lo = self.periods.iter().map(|p| p.start_day()).min().unwrap_or(0);
+        let hi = self.periods.iter().map(|p| p.end_day()).max().unwrap_or(0);
+        (lo, hi)
+    }
+}
+
+/// SQL for a record's segment value, given the joined attribute row `a` and
+/// the fan-out row `s` of `temp.run_segments`.
+const SEGMENT_VALUE: &str = "CASE WHEN s.attr = '' THEN '' ELSE COALESCE(NULLIF(a.value, ''), '(none)') END";
+
+/// Computes every KPI of `periods` (one cadence) for the whole business and
+/// every segment, set-based.
+pub fn compute(store: &Store, config: &Config, periods: &[Period]) -> Result<BTreeMap<Period, PeriodValues>> {
+    let mut out = BTreeMap::new();
+    if periods.is_empty() {
+        return Ok(out);
+    }
+    let conn = &store.conn;
+    conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS run_segments (attr TEXT PRIMARY KEY); DELETE FROM temp.run_segments;")?;
+    {
+        let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO temp.run_segments (attr) VALUES (?1)")?;
+        ins.execute([WHOLE])?;
+        for a in config.segment_attrs() {
+            ins.execute([a.to_lowercase()])?;
+        }
+    }
+    let mut grid = Grid::new(periods, config);
+    let (lo, hi) = grid.day_range();
+    let imported = store.imported_files()?;
+
+    customers_into(store, &mut grid, hi)?;
+    orders_into(store, &mut grid, lo, hi)?;
+    deals_into(store, &mut grid, lo, hi)?;
+    tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
+    surveys_into(store, &mut grid, lo, hi)?;
+    spend_into(store, &mut grid, lo, hi)?;
+    activities_into(store, &mut grid, lo, hi)?;
+
+    // Spend is segmented by its own columns: which attributes does it carry?
+    let spend_attrs: BTreeSet<String> = {
+        let mut stmt = conn.prepare_cached("SELECT name FROM file_columns WHERE file = 'spend'")?;
+        let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        names.collect::<rusqlite::Result<_>>()?
+    };
+    let kinds = activity_kinds(store)?;
+    let ctx = FormulaCtx { imported: &imported, spend_attrs: &spend_attrs, kinds: &kinds };
+    for (i, p) in grid.periods.iter().enumerate() {
+        let mut by_segment = PeriodValues::new();
+        // The whole business is always listed, even when empty.
+        grid.cells[i].entry(WHOLE.to_string()).or_default();
+        for (segment, acc) in &grid.cells[i] {
+            by_segment.insert(segment.clone(), ctx.evaluate(segment, acc));
+        }
+        out.insert(*p, by_segment);
+    }
+    Ok(out)
+}
+
+fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
+    // Grouped by (acquired, churned) day pairs: S, N, E, churned and L of
+    // every period follow from the pairs without another query.
+    let sql = format!(
+        "SELECT c.acquired_day, c.churned_day, s.attr, {SEGMENT_VALUE} AS seg, count(*)
+         FROM customers c CROSS JOIN temp.run_segments s
+         LEFT JOIN customer_attributes a ON a.customer_id = c.customer_id AND a.name = s.attr
+         WHERE c.acquired_day < ?1
+         GROUP BY c.acquired_day, c.churned_day, s.attr, seg"
+    );
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([hi])?;
+    let bounds: Vec<(i64, i64)> = grid.periods.iter().map(|p| (p.start_day(), p.end_day())).collect();
+    while let Some(r) = rows.next()? {
+        let acquired: i64 = r.get(0)?;
+        let churned: Option<i64> = r.get(1)?;
+        let attr: String = r.get(2)?;
+        let value: String = r.get(3)?;
+        let count = r.get::<_, i64>(4)? as u64;
+        let key = grid.segment_key(&attr, &value);
+        for (i, &(start, end)) in bounds.iter().enumerate() {
+            if acquired >= end {
+                continue;
+            }
+            let alive_at = |day: i64| acquired < day && churned.is_none_or(|c| c >= day);
+            let churned_in = churned.is_some_and(|c| start <= c && c < end);
+            let acc = grid.cells[i].entry(key.clone()).or_default();
+            if alive_at(start) {
+                acc.start += count;
+            }
+            if alive_at(end) {
+                acc.end += count;
+            }
+            if acquired >= start {
+                acc.new += count;
+            }
+            if churned_in {
+                acc.churned += count;
+                if acquired < start {
+                    acc.churned_of_start += count;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The join that fans a customer-linked table out over the segment attributes.
+fn customer_join(table: &str, alias: &str) -> String {
+    format!(
+        "{table} {alias} CROSS JOIN temp.run_segments s
+         LEFT JOIN customer_attributes a ON a.customer_id = {alias}.customer_id AND a.name = s.attr"
+    )
+}
+
+fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
+    let sql = format!(
+        "SELECT o.ordered_day, s.attr, {SEGMENT_VALUE} AS seg, count(*), sum(o.amount),
+                sum(CASE WHEN o.cost IS NOT NULL THEN o.amount END), sum(o.cost), count(o.cost)
+         FROM {} WHERE o.ordered_day >= ?1 AND o.ordered_day < ?2
+         GROUP BY o.ordered_day, s.attr, seg",
+        customer_join("orders", "o")
+    );
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([lo, hi])?;
+    while let Some(r) = rows.next()? {
+        let (attr, value): (String, String) = (r.get(1)?, r.get(2)?);
+        if let Some(acc) = grid.at_day(r.get(0)?, &attr, &value) {
+            acc.orders += r.get::<_, i64>(3)? as u64;
+            acc.revenue += r.get::<_, Option<f64>>(4)?.unwrap_or(0.0);
+            acc.costed_amount += r.get::<_, Option<f64>>(5)?.unwrap_or(0.0);
+            acc.cost += r.get::<_, Option<f64>>(6)?.unwrap_or(0.0);
+            acc.costed += r.get::<_, i64>(7)? as u64;
+        }
+    }
+    Ok(())
+}
+
+fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
+    // One pass over the deals touching the range: created in it, or closed in it.
+    let sql = format!(
+        "SELECT d.created_day, d.closed_day, d.stage, s.attr, {SEGMENT_VALUE} AS seg,
+                count(*), sum(COALESCE(d.amount, 0))
+         FROM {} WHERE (d.created_day >= ?1 AND d.created_day < ?2) OR (d.closed_day >= ?1 AND d.closed_day < ?2)
+         GROUP BY d.created_day, d.closed_day, d.stage, s.attr, seg",
+        customer_join("deals", "d")
+    );
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([lo, hi])?;
+    while let Some(r) = rows.next()? {
+        let created: i64 = r.get(0)?;
+        let closed: Option<i64> = r.get(1)?;
+        let stage: String = r.get(2)?;
+        let (attr, value): (String, String) = (r.get(3)?, r.get(4)?);
+        let count = r.get::<_, i64>(5)? as u64;
+        let amount: f64 = r.get(6)?;
+        if let Some(acc) = grid.at_day(created, &attr, &value) {
+            acc.created += count;
+            acc.pipeline += amount;
+        }
+        if let Some(closed) = closed {
+            if let Some(acc) = grid.at_day(closed, &attr, &value) {
+                match stage.as_str() {
+                    "won" => {
+                        acc.won += count;
+                        acc.won_amount += amount;
+                        acc.won_cycle_days += (closed - created) as f64 * count as f64;
+                    }
+                    "lost" => acc.lost += count,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64) -> Result<()> {
+    // Grouped down to the response time, so the median stays exact.
+    let sql = format!(
+        "SELECT t.opened_day, s.attr, {SEGMENT_VALUE} AS seg, t.first_response_at - t.opened_at AS response,
+                count(*), count(t.resolved_at), sum(t.resolved_at - t.opened_at)
+         FROM {} WHERE t.opened_day >= ?1 AND t.opened_day < ?2
+         GROUP BY t.opened_day, s.attr, seg, response",
+        customer_join("tickets", "t")
+    );
+    let sla_secs = sla_hours * 3600.0;
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([lo, hi])?;
+    while let Some(r) = rows.next()? {
+        let (attr, value): (String, String) = (r.get(1)?, r.get(2)?);
+        if let Some(acc) = grid.at_day(r.get(0)?, &attr, &value) {
+            let response: Option<i64> = r.get(3)?;
+            let count = r.get::<_, i64>(4)? as u64;
+            acc.tickets += count;
+            if let Some(secs) = response {
+                acc.response_hours.push((secs as f64 / 3600.0, count));
+                if secs as f64 <= sla_secs {
+                    acc.within_sla += count;
+                }
+            }
+            acc.resolved += r.get::<_, i64>(5)? as u64;
+            acc.resolution_hours += r.get::<_, Option<i64>>(6)?.unwrap_or(0) as f64 / 3600.0;
+        }
+    }
+    Ok(())
+}
+
+fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
+    let sql = format!(
+        "SELECT v.answered_day, s.attr, {SEGMENT_VALUE} AS seg, v.kind, v.score, count(*)
+         FROM {} WHERE v.answered_day >= ?1 AND v.answered_day < ?2
+         GROUP BY v.answered_day, s.attr, seg, v.kind, v.score",
+        customer_join("surveys", "v")
+    );
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([lo, hi])?;
+    while let Some(r) = rows.next()? {
+        let (attr, value): (String, String) = (r.get(1)?, r.get(2)?);
+        let kind: String = r.get(3)?;
+        let score: i64 = r.get(4)?;
+        let count = r.get::<_, i64>(5)? as u64;
+        if let Some(acc) = grid.at_day(r.get(0)?, &attr, &value) {
+            match kind.as_str() {
+                "nps" => {
+                    acc.nps_n += count;
+                    if score >= 9 {
+                        acc.promoters += count;
+                    } else if score <= 6 {
+                        acc.detractors += count;
+                    }
+                }
+                "csat" => {
+                    acc.csat_n += count;
+                    if score >= 4 {
+                        acc.csat_ok += count;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn spend_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
+    // Spend carries its own attribute columns instead of a customer.
+    let sql = format!(
+        "SELECT x.spent_day, s.attr, {SEGMENT_VALUE} AS seg, x.category, sum(x.amount)
+         FROM spend x CROSS JOIN temp.run_segments s
+         LEFT JOIN spend_attributes a ON a.spend_id = x.spend_id AND a.name = s.attr
+         WHERE x.spent_day >= ?1 AND x.spent_day < ?2
+         GROUP BY x.spent_day, s.attr, seg, x.category"
+    );
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([lo, hi])?;
+    while let Some(r) = rows.next()? {
+        let (attr, value): (String, String) = (r.get(1)?, r.get(2)?);
+        let category: String = r.get(3)?;
+        let amount: f64 = r.get(4)?;
+        if let Some(acc) = grid.at_day(r.get(0)?, &attr, &value) {
+            match category.as_str() {
+                "marketing" | "sales" => acc.acquisition_spend += amount,
+                "crm" => acc.crm_spend += amount,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn activities_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
+    let sql = format!(
+        "SELECT x.occurred_day, s.attr, {SEGMENT_VALUE} AS seg, x.kind, COALESCE(x.owner, ''), count(*)
+         FROM {} WHERE x.occurred_day >= ?1 AND x.occurred_day < ?2
+         GROUP BY x.occurred_day, s.attr, seg, x.kind, x.owner",
+        customer_join("activities", "x")
+    );
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([lo, hi])?;
+    while let Some(r) = rows.next()? {
+        let (attr, value): (String, String) = (r.get(1)?, r.get(2)?);
+        let kind: String = r.get(3)?;
+        let owner: String = r.get(4)?;
+        let count = r.get::<_, i64>(5)? as u64;
+        if let Some(acc) = grid.at_day(r.get(0)?, &attr, &value) {
+            *acc.activities.entry(kind).or_default() += count;
+            acc.activity_total += count;
+            if !owner.is_empty() {
+                acc.owners.insert(owner);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the formulas need besides the counts.
+struct FormulaCtx<'a> {
+    imported: &'a BTreeSet<String>,
+    spend_attrs: &'a BTreeSet<String>,
+    kinds: &'a [String],
+}
+
+fn ratio(num: f64, den: f64, reason: &str) -> KpiValue {
+    if den == 0.0 {
+        KpiValue::null(reason)
+    } else {
+        KpiValue::of(num / den)
+    }
+}
+
+/// A proportion KPI on 0..100 with its Wilson interval and standard error.
+fn proportion(successes: u64, n: u64, reason: &str) -> KpiValue {
+    if n == 0 {
+        return KpiValue::null(reason).with_n(Some(0));
+    }
+    let (k, n_f) = (successes as f64, n as f64);
+    KpiValue {
+        value: Some(100.0 * k / n_f),
+        n: Some(n),
+        ci95: stats::wilson(k, n_f),
+        se: stats::proportion_se(k / n_f, n_f),
+        reason: None,
+    }
+}
+
+impl FormulaCtx<'_> {
+    fn evaluate(&self, segment: &str, a: &Acc) -> BTreeMap<String, KpiValue> {
+        let mut out: BTreeMap<String, KpiValue> = BTreeMap::new();
+        let has = |file: &str| self.imported.contains(file);
+        let never = |file: &str| KpiValue::null(format!("no data: {file}.csv was never imported"));
+        macro_rules! put {
+            ($id:expr, $v:expr $(,)?) => {{
+                let v = $v;
+                out.insert($id.to_string(), v);
+            }};
+        }
+
+        // Customer base.
+        let customers = has("customers");
+        if customers {
+            put!("customers_start", KpiValue::of(a.start as f64));
+            put!("new_customers", KpiValue::of(a.new as f64));
+            put!("churned_customers", KpiValue::of(a.churned as f64));
+            put!("customers_end", KpiValue::of(a.end as f64));
+            let retained = a.end as f64 - a.new as f64;
+            let mut retention = ratio(100.0 * retained, a.start as f64, "no customers at the start of the period")
+                .with_n(Some(a.start));
+            if a.start > 0 && retained >= 0.0 {
+                let q = retained / a.start as f64;
+                retention.ci95 = stats::wilson(retained, a.start as f64);
+                retention.se = stats::proportion_se(q, a.start as f64);
+            }
+            put!("retention_rate", retention);
+            put!("churn_rate", proportion(a.churned_of_start, a.start, "no customers at the start of the period"));
+        } else {
+            for id in ["customers_start", "new_customers", "churned_customers", "customers_end", "retention_rate", "churn_rate"] {
+                put!(id, never("customers"));
+            }
+        }
+        let churn = out["churn_rate"].value;
+
+        // Revenue.
+        let orders = has("orders");
+        if orders {
+            put!("revenue", KpiValue::of(a.revenue));
+            put!("orders", KpiValue::of(a.orders as f64));
+            put!("average_order_value", ratio(a.revenue, a.orders as f64, "no orders in the period").with_n(Some(a.orders)));
+            put!(
+                "gross_margin",
+                if a.costed == 0 || a.costed_amount == 0.0 {
+                    KpiValue::null("no orders with a cost in the period")
+                } else {
+                    KpiValue::of(100.0 * (a.costed_amount - a.cost) / a.costed_amount)
+                },
+            );
+        } else {
+            for id in ["revenue", "orders", "average_order_value", "gross_margin"] {
+                put!(id, never("orders"));
+            }
+        }
+        let rpc = match (orders, customers) {
+            (true, true) => ratio(a.revenue, (a.start + a.end) as f64 / 2.0, "no customers in the period"),
+            (false, _) => never("orders"),
+            (_, false) => never("customers"),
+        };
+        let clv = match (rpc.value, churn) {
+            (Some(rpc_v), Some(ch)) if ch > 0.0 => {
+                let m = out["gross_margin"].value.map(|g| g / 100.0).unwrap_or(1.0);
+                KpiValue::of(rpc_v * m / (ch / 100.0))
+            }
+            (Some(_), Some(_)) => KpiValue::null("churn rate is 0: lifetime is unbounded"),
+            (None, _) => KpiValue::null(rpc.reason.clone().unwrap_or_default()),
+            (_, None) => KpiValue::null(format!("churn rate unknown ({})", out["churn_rate"].reason.clone().unwrap_or_default())),
+        };
+        put!("revenue_per_customer", rpc);
+
+        // Acquisition.
+        let spend_attr = segment.split_once('=').map(|(attr, _)| attr.to_lowercase());
+        let spend_ok = match &spend_attr {
+            _ if !has("spend") => Err("no data: spend.csv was never imported".to_string()),
+            Some(attr) if !self.spend_attrs.contains(attr) => Err(format!("spend.csv has no {attr} column")),
+            _ => Ok(()),
+        };
+        match &spend_ok {
+            Ok(()) => {
+                put!("acquisition_spend", KpiValue::of(a.acquisition_spend));
+                put!("crm_cost", KpiValue::of(a.crm_spend));
+                put!(
+                    "cac",
+                    if !customers {
+                        never("customers")
+                    } else {
+                        ratio(a.acquisition_spend, a.new as f64, "no new customers in the period")
+                    },
+                );
+            }
+            Err(reason) => {
+                for id in ["acquisition_spend", "crm_cost", "cac"] {
+                    put!(id, KpiValue::null(reason.clone()));
+                }
+            }
+        }
+        let ratio_value = match (clv.value, out["cac"].value) {
+            (Some(c), Some(k)) if k > 0.0 => KpiValue::of(c / k),
+            (Some(_), Some(_)) => KpiValue::null("CAC is 0"),
+            (None, _) => KpiValue::null(format!("CLV unknown ({})", clv.reason.clone().unwrap_or_default())),
+            (_, None) => KpiValue::null(format!("CAC unknown ({})", out["cac"].reason.clone().unwrap_or_default())),
+        };
+        put!("clv", clv);
+        put!("clv_cac_ratio", ratio_value);
+
+        // Sales.
+        if has("deals") {
+            put!("deals_created", KpiValue::of(a.created as f64));
+            put!("pipeline_created", KpiValue::of(a.pipeline));
+            put!("deals_won", KpiValue::of(a.won as f64));
+            put!("deals_lost", KpiValue::of(a.lost as f64));
+            put!("win_rate", proportion(a.won, a.won + a.lost, "no deals won or lost in the period"));
+            put!("won_revenue", KpiValue::of(a.won_amount));
+            put!("average_deal_size", ratio(a.won_amount, a.won as f64, "no deals won in the period").with_n(Some(a.won)));
+            put!("sales_cycle_days", ratio(a.won_cycle_days, a.won as f64, "no deals won in the period").with_n(Some(a.won)));
+        } else {
+            for id in ["deals_created", "pipeline_created", "deals_won", "deals_lost", "win_rate", "won_revenue", "average_deal_size", "sales_cycle_days"] {
+                put!(id, never("deals"));
+            }
+        }
+
+        // Service.
+        if has("tickets") {
+            let answered: u64 = a.response_hours.iter().map(|(_, c)| c).sum();
+            let response_sum: f64 = a.response_hours.iter().map(|(h, c)| h * *c as f64).sum();
+            put!("tickets_opened", KpiValue::of(a.tickets as f64));
+            put!("avg_first_response_hours", ratio(response_sum, answered as f64, "no answered tickets opened in the period").with_n(Some(answered)));
+            put!(
+                "median_first_response_hours",
+                match weighted_median(&a.response_hours) {
+                    Some(m) => KpiValue::of(m),
+                    None => KpiValue::null("no answered tickets opened in the period"),
+                }
+                .with_n(Some(answered)),
+            );
+            put!("first_response_sla_rate", proportion(a.within_sla, a.tickets, "no tickets opened in the period"));
+            put!("avg_resolution_hours", ratio(a.resolution_hours, a.resolved as f64, "no resolved tickets opened in the period").with_n(Some(a.resolved)));
+            put!("resolution_rate", proportion(a.resolved, a.tickets, "no tickets opened in the period"));
+        } else {
+            for id in ["tickets_opened", "avg_first_response_hours", "median_first_response_hours", "first_response_sla_rate", "avg_resolution_hours", "resolution_rate"] {
+                put!(id, never("tickets"));
+            }
+        }
+
+        // Feedback.
+        if has("surveys") {
+            put!(
+                "nps",
+                if a.nps_n == 0 {
+                    KpiValue::null("no NPS responses in the period").with_n(Some(0))
+                } else {
+                    let n = a.nps_n as f64;
+                    let (p, d) = (a.promoters as f64 / n, a.detractors as f64 / n);
+                    KpiValue {
+                        value: Some(100.0 * (p - d)),
+                        n: Some(a.nps_n),
+                        ci95: stats::nps_interval(p, d, n),
+                        se: stats::nps_se(p, d, n),
+                        reason: None,
+                    }
+                },
+            );
+            put!("nps_responses", KpiValue::of(a.nps_n as f64));
+            put!("csat", proportion(a.csat_ok, a.csat_n, "no CSAT responses in the period"));
+            put!("csat_responses", KpiValue::of(a.csat_n as f64));
+        } else {
+            for id in ["nps", "nps_responses", "csat", "csat_responses"] {
+                put!(id, never("surveys"));
+            }
+        }
+
+        // Activities.
+        if has("activities") {
+            for kind in self.kinds {
+                put!(&format!("{}{kind}", catalogue::ACTIVITY_PREFIX), KpiValue::of(*a.activities.get(kind).unwrap_or(&0) as f64));
+            }
+            put!("activities_per_owner", ratio(a.activity_total as f64, a.owners.len() as f64, "no activities with an owner in the period"));
+        } else {
+            put!("activities_per_owner", never("activities"));
+        }
+        // Counts carry no n; ratios said theirs above. Never NaN or infinite.
+        for v in out.values_mut() {
+            if v.value.is_some_and(|x| !x.is_finite()) {
+                *v = KpiValue::null("not a finite number");
+            }
+        }
+        out
+    }
+}
+
+/// Median of (value, count) pairs.
+fn weighted_median(values: &[(f64, u64)]) -> Option<f64> {
+    let total: u64 = values.iter().map(|(_, c)| c).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // The k-th smallest value (0-based).
+    let nth = |k: u64| {
+        let mut seen = 0;
+        for (v, c) in &sorted {
+            seen += c;
+            if k < seen {
+                return *v;
+            }
+        }
+        sorted.last().map(|x| x.0).unwrap_or(0.0)
+    };
+    Some(if total % 2 == 1 { nth(total / 2) } else { (nth(total / 2 - 1) + nth(total / 2)) / 2.0 })
+}

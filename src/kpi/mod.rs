@@ -2,5 +2,6 @@
 //! statistics (intervals, significance) and custom formulas.
 pub mod catalogue;
 pub mod custom;
+pub mod derive;
 pub mod engine;
 pub mod stats;

@@ -122,6 +122,13 @@ pub const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL,
         PRIMARY KEY (file, name)
     ) WITHOUT ROWID;
+    CREATE INDEX deals_created_day ON deals(created_day);
+    CREATE INDEX deals_closed_day ON deals(closed_day);
+    CREATE INDEX orders_day ON orders(ordered_day);
+    CREATE INDEX tickets_day ON tickets(opened_day);
+    CREATE INDEX surveys_day ON surveys(answered_day);
+    CREATE INDEX spend_day ON spend(spent_day);
+    CREATE INDEX activities_day ON activities(occurred_day);
     CREATE TABLE meta (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL

@@ -1,0 +1,204 @@
+//! Comparisons of every KPI with the previous period, the trailing average,
+//! the same period a year ago, the industry benchmark and the target, and the
+//! status (kpis.md "Comparisons").
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::{Benchmark, Config, Target};
+use crate::kpi::catalogue::{Direction, KpiInfo, Uncertainty};
+use crate::kpi::engine::{KpiValue, PeriodValues};
+use crate::period::Period;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub value: f64,
+    pub delta: Option<f64>,
+    pub delta_pct: Option<f64>,
+    /// Present (Some) only on `previous` of interval KPIs.
+    pub significant: Option<Option<bool>>,
+    pub source: Option<String>,
+    pub year: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    OnTrack,
+    AtRisk,
+    OffTrack,
+    NoTarget,
+    NoData,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::OnTrack => "on_track",
+            Status::AtRisk => "at_risk",
+            Status::OffTrack => "off_track",
+            Status::NoTarget => "no_target",
+            Status::NoData => "no_data",
+        }
+    }
+}
+
+/// One KPI in one segment of the reported period, with everything it is compared to.
+#[derive(Debug, Clone)]
+pub struct Compared {
+    pub info: KpiInfo,
+    pub segment: String,
+    pub current: KpiValue,
+    pub previous: Option<Comparison>,
+    pub trailing_avg: Option<Comparison>,
+    pub year_ago: Option<Comparison>,
+    pub industry: Option<Comparison>,
+    pub target: Option<Comparison>,
+    pub target_spec: Target,
+    pub status: Status,
+    /// Values of the history window, oldest first (for sparklines).
+    pub history: Vec<Option<f64>>,
+}
+
+fn comparison(value: Option<f64>, reference: f64) -> Comparison {
+    let delta = value.map(|v| v - reference);
+    let delta_pct = delta.filter(|_| reference != 0.0).map(|d| 100.0 * d / reference.abs());
+    Comparison { value: reference, delta, delta_pct, significant: None, source: None, year: None }
+}
+
+fn lookup<'a>(values: &'a BTreeMap<Period, PeriodValues>, p: Period, segment: &str, kpi: &str) -> Option<&'a KpiValue> {
+    values.get(&p)?.get(segment)?.get(kpi)
+}
+
+/// Compares every KPI of every segment of `period`. `values` holds the
+/// period and its references (previous, trailing window, year ago, history).
+pub fn compare_period(
+    period: Period,
+    values: &BTreeMap<Period, PeriodValues>,
+    catalogue: &[KpiInfo],
+    config: &Config,
+) -> Vec<Compared> {
+    let mut out = Vec::new();
+    let Some(by_segment) = values.get(&period) else { return out };
+    let history_len = config.report.history_periods;
+    for segment in by_segment.keys() {
+        for info in catalogue {
+            let current = lookup(values, period, segment, &info.id).cloned().unwrap_or_else(|| KpiValue::null("not computed for this segment"));
+            let value = current.value;
+            let prev_v = lookup(values, period.previous(), segment, &info.id);
+            let previous = prev_v.and_then(|p| p.value).map(|r| {
+                let mut c = comparison(value, r);
+                if info.uncertainty != Uncertainty::None {
+                    let se1 = current.se;
+                    let se2 = prev_v.and_then(|p| p.se);
+                    c.significant = Some(match (value, se1, se2) {
+                        (Some(v), Some(a), Some(b)) => Some(crate::kpi::stats::significant(v, r, a, b)),
+                        _ => None,
+                    });
+                }
+                c
+            });
+            let trailing: Vec<f64> = (1..=config.report.trailing_periods)
+                .filter_map(|k| lookup(values, period.back(k), segment, &info.id).and_then(|v| v.value))
+                .collect();
+            let trailing_avg =
+                (!trailing.is_empty()).then(|| comparison(value, trailing.iter().sum::<f64>() / trailing.len() as f64));
+            let year_ago = lookup(values, period.year_ago(), segment, &info.id).and_then(|v| v.value).map(|r| comparison(value, r));
+            let bench: Option<&Benchmark> = config.benchmark(&info.id);
+            let industry = bench.map(|b| {
+                let mut c = comparison(value, b.value);
+                c.source = Some(b.source.clone());
+                c.year = Some(b.year);
+                c
+            });
+            let target_spec = config.targets.get(&info.id).cloned().unwrap_or_default();
+            let target = target_spec.target.map(|t| comparison(value, t));
+            let status = status(value, info.direction, &target_spec, bench.map(|b| b.value));
+            let history = (0..history_len)
+                .rev()
+                .map(|k| lookup(values, period.back(k), segment, &info.id).and_then(|v| v.value))
+                .collect();
+            out.push(Compared {
+                info: info.clone(),
+                segment: segment.clone(),
+                current,
+                previous,
+                trailing_avg,
+                year_ago,
+                industry,
+                target,
+                target_spec,
+                status,
+                history,
+            });
+        }
+    }
+    out
+}
+
+/// on_track when the value meets the target (or, with no target, the
+/// industry benchmark) in the KPI's direction; at_risk when it misses but
+/// meets the floor (no floor: misses by less than 5 % of the target);
+/// off_track otherwise; no_target without either; no_data without a value.
+pub fn status(value: Option<f64>, direction: Direction, target: &Target, benchmark: Option<f64>) -> Status {
+    let (goal, floor) = match (target.target, benchmark) {
+        (Some(t), _) => (t, target.floor),
+        (None, Some(b)) => (b, None),
+        (None, None) => return Status::NoTarget,
+    };
+    let Some(v) = value else { return Status::NoData };
+    let meets = |v: f64, goal: f64| match direction {
+        Direction::Higher => v >= goal,
+        Direction::Lower => v <= goal,
+    };
+    if meets(v, goal) {
+        Status::OnTrack
+    } else if match floor {
+        Some(f) => meets(v, f),
+        None => (v - goal).abs() < 0.05 * goal.abs(),
+    } {
+        Status::AtRisk
+    } else {
+        Status::OffTrack
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(target: f64, floor: Option<f64>) -> Target {
+        Target { target: Some(target), stretch: None, floor }
+    }
+
+    #[test]
+    fn statuses_follow_direction_floor_and_benchmark() {
+        use Direction::*;
+        assert_eq!(status(Some(41.0), Higher, &t(40.0, Some(30.0)), None), Status::OnTrack);
+        assert_eq!(status(Some(40.0), Higher, &t(40.0, Some(30.0)), None), Status::OnTrack);
+        assert_eq!(status(Some(35.0), Higher, &t(40.0, Some(30.0)), None), Status::AtRisk);
+        assert_eq!(status(Some(29.0), Higher, &t(40.0, Some(30.0)), None), Status::OffTrack);
+        // Lower is better: churn 0.6 against target 0.5, floor 0.8.
+        assert_eq!(status(Some(0.6), Lower, &t(0.5, Some(0.8)), None), Status::AtRisk);
+        assert_eq!(status(Some(0.9), Lower, &t(0.5, Some(0.8)), None), Status::OffTrack);
+        // No floor: within 5 % of the target is at risk.
+        assert_eq!(status(Some(96.0), Higher, &t(100.0, None), None), Status::AtRisk);
+        assert_eq!(status(Some(94.0), Higher, &t(100.0, None), None), Status::OffTrack);
+        // No target: the benchmark decides.
+        assert_eq!(status(Some(37.0), Higher, &Target::default(), Some(36.0)), Status::OnTrack);
+        assert_eq!(status(Some(1.0), Higher, &Target::default(), None), Status::NoTarget);
+        assert_eq!(status(None, Higher, &t(1.0, None), None), Status::NoData);
+    }
+
+    #[test]
+    fn deltas() {
+        let c = comparison(Some(41.2), 39.0);
+        assert!((c.delta.unwrap() - 2.2).abs() < 1e-9);
+        assert!((c.delta_pct.unwrap() - 5.641).abs() < 1e-3);
+        assert_eq!(comparison(Some(1.0), 0.0).delta_pct, None);
+        let c = comparison(None, 3.0);
+        assert_eq!((c.value, c.delta, c.delta_pct), (3.0, None, None));
+        // Negative reference: the percentage is against its magnitude.
+        assert!((comparison(Some(-5.0), -10.0).delta_pct.unwrap() - 50.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,2 @@
+//! `scorecard demo`: a generated sample business run end to end.
+pub mod generate;

@@ -1,0 +1,452 @@
+//! The plain view model the templates receive: already-formatted strings
+//! beside raw numbers, never store rows. Built from the comparisons of one
+//! period, for the whole business or one segment.
+use serde::Serialize;
+
+use super::{charts, format, insights, markdown};
+use crate::compare::{Compared, Status};
+use crate::kpi::catalogue::{Category, Direction, Unit, Uncertainty};
+use crate::period::Period;
+
+/// KPIs on the headline strip, in order.
+pub const HEADLINE: [&str; 8] =
+    ["revenue", "new_customers", "churn_rate", "nps", "csat", "win_rate", "median_first_response_hours", "clv_cac_ratio"];
+/// KPIs with a trend chart.
+pub const TRENDS: [&str; 6] = ["revenue", "nps", "churn_rate", "win_rate", "median_first_response_hours", "csat"];
+/// KPIs in the segment breakdown tables.
+pub const BREAKDOWN: [&str; 7] =
+    ["revenue", "customers_end", "churn_rate", "nps", "csat", "avg_first_response_hours", "win_rate"];
+
+/// A survey comment for the voice-of-the-customer section (untrusted text).
+#[derive(Debug, Clone, Serialize)]
+pub struct Comment {
+    pub date: String,
+    pub kind: String,
+    pub score: i64,
+    pub text: String,
+    /// The segment keys of the respondent ("region=EMEA", …).
+    pub segments: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileQuality {
+    pub file: String,
+    pub last_import: String,
+    pub rows: u64,
+    pub rejected: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DataQuality {
+    pub files: Vec<FileQuality>,
+    pub never_imported: Vec<String>,
+    /// (file, records of the period whose customer is unknown)
+    pub unknown_customers: Vec<(String, u64)>,
+    /// Sentences: sources with no rows in the period.
+    pub stale: Vec<String>,
+}
+
+pub struct ReportInput<'a> {
+    pub title: &'a str,
+    pub period: Period,
+    pub rows: &'a [Compared],
+    pub history: &'a [Period],
+    pub comments: &'a [Comment],
+    pub note_markdown: Option<&'a str>,
+    pub quality: &'a DataQuality,
+    pub generated_at: &'a str,
+    pub timezone: &'a str,
+    pub currency: &'a str,
+    /// (segment key, relative folder) of every segment version.
+    pub segment_folders: &'a [(String, String)],
+}
+
+#[derive(Debug, Serialize)]
+pub struct PeriodView {
+    pub id: String,
+    pub cadence: String,
+    pub start: String,
+    pub end: String,
+    pub label: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RowView {
+    pub id: String,
+    pub title: String,
+    pub formula: String,
+    pub unit: String,
+    pub raw_value: Option<f64>,
+    pub value: String,
+    pub n: String,
+    pub ci: String,
+    pub previous: String,
+    pub delta: String,
+    pub delta_pct: String,
+    pub arrow: String,
+    pub tone: String,
+    pub significant: bool,
+    pub inconclusive: bool,
+    pub trailing: String,
+    pub year_ago: String,
+    pub industry: String,
+    pub industry_source: String,
+    pub target: String,
+    pub status: String,
+    pub status_label: String,
+    pub sparkline: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CategoryView {
+    pub name: String,
+    pub label: String,
+    pub rows: Vec<RowView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChartView {
+    pub id: String,
+    pub title: String,
+    pub svg: String,
+    pub cid: String,
+    pub alt: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BreakdownCell {
+    pub value: String,
+    pub status: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BreakdownRow {
+    pub segment: String,
+    pub value: String,
+    pub href: String,
+    pub cells: Vec<BreakdownCell>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BreakdownView {
+    pub attribute: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<BreakdownRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MoverView {
+    pub title: String,
+    pub value: String,
+    pub change: String,
+    pub arrow: String,
+    pub tone: String,
+    pub significant: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommentView {
+    pub date: String,
+    pub score: i64,
+    pub kind: String,
+    pub text: String,
+    pub text_md: String,
+    pub segment: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LinkView {
+    pub label: String,
+    pub href: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScorecardView {
+    pub title: String,
+    pub period: PeriodView,
+    pub segment: Option<String>,
+    pub generated_at: String,
+    pub timezone: String,
+    pub headline: Vec<RowView>,
+    pub charts: Vec<ChartView>,
+    pub categories: Vec<CategoryView>,
+    pub breakdowns: Vec<BreakdownView>,
+    pub movers: Vec<MoverView>,
+    pub insights: Vec<String>,
+    pub detractors: Vec<CommentView>,
+    pub promoters: Vec<CommentView>,
+    pub note_html: Option<String>,
+    pub quality: DataQuality,
+    pub segment_links: Vec<LinkView>,
+    /// Relative path back to the archive root (for links from segment pages).
+    pub root: String,
+    pub has_industry: bool,
+    pub has_targets: bool,
+}
+
+fn status_label(s: Status) -> &'static str {
+    match s {
+        Status::OnTrack => "On track",
+        Status::AtRisk => "At risk",
+        Status::OffTrack => "Off track",
+        Status::NoTarget => "No target",
+        Status::NoData => "No data",
+    }
+}
+
+/// Arrow and tone of a change, coloured by the KPI's direction.
+pub fn arrow_tone(delta: Option<f64>, direction: Direction) -> (&'static str, &'static str) {
+    match delta {
+        Some(d) if d > 0.0 => ("▲", if direction == Direction::Higher { "good" } else { "bad" }),
+        Some(d) if d < 0.0 => ("▼", if direction == Direction::Lower { "good" } else { "bad" }),
+        Some(_) => ("■", "flat"),
+        None => ("", "flat"),
+    }
+}
+
+pub fn period_label(p: Period) -> String {
+    let last = p.end() - chrono::Duration::days(1);
+    format!("{} – {}", p.start.format("%-d %b %Y"), last.format("%-d %b %Y"))
+}
+
+pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::Result<RowView> {
+    let unit = r.info.unit;
+    let fmt = |v: Option<f64>| v.map(|v| format::value(v, unit, currency)).unwrap_or_default();
+    let prev = r.previous.as_ref();
+    let delta = prev.and_then(|c| c.delta);
+    let (arrow, tone) = arrow_tone(delta, r.info.direction);
+    let significant = prev.and_then(|c| c.significant.flatten()).unwrap_or(false);
+    let inconclusive = r.info.uncertainty != Uncertainty::None && delta.is_some() && !significant;
+    let ci = match r.current.ci95 {
+        Some((lo, hi)) => match (r.info.unit, r.current.value) {
+            (Unit::Score, Some(v)) => format!("± {}", format::grouped((hi - v).max(v - lo), 1)),
+            _ => format!("{} – {}", format::grouped(lo, 1), format::grouped(hi, 1)),
+        },
+        None => String::new(),
+    };
+    let sparkline = if with_sparkline { charts::sparkline_svg(&r.history)?.unwrap_or_default() } else { String::new() };
+    Ok(RowView {
+        id: r.info.id.clone(),
+        title: r.info.title.clone(),
+        formula: r.info.formula.clone(),
+        unit: unit.as_str().to_string(),
+        raw_value: r.current.value,
+        value: r.current.value.map(|v| format::value(v, unit, currency)).unwrap_or_else(|| "n/a".into()),
+        n: r.current.n.map(|n| format::grouped(n as f64, 0)).unwrap_or_default(),
+        ci,
+        previous: fmt(prev.map(|c| c.value)),
+        delta: delta.map(|d| format::delta(d, unit, currency)).unwrap_or_default(),
+        delta_pct: prev.and_then(|c| c.delta_pct).map(format::percent_change).unwrap_or_default(),
+        arrow: arrow.into(),
+        tone: tone.into(),
+        significant,
+        inconclusive,
+        trailing: fmt(r.trailing_avg.as_ref().map(|c| c.value)),
+        year_ago: fmt(r.year_ago.as_ref().map(|c| c.value)),
+        industry: fmt(r.industry.as_ref().map(|c| c.value)),
+        industry_source: r
+            .industry
+            .as_ref()
+            .map(|c| format!("{} ({})", c.source.clone().unwrap_or_default(), c.year.unwrap_or_default()))
+            .unwrap_or_default(),
+        target: fmt(r.target.as_ref().map(|c| c.value)),
+        status: r.status.as_str().into(),
+        status_label: status_label(r.status).into(),
+        sparkline,
+        reason: r.current.reason.clone().unwrap_or_default(),
+    })
+}
+
+fn segment_value(key: &str) -> &str {
+    key.split_once('=').map(|(_, v)| v).unwrap_or(key)
+}
+
+/// Builds the view of the whole business (`segment` None) or of one segment.
+pub fn build(input: &ReportInput, segment: Option<&str>, root: &str) -> anyhow::Result<ScorecardView> {
+    let key = segment.unwrap_or("");
+    let mine: Vec<&Compared> = input.rows.iter().filter(|r| r.segment == key).collect();
+    let currency = input.currency;
+    let labels: Vec<String> = input.history.iter().map(|p| short_label(*p)).collect();
+
+    let mut categories = Vec::new();
+    for cat in Category::ALL {
+        let rows = mine
+            .iter()
+            .filter(|r| r.info.category == cat)
+            .map(|r| row_view(r, currency, true))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if !rows.is_empty() {
+            let label = match cat {
+                Category::Input => "Input: what goes in",
+                Category::Process => "Process: how work is done",
+                Category::Output => "Output: what comes out",
+                Category::Outcome => "Outcome: what it achieves",
+            };
+            categories.push(CategoryView { name: cat.as_str().into(), label: label.into(), rows });
+        }
+    }
+    let headline = HEADLINE
+        .iter()
+        .filter_map(|id| mine.iter().find(|r| r.info.id == *id))
+        .map(|r| row_view(r, currency, false))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut charts_out = Vec::new();
+    for id in TRENDS {
+        if let Some(r) = mine.iter().find(|r| r.info.id == id) {
+            if r.history.iter().all(Option::is_none) {
+                continue;
+            }
+            let t = charts::Trend { title: &r.info.title, labels: &labels, values: &r.history, target: r.target.as_ref().map(|c| c.value) };
+            let last = r.current.value.map(|v| format::value(v, r.info.unit, currency)).unwrap_or_else(|| "n/a".into());
+            charts_out.push(ChartView {
+                id: id.to_string(),
+                title: r.info.title.clone(),
+                svg: charts::trend_svg(&t)?,
+                cid: format!("trend-{id}.png"),
+                alt: format!("{} over the last {} periods, latest {}", r.info.title, labels.len(), last),
+            });
+        }
+    }
+
+    // Breakdown tables (whole-business scorecard only).
+    let mut breakdowns = Vec::new();
+    if segment.is_none() {
+        let mut attrs: Vec<&str> = Vec::new();
+        for r in input.rows {
+            if let Some((a, _)) = r.segment.split_once('=') {
+                if !attrs.contains(&a) {
+                    attrs.push(a);
+                }
+            }
+        }
+        for attr in attrs {
+            let mut seg_keys: Vec<&str> = Vec::new();
+            for r in input.rows {
+                if r.segment.split_once('=').is_some_and(|(a, _)| a == attr) && !seg_keys.contains(&r.segment.as_str()) {
+                    seg_keys.push(&r.segment);
+                }
+            }
+            let columns = BREAKDOWN
+                .iter()
+                .filter_map(|id| mine.iter().find(|r| r.info.id == *id).map(|r| r.info.title.clone()))
+                .collect();
+            let rows = seg_keys
+                .iter()
+                .map(|k| BreakdownRow {
+                    segment: k.to_string(),
+                    value: segment_value(k).to_string(),
+                    href: input.segment_folders.iter().find(|(s, _)| s == k).map(|(_, f)| format!("{f}/scorecard.html")).unwrap_or_default(),
+                    cells: BREAKDOWN
+                        .iter()
+                        .filter(|id| mine.iter().any(|r| r.info.id == **id))
+                        .map(|id| {
+                            let r = input.rows.iter().find(|r| r.segment == *k && r.info.id == *id);
+                            BreakdownCell {
+                                value: r
+                                    .and_then(|r| r.current.value.map(|v| format::value(v, r.info.unit, currency)))
+                                    .unwrap_or_else(|| "n/a".into()),
+                                status: r.map(|r| r.status.as_str()).unwrap_or("no_data").into(),
+                            }
+                        })
+                        .collect(),
+                })
+                .collect();
+            breakdowns.push(BreakdownView { attribute: attr.to_string(), columns, rows });
+        }
+    }
+
+    // Top movers: the largest relative changes against the previous period.
+    let mut movers: Vec<(&Compared, f64)> = mine
+        .iter()
+        .filter_map(|r| r.previous.as_ref().and_then(|c| c.delta_pct).map(|p| (*r, p)))
+        .filter(|(r, _)| r.previous.as_ref().is_some_and(|c| c.value.abs() >= 1.0))
+        .collect();
+    movers.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.info.id.cmp(&b.0.info.id)));
+    let movers = movers
+        .into_iter()
+        .take(5)
+        .map(|(r, p)| {
+            let (arrow, tone) = arrow_tone(Some(p), r.info.direction);
+            MoverView {
+                title: r.info.title.clone(),
+                value: r.current.value.map(|v| format::value(v, r.info.unit, currency)).unwrap_or_else(|| "n/a".into()),
+                change: format::percent_change(p),
+                arrow: arrow.into(),
+                tone: tone.into(),
+                significant: r.previous.as_ref().and_then(|c| c.significant.flatten()).unwrap_or(false),
+            }
+        })
+        .collect();
+
+    let comment_view = |c: &Comment| CommentView {
+        date: c.date.clone(),
+        score: c.score,
+        kind: c.kind.to_uppercase(),
+        text: c.text.clone(),
+        text_md: markdown::escape_inline(&c.text),
+        segment: c.segments.iter().map(|s| segment_value(s).to_string()).collect::<Vec<_>>().join(" · "),
+    };
+    let relevant: Vec<&Comment> =
+        input.comments.iter().filter(|c| segment.is_none_or(|s| c.segments.iter().any(|x| x == s))).collect();
+    let detractors = relevant
+        .iter()
+        .filter(|c| (c.kind == "nps" && c.score <= 6) || (c.kind == "csat" && c.score <= 2))
+        .take(5)
+        .map(|c| comment_view(c))
+        .collect();
+    let promoters = relevant
+        .iter()
+        .filter(|c| (c.kind == "nps" && c.score >= 9) || (c.kind == "csat" && c.score >= 5))
+        .take(5)
+        .map(|c| comment_view(c))
+        .collect();
+
+    let segment_links = if segment.is_none() {
+        input
+            .segment_folders
+            .iter()
+            .map(|(k, f)| LinkView { label: k.clone(), href: format!("{f}/scorecard.html") })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let insights = insights::generate(input.rows, key, currency);
+    Ok(ScorecardView {
+        title: input.title.to_string(),
+        period: PeriodView {
+            id: input.period.id(),
+            cadence: input.period.cadence.as_str().into(),
+            start: input.period.start.to_string(),
+            end: input.period.end().to_string(),
+            label: period_label(input.period),
+        },
+        segment: segment.map(str::to_string),
+        generated_at: input.generated_at.to_string(),
+        timezone: input.timezone.to_string(),
+        headline,
+        charts: charts_out,
+        has_industry: mine.iter().any(|r| r.industry.is_some()),
+        has_targets: mine.iter().any(|r| r.target.is_some()),
+        categories,
+        breakdowns,
+        movers,
+        insights,
+        detractors,
+        promoters,
+        note_html: input.note_markdown.map(markdown::to_safe_html),
+        quality: input.quality.clone(),
+        segment_links,
+        root: root.to_string(),
+    })
+}
+
+/// "W47" / "Nov" / "Q4" for chart axes.
+pub fn short_label(p: Period) -> String {
+    let id = p.id();
+    match p.cadence {
+        crate::period::Cadence::Weekly => id.split_once('-').map(|(_, w)| w.to_string()).unwrap_or(id),
+        crate::period::Cadence::Monthly => p.start.format("%b").to_string(),
+        crate::period::Cadence::Quarterly => id.split_once('-').map(|(_, q)| q.to_string()).unwrap_or(id),
+    }
+}
