@@ -4,4 +4,5 @@ pub mod catalogue;
 pub mod custom;
 pub mod derive;
 pub mod engine;
+pub mod extras;
 pub mod stats;

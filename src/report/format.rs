@@ -38,7 +38,7 @@ pub fn value(v: f64, unit: Unit, currency: &str) -> String {
         Unit::Hours => format!("{} h", grouped(v, 1)),
         Unit::Days => format!("{} d", grouped(v, 1)),
         Unit::Score => grouped(v, 1),
-        Unit::Ratio => format!("{}×", grouped(v, 2)),
+        Unit::Ratio => grouped(v, 2),
     }
 }
 
@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(value(-20.5, Unit::Currency, "€"), "-€20.50");
         assert_eq!(value(42.123, Unit::Percent, "$"), "42.1%");
         assert_eq!(value(5.25, Unit::Hours, "$"), "5.2 h");
-        assert_eq!(value(3.0, Unit::Ratio, "$"), "3.00×");
+        assert_eq!(value(3.0, Unit::Ratio, "$"), "3.00");
         assert_eq!(value(1200.0, Unit::Count, "$"), "1,200");
         assert_eq!(delta(2.2, Unit::Score, "$"), "+2.2 pts");
         assert_eq!(delta(-150.0, Unit::Currency, "$"), "−$150");

@@ -72,7 +72,7 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
         ));
     }
 
-    // 3. Segments pulling a KPI down (whole-business scorecard only).
+    // 3. Segments holding a KPI back (whole-business scorecard only).
     if segment.is_empty() {
         for id in SEGMENT_WATCH {
             let Some(whole) = mine.iter().find(|r| r.info.id == id) else { continue };
@@ -94,7 +94,7 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
                     _ => String::new(),
                 };
                 out.push(format!(
-                    "{} is pulling {} down: {} against {} for the whole business{}.",
+                    "{} is holding back {}: {} against {} for the whole business{}.",
                     r.segment,
                     whole.info.title,
                     fmt(r, v),

@@ -1,0 +1,108 @@
+//! What a report shows beside the KPIs, read from the store: the voice of the
+//! customer (recent survey comments), data quality and stale sources.
+use anyhow::Result;
+use rusqlite::params;
+
+use crate::config::Config;
+use crate::period::{self, Period};
+use crate::report::view::{Comment, DataQuality, FileQuality};
+use crate::store::Store;
+
+/// Comments shown per scorecard are picked from at most this many recent ones.
+const COMMENT_POOL: i64 = 400;
+
+/// Survey comments of the period, newest first, with the respondent's segments.
+pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment>> {
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT answered_on, kind, score, comment, customer_id FROM surveys
+         WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> ''
+         ORDER BY answered_day DESC, response_id LIMIT ?3",
+    )?;
+    let rows: Vec<(String, String, i64, String, Option<String>)> = stmt
+        .query_map(params![p.start_day(), p.end_day(), COMMENT_POOL], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut attr_stmt = store.conn.prepare_cached("SELECT value FROM customer_attributes WHERE customer_id = ?1 AND name = ?2")?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (date, kind, score, text, customer) in rows {
+        let mut segments = Vec::new();
+        for attr in config.segment_attrs() {
+            let value: Option<String> = match &customer {
+                Some(c) => attr_stmt.query_row(params![c, attr.to_lowercase()], |r| r.get(0)).ok(),
+                None => None,
+            };
+            let value = value.filter(|v| !v.is_empty()).unwrap_or_else(|| crate::kpi::engine::NONE_VALUE.to_string());
+            segments.push(format!("{attr}={value}"));
+        }
+        out.push(Comment { date, kind, score, text, segments });
+    }
+    Ok(out)
+}
+
+/// (file, table, day column) of the dated sources checked for staleness.
+const DATED: [(&str, &str, &str); 5] = [
+    ("orders", "orders", "ordered_day"),
+    ("tickets", "tickets", "opened_day"),
+    ("surveys", "surveys", "answered_day"),
+    ("deals", "deals", "created_day"),
+    ("activities", "activities", "occurred_day"),
+];
+
+/// Sources with rows before the period but none in it: a scorecard of zeros
+/// must not be mailed as news.
+pub fn stale_sources(store: &Store, p: Period) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (file, table, day) in DATED {
+        let last: Option<i64> =
+            store.conn.query_row(&format!("SELECT max({day}) FROM {table} WHERE {day} < ?1"), [p.end_day()], |r| r.get(0))?;
+        if let Some(last) = last {
+            if last < p.start_day() {
+                out.push(format!(
+                    "{file}.csv has no rows after {}: import a fresh snapshot, or pass --allow-stale",
+                    period::date_from_day(last)
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<DataQuality> {
+    let mut q = DataQuality { stale, ..Default::default() };
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT file, max(imported_at), sum(rows_read), sum(rejected) FROM snapshots
+         WHERE id IN (SELECT max(id) FROM snapshots GROUP BY file) GROUP BY file ORDER BY file",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(FileQuality {
+            file: format!("{}.csv", r.get::<_, String>(0)?),
+            last_import: r.get(1)?,
+            rows: r.get::<_, i64>(2)? as u64,
+            rejected: r.get::<_, i64>(3)? as u64,
+        })
+    })?;
+    q.files = rows.collect::<rusqlite::Result<_>>()?;
+    let imported = store.imported_files()?;
+    for kind in crate::ingest::schema::FileKind::ALL {
+        if kind != crate::ingest::schema::FileKind::Measures && !imported.contains(kind.key()) {
+            q.never_imported.push(kind.default_file_name());
+        }
+    }
+    if imported.contains("customers") {
+        for (table, day) in [("orders", "ordered_day"), ("tickets", "opened_day"), ("surveys", "answered_day"), ("deals", "closed_day")] {
+            let n: i64 = store.conn.query_row(
+                &format!(
+                    "SELECT count(*) FROM {table} t WHERE t.{day} >= ?1 AND t.{day} < ?2 AND t.customer_id IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = t.customer_id)"
+                ),
+                [p.start_day(), p.end_day()],
+                |r| r.get(0),
+            )?;
+            if n > 0 {
+                q.unknown_customers.push((format!("{table}.csv"), n as u64));
+            }
+        }
+    }
+    Ok(q)
+}

@@ -1,0 +1,64 @@
+//! A lock beside the store so that two overlapping runs cannot both work.
+//! The OS releases the lock when its holder dies, so a stale lock of a dead
+//! process is simply taken over; the file names the holder for the message.
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use fs2::FileExt;
+
+use crate::error::Failure;
+
+pub struct RunLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl RunLock {
+    /// Waits up to `wait` for the lock, then fails (exit 1) naming the holder.
+    pub fn acquire(store_path: &Path, wait: Duration, holder: &str) -> Result<RunLock> {
+        let path = store_path.with_extension("lock");
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        let started = Instant::now();
+        loop {
+            if file.try_lock_exclusive().is_ok() {
+                file.set_len(0)?;
+                file.seek(SeekFrom::Start(0))?;
+                writeln!(file, "{holder}")?;
+                file.flush()?;
+                return Ok(RunLock { file, path });
+            }
+            if started.elapsed() >= wait {
+                let mut who = String::new();
+                let _ = File::open(&path).and_then(|mut f| f.read_to_string(&mut who));
+                return Err(Failure::runtime(format!(
+                    "another scorecard run holds the lock {} ({}); waited {} s (raise [run] lock_wait_secs, or wait for it to finish)",
+                    path.display(),
+                    who.trim(),
+                    wait.as_secs()
+                ))
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = FileExt::unlock(&self.file);
+        let _ = &self.path;
+    }
+}

@@ -1,0 +1,420 @@
+//! `scorecard run`: the pipeline in order, each stage adding context to its
+//! errors: resolve the periods (with catch-up) → compute (set-based, cached)
+//! → compare → render everything → archive atomically → queue and deliver
+//! the emails. Rendering finishes completely before any email is queued.
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::archive::{self, PeriodSummary};
+use crate::compare::{self, Compared};
+use crate::config::{Config, TransportKind};
+use crate::deliver::{self, Outgoing};
+use crate::error::Failure;
+use crate::kpi::{derive, engine, extras};
+use crate::period::{Cadence, Period};
+use crate::report::{self, data, view, Renderer};
+use crate::store::Store;
+
+/// Which periods a run covers.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// The last completed period, plus catch-up of missed ones.
+    Last,
+    One(Period),
+    Range(Period, Option<Period>),
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub selection: Selection,
+    pub cadence: Option<Cadence>,
+    pub no_send: bool,
+    pub dry_run: bool,
+    pub force: bool,
+    pub allow_stale: bool,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RunSummary {
+    pub periods: Vec<String>,
+    pub kpis: usize,
+    pub segments: usize,
+    pub reports: usize,
+    pub emails_sent: usize,
+    pub emails_pending: usize,
+    pub emails_failed: usize,
+    pub computed_periods: usize,
+    pub cached_periods: usize,
+    pub stale: Vec<String>,
+    pub seconds: Timings,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Timings {
+    pub import: f64,
+    pub compute: f64,
+    pub render: f64,
+    pub deliver: f64,
+}
+
+impl RunSummary {
+    pub fn line(&self) -> String {
+        let periods = match self.periods.as_slice() {
+            [] => "no period".to_string(),
+            [one] => format!("1 period ({one})"),
+            many => format!("{} periods ({} … {})", many.len(), many[0], many[many.len() - 1]),
+        };
+        format!(
+            "run: {periods}, {} KPIs × {} segments ({} computed, {} cached), {} reports, emails {} sent / {} pending / {} failed; seconds: import {:.2}, compute {:.2}, render {:.2}, deliver {:.2}",
+            self.kpis,
+            self.segments,
+            self.computed_periods,
+            self.cached_periods,
+            self.reports,
+            self.emails_sent,
+            self.emails_pending,
+            self.emails_failed,
+            self.seconds.import,
+            self.seconds.compute,
+            self.seconds.render,
+            self.seconds.deliver
+        )
+    }
+}
+
+/// Resolves the periods to report, oldest first.
+pub fn resolve_periods(store: &Store, config: &Config, cadence: Cadence, selection: &Selection, today: NaiveDate) -> Result<(Vec<Period>, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let last = Period::last_completed(cadence, today);
+    let check = |p: Period| -> Result<Period> {
+        if p.cadence != cadence {
+            return Err(Failure::usage(format!("{} is a {} period but the run's cadence is {cadence} (pass --cadence {})", p.id(), p.cadence, p.cadence)).into());
+        }
+        Ok(p)
+    };
+    let periods = match selection {
+        Selection::One(p) => {
+            let p = check(*p)?;
+            if !p.is_complete(today) {
+                warnings.push(format!("{} has not ended yet (today is {today}): its figures are partial", p.id()));
+            }
+            vec![p]
+        }
+        Selection::Range(since, until) => {
+            let since = check(*since)?;
+            let until = match until {
+                Some(u) => check(*u)?,
+                None => last,
+            };
+            if since > until {
+                return Err(Failure::usage(format!("--since {} is after --until {}", since.id(), until.id())).into());
+            }
+            since.range_to(until)
+        }
+        Selection::Last => {
+            // Catch up every completed period since the last successful run
+            // that has no report yet; on the very first run, only `last`.
+            let previous: Option<String> = store
+                .conn
+                .query_row(
+                    "SELECT period FROM runs WHERE cadence = ?1 AND archived = 1 ORDER BY id DESC LIMIT 1",
+                    [cadence.as_str()],
+                    |r| r.get(0),
+                )
+                .ok();
+            match previous.and_then(|id| Period::parse(&id).ok()).filter(|p| p.cadence == cadence && *p < last) {
+                Some(prev) => prev
+                    .next()
+                    .range_to(last)
+                    .into_iter()
+                    .filter(|p| *p == last || !archive::period_dir(&config.report.out_dir, *p).join("kpis.json").exists())
+                    .collect(),
+                None => vec![last],
+            }
+        }
+    };
+    Ok((periods, warnings))
+}
+
+/// The periods whose values the reports of `periods` need.
+fn needed_periods(config: &Config, periods: &[Period]) -> Vec<Period> {
+    let mut set = BTreeSet::new();
+    let back = config.report.history_periods.max(config.report.trailing_periods + 1);
+    for p in periods {
+        for k in 0..back {
+            set.insert(p.back(k));
+        }
+        set.insert(p.year_ago());
+    }
+    set.into_iter().collect()
+}
+
+pub struct RunContext<'a> {
+    pub config: &'a Config,
+    pub now: DateTime<Utc>,
+    pub today: NaiveDate,
+}
+
+pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<RunSummary> {
+    let config = ctx.config;
+    let cadence = opts.cadence.unwrap_or(config.report.cadence);
+    let mut summary = RunSummary::default();
+    let (periods, warnings) = resolve_periods(store, config, cadence, &opts.selection, ctx.today)?;
+    summary.warnings = warnings;
+
+    // Compute.
+    let t = Instant::now();
+    crate::ingest::ensure_timezone(store, config)?;
+    let needed = needed_periods(config, &periods);
+    let cache = engine::ensure(store, config, &needed).context("computing the KPIs")?;
+    summary.computed_periods = cache.computed.len();
+    summary.cached_periods = cache.cached;
+    let mut values = engine::load(store, &needed)?;
+    derive::apply(store, config, &mut values).context("deriving custom and ROI KPIs")?;
+    let catalogue = engine::catalogue_for(store, config)?;
+    summary.kpis = catalogue.len();
+    summary.seconds.compute = t.elapsed().as_secs_f64();
+
+    // Render every period completely before anything is archived or sent.
+    let t = Instant::now();
+    let renderer = Renderer::new(config.report.templates_dir.as_deref(), &config.email.subject)?;
+    let generated_at = ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut prepared = Vec::new();
+    for p in &periods {
+        let rows = compare::compare_period(*p, &values, &catalogue, config);
+        let stale = extras::stale_sources(store, *p)?;
+        let quality = extras::data_quality(store, *p, stale.clone())?;
+        let comments = extras::comments(store, config, *p)?;
+        let note = match &config.report.notes_dir {
+            Some(dir) => std::fs::read_to_string(dir.join(format!("{}.md", p.id()))).ok(),
+            None => None,
+        };
+        let history: Vec<Period> = (0..config.report.history_periods).rev().map(|k| p.back(k)).collect();
+        let period_files = render_period(&renderer, config, *p, &rows, &history, &comments, note.as_deref(), &quality, &generated_at)?;
+        summary.segments = summary.segments.max(rows.iter().map(|r| &r.segment).collect::<BTreeSet<_>>().len());
+        prepared.push((*p, rows, stale, period_files));
+    }
+    summary.seconds.render = t.elapsed().as_secs_f64();
+
+    // Archive.
+    let t = Instant::now();
+    let snapshots = snapshots_json(store)?;
+    let mut outgoing = Vec::new();
+    for (p, rows, stale, files) in &prepared {
+        let manifest = manifest_json(config, *p, &generated_at, &snapshots, &[]);
+        let mut all = files.files.clone();
+        all.push((PathBuf::from("manifest.json"), manifest.into_bytes()));
+        archive::write_period(&config.report.out_dir, *p, &all).with_context(|| format!("archiving {}", p.id()))?;
+        store.conn.execute(
+            "INSERT INTO runs (cadence, period, finished_at, archived) VALUES (?1, ?2, ?3, 1)",
+            rusqlite::params![p.cadence.as_str(), p.id(), generated_at],
+        )?;
+        summary.reports += files.reports;
+        summary.periods.push(p.id());
+        if !stale.is_empty() {
+            summary.stale.extend(stale.iter().map(|s| format!("{}: {s}", p.id())));
+            continue;
+        }
+        for r in &config.email.recipients {
+            let segment = r.segment.as_ref().map(|(a, v)| format!("{a}={v}")).unwrap_or_default();
+            let Some(parts) = files.emails.iter().find(|(s, _)| *s == segment).map(|(_, e)| e.clone()) else {
+                summary.warnings.push(format!("{}: no data for segment {segment}; {} gets no email", p.id(), join_to(r)));
+                continue;
+            };
+            let scoped: Vec<Compared> = rows.iter().filter(|x| x.segment == segment).cloned().collect();
+            outgoing.push(Outgoing {
+                cadence: p.cadence,
+                period: p.id(),
+                recipient: r.clone(),
+                segment,
+                parts,
+                attachment_csv: data::kpis_csv(*p, &scoped)?.into_bytes(),
+            });
+        }
+    }
+    write_index(&renderer, config)?;
+    summary.seconds.render += t.elapsed().as_secs_f64();
+
+    // Deliver.
+    let t = Instant::now();
+    if !opts.no_send && !config.email.recipients.is_empty() {
+        deliver::enqueue(store, config, &outgoing, ctx.now, opts.force).context("queueing the emails")?;
+        let transport = opts.dry_run.then_some(TransportKind::File);
+        let report = deliver::send_pending(store, config, transport, ctx.now, false).context("sending the emails")?;
+        summary.emails_sent = report.sent;
+        summary.emails_pending = report.pending;
+        summary.emails_failed = report.failed;
+        // Record each email's fate in its period's manifest.
+        for (p, _, _, _) in &prepared {
+            let fates: Vec<_> = report.fates.iter().filter(|f| f.period == p.id()).cloned().collect();
+            let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates);
+            archive::write_file(&archive::period_dir(&config.report.out_dir, *p).join("manifest.json"), manifest.as_bytes())?;
+        }
+    }
+    summary.seconds.deliver = t.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn join_to(r: &crate::config::Recipient) -> String {
+    r.to.iter().map(|m| m.email.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The files of one period folder, and the email of each scope.
+pub struct PeriodFiles {
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    pub emails: Vec<(String, report::EmailParts)>,
+    pub reports: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn render_period(
+    renderer: &Renderer,
+    config: &Config,
+    p: Period,
+    rows: &[Compared],
+    history: &[Period],
+    comments: &[view::Comment],
+    note: Option<&str>,
+    quality: &view::DataQuality,
+    generated_at: &str,
+) -> Result<PeriodFiles> {
+    let mut segments: Vec<String> = Vec::new();
+    for r in rows {
+        if !r.segment.is_empty() && !segments.contains(&r.segment) {
+            segments.push(r.segment.clone());
+        }
+    }
+    // Unique, safe folder names (a slug collision gets a numeric suffix).
+    let mut folders: Vec<(String, String)> = Vec::new();
+    for s in &segments {
+        let base = archive::segment_slug(s);
+        let mut name = base.clone();
+        let mut i = 2;
+        while folders.iter().any(|(_, f)| *f == format!("segments/{name}")) {
+            name = format!("{base}-{i}");
+            i += 1;
+        }
+        folders.push((s.clone(), format!("segments/{name}")));
+    }
+    let input = view::ReportInput {
+        title: &config.report.title,
+        period: p,
+        rows,
+        history,
+        comments,
+        note_markdown: note,
+        quality,
+        generated_at,
+        timezone: config.report.timezone.name(),
+        currency: &config.report.currency,
+        segment_folders: &folders,
+    };
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut emails = Vec::new();
+    let whole = report::render_scorecard(renderer, &input, None, "../../")?;
+    files.push(("scorecard.html".into(), whole.html.into_bytes()));
+    files.push(("scorecard.md".into(), whole.markdown.into_bytes()));
+    files.push(("email.html".into(), whole.email.html.clone().into_bytes()));
+    for (cid, png, _) in &whole.email.images {
+        files.push((PathBuf::from("charts").join(cid), png.clone()));
+    }
+    emails.push((String::new(), whole.email));
+    files.push(("kpis.json".into(), data::kpis_json(p, config.report.timezone.name(), rows).into_bytes()));
+    files.push(("kpis.csv".into(), data::kpis_csv(p, rows)?.into_bytes()));
+    let headline: Vec<(String, String)> = view::HEADLINE
+        .iter()
+        .filter_map(|id| rows.iter().find(|r| r.segment.is_empty() && r.info.id == *id))
+        .map(|r| {
+            let v = r.current.value.map(|v| report::format::value(v, r.info.unit, &config.report.currency)).unwrap_or_else(|| "n/a".into());
+            (r.info.title.clone(), v)
+        })
+        .collect();
+    let summary = PeriodSummary { id: p.id(), cadence: p.cadence.as_str().into(), start: p.start.to_string(), headline };
+    files.push(("summary.json".into(), serde_json::to_vec_pretty(&summary)?));
+    let mut reports = 1;
+    for (segment, folder) in &folders {
+        let r = report::render_scorecard(renderer, &input, Some(segment), "../../../../")?;
+        let dir = PathBuf::from(folder);
+        files.push((dir.join("scorecard.html"), r.html.into_bytes()));
+        files.push((dir.join("scorecard.md"), r.markdown.into_bytes()));
+        emails.push((segment.clone(), r.email));
+        reports += 1;
+    }
+    Ok(PeriodFiles { files, emails, reports })
+}
+
+fn snapshots_json(store: &Store) -> Result<serde_json::Value> {
+    let mut stmt = store.conn.prepare_cached("SELECT file, path, sha256, rows_read, imported_at FROM snapshots ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(serde_json::json!({
+            "file": r.get::<_, String>(0)?,
+            "path": r.get::<_, String>(1)?,
+            "sha256": r.get::<_, String>(2)?,
+            "rows": r.get::<_, i64>(3)?,
+            "imported_at": r.get::<_, String>(4)?,
+        }))
+    })?;
+    Ok(serde_json::Value::Array(rows.collect::<rusqlite::Result<_>>()?))
+}
+
+fn manifest_json(config: &Config, p: Period, generated_at: &str, snapshots: &serde_json::Value, fates: &[deliver::Fate]) -> String {
+    let doc = serde_json::json!({
+        "schema": "scorecard.manifest/1",
+        "program": {"name": "scorecard", "version": env!("CARGO_PKG_VERSION")},
+        "period": p.id(),
+        "config_hash": config.hash,
+        "generated_at": generated_at,
+        "snapshots": snapshots,
+        "emails": fates,
+    });
+    let mut s = serde_json::to_string_pretty(&doc).expect("plain JSON");
+    s.push('\n');
+    s
+}
+
+/// The archive index pages: every archived period, newest first.
+pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
+    let list = archive::list(&config.report.out_dir)?;
+    let columns: Vec<String> = list.first().map(|s| s.headline.iter().map(|(t, _)| t.clone()).collect()).unwrap_or_default();
+    #[derive(Serialize)]
+    struct Row {
+        id: String,
+        cadence: String,
+        href: String,
+        values: Vec<String>,
+    }
+    #[derive(Serialize)]
+    struct Index {
+        title: String,
+        columns: Vec<String>,
+        periods: Vec<Row>,
+    }
+    let model = Index {
+        title: config.report.title.clone(),
+        columns: columns.clone(),
+        periods: list
+            .iter()
+            .map(|s| Row {
+                id: s.id.clone(),
+                cadence: s.cadence.clone(),
+                href: format!("{}/{}/", s.cadence, s.id),
+                values: columns
+                    .iter()
+                    .map(|c| s.headline.iter().find(|(t, _)| t == c).map(|(_, v)| v.clone()).unwrap_or_default())
+                    .collect(),
+            })
+            .collect(),
+    };
+    let html = renderer.render("index.html", &model)?;
+    let md = renderer.render("index.md", &model)?;
+    archive::write_file(&config.report.out_dir.join("index.html"), html.as_bytes())?;
+    archive::write_file(&config.report.out_dir.join("index.md"), md.as_bytes())?;
+    Ok(())
+}
