@@ -342,10 +342,16 @@ impl Config {
         env: &Env,
     ) -> Result<Config, Failure> {
         let name = source.map(|p| p.display().to_string()).unwrap_or_else(|| "config.toml".into());
+        // Deserialize the text itself first: its errors carry line and column.
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_failure(&name, text, &e))?;
         let mut value: toml::Table = toml::from_str(text).map_err(|e| toml_failure(&name, text, &e))?;
-        apply_env_overrides(&mut value, env)?;
-        let raw: RawConfig = RawConfig::deserialize(toml::Value::Table(value.clone()))
-            .map_err(|e| toml_failure(&name, text, &e))?;
+        let raw = if apply_env_overrides(&mut value, env)? {
+            RawConfig::deserialize(toml::Value::Table(value.clone())).map_err(|e| {
+                Failure::usage(format!("{name} with SCORECARD_* environment overrides: {}", e.message().trim()))
+            })?
+        } else {
+            raw
+        };
         let hash = hex::encode(Sha256::digest(toml::to_string(&value).unwrap_or_default()));
         validate(raw, base_dir, source, &name, text, env, hash)
     }
@@ -400,7 +406,8 @@ fn locate(text: &str, section: &str, key: &str) -> Option<usize> {
 /// `SCORECARD_REPORT__TIMEZONE=Europe/Paris` sets `[report] timezone`;
 /// `__` separates the levels. Values are read as TOML (numbers, booleans,
 /// arrays) when they parse as such, else as strings.
-fn apply_env_overrides(table: &mut toml::Table, env: &Env) -> Result<(), Failure> {
+fn apply_env_overrides(table: &mut toml::Table, env: &Env) -> Result<bool, Failure> {
+    let mut applied = false;
     for (key, raw_value) in env.iter().filter(|(k, _)| k.starts_with("SCORECARD_") && k.contains("__")) {
         let path: Vec<String> =
             key["SCORECARD_".len()..].split("__").map(|s| s.to_ascii_lowercase()).collect();
@@ -424,8 +431,9 @@ fn apply_env_overrides(table: &mut toml::Table, env: &Env) -> Result<(), Failure
             })?;
         }
         node.insert(path[path.len() - 1].clone(), parsed);
+        applied = true;
     }
-    Ok(())
+    Ok(applied)
 }
 
 fn validate(

@@ -157,6 +157,7 @@ impl<'a> Cells<'a> {
             Err(e) => {
                 let offset = self.record.position().map(|p| p.byte()).unwrap_or(0)
                     + self.record.range(pos).map(|r| r.start as u64).unwrap_or(0)
+                    + pos as u64 // the separators before this field (exact for unquoted fields)
                     + e.valid_up_to() as u64;
                 self.fail(Some(pos), name, format!("invalid UTF-8 near byte offset {offset} of the file (save it as UTF-8)"));
                 return None;

@@ -1,0 +1,439 @@
+//! End-to-end tests of the `scorecard` binary: real SQLite files, real
+//! templates, the environment cleared. Hand-computed figures come from the
+//! tiny fixture business in tests/fixtures/tiny (the arithmetic is in the
+//! comments).
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// A temporary project folder with a config file.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(config: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        Project { dir }
+    }
+
+    fn tiny() -> Project {
+        Project::new(&std::fs::read_to_string(fixture("tiny.toml")).unwrap())
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("scorecard").unwrap();
+        c.env_clear().current_dir(self.dir.path()).env("SCORECARD_TODAY", "2026-11-23");
+        c
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command expected to fail; returns (exit code, stderr).
+    fn fail(&self, args: &[&str]) -> (i32, String) {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        (out.status.code().unwrap(), String::from_utf8(out.stderr).unwrap())
+    }
+
+    fn snapshot(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = self.path(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (f, text) in files {
+            std::fs::write(dir.join(f), text).unwrap();
+        }
+        dir
+    }
+
+    fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.path("scorecard.db")).unwrap()
+    }
+
+    fn kpis(&self, period: &str) -> Value {
+        let text = std::fs::read_to_string(self.path(&format!("reports/weekly/{period}/kpis.json"))).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+fn kpi<'a>(doc: &'a Value, id: &str, segment: Option<&str>) -> &'a Value {
+    doc["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id && k["segment"].as_str() == segment)
+        .unwrap_or_else(|| panic!("no {id} for {segment:?}"))
+}
+
+fn value(doc: &Value, id: &str, segment: Option<&str>) -> Option<f64> {
+    kpi(doc, id, segment)["value"].as_f64()
+}
+
+fn close(a: Option<f64>, b: f64) {
+    let a = a.expect("a value");
+    assert!((a - b).abs() < 1e-6, "{a} != {b}");
+}
+
+// ------------------------------------------------------------------ import
+
+#[test]
+fn import_stores_rows_and_reimport_changes_nothing() {
+    let p = Project::tiny();
+    let out = p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    assert!(out.contains("customers.csv: 6 rows: 6 inserted, 0 replaced, 0 unchanged"), "{out}");
+    let db = p.db();
+    let region: String = db.query_row("SELECT value FROM customer_attributes WHERE customer_id = 'C3' AND name = 'region'", [], |r| r.get(0)).unwrap();
+    assert_eq!(region, "EMEA");
+    let (amount, cost): (f64, Option<f64>) = db.query_row("SELECT amount, cost FROM orders WHERE order_id = 'O4'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((amount, cost), (-30.0, None));
+    // A local time is read in the report time zone (UTC here).
+    let opened: i64 = db.query_row("SELECT opened_at FROM tickets WHERE ticket_id = 'T3'", [], |r| r.get(0)).unwrap();
+    assert_eq!(opened, 1_794_988_800); // 2026-11-18T08:00:00Z
+    drop(db);
+    let before = std::fs::read(p.path("scorecard.db")).unwrap();
+    let out = p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    assert!(out.contains("orders.csv: unchanged, this exact file was imported on"), "{out}");
+    assert_eq!(std::fs::read(p.path("scorecard.db")).unwrap(), before, "re-import must not touch the store");
+}
+
+#[test]
+fn a_later_snapshot_replaces_rows_by_id() {
+    let p = Project::tiny();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let later = p.snapshot("later", &[("Orders.csv", "\u{feff}ORDER_ID , Amount,Customer_ID,ordered_on\nO1,120,C1,2026-11-16\nO9,5,C1,2026-11-19\nO2,50,C2,2026-11-17\n")]);
+    let out = p.ok(&["import", later.to_str().unwrap()]);
+    // Headers match case-insensitively in any order, BOM accepted. O2 is the same
+    // as before only when its cost is the same too: it had none, so unchanged.
+    assert!(out.contains("Orders.csv: 3 rows: 1 inserted, 1 replaced, 1 unchanged"), "{out}");
+    let amount: f64 = p.db().query_row("SELECT amount FROM orders WHERE order_id = 'O1'", [], |r| r.get(0)).unwrap();
+    assert_eq!(amount, 120.0);
+}
+
+#[test]
+fn column_mapping_date_format_and_stage_mapping() {
+    let p = Project::new(
+        "[import.deals]\nfile = \"sales_pipeline.csv\"\ncolumns = { deal_id = \"opportunity_id\", created_on = \"engage_date\", stage = \"deal_stage\", closed_on = \"close_date\", amount = \"close_value\", owner = \"sales_agent\" }\ndate_format = \"%m/%d/%Y\"\nstages = { won = [\"Won\"], lost = [\"Lost\"] }\n",
+    );
+    let snap = p.snapshot("crm", &[("sales_pipeline.csv", "opportunity_id,sales_agent,deal_stage,engage_date,close_date,close_value\n1C1,Moses,Won,10/20/2016,03/01/2017,1054\nZ06,Darcel,Engaging,10/25/2016,,\n")]);
+    let out = p.ok(&["import", snap.to_str().unwrap()]);
+    assert!(out.contains("sales_pipeline.csv: 2 rows: 2 inserted"), "{out}");
+    let stages: Vec<(String, String)> = p
+        .db()
+        .prepare("SELECT deal_id, stage FROM deals ORDER BY deal_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(stages, [("1C1".to_string(), "won".to_string()), ("Z06".to_string(), "open".to_string())]);
+}
+
+/// Each bad input: the exact message, exit code 3, and the store unchanged.
+#[test]
+fn bad_input_is_refused_whole_with_file_line_column() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("customers.csv", "customer_id,churned_on\nC1,\n", "customers.csv:1: missing required column acquired_on; found: customer_id, churned_on; expected: customer_id, acquired_on, churned_on (optional)"),
+        ("customers.csv", "customer_id,acquired_on\nC1,2026-13-01\n", "customers.csv:2:2: acquired_on: '2026-13-01' is not a date (expected YYYY-MM-DD"),
+        ("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,1,000\n", "orders.csv:2: expected 4 fields as in the header, found 5"),
+        ("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,12abc\n", "orders.csv:2:4: amount: '12abc' is not a number"),
+        ("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,,2026-11-16,5\n", "orders.csv:2:2: customer_id: required value is empty"),
+        ("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,5\nO1,C1,2026-11-17,6\n", "orders.csv:3:1: duplicate order_id 'O1': it appears on an earlier line of this file"),
+        ("deals.csv", "deal_id,created_on,stage,closed_on\nD1,2026-11-10,won,2026-11-01\n", "deals.csv:2:4: closed_on: 2026-11-01 is before created_on 2026-11-10"),
+        ("deals.csv", "deal_id,created_on,stage,closed_on\nD1,2026-11-10,open,2026-11-12\n", "deals.csv:2:4: closed_on: 2026-11-12 is set on an open deal"),
+        ("surveys.csv", "response_id,answered_on,kind,score\nR1,2026-11-10,nps,11\n", "surveys.csv:2:4: score: 11 is outside the nps range 0..10"),
+        ("surveys.csv", "response_id,answered_on,kind,score\nR1,2026-11-10,ces,3\n", "surveys.csv:2:3: kind: unknown survey kind 'ces' (expected nps or csat)"),
+        ("spend.csv", "spend_id,spent_on,category,amount\nS1,2026-11-10,travel,3\n", "spend.csv:2:3: category: unknown spend category 'travel'"),
+        ("tickets.csv", "ticket_id,opened_at,first_response_at\nT1,2026-11-10T10:00:00Z,2026-11-10T09:00:00Z\n", "tickets.csv:2:3: first_response_at: 2026-11-10T09:00:00+00:00 is before opened_at 2026-11-10T10:00:00+00:00"),
+        ("customers.csv", "customer_id,acquired_on\nC\u{0}\u{1},2026-01-01\n\u{0}\u{0}\u{0}", "customers.csv:3: expected 2 fields as in the header, found 1"),
+    ];
+    let p = Project::tiny();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let before = std::fs::read(p.path("scorecard.db")).unwrap();
+    for (i, (file, text, expected)) in cases.iter().enumerate() {
+        let snap = p.snapshot(&format!("bad{i}"), &[(file, text)]);
+        let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
+        assert_eq!(code, 3, "{stderr}");
+        assert!(stderr.contains(expected), "case {i}: expected\n  {expected}\nin\n  {stderr}");
+        assert!(stderr.contains("the store is unchanged"), "{stderr}");
+        assert_eq!(std::fs::read(p.path("scorecard.db")).unwrap(), before, "case {i} changed the store");
+    }
+}
+
+#[test]
+fn invalid_utf8_binary_files_and_unreadable_folders() {
+    let p = Project::tiny();
+    let snap = p.path("latin1");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::write(snap.join("activities.csv"), b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xe9\n").unwrap();
+    let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("activities.csv:2:3: kind: invalid UTF-8 near byte offset 46"), "{stderr}");
+    assert!(!p.path("scorecard.db").exists(), "a failed first import leaves no store behind");
+
+    let bin = p.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("orders.csv"), b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR").unwrap();
+    let (code, stderr) = p.fail(&["import", bin.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("orders.csv:1: "), "{stderr}");
+
+    let (code, stderr) = p.fail(&["import", p.path("missing").to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("missing: cannot read"), "{stderr}");
+
+    let empty = p.snapshot("empty", &[("notes.txt", "hello")]);
+    let (code, stderr) = p.fail(&["import", empty.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("no snapshot files in this folder"), "{stderr}");
+}
+
+#[test]
+fn skip_invalid_imports_the_rest_and_writes_rejects() {
+    let p = Project::tiny();
+    let snap = p.snapshot("mixed", &[("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,5\nO2,C1,yesterday,6\nO3,C1,2026-11-17,7\n")]);
+    let out = p.cmd().args(["import", "--skip-invalid", snap.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stdout.contains("orders.csv: 3 rows: 2 inserted, 0 replaced, 0 unchanged, 1 rejected"), "{stdout}");
+    assert!(stderr.contains("1 rows rejected; written with their reasons to"), "{stderr}");
+    let rejects: Vec<_> = std::fs::read_dir(p.dir.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains("rejects")).collect();
+    assert_eq!(rejects.len(), 1);
+    let text = std::fs::read_to_string(rejects[0].path()).unwrap();
+    assert!(text.contains("orders.csv,3,ordered_on: 'yesterday' is not a date"), "{text}");
+    assert!(text.contains("\"O2,C1,yesterday,6\""), "{text}");
+}
+
+#[test]
+fn many_problems_are_capped_with_a_count() {
+    let p = Project::tiny();
+    let mut text = String::from("order_id,customer_id,ordered_on,amount\n");
+    for i in 0..60 {
+        text.push_str(&format!("O{i},C1,bad,1\n"));
+    }
+    let snap = p.snapshot("many", &[("orders.csv", &text)]);
+    let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("(60 problems)"), "{stderr}");
+    assert!(stderr.contains("and 10 more"), "{stderr}");
+}
+
+// ------------------------------------------------------------ KPI engine
+
+fn tiny_run() -> Project {
+    let p = Project::tiny();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    p
+}
+
+#[test]
+fn every_kpi_matches_the_hand_computation() {
+    let p = tiny_run();
+    let doc = p.kpis("2026-W47");
+    assert_eq!(doc["schema"], "scorecard.kpis/1");
+    assert_eq!(doc["period"]["start"], "2026-11-16");
+    assert_eq!(doc["period"]["end"], "2026-11-23");
+    let v = |id| value(&doc, id, None);
+    // Customer base of W47 (start 11-16, end 11-23):
+    // S = C1, C2 (churns 11-18 ≥ start), C6 = 3; C5 churned 11-10.
+    close(v("customers_start"), 3.0);
+    // N = C3 (11-17), C4 (11-16) = 2; churned in P = C2, C4 = 2.
+    close(v("new_customers"), 2.0);
+    close(v("churned_customers"), 2.0);
+    // E = C1, C3, C6 = 3 (C4 acquired and churned in the same week).
+    close(v("customers_end"), 3.0);
+    // retention = 100 (E − N) / S = 100 (3 − 2) / 3; churn = 100 L / S, L = C2.
+    close(v("retention_rate"), 100.0 / 3.0);
+    close(v("churn_rate"), 100.0 / 3.0);
+    assert_eq!(kpi(&doc, "churn_rate", None)["n"], 3);
+    // Orders in W47: 100 + 50 + 200 − 30 (refund of unknown C9) = 320 over 4.
+    close(v("revenue"), 320.0);
+    close(v("orders"), 4.0);
+    close(v("average_order_value"), 80.0);
+    // revenue / ((S + E) / 2) = 320 / 3.
+    close(v("revenue_per_customer"), 320.0 / 3.0);
+    // Orders with a cost: O1, O3: 100 × (300 − 160) / 300.
+    close(v("gross_margin"), 140.0 / 3.0);
+    // clv = rpc × m / churn = (320/3) × (140/300) / (1/3) = 149.333…
+    close(v("clv"), (320.0 / 3.0) * (140.0 / 300.0) / (1.0 / 3.0));
+    // Spend: marketing 300 + sales 100; crm 50; cac = 400 / N.
+    close(v("acquisition_spend"), 400.0);
+    close(v("crm_cost"), 50.0);
+    close(v("cac"), 200.0);
+    close(v("clv_cac_ratio"), (320.0 / 3.0) * (140.0 / 300.0) / (1.0 / 3.0) / 200.0);
+    // Deals: created D2, D4 (500 + 700); won D1 (cycle 15 d), D2 (4 d); lost D3.
+    close(v("deals_created"), 2.0);
+    close(v("pipeline_created"), 1200.0);
+    close(v("deals_won"), 2.0);
+    close(v("deals_lost"), 1.0);
+    close(v("win_rate"), 200.0 / 3.0);
+    close(v("won_revenue"), 1500.0);
+    close(v("average_deal_size"), 750.0);
+    close(v("sales_cycle_days"), 9.5);
+    // Tickets opened in W47: T1..T4 (T5 is W46). Responses 2 h, 24 h, 6 h; T3 unanswered.
+    close(v("tickets_opened"), 4.0);
+    close(v("avg_first_response_hours"), 32.0 / 3.0);
+    close(v("median_first_response_hours"), 6.0);
+    // Within 24 h (exactly 24 h counts): T1, T2, T4 = 3 of 4.
+    close(v("first_response_sla_rate"), 75.0);
+    // Resolved: T1 (24 h), T4 (48 h, resolved after the week: still counts).
+    close(v("resolution_rate"), 50.0);
+    close(v("avg_resolution_hours"), 36.0);
+    // NPS: 10, 9 promoters; 7 passive; 3 detractor → 100 (2 − 1) / 4.
+    close(v("nps"), 25.0);
+    close(v("nps_responses"), 4.0);
+    // CSAT: 5 and 3 → one of two ≥ 4.
+    close(v("csat"), 50.0);
+    // Activities: call ×2, referral ×1, meeting 0 (seen in W46); owners ann, bob.
+    close(v("activities.call"), 2.0);
+    close(v("activities.referral"), 1.0);
+    close(v("activities.meeting"), 0.0);
+    close(v("activities_per_owner"), 1.5);
+    // ROI: realized = 1000 × clamp((25 − 0) / (50 − 0)) = 500; crm_roi = 100 (500 − 50) / 50.
+    close(v("crm_value_realized"), 500.0);
+    close(v("crm_roi"), 900.0);
+    close(v("crm_roi_projected"), 1900.0);
+}
+
+#[test]
+fn intervals_comparisons_and_statuses() {
+    let p = tiny_run();
+    let doc = p.kpis("2026-W47");
+    let nps = kpi(&doc, "nps", None);
+    // p = 0.5, d = 0.25: margin = 1.96 × 100 × sqrt((0.75 − 0.0625) / 4) = 81.25…
+    let margin = 1.96 * 100.0 * ((0.75f64 - 0.0625) / 4.0).sqrt();
+    close(nps["ci95"][0].as_f64(), 25.0 - margin);
+    close(nps["ci95"][1].as_f64(), 25.0 + margin);
+    // Target 40, floor 30: 25 misses both.
+    assert_eq!(nps["status"], "off_track");
+    assert_eq!(nps["target"]["value"], 40.0);
+    close(nps["target"]["delta"].as_f64(), -15.0);
+    close(nps["target"]["delta_pct"].as_f64(), -37.5);
+    assert_eq!(nps["industry"]["year"].as_i64().map(|y| y > 2000), Some(true));
+    // No NPS responses in W46: the previous comparison is null.
+    assert!(nps["previous"].is_null());
+    // Revenue W46 = 80 (O5): delta 240, +300 %, no `significant` on a non-interval KPI.
+    let revenue = kpi(&doc, "revenue", None);
+    assert_eq!(revenue["previous"]["value"], 80.0);
+    close(revenue["previous"]["delta_pct"].as_f64(), 300.0);
+    assert!(revenue["previous"].get("significant").is_none());
+    assert!(revenue["ci95"].is_null());
+    // Tickets of W46: T5, answered within SLA → 100 %; W47 75 % with n = 4: not significant.
+    let sla = kpi(&doc, "first_response_sla_rate", None);
+    assert_eq!(sla["previous"]["significant"], false);
+    // Trailing average over W43..W46: revenue is 0 (not null) in weeks without
+    // orders once orders.csv is imported, so (0 + 0 + 0 + 80) / 4.
+    assert_eq!(revenue["trailing_avg"]["value"], 20.0);
+    // Zero denominators are null with a reason, never NaN.
+    let cac = kpi(&doc, "cac", Some("plan=Pro"));
+    assert!(cac["value"].is_null());
+    assert!(cac["reason"].as_str().unwrap().contains("spend.csv has no plan column"), "{cac}");
+}
+
+#[test]
+fn segments_and_unknown_customers() {
+    let p = tiny_run();
+    let doc = p.kpis("2026-W47");
+    // EMEA: O1 100 + O3 200; APAC: O2 50; (none): the refund of unknown C9.
+    close(value(&doc, "revenue", Some("region=EMEA")), 300.0);
+    close(value(&doc, "revenue", Some("region=APAC")), 50.0);
+    close(value(&doc, "revenue", Some("region=(none)")), -30.0);
+    // C6 has an empty region: a known customer in (none).
+    close(value(&doc, "customers_start", Some("region=(none)")), 1.0);
+    // Spend has a region column: EMEA acquisition spend 300 / 1 new (C3).
+    close(value(&doc, "cac", Some("region=EMEA")), 300.0);
+    let plans: Vec<_> = doc["kpis"].as_array().unwrap().iter().filter(|k| k["id"] == "revenue").map(|k| k["segment"].clone()).collect();
+    assert!(plans.contains(&Value::from("plan=Pro")) && plans.contains(&Value::from("plan=Basic")));
+}
+
+#[test]
+fn runs_are_deterministic_and_incremental() {
+    let p = tiny_run();
+    let first = std::fs::read(p.path("reports/weekly/2026-W47/kpis.json")).unwrap();
+    let out = p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    assert!(out.contains("(0 computed, 27 cached)"), "{out}");
+    assert_eq!(std::fs::read(p.path("reports/weekly/2026-W47/kpis.json")).unwrap(), first);
+    // Importing one new week's rows recomputes only that week's periods.
+    let week = p.snapshot("w48", &[("orders.csv", "order_id,customer_id,ordered_on,amount\nO100,C1,2026-11-24,10\n")]);
+    p.ok(&["import", week.to_str().unwrap()]);
+    let counts: (i64, i64) = p.db().query_row("SELECT count(*), sum(computations) FROM computed_periods", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(counts.0, 27, "no cached period was invalidated by a row outside it");
+    let out = p.cmd().args(["run", "--no-send", "--period", "2026-W48"]).env("SCORECARD_TODAY", "2026-11-30").output().unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    // W48 and its year-ago week 2025-W48 are new; the 25 others come from the cache.
+    assert!(out.contains("(2 computed, 25 cached)"), "{out}");
+    // Touching W47's data invalidates W47 only.
+    let fix = p.snapshot("fix", &[("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,101\n")]);
+    p.ok(&["import", fix.to_str().unwrap()]);
+    let stale: i64 = p.db().query_row("SELECT count(*) FROM computed_periods WHERE period = '2026-W47'", [], |r| r.get(0)).unwrap();
+    assert_eq!(stale, 0);
+    let w46: i64 = p.db().query_row("SELECT count(*) FROM computed_periods WHERE period = '2026-W46'", [], |r| r.get(0)).unwrap();
+    assert_eq!(w46, 1);
+}
+
+#[test]
+fn measures_override_and_custom_kpis() {
+    let p = Project::new(&format!(
+        "{}\n[kpi.won_per_call]\nformula = \"deals_won / activities.call\"\n[kpi.big_orders]\nsql = \"SELECT count(*) FROM orders WHERE amount >= 100 AND ordered_on >= :start AND ordered_on < :end\"\nunit = \"count\"\n",
+        std::fs::read_to_string(fixture("tiny.toml")).unwrap()
+    ));
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let m = p.snapshot("m", &[("measures.csv", "period,kpi,value,segment\n2026-W47,nps,61,\n2026-W47,csat,90,region=EMEA\n")]);
+    p.ok(&["import", m.to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let doc = p.kpis("2026-W47");
+    close(value(&doc, "nps", None), 61.0);
+    close(value(&doc, "csat", Some("region=EMEA")), 90.0);
+    close(value(&doc, "won_per_call", None), 1.0); // 2 won / 2 calls
+    close(value(&doc, "big_orders", None), 2.0); // O1 100, O3 200
+    // The objective now sees the measured NPS: 1000 × (61 − 0)/50 clamped to 1.
+    close(value(&doc, "crm_value_realized", None), 1000.0);
+}
+
+#[test]
+fn show_and_kpis_commands() {
+    let p = tiny_run();
+    let out = p.ok(&["show", "--period", "2026-W47", "--segment", "region=EMEA"]);
+    assert!(out.contains("revenue") && out.contains("$300"), "{out}");
+    let out = p.ok(&["kpis"]);
+    assert!(out.contains("nps") && out.contains("higher") && out.contains("outcome"), "{out}");
+    let (code, stderr) = p.fail(&["show", "--period", "2026-W47", "--segment", "region=Mars"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no segment 'region=Mars'"), "{stderr}");
+}
+
+// ------------------------------------------------------------ config errors
+
+#[test]
+fn config_errors_exit_2_with_line_and_column() {
+    let p = Project::new("[report]\ncadence = \"weekly\"\ncolour = \"blue\"\n");
+    let (code, stderr) = p.fail(&["run", "--no-send"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("config.toml:3:1: unknown field `colour`"), "{stderr}");
+    let p = Project::new("[[email.recipients]]\nto = [\"not-an-address\"]\n");
+    let (code, stderr) = p.fail(&["run"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("'not-an-address' is not a valid email address"), "{stderr}");
+    let p = Project::new("");
+    let (code, stderr) = p.fail(&["run", "--period", "2026-W99"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("2026 has no ISO week 99"), "{stderr}");
+    // An environment override of a key.
+    let out = p.cmd().args(["run", "--no-send"]).env("SCORECARD_REPORT__TIMEZONE", "Mars/Base").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown time zone 'Mars/Base'"));
+}
