@@ -437,3 +437,259 @@ fn config_errors_exit_2_with_line_and_column() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown time zone 'Mars/Base'"));
 }
+
+// ------------------------------------------------------------------ reports
+
+/// Replaces what changes from run to run (clock, temp paths) with placeholders.
+fn stable(text: &str) -> String {
+    let generated = regex_lite_replace(text, "Generated ", " by scorecard");
+    generated.replace(env!("CARGO_MANIFEST_DIR"), "[repo]")
+}
+
+/// `Generated <anything> by scorecard` → `Generated [time] by scorecard`.
+fn regex_lite_replace(text: &str, start: &str, end: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(start) {
+        let after = &rest[i + start.len()..];
+        match after.find(end) {
+            Some(j) if j < 40 => {
+                out.push_str(&rest[..i + start.len()]);
+                out.push_str("[time]");
+                rest = &after[j..];
+            }
+            _ => {
+                out.push_str(&rest[..i + start.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn without_svg(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<svg") {
+        out.push_str(&rest[..i]);
+        match rest[i..].find("</svg>") {
+            Some(j) => {
+                out.push_str("[svg]");
+                rest = &rest[i + j + "</svg>".len()..];
+            }
+            None => {
+                rest = &rest[i..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn rendered_scorecards_match_their_snapshots() {
+    let p = tiny_run();
+    let dir = p.path("reports/weekly/2026-W47");
+    let md = std::fs::read_to_string(dir.join("scorecard.md")).unwrap();
+    insta::assert_snapshot!("tiny_scorecard_md", stable(&md));
+    let html = std::fs::read_to_string(dir.join("scorecard.html")).unwrap();
+    insta::assert_snapshot!("tiny_scorecard_html", without_svg(&stable(&html)));
+    let segment = std::fs::read_to_string(dir.join("segments/region-emea/scorecard.md")).unwrap();
+    insta::assert_snapshot!("tiny_segment_emea_md", stable(&segment));
+    let index = std::fs::read_to_string(p.path("reports/index.md")).unwrap();
+    insta::assert_snapshot!("tiny_index_md", index);
+    // Every chart the email refers to is in the archive as a PNG.
+    let email = std::fs::read_to_string(dir.join("email.html")).unwrap();
+    for cid in email.split("cid:").skip(1).map(|s| s.split('"').next().unwrap()) {
+        let png = std::fs::read(dir.join("charts").join(cid)).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+    }
+    assert!(email.contains("style=\""), "CSS is inlined into the email HTML");
+}
+
+#[test]
+fn untrusted_text_comes_out_harmless() {
+    let p = Project::tiny();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let evil = p.snapshot(
+        "evil",
+        &[
+            ("customers.csv", "customer_id,acquired_on,region,plan\nX1,2026-01-01,../etc,Pro\nX2,2026-01-01,a/b,Pro\n"),
+            ("orders.csv", "order_id,customer_id,ordered_on,amount\nX1-1,X1,2026-11-17,10\nX2-1,X2,2026-11-17,10\n"),
+        ],
+    );
+    p.ok(&["import", evil.to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let dir = p.path("reports/weekly/2026-W47");
+    let html = std::fs::read_to_string(dir.join("scorecard.html")).unwrap();
+    // The survey comment `<script>alert(1)</script>` is escaped, never markup.
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;") || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "comment not shown escaped");
+    let md = std::fs::read_to_string(dir.join("scorecard.md")).unwrap();
+    assert!(md.contains("\\<script\\>alert(1)\\</script\\>"), "{md}");
+    // Segment `../etc` and `a/b` become plain folder names inside segments/.
+    assert!(dir.join("segments/region-etc/scorecard.html").exists());
+    assert!(dir.join("segments/region-a-b/scorecard.html").exists());
+    assert!(!p.path("reports/weekly/etc").exists() && !p.path("reports/etc").exists());
+}
+
+#[test]
+fn a_user_template_overrides_one_file_and_a_broken_one_stops_the_run() {
+    let p = Project::new(&format!("{}\n", std::fs::read_to_string(fixture("tiny.toml")).unwrap().replace("out_dir = \"reports\"", "out_dir = \"reports\"\ntemplates_dir = \"mytemplates\"")));
+    std::fs::create_dir_all(p.path("mytemplates")).unwrap();
+    std::fs::write(p.path("mytemplates/scorecard.md"), "CUSTOM {{ period.id }} {{ headline | length }}\n").unwrap();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let dir = p.path("reports/weekly/2026-W47");
+    assert_eq!(std::fs::read_to_string(dir.join("scorecard.md")).unwrap(), "CUSTOM 2026-W47 8\n");
+    assert!(std::fs::read_to_string(dir.join("scorecard.html")).unwrap().contains("<table>"), "the built-in HTML stays");
+    let before = std::fs::read(dir.join("kpis.json")).unwrap();
+
+    std::fs::write(p.path("mytemplates/scorecard.html"), "<p>\n{{ period.id }}\n{{ no_such_variable }}\n</p>\n").unwrap();
+    let (code, stderr) = p.fail(&["run", "--no-send", "--period", "2026-W47"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("scorecard.html") && stderr.contains("no_such_variable"), "{stderr}");
+    assert_eq!(std::fs::read(dir.join("kpis.json")).unwrap(), before, "the archive is untouched");
+
+    std::fs::write(p.path("mytemplates/scorecard.html"), "{% if %}\n").unwrap();
+    let (code, stderr) = p.fail(&["run", "--no-send", "--period", "2026-W47"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("scorecard.html"), "{stderr}");
+}
+
+/// A real headless Chromium opens the standalone page: no console errors,
+/// the tables are there, and a screenshot is kept in target/test-artifacts.
+#[test]
+fn the_scorecard_page_renders_in_a_real_browser() {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let Some(chromium) = chromium else {
+        assert!(std::env::var_os("SCORECARD_SKIP_BROWSER").is_some(), "chromium is not installed (.ci/run installs it; set SCORECARD_SKIP_BROWSER=1 to skip knowingly)");
+        return;
+    };
+    let p = tiny_run();
+    let page = p.path("reports/weekly/2026-W47/scorecard.html");
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("scorecard.png");
+    let _ = std::fs::remove_file(&shot);
+    let profile = tempfile::tempdir().unwrap();
+    let common = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--enable-logging=stderr", "--v=0",
+    ];
+    let url = format!("file://{}", page.display());
+    let out = std::process::Command::new(chromium)
+        .args(common)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--window-size=1280,2400", &format!("--screenshot={}", shot.display()), &url])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.len() > 10_000, "screenshot too small to show a page");
+    let dom = std::process::Command::new(chromium)
+        .args(common)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("<caption>Outcome: what it achieves</caption>"), "the parsed page lacks the tables");
+    assert!(dom.matches("<svg").count() > 10, "sparklines and charts are inline SVG");
+}
+
+// ------------------------------------------------------- running for years
+
+#[test]
+fn last_catches_up_missed_weeks_once() {
+    let p = Project::tiny();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let run_on = |day: &str| {
+        let out = p.cmd().args(["run", "--no-send", "--allow-stale"]).env("SCORECARD_TODAY", day).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run_on("2026-11-23");
+    assert!(first.contains("1 period (2026-W47)"), "{first}");
+    // The clock jumps three weeks: W48, W49 and W50 are caught up, oldest first.
+    let out = run_on("2026-12-14");
+    assert!(out.contains("3 periods (2026-W48 … 2026-W50)"), "{out}");
+    for w in ["2026-W48", "2026-W49", "2026-W50"] {
+        assert!(p.path(&format!("reports/weekly/{w}/kpis.json")).exists());
+    }
+    // Running again the same day reruns only the last period.
+    let again = run_on("2026-12-14");
+    assert!(again.contains("1 period (2026-W50)"), "{again}");
+    let index = std::fs::read_to_string(p.path("reports/index.md")).unwrap();
+    let w50 = index.find("2026-W50").unwrap();
+    let w47 = index.find("2026-W47").unwrap();
+    assert!(w50 < w47, "newest first");
+}
+
+#[test]
+fn stale_data_is_archived_but_not_mailed() {
+    let p = Project::tiny();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let out = p.cmd().args(["run", "--period", "2026-W49"]).env("SCORECARD_TODAY", "2026-12-14").output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("orders.csv has no rows after 2026-11-22: import a fresh snapshot, or pass --allow-stale"), "{stderr}");
+    let html = std::fs::read_to_string(p.path("reports/weekly/2026-W49/scorecard.html")).unwrap();
+    assert!(html.contains("Data warning"));
+}
+
+#[test]
+fn overlapping_runs_wait_then_fail_naming_the_holder() {
+    let p = Project::new("[run]\nlock_wait_secs = 1\n");
+    let holder = scorecard::lock::RunLock::acquire(&p.path("scorecard.db"), std::time::Duration::from_secs(1), "pid 4242 `scorecard run` since 2026-11-23T06:00:00Z").unwrap();
+    let snap = p.snapshot("s", &[("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,5\n")]);
+    let started = std::time::Instant::now();
+    let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert!(stderr.contains("another scorecard run holds the lock") && stderr.contains("pid 4242"), "{stderr}");
+    drop(holder);
+    // Released (as when its holder dies): the next run takes it over.
+    p.ok(&["import", snap.to_str().unwrap()]);
+}
+
+#[test]
+fn init_writes_a_working_project_and_never_overwrites() {
+    let p = Project::new("");
+    std::fs::remove_file(p.path("config.toml")).unwrap();
+    let out = p.ok(&["init", "."]);
+    assert!(out.contains("wrote    ./config.toml"), "{out}");
+    assert!(p.path("templates/scorecard.html").exists() && p.path("benchmarks.toml").exists());
+    let out = p.ok(&["check"]);
+    assert!(out.contains("config: config.toml is valid") && out.contains("templates: built-in, with overrides"), "{out}");
+    std::fs::write(p.path("config.toml"), "# mine\n").unwrap();
+    let out = p.ok(&["init", "."]);
+    assert!(out.contains("kept     ./config.toml"), "{out}");
+    assert_eq!(std::fs::read_to_string(p.path("config.toml")).unwrap(), "# mine\n");
+}
+
+#[test]
+fn demo_runs_the_whole_job() {
+    let p = Project::new("");
+    let out = p.ok(&["demo", "--dir", "d", "--weeks", "60"]);
+    assert!(out.contains("demo: done in"), "{out}");
+    let week = p.path("d/reports/weekly/2026-W47");
+    for f in ["scorecard.html", "scorecard.md", "kpis.json", "kpis.csv", "manifest.json", "segments/region-emea/scorecard.html"] {
+        assert!(week.join(f).exists(), "{f}");
+    }
+    assert!(p.path("d/reports/index.html").exists());
+    assert!(p.path("d/reports/weekly/2026-W40/scorecard.html").exists(), "history is archived too");
+    let md = std::fs::read_to_string(week.join("scorecard.md")).unwrap();
+    assert!(md.contains("region=EMEA is holding back"), "the demo's EMEA support story shows in the insights:\n{md}");
+    let outbox: Vec<_> = std::fs::read_dir(p.path("d/outbox")).unwrap().flatten().collect();
+    assert_eq!(outbox.len(), 2, "one email per recipient entry");
+    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(week.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["emails"].as_array().unwrap().len(), 2);
+}

@@ -166,6 +166,8 @@ pub enum DeliverError {
     SendmailMissing { command: String, reason: String },
     #[error("{command} refused the message: {detail} ({STAYS_PENDING})")]
     SendmailFailed { command: String, detail: String },
+    #[error("transport = \"smtp\" needs an [email.smtp] section with a host (see the config reference in README.md)")]
+    SmtpNotConfigured,
     #[error("cannot write to the outbox {path}: {reason} (check [email] outbox_dir and its permissions); the messages stay pending")]
     Outbox { path: String, reason: String },
 }
@@ -174,9 +176,10 @@ impl DeliverError {
     pub fn class(&self) -> Class {
         match self {
             DeliverError::Smtp { stage, cause, .. } => classify(stage, cause),
-            DeliverError::MissingPassword { .. } | DeliverError::SendmailMissing { .. } | DeliverError::Outbox { .. } => {
-                Class::Setup
-            }
+            DeliverError::MissingPassword { .. }
+            | DeliverError::SmtpNotConfigured
+            | DeliverError::SendmailMissing { .. }
+            | DeliverError::Outbox { .. } => Class::Setup,
             DeliverError::SendmailFailed { .. } => Class::Transient,
         }
     }

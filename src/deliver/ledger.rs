@@ -90,7 +90,6 @@ pub struct Due {
     pub id: i64,
     pub period: String,
     pub recipient: String,
-    pub segment: String,
     pub message_id: String,
     pub state: String,
     pub attempts: u32,
@@ -99,7 +98,7 @@ pub struct Due {
 
 pub fn due(conn: &Connection, retry_failed: bool) -> Result<Vec<Due>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, period, recipient, segment, message_id, state, attempts, envelope_from FROM sends
+        "SELECT id, period, recipient, message_id, state, attempts, envelope_from FROM sends
          WHERE state = 'pending' OR (?1 AND state = 'failed') ORDER BY id",
     )?;
     let rows = stmt.query_map([retry_failed], |r| {
@@ -107,11 +106,10 @@ pub fn due(conn: &Connection, retry_failed: bool) -> Result<Vec<Due>> {
             id: r.get(0)?,
             period: r.get(1)?,
             recipient: r.get(2)?,
-            segment: r.get(3)?,
-            message_id: r.get(4)?,
-            state: r.get(5)?,
-            attempts: r.get(6)?,
-            envelope_from: r.get(7)?,
+            message_id: r.get(3)?,
+            state: r.get(4)?,
+            attempts: r.get(5)?,
+            envelope_from: r.get(6)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -72,7 +72,10 @@ pub fn build(from: &Mailbox, o: &Outgoing, message_id: &str, content_hash: &str,
     let png = ContentType::parse("image/png").expect("a valid content type");
     let csv_type = ContentType::parse("text/csv; charset=utf-8").expect("a valid content type");
 
-    let mut related = MultiPart::related().boundary(boundary("related")).singlepart(SinglePart::html(o.parts.html.clone()));
+    // RFC 2387 asks multipart/related to name the type of its root part.
+    let related_type = format!("multipart/related; boundary=\"{}\"; type=\"text/html\"", boundary("related"));
+    let related_type = ContentType::parse(&related_type).expect("a valid content type");
+    let mut related = MultiPart::builder().header(related_type).singlepart(SinglePart::html(o.parts.html.clone()));
     for (cid, bytes, _alt) in &o.parts.images {
         related = related.singlepart(Attachment::new_inline(cid.clone()).body(bytes.clone(), png.clone()));
     }
@@ -168,6 +171,7 @@ pub(crate) mod tests {
         let alt_types: Vec<_> = alt[0].subparts.iter().map(|p| p.ctype.mimetype.clone()).collect();
         assert_eq!(alt_types, ["text/plain", "multipart/related"]);
         let related = &alt[0].subparts[1];
+        assert_eq!(related.ctype.params.get("type").map(String::as_str), Some("text/html"));
         assert_eq!(related.subparts[0].ctype.mimetype, "text/html");
         let text = find("text/plain")[0].get_body().unwrap();
         assert!(text.contains("scorecard") || text.contains("Scorecard"), "{text}");

@@ -1,10 +1,38 @@
 //! Email delivery (issue 5): message building, transports, the send ledger.
-//! INTERFACE STUB: being implemented; signatures are fixed.
-use anyhow::Result;
+//!
+//! The run hands over one [`Outgoing`] per recipient entry and period, fully
+//! rendered. [`enqueue`] builds each message once and stores its bytes in
+//! the ledger (the `sends` table) as pending; [`send_pending`] delivers what
+//! is pending through the configured transport and records every outcome
+//! as it happens, so that a message is never sent twice (a re-run finds it
+//! `sent`) and never lost (a pending one waits in the store, bytes and all,
+//! for the next `run` or `scorecard send`).
+//!
+//! - `message`: the MIME layout, the content hash and the Message-ID.
+//! - `ledger`: the SQL of the `sends` table.
+//! - `transport`: SMTP (one connection per run), sendmail, the file outbox.
+//! - `error`: errors as sentences, and whether to retry, fail or stop.
+//!
+//! Logs name only the recipients' domains; the SMTP password is read from
+//! its variable when sending starts and never written anywhere.
+pub mod error;
+mod ledger;
+pub mod message;
+mod transport;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use lettre::Address;
 use serde::Serialize;
+use tracing::{debug, info, warn};
+
+pub use error::{Class, DeliverError};
+pub use transport::eml_name;
 
 use crate::config::{Config, Recipient, TransportKind};
+use crate::error::Failure;
 use crate::period::Cadence;
 use crate::report::EmailParts;
 use crate::store::Store;
@@ -27,44 +55,286 @@ pub struct Outgoing {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Fate {
     pub period: String,
+    /// The entry's addresses, comma-joined (the ledger's key).
     pub recipient: String,
     pub segment: String,
     pub message_id: String,
+    /// `pending`, `sent` or `failed`; `dry-run` for a message written to the
+    /// outbox by a transport override, which leaves the ledger as it was.
     pub state: String,
+    /// Attempts over every run.
     pub attempts: u32,
     pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    /// When the backoff would have tried again (informational: the next
+    /// `run` or `send` tries every pending message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    /// The `.eml` file, for the file outbox.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryReport {
+    /// Delivered by this call.
     pub sent: usize,
+    /// Still pending after this call (every pending message of the ledger is
+    /// tried, so this is the ledger's pending count; exit code 4 when > 0).
     pub pending: usize,
+    /// Marked failed by this call (including failed ones retried in vain).
     pub failed: usize,
+    /// One per message this call tried or passed over, in ledger order.
     pub fates: Vec<Fate>,
+    /// Failed earlier and not retried (`scorecard send --retry` retries them).
+    pub failed_earlier: usize,
+    /// A transport override different from the configured transport (the
+    /// `--dry-run` file outbox): messages written, ledger untouched.
+    pub dry_run: bool,
+    /// Messages written to the outbox by a dry run.
+    pub written: usize,
+    /// SMTP connections opened (one per run when the server keeps it open).
+    pub connections: usize,
 }
 
 /// Builds each message and records it in the send ledger as pending, unless
 /// the same period, recipient and content was already sent (and not `force`).
 /// Returns how many were queued.
-pub fn enqueue(_store: &Store, _config: &Config, _outgoing: &[Outgoing], _now: DateTime<Utc>, _force: bool) -> Result<usize> {
-    Ok(0)
+///
+/// The content is the recipient's figures (see [`message::content_hash`]):
+/// corrected figures are a new report and supersede an unsent older one;
+/// the same figures rendered again are the same report. A message already
+/// pending keeps the bytes it was built with. With `force`, a sent or failed
+/// message is queued again (rebuilt, dated `now`; a resend gets its own
+/// Message-ID so that clients do not drop it as a duplicate).
+pub fn enqueue(store: &Store, config: &Config, outgoing: &[Outgoing], now: DateTime<Utc>, force: bool) -> Result<usize> {
+    let tx = store.conn.unchecked_transaction()?;
+    let from = &config.email.from;
+    let envelope_from = from.email.to_string();
+    let mut queued = 0;
+    for o in outgoing {
+        let cadence = o.cadence.as_str();
+        let recipient = message::recipient_key(&o.recipient);
+        let hash = message::content_hash(o);
+        let domains = domains(&recipient);
+        let existing = ledger::find(&tx, cadence, &o.period, &recipient, &hash)?;
+        let resends = match &existing {
+            None => 0,
+            Some(row) if force && row.state == "sent" => row.resends + 1,
+            Some(row) if force && row.state == "failed" => row.resends,
+            Some(row) => {
+                debug!(period = %o.period, domains = %domains, state = %row.state, "email already in the ledger");
+                continue;
+            }
+        };
+        let message_id = message::message_id(cadence, &o.period, &recipient, &hash, resends, from);
+        let bytes = message::build(from, o, &message_id, &hash, now)?;
+        match existing {
+            None => {
+                let dropped = ledger::drop_superseded(&tx, cadence, &o.period, &recipient, &hash)?;
+                if dropped > 0 {
+                    info!(period = %o.period, domains = %domains, dropped, "unsent email replaced by one with newer figures");
+                }
+                let row = ledger::NewSend {
+                    cadence,
+                    period: &o.period,
+                    recipient: &recipient,
+                    segment: &o.segment,
+                    content_hash: &hash,
+                    message_id: &message_id,
+                    envelope_from: &envelope_from,
+                    message: &bytes,
+                };
+                ledger::insert(&tx, &row, now)?;
+            }
+            Some(row) => ledger::requeue(&tx, row.id, &message_id, &bytes, &envelope_from, resends)?,
+        }
+        debug!(period = %o.period, domains = %domains, bytes = bytes.len(), "email queued");
+        queued += 1;
+    }
+    tx.commit().context("cannot record the queued emails in the store")?;
+    Ok(queued)
 }
 
 /// Sends what is pending (and, with `retry_failed`, what failed), retrying
 /// transient failures with capped exponential backoff within the run.
 /// `transport` overrides the configured one (`--dry-run` uses File).
+///
+/// Each outcome is written to the ledger as soon as it is known. A
+/// transient failure is retried up to `max_attempts` times (waiting
+/// `retry_delay` × 2^k, at most 30 s) and then left pending; a permanent one
+/// marks the message failed; a setup failure (authentication, TLS, a missing
+/// password) or a server that stays unreachable stops the run, leaving the
+/// remaining messages pending with the same reason. An override that differs
+/// from the configured transport is a dry run: messages are written, the
+/// ledger is left as it was.
 pub fn send_pending(
-    _store: &Store,
-    _config: &Config,
-    _transport: Option<TransportKind>,
-    _now: DateTime<Utc>,
-    _retry_failed: bool,
+    store: &Store,
+    config: &Config,
+    transport: Option<TransportKind>,
+    now: DateTime<Utc>,
+    retry_failed: bool,
 ) -> Result<DeliveryReport> {
-    Ok(DeliveryReport::default())
+    let conn = &store.conn;
+    let kind = transport.unwrap_or(config.email.transport);
+    let dry_run = kind != config.email.transport;
+    let mut report = DeliveryReport { dry_run, ..DeliveryReport::default() };
+    if !retry_failed {
+        report.failed_earlier = ledger::count(conn, "failed")?;
+    }
+    let due = ledger::due(conn, retry_failed)?;
+    if due.is_empty() {
+        return Ok(report);
+    }
+    let (mut sender, mut stopped) = match transport::Sender::new(config, kind) {
+        Ok(s) => (Some(s), None),
+        Err(e) => {
+            warn!(reason = %e.for_log(), "emails not sent");
+            (None, Some(e))
+        }
+    };
+    for row in &due {
+        let domains = domains(&row.recipient);
+        if let (Some(e), false) = (&stopped, dry_run) {
+            ledger::note_error(conn, row.id, &e.to_string())?;
+        }
+        let (Some(sender), None) = (sender.as_mut(), &stopped) else {
+            report.fates.push(fate_of(conn, row, dry_run, stopped.as_ref().map(ToString::to_string))?);
+            continue;
+        };
+        let Some(bytes) = ledger::message(conn, row.id)? else {
+            let reason = "the stored message is missing (it was queued by an older scorecard); run the period again with --force to rebuild it";
+            if !dry_run {
+                ledger::mark_failed(conn, row.id, row.attempts, reason)?;
+            }
+            report.fates.push(fate_of(conn, row, dry_run, Some(reason.into()))?);
+            continue;
+        };
+        let from: Address = match row.envelope_from.as_deref().map(str::parse) {
+            Some(Ok(a)) => a,
+            _ => config.email.from.email.clone(),
+        };
+        let to: Vec<Address> = row
+            .recipient
+            .split(',')
+            .map(|a| a.parse::<Address>())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("the ledger holds an invalid address for {}", row.message_id))?;
+
+        let mut tries = 0;
+        let outcome = loop {
+            tries += 1;
+            match sender.send(&from, &to, &row.message_id, &bytes) {
+                Ok(path) => break Ok(path),
+                Err(e) => {
+                    let retry = e.class() == Class::Transient && tries < config.email.max_attempts;
+                    warn!(
+                        period = %row.period,
+                        domains = %domains,
+                        attempt = tries,
+                        class = e.class().as_str(),
+                        code = e.code().unwrap_or(0),
+                        reason = %e.for_log(),
+                        "email not delivered{}",
+                        if retry { "; retrying" } else { "" }
+                    );
+                    if !retry {
+                        break Err(e);
+                    }
+                    std::thread::sleep(backoff(config.email.retry_delay, tries));
+                }
+            }
+        };
+        let attempts = row.attempts + tries;
+        match outcome {
+            Ok(path) => {
+                let path = path.map(|p| p.display().to_string());
+                if dry_run {
+                    report.written += 1;
+                    let mut fate = fate_of(conn, row, true, None)?;
+                    fate.state = "dry-run".into();
+                    fate.path = path;
+                    report.fates.push(fate);
+                    continue;
+                }
+                ledger::mark_sent(conn, row.id, attempts, now, path.as_deref())?;
+                info!(period = %row.period, domains = %domains, attempts = tries, "email sent");
+            }
+            Err(e) if dry_run => {
+                report.fates.push(fate_of(conn, row, true, Some(e.to_string()))?);
+                if e.stops_run() {
+                    stopped = Some(e);
+                }
+                continue;
+            }
+            Err(e) if e.class() == Class::Permanent => ledger::mark_failed(conn, row.id, attempts, &e.to_string())?,
+            Err(e) => {
+                let next = (e.class() == Class::Transient).then(|| now + backoff(config.email.retry_delay, tries));
+                ledger::mark_pending(conn, row.id, attempts, &e.to_string(), next)?;
+                if e.stops_run() {
+                    stopped = Some(e);
+                }
+            }
+        }
+        report.fates.push(ledger::fate(conn, row.id)?);
+    }
+    if let Some(s) = sender.as_mut() {
+        s.close();
+        report.connections = s.connections();
+    }
+    report.sent = report.fates.iter().filter(|f| f.state == "sent").count();
+    report.pending = report.fates.iter().filter(|f| f.state == "pending").count();
+    report.failed = report.fates.iter().filter(|f| f.state == "failed").count();
+    Ok(report)
+}
+
+/// The fate of a message as the ledger holds it (for a dry run, without
+/// reading what this call did not change).
+fn fate_of(conn: &rusqlite::Connection, row: &ledger::Due, dry_run: bool, error: Option<String>) -> Result<Fate> {
+    let mut fate = ledger::fate(conn, row.id)?;
+    if dry_run {
+        fate.last_error = error.or(fate.last_error);
+        fate.state = row.state.clone();
+    }
+    Ok(fate)
 }
 
 /// `scorecard check`: connects to the configured transport and says NOOP,
 /// sending nothing. Returns a sentence saying what was checked.
-pub fn check(_config: &Config) -> Result<String> {
-    Ok("email: not checked".into())
+pub fn check(config: &Config) -> Result<String> {
+    let mut sender = transport::Sender::new(config, config.email.transport).map_err(check_failure)?;
+    sender.check().map_err(check_failure)
 }
+
+/// A setup problem is a configuration error (exit 2); a server that cannot
+/// be reached right now is a runtime failure (exit 1).
+fn check_failure(e: DeliverError) -> anyhow::Error {
+    match e.class() {
+        Class::Transient => Failure::runtime(e.to_string()).into(),
+        Class::Permanent | Class::Setup => Failure::usage(e.to_string()).into(),
+    }
+}
+
+/// Every message of a period in the ledger (sent earlier, pending, failed),
+/// for manifest.json.
+pub fn fates(store: &Store, cadence: Cadence, period: &str) -> Result<Vec<Fate>> {
+    ledger::fates(&store.conn, cadence.as_str(), period)
+}
+
+/// The wait after the `attempt`-th failure: `base` × 2^(attempt-1), at most 30 s.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let cap = Duration::from_secs(30);
+    base.checked_mul(1u32 << attempt.saturating_sub(1).min(20)).unwrap_or(cap).min(cap)
+}
+
+/// The distinct domains of a recipient key: what logs may name.
+fn domains(recipient: &str) -> String {
+    let mut out: Vec<&str> = recipient.split(',').filter_map(|a| a.rsplit_once('@').map(|(_, d)| d)).collect();
+    out.sort_unstable();
+    out.dedup();
+    out.join(",")
+}
+
+#[cfg(test)]
+mod tests;

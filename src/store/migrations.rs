@@ -193,4 +193,14 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX runs_period ON runs(cadence, period);
     "#,
+    // 4: the send ledger keeps each formatted message (so that what `send`
+    // delivers after an outage is exactly what the run built, and nothing
+    // depends on a file that may move), its envelope sender, and how many
+    // times a sent message was forced out again (part of its Message-ID).
+    r#"
+    ALTER TABLE sends ADD COLUMN message BLOB;
+    ALTER TABLE sends ADD COLUMN envelope_from TEXT;
+    ALTER TABLE sends ADD COLUMN resends INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX sends_state ON sends(state, id);
+    "#,
 ];

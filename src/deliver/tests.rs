@@ -1,0 +1,192 @@
+//! The ledger's behaviour on an in-memory store, delivering through the file
+//! outbox (the SMTP conversation is tested against a real server in
+//! tests/deliver.rs).
+use std::path::Path;
+
+use super::message::tests::{assert_scorecard_mail, outgoing};
+use super::*;
+use crate::config::Env;
+
+fn config(dir: &Path, extra: &str) -> Config {
+    let text = format!(
+        "[email]\ntransport = \"file\"\nfrom = \"Scorecard <scorecard@example.com>\"\noutbox_dir = \"outbox\"\nretry_delay_ms = 1\n{extra}\n[[email.recipients]]\nto = [\"lead@example.com\"]\n"
+    );
+    Config::from_toml(&text, dir, None, &Env::new()).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-23T07:00:00Z".parse().unwrap()
+}
+
+fn rows(store: &Store) -> Vec<(String, String, u32, String)> {
+    let mut stmt =
+        store.conn.prepare("SELECT period, state, attempts, message_id FROM sends ORDER BY id").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+fn outbox_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("outbox")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn enqueueing_twice_keeps_one_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::in_memory().unwrap();
+    let c = config(dir.path(), "");
+    let o = [outgoing("2026-W47", &["lead@example.com"], "nps,41.2\n")];
+    assert_eq!(enqueue(&store, &c, &o, now(), false).unwrap(), 1);
+    assert_eq!(enqueue(&store, &c, &o, now(), false).unwrap(), 0);
+    // A later run renders the same figures again (new "generated at" line):
+    // still the same report.
+    let mut again = o.clone();
+    again[0].parts.html.push_str("<p>Generated later</p>");
+    assert_eq!(enqueue(&store, &c, &again, now() + chrono::Duration::days(1), false).unwrap(), 0);
+    let r = rows(&store);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].1, "pending");
+    // The stored bytes are the complete message.
+    let bytes: Vec<u8> = store.conn.query_row("SELECT message FROM sends", [], |r| r.get(0)).unwrap();
+    assert_scorecard_mail(&bytes);
+}
+
+#[test]
+fn sent_is_not_sent_again_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::in_memory().unwrap();
+    let c = config(dir.path(), "");
+    let o = [outgoing("2026-W47", &["lead@example.com"], "nps,41.2\n")];
+    enqueue(&store, &c, &o, now(), false).unwrap();
+    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    assert_eq!((report.sent, report.pending, report.failed), (1, 0, 0));
+    let fate = &report.fates[0];
+    assert_eq!(fate.state, "sent");
+    assert_eq!(fate.attempts, 1);
+    assert_eq!(fate.sent_at.as_deref(), Some("2026-11-23T07:00:00Z"));
+    let path = fate.path.clone().unwrap();
+    assert!(path.ends_with(&eml_name(&fate.message_id)), "{path}");
+    // The outbox holds exactly the stored bytes.
+    let stored: Vec<u8> = store.conn.query_row("SELECT message FROM sends", [], |r| r.get(0)).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), stored);
+
+    // A re-run queues and sends nothing.
+    assert_eq!(enqueue(&store, &c, &o, now(), false).unwrap(), 0);
+    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    assert_eq!((report.sent, report.pending, report.fates.len()), (0, 0, 0));
+    assert_eq!(outbox_files(dir.path()), 1);
+
+    // --force sends it again, with its own Message-ID.
+    assert_eq!(enqueue(&store, &c, &o, now(), true).unwrap(), 1);
+    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    assert_eq!(report.sent, 1);
+    assert_ne!(report.fates[0].message_id, fate.message_id);
+    assert_eq!(outbox_files(dir.path()), 2);
+    assert_eq!(rows(&store).len(), 1, "still one ledger row");
+}
+
+#[test]
+fn newer_figures_replace_an_unsent_message_and_follow_a_sent_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::in_memory().unwrap();
+    let c = config(dir.path(), "");
+    enqueue(&store, &c, &[outgoing("2026-W47", &["lead@example.com"], "nps,41.2\n")], now(), false).unwrap();
+    // Corrected before it went out: only the new one stays.
+    enqueue(&store, &c, &[outgoing("2026-W47", &["lead@example.com"], "nps,42.0\n")], now(), false).unwrap();
+    assert_eq!(rows(&store).len(), 1);
+    send_pending(&store, &c, None, now(), false).unwrap();
+    // Corrected after: the correction is a new message.
+    enqueue(&store, &c, &[outgoing("2026-W47", &["lead@example.com"], "nps,43.0\n")], now(), false).unwrap();
+    let r = rows(&store);
+    assert_eq!(r.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(), ["sent", "pending"]);
+    assert_ne!(r[0].3, r[1].3);
+}
+
+#[test]
+fn one_message_per_recipient_entry_and_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::in_memory().unwrap();
+    let c = config(dir.path(), "");
+    let o = [
+        outgoing("2026-W46", &["lead@example.com"], "a\n"),
+        outgoing("2026-W47", &["lead@example.com"], "b\n"),
+        outgoing("2026-W47", &["emea@example.org", "apac@example.net"], "b\n"),
+    ];
+    assert_eq!(enqueue(&store, &c, &o, now(), false).unwrap(), 3);
+    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    assert_eq!(report.sent, 3);
+    assert_eq!(report.fates[2].recipient, "emea@example.org,apac@example.net");
+    let w47 = fates(&store, Cadence::Weekly, "2026-W47").unwrap();
+    assert_eq!(w47.len(), 2);
+    assert!(w47.iter().all(|f| f.state == "sent"));
+}
+
+#[test]
+fn a_dry_run_writes_the_outbox_and_leaves_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::in_memory().unwrap();
+    // Configured for sendmail (never run here); the override writes files.
+    let c = config(dir.path(), "").clone();
+    let mut c = c;
+    c.email.transport = TransportKind::Sendmail;
+    c.email.sendmail_command = Some("/no/such/sendmail".into());
+    enqueue(&store, &c, &[outgoing("2026-W47", &["lead@example.com"], "x\n")], now(), false).unwrap();
+    let report = send_pending(&store, &c, Some(TransportKind::File), now(), false).unwrap();
+    assert!(report.dry_run);
+    assert_eq!((report.written, report.sent, report.pending), (1, 0, 0));
+    assert_eq!(report.fates[0].state, "dry-run");
+    assert_eq!(outbox_files(dir.path()), 1);
+    assert_eq!(rows(&store)[0].1, "pending");
+    assert_eq!(rows(&store)[0].2, 0, "a dry run is not an attempt");
+}
+
+#[test]
+fn a_missing_sendmail_stops_the_run_and_keeps_everything_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::in_memory().unwrap();
+    let mut c = config(dir.path(), "[email.sendmail]\ncommand = \"/no/such/sendmail\"\n");
+    c.email.transport = TransportKind::Sendmail;
+    let o = [outgoing("2026-W47", &["a@example.com"], "x\n"), outgoing("2026-W47", &["b@example.com"], "x\n")];
+    enqueue(&store, &c, &o, now(), false).unwrap();
+    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    assert_eq!((report.sent, report.pending, report.failed), (0, 2, 0));
+    let e = report.fates[0].last_error.clone().unwrap();
+    assert!(e.starts_with("cannot run the sendmail command /no/such/sendmail:"), "{e}");
+    // The second was not tried, but says why it waits.
+    assert_eq!(report.fates[1].attempts, 0);
+    assert_eq!(report.fates[1].last_error.as_deref(), Some(e.as_str()));
+    let err = check(&c).unwrap_err();
+    assert_eq!(crate::error::exit_code(&err), 2);
+    assert!(format!("{err:#}").contains("/no/such/sendmail"));
+}
+
+#[test]
+fn a_missing_password_variable_is_reported_without_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::in_memory().unwrap();
+    let var = "SCORECARD_TEST_UNSET_PASSWORD_7f3a";
+    let mut env = Env::new();
+    env.insert(var.into(), "at-validation-time".into());
+    let text = format!(
+        "[email]\ntransport = \"smtp\"\nfrom = \"scorecard@example.com\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = 9\ntls = \"none\"\nusername = \"u\"\npassword_env = \"{var}\"\n[[email.recipients]]\nto = [\"lead@example.com\"]\n"
+    );
+    let c = Config::from_toml(&text, dir.path(), None, &env).unwrap();
+    enqueue(&store, &c, &[outgoing("2026-W47", &["lead@example.com"], "x\n")], now(), false).unwrap();
+    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    assert_eq!(report.pending, 1);
+    let e = report.fates[0].last_error.clone().unwrap();
+    assert!(e.starts_with(&format!("the environment variable {var} is not set")), "{e}");
+    assert_eq!(report.fates[0].attempts, 0);
+}
+
+#[test]
+fn backoff_doubles_and_is_capped() {
+    let ms = Duration::from_millis;
+    assert_eq!(backoff(ms(1000), 1), ms(1000));
+    assert_eq!(backoff(ms(1000), 2), ms(2000));
+    assert_eq!(backoff(ms(1000), 3), ms(4000));
+    assert_eq!(backoff(ms(1000), 6), ms(30_000));
+    assert_eq!(backoff(ms(1000), 60), ms(30_000));
+    assert_eq!(domains("a@x.com,b@y.org,c@x.com"), "x.com,y.org");
+}
