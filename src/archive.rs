@@ -43,10 +43,15 @@ pub fn segment_slug(segment: &str) -> String {
 
 /// Writes a period folder atomically: every file into a temporary sibling,
 /// then one rename. A previous version is replaced; other periods are untouched.
-pub fn write_period(out_dir: &Path, period: Period, files: &[(PathBuf, Vec<u8>)]) -> Result<PathBuf> {
+pub fn write_period(
+    out_dir: &Path,
+    period: Period,
+    files: &[(PathBuf, Vec<u8>)],
+) -> Result<PathBuf> {
     let target = period_dir(out_dir, period);
     let parent = target.parent().expect("period folder has a parent");
-    std::fs::create_dir_all(parent).with_context(|| format!("cannot create the archive folder {}", parent.display()))?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create the archive folder {}", parent.display()))?;
     let tmp = parent.join(format!(".tmp-{}-{}", period.id(), std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
@@ -57,7 +62,8 @@ pub fn write_period(out_dir: &Path, period: Period, files: &[(PathBuf, Vec<u8>)]
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(())
     })();
@@ -68,10 +74,12 @@ pub fn write_period(out_dir: &Path, period: Period, files: &[(PathBuf, Vec<u8>)]
     if target.exists() {
         let old = parent.join(format!(".old-{}-{}", period.id(), std::process::id()));
         std::fs::rename(&target, &old)?;
-        std::fs::rename(&tmp, &target).with_context(|| format!("cannot move the report into {}", target.display()))?;
+        std::fs::rename(&tmp, &target)
+            .with_context(|| format!("cannot move the report into {}", target.display()))?;
         std::fs::remove_dir_all(&old)?;
     } else {
-        std::fs::rename(&tmp, &target).with_context(|| format!("cannot move the report into {}", target.display()))?;
+        std::fs::rename(&tmp, &target)
+            .with_context(|| format!("cannot move the report into {}", target.display()))?;
     }
     Ok(target)
 }
@@ -92,7 +100,9 @@ pub fn list(out_dir: &Path) -> Result<Vec<PeriodSummary>> {
     let mut out = Vec::new();
     for cadence in ["weekly", "monthly", "quarterly"] {
         let dir = out_dir.join(cadence);
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let path = e.path().join("summary.json");
             if let Ok(text) = std::fs::read_to_string(&path) {
@@ -102,7 +112,11 @@ pub fn list(out_dir: &Path) -> Result<Vec<PeriodSummary>> {
             }
         }
     }
-    out.sort_by(|a, b| b.start.cmp(&a.start).then_with(|| a.cadence.cmp(&b.cadence)));
+    out.sort_by(|a, b| {
+        b.start
+            .cmp(&a.start)
+            .then_with(|| a.cadence.cmp(&b.cadence))
+    });
     Ok(out)
 }
 
@@ -123,12 +137,23 @@ mod tests {
     fn period_folder_is_replaced_whole() {
         let dir = tempfile::tempdir().unwrap();
         let p = Period::parse("2026-W47").unwrap();
-        write_period(dir.path(), p, &[("a.txt".into(), b"1".to_vec()), ("sub/b.txt".into(), b"2".to_vec())]).unwrap();
+        write_period(
+            dir.path(),
+            p,
+            &[
+                ("a.txt".into(), b"1".to_vec()),
+                ("sub/b.txt".into(), b"2".to_vec()),
+            ],
+        )
+        .unwrap();
         write_period(dir.path(), p, &[("a.txt".into(), b"3".to_vec())]).unwrap();
         let folder = period_dir(dir.path(), p);
         assert_eq!(std::fs::read(folder.join("a.txt")).unwrap(), b"3");
         assert!(!folder.join("sub/b.txt").exists());
-        let leftovers: Vec<_> = std::fs::read_dir(folder.parent().unwrap()).unwrap().flatten().collect();
+        let leftovers: Vec<_> = std::fs::read_dir(folder.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .collect();
         assert_eq!(leftovers.len(), 1);
     }
 }

@@ -6,13 +6,27 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "scorecard", version, about = "Weekly CRM KPI scorecards: import, compute, compare, archive, email")]
+#[command(
+    name = "scorecard",
+    version,
+    about = "Weekly CRM KPI scorecards: import, compute, compare, archive, email"
+)]
 pub struct Cli {
     /// Configuration file; paths inside it are relative to its folder.
-    #[arg(long, global = true, env = "SCORECARD_CONFIG", default_value = "config.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "SCORECARD_CONFIG",
+        default_value = "config.toml"
+    )]
     pub config: PathBuf,
     /// Today's date for this run (YYYY-MM-DD); default: the system clock in the report time zone.
-    #[arg(long, global = true, env = "SCORECARD_TODAY", value_name = "YYYY-MM-DD")]
+    #[arg(
+        long,
+        global = true,
+        env = "SCORECARD_TODAY",
+        value_name = "YYYY-MM-DD"
+    )]
     pub today: Option<NaiveDate>,
     /// Log and summary format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]

@@ -30,7 +30,10 @@ impl Output {
     }
     pub fn warn(&self, msg: impl AsRef<str>) {
         if self.json {
-            eprintln!("{}", serde_json::json!({"level": "warning", "message": msg.as_ref()}));
+            eprintln!(
+                "{}",
+                serde_json::json!({"level": "warning", "message": msg.as_ref()})
+            );
         } else {
             eprintln!("warning: {}", msg.as_ref());
         }
@@ -50,16 +53,31 @@ fn today_of(cli_today: Option<NaiveDate>, now: DateTime<Utc>, config: &Config) -
 }
 
 fn holder(command: &str, now: DateTime<Utc>) -> String {
-    format!("pid {} `scorecard {command}` since {}", std::process::id(), now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    format!(
+        "pid {} `scorecard {command}` since {}",
+        std::process::id(),
+        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
 }
 
-pub fn import(out: &Output, cli: &Cli, env: &Env, paths: &[PathBuf], skip_invalid: bool, now: DateTime<Utc>) -> Result<u8> {
+pub fn import(
+    out: &Output,
+    cli: &Cli,
+    env: &Env,
+    paths: &[PathBuf],
+    skip_invalid: bool,
+    now: DateTime<Utc>,
+) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
-    let _lock = lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("import", now))?;
+    let _lock =
+        lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("import", now))?;
     let existed = config.store_path.exists();
     let result = (|| {
         let mut store = Store::open(&config.store_path)?;
-        let opts = ImportOptions { skip_invalid, progress: std::io::stderr().is_terminal() && !cli.quiet };
+        let opts = ImportOptions {
+            skip_invalid,
+            progress: std::io::stderr().is_terminal() && !cli.quiet,
+        };
         ingest::import(&mut store, &config, paths, &opts, now)
     })();
     let report = match result {
@@ -68,7 +86,8 @@ pub fn import(out: &Output, cli: &Cli, env: &Env, paths: &[PathBuf], skip_invali
             // A store created by this failed import goes away again: nothing changed.
             if !existed {
                 for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", config.store_path.display()));
+                    let _ =
+                        std::fs::remove_file(format!("{}{suffix}", config.store_path.display()));
                 }
             }
             return Err(e);
@@ -81,7 +100,11 @@ pub fn import(out: &Output, cli: &Cli, env: &Env, paths: &[PathBuf], skip_invali
         out.info(f.line());
     }
     if let Some(path) = &report.rejects_path {
-        out.warn(format!("{} rows rejected; written with their reasons to {}", report.rejected(), path.display()));
+        out.warn(format!(
+            "{} rows rejected; written with their reasons to {}",
+            report.rejected(),
+            path.display()
+        ));
     }
     if out.json {
         let files: Vec<_> = report
@@ -89,7 +112,10 @@ pub fn import(out: &Output, cli: &Cli, env: &Env, paths: &[PathBuf], skip_invali
             .iter()
             .map(|f| serde_json::json!({"file": f.file, "rows": f.rows_read, "inserted": f.inserted, "replaced": f.replaced, "unchanged": f.unchanged, "rejected": f.rejected, "already_imported": f.already_imported.is_some()}))
             .collect();
-        println!("{}", serde_json::json!({"import": files, "rejects": report.rejects_path}));
+        println!(
+            "{}",
+            serde_json::json!({"import": files, "rejects": report.rejects_path})
+        );
     }
     Ok(code::OK)
 }
@@ -99,7 +125,9 @@ pub fn run(out: &Output, cli: &Cli, env: &Env, args: &RunArgs, now: DateTime<Utc
     let today = today_of(cli.today, now, &config);
     let parse = |id: &str| Period::parse(id).map_err(Failure::usage);
     let selection = match (&args.since, args.period.as_str()) {
-        (Some(since), _) => Selection::Range(parse(since)?, args.until.as_deref().map(parse).transpose()?),
+        (Some(since), _) => {
+            Selection::Range(parse(since)?, args.until.as_deref().map(parse).transpose()?)
+        }
         (None, "last") => Selection::Last,
         (None, id) => Selection::One(parse(id)?),
     };
@@ -113,7 +141,11 @@ pub fn run(out: &Output, cli: &Cli, env: &Env, args: &RunArgs, now: DateTime<Utc
     };
     let _lock = lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("run", now))?;
     let mut store = Store::open_existing(&config.store_path)?;
-    let ctx = RunContext { config: &config, now, today };
+    let ctx = RunContext {
+        config: &config,
+        now,
+        today,
+    };
     let summary = run::run(&mut store, &ctx, &opts)?;
     finish_run(out, &summary, &opts)
 }
@@ -135,7 +167,10 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
         .into());
     }
     if summary.emails_pending > 0 {
-        out.warn(format!("{} emails are still pending; `scorecard send` (or the next run) retries them", summary.emails_pending));
+        out.warn(format!(
+            "{} emails are still pending; `scorecard send` (or the next run) retries them",
+            summary.emails_pending
+        ));
         return Ok(code::PENDING);
     }
     Ok(code::OK)
@@ -147,18 +182,38 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
     let store = Store::open_existing(&config.store_path)?;
     let report = deliver::send_pending(&store, &config, None, now, retry)?;
     if out.json {
-        println!("{}", serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed, "emails": report.fates}));
+        println!(
+            "{}",
+            serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed, "emails": report.fates})
+        );
     } else {
         for f in report.fates.iter().filter(|f| f.state != "sent") {
-            out.warn(format!("{} {} to {}: {}", f.period, f.state, f.recipient, f.last_error.clone().unwrap_or_default()));
+            out.warn(format!(
+                "{} {} to {}: {}",
+                f.period,
+                f.state,
+                f.recipient,
+                f.last_error.clone().unwrap_or_default()
+            ));
         }
-        out.info(format!("send: {} sent, {} pending, {} failed", report.sent, report.pending, report.failed));
+        out.info(format!(
+            "send: {} sent, {} pending, {} failed",
+            report.sent, report.pending, report.failed
+        ));
     }
-    Ok(if report.pending > 0 { code::PENDING } else { code::OK })
+    Ok(if report.pending > 0 {
+        code::PENDING
+    } else {
+        code::OK
+    })
 }
 
 pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
-    let config = if cli.config.exists() { Config::load(&cli.config, env)? } else { Config::demo(Path::new(".")) };
+    let config = if cli.config.exists() {
+        Config::load(&cli.config, env)?
+    } else {
+        Config::demo(Path::new("."))
+    };
     let catalogue = match Store::open_existing(&config.store_path) {
         Ok(store) => engine::catalogue_for(&store, &config)?,
         Err(_) => engine::catalogue_for(&Store::in_memory()?, &config)?,
@@ -177,11 +232,42 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(code::OK);
     }
-    let mut rows = vec![["id".to_string(), "unit".into(), "dir".into(), "category".into(), "target".into(), "industry".into(), "formula".into()]];
+    let mut rows = vec![[
+        "id".to_string(),
+        "unit".into(),
+        "dir".into(),
+        "category".into(),
+        "target".into(),
+        "industry".into(),
+        "formula".into(),
+    ]];
     for k in &catalogue {
-        let target = config.targets.get(&k.id).and_then(|t| t.target).map(|v| v.to_string()).unwrap_or_default();
-        let bench = config.benchmark(&k.id).map(|b| format!("{} ({} {})", b.value, b.source.chars().take(28).collect::<String>(), b.year)).unwrap_or_default();
-        rows.push([k.id.clone(), k.unit.as_str().into(), k.direction.as_str().into(), k.category.as_str().into(), target, bench, k.formula.clone()]);
+        let target = config
+            .targets
+            .get(&k.id)
+            .and_then(|t| t.target)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let bench = config
+            .benchmark(&k.id)
+            .map(|b| {
+                format!(
+                    "{} ({} {})",
+                    b.value,
+                    b.source.chars().take(28).collect::<String>(),
+                    b.year
+                )
+            })
+            .unwrap_or_default();
+        rows.push([
+            k.id.clone(),
+            k.unit.as_str().into(),
+            k.direction.as_str().into(),
+            k.category.as_str().into(),
+            target,
+            bench,
+            k.formula.clone(),
+        ]);
     }
     print_table(&rows);
     Ok(code::OK)
@@ -195,23 +281,48 @@ fn print_table<const N: usize>(rows: &[[String; N]]) {
         }
     }
     for (j, r) in rows.iter().enumerate() {
-        let line: Vec<String> = r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
         println!("{}", line.join("  ").trim_end());
         if j == 0 {
-            println!("{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+            println!(
+                "{}",
+                widths
+                    .iter()
+                    .map(|w| "-".repeat(*w))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+            );
         }
     }
 }
 
-pub fn show(out: &Output, cli: &Cli, env: &Env, period: &str, segment: Option<&str>, cadence: Option<CadenceArg>, now: DateTime<Utc>) -> Result<u8> {
+pub fn show(
+    out: &Output,
+    cli: &Cli,
+    env: &Env,
+    period: &str,
+    segment: Option<&str>,
+    cadence: Option<CadenceArg>,
+    now: DateTime<Utc>,
+) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     let cadence = cadence_of(cadence).unwrap_or(config.report.cadence);
     let today = today_of(cli.today, now, &config);
-    let p = if period == "last" { Period::last_completed(cadence, today) } else { Period::parse(period).map_err(Failure::usage)? };
+    let p = if period == "last" {
+        Period::last_completed(cadence, today)
+    } else {
+        Period::parse(period).map_err(Failure::usage)?
+    };
     let mut store = Store::open_existing(&config.store_path)?;
     crate::ingest::ensure_timezone(&mut store, &config)?;
     let needed: Vec<Period> = {
-        let mut v: Vec<Period> = (0..=config.report.trailing_periods).map(|k| p.back(k)).collect();
+        let mut v: Vec<Period> = (0..=config.report.trailing_periods)
+            .map(|k| p.back(k))
+            .collect();
         v.push(p.year_ago());
         v.sort();
         v.dedup();
@@ -225,20 +336,67 @@ pub fn show(out: &Output, cli: &Cli, env: &Env, period: &str, segment: Option<&s
     let key = segment.map(|s| s.trim().to_string()).unwrap_or_default();
     let mine: Vec<_> = rows.iter().filter(|r| r.segment == key).collect();
     if mine.is_empty() {
-        let known: std::collections::BTreeSet<_> = rows.iter().map(|r| r.segment.as_str()).filter(|s| !s.is_empty()).collect();
-        return Err(Failure::usage(format!("no segment '{key}' in {} (known: {})", p.id(), known.into_iter().collect::<Vec<_>>().join(", "))).into());
+        let known: std::collections::BTreeSet<_> = rows
+            .iter()
+            .map(|r| r.segment.as_str())
+            .filter(|s| !s.is_empty())
+            .collect();
+        return Err(Failure::usage(format!(
+            "no segment '{key}' in {} (known: {})",
+            p.id(),
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        ))
+        .into());
     }
     if out.json {
         let scoped: Vec<_> = mine.into_iter().cloned().collect();
-        print!("{}", report::data::kpis_json(p, config.report.timezone.name(), &scoped));
+        print!(
+            "{}",
+            report::data::kpis_json(p, config.report.timezone.name(), &scoped)
+        );
         return Ok(code::OK);
     }
-    println!("{} {} ({}){}", config.report.title, p.id(), report::view::period_label(p), if key.is_empty() { String::new() } else { format!(", {key}") });
-    let mut table = vec![["KPI".to_string(), "value".into(), "95%".into(), "vs previous".into(), "trailing".into(), "target".into(), "status".into()]];
+    println!(
+        "{} {} ({}){}",
+        config.report.title,
+        p.id(),
+        report::view::period_label(p),
+        if key.is_empty() {
+            String::new()
+        } else {
+            format!(", {key}")
+        }
+    );
+    let mut table = vec![[
+        "KPI".to_string(),
+        "value".into(),
+        "95%".into(),
+        "vs previous".into(),
+        "trailing".into(),
+        "target".into(),
+        "status".into(),
+    ]];
     for r in mine {
         let v = report::view::row_view(r, &config.report.currency, false)?;
-        let change = if v.delta.is_empty() { String::new() } else { format!("{} {}{}", v.arrow, v.delta, if v.significant { " *" } else { "" }) };
-        table.push([r.info.id.clone(), v.value, v.ci, change, v.trailing, v.target, v.status_label]);
+        let change = if v.delta.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{} {}{}",
+                v.arrow,
+                v.delta,
+                if v.significant { " *" } else { "" }
+            )
+        };
+        table.push([
+            r.info.id.clone(),
+            v.value,
+            v.ci,
+            change,
+            v.trailing,
+            v.target,
+            v.status_label,
+        ]);
     }
     print_table(&table);
     println!("* significant change (95% level)");
@@ -248,15 +406,25 @@ pub fn show(out: &Output, cli: &Cli, env: &Env, period: &str, segment: Option<&s
 pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     out.info(format!("config: {} is valid", cli.config.display()));
-    report::Renderer::new(config.report.templates_dir.as_deref(), &config.email.subject)?;
+    report::Renderer::new(
+        config.report.templates_dir.as_deref(),
+        &config.email.subject,
+    )?;
     out.info(match &config.report.templates_dir {
-        Some(d) => format!("templates: built-in, with overrides from {}: all parse", d.display()),
+        Some(d) => format!(
+            "templates: built-in, with overrides from {}: all parse",
+            d.display()
+        ),
         None => "templates: built-in: all parse".to_string(),
     });
     out.info(format!(
         "benchmarks: {} figures{}",
         config.benchmarks.len(),
-        config.industry.as_ref().map(|i| format!(", industry {i}")).unwrap_or_default()
+        config
+            .industry
+            .as_ref()
+            .map(|i| format!(", industry {i}"))
+            .unwrap_or_default()
     ));
     out.info(deliver::check(&config)?);
     Ok(code::OK)
@@ -265,17 +433,26 @@ pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
 pub fn init(out: &Output, dir: Option<&Path>) -> Result<u8> {
     let dir = dir.unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let config_text = include_str!("../config.toml").replace("# templates_dir = \"templates\"", "templates_dir = \"templates\"");
+    let config_text = include_str!("../config.toml").replace(
+        "# templates_dir = \"templates\"",
+        "templates_dir = \"templates\"",
+    );
     let mut files: Vec<(PathBuf, String)> = vec![
         (dir.join("config.toml"), config_text),
-        (dir.join("benchmarks.toml"), crate::config::DEFAULT_BENCHMARKS.to_string()),
+        (
+            dir.join("benchmarks.toml"),
+            crate::config::DEFAULT_BENCHMARKS.to_string(),
+        ),
     ];
     for (name, text) in report::BUILTIN_TEMPLATES {
         files.push((dir.join("templates").join(name), text.to_string()));
     }
     for (path, text) in files {
         if path.exists() {
-            out.info(format!("kept     {} (exists; never overwritten)", path.display()));
+            out.info(format!(
+                "kept     {} (exists; never overwritten)",
+                path.display()
+            ));
             continue;
         }
         if let Some(parent) = path.parent() {
@@ -288,9 +465,17 @@ pub fn init(out: &Output, dir: Option<&Path>) -> Result<u8> {
     Ok(code::OK)
 }
 
-pub fn demo(out: &Output, dir: &Path, weeks: u32, seed: u64, cli_today: Option<NaiveDate>, now: DateTime<Utc>) -> Result<u8> {
+pub fn demo(
+    out: &Output,
+    dir: &Path,
+    weeks: u32,
+    seed: u64,
+    cli_today: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<u8> {
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the demo folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the demo folder {}", dir.display()))?;
     let config_path = dir.join("config.toml");
     if !config_path.exists() {
         std::fs::write(&config_path, include_str!("../config.toml"))?;
@@ -301,18 +486,37 @@ pub fn demo(out: &Output, dir: &Path, weeks: u32, seed: u64, cli_today: Option<N
     let snapshot = dir.join("snapshot");
     let summary = crate::demo::generate::generate(
         &snapshot,
-        &crate::demo::generate::DemoOptions { weeks: weeks.max(2), seed, end: last.end(), customers: 3000 },
+        &crate::demo::generate::DemoOptions {
+            weeks: weeks.max(2),
+            seed,
+            end: last.end(),
+            customers: 3000,
+        },
     )?;
     let rows: u64 = summary.files.iter().map(|(_, n)| n).sum();
-    out.info(format!("demo: generated a sample business ({rows} rows, {weeks} weeks up to {}) in {}", last.id(), snapshot.display()));
+    out.info(format!(
+        "demo: generated a sample business ({rows} rows, {weeks} weeks up to {}) in {}",
+        last.id(),
+        snapshot.display()
+    ));
     let mut store = Store::open(&config.store_path)?;
     let t = std::time::Instant::now();
-    let report = ingest::import(&mut store, &config, &[snapshot.clone()], &ImportOptions::default(), now)?;
+    let report = ingest::import(
+        &mut store,
+        &config,
+        std::slice::from_ref(&snapshot),
+        &ImportOptions::default(),
+        now,
+    )?;
     for f in &report.files {
         out.info(format!("  {}", f.line()));
     }
     let import_secs = t.elapsed().as_secs_f64();
-    let ctx = RunContext { config: &config, now, today };
+    let ctx = RunContext {
+        config: &config,
+        now,
+        today,
+    };
     // History first (no email), then the last week as a scheduled run would.
     let first = last.back(7.min(weeks.saturating_sub(1) as usize));
     if first < last {
@@ -326,14 +530,30 @@ pub fn demo(out: &Output, dir: &Path, weeks: u32, seed: u64, cli_today: Option<N
         };
         run::run(&mut store, &ctx, &backfill)?;
     }
-    let opts = RunOptions { selection: Selection::One(last), cadence: None, no_send: false, dry_run: true, force: false, allow_stale: false };
+    let opts = RunOptions {
+        selection: Selection::One(last),
+        cadence: None,
+        no_send: false,
+        dry_run: true,
+        force: false,
+        allow_stale: false,
+    };
     let mut s = run::run(&mut store, &ctx, &opts)?;
     s.seconds.import = import_secs;
     let code = finish_run(out, &s, &opts)?;
     let folder = crate::archive::period_dir(&config.report.out_dir, last);
-    out.info(format!("demo: done in {:.1} s. Look at:", started.elapsed().as_secs_f64()));
+    out.info(format!(
+        "demo: done in {:.1} s. Look at:",
+        started.elapsed().as_secs_f64()
+    ));
     out.info(format!("  {}", folder.join("scorecard.html").display()));
-    out.info(format!("  {}", config.report.out_dir.join("index.html").display()));
-    out.info(format!("  {} (the emails, as .eml files)", config.email.outbox_dir.display()));
+    out.info(format!(
+        "  {}",
+        config.report.out_dir.join("index.html").display()
+    ));
+    out.info(format!(
+        "  {} (the emails, as .eml files)",
+        config.email.outbox_dir.display()
+    ));
     Ok(code)
 }

@@ -62,11 +62,25 @@ pub struct Compared {
 
 fn comparison(value: Option<f64>, reference: f64) -> Comparison {
     let delta = value.map(|v| v - reference);
-    let delta_pct = delta.filter(|_| reference != 0.0).map(|d| 100.0 * d / reference.abs());
-    Comparison { value: reference, delta, delta_pct, significant: None, source: None, year: None }
+    let delta_pct = delta
+        .filter(|_| reference != 0.0)
+        .map(|d| 100.0 * d / reference.abs());
+    Comparison {
+        value: reference,
+        delta,
+        delta_pct,
+        significant: None,
+        source: None,
+        year: None,
+    }
 }
 
-fn lookup<'a>(values: &'a BTreeMap<Period, PeriodValues>, p: Period, segment: &str, kpi: &str) -> Option<&'a KpiValue> {
+fn lookup<'a>(
+    values: &'a BTreeMap<Period, PeriodValues>,
+    p: Period,
+    segment: &str,
+    kpi: &str,
+) -> Option<&'a KpiValue> {
     values.get(&p)?.get(segment)?.get(kpi)
 }
 
@@ -79,11 +93,15 @@ pub fn compare_period(
     config: &Config,
 ) -> Vec<Compared> {
     let mut out = Vec::new();
-    let Some(by_segment) = values.get(&period) else { return out };
+    let Some(by_segment) = values.get(&period) else {
+        return out;
+    };
     let history_len = config.report.history_periods;
     for segment in by_segment.keys() {
         for info in catalogue {
-            let current = lookup(values, period, segment, &info.id).cloned().unwrap_or_else(|| KpiValue::null("not computed for this segment"));
+            let current = lookup(values, period, segment, &info.id)
+                .cloned()
+                .unwrap_or_else(|| KpiValue::null("not computed for this segment"));
             let value = current.value;
             let prev_v = lookup(values, period.previous(), segment, &info.id);
             let previous = prev_v.and_then(|p| p.value).map(|r| {
@@ -92,18 +110,24 @@ pub fn compare_period(
                     let se1 = current.se;
                     let se2 = prev_v.and_then(|p| p.se);
                     c.significant = Some(match (value, se1, se2) {
-                        (Some(v), Some(a), Some(b)) => Some(crate::kpi::stats::significant(v, r, a, b)),
+                        (Some(v), Some(a), Some(b)) => {
+                            Some(crate::kpi::stats::significant(v, r, a, b))
+                        }
                         _ => None,
                     });
                 }
                 c
             });
             let trailing: Vec<f64> = (1..=config.report.trailing_periods)
-                .filter_map(|k| lookup(values, period.back(k), segment, &info.id).and_then(|v| v.value))
+                .filter_map(|k| {
+                    lookup(values, period.back(k), segment, &info.id).and_then(|v| v.value)
+                })
                 .collect();
-            let trailing_avg =
-                (!trailing.is_empty()).then(|| comparison(value, trailing.iter().sum::<f64>() / trailing.len() as f64));
-            let year_ago = lookup(values, period.year_ago(), segment, &info.id).and_then(|v| v.value).map(|r| comparison(value, r));
+            let trailing_avg = (!trailing.is_empty())
+                .then(|| comparison(value, trailing.iter().sum::<f64>() / trailing.len() as f64));
+            let year_ago = lookup(values, period.year_ago(), segment, &info.id)
+                .and_then(|v| v.value)
+                .map(|r| comparison(value, r));
             let bench: Option<&Benchmark> = config.benchmark(&info.id);
             let industry = bench.map(|b| {
                 let mut c = comparison(value, b.value);
@@ -140,13 +164,20 @@ pub fn compare_period(
 /// industry benchmark) in the KPI's direction; at_risk when it misses but
 /// meets the floor (no floor: misses by less than 5 % of the target);
 /// off_track otherwise; no_target without either; no_data without a value.
-pub fn status(value: Option<f64>, direction: Direction, target: &Target, benchmark: Option<f64>) -> Status {
+pub fn status(
+    value: Option<f64>,
+    direction: Direction,
+    target: &Target,
+    benchmark: Option<f64>,
+) -> Status {
     let (goal, floor) = match (target.target, benchmark) {
         (Some(t), _) => (t, target.floor),
         (None, Some(b)) => (b, None),
         (None, None) => return Status::NoTarget,
     };
-    let Some(v) = value else { return Status::NoData };
+    let Some(v) = value else {
+        return Status::NoData;
+    };
     let meets = |v: f64, goal: f64| match direction {
         Direction::Higher => v >= goal,
         Direction::Lower => v <= goal,
@@ -168,25 +199,59 @@ mod tests {
     use super::*;
 
     fn t(target: f64, floor: Option<f64>) -> Target {
-        Target { target: Some(target), stretch: None, floor }
+        Target {
+            target: Some(target),
+            stretch: None,
+            floor,
+        }
     }
 
     #[test]
     fn statuses_follow_direction_floor_and_benchmark() {
         use Direction::*;
-        assert_eq!(status(Some(41.0), Higher, &t(40.0, Some(30.0)), None), Status::OnTrack);
-        assert_eq!(status(Some(40.0), Higher, &t(40.0, Some(30.0)), None), Status::OnTrack);
-        assert_eq!(status(Some(35.0), Higher, &t(40.0, Some(30.0)), None), Status::AtRisk);
-        assert_eq!(status(Some(29.0), Higher, &t(40.0, Some(30.0)), None), Status::OffTrack);
+        assert_eq!(
+            status(Some(41.0), Higher, &t(40.0, Some(30.0)), None),
+            Status::OnTrack
+        );
+        assert_eq!(
+            status(Some(40.0), Higher, &t(40.0, Some(30.0)), None),
+            Status::OnTrack
+        );
+        assert_eq!(
+            status(Some(35.0), Higher, &t(40.0, Some(30.0)), None),
+            Status::AtRisk
+        );
+        assert_eq!(
+            status(Some(29.0), Higher, &t(40.0, Some(30.0)), None),
+            Status::OffTrack
+        );
         // Lower is better: churn 0.6 against target 0.5, floor 0.8.
-        assert_eq!(status(Some(0.6), Lower, &t(0.5, Some(0.8)), None), Status::AtRisk);
-        assert_eq!(status(Some(0.9), Lower, &t(0.5, Some(0.8)), None), Status::OffTrack);
+        assert_eq!(
+            status(Some(0.6), Lower, &t(0.5, Some(0.8)), None),
+            Status::AtRisk
+        );
+        assert_eq!(
+            status(Some(0.9), Lower, &t(0.5, Some(0.8)), None),
+            Status::OffTrack
+        );
         // No floor: within 5 % of the target is at risk.
-        assert_eq!(status(Some(96.0), Higher, &t(100.0, None), None), Status::AtRisk);
-        assert_eq!(status(Some(94.0), Higher, &t(100.0, None), None), Status::OffTrack);
+        assert_eq!(
+            status(Some(96.0), Higher, &t(100.0, None), None),
+            Status::AtRisk
+        );
+        assert_eq!(
+            status(Some(94.0), Higher, &t(100.0, None), None),
+            Status::OffTrack
+        );
         // No target: the benchmark decides.
-        assert_eq!(status(Some(37.0), Higher, &Target::default(), Some(36.0)), Status::OnTrack);
-        assert_eq!(status(Some(1.0), Higher, &Target::default(), None), Status::NoTarget);
+        assert_eq!(
+            status(Some(37.0), Higher, &Target::default(), Some(36.0)),
+            Status::OnTrack
+        );
+        assert_eq!(
+            status(Some(1.0), Higher, &Target::default(), None),
+            Status::NoTarget
+        );
         assert_eq!(status(None, Higher, &t(1.0, None), None), Status::NoData);
     }
 

@@ -312,7 +312,9 @@ impl Config {
 
     pub fn benchmark(&self, kpi: &str) -> Option<&Benchmark> {
         let industry = self.industry.as_deref()?;
-        self.benchmarks.iter().find(|b| b.industry == industry && b.kpi == kpi)
+        self.benchmarks
+            .iter()
+            .find(|b| b.industry == industry && b.kpi == kpi)
     }
 
     /// The built-in configuration the demo runs on, rooted at `dir`.
@@ -331,7 +333,11 @@ impl Config {
             ))
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
         Ok(Config::from_toml(&text, &base, Some(path), env)?)
     }
 
@@ -341,13 +347,19 @@ impl Config {
         source: Option<&Path>,
         env: &Env,
     ) -> Result<Config, Failure> {
-        let name = source.map(|p| p.display().to_string()).unwrap_or_else(|| "config.toml".into());
+        let name = source
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config.toml".into());
         // Deserialize the text itself first: its errors carry line and column.
         let raw: RawConfig = toml::from_str(text).map_err(|e| toml_failure(&name, text, &e))?;
-        let mut value: toml::Table = toml::from_str(text).map_err(|e| toml_failure(&name, text, &e))?;
+        let mut value: toml::Table =
+            toml::from_str(text).map_err(|e| toml_failure(&name, text, &e))?;
         let raw = if apply_env_overrides(&mut value, env)? {
             RawConfig::deserialize(toml::Value::Table(value.clone())).map_err(|e| {
-                Failure::usage(format!("{name} with SCORECARD_* environment overrides: {}", e.message().trim()))
+                Failure::usage(format!(
+                    "{name} with SCORECARD_* environment overrides: {}",
+                    e.message().trim()
+                ))
             })?
         } else {
             raw
@@ -373,13 +385,21 @@ fn toml_failure(name: &str, text: &str, e: &toml::de::Error) -> Failure {
             format!("{name}:{line}:{col}")
         })
         .unwrap_or_else(|| name.to_string());
-    Failure::usage(format!("{location}: {} (see the config reference in README.md)", e.message().trim()))
+    Failure::usage(format!(
+        "{location}: {} (see the config reference in README.md)",
+        e.message().trim()
+    ))
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -408,11 +428,18 @@ fn locate(text: &str, section: &str, key: &str) -> Option<usize> {
 /// arrays) when they parse as such, else as strings.
 fn apply_env_overrides(table: &mut toml::Table, env: &Env) -> Result<bool, Failure> {
     let mut applied = false;
-    for (key, raw_value) in env.iter().filter(|(k, _)| k.starts_with("SCORECARD_") && k.contains("__")) {
-        let path: Vec<String> =
-            key["SCORECARD_".len()..].split("__").map(|s| s.to_ascii_lowercase()).collect();
+    for (key, raw_value) in env
+        .iter()
+        .filter(|(k, _)| k.starts_with("SCORECARD_") && k.contains("__"))
+    {
+        let path: Vec<String> = key["SCORECARD_".len()..]
+            .split("__")
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
         if path.iter().any(|p| p.is_empty()) {
-            return Err(Failure::usage(format!("environment variable {key}: empty key segment")));
+            return Err(Failure::usage(format!(
+                "environment variable {key}: empty key segment"
+            )));
         }
         if path.last().is_some_and(|k| k == "password") {
             return Err(Failure::usage(format!(
@@ -425,9 +452,13 @@ fn apply_env_overrides(table: &mut toml::Table, env: &Env) -> Result<bool, Failu
             .unwrap_or(toml::Value::String(raw_value.clone()));
         let mut node = &mut *table;
         for part in &path[..path.len() - 1] {
-            let entry = node.entry(part.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+            let entry = node
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(Default::default()));
             node = entry.as_table_mut().ok_or_else(|| {
-                Failure::usage(format!("environment variable {key}: '{part}' is not a table in the config"))
+                Failure::usage(format!(
+                    "environment variable {key}: '{part}' is not a table in the config"
+                ))
             })?;
         }
         node.insert(path[path.len() - 1].clone(), parsed);
@@ -446,14 +477,18 @@ fn validate(
     hash: String,
 ) -> Result<Config, Failure> {
     let err = |section: &str, key: &str, msg: String| {
-        let at = locate(text, section, key).map(|l| format!("{name}:{l}")).unwrap_or_else(|| name.to_string());
+        let at = locate(text, section, key)
+            .map(|l| format!("{name}:{l}"))
+            .unwrap_or_else(|| name.to_string());
         Failure::usage(format!("{at}: [{section}] {key}: {msg}"))
     };
     let path = |p: &str| base.join(p);
 
     // [report]
     let cadence = match &raw.report.cadence {
-        Some(c) => c.parse::<Cadence>().map_err(|e| err("report", "cadence", e))?,
+        Some(c) => c
+            .parse::<Cadence>()
+            .map_err(|e| err("report", "cadence", e))?,
         None => Cadence::Weekly,
     };
     let timezone = match &raw.report.timezone {
@@ -462,17 +497,29 @@ fn validate(
     };
     let trailing_periods = raw.report.trailing_periods.unwrap_or(4);
     if !(1..=52).contains(&trailing_periods) {
-        return Err(err("report", "trailing_periods", "must be between 1 and 52".into()));
+        return Err(err(
+            "report",
+            "trailing_periods",
+            "must be between 1 and 52".into(),
+        ));
     }
     let history_periods = raw.report.history_periods.unwrap_or(26);
     if !(2..=104).contains(&history_periods) {
-        return Err(err("report", "history_periods", "must be between 2 and 104".into()));
+        return Err(err(
+            "report",
+            "history_periods",
+            "must be between 2 and 104".into(),
+        ));
     }
     let mut segments = Vec::new();
     for s in &raw.report.segments {
         let s = s.trim().to_string();
         if s.is_empty() || s.contains('=') {
-            return Err(err("report", "segments", format!("'{s}' is not an attribute name")));
+            return Err(err(
+                "report",
+                "segments",
+                format!("'{s}' is not an attribute name"),
+            ));
         }
         if segments.contains(&s) {
             return Err(err("report", "segments", format!("'{s}' is listed twice")));
@@ -488,7 +535,11 @@ fn validate(
         segments,
         trailing_periods,
         history_periods,
-        title: raw.report.title.clone().unwrap_or_else(|| format!("{} CRM scorecard", cadence.adjective())),
+        title: raw
+            .report
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("{} CRM scorecard", cadence.adjective())),
         currency: raw.report.currency.clone().unwrap_or_else(|| "$".into()),
     };
 
@@ -497,32 +548,60 @@ fn validate(
         Some(f) => {
             let p = path(f);
             let t = std::fs::read_to_string(&p).map_err(|e| {
-                err("benchmarks", "file", format!("cannot read {}: {e} (`scorecard init` writes a default one)", p.display()))
+                err(
+                    "benchmarks",
+                    "file",
+                    format!(
+                        "cannot read {}: {e} (`scorecard init` writes a default one)",
+                        p.display()
+                    ),
+                )
             })?;
             (t, p.display().to_string())
         }
-        None => (DEFAULT_BENCHMARKS.to_string(), "built-in benchmarks.toml".to_string()),
+        None => (
+            DEFAULT_BENCHMARKS.to_string(),
+            "built-in benchmarks.toml".to_string(),
+        ),
     };
     let benchmarks: BenchmarkFile =
         toml::from_str(&bench_text).map_err(|e| toml_failure(&bench_name, &bench_text, &e))?;
     let industry = raw.benchmarks.industry.clone();
     if let Some(ind) = &industry {
         if !benchmarks.benchmark.iter().any(|b| &b.industry == ind) {
-            let mut known: Vec<_> = benchmarks.benchmark.iter().map(|b| b.industry.as_str()).collect();
+            let mut known: Vec<_> = benchmarks
+                .benchmark
+                .iter()
+                .map(|b| b.industry.as_str())
+                .collect();
             known.dedup();
-            return Err(err("benchmarks", "industry", format!("no benchmarks for '{ind}' in {bench_name} (known: {})", known.join(", "))));
+            return Err(err(
+                "benchmarks",
+                "industry",
+                format!(
+                    "no benchmarks for '{ind}' in {bench_name} (known: {})",
+                    known.join(", ")
+                ),
+            ));
         }
     }
     for b in &benchmarks.benchmark {
         if !catalogue::is_known_static(&b.kpi) {
-            return Err(Failure::usage(format!("{bench_name}: benchmark for unknown KPI '{}' (see `scorecard kpis`)", b.kpi)));
+            return Err(Failure::usage(format!(
+                "{bench_name}: benchmark for unknown KPI '{}' (see `scorecard kpis`)",
+                b.kpi
+            )));
         }
     }
 
     // [service]
     let sla_hours = raw.service.first_response_sla_hours.unwrap_or(24.0);
     if !(sla_hours.is_finite() && sla_hours > 0.0) {
-        return Err(err("service", "first_response_sla_hours", "must be a positive number of hours".into()));
+        return Err(err(
+            "service",
+            "first_response_sla_hours",
+            "must be a positive number of hours".into(),
+        ));
     }
 
     // [kpi.<id>]: targets of known KPIs, or custom KPIs.
@@ -533,10 +612,18 @@ fn validate(
         let custom = k.formula.is_some() || k.sql.is_some();
         if custom {
             if catalogue::is_known_static(id) {
-                return Err(err(&section, "formula", format!("'{id}' is a built-in KPI; give the custom KPI another id")));
+                return Err(err(
+                    &section,
+                    "formula",
+                    format!("'{id}' is a built-in KPI; give the custom KPI another id"),
+                ));
             }
             if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(err(&section, "formula", format!("'{id}': custom KPI ids use letters, digits and _")));
+                return Err(err(
+                    &section,
+                    "formula",
+                    format!("'{id}': custom KPI ids use letters, digits and _"),
+                ));
             }
             let body = match (&k.formula, &k.sql) {
                 (Some(f), None) => CustomBody::Formula(
@@ -549,7 +636,13 @@ fn validate(
                     }
                     CustomBody::Sql(s.clone())
                 }
-                _ => return Err(err(&section, "sql", "give either formula or sql, not both".into())),
+                _ => {
+                    return Err(err(
+                        &section,
+                        "sql",
+                        "give either formula or sql, not both".into(),
+                    ))
+                }
             };
             custom_kpis.push(CustomKpi {
                 id: id.clone(),
@@ -570,14 +663,22 @@ fn validate(
                 },
             });
         } else {
-            if k.title.is_some() || k.unit.is_some() || k.direction.is_some() || k.category.is_some() {
+            if k.title.is_some()
+                || k.unit.is_some()
+                || k.direction.is_some()
+                || k.category.is_some()
+            {
                 return Err(err(&section, "title", "title, unit, direction and category are only for custom KPIs (with formula or sql)".into()));
             }
             if !catalogue::is_known_static(id) {
                 return Err(err(&section, "target", format!("unknown KPI '{id}' (see `scorecard kpis`; a custom KPI needs formula or sql)")));
             }
         }
-        let t = Target { target: k.target, stretch: k.stretch, floor: k.floor };
+        let t = Target {
+            target: k.target,
+            stretch: k.stretch,
+            floor: k.floor,
+        };
         if t != Target::default() {
             targets.insert(id.clone(), t);
         }
@@ -587,10 +688,18 @@ fn validate(
         if let CustomBody::Formula(expr) = &c.body {
             for v in expr.variables() {
                 if !catalogue::is_known_static(&v) && !custom_ids.contains(&v) {
-                    return Err(err(&format!("kpi.{}", c.id), "formula", format!("unknown KPI '{v}' in the formula")));
+                    return Err(err(
+                        &format!("kpi.{}", c.id),
+                        "formula",
+                        format!("unknown KPI '{v}' in the formula"),
+                    ));
                 }
                 if v == c.id {
-                    return Err(err(&format!("kpi.{}", c.id), "formula", "a KPI cannot refer to itself".into()));
+                    return Err(err(
+                        &format!("kpi.{}", c.id),
+                        "formula",
+                        "a KPI cannot refer to itself".into(),
+                    ));
                 }
             }
         }
@@ -600,7 +709,11 @@ fn validate(
     let mut activity_categories = BTreeMap::new();
     for (kind, cat) in &raw.activities.categories {
         let c = Category::parse(cat).ok_or_else(|| {
-            err("activities.categories", kind, format!("'{cat}' (expected input, process, output or outcome)"))
+            err(
+                "activities.categories",
+                kind,
+                format!("'{cat}' (expected input, process, output or outcome)"),
+            )
         })?;
         activity_categories.insert(kind.clone(), c);
     }
@@ -609,15 +722,30 @@ fn validate(
     let mut objectives = Vec::new();
     for o in raw.objective {
         if !catalogue::is_known_static(&o.kpi) && !custom_ids.contains(&o.kpi) {
-            return Err(Failure::usage(format!("{name}: [[objective]] '{}': unknown KPI '{}' (see `scorecard kpis`)", o.name, o.kpi)));
+            return Err(Failure::usage(format!(
+                "{name}: [[objective]] '{}': unknown KPI '{}' (see `scorecard kpis`)",
+                o.name, o.kpi
+            )));
         }
         if o.target == o.baseline {
-            return Err(Failure::usage(format!("{name}: [[objective]] '{}': target equals baseline; nothing to realize", o.name)));
+            return Err(Failure::usage(format!(
+                "{name}: [[objective]] '{}': target equals baseline; nothing to realize",
+                o.name
+            )));
         }
         if !(o.value.is_finite() && o.value >= 0.0) {
-            return Err(Failure::usage(format!("{name}: [[objective]] '{}': value must be a non-negative amount", o.name)));
+            return Err(Failure::usage(format!(
+                "{name}: [[objective]] '{}': value must be a non-negative amount",
+                o.name
+            )));
         }
-        objectives.push(Objective { name: o.name, kpi: o.kpi, baseline: o.baseline, target: o.target, value: o.value });
+        objectives.push(Objective {
+            name: o.name,
+            kpi: o.kpi,
+            baseline: o.baseline,
+            target: o.target,
+            value: o.value,
+        });
     }
 
     // [import.<file>]
@@ -631,30 +759,63 @@ fn validate(
         for (canonical, header) in m.columns {
             if !kind.columns().iter().any(|c| c.name == canonical) {
                 let known: Vec<_> = kind.columns().iter().map(|c| c.name).collect();
-                return Err(err(&section, "columns", format!("'{canonical}' is not a column of {key}.csv (columns: {})", known.join(", "))));
+                return Err(err(
+                    &section,
+                    "columns",
+                    format!(
+                        "'{canonical}' is not a column of {key}.csv (columns: {})",
+                        known.join(", ")
+                    ),
+                ));
             }
             columns.insert(canonical, header.trim().to_lowercase());
         }
         let mut stages = BTreeMap::new();
         if !m.stages.is_empty() && kind != FileKind::Deals {
-            return Err(err(&section, "stages", "stage mapping is only for deals".into()));
+            return Err(err(
+                &section,
+                "stages",
+                "stage mapping is only for deals".into(),
+            ));
         }
         for (canonical, names) in m.stages {
             if !["won", "lost", "open"].contains(&canonical.as_str()) {
-                return Err(err(&section, "stages", format!("'{canonical}' (map to won, lost or open)")));
+                return Err(err(
+                    &section,
+                    "stages",
+                    format!("'{canonical}' (map to won, lost or open)"),
+                ));
             }
             for n in names {
                 stages.insert(n.trim().to_lowercase(), canonical.clone());
             }
         }
-        for (k, f) in [("date_format", &m.date_format), ("timestamp_format", &m.timestamp_format)] {
+        for (k, f) in [
+            ("date_format", &m.date_format),
+            ("timestamp_format", &m.timestamp_format),
+        ] {
             if let Some(f) = f {
-                if chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error)) {
-                    return Err(err(&section, k, format!("'{f}' is not a valid strftime format")));
+                if chrono::format::StrftimeItems::new(f)
+                    .any(|i| matches!(i, chrono::format::Item::Error))
+                {
+                    return Err(err(
+                        &section,
+                        k,
+                        format!("'{f}' is not a valid strftime format"),
+                    ));
                 }
             }
         }
-        import.insert(kind, ImportMapping { file: m.file, columns, date_format: m.date_format, timestamp_format: m.timestamp_format, stages });
+        import.insert(
+            kind,
+            ImportMapping {
+                file: m.file,
+                columns,
+                date_format: m.date_format,
+                timestamp_format: m.timestamp_format,
+                stages,
+            },
+        );
     }
 
     // [email]
@@ -663,7 +824,14 @@ fn validate(
     let lock_wait = Duration::from_secs(raw.run.lock_wait_secs.unwrap_or(600));
     let compute_fingerprint = {
         let mut h = Sha256::new();
-        h.update(format!("{}|{}|{:?}|{}|{:?}", timezone.name(), sla_hours, report.segments, trailing_periods, activity_categories));
+        h.update(format!(
+            "{}|{}|{:?}|{}|{:?}",
+            timezone.name(),
+            sla_hours,
+            report.segments,
+            trailing_periods,
+            activity_categories
+        ));
         hex::encode(&h.finalize()[..8])
     };
     Ok(Config {
@@ -697,32 +865,63 @@ fn validate_email(
         None | Some("file") => TransportKind::File,
         Some("smtp") => TransportKind::Smtp,
         Some("sendmail") => TransportKind::Sendmail,
-        Some(o) => return Err(err("email", "transport", format!("'{o}' (expected smtp, sendmail or file)"))),
+        Some(o) => {
+            return Err(err(
+                "email",
+                "transport",
+                format!("'{o}' (expected smtp, sendmail or file)"),
+            ))
+        }
     };
-    let from_text = raw.from.unwrap_or_else(|| "Scorecard <scorecard@localhost>".into());
-    let from: Mailbox = from_text
-        .parse()
-        .map_err(|e| err("email", "from", format!("'{from_text}' is not an email address ({e})")))?;
+    let from_text = raw
+        .from
+        .unwrap_or_else(|| "Scorecard <scorecard@localhost>".into());
+    let from: Mailbox = from_text.parse().map_err(|e| {
+        err(
+            "email",
+            "from",
+            format!("'{from_text}' is not an email address ({e})"),
+        )
+    })?;
     let mut recipients = Vec::new();
     for r in raw.recipients {
         if r.to.is_empty() {
-            return Err(err("email.recipients", "to", "a recipient entry needs at least one address".into()));
+            return Err(err(
+                "email.recipients",
+                "to",
+                "a recipient entry needs at least one address".into(),
+            ));
         }
         let mut to = Vec::new();
         for a in &r.to {
             to.push(a.parse::<Mailbox>().map_err(|e| {
-                err("email.recipients", "to", format!("'{a}' is not a valid email address ({e}); nothing was sent"))
+                err(
+                    "email.recipients",
+                    "to",
+                    format!("'{a}' is not a valid email address ({e}); nothing was sent"),
+                )
             })?);
         }
         let segment = match r.segment {
             None => None,
             Some(s) => {
                 let (attr, value) = s.split_once('=').ok_or_else(|| {
-                    err("email.recipients", "segment", format!("'{s}' (expected attribute=value, e.g. region=EMEA)"))
+                    err(
+                        "email.recipients",
+                        "segment",
+                        format!("'{s}' (expected attribute=value, e.g. region=EMEA)"),
+                    )
                 })?;
                 let attr = attr.trim().to_string();
                 if !segments.contains(&attr) {
-                    return Err(err("email.recipients", "segment", format!("'{attr}' is not one of [report] segments ({})", segments.join(", "))));
+                    return Err(err(
+                        "email.recipients",
+                        "segment",
+                        format!(
+                            "'{attr}' is not one of [report] segments ({})",
+                            segments.join(", ")
+                        ),
+                    ));
                 }
                 Some((attr, value.trim().to_string()))
             }
@@ -731,14 +930,29 @@ fn validate_email(
     }
     let smtp = if transport == TransportKind::Smtp {
         let s = raw.smtp;
-        let host = s.host.ok_or_else(|| err("email.smtp", "host", "is required with transport = \"smtp\"".into()))?;
+        let host = s.host.ok_or_else(|| {
+            err(
+                "email.smtp",
+                "host",
+                "is required with transport = \"smtp\"".into(),
+            )
+        })?;
         let tls = match s.tls.as_deref() {
             None | Some("starttls") => TlsMode::Starttls,
             Some("tls") => TlsMode::Tls,
             Some("none") => TlsMode::None,
-            Some(o) => return Err(err("email.smtp", "tls", format!("'{o}' (expected starttls, tls or none)"))),
+            Some(o) => {
+                return Err(err(
+                    "email.smtp",
+                    "tls",
+                    format!("'{o}' (expected starttls, tls or none)"),
+                ))
+            }
         };
-        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
         if tls == TlsMode::None && !loopback && !s.allow_insecure {
             return Err(err("email.smtp", "tls", format!("\"none\" sends the password and the reports in clear text to {host}; use starttls or tls, or set allow_insecure = true")));
         }
@@ -749,7 +963,12 @@ fn validate_email(
         });
         if s.username.is_some() {
             let var = s.password_env.as_deref().ok_or_else(|| {
-                err("email.smtp", "username", "needs password_env, the name of the environment variable holding the password".into())
+                err(
+                    "email.smtp",
+                    "username",
+                    "needs password_env, the name of the environment variable holding the password"
+                        .into(),
+                )
             })?;
             if !env.contains_key(var) {
                 return Err(err("email.smtp", "password_env", format!("the environment variable {var} is not set (it must hold the SMTP password)")));
@@ -769,7 +988,9 @@ fn validate_email(
     Ok(EmailConfig {
         transport,
         from,
-        subject: raw.subject.unwrap_or_else(|| "{{ title }} {{ period.id }}".into()),
+        subject: raw
+            .subject
+            .unwrap_or_else(|| "{{ title }} {{ period.id }}".into()),
         outbox_dir: base.join(raw.outbox_dir.unwrap_or_else(|| "outbox".into())),
         smtp,
         sendmail_command: raw.sendmail.command,
@@ -784,7 +1005,12 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, Failure> {
-        Config::from_toml(text, Path::new("/base"), Some(Path::new("config.toml")), &Env::new())
+        Config::from_toml(
+            text,
+            Path::new("/base"),
+            Some(Path::new("config.toml")),
+            &Env::new(),
+        )
     }
 
     #[test]
@@ -800,27 +1026,45 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused_with_line_and_column() {
         let e = parse("[report]\ncadence = \"weekly\"\ncolour = \"blue\"\n").unwrap_err();
-        assert!(e.message.starts_with("config.toml:3:1: unknown field `colour`"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("config.toml:3:1: unknown field `colour`"),
+            "{}",
+            e.message
+        );
         assert_eq!(e.code, 2);
     }
 
     #[test]
     fn validation_errors_name_the_line() {
         let e = parse("[report]\n\ntimezone = \"Mars/Base\"\n").unwrap_err();
-        assert!(e.message.starts_with("config.toml:3: [report] timezone: unknown time zone 'Mars/Base'"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("config.toml:3: [report] timezone: unknown time zone 'Mars/Base'"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn invalid_recipient_is_refused() {
         let e = parse("[[email.recipients]]\nto = [\"not an address\"]\n").unwrap_err();
-        assert!(e.message.contains("'not an address' is not a valid email address"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("'not an address' is not a valid email address"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn insecure_smtp_only_to_loopback() {
         let e = parse("[email]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"mail.example.com\"\ntls = \"none\"\n").unwrap_err();
         assert!(e.message.contains("clear text"), "{}", e.message);
-        let c = parse("[email]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\n").unwrap();
+        let c = parse(
+            "[email]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\n",
+        )
+        .unwrap();
         assert_eq!(c.email.smtp.unwrap().port, 25);
         let c = parse("[email]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"mail.example.com\"\ntls = \"tls\"\n").unwrap();
         assert_eq!(c.email.smtp.unwrap().port, 465);
@@ -829,9 +1073,15 @@ mod tests {
     #[test]
     fn username_needs_a_password_variable() {
         let base = "[email]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"smtp.example.com\"\nusername = \"u\"\n";
-        assert!(parse(base).unwrap_err().message.contains("needs password_env"));
+        assert!(parse(base)
+            .unwrap_err()
+            .message
+            .contains("needs password_env"));
         let with_env = format!("{base}password_env = \"PW_VAR\"\n");
-        assert!(parse(&with_env).unwrap_err().message.contains("PW_VAR is not set"));
+        assert!(parse(&with_env)
+            .unwrap_err()
+            .message
+            .contains("PW_VAR is not set"));
         let env = Env::from([("PW_VAR".to_string(), "secret".to_string())]);
         assert!(Config::from_toml(&with_env, Path::new("."), None, &env).is_ok());
     }
@@ -845,14 +1095,20 @@ mod tests {
         assert_eq!(c.targets["nps"].target, Some(40.0));
         assert_eq!(c.custom_kpis[0].id, "margin_x");
         assert_eq!(c.objectives.len(), 1);
-        assert!(parse("[kpi.npz]\ntarget = 1\n").unwrap_err().message.contains("unknown KPI 'npz'"));
+        assert!(parse("[kpi.npz]\ntarget = 1\n")
+            .unwrap_err()
+            .message
+            .contains("unknown KPI 'npz'"));
         assert!(parse("[kpi.x]\nformula = \"nps +\"\n").is_err());
     }
 
     #[test]
     fn import_mapping_is_checked() {
         let c = parse("[import.deals]\ncolumns = { deal_id = \"Opportunity ID\" }\nstages = { won = [\"Closed Won\"] }\n").unwrap();
-        assert_eq!(c.import[&FileKind::Deals].columns["deal_id"], "opportunity id");
+        assert_eq!(
+            c.import[&FileKind::Deals].columns["deal_id"],
+            "opportunity id"
+        );
         assert_eq!(c.import[&FileKind::Deals].stages["closed won"], "won");
         assert!(parse("[import.leads]\n").is_err());
         assert!(parse("[import.deals]\ncolumns = { id = \"x\" }\n").is_err());
@@ -860,8 +1116,12 @@ mod tests {
 
     #[test]
     fn environment_overrides_keys() {
-        let env = Env::from([("SCORECARD_REPORT__TIMEZONE".to_string(), "Europe/Paris".to_string())]);
-        let c = Config::from_toml("[report]\ntimezone = \"UTC\"\n", Path::new("."), None, &env).unwrap();
+        let env = Env::from([(
+            "SCORECARD_REPORT__TIMEZONE".to_string(),
+            "Europe/Paris".to_string(),
+        )]);
+        let c = Config::from_toml("[report]\ntimezone = \"UTC\"\n", Path::new("."), None, &env)
+            .unwrap();
         assert_eq!(c.report.timezone.name(), "Europe/Paris");
     }
 

@@ -22,13 +22,22 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure { code: code::USAGE, message: message.into() }
+        Failure {
+            code: code::USAGE,
+            message: message.into(),
+        }
     }
     pub fn input(message: impl Into<String>) -> Self {
-        Failure { code: code::INPUT, message: message.into() }
+        Failure {
+            code: code::INPUT,
+            message: message.into(),
+        }
     }
     pub fn runtime(message: impl Into<String>) -> Self {
-        Failure { code: code::FAILURE, message: message.into() }
+        Failure {
+            code: code::FAILURE,
+            message: message.into(),
+        }
     }
 }
 

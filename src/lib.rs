@@ -28,6 +28,7 @@ use cli::{Cli, Command};
 /// or `SCORECARD_TODAY` replace its date.
 pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
     let env = config::process_env();
+    init_logging(cli.log_format == cli::LogFormat::Json);
     let out = commands::Output { quiet: cli.quiet, json: cli.log_format == cli::LogFormat::Json };
     let code = match &cli.command {
         Command::Demo { dir, weeks, seed } => commands::demo(&out, dir, *weeks, *seed, cli.today, now)?,
@@ -42,4 +43,13 @@ pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
         Command::Check => commands::check(&out, &cli, &env)?,
     };
     Ok(ExitCode::from(code))
+}
+
+/// Logs go to stderr through tracing; `SCORECARD_LOG=info` (or debug) shows
+/// the stages, `--log-format json` makes every line a JSON object.
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCORECARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.without_time().try_init() };
 }

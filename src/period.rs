@@ -49,7 +49,9 @@ impl FromStr for Cadence {
             "weekly" => Ok(Cadence::Weekly),
             "monthly" => Ok(Cadence::Monthly),
             "quarterly" => Ok(Cadence::Quarterly),
-            other => Err(format!("unknown cadence '{other}' (expected weekly, monthly or quarterly)")),
+            other => Err(format!(
+                "unknown cadence '{other}' (expected weekly, monthly or quarterly)"
+            )),
         }
     }
 }
@@ -67,7 +69,8 @@ pub fn day_number(date: NaiveDate) -> i64 {
 }
 
 pub fn date_from_day(day: i64) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt((day + 1) as i32).expect("day number within chrono's range")
+    NaiveDate::from_num_days_from_ce_opt((day + 1) as i32)
+        .expect("day number within chrono's range")
 }
 
 /// The local calendar date of an instant in the report time zone.
@@ -110,7 +113,10 @@ impl Period {
     }
 
     pub fn next(self) -> Period {
-        Period { cadence: self.cadence, start: self.end() }
+        Period {
+            cadence: self.cadence,
+            start: self.end(),
+        }
     }
 
     pub fn previous(self) -> Period {
@@ -130,11 +136,15 @@ impl Period {
                 let week = iso.week().min(52);
                 let start = NaiveDate::from_isoywd_opt(iso.year() - 1, week, Weekday::Mon)
                     .expect("week 1..=52 exists in every ISO year");
-                Period { cadence: self.cadence, start }
+                Period {
+                    cadence: self.cadence,
+                    start,
+                }
             }
-            Cadence::Monthly | Cadence::Quarterly => {
-                Period { cadence: self.cadence, start: add_months(self.start, -12) }
-            }
+            Cadence::Monthly | Cadence::Quarterly => Period {
+                cadence: self.cadence,
+                start: add_months(self.start, -12),
+            },
         }
     }
 
@@ -176,17 +186,26 @@ impl Period {
             let week: u32 = week.parse().map_err(|_| bad())?;
             let start = NaiveDate::from_isoywd_opt(year, week, Weekday::Mon)
                 .ok_or_else(|| format!("{year} has no ISO week {week}"))?;
-            Ok(Period { cadence: Cadence::Weekly, start })
+            Ok(Period {
+                cadence: Cadence::Weekly,
+                start,
+            })
         } else if let Some(q) = rest.strip_prefix('Q') {
             let q: u32 = q.parse().map_err(|_| bad())?;
             if !(1..=4).contains(&q) {
                 return Err(bad());
             }
-            Ok(Period { cadence: Cadence::Quarterly, start: NaiveDate::from_ymd_opt(year, (q - 1) * 3 + 1, 1).unwrap() })
+            Ok(Period {
+                cadence: Cadence::Quarterly,
+                start: NaiveDate::from_ymd_opt(year, (q - 1) * 3 + 1, 1).unwrap(),
+            })
         } else {
             let month: u32 = rest.parse().map_err(|_| bad())?;
             let start = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(bad)?;
-            Ok(Period { cadence: Cadence::Monthly, start })
+            Ok(Period {
+                cadence: Cadence::Monthly,
+                start,
+            })
         }
     }
 
@@ -223,7 +242,9 @@ pub fn parse_timezone(name: &str) -> Result<Tz, String> {
 /// A naive local date-time in `tz` as an instant; ambiguous times (DST fall
 /// back) take the earlier instant, non-existent ones (spring forward) fail.
 pub fn local_to_utc(local: chrono::NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
-    tz.from_local_datetime(&local).earliest().map(|dt| dt.with_timezone(&Utc))
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|dt| dt.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -236,7 +257,9 @@ mod tests {
 
     #[test]
     fn ids_round_trip() {
-        for id in ["2026-W47", "2026-W53", "2027-W01", "2026-11", "2026-01", "2026-Q4", "2026-Q1"] {
+        for id in [
+            "2026-W47", "2026-W53", "2027-W01", "2026-11", "2026-01", "2026-Q4", "2026-Q1",
+        ] {
             assert_eq!(Period::parse(id).unwrap().id(), id);
         }
     }
@@ -248,10 +271,16 @@ mod tests {
         assert_eq!(w53.start, d("2026-12-28"));
         assert_eq!(w53.end(), d("2027-01-04"));
         assert_eq!(w53.next().id(), "2027-W01");
-        assert_eq!(Period::containing(Cadence::Weekly, d("2027-01-03")).id(), "2026-W53");
+        assert_eq!(
+            Period::containing(Cadence::Weekly, d("2027-01-03")).id(),
+            "2026-W53"
+        );
         // Its year-ago week is 2025-W52 (2025 has no W53).
         assert_eq!(w53.year_ago().id(), "2025-W52");
-        assert_eq!(Period::parse("2026-W47").unwrap().year_ago().id(), "2025-W47");
+        assert_eq!(
+            Period::parse("2026-W47").unwrap().year_ago().id(),
+            "2025-W47"
+        );
         assert!(Period::parse("2025-W53").is_err());
     }
 
@@ -272,15 +301,26 @@ mod tests {
     #[test]
     fn last_completed_period() {
         // Monday 2026-11-23: the week 2026-W47 (16..22) has just ended.
-        assert_eq!(Period::last_completed(Cadence::Weekly, d("2026-11-23")).id(), "2026-W47");
+        assert_eq!(
+            Period::last_completed(Cadence::Weekly, d("2026-11-23")).id(),
+            "2026-W47"
+        );
         // Sunday 2026-11-22: W47 is not over yet.
-        assert_eq!(Period::last_completed(Cadence::Weekly, d("2026-11-22")).id(), "2026-W46");
-        assert_eq!(Period::last_completed(Cadence::Monthly, d("2026-11-23")).id(), "2026-10");
+        assert_eq!(
+            Period::last_completed(Cadence::Weekly, d("2026-11-22")).id(),
+            "2026-W46"
+        );
+        assert_eq!(
+            Period::last_completed(Cadence::Monthly, d("2026-11-23")).id(),
+            "2026-10"
+        );
     }
 
     #[test]
     fn bad_ids_are_refused_with_a_hint() {
-        for bad in ["2026", "2026-W", "2026-13", "2026-Q5", "W47", "abcd-W01", "2026-W00"] {
+        for bad in [
+            "2026", "2026-W", "2026-13", "2026-Q5", "W47", "abcd-W01", "2026-W00",
+        ] {
             assert!(Period::parse(bad).is_err(), "{bad}");
         }
     }
@@ -307,7 +347,10 @@ mod tests {
         let a = Period::parse("2026-W50").unwrap();
         let b = Period::parse("2027-W02").unwrap();
         let ids: Vec<_> = a.range_to(b).iter().map(|p| p.id()).collect();
-        assert_eq!(ids, ["2026-W50", "2026-W51", "2026-W52", "2026-W53", "2027-W01", "2027-W02"]);
+        assert_eq!(
+            ids,
+            ["2026-W50", "2026-W51", "2026-W52", "2026-W53", "2027-W01", "2027-W02"]
+        );
         assert_eq!(b.back(2).id(), "2026-W53");
     }
 }

@@ -69,7 +69,12 @@ impl RunSummary {
         let periods = match self.periods.as_slice() {
             [] => "no period".to_string(),
             [one] => format!("1 period ({one})"),
-            many => format!("{} periods ({} … {})", many.len(), many[0], many[many.len() - 1]),
+            many => format!(
+                "{} periods ({} … {})",
+                many.len(),
+                many[0],
+                many[many.len() - 1]
+            ),
         };
         format!(
             "run: {periods}, {} KPIs × {} segments ({} computed, {} cached), {} reports, emails {} sent / {} pending / {} failed; seconds: import {:.2}, compute {:.2}, render {:.2}, deliver {:.2}",
@@ -90,12 +95,24 @@ impl RunSummary {
 }
 
 /// Resolves the periods to report, oldest first.
-pub fn resolve_periods(store: &Store, config: &Config, cadence: Cadence, selection: &Selection, today: NaiveDate) -> Result<(Vec<Period>, Vec<String>)> {
+pub fn resolve_periods(
+    store: &Store,
+    config: &Config,
+    cadence: Cadence,
+    selection: &Selection,
+    today: NaiveDate,
+) -> Result<(Vec<Period>, Vec<String>)> {
     let mut warnings = Vec::new();
     let last = Period::last_completed(cadence, today);
     let check = |p: Period| -> Result<Period> {
         if p.cadence != cadence {
-            return Err(Failure::usage(format!("{} is a {} period but the run's cadence is {cadence} (pass --cadence {})", p.id(), p.cadence, p.cadence)).into());
+            return Err(Failure::usage(format!(
+                "{} is a {} period but the run's cadence is {cadence} (pass --cadence {})",
+                p.id(),
+                p.cadence,
+                p.cadence
+            ))
+            .into());
         }
         Ok(p)
     };
@@ -103,7 +120,10 @@ pub fn resolve_periods(store: &Store, config: &Config, cadence: Cadence, selecti
         Selection::One(p) => {
             let p = check(*p)?;
             if !p.is_complete(today) {
-                warnings.push(format!("{} has not ended yet (today is {today}): its figures are partial", p.id()));
+                warnings.push(format!(
+                    "{} has not ended yet (today is {today}): its figures are partial",
+                    p.id()
+                ));
             }
             vec![p]
         }
@@ -114,7 +134,12 @@ pub fn resolve_periods(store: &Store, config: &Config, cadence: Cadence, selecti
                 None => last,
             };
             if since > until {
-                return Err(Failure::usage(format!("--since {} is after --until {}", since.id(), until.id())).into());
+                return Err(Failure::usage(format!(
+                    "--since {} is after --until {}",
+                    since.id(),
+                    until.id()
+                ))
+                .into());
             }
             since.range_to(until)
         }
@@ -129,12 +154,20 @@ pub fn resolve_periods(store: &Store, config: &Config, cadence: Cadence, selecti
                     |r| r.get(0),
                 )
                 .ok();
-            match previous.and_then(|id| Period::parse(&id).ok()).filter(|p| p.cadence == cadence && *p < last) {
+            match previous
+                .and_then(|id| Period::parse(&id).ok())
+                .filter(|p| p.cadence == cadence && *p < last)
+            {
                 Some(prev) => prev
                     .next()
                     .range_to(last)
                     .into_iter()
-                    .filter(|p| *p == last || !archive::period_dir(&config.report.out_dir, *p).join("kpis.json").exists())
+                    .filter(|p| {
+                        *p == last
+                            || !archive::period_dir(&config.report.out_dir, *p)
+                                .join("kpis.json")
+                                .exists()
+                    })
                     .collect(),
                 None => vec![last],
             }
@@ -146,7 +179,10 @@ pub fn resolve_periods(store: &Store, config: &Config, cadence: Cadence, selecti
 /// The periods whose values the reports of `periods` need.
 fn needed_periods(config: &Config, periods: &[Period]) -> Vec<Period> {
     let mut set = BTreeSet::new();
-    let back = config.report.history_periods.max(config.report.trailing_periods + 1);
+    let back = config
+        .report
+        .history_periods
+        .max(config.report.trailing_periods + 1);
     for p in periods {
         for k in 0..back {
             set.insert(p.back(k));
@@ -181,10 +217,14 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     let catalogue = engine::catalogue_for(store, config)?;
     summary.kpis = catalogue.len();
     summary.seconds.compute = t.elapsed().as_secs_f64();
+    tracing::info!(computed = summary.computed_periods, cached = summary.cached_periods, seconds = summary.seconds.compute, "compute done");
 
     // Render every period completely before anything is archived or sent.
     let t = Instant::now();
-    let renderer = Renderer::new(config.report.templates_dir.as_deref(), &config.email.subject)?;
+    let renderer = Renderer::new(
+        config.report.templates_dir.as_deref(),
+        &config.email.subject,
+    )?;
     let generated_at = ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut prepared = Vec::new();
     for p in &periods {
@@ -196,9 +236,27 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             Some(dir) => std::fs::read_to_string(dir.join(format!("{}.md", p.id()))).ok(),
             None => None,
         };
-        let history: Vec<Period> = (0..config.report.history_periods).rev().map(|k| p.back(k)).collect();
-        let period_files = render_period(&renderer, config, *p, &rows, &history, &comments, note.as_deref(), &quality, &generated_at)?;
-        summary.segments = summary.segments.max(rows.iter().map(|r| &r.segment).collect::<BTreeSet<_>>().len());
+        let history: Vec<Period> = (0..config.report.history_periods)
+            .rev()
+            .map(|k| p.back(k))
+            .collect();
+        let period_files = render_period(
+            &renderer,
+            config,
+            *p,
+            &rows,
+            &history,
+            &comments,
+            note.as_deref(),
+            &quality,
+            &generated_at,
+        )?;
+        summary.segments = summary.segments.max(
+            rows.iter()
+                .map(|r| &r.segment)
+                .collect::<BTreeSet<_>>()
+                .len(),
+        );
         prepared.push((*p, rows, stale, period_files));
     }
     summary.seconds.render = t.elapsed().as_secs_f64();
@@ -211,24 +269,45 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         let manifest = manifest_json(config, *p, &generated_at, &snapshots, &[]);
         let mut all = files.files.clone();
         all.push((PathBuf::from("manifest.json"), manifest.into_bytes()));
-        archive::write_period(&config.report.out_dir, *p, &all).with_context(|| format!("archiving {}", p.id()))?;
+        archive::write_period(&config.report.out_dir, *p, &all)
+            .with_context(|| format!("archiving {}", p.id()))?;
         store.conn.execute(
             "INSERT INTO runs (cadence, period, finished_at, archived) VALUES (?1, ?2, ?3, 1)",
             rusqlite::params![p.cadence.as_str(), p.id(), generated_at],
         )?;
+        tracing::info!(period = %p.id(), reports = files.reports, "archived");
         summary.reports += files.reports;
         summary.periods.push(p.id());
         if !stale.is_empty() {
-            summary.stale.extend(stale.iter().map(|s| format!("{}: {s}", p.id())));
+            summary
+                .stale
+                .extend(stale.iter().map(|s| format!("{}: {s}", p.id())));
             continue;
         }
         for r in &config.email.recipients {
-            let segment = r.segment.as_ref().map(|(a, v)| format!("{a}={v}")).unwrap_or_default();
-            let Some(parts) = files.emails.iter().find(|(s, _)| *s == segment).map(|(_, e)| e.clone()) else {
-                summary.warnings.push(format!("{}: no data for segment {segment}; {} gets no email", p.id(), join_to(r)));
+            let segment = r
+                .segment
+                .as_ref()
+                .map(|(a, v)| format!("{a}={v}"))
+                .unwrap_or_default();
+            let Some(parts) = files
+                .emails
+                .iter()
+                .find(|(s, _)| *s == segment)
+                .map(|(_, e)| e.clone())
+            else {
+                summary.warnings.push(format!(
+                    "{}: no data for segment {segment}; {} gets no email",
+                    p.id(),
+                    join_to(r)
+                ));
                 continue;
             };
-            let scoped: Vec<Compared> = rows.iter().filter(|x| x.segment == segment).cloned().collect();
+            let scoped: Vec<Compared> = rows
+                .iter()
+                .filter(|x| x.segment == segment)
+                .cloned()
+                .collect();
             outgoing.push(Outgoing {
                 cadence: p.cadence,
                 period: p.id(),
@@ -245,17 +324,27 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     // Deliver.
     let t = Instant::now();
     if !opts.no_send && !config.email.recipients.is_empty() {
-        deliver::enqueue(store, config, &outgoing, ctx.now, opts.force).context("queueing the emails")?;
+        deliver::enqueue(store, config, &outgoing, ctx.now, opts.force)
+            .context("queueing the emails")?;
         let transport = opts.dry_run.then_some(TransportKind::File);
-        let report = deliver::send_pending(store, config, transport, ctx.now, false).context("sending the emails")?;
+        let report = deliver::send_pending(store, config, transport, ctx.now, false)
+            .context("sending the emails")?;
         summary.emails_sent = report.sent;
         summary.emails_pending = report.pending;
         summary.emails_failed = report.failed;
         // Record each email's fate in its period's manifest.
         for (p, _, _, _) in &prepared {
-            let fates: Vec<_> = report.fates.iter().filter(|f| f.period == p.id()).cloned().collect();
+            let fates: Vec<_> = report
+                .fates
+                .iter()
+                .filter(|f| f.period == p.id())
+                .cloned()
+                .collect();
             let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates);
-            archive::write_file(&archive::period_dir(&config.report.out_dir, *p).join("manifest.json"), manifest.as_bytes())?;
+            archive::write_file(
+                &archive::period_dir(&config.report.out_dir, *p).join("manifest.json"),
+                manifest.as_bytes(),
+            )?;
         }
     }
     summary.seconds.deliver = t.elapsed().as_secs_f64();
@@ -263,7 +352,10 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
 }
 
 fn join_to(r: &crate::config::Recipient) -> String {
-    r.to.iter().map(|m| m.email.to_string()).collect::<Vec<_>>().join(", ")
+    r.to.iter()
+        .map(|m| m.email.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The files of one period folder, and the email of each scope.
@@ -297,7 +389,10 @@ pub fn render_period(
         let base = archive::segment_slug(s);
         let mut name = base.clone();
         let mut i = 2;
-        while folders.iter().any(|(_, f)| *f == format!("segments/{name}")) {
+        while folders
+            .iter()
+            .any(|(_, f)| *f == format!("segments/{name}"))
+        {
             name = format!("{base}-{i}");
             i += 1;
         }
@@ -326,17 +421,32 @@ pub fn render_period(
         files.push((PathBuf::from("charts").join(cid), png.clone()));
     }
     emails.push((String::new(), whole.email));
-    files.push(("kpis.json".into(), data::kpis_json(p, config.report.timezone.name(), rows).into_bytes()));
+    files.push((
+        "kpis.json".into(),
+        data::kpis_json(p, config.report.timezone.name(), rows).into_bytes(),
+    ));
     files.push(("kpis.csv".into(), data::kpis_csv(p, rows)?.into_bytes()));
     let headline: Vec<(String, String)> = view::HEADLINE
         .iter()
-        .filter_map(|id| rows.iter().find(|r| r.segment.is_empty() && r.info.id == *id))
+        .filter_map(|id| {
+            rows.iter()
+                .find(|r| r.segment.is_empty() && r.info.id == *id)
+        })
         .map(|r| {
-            let v = r.current.value.map(|v| report::format::value(v, r.info.unit, &config.report.currency)).unwrap_or_else(|| "n/a".into());
+            let v = r
+                .current
+                .value
+                .map(|v| report::format::value(v, r.info.unit, &config.report.currency))
+                .unwrap_or_else(|| "n/a".into());
             (r.info.title.clone(), v)
         })
         .collect();
-    let summary = PeriodSummary { id: p.id(), cadence: p.cadence.as_str().into(), start: p.start.to_string(), headline };
+    let summary = PeriodSummary {
+        id: p.id(),
+        cadence: p.cadence.as_str().into(),
+        start: p.start.to_string(),
+        headline,
+    };
     files.push(("summary.json".into(), serde_json::to_vec_pretty(&summary)?));
     let mut reports = 1;
     for (segment, folder) in &folders {
@@ -347,11 +457,17 @@ pub fn render_period(
         emails.push((segment.clone(), r.email));
         reports += 1;
     }
-    Ok(PeriodFiles { files, emails, reports })
+    Ok(PeriodFiles {
+        files,
+        emails,
+        reports,
+    })
 }
 
 fn snapshots_json(store: &Store) -> Result<serde_json::Value> {
-    let mut stmt = store.conn.prepare_cached("SELECT file, path, sha256, rows_read, imported_at FROM snapshots ORDER BY id")?;
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT file, path, sha256, rows_read, imported_at FROM snapshots ORDER BY id",
+    )?;
     let rows = stmt.query_map([], |r| {
         Ok(serde_json::json!({
             "file": r.get::<_, String>(0)?,
@@ -361,10 +477,18 @@ fn snapshots_json(store: &Store) -> Result<serde_json::Value> {
             "imported_at": r.get::<_, String>(4)?,
         }))
     })?;
-    Ok(serde_json::Value::Array(rows.collect::<rusqlite::Result<_>>()?))
+    Ok(serde_json::Value::Array(
+        rows.collect::<rusqlite::Result<_>>()?,
+    ))
 }
 
-fn manifest_json(config: &Config, p: Period, generated_at: &str, snapshots: &serde_json::Value, fates: &[deliver::Fate]) -> String {
+fn manifest_json(
+    config: &Config,
+    p: Period,
+    generated_at: &str,
+    snapshots: &serde_json::Value,
+    fates: &[deliver::Fate],
+) -> String {
     let doc = serde_json::json!({
         "schema": "scorecard.manifest/1",
         "program": {"name": "scorecard", "version": env!("CARGO_PKG_VERSION")},
@@ -382,7 +506,10 @@ fn manifest_json(config: &Config, p: Period, generated_at: &str, snapshots: &ser
 /// The archive index pages: every archived period, newest first.
 pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
     let list = archive::list(&config.report.out_dir)?;
-    let columns: Vec<String> = list.first().map(|s| s.headline.iter().map(|(t, _)| t.clone()).collect()).unwrap_or_default();
+    let columns: Vec<String> = list
+        .first()
+        .map(|s| s.headline.iter().map(|(t, _)| t.clone()).collect())
+        .unwrap_or_default();
     #[derive(Serialize)]
     struct Row {
         id: String,
@@ -407,7 +534,13 @@ pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
                 href: format!("{}/{}/", s.cadence, s.id),
                 values: columns
                     .iter()
-                    .map(|c| s.headline.iter().find(|(t, _)| t == c).map(|(_, v)| v.clone()).unwrap_or_default())
+                    .map(|c| {
+                        s.headline
+                            .iter()
+                            .find(|(t, _)| t == c)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_default()
+                    })
                     .collect(),
             })
             .collect(),

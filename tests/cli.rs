@@ -8,7 +8,9 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// A temporary project folder with a config file.
@@ -33,13 +35,20 @@ impl Project {
 
     fn cmd(&self) -> Command {
         let mut c = Command::cargo_bin("scorecard").unwrap();
-        c.env_clear().current_dir(self.dir.path()).env("SCORECARD_TODAY", "2026-11-23");
+        c.env_clear()
+            .current_dir(self.dir.path())
+            .env("SCORECARD_TODAY", "2026-11-23");
         c
     }
 
     fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd().args(args).output().unwrap();
-        assert!(out.status.success(), "{args:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -47,7 +56,10 @@ impl Project {
     fn fail(&self, args: &[&str]) -> (i32, String) {
         let out = self.cmd().args(args).output().unwrap();
         assert!(!out.status.success(), "{args:?} should fail");
-        (out.status.code().unwrap(), String::from_utf8(out.stderr).unwrap())
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
     }
 
     fn snapshot(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -64,7 +76,9 @@ impl Project {
     }
 
     fn kpis(&self, period: &str) -> Value {
-        let text = std::fs::read_to_string(self.path(&format!("reports/weekly/{period}/kpis.json"))).unwrap();
+        let text =
+            std::fs::read_to_string(self.path(&format!("reports/weekly/{period}/kpis.json")))
+                .unwrap();
         serde_json::from_str(&text).unwrap()
     }
 }
@@ -93,20 +107,48 @@ fn close(a: Option<f64>, b: f64) {
 fn import_stores_rows_and_reimport_changes_nothing() {
     let p = Project::tiny();
     let out = p.ok(&["import", fixture("tiny").to_str().unwrap()]);
-    assert!(out.contains("customers.csv: 6 rows: 6 inserted, 0 replaced, 0 unchanged"), "{out}");
+    assert!(
+        out.contains("customers.csv: 6 rows: 6 inserted, 0 replaced, 0 unchanged"),
+        "{out}"
+    );
     let db = p.db();
-    let region: String = db.query_row("SELECT value FROM customer_attributes WHERE customer_id = 'C3' AND name = 'region'", [], |r| r.get(0)).unwrap();
+    let region: String = db
+        .query_row(
+            "SELECT value FROM customer_attributes WHERE customer_id = 'C3' AND name = 'region'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(region, "EMEA");
-    let (amount, cost): (f64, Option<f64>) = db.query_row("SELECT amount, cost FROM orders WHERE order_id = 'O4'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (amount, cost): (f64, Option<f64>) = db
+        .query_row(
+            "SELECT amount, cost FROM orders WHERE order_id = 'O4'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
     assert_eq!((amount, cost), (-30.0, None));
     // A local time is read in the report time zone (UTC here).
-    let opened: i64 = db.query_row("SELECT opened_at FROM tickets WHERE ticket_id = 'T3'", [], |r| r.get(0)).unwrap();
+    let opened: i64 = db
+        .query_row(
+            "SELECT opened_at FROM tickets WHERE ticket_id = 'T3'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(opened, 1_794_988_800); // 2026-11-18T08:00:00Z
     drop(db);
     let before = std::fs::read(p.path("scorecard.db")).unwrap();
     let out = p.ok(&["import", fixture("tiny").to_str().unwrap()]);
-    assert!(out.contains("orders.csv: unchanged, this exact file was imported on"), "{out}");
-    assert_eq!(std::fs::read(p.path("scorecard.db")).unwrap(), before, "re-import must not touch the store");
+    assert!(
+        out.contains("orders.csv: unchanged, this exact file was imported on"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read(p.path("scorecard.db")).unwrap(),
+        before,
+        "re-import must not touch the store"
+    );
 }
 
 #[test]
@@ -117,8 +159,16 @@ fn a_later_snapshot_replaces_rows_by_id() {
     let out = p.ok(&["import", later.to_str().unwrap()]);
     // Headers match case-insensitively in any order, BOM accepted. O2 is the same
     // as before only when its cost is the same too: it had none, so unchanged.
-    assert!(out.contains("Orders.csv: 3 rows: 1 inserted, 1 replaced, 1 unchanged"), "{out}");
-    let amount: f64 = p.db().query_row("SELECT amount FROM orders WHERE order_id = 'O1'", [], |r| r.get(0)).unwrap();
+    assert!(
+        out.contains("Orders.csv: 3 rows: 1 inserted, 1 replaced, 1 unchanged"),
+        "{out}"
+    );
+    let amount: f64 = p
+        .db()
+        .query_row("SELECT amount FROM orders WHERE order_id = 'O1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(amount, 120.0);
 }
 
@@ -129,7 +179,10 @@ fn column_mapping_date_format_and_stage_mapping() {
     );
     let snap = p.snapshot("crm", &[("sales_pipeline.csv", "opportunity_id,sales_agent,deal_stage,engage_date,close_date,close_value\n1C1,Moses,Won,10/20/2016,03/01/2017,1054\nZ06,Darcel,Engaging,10/25/2016,,\n")]);
     let out = p.ok(&["import", snap.to_str().unwrap()]);
-    assert!(out.contains("sales_pipeline.csv: 2 rows: 2 inserted"), "{out}");
+    assert!(
+        out.contains("sales_pipeline.csv: 2 rows: 2 inserted"),
+        "{out}"
+    );
     let stages: Vec<(String, String)> = p
         .db()
         .prepare("SELECT deal_id, stage FROM deals ORDER BY deal_id")
@@ -138,7 +191,13 @@ fn column_mapping_date_format_and_stage_mapping() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(stages, [("1C1".to_string(), "won".to_string()), ("Z06".to_string(), "open".to_string())]);
+    assert_eq!(
+        stages,
+        [
+            ("1C1".to_string(), "won".to_string()),
+            ("Z06".to_string(), "open".to_string())
+        ]
+    );
 }
 
 /// Each bad input: the exact message, exit code 3, and the store unchanged.
@@ -166,9 +225,16 @@ fn bad_input_is_refused_whole_with_file_line_column() {
         let snap = p.snapshot(&format!("bad{i}"), &[(file, text)]);
         let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
         assert_eq!(code, 3, "{stderr}");
-        assert!(stderr.contains(expected), "case {i}: expected\n  {expected}\nin\n  {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "case {i}: expected\n  {expected}\nin\n  {stderr}"
+        );
         assert!(stderr.contains("the store is unchanged"), "{stderr}");
-        assert_eq!(std::fs::read(p.path("scorecard.db")).unwrap(), before, "case {i} changed the store");
+        assert_eq!(
+            std::fs::read(p.path("scorecard.db")).unwrap(),
+            before,
+            "case {i} changed the store"
+        );
     }
 }
 
@@ -177,15 +243,29 @@ fn invalid_utf8_binary_files_and_unreadable_folders() {
     let p = Project::tiny();
     let snap = p.path("latin1");
     std::fs::create_dir_all(&snap).unwrap();
-    std::fs::write(snap.join("activities.csv"), b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xe9\n").unwrap();
+    std::fs::write(
+        snap.join("activities.csv"),
+        b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xe9\n",
+    )
+    .unwrap();
     let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
     assert_eq!(code, 3);
-    assert!(stderr.contains("activities.csv:2:3: kind: invalid UTF-8 near byte offset 46"), "{stderr}");
-    assert!(!p.path("scorecard.db").exists(), "a failed first import leaves no store behind");
+    assert!(
+        stderr.contains("activities.csv:2:3: kind: invalid UTF-8 near byte offset 46"),
+        "{stderr}"
+    );
+    assert!(
+        !p.path("scorecard.db").exists(),
+        "a failed first import leaves no store behind"
+    );
 
     let bin = p.path("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("orders.csv"), b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR").unwrap();
+    std::fs::write(
+        bin.join("orders.csv"),
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+    )
+    .unwrap();
     let (code, stderr) = p.fail(&["import", bin.to_str().unwrap()]);
     assert_eq!(code, 3);
     assert!(stderr.contains("orders.csv:1: "), "{stderr}");
@@ -197,23 +277,43 @@ fn invalid_utf8_binary_files_and_unreadable_folders() {
     let empty = p.snapshot("empty", &[("notes.txt", "hello")]);
     let (code, stderr) = p.fail(&["import", empty.to_str().unwrap()]);
     assert_eq!(code, 3);
-    assert!(stderr.contains("no snapshot files in this folder"), "{stderr}");
+    assert!(
+        stderr.contains("no snapshot files in this folder"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn skip_invalid_imports_the_rest_and_writes_rejects() {
     let p = Project::tiny();
     let snap = p.snapshot("mixed", &[("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,5\nO2,C1,yesterday,6\nO3,C1,2026-11-17,7\n")]);
-    let out = p.cmd().args(["import", "--skip-invalid", snap.to_str().unwrap()]).output().unwrap();
+    let out = p
+        .cmd()
+        .args(["import", "--skip-invalid", snap.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stdout.contains("orders.csv: 3 rows: 2 inserted, 0 replaced, 0 unchanged, 1 rejected"), "{stdout}");
-    assert!(stderr.contains("1 rows rejected; written with their reasons to"), "{stderr}");
-    let rejects: Vec<_> = std::fs::read_dir(p.dir.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains("rejects")).collect();
+    assert!(
+        stdout.contains("orders.csv: 3 rows: 2 inserted, 0 replaced, 0 unchanged, 1 rejected"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("1 rows rejected; written with their reasons to"),
+        "{stderr}"
+    );
+    let rejects: Vec<_> = std::fs::read_dir(p.dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("rejects"))
+        .collect();
     assert_eq!(rejects.len(), 1);
     let text = std::fs::read_to_string(rejects[0].path()).unwrap();
-    assert!(text.contains("orders.csv,3,ordered_on: 'yesterday' is not a date"), "{text}");
+    assert!(
+        text.contains("orders.csv,3,ordered_on: 'yesterday' is not a date"),
+        "{text}"
+    );
     assert!(text.contains("\"O2,C1,yesterday,6\""), "{text}");
 }
 
@@ -274,7 +374,10 @@ fn every_kpi_matches_the_hand_computation() {
     close(v("acquisition_spend"), 400.0);
     close(v("crm_cost"), 50.0);
     close(v("cac"), 200.0);
-    close(v("clv_cac_ratio"), (320.0 / 3.0) * (140.0 / 300.0) / (1.0 / 3.0) / 200.0);
+    close(
+        v("clv_cac_ratio"),
+        (320.0 / 3.0) * (140.0 / 300.0) / (1.0 / 3.0) / 200.0,
+    );
     // Deals: created D2, D4 (500 + 700); won D1 (cycle 15 d), D2 (4 d); lost D3.
     close(v("deals_created"), 2.0);
     close(v("pipeline_created"), 1200.0);
@@ -323,9 +426,14 @@ fn intervals_comparisons_and_statuses() {
     assert_eq!(nps["target"]["value"], 40.0);
     close(nps["target"]["delta"].as_f64(), -15.0);
     close(nps["target"]["delta_pct"].as_f64(), -37.5);
-    assert_eq!(nps["industry"]["year"].as_i64().map(|y| y > 2000), Some(true));
-    // No NPS responses in W46: the previous comparison is null.
+    assert_eq!(
+        nps["industry"]["year"].as_i64().map(|y| y > 2000),
+        Some(true)
+    );
+    // No NPS responses in W46: the previous comparison is null, and with no
+    // responses in the whole trailing window, so is the trailing average.
     assert!(nps["previous"].is_null());
+    assert!(nps["trailing_avg"].is_null());
     // Revenue W46 = 80 (O5): delta 240, +300 %, no `significant` on a non-interval KPI.
     let revenue = kpi(&doc, "revenue", None);
     assert_eq!(revenue["previous"]["value"], 80.0);
@@ -341,7 +449,13 @@ fn intervals_comparisons_and_statuses() {
     // Zero denominators are null with a reason, never NaN.
     let cac = kpi(&doc, "cac", Some("plan=Pro"));
     assert!(cac["value"].is_null());
-    assert!(cac["reason"].as_str().unwrap().contains("spend.csv has no plan column"), "{cac}");
+    assert!(
+        cac["reason"]
+            .as_str()
+            .unwrap()
+            .contains("spend.csv has no plan column"),
+        "{cac}"
+    );
 }
 
 #[test]
@@ -356,7 +470,13 @@ fn segments_and_unknown_customers() {
     close(value(&doc, "customers_start", Some("region=(none)")), 1.0);
     // Spend has a region column: EMEA acquisition spend 300 / 1 new (C3).
     close(value(&doc, "cac", Some("region=EMEA")), 300.0);
-    let plans: Vec<_> = doc["kpis"].as_array().unwrap().iter().filter(|k| k["id"] == "revenue").map(|k| k["segment"].clone()).collect();
+    let plans: Vec<_> = doc["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["id"] == "revenue")
+        .map(|k| k["segment"].clone())
+        .collect();
     assert!(plans.contains(&Value::from("plan=Pro")) && plans.contains(&Value::from("plan=Basic")));
 }
 
@@ -366,22 +486,66 @@ fn runs_are_deterministic_and_incremental() {
     let first = std::fs::read(p.path("reports/weekly/2026-W47/kpis.json")).unwrap();
     let out = p.ok(&["run", "--no-send", "--period", "2026-W47"]);
     assert!(out.contains("(0 computed, 27 cached)"), "{out}");
-    assert_eq!(std::fs::read(p.path("reports/weekly/2026-W47/kpis.json")).unwrap(), first);
+    assert_eq!(
+        std::fs::read(p.path("reports/weekly/2026-W47/kpis.json")).unwrap(),
+        first
+    );
     // Importing one new week's rows recomputes only that week's periods.
-    let week = p.snapshot("w48", &[("orders.csv", "order_id,customer_id,ordered_on,amount\nO100,C1,2026-11-24,10\n")]);
+    let week = p.snapshot(
+        "w48",
+        &[(
+            "orders.csv",
+            "order_id,customer_id,ordered_on,amount\nO100,C1,2026-11-24,10\n",
+        )],
+    );
     p.ok(&["import", week.to_str().unwrap()]);
-    let counts: (i64, i64) = p.db().query_row("SELECT count(*), sum(computations) FROM computed_periods", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    assert_eq!(counts.0, 27, "no cached period was invalidated by a row outside it");
-    let out = p.cmd().args(["run", "--no-send", "--period", "2026-W48"]).env("SCORECARD_TODAY", "2026-11-30").output().unwrap();
+    let counts: (i64, i64) = p
+        .db()
+        .query_row(
+            "SELECT count(*), sum(computations) FROM computed_periods",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        counts.0, 27,
+        "no cached period was invalidated by a row outside it"
+    );
+    let out = p
+        .cmd()
+        .args(["run", "--no-send", "--period", "2026-W48"])
+        .env("SCORECARD_TODAY", "2026-11-30")
+        .output()
+        .unwrap();
     let out = String::from_utf8(out.stdout).unwrap();
     // W48 and its year-ago week 2025-W48 are new; the 25 others come from the cache.
     assert!(out.contains("(2 computed, 25 cached)"), "{out}");
     // Touching W47's data invalidates W47 only.
-    let fix = p.snapshot("fix", &[("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,101\n")]);
+    let fix = p.snapshot(
+        "fix",
+        &[(
+            "orders.csv",
+            "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,101\n",
+        )],
+    );
     p.ok(&["import", fix.to_str().unwrap()]);
-    let stale: i64 = p.db().query_row("SELECT count(*) FROM computed_periods WHERE period = '2026-W47'", [], |r| r.get(0)).unwrap();
+    let stale: i64 = p
+        .db()
+        .query_row(
+            "SELECT count(*) FROM computed_periods WHERE period = '2026-W47'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(stale, 0);
-    let w46: i64 = p.db().query_row("SELECT count(*) FROM computed_periods WHERE period = '2026-W46'", [], |r| r.get(0)).unwrap();
+    let w46: i64 = p
+        .db()
+        .query_row(
+            "SELECT count(*) FROM computed_periods WHERE period = '2026-W46'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(w46, 1);
 }
 
@@ -392,7 +556,13 @@ fn measures_override_and_custom_kpis() {
         std::fs::read_to_string(fixture("tiny.toml")).unwrap()
     ));
     p.ok(&["import", fixture("tiny").to_str().unwrap()]);
-    let m = p.snapshot("m", &[("measures.csv", "period,kpi,value,segment\n2026-W47,nps,61,\n2026-W47,csat,90,region=EMEA\n")]);
+    let m = p.snapshot(
+        "m",
+        &[(
+            "measures.csv",
+            "period,kpi,value,segment\n2026-W47,nps,61,\n2026-W47,csat,90,region=EMEA\n",
+        )],
+    );
     p.ok(&["import", m.to_str().unwrap()]);
     p.ok(&["run", "--no-send", "--period", "2026-W47"]);
     let doc = p.kpis("2026-W47");
@@ -400,7 +570,7 @@ fn measures_override_and_custom_kpis() {
     close(value(&doc, "csat", Some("region=EMEA")), 90.0);
     close(value(&doc, "won_per_call", None), 1.0); // 2 won / 2 calls
     close(value(&doc, "big_orders", None), 2.0); // O1 100, O3 200
-    // The objective now sees the measured NPS: 1000 × (61 − 0)/50 clamped to 1.
+                                                 // The objective now sees the measured NPS: 1000 × (61 − 0)/50 clamped to 1.
     close(value(&doc, "crm_value_realized", None), 1000.0);
 }
 
@@ -410,7 +580,10 @@ fn show_and_kpis_commands() {
     let out = p.ok(&["show", "--period", "2026-W47", "--segment", "region=EMEA"]);
     assert!(out.contains("revenue") && out.contains("$300"), "{out}");
     let out = p.ok(&["kpis"]);
-    assert!(out.contains("nps") && out.contains("higher") && out.contains("outcome"), "{out}");
+    assert!(
+        out.contains("nps") && out.contains("higher") && out.contains("outcome"),
+        "{out}"
+    );
     let (code, stderr) = p.fail(&["show", "--period", "2026-W47", "--segment", "region=Mars"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("no segment 'region=Mars'"), "{stderr}");
@@ -423,17 +596,28 @@ fn config_errors_exit_2_with_line_and_column() {
     let p = Project::new("[report]\ncadence = \"weekly\"\ncolour = \"blue\"\n");
     let (code, stderr) = p.fail(&["run", "--no-send"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("config.toml:3:1: unknown field `colour`"), "{stderr}");
+    assert!(
+        stderr.contains("config.toml:3:1: unknown field `colour`"),
+        "{stderr}"
+    );
     let p = Project::new("[[email.recipients]]\nto = [\"not-an-address\"]\n");
     let (code, stderr) = p.fail(&["run"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("'not-an-address' is not a valid email address"), "{stderr}");
+    assert!(
+        stderr.contains("'not-an-address' is not a valid email address"),
+        "{stderr}"
+    );
     let p = Project::new("");
     let (code, stderr) = p.fail(&["run", "--period", "2026-W99"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("2026 has no ISO week 99"), "{stderr}");
     // An environment override of a key.
-    let out = p.cmd().args(["run", "--no-send"]).env("SCORECARD_REPORT__TIMEZONE", "Mars/Base").output().unwrap();
+    let out = p
+        .cmd()
+        .args(["run", "--no-send"])
+        .env("SCORECARD_REPORT__TIMEZONE", "Mars/Base")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown time zone 'Mars/Base'"));
 }
@@ -502,11 +686,18 @@ fn rendered_scorecards_match_their_snapshots() {
     insta::assert_snapshot!("tiny_index_md", index);
     // Every chart the email refers to is in the archive as a PNG.
     let email = std::fs::read_to_string(dir.join("email.html")).unwrap();
-    for cid in email.split("cid:").skip(1).map(|s| s.split('"').next().unwrap()) {
+    for cid in email
+        .split("cid:")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+    {
         let png = std::fs::read(dir.join("charts").join(cid)).unwrap();
         assert_eq!(&png[1..4], b"PNG");
     }
-    assert!(email.contains("style=\""), "CSS is inlined into the email HTML");
+    assert!(
+        email.contains("style=\""),
+        "CSS is inlined into the email HTML"
+    );
 }
 
 #[test]
@@ -526,7 +717,11 @@ fn untrusted_text_comes_out_harmless() {
     let html = std::fs::read_to_string(dir.join("scorecard.html")).unwrap();
     // The survey comment `<script>alert(1)</script>` is escaped, never markup.
     assert!(!html.contains("<script>alert(1)</script>"));
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;") || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "comment not shown escaped");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;")
+            || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "comment not shown escaped"
+    );
     let md = std::fs::read_to_string(dir.join("scorecard.md")).unwrap();
     assert!(md.contains("\\<script\\>alert(1)\\</script\\>"), "{md}");
     // Segment `../etc` and `a/b` become plain folder names inside segments/.
@@ -537,21 +732,52 @@ fn untrusted_text_comes_out_harmless() {
 
 #[test]
 fn a_user_template_overrides_one_file_and_a_broken_one_stops_the_run() {
-    let p = Project::new(&format!("{}\n", std::fs::read_to_string(fixture("tiny.toml")).unwrap().replace("out_dir = \"reports\"", "out_dir = \"reports\"\ntemplates_dir = \"mytemplates\"")));
+    let p = Project::new(&format!(
+        "{}\n",
+        std::fs::read_to_string(fixture("tiny.toml"))
+            .unwrap()
+            .replace(
+                "out_dir = \"reports\"",
+                "out_dir = \"reports\"\ntemplates_dir = \"mytemplates\""
+            )
+    ));
     std::fs::create_dir_all(p.path("mytemplates")).unwrap();
-    std::fs::write(p.path("mytemplates/scorecard.md"), "CUSTOM {{ period.id }} {{ headline | length }}\n").unwrap();
+    std::fs::write(
+        p.path("mytemplates/scorecard.md"),
+        "CUSTOM {{ period.id }} {{ headline | length }}\n",
+    )
+    .unwrap();
     p.ok(&["import", fixture("tiny").to_str().unwrap()]);
     p.ok(&["run", "--no-send", "--period", "2026-W47"]);
     let dir = p.path("reports/weekly/2026-W47");
-    assert_eq!(std::fs::read_to_string(dir.join("scorecard.md")).unwrap(), "CUSTOM 2026-W47 8\n");
-    assert!(std::fs::read_to_string(dir.join("scorecard.html")).unwrap().contains("<table>"), "the built-in HTML stays");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("scorecard.md")).unwrap(),
+        "CUSTOM 2026-W47 8\n"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("scorecard.html"))
+            .unwrap()
+            .contains("<table>"),
+        "the built-in HTML stays"
+    );
     let before = std::fs::read(dir.join("kpis.json")).unwrap();
 
-    std::fs::write(p.path("mytemplates/scorecard.html"), "<p>\n{{ period.id }}\n{{ no_such_variable }}\n</p>\n").unwrap();
+    std::fs::write(
+        p.path("mytemplates/scorecard.html"),
+        "<p>\n{{ period.id }}\n{{ no_such_variable }}\n</p>\n",
+    )
+    .unwrap();
     let (code, stderr) = p.fail(&["run", "--no-send", "--period", "2026-W47"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("scorecard.html") && stderr.contains("no_such_variable"), "{stderr}");
-    assert_eq!(std::fs::read(dir.join("kpis.json")).unwrap(), before, "the archive is untouched");
+    assert!(
+        stderr.contains("scorecard.html") && stderr.contains("no_such_variable"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("kpis.json")).unwrap(),
+        before,
+        "the archive is untouched"
+    );
 
     std::fs::write(p.path("mytemplates/scorecard.html"), "{% if %}\n").unwrap();
     let (code, stderr) = p.fail(&["run", "--no-send", "--period", "2026-W47"]);
@@ -565,7 +791,12 @@ fn a_user_template_overrides_one_file_and_a_broken_one_stops_the_run() {
 fn the_scorecard_page_renders_in_a_real_browser() {
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
     let Some(chromium) = chromium else {
         assert!(std::env::var_os("SCORECARD_SKIP_BROWSER").is_some(), "chromium is not installed (.ci/run installs it; set SCORECARD_SKIP_BROWSER=1 to skip knowingly)");
         return;
@@ -578,19 +809,33 @@ fn the_scorecard_page_renders_in_a_real_browser() {
     let _ = std::fs::remove_file(&shot);
     let profile = tempfile::tempdir().unwrap();
     let common = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--enable-logging=stderr", "--v=0",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
     ];
     let url = format!("file://{}", page.display());
     let out = std::process::Command::new(chromium)
         .args(common)
         .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--window-size=1280,2400", &format!("--screenshot={}", shot.display()), &url])
+        .args([
+            "--window-size=1280,2400",
+            &format!("--screenshot={}", shot.display()),
+            &url,
+        ])
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
-    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).collect();
+    let console: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
+        .collect();
     assert!(console.is_empty(), "console messages: {console:?}");
     let png = std::fs::read(&shot).expect("a screenshot");
     assert!(png.len() > 10_000, "screenshot too small to show a page");
@@ -601,8 +846,14 @@ fn the_scorecard_page_renders_in_a_real_browser() {
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.contains("<caption>Outcome: what it achieves</caption>"), "the parsed page lacks the tables");
-    assert!(dom.matches("<svg").count() > 10, "sparklines and charts are inline SVG");
+    assert!(
+        dom.contains("<caption>Outcome: what it achieves</caption>"),
+        "the parsed page lacks the tables"
+    );
+    assert!(
+        dom.matches("<svg").count() > 10,
+        "sparklines and charts are inline SVG"
+    );
 }
 
 // ------------------------------------------------------- running for years
@@ -612,8 +863,17 @@ fn last_catches_up_missed_weeks_once() {
     let p = Project::tiny();
     p.ok(&["import", fixture("tiny").to_str().unwrap()]);
     let run_on = |day: &str| {
-        let out = p.cmd().args(["run", "--no-send", "--allow-stale"]).env("SCORECARD_TODAY", day).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = p
+            .cmd()
+            .args(["run", "--no-send", "--allow-stale"])
+            .env("SCORECARD_TODAY", day)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let first = run_on("2026-11-23");
@@ -637,7 +897,12 @@ fn last_catches_up_missed_weeks_once() {
 fn stale_data_is_archived_but_not_mailed() {
     let p = Project::tiny();
     p.ok(&["import", fixture("tiny").to_str().unwrap()]);
-    let out = p.cmd().args(["run", "--period", "2026-W49"]).env("SCORECARD_TODAY", "2026-12-14").output().unwrap();
+    let out = p
+        .cmd()
+        .args(["run", "--period", "2026-W49"])
+        .env("SCORECARD_TODAY", "2026-12-14")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("orders.csv has no rows after 2026-11-22: import a fresh snapshot, or pass --allow-stale"), "{stderr}");
@@ -648,13 +913,27 @@ fn stale_data_is_archived_but_not_mailed() {
 #[test]
 fn overlapping_runs_wait_then_fail_naming_the_holder() {
     let p = Project::new("[run]\nlock_wait_secs = 1\n");
-    let holder = scorecard::lock::RunLock::acquire(&p.path("scorecard.db"), std::time::Duration::from_secs(1), "pid 4242 `scorecard run` since 2026-11-23T06:00:00Z").unwrap();
-    let snap = p.snapshot("s", &[("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,5\n")]);
+    let holder = scorecard::lock::RunLock::acquire(
+        &p.path("scorecard.db"),
+        std::time::Duration::from_secs(1),
+        "pid 4242 `scorecard run` since 2026-11-23T06:00:00Z",
+    )
+    .unwrap();
+    let snap = p.snapshot(
+        "s",
+        &[(
+            "orders.csv",
+            "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,5\n",
+        )],
+    );
     let started = std::time::Instant::now();
     let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(started.elapsed() >= std::time::Duration::from_secs(1));
-    assert!(stderr.contains("another scorecard run holds the lock") && stderr.contains("pid 4242"), "{stderr}");
+    assert!(
+        stderr.contains("another scorecard run holds the lock") && stderr.contains("pid 4242"),
+        "{stderr}"
+    );
     drop(holder);
     // Released (as when its holder dies): the next run takes it over.
     p.ok(&["import", snap.to_str().unwrap()]);
@@ -668,11 +947,18 @@ fn init_writes_a_working_project_and_never_overwrites() {
     assert!(out.contains("wrote    ./config.toml"), "{out}");
     assert!(p.path("templates/scorecard.html").exists() && p.path("benchmarks.toml").exists());
     let out = p.ok(&["check"]);
-    assert!(out.contains("config: config.toml is valid") && out.contains("templates: built-in, with overrides"), "{out}");
+    assert!(
+        out.contains("config: config.toml is valid")
+            && out.contains("templates: built-in, with overrides"),
+        "{out}"
+    );
     std::fs::write(p.path("config.toml"), "# mine\n").unwrap();
     let out = p.ok(&["init", "."]);
     assert!(out.contains("kept     ./config.toml"), "{out}");
-    assert_eq!(std::fs::read_to_string(p.path("config.toml")).unwrap(), "# mine\n");
+    assert_eq!(
+        std::fs::read_to_string(p.path("config.toml")).unwrap(),
+        "# mine\n"
+    );
 }
 
 #[test]
@@ -681,15 +967,33 @@ fn demo_runs_the_whole_job() {
     let out = p.ok(&["demo", "--dir", "d", "--weeks", "60"]);
     assert!(out.contains("demo: done in"), "{out}");
     let week = p.path("d/reports/weekly/2026-W47");
-    for f in ["scorecard.html", "scorecard.md", "kpis.json", "kpis.csv", "manifest.json", "segments/region-emea/scorecard.html"] {
+    for f in [
+        "scorecard.html",
+        "scorecard.md",
+        "kpis.json",
+        "kpis.csv",
+        "manifest.json",
+        "segments/region-emea/scorecard.html",
+    ] {
         assert!(week.join(f).exists(), "{f}");
     }
     assert!(p.path("d/reports/index.html").exists());
-    assert!(p.path("d/reports/weekly/2026-W40/scorecard.html").exists(), "history is archived too");
+    assert!(
+        p.path("d/reports/weekly/2026-W40/scorecard.html").exists(),
+        "history is archived too"
+    );
     let md = std::fs::read_to_string(week.join("scorecard.md")).unwrap();
-    assert!(md.contains("region=EMEA is holding back"), "the demo's EMEA support story shows in the insights:\n{md}");
-    let outbox: Vec<_> = std::fs::read_dir(p.path("d/outbox")).unwrap().flatten().collect();
+    assert!(
+        md.contains("region=EMEA is holding back"),
+        "the demo's EMEA support story shows in the insights:\n{md}"
+    );
+    let outbox: Vec<_> = std::fs::read_dir(p.path("d/outbox"))
+        .unwrap()
+        .flatten()
+        .collect();
     assert_eq!(outbox.len(), 2, "one email per recipient entry");
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(week.join("manifest.json")).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(week.join("manifest.json")).unwrap())
+            .unwrap();
     assert_eq!(manifest["emails"].as_array().unwrap().len(), 2);
 }

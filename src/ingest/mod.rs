@@ -457,7 +457,7 @@ fn import_file(
             }
         }
         summary.rows_read += 1;
-        if let (Some(bar), true) = (&progress, summary.rows_read % PROGRESS_EVERY == 0) {
+        if let (Some(bar), true) = (&progress, summary.rows_read.is_multiple_of(PROGRESS_EVERY)) {
             bar.set_position(record.position().map(|p| p.byte()).unwrap_or(0));
         }
         let parsed = ctx.parse(&layout, &record);

@@ -32,38 +32,65 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn from_header(kind: FileKind, header: &csv::ByteRecord, mapping: &ImportMapping) -> Result<Layout, String> {
+    pub fn from_header(
+        kind: FileKind,
+        header: &csv::ByteRecord,
+        mapping: &ImportMapping,
+    ) -> Result<Layout, String> {
         let mut names = Vec::with_capacity(header.len());
         for (i, field) in header.iter().enumerate() {
             if field.contains(&0) {
-                return Err("the header contains NUL bytes: this is a binary file, not CSV text".into());
+                return Err(
+                    "the header contains NUL bytes: this is a binary file, not CSV text".into(),
+                );
             }
             let text = std::str::from_utf8(field).map_err(|e| {
                 format!("column {}: the header is not UTF-8 text (invalid byte at offset {}): is this a CSV file saved as UTF-8?", i + 1, e.valid_up_to())
             })?;
-            let text = if i == 0 { text.trim_start_matches('\u{feff}') } else { text };
+            let text = if i == 0 {
+                text.trim_start_matches('\u{feff}')
+            } else {
+                text
+            };
             names.push(text.trim().to_lowercase());
         }
         for (i, n) in names.iter().enumerate() {
             if !n.is_empty() && names[..i].contains(n) {
-                return Err(format!("column {}: '{n}' appears twice in the header", i + 1));
+                return Err(format!(
+                    "column {}: '{n}' appears twice in the header",
+                    i + 1
+                ));
             }
         }
         let columns = kind.columns();
         let mut index = Vec::with_capacity(columns.len());
         let mut missing = Vec::new();
         for c in columns {
-            let wanted = mapping.columns.get(c.name).map(String::as_str).unwrap_or(c.name);
+            let wanted = mapping
+                .columns
+                .get(c.name)
+                .map(String::as_str)
+                .unwrap_or(c.name);
             let pos = names.iter().position(|n| n == wanted);
             if pos.is_none() && c.required {
-                missing.push(if wanted == c.name { c.name.to_string() } else { format!("{} (mapped to '{wanted}')", c.name) });
+                missing.push(if wanted == c.name {
+                    c.name.to_string()
+                } else {
+                    format!("{} (mapped to '{wanted}')", c.name)
+                });
             }
             index.push(pos);
         }
         if !missing.is_empty() {
             let expected: Vec<String> = columns
                 .iter()
-                .map(|c| if c.required { c.name.to_string() } else { format!("{} (optional)", c.name) })
+                .map(|c| {
+                    if c.required {
+                        c.name.to_string()
+                    } else {
+                        format!("{} (optional)", c.name)
+                    }
+                })
                 .collect();
             return Err(format!(
                 "missing required column{} {}; found: {}; expected: {} (header names are matched case-insensitively; map other names in [import.{}] columns)",
@@ -85,11 +112,19 @@ impl Layout {
         } else {
             Vec::new()
         };
-        Ok(Layout { index, attributes, width: names.len(), names })
+        Ok(Layout {
+            index,
+            attributes,
+            width: names.len(),
+            names,
+        })
     }
 
     pub fn header_names(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(String::as_str).filter(|n| !n.is_empty())
+        self.names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !n.is_empty())
     }
 
     /// 1-based file column of the id (for duplicate messages).
@@ -139,12 +174,20 @@ struct Cells<'a> {
 
 impl<'a> Cells<'a> {
     fn slot(&self, name: &str) -> (usize, Option<usize>) {
-        let i = self.kind.columns().iter().position(|c| c.name == name).expect("schema column");
+        let i = self
+            .kind
+            .columns()
+            .iter()
+            .position(|c| c.name == name)
+            .expect("schema column");
         (i, self.layout.index[i])
     }
 
     fn fail(&mut self, column: Option<usize>, name: &str, reason: String) {
-        self.errors.push(CellError { column: column.map(|c| c + 1), reason: format!("{name}: {reason}") });
+        self.errors.push(CellError {
+            column: column.map(|c| c + 1),
+            reason: format!("{name}: {reason}"),
+        });
     }
 
     /// The trimmed cell, None when absent or empty (and an error if required).
@@ -159,7 +202,13 @@ impl<'a> Cells<'a> {
                     + self.record.range(pos).map(|r| r.start as u64).unwrap_or(0)
                     + pos as u64 // the separators before this field (exact for unquoted fields)
                     + e.valid_up_to() as u64;
-                self.fail(Some(pos), name, format!("invalid UTF-8 near byte offset {offset} of the file (save it as UTF-8)"));
+                self.fail(
+                    Some(pos),
+                    name,
+                    format!(
+                        "invalid UTF-8 near byte offset {offset} of the file (save it as UTF-8)"
+                    ),
+                );
                 return None;
             }
         };
@@ -176,7 +225,11 @@ impl<'a> Cells<'a> {
         self.get(name).map(str::to_string)
     }
 
-    fn parsed<T>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    fn parsed<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let cell = self.get(name)?;
         match parse(cell) {
             Ok(v) => Some(v),
@@ -195,7 +248,10 @@ impl<'a> Cells<'a> {
 
 fn date_values(d: Option<NaiveDate>) -> (Value, Value) {
     match d {
-        Some(d) => (Value::Text(d.to_string()), Value::Integer(period::day_number(d))),
+        Some(d) => (
+            Value::Text(d.to_string()),
+            Value::Integer(period::day_number(d)),
+        ),
         None => (Value::Null, Value::Null),
     }
 }
@@ -220,7 +276,12 @@ impl ParseCtx<'_> {
                 ),
             }]);
         }
-        let mut c = Cells { kind: self.kind, layout, record, errors: Vec::new() };
+        let mut c = Cells {
+            kind: self.kind,
+            layout,
+            record,
+            errors: Vec::new(),
+        };
         let date_fmt = self.mapping.date_format.as_deref();
         let ts_fmt = self.mapping.timestamp_format.as_deref();
         let tz = self.config.report.timezone;
@@ -256,7 +317,9 @@ impl ParseCtx<'_> {
                         let p = col(&c, "closed_on");
                         c.fail(p, "closed_on", format!("{d} is set on an open deal (an open deal has no close date; is the stage right?)"));
                     }
-                    (Some(s @ ("won" | "lost")), None) if c.errors.iter().all(|e| !e.reason.starts_with("closed_on")) => {
+                    (Some(s @ ("won" | "lost")), None)
+                        if c.errors.iter().all(|e| !e.reason.starts_with("closed_on")) =>
+                    {
                         let p = col(&c, "closed_on").or(col(&c, "stage"));
                         c.fail(p, "closed_on", format!("required when the deal is {s}"));
                     }
@@ -300,11 +363,20 @@ impl ParseCtx<'_> {
                 }
                 let (on, day) = date_values(ordered);
                 days.push(ordered.map(period::day_number));
-                vec![text_value(id), text_value(customer), on, day, real_value(amount), real_value(cost)]
+                vec![
+                    text_value(id),
+                    text_value(customer),
+                    on,
+                    day,
+                    real_value(amount),
+                    real_value(cost),
+                ]
             }
             FileKind::Tickets => {
                 let id = c.text("ticket_id");
-                let ts = |c: &mut Cells, n: &str| c.parsed(n, |s| values::parse_timestamp(s, ts_fmt, tz));
+                let ts = |c: &mut Cells, n: &str| {
+                    c.parsed(n, |s| values::parse_timestamp(s, ts_fmt, tz))
+                };
                 let opened = ts(&mut c, "opened_at");
                 let response = ts(&mut c, "first_response_at");
                 let resolved = ts(&mut c, "resolved_at");
@@ -312,13 +384,24 @@ impl ParseCtx<'_> {
                     if let (Some(o), Some(t)) = (opened, t) {
                         if t < o {
                             let p = c.column_of(name);
-                            c.fail(p, name, format!("{} is before opened_at {}", t.to_rfc3339(), o.to_rfc3339()));
+                            c.fail(
+                                p,
+                                name,
+                                format!(
+                                    "{} is before opened_at {}",
+                                    t.to_rfc3339(),
+                                    o.to_rfc3339()
+                                ),
+                            );
                         }
                     }
                 }
                 let day = opened.map(|o| period::day_number(period::local_date(o, tz)));
                 days.push(day);
-                let secs = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| Value::Integer(t.timestamp())).unwrap_or(Value::Null);
+                let secs = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                    t.map(|t| Value::Integer(t.timestamp()))
+                        .unwrap_or(Value::Null)
+                };
                 vec![
                     text_value(id),
                     secs(opened),
@@ -339,7 +422,11 @@ impl ParseCtx<'_> {
                     Some("csat") => Some((1, 5)),
                     Some(other) => {
                         let p = c.column_of("kind");
-                        c.fail(p, "kind", format!("unknown survey kind '{other}' (expected nps or csat)"));
+                        c.fail(
+                            p,
+                            "kind",
+                            format!("unknown survey kind '{other}' (expected nps or csat)"),
+                        );
                         None
                     }
                     None => None,
@@ -347,7 +434,14 @@ impl ParseCtx<'_> {
                 if let (Some((lo, hi)), Some(s)) = (range, score) {
                     if !(lo..=hi).contains(&s) {
                         let p = c.column_of("score");
-                        c.fail(p, "score", format!("{s} is outside the {} range {lo}..{hi}", kind.as_deref().unwrap_or_default()));
+                        c.fail(
+                            p,
+                            "score",
+                            format!(
+                                "{s} is outside the {} range {lo}..{hi}",
+                                kind.as_deref().unwrap_or_default()
+                            ),
+                        );
                     }
                 }
                 let (on, day) = date_values(answered);
@@ -379,7 +473,13 @@ impl ParseCtx<'_> {
                 }
                 let (on, day) = date_values(spent);
                 days.push(spent.map(period::day_number));
-                vec![text_value(id), on, day, text_value(category), real_value(amount)]
+                vec![
+                    text_value(id),
+                    on,
+                    day,
+                    text_value(category),
+                    real_value(amount),
+                ]
             }
             FileKind::Activities => {
                 let id = c.text("activity_id");
@@ -387,7 +487,14 @@ impl ParseCtx<'_> {
                 let kind = c.text("kind");
                 let (on, day) = date_values(occurred);
                 days.push(occurred.map(period::day_number));
-                vec![text_value(id), on, day, text_value(kind), text_value(c.text("owner")), text_value(c.text("customer_id"))]
+                vec![
+                    text_value(id),
+                    on,
+                    day,
+                    text_value(kind),
+                    text_value(c.text("owner")),
+                    text_value(c.text("customer_id")),
+                ]
             }
             FileKind::Measures => {
                 let period = c.parsed("period", Period::parse);
@@ -396,15 +503,26 @@ impl ParseCtx<'_> {
                     let custom = self.config.custom_kpis.iter().any(|ck| &ck.id == k);
                     if !crate::kpi::catalogue::is_known_static(k) && !custom {
                         let p = c.column_of("kpi");
-                        c.fail(p, "kpi", format!("unknown KPI '{k}' (see `scorecard kpis`)"));
+                        c.fail(
+                            p,
+                            "kpi",
+                            format!("unknown KPI '{k}' (see `scorecard kpis`)"),
+                        );
                     }
                 }
                 let value = c.parsed("value", values::parse_decimal);
                 let segment = c.text("segment");
                 if let Some(s) = &segment {
-                    if !s.split_once('=').is_some_and(|(a, v)| !a.trim().is_empty() && !v.trim().is_empty()) {
+                    if !s
+                        .split_once('=')
+                        .is_some_and(|(a, v)| !a.trim().is_empty() && !v.trim().is_empty())
+                    {
                         let p = c.column_of("segment");
-                        c.fail(p, "segment", format!("'{s}' is not attribute=value (e.g. region=EMEA)"));
+                        c.fail(
+                            p,
+                            "segment",
+                            format!("'{s}' is not attribute=value (e.g. region=EMEA)"),
+                        );
                     }
                 }
                 vec![
@@ -419,14 +537,23 @@ impl ParseCtx<'_> {
         for (pos, name) in &layout.attributes {
             match std::str::from_utf8(record.get(*pos).unwrap_or_default()) {
                 Ok(v) => attributes.push((name.clone(), v.trim().to_string())),
-                Err(_) => c.fail(Some(*pos), name, "invalid UTF-8 (save the file as UTF-8)".into()),
+                Err(_) => c.fail(
+                    Some(*pos),
+                    name,
+                    "invalid UTF-8 (save the file as UTF-8)".into(),
+                ),
             }
         }
         if !c.errors.is_empty() {
             return Err(c.errors);
         }
         let hash = row_hash(&values, &attributes);
-        Ok(Row { values, days, attributes, hash })
+        Ok(Row {
+            values,
+            days,
+            attributes,
+            hash,
+        })
     }
 
     /// Maps a CRM stage to open / won / lost.
@@ -506,17 +633,124 @@ pub struct TableDef {
 
 impl TableDef {
     pub fn of(kind: FileKind) -> TableDef {
-        let (table, columns, pk_len, day_columns, attributes_table): (_, &'static [&'static str], _, &'static [&'static str], _) = match kind {
-            FileKind::Customers => ("customers", &["customer_id", "acquired_on", "acquired_day", "churned_on", "churned_day"], 1, &["acquired_day", "churned_day"], Some(("customer_attributes", "customer_id"))),
-            FileKind::Deals => ("deals", &["deal_id", "created_on", "created_day", "stage", "closed_on", "closed_day", "amount", "customer_id", "owner"], 1, &["created_day", "closed_day"], None),
-            FileKind::Orders => ("orders", &["order_id", "customer_id", "ordered_on", "ordered_day", "amount", "cost"], 1, &["ordered_day"], None),
-            FileKind::Tickets => ("tickets", &["ticket_id", "opened_at", "opened_day", "first_response_at", "resolved_at", "customer_id", "channel"], 1, &["opened_day"], None),
-            FileKind::Surveys => ("surveys", &["response_id", "answered_on", "answered_day", "kind", "score", "customer_id", "comment"], 1, &["answered_day"], None),
-            FileKind::Spend => ("spend", &["spend_id", "spent_on", "spent_day", "category", "amount"], 1, &["spent_day"], Some(("spend_attributes", "spend_id"))),
-            FileKind::Activities => ("activities", &["activity_id", "occurred_on", "occurred_day", "kind", "owner", "customer_id"], 1, &["occurred_day"], None),
-            FileKind::Measures => ("measures", &["period", "kpi", "segment", "value"], 3, &[], None),
+        let (table, columns, pk_len, day_columns, attributes_table): (
+            _,
+            &'static [&'static str],
+            _,
+            &'static [&'static str],
+            _,
+        ) = match kind {
+            FileKind::Customers => (
+                "customers",
+                &[
+                    "customer_id",
+                    "acquired_on",
+                    "acquired_day",
+                    "churned_on",
+                    "churned_day",
+                ],
+                1,
+                &["acquired_day", "churned_day"],
+                Some(("customer_attributes", "customer_id")),
+            ),
+            FileKind::Deals => (
+                "deals",
+                &[
+                    "deal_id",
+                    "created_on",
+                    "created_day",
+                    "stage",
+                    "closed_on",
+                    "closed_day",
+                    "amount",
+                    "customer_id",
+                    "owner",
+                ],
+                1,
+                &["created_day", "closed_day"],
+                None,
+            ),
+            FileKind::Orders => (
+                "orders",
+                &[
+                    "order_id",
+                    "customer_id",
+                    "ordered_on",
+                    "ordered_day",
+                    "amount",
+                    "cost",
+                ],
+                1,
+                &["ordered_day"],
+                None,
+            ),
+            FileKind::Tickets => (
+                "tickets",
+                &[
+                    "ticket_id",
+                    "opened_at",
+                    "opened_day",
+                    "first_response_at",
+                    "resolved_at",
+                    "customer_id",
+                    "channel",
+                ],
+                1,
+                &["opened_day"],
+                None,
+            ),
+            FileKind::Surveys => (
+                "surveys",
+                &[
+                    "response_id",
+                    "answered_on",
+                    "answered_day",
+                    "kind",
+                    "score",
+                    "customer_id",
+                    "comment",
+                ],
+                1,
+                &["answered_day"],
+                None,
+            ),
+            FileKind::Spend => (
+                "spend",
+                &["spend_id", "spent_on", "spent_day", "category", "amount"],
+                1,
+                &["spent_day"],
+                Some(("spend_attributes", "spend_id")),
+            ),
+            FileKind::Activities => (
+                "activities",
+                &[
+                    "activity_id",
+                    "occurred_on",
+                    "occurred_day",
+                    "kind",
+                    "owner",
+                    "customer_id",
+                ],
+                1,
+                &["occurred_day"],
+                None,
+            ),
+            FileKind::Measures => (
+                "measures",
+                &["period", "kpi", "segment", "value"],
+                3,
+                &[],
+                None,
+            ),
         };
-        TableDef { kind, table, columns, pk_len, day_columns, attributes_table }
+        TableDef {
+            kind,
+            table,
+            columns,
+            pk_len,
+            day_columns,
+            attributes_table,
+        }
     }
 
     pub fn pk_label(&self) -> String {
@@ -528,16 +762,31 @@ impl TableDef {
         let n = self.columns.len();
         let placeholders: Vec<String> = (1..=n + 2).map(|i| format!("?{i}")).collect();
         let pk_cols = &self.columns[..self.pk_len];
-        let pk_where: Vec<String> = pk_cols.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 1)).collect();
+        let pk_where: Vec<String> = pk_cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ?{}", i + 1))
+            .collect();
         let pk_where = pk_where.join(" AND ");
         let insert = format!(
             "INSERT INTO {t} ({cols}, snapshot_id, row_hash) VALUES ({ph}) ON CONFLICT DO NOTHING",
             t = self.table,
             ph = placeholders.join(", ")
         );
-        let select_days = if self.day_columns.is_empty() { "NULL".to_string() } else { self.day_columns.join(", ") };
-        let select = format!("SELECT snapshot_id, row_hash, {select_days} FROM {} WHERE {pk_where}", self.table);
-        let sets: Vec<String> = self.columns[self.pk_len..].iter().enumerate().map(|(i, c)| format!("{c} = ?{}", self.pk_len + i + 1)).collect();
+        let select_days = if self.day_columns.is_empty() {
+            "NULL".to_string()
+        } else {
+            self.day_columns.join(", ")
+        };
+        let select = format!(
+            "SELECT snapshot_id, row_hash, {select_days} FROM {} WHERE {pk_where}",
+            self.table
+        );
+        let sets: Vec<String> = self.columns[self.pk_len..]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ?{}", self.pk_len + i + 1))
+            .collect();
         let update = format!(
             "UPDATE {t} SET {sets}, snapshot_id = ?{s}, row_hash = ?{h} WHERE {pk_where}",
             t = self.table,
@@ -545,18 +794,32 @@ impl TableDef {
             s = n + 1,
             h = n + 2
         );
-        let touch = format!("UPDATE {} SET snapshot_id = ?{} WHERE {pk_where}", self.table, self.pk_len + 1);
+        let touch = format!(
+            "UPDATE {} SET snapshot_id = ?{} WHERE {pk_where}",
+            self.table,
+            self.pk_len + 1
+        );
         // Prepare every statement now so that a mistake shows at once.
         for sql in [&insert, &select, &update, &touch] {
             tx.prepare_cached(sql)?;
         }
-        Ok(TableWriter { tx, def: TableDef::of(self.kind), insert, select, update, touch })
+        Ok(TableWriter {
+            tx,
+            def: TableDef::of(self.kind),
+            insert,
+            select,
+            update,
+            touch,
+        })
     }
 }
 
 pub enum Upsert {
     Inserted,
-    Replaced { old_days: Vec<Option<i64>>, segments_changed: bool },
+    Replaced {
+        old_days: Vec<Option<i64>>,
+        segments_changed: bool,
+    },
     Unchanged,
     /// The id was already written by this same file.
     Duplicate,
@@ -574,8 +837,14 @@ pub struct TableWriter<'t> {
 impl TableWriter<'_> {
     pub fn upsert(&mut self, row: &Row, snapshot_id: i64) -> rusqlite::Result<Upsert> {
         let tx = self.tx;
-        let params = row.values.iter().cloned().chain([Value::Integer(snapshot_id), Value::Integer(row.hash)]);
-        let inserted = tx.prepare_cached(&self.insert)?.execute(params_from_iter(params))?;
+        let params = row
+            .values
+            .iter()
+            .cloned()
+            .chain([Value::Integer(snapshot_id), Value::Integer(row.hash)]);
+        let inserted = tx
+            .prepare_cached(&self.insert)?
+            .execute(params_from_iter(params))?;
         if inserted == 1 {
             self.write_attributes(row, false)?;
             return Ok(Upsert::Inserted);
@@ -604,24 +873,37 @@ impl TableWriter<'_> {
         }
         if old_hash == row.hash {
             let params = pk.iter().cloned().chain([Value::Integer(snapshot_id)]);
-            tx.prepare_cached(&self.touch)?.execute(params_from_iter(params))?;
+            tx.prepare_cached(&self.touch)?
+                .execute(params_from_iter(params))?;
             return Ok(Upsert::Unchanged);
         }
-        let params = row.values.iter().cloned().chain([Value::Integer(snapshot_id), Value::Integer(row.hash)]);
-        tx.prepare_cached(&self.update)?.execute(params_from_iter(params))?;
+        let params = row
+            .values
+            .iter()
+            .cloned()
+            .chain([Value::Integer(snapshot_id), Value::Integer(row.hash)]);
+        tx.prepare_cached(&self.update)?
+            .execute(params_from_iter(params))?;
         let segments_changed = self.write_attributes(row, true)?;
-        Ok(Upsert::Replaced { old_days, segments_changed })
+        Ok(Upsert::Replaced {
+            old_days,
+            segments_changed,
+        })
     }
 
     /// Stores the row's attributes; on replace, says whether they changed.
     fn write_attributes(&self, row: &Row, replacing: bool) -> rusqlite::Result<bool> {
-        let Some((table, key)) = self.def.attributes_table else { return Ok(false) };
+        let Some((table, key)) = self.def.attributes_table else {
+            return Ok(false);
+        };
         let id = &row.values[0];
         let mut changed = false;
         if replacing {
             let mut old: Vec<(String, String)> = self
                 .tx
-                .prepare_cached(&format!("SELECT name, value FROM {table} WHERE {key} = ?1 ORDER BY name"))?
+                .prepare_cached(&format!(
+                    "SELECT name, value FROM {table} WHERE {key} = ?1 ORDER BY name"
+                ))?
                 .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             let mut new = row.attributes.clone();
@@ -631,9 +913,13 @@ impl TableWriter<'_> {
             if !changed {
                 return Ok(false);
             }
-            self.tx.prepare_cached(&format!("DELETE FROM {table} WHERE {key} = ?1"))?.execute([id])?;
+            self.tx
+                .prepare_cached(&format!("DELETE FROM {table} WHERE {key} = ?1"))?
+                .execute([id])?;
         }
-        let mut insert = self.tx.prepare_cached(&format!("INSERT INTO {table} ({key}, name, value) VALUES (?1, ?2, ?3)"))?;
+        let mut insert = self.tx.prepare_cached(&format!(
+            "INSERT INTO {table} ({key}, name, value) VALUES (?1, ?2, ?3)"
+        ))?;
         for (name, value) in &row.attributes {
             insert.execute(rusqlite::params![id, name, value])?;
         }

@@ -53,81 +53,81 @@ impl FileKind {
         match self {
             FileKind::Customers => {
                 const C: &[Column] = &[
-                col("customer_id", Text, true),
-                col("acquired_on", Date, true),
-                col("churned_on", Date, false),
+                    col("customer_id", Text, true),
+                    col("acquired_on", Date, true),
+                    col("churned_on", Date, false),
                 ];
                 C
             }
             FileKind::Deals => {
                 const C: &[Column] = &[
-                col("deal_id", Text, true),
-                col("created_on", Date, true),
-                col("stage", Text, true),
-                col("closed_on", Date, false),
-                col("amount", Decimal, false),
-                col("customer_id", Text, false),
-                col("owner", Text, false),
+                    col("deal_id", Text, true),
+                    col("created_on", Date, true),
+                    col("stage", Text, true),
+                    col("closed_on", Date, false),
+                    col("amount", Decimal, false),
+                    col("customer_id", Text, false),
+                    col("owner", Text, false),
                 ];
                 C
             }
             FileKind::Orders => {
                 const C: &[Column] = &[
-                col("order_id", Text, true),
-                col("customer_id", Text, true),
-                col("ordered_on", Date, true),
-                col("amount", Decimal, true),
-                col("cost", Decimal, false),
+                    col("order_id", Text, true),
+                    col("customer_id", Text, true),
+                    col("ordered_on", Date, true),
+                    col("amount", Decimal, true),
+                    col("cost", Decimal, false),
                 ];
                 C
             }
             FileKind::Tickets => {
                 const C: &[Column] = &[
-                col("ticket_id", Text, true),
-                col("opened_at", Timestamp, true),
-                col("first_response_at", Timestamp, false),
-                col("resolved_at", Timestamp, false),
-                col("customer_id", Text, false),
-                col("channel", Text, false),
+                    col("ticket_id", Text, true),
+                    col("opened_at", Timestamp, true),
+                    col("first_response_at", Timestamp, false),
+                    col("resolved_at", Timestamp, false),
+                    col("customer_id", Text, false),
+                    col("channel", Text, false),
                 ];
                 C
             }
             FileKind::Surveys => {
                 const C: &[Column] = &[
-                col("response_id", Text, true),
-                col("answered_on", Date, true),
-                col("kind", Text, true),
-                col("score", Integer, true),
-                col("customer_id", Text, false),
-                col("comment", Text, false),
+                    col("response_id", Text, true),
+                    col("answered_on", Date, true),
+                    col("kind", Text, true),
+                    col("score", Integer, true),
+                    col("customer_id", Text, false),
+                    col("comment", Text, false),
                 ];
                 C
             }
             FileKind::Spend => {
                 const C: &[Column] = &[
-                col("spend_id", Text, true),
-                col("spent_on", Date, true),
-                col("category", Text, true),
-                col("amount", Decimal, true),
+                    col("spend_id", Text, true),
+                    col("spent_on", Date, true),
+                    col("category", Text, true),
+                    col("amount", Decimal, true),
                 ];
                 C
             }
             FileKind::Activities => {
                 const C: &[Column] = &[
-                col("activity_id", Text, true),
-                col("occurred_on", Date, true),
-                col("kind", Text, true),
-                col("owner", Text, false),
-                col("customer_id", Text, false),
+                    col("activity_id", Text, true),
+                    col("occurred_on", Date, true),
+                    col("kind", Text, true),
+                    col("owner", Text, false),
+                    col("customer_id", Text, false),
                 ];
                 C
             }
             FileKind::Measures => {
                 const C: &[Column] = &[
-                col("period", Text, true),
-                col("kpi", Text, true),
-                col("value", Decimal, true),
-                col("segment", Text, false),
+                    col("period", Text, true),
+                    col("kpi", Text, true),
+                    col("value", Decimal, true),
+                    col("segment", Text, false),
                 ];
                 C
             }

@@ -31,8 +31,12 @@ pub fn parse_timestamp(cell: &str, format: Option<&str>, tz: Tz) -> Result<DateT
             .unwrap_or_else(|| "RFC 3339 like 2026-11-17T09:30:00Z, or YYYY-MM-DD HH:MM[:SS] in the report time zone".into());
         format!("'{cell}' is not a timestamp (expected {expected})")
     })?;
-    period::local_to_utc(local, tz)
-        .ok_or_else(|| format!("'{cell}' does not exist in time zone {} (a daylight-saving gap)", tz.name()))
+    period::local_to_utc(local, tz).ok_or_else(|| {
+        format!(
+            "'{cell}' does not exist in time zone {} (a daylight-saving gap)",
+            tz.name()
+        )
+    })
 }
 
 /// A decimal with `.` as decimal point, no thousands separator, optional `-`.
@@ -53,11 +57,13 @@ pub fn parse_decimal(cell: &str) -> Result<f64, String> {
         };
         return Err(format!("'{cell}' is not a number{hint}"));
     }
-    cell.parse::<f64>().map_err(|_| format!("'{cell}' is not a number"))
+    cell.parse::<f64>()
+        .map_err(|_| format!("'{cell}' is not a number"))
 }
 
 pub fn parse_integer(cell: &str) -> Result<i64, String> {
-    cell.parse::<i64>().map_err(|_| format!("'{cell}' is not a whole number"))
+    cell.parse::<i64>()
+        .map_err(|_| format!("'{cell}' is not a whole number"))
 }
 
 #[cfg(test)]
@@ -66,10 +72,20 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(parse_date("2026-11-17", None).unwrap().to_string(), "2026-11-17");
-        assert!(parse_date("2026-13-01", None).unwrap_err().contains("not a date (expected YYYY-MM-DD"));
+        assert_eq!(
+            parse_date("2026-11-17", None).unwrap().to_string(),
+            "2026-11-17"
+        );
+        assert!(parse_date("2026-13-01", None)
+            .unwrap_err()
+            .contains("not a date (expected YYYY-MM-DD"));
         assert!(parse_date("17/11/2026", None).is_err());
-        assert_eq!(parse_date("11/17/2026", Some("%m/%d/%Y")).unwrap().to_string(), "2026-11-17");
+        assert_eq!(
+            parse_date("11/17/2026", Some("%m/%d/%Y"))
+                .unwrap()
+                .to_string(),
+            "2026-11-17"
+        );
     }
 
     #[test]
@@ -82,16 +98,22 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2026-11-17T08:30:00+00:00");
         let t = parse_timestamp("2026-11-17 09:30:15", None, Tz::UTC).unwrap();
         assert_eq!(t.to_rfc3339(), "2026-11-17T09:30:15+00:00");
-        assert!(parse_timestamp("yesterday", None, Tz::UTC).unwrap_err().contains("not a timestamp"));
+        assert!(parse_timestamp("yesterday", None, Tz::UTC)
+            .unwrap_err()
+            .contains("not a timestamp"));
         // 02:30 on the spring-forward night does not exist in Paris.
-        assert!(parse_timestamp("2026-03-29 02:30", None, paris).unwrap_err().contains("daylight-saving"));
+        assert!(parse_timestamp("2026-03-29 02:30", None, paris)
+            .unwrap_err()
+            .contains("daylight-saving"));
     }
 
     #[test]
     fn decimals() {
         assert_eq!(parse_decimal("12.50").unwrap(), 12.5);
         assert_eq!(parse_decimal("-3").unwrap(), -3.0);
-        assert!(parse_decimal("1,000").unwrap_err().contains("no thousands separator"));
+        assert!(parse_decimal("1,000")
+            .unwrap_err()
+            .contains("no thousands separator"));
         for bad in ["", "abc", "1e5", "inf", "NaN", "1.", ".5", "--1", "+1"] {
             assert!(parse_decimal(bad).is_err(), "{bad}");
         }

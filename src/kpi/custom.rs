@@ -24,7 +24,10 @@ impl Expr {
         let mut p = Parser { tokens, pos: 0 };
         let e = p.sum()?;
         if p.pos != p.tokens.len() {
-            return Err(format!("unexpected '{}' in formula '{text}'", p.tokens[p.pos].text()));
+            return Err(format!(
+                "unexpected '{}' in formula '{text}'",
+                p.tokens[p.pos].text()
+            ));
         }
         Ok(e)
     }
@@ -130,16 +133,24 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                     i += 1;
                 }
                 let s: String = chars[start..i].iter().collect();
-                out.push(Token::Num(s.parse().map_err(|_| format!("'{s}' is not a number"))?));
+                out.push(Token::Num(
+                    s.parse().map_err(|_| format!("'{s}' is not a number"))?,
+                ));
             }
             c if c.is_ascii_alphabetic() || c == '_' => {
                 let start = i;
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.') {
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.')
+                {
                     i += 1;
                 }
                 out.push(Token::Ident(chars[start..i].iter().collect()));
             }
-            other => return Err(format!("unexpected character '{other}' in formula '{text}'")),
+            other => {
+                return Err(format!(
+                    "unexpected character '{other}' in formula '{text}'"
+                ))
+            }
         }
     }
     Ok(out)
@@ -242,6 +253,9 @@ mod tests {
         for bad in ["clv /", "(clv", "clv $ cac", "clv cac", ""] {
             assert!(Expr::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Expr::parse("clv / cac + clv").unwrap().variables(), ["cac", "clv"]);
+        assert_eq!(
+            Expr::parse("clv / cac + clv").unwrap().variables(),
+            ["cac", "clv"]
+        );
     }
 }

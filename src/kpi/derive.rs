@@ -11,7 +11,11 @@ use crate::config::{Config, CustomBody};
 use crate::period::Period;
 use crate::store::Store;
 
-pub fn apply(store: &Store, config: &Config, values: &mut BTreeMap<Period, PeriodValues>) -> Result<()> {
+pub fn apply(
+    store: &Store,
+    config: &Config,
+    values: &mut BTreeMap<Period, PeriodValues>,
+) -> Result<()> {
     apply_measures(store, config, values)?;
     for (period, by_segment) in values.iter_mut() {
         for (segment, kpis) in by_segment.iter_mut() {
@@ -23,20 +27,33 @@ pub fn apply(store: &Store, config: &Config, values: &mut BTreeMap<Period, Perio
 }
 
 /// `measures.csv` values replace the computed ones of their period and segment.
-fn apply_measures(store: &Store, config: &Config, values: &mut BTreeMap<Period, PeriodValues>) -> Result<()> {
-    let mut stmt = store.conn.prepare_cached("SELECT period, kpi, segment, value FROM measures")?;
+fn apply_measures(
+    store: &Store,
+    config: &Config,
+    values: &mut BTreeMap<Period, PeriodValues>,
+) -> Result<()> {
+    let mut stmt = store
+        .conn
+        .prepare_cached("SELECT period, kpi, segment, value FROM measures")?;
     let mut rows = stmt.query([])?;
     let by_id: BTreeMap<String, Period> = values.keys().map(|p| (p.id(), *p)).collect();
     while let Some(r) = rows.next()? {
         let id: String = r.get(0)?;
-        let Some(period) = by_id.get(&id) else { continue };
+        let Some(period) = by_id.get(&id) else {
+            continue;
+        };
         let kpi: String = r.get(1)?;
         let segment: String = r.get(2)?;
         // Segment strings use the attribute name as configured.
         let segment = match segment.split_once('=') {
             Some((attr, value)) => {
                 let attr = attr.trim();
-                let name = config.segment_attrs().iter().find(|a| a.eq_ignore_ascii_case(attr)).map(String::as_str).unwrap_or(attr);
+                let name = config
+                    .segment_attrs()
+                    .iter()
+                    .find(|a| a.eq_ignore_ascii_case(attr))
+                    .map(String::as_str)
+                    .unwrap_or(attr);
                 format!("{name}={}", value.trim())
             }
             None => WHOLE.to_string(),
@@ -45,19 +62,32 @@ fn apply_measures(store: &Store, config: &Config, values: &mut BTreeMap<Period, 
         let by_segment = values.get_mut(period).expect("period from the map");
         by_segment.entry(segment).or_default().insert(
             kpi,
-            KpiValue { value: Some(value), reason: Some("measured: from measures.csv".into()), ..Default::default() },
+            KpiValue {
+                value: Some(value),
+                reason: Some("measured: from measures.csv".into()),
+                ..Default::default()
+            },
         );
     }
     Ok(())
 }
 
-fn derive_custom(store: &Store, config: &Config, period: Period, segment: &str, kpis: &mut BTreeMap<String, KpiValue>) -> Result<()> {
+fn derive_custom(
+    store: &Store,
+    config: &Config,
+    period: Period,
+    segment: &str,
+    kpis: &mut BTreeMap<String, KpiValue>,
+) -> Result<()> {
     // Custom KPIs may refer to each other: evaluate in order until nothing
     // changes (at most one round per custom KPI).
     for _ in 0..config.custom_kpis.len().max(1) {
         let mut changed = false;
         for c in &config.custom_kpis {
-            if kpis.get(&c.id).is_some_and(|v| v.reason.as_deref() == Some("measured: from measures.csv")) {
+            if kpis
+                .get(&c.id)
+                .is_some_and(|v| v.reason.as_deref() == Some("measured: from measures.csv"))
+            {
                 continue;
             }
             let v = match &c.body {
@@ -65,7 +95,9 @@ fn derive_custom(store: &Store, config: &Config, period: Period, segment: &str, 
                     let lookup = |id: &str| kpis.get(id).and_then(|v| v.value);
                     match expr.eval(&lookup) {
                         Some(x) => KpiValue::of(x),
-                        None => KpiValue::null("an input of the formula is null, or a division by zero"),
+                        None => {
+                            KpiValue::null("an input of the formula is null, or a division by zero")
+                        }
                     }
                 }
                 CustomBody::Sql(sql) => {
@@ -73,7 +105,9 @@ fn derive_custom(store: &Store, config: &Config, period: Period, segment: &str, 
                         Some((a, v)) => (Some(a.to_string()), Some(v.to_string())),
                         None => (None, None),
                     };
-                    let mut stmt = store.conn.prepare_cached(sql).with_context(|| format!("custom KPI {}: the SQL does not prepare", c.id))?;
+                    let mut stmt = store.conn.prepare_cached(sql).with_context(|| {
+                        format!("custom KPI {}: the SQL does not prepare", c.id)
+                    })?;
                     let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
                     let start = period.start.to_string();
                     let end = period.end().to_string();
@@ -124,12 +158,20 @@ fn derive_roi(config: &Config, kpis: &mut BTreeMap<String, KpiValue>) {
     } else {
         KpiValue::of(realized)
     };
-    let crm_cost = kpis.get("crm_cost").cloned().unwrap_or_else(|| KpiValue::null("no CRM cost"));
+    let crm_cost = kpis
+        .get("crm_cost")
+        .cloned()
+        .unwrap_or_else(|| KpiValue::null("no CRM cost"));
     let roi = |value: Option<f64>| match (value, crm_cost.value) {
         (Some(v), Some(c)) if c > 0.0 => KpiValue::of(100.0 * (v - c) / c),
         (_, Some(_)) => KpiValue::null("no CRM cost in the period"),
         (None, _) => KpiValue::null("no objective's KPI has a value in this period"),
-        (_, None) => KpiValue::null(crm_cost.reason.clone().unwrap_or_else(|| "CRM cost unknown".into())),
+        (_, None) => KpiValue::null(
+            crm_cost
+                .reason
+                .clone()
+                .unwrap_or_else(|| "CRM cost unknown".into()),
+        ),
     };
     kpis.insert("crm_roi".into(), roi(realized_v.value));
     kpis.insert("crm_roi_projected".into(), roi(Some(projected)));

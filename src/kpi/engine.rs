@@ -39,10 +39,16 @@ pub struct KpiValue {
 
 impl KpiValue {
     pub fn of(value: f64) -> KpiValue {
-        KpiValue { value: Some(value), ..Default::default() }
+        KpiValue {
+            value: Some(value),
+            ..Default::default()
+        }
     }
     pub fn null(reason: impl Into<String>) -> KpiValue {
-        KpiValue { reason: Some(reason.into()), ..Default::default() }
+        KpiValue {
+            reason: Some(reason.into()),
+            ..Default::default()
+        }
     }
     fn with_n(mut self, n: Option<u64>) -> KpiValue {
         self.n = n;
@@ -65,7 +71,11 @@ pub struct CacheStats {
 pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
     let mut list: Vec<KpiInfo> = catalogue::BUILT_IN.iter().map(KpiInfo::from).collect();
     for kind in activity_kinds(store)? {
-        let category = config.activity_categories.get(&kind).copied().unwrap_or(catalogue::Category::Input);
+        let category = config
+            .activity_categories
+            .get(&kind)
+            .copied()
+            .unwrap_or(catalogue::Category::Input);
         list.push(KpiInfo::activity(&kind, category));
     }
     if !config.objectives.is_empty() {
@@ -89,7 +99,9 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
 }
 
 pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
-    let mut stmt = store.conn.prepare_cached("SELECT DISTINCT kind FROM activities ORDER BY kind")?;
+    let mut stmt = store
+        .conn
+        .prepare_cached("SELECT DISTINCT kind FROM activities ORDER BY kind")?;
     let kinds = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(kinds.collect::<rusqlite::Result<_>>()?)
 }
@@ -108,7 +120,13 @@ pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<
             let fp: Option<String> = stmt
                 .query_row(params![p.cadence.as_str(), p.id()], |r| r.get(0))
                 .map(Some)
-                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+                .or_else(|e| {
+                    if e == rusqlite::Error::QueryReturnedNoRows {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    }
+                })?;
             if fp.as_deref() == Some(fingerprint.as_str()) {
                 stats.cached += 1;
             } else {
@@ -124,7 +142,8 @@ pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<
     let values = compute(store, config, &missing)?;
     let tx = store.conn.transaction()?;
     {
-        let mut del = tx.prepare_cached("DELETE FROM kpi_cache WHERE cadence = ?1 AND period = ?2")?;
+        let mut del =
+            tx.prepare_cached("DELETE FROM kpi_cache WHERE cadence = ?1 AND period = ?2")?;
         let mut ins = tx.prepare_cached(
             "INSERT INTO kpi_cache (cadence, period, start_day, end_day, segment, kpi, value, n, ci_low, ci_high, se, reason, fingerprint)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -167,13 +186,19 @@ pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<
 /// The cache key: the settings that shape figures, plus the activity kinds
 /// (a new kind adds a KPI to every period).
 fn cache_fingerprint(store: &Store, config: &Config) -> Result<String> {
-    Ok(format!("{}:{}", config.compute_fingerprint, activity_kinds(store)?.join(",")))
+    Ok(format!(
+        "{}:{}",
+        config.compute_fingerprint,
+        activity_kinds(store)?.join(",")
+    ))
 }
 
 /// Reads cached values of the periods (which must have been [`ensure`]d).
 pub fn load(store: &Store, periods: &[Period]) -> Result<BTreeMap<Period, PeriodValues>> {
     let mut out: BTreeMap<Period, PeriodValues> = BTreeMap::new();
-    let Some(cadence) = periods.first().map(|p| p.cadence) else { return Ok(out) };
+    let Some(cadence) = periods.first().map(|p| p.cadence) else {
+        return Ok(out);
+    };
     let wanted: HashMap<String, Period> = periods.iter().map(|p| (p.id(), *p)).collect();
     let lo = periods.iter().map(|p| p.start_day()).min().unwrap_or(0);
     let hi = periods.iter().map(|p| p.start_day()).max().unwrap_or(0);
@@ -193,7 +218,11 @@ pub fn load(store: &Store, periods: &[Period]) -> Result<BTreeMap<Period, Period
             se: r.get(7)?,
             reason: r.get(8)?,
         };
-        out.entry(*p).or_default().entry(r.get(1)?).or_default().insert(r.get(2)?, v);
+        out.entry(*p)
+            .or_default()
+            .entry(r.get(1)?)
+            .or_default()
+            .insert(r.get(2)?, v);
     }
     Ok(out)
 }
@@ -254,7 +283,11 @@ struct Grid {
 impl Grid {
     fn new(periods: &[Period], config: &Config) -> Grid {
         let index = periods.iter().enumerate().map(|(i, p)| (*p, i)).collect();
-        let attr_names = config.segment_attrs().iter().map(|a| (a.to_lowercase(), a.clone())).collect();
+        let attr_names = config
+            .segment_attrs()
+            .iter()
+            .map(|a| (a.to_lowercase(), a.clone()))
+            .collect();
         Grid {
             periods: periods.to_vec(),
             index,
@@ -268,7 +301,11 @@ impl Grid {
         if attr.is_empty() {
             return WHOLE.to_string();
         }
-        let name = self.attr_names.get(attr).map(String::as_str).unwrap_or(attr);
+        let name = self
+            .attr_names
+            .get(attr)
+            .map(String::as_str)
+            .unwrap_or(attr);
         format!("{name}={value}")
     }
 
@@ -281,7 +318,12 @@ impl Grid {
     }
 
     fn day_range(&self) -> (i64, i64) {
-        let lo = self.periods.iter().map(|p| p.start_day()).min().unwrap_or(0);
+        let lo = self
+            .periods
+            .iter()
+            .map(|p| p.start_day())
+            .min()
+            .unwrap_or(0);
         let hi = self.periods.iter().map(|p| p.end_day()).max().unwrap_or(0);
         (lo, hi)
     }
@@ -289,11 +331,16 @@ impl Grid {
 
 /// SQL for a record's segment value, given the joined attribute row `a` and
 /// the fan-out row `s` of `temp.run_segments`.
-const SEGMENT_VALUE: &str = "CASE WHEN s.attr = '' THEN '' ELSE COALESCE(NULLIF(a.value, ''), '(none)') END";
+const SEGMENT_VALUE: &str =
+    "CASE WHEN s.attr = '' THEN '' ELSE COALESCE(NULLIF(a.value, ''), '(none)') END";
 
 /// Computes every KPI of `periods` (one cadence) for the whole business and
 /// every segment, set-based.
-pub fn compute(store: &Store, config: &Config, periods: &[Period]) -> Result<BTreeMap<Period, PeriodValues>> {
+pub fn compute(
+    store: &Store,
+    config: &Config,
+    periods: &[Period],
+) -> Result<BTreeMap<Period, PeriodValues>> {
     let mut out = BTreeMap::new();
     if periods.is_empty() {
         return Ok(out);
@@ -301,7 +348,8 @@ pub fn compute(store: &Store, config: &Config, periods: &[Period]) -> Result<BTr
     let conn = &store.conn;
     conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS run_segments (attr TEXT PRIMARY KEY); DELETE FROM temp.run_segments;")?;
     {
-        let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO temp.run_segments (attr) VALUES (?1)")?;
+        let mut ins =
+            conn.prepare_cached("INSERT OR IGNORE INTO temp.run_segments (attr) VALUES (?1)")?;
         ins.execute([WHOLE])?;
         for a in config.segment_attrs() {
             ins.execute([a.to_lowercase()])?;
@@ -326,7 +374,11 @@ pub fn compute(store: &Store, config: &Config, periods: &[Period]) -> Result<BTr
         names.collect::<rusqlite::Result<_>>()?
     };
     let kinds = activity_kinds(store)?;
-    let ctx = FormulaCtx { imported: &imported, spend_attrs: &spend_attrs, kinds: &kinds };
+    let ctx = FormulaCtx {
+        imported: &imported,
+        spend_attrs: &spend_attrs,
+        kinds: &kinds,
+    };
     for (i, p) in grid.periods.iter().enumerate() {
         let mut by_segment = PeriodValues::new();
         // The whole business is always listed, even when empty.
@@ -351,7 +403,11 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([hi])?;
-    let bounds: Vec<(i64, i64)> = grid.periods.iter().map(|p| (p.start_day(), p.end_day())).collect();
+    let bounds: Vec<(i64, i64)> = grid
+        .periods
+        .iter()
+        .map(|p| (p.start_day(), p.end_day()))
+        .collect();
     while let Some(r) = rows.next()? {
         let acquired: i64 = r.get(0)?;
         let churned: Option<i64> = r.get(1)?;
@@ -625,17 +681,35 @@ impl FormulaCtx<'_> {
             put!("churned_customers", KpiValue::of(a.churned as f64));
             put!("customers_end", KpiValue::of(a.end as f64));
             let retained = a.end as f64 - a.new as f64;
-            let mut retention = ratio(100.0 * retained, a.start as f64, "no customers at the start of the period")
-                .with_n(Some(a.start));
+            let mut retention = ratio(
+                100.0 * retained,
+                a.start as f64,
+                "no customers at the start of the period",
+            )
+            .with_n(Some(a.start));
             if a.start > 0 && retained >= 0.0 {
                 let q = retained / a.start as f64;
                 retention.ci95 = stats::wilson(retained, a.start as f64);
                 retention.se = stats::proportion_se(q, a.start as f64);
             }
             put!("retention_rate", retention);
-            put!("churn_rate", proportion(a.churned_of_start, a.start, "no customers at the start of the period"));
+            put!(
+                "churn_rate",
+                proportion(
+                    a.churned_of_start,
+                    a.start,
+                    "no customers at the start of the period"
+                )
+            );
         } else {
-            for id in ["customers_start", "new_customers", "churned_customers", "customers_end", "retention_rate", "churn_rate"] {
+            for id in [
+                "customers_start",
+                "new_customers",
+                "churned_customers",
+                "customers_end",
+                "retention_rate",
+                "churn_rate",
+            ] {
                 put!(id, never("customers"));
             }
         }
@@ -646,7 +720,10 @@ impl FormulaCtx<'_> {
         if orders {
             put!("revenue", KpiValue::of(a.revenue));
             put!("orders", KpiValue::of(a.orders as f64));
-            put!("average_order_value", ratio(a.revenue, a.orders as f64, "no orders in the period").with_n(Some(a.orders)));
+            put!(
+                "average_order_value",
+                ratio(a.revenue, a.orders as f64, "no orders in the period").with_n(Some(a.orders))
+            );
             put!(
                 "gross_margin",
                 if a.costed == 0 || a.costed_amount == 0.0 {
@@ -661,7 +738,11 @@ impl FormulaCtx<'_> {
             }
         }
         let rpc = match (orders, customers) {
-            (true, true) => ratio(a.revenue, (a.start + a.end) as f64 / 2.0, "no customers in the period"),
+            (true, true) => ratio(
+                a.revenue,
+                (a.start + a.end) as f64 / 2.0,
+                "no customers in the period",
+            ),
             (false, _) => never("orders"),
             (_, false) => never("customers"),
         };
@@ -672,7 +753,10 @@ impl FormulaCtx<'_> {
             }
             (Some(_), Some(_)) => KpiValue::null("churn rate is 0: lifetime is unbounded"),
             (None, _) => KpiValue::null(rpc.reason.clone().unwrap_or_default()),
-            (_, None) => KpiValue::null(format!("churn rate unknown ({})", out["churn_rate"].reason.clone().unwrap_or_default())),
+            (_, None) => KpiValue::null(format!(
+                "churn rate unknown ({})",
+                out["churn_rate"].reason.clone().unwrap_or_default()
+            )),
         };
         put!("revenue_per_customer", rpc);
 
@@ -680,7 +764,9 @@ impl FormulaCtx<'_> {
         let spend_attr = segment.split_once('=').map(|(attr, _)| attr.to_lowercase());
         let spend_ok = match &spend_attr {
             _ if !has("spend") => Err("no data: spend.csv was never imported".to_string()),
-            Some(attr) if !self.spend_attrs.contains(attr) => Err(format!("spend.csv has no {attr} column")),
+            Some(attr) if !self.spend_attrs.contains(attr) => {
+                Err(format!("spend.csv has no {attr} column"))
+            }
             _ => Ok(()),
         };
         match &spend_ok {
@@ -692,7 +778,11 @@ impl FormulaCtx<'_> {
                     if !customers {
                         never("customers")
                     } else {
-                        ratio(a.acquisition_spend, a.new as f64, "no new customers in the period")
+                        ratio(
+                            a.acquisition_spend,
+                            a.new as f64,
+                            "no new customers in the period",
+                        )
                     },
                 );
             }
@@ -705,8 +795,14 @@ impl FormulaCtx<'_> {
         let ratio_value = match (clv.value, out["cac"].value) {
             (Some(c), Some(k)) if k > 0.0 => KpiValue::of(c / k),
             (Some(_), Some(_)) => KpiValue::null("CAC is 0"),
-            (None, _) => KpiValue::null(format!("CLV unknown ({})", clv.reason.clone().unwrap_or_default())),
-            (_, None) => KpiValue::null(format!("CAC unknown ({})", out["cac"].reason.clone().unwrap_or_default())),
+            (None, _) => KpiValue::null(format!(
+                "CLV unknown ({})",
+                clv.reason.clone().unwrap_or_default()
+            )),
+            (_, None) => KpiValue::null(format!(
+                "CAC unknown ({})",
+                out["cac"].reason.clone().unwrap_or_default()
+            )),
         };
         put!("clv", clv);
         put!("clv_cac_ratio", ratio_value);
@@ -717,12 +813,31 @@ impl FormulaCtx<'_> {
             put!("pipeline_created", KpiValue::of(a.pipeline));
             put!("deals_won", KpiValue::of(a.won as f64));
             put!("deals_lost", KpiValue::of(a.lost as f64));
-            put!("win_rate", proportion(a.won, a.won + a.lost, "no deals won or lost in the period"));
+            put!(
+                "win_rate",
+                proportion(a.won, a.won + a.lost, "no deals won or lost in the period")
+            );
             put!("won_revenue", KpiValue::of(a.won_amount));
-            put!("average_deal_size", ratio(a.won_amount, a.won as f64, "no deals won in the period").with_n(Some(a.won)));
-            put!("sales_cycle_days", ratio(a.won_cycle_days, a.won as f64, "no deals won in the period").with_n(Some(a.won)));
+            put!(
+                "average_deal_size",
+                ratio(a.won_amount, a.won as f64, "no deals won in the period").with_n(Some(a.won))
+            );
+            put!(
+                "sales_cycle_days",
+                ratio(a.won_cycle_days, a.won as f64, "no deals won in the period")
+                    .with_n(Some(a.won))
+            );
         } else {
-            for id in ["deals_created", "pipeline_created", "deals_won", "deals_lost", "win_rate", "won_revenue", "average_deal_size", "sales_cycle_days"] {
+            for id in [
+                "deals_created",
+                "pipeline_created",
+                "deals_won",
+                "deals_lost",
+                "win_rate",
+                "won_revenue",
+                "average_deal_size",
+                "sales_cycle_days",
+            ] {
                 put!(id, never("deals"));
             }
         }
@@ -732,7 +847,15 @@ impl FormulaCtx<'_> {
             let answered: u64 = a.response_hours.iter().map(|(_, c)| c).sum();
             let response_sum: f64 = a.response_hours.iter().map(|(h, c)| h * *c as f64).sum();
             put!("tickets_opened", KpiValue::of(a.tickets as f64));
-            put!("avg_first_response_hours", ratio(response_sum, answered as f64, "no answered tickets opened in the period").with_n(Some(answered)));
+            put!(
+                "avg_first_response_hours",
+                ratio(
+                    response_sum,
+                    answered as f64,
+                    "no answered tickets opened in the period"
+                )
+                .with_n(Some(answered))
+            );
             put!(
                 "median_first_response_hours",
                 match weighted_median(&a.response_hours) {
@@ -741,11 +864,32 @@ impl FormulaCtx<'_> {
                 }
                 .with_n(Some(answered)),
             );
-            put!("first_response_sla_rate", proportion(a.within_sla, a.tickets, "no tickets opened in the period"));
-            put!("avg_resolution_hours", ratio(a.resolution_hours, a.resolved as f64, "no resolved tickets opened in the period").with_n(Some(a.resolved)));
-            put!("resolution_rate", proportion(a.resolved, a.tickets, "no tickets opened in the period"));
+            put!(
+                "first_response_sla_rate",
+                proportion(a.within_sla, a.tickets, "no tickets opened in the period")
+            );
+            put!(
+                "avg_resolution_hours",
+                ratio(
+                    a.resolution_hours,
+                    a.resolved as f64,
+                    "no resolved tickets opened in the period"
+                )
+                .with_n(Some(a.resolved))
+            );
+            put!(
+                "resolution_rate",
+                proportion(a.resolved, a.tickets, "no tickets opened in the period")
+            );
         } else {
-            for id in ["tickets_opened", "avg_first_response_hours", "median_first_response_hours", "first_response_sla_rate", "avg_resolution_hours", "resolution_rate"] {
+            for id in [
+                "tickets_opened",
+                "avg_first_response_hours",
+                "median_first_response_hours",
+                "first_response_sla_rate",
+                "avg_resolution_hours",
+                "resolution_rate",
+            ] {
                 put!(id, never("tickets"));
             }
         }
@@ -769,7 +913,10 @@ impl FormulaCtx<'_> {
                 },
             );
             put!("nps_responses", KpiValue::of(a.nps_n as f64));
-            put!("csat", proportion(a.csat_ok, a.csat_n, "no CSAT responses in the period"));
+            put!(
+                "csat",
+                proportion(a.csat_ok, a.csat_n, "no CSAT responses in the period")
+            );
             put!("csat_responses", KpiValue::of(a.csat_n as f64));
         } else {
             for id in ["nps", "nps_responses", "csat", "csat_responses"] {
@@ -780,9 +927,19 @@ impl FormulaCtx<'_> {
         // Activities.
         if has("activities") {
             for kind in self.kinds {
-                put!(&format!("{}{kind}", catalogue::ACTIVITY_PREFIX), KpiValue::of(*a.activities.get(kind).unwrap_or(&0) as f64));
+                put!(
+                    &format!("{}{kind}", catalogue::ACTIVITY_PREFIX),
+                    KpiValue::of(*a.activities.get(kind).unwrap_or(&0) as f64)
+                );
             }
-            put!("activities_per_owner", ratio(a.activity_total as f64, a.owners.len() as f64, "no activities with an owner in the period"));
+            put!(
+                "activities_per_owner",
+                ratio(
+                    a.activity_total as f64,
+                    a.owners.len() as f64,
+                    "no activities with an owner in the period"
+                )
+            );
         } else {
             put!("activities_per_owner", never("activities"));
         }
@@ -815,5 +972,122 @@ fn weighted_median(values: &[(f64, u64)]) -> Option<f64> {
         }
         sorted.last().map(|x| x.0).unwrap_or(0.0)
     };
-    Some(if total % 2 == 1 { nth(total / 2) } else { (nth(total / 2 - 1) + nth(total / 2)) / 2.0 })
+    Some(if total % 2 == 1 {
+        nth(total / 2)
+    } else {
+        (nth(total / 2 - 1) + nth(total / 2)) / 2.0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{self, ImportOptions};
+    use proptest::prelude::*;
+
+    fn store_with(config: &Config, files: &[(&str, String)]) -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let mut store = Store::in_memory().unwrap();
+        let now = "2026-11-23T00:00:00Z".parse().unwrap();
+        ingest::import(&mut store, config, &[dir.path().to_path_buf()], &ImportOptions::default(), now).unwrap();
+        store
+    }
+
+    fn week(id: &str) -> Period {
+        Period::parse(id).unwrap()
+    }
+
+    #[test]
+    fn tickets_near_midnight_follow_the_report_time_zone() {
+        // 03:30 UTC on Monday 11-16 is still Sunday 11-15 in New York: week 46.
+        let tickets = "ticket_id,opened_at\nT1,2026-11-16T03:30:00Z\nT2,2026-11-16T05:30:00Z\n".to_string();
+        let ny = Config::from_toml("[report]\ntimezone = \"America/New_York\"\n", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let store = store_with(&ny, &[("tickets.csv", tickets.clone())]);
+        let v = compute(&store, &ny, &[week("2026-W46"), week("2026-W47")]).unwrap();
+        assert_eq!(v[&week("2026-W46")][WHOLE]["tickets_opened"].value, Some(1.0));
+        assert_eq!(v[&week("2026-W47")][WHOLE]["tickets_opened"].value, Some(1.0));
+        let utc = Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let store = store_with(&utc, &[("tickets.csv", tickets)]);
+        let v = compute(&store, &utc, &[week("2026-W46"), week("2026-W47")]).unwrap();
+        assert_eq!(v[&week("2026-W47")][WHOLE]["tickets_opened"].value, Some(2.0));
+    }
+
+    #[test]
+    fn never_imported_is_null_and_imported_but_empty_is_zero() {
+        let config = Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let store = store_with(&config, &[("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-01-05,5\n".into())]);
+        let v = compute(&store, &config, &[week("2026-W47")]).unwrap();
+        let kpis = &v[&week("2026-W47")][WHOLE];
+        assert_eq!(kpis["orders"].value, Some(0.0));
+        assert_eq!(kpis["average_order_value"].n, Some(0));
+        assert_eq!(kpis["average_order_value"].value, None);
+        assert_eq!(kpis["nps"].value, None);
+        assert_eq!(kpis["nps"].n, None);
+        assert_eq!(kpis["nps"].reason.as_deref(), Some("no data: surveys.csv was never imported"));
+    }
+
+    #[test]
+    fn w53_and_its_year_ago_week_are_computed() {
+        let config = Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let orders = "order_id,customer_id,ordered_on,amount\nO1,C1,2026-12-28,5\nO2,C1,2027-01-03,7\nO3,C1,2025-12-22,11\n".to_string();
+        let store = store_with(&config, &[("orders.csv", orders)]);
+        let w53 = week("2026-W53");
+        let v = compute(&store, &config, &[w53, w53.year_ago()]).unwrap();
+        assert_eq!(v[&w53][WHOLE]["revenue"].value, Some(12.0));
+        assert_eq!(v[&week("2025-W52")][WHOLE]["revenue"].value, Some(11.0));
+    }
+
+    fn customers_csv(rows: &[(u8, Option<u8>)]) -> String {
+        // Days counted from Monday 2026-10-05; six weeks of history.
+        let base = chrono::NaiveDate::from_ymd_opt(2026, 10, 5).unwrap();
+        let mut s = String::from("customer_id,acquired_on,churned_on,region\n");
+        for (i, (a, c)) in rows.iter().enumerate() {
+            let acquired = base + chrono::Duration::days(i64::from(*a));
+            let churned = c.map(|c| (acquired + chrono::Duration::days(i64::from(c))).to_string()).unwrap_or_default();
+            s.push_str(&format!("C{i},{acquired},{churned},{}\n", ["EMEA", "APAC"][i % 2]));
+        }
+        s
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+        /// Laws: churn within 0..100, retention at most 100, NPS within
+        /// -100..100, intervals contain their value; re-importing is a no-op.
+        #[test]
+        fn rates_stay_in_their_ranges(
+            customers in proptest::collection::vec((0u8..42, proptest::option::of(0u8..30)), 1..40),
+            scores in proptest::collection::vec(0u8..=10, 0..40),
+        ) {
+            let config = Config::from_toml("[report]\nsegments = [\"region\"]\n", std::path::Path::new("."), None, &Default::default()).unwrap();
+            let mut surveys = String::from("response_id,answered_on,kind,score\n");
+            for (i, s) in scores.iter().enumerate() {
+                surveys.push_str(&format!("R{i},2026-11-{:02},nps,{s}\n", 9 + i % 14));
+            }
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("customers.csv"), customers_csv(&customers)).unwrap();
+            std::fs::write(dir.path().join("surveys.csv"), surveys).unwrap();
+            let mut store = Store::in_memory().unwrap();
+            let now = "2026-11-23T00:00:00Z".parse().unwrap();
+            ingest::import(&mut store, &config, &[dir.path().to_path_buf()], &ImportOptions::default(), now).unwrap();
+            let periods: Vec<Period> = week("2026-W42").range_to(week("2026-W47"));
+            let before = compute(&store, &config, &periods).unwrap();
+            for by_segment in before.values() {
+                for kpis in by_segment.values() {
+                    if let Some(c) = kpis["churn_rate"].value { prop_assert!((0.0..=100.0).contains(&c)); }
+                    if let Some(r) = kpis["retention_rate"].value { prop_assert!(r <= 100.0); }
+                    if let Some(n) = kpis["nps"].value { prop_assert!((-100.0..=100.0).contains(&n)); }
+                    for v in kpis.values() {
+                        if let (Some(x), Some((lo, hi))) = (v.value, v.ci95) { prop_assert!(lo <= x + 1e-9 && x <= hi + 1e-9); }
+                    }
+                }
+            }
+            // Re-importing the same files changes nothing.
+            let report = ingest::import(&mut store, &config, &[dir.path().to_path_buf()], &ImportOptions::default(), now).unwrap();
+            prop_assert!(report.files.iter().all(|f| f.already_imported.is_some()));
+            prop_assert_eq!(compute(&store, &config, &periods).unwrap(), before);
+        }
+    }
 }

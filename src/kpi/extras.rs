@@ -23,19 +23,31 @@ pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut attr_stmt = store.conn.prepare_cached("SELECT value FROM customer_attributes WHERE customer_id = ?1 AND name = ?2")?;
+    let mut attr_stmt = store.conn.prepare_cached(
+        "SELECT value FROM customer_attributes WHERE customer_id = ?1 AND name = ?2",
+    )?;
     let mut out = Vec::with_capacity(rows.len());
     for (date, kind, score, text, customer) in rows {
         let mut segments = Vec::new();
         for attr in config.segment_attrs() {
             let value: Option<String> = match &customer {
-                Some(c) => attr_stmt.query_row(params![c, attr.to_lowercase()], |r| r.get(0)).ok(),
+                Some(c) => attr_stmt
+                    .query_row(params![c, attr.to_lowercase()], |r| r.get(0))
+                    .ok(),
                 None => None,
             };
-            let value = value.filter(|v| !v.is_empty()).unwrap_or_else(|| crate::kpi::engine::NONE_VALUE.to_string());
+            let value = value
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| crate::kpi::engine::NONE_VALUE.to_string());
             segments.push(format!("{attr}={value}"));
         }
-        out.push(Comment { date, kind, score, text, segments });
+        out.push(Comment {
+            date,
+            kind,
+            score,
+            text,
+            segments,
+        });
     }
     Ok(out)
 }
@@ -54,8 +66,11 @@ const DATED: [(&str, &str, &str); 5] = [
 pub fn stale_sources(store: &Store, p: Period) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (file, table, day) in DATED {
-        let last: Option<i64> =
-            store.conn.query_row(&format!("SELECT max({day}) FROM {table} WHERE {day} < ?1"), [p.end_day()], |r| r.get(0))?;
+        let last: Option<i64> = store.conn.query_row(
+            &format!("SELECT max({day}) FROM {table} WHERE {day} < ?1"),
+            [p.end_day()],
+            |r| r.get(0),
+        )?;
         if let Some(last) = last {
             if last < p.start_day() {
                 out.push(format!(
@@ -69,7 +84,10 @@ pub fn stale_sources(store: &Store, p: Period) -> Result<Vec<String>> {
 }
 
 pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<DataQuality> {
-    let mut q = DataQuality { stale, ..Default::default() };
+    let mut q = DataQuality {
+        stale,
+        ..Default::default()
+    };
     let mut stmt = store.conn.prepare_cached(
         "SELECT file, max(imported_at), sum(rows_read), sum(rejected) FROM snapshots
          WHERE id IN (SELECT max(id) FROM snapshots GROUP BY file) GROUP BY file ORDER BY file",
@@ -90,7 +108,12 @@ pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<Data
         }
     }
     if imported.contains("customers") {
-        for (table, day) in [("orders", "ordered_day"), ("tickets", "opened_day"), ("surveys", "answered_day"), ("deals", "closed_day")] {
+        for (table, day) in [
+            ("orders", "ordered_day"),
+            ("tickets", "opened_day"),
+            ("surveys", "answered_day"),
+            ("deals", "closed_day"),
+        ] {
             let n: i64 = store.conn.query_row(
                 &format!(
                     "SELECT count(*) FROM {table} t WHERE t.{day} >= ?1 AND t.{day} < ?2 AND t.customer_id IS NOT NULL

@@ -17,7 +17,10 @@ pub fn wilson(successes: f64, n: f64) -> Option<(f64, f64)> {
     let denom = 1.0 + z2 / n;
     let center = (q + z2 / (2.0 * n)) / denom;
     let half = Z95 * (q * (1.0 - q) / n + z2 / (4.0 * n * n)).sqrt() / denom;
-    Some((100.0 * (center - half).max(0.0), 100.0 * (center + half).min(1.0)))
+    Some((
+        100.0 * (center - half).max(0.0),
+        100.0 * (center + half).min(1.0),
+    ))
 }
 
 /// Standard error of a proportion `q` (0..1) on a 0..100 scale.
@@ -48,7 +51,11 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let n = values.len();
-    Some(if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
 }
 
 #[cfg(test)]
@@ -60,7 +67,10 @@ mod tests {
     fn wilson_known_values() {
         // 8 of 10: Wilson 95 % is [49.0, 94.3] (textbook value).
         let (lo, hi) = wilson(8.0, 10.0).unwrap();
-        assert!((lo - 49.02).abs() < 0.05 && (hi - 94.33).abs() < 0.05, "{lo} {hi}");
+        assert!(
+            (lo - 49.02).abs() < 0.05 && (hi - 94.33).abs() < 0.05,
+            "{lo} {hi}"
+        );
         assert_eq!(wilson(1.0, 0.0), None);
         let (lo, hi) = wilson(0.0, 5.0).unwrap();
         assert_eq!(lo, 0.0);
@@ -72,7 +82,10 @@ mod tests {
         // 50 promoters, 20 detractors, 100 responses: NPS 30,
         // se = 100 sqrt((0.5 + 0.2 - 0.09) / 100) = 7.81, margin 15.31.
         let (lo, hi) = nps_interval(0.5, 0.2, 100.0).unwrap();
-        assert!((lo - 14.69).abs() < 0.01 && (hi - 45.31).abs() < 0.01, "{lo} {hi}");
+        assert!(
+            (lo - 14.69).abs() < 0.01 && (hi - 45.31).abs() < 0.01,
+            "{lo} {hi}"
+        );
     }
 
     #[test]

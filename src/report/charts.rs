@@ -45,7 +45,11 @@ fn y_range(values: &[Option<f64>]) -> Option<(f64, f64)> {
     }
     let lo = known.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let pad = if hi > lo { (hi - lo) * 0.1 } else { lo.abs().max(1.0) * 0.1 };
+    let pad = if hi > lo {
+        (hi - lo) * 0.1
+    } else {
+        lo.abs().max(1.0) * 0.1
+    };
     Some((lo - pad, hi + pad))
 }
 
@@ -55,16 +59,30 @@ fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 
 /// A 120×28 sparkline (no axes, the last point marked); None without data.
 pub fn sparkline_svg(values: &[Option<f64>]) -> Result<Option<String>> {
-    let Some((lo, hi)) = y_range(values) else { return Ok(None) };
+    let Some((lo, hi)) = y_range(values) else {
+        return Ok(None);
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (120, 28)).into_drawing_area();
-        let mut chart = ChartBuilder::on(&root).margin(3).build_cartesian_2d(0..values.len().max(2) - 1, lo..hi).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(3)
+            .build_cartesian_2d(0..values.len().max(2) - 1, lo..hi)
+            .map_err(err)?;
         for run in runs(values) {
-            chart.draw_series(LineSeries::new(run, LINE.stroke_width(2))).map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(run, LINE.stroke_width(2)))
+                .map_err(err)?;
         }
-        if let Some((i, v)) = values.iter().enumerate().rev().find_map(|(i, v)| v.map(|v| (i, v))) {
-            chart.draw_series(std::iter::once(Circle::new((i, v), 2, LINE.filled()))).map_err(err)?;
+        if let Some((i, v)) = values
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, v)| v.map(|v| (i, v)))
+        {
+            chart
+                .draw_series(std::iter::once(Circle::new((i, v), 2, LINE.filled())))
+                .map_err(err)?;
         }
         root.present().map_err(err)?;
     }
@@ -81,7 +99,10 @@ pub struct Trend<'a> {
 
 const TREND_SIZE: (u32, u32) = (300, 150);
 
-fn draw_trend<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, t: &Trend) -> Result<()>
+fn draw_trend<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    t: &Trend,
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
@@ -112,12 +133,19 @@ where
         .map_err(err)?;
     if let Some(target) = t.target {
         chart
-            .draw_series(LineSeries::new([(0, target), (n - 1, target)], RGBColor(22, 163, 74).stroke_width(1)))
+            .draw_series(LineSeries::new(
+                [(0, target), (n - 1, target)],
+                RGBColor(22, 163, 74).stroke_width(1),
+            ))
             .map_err(err)?;
     }
     for run in runs(t.values) {
-        chart.draw_series(LineSeries::new(run.clone(), LINE.stroke_width(2))).map_err(err)?;
-        chart.draw_series(run.into_iter().map(|p| Circle::new(p, 2, LINE.filled()))).map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(run.clone(), LINE.stroke_width(2)))
+            .map_err(err)?;
+        chart
+            .draw_series(run.into_iter().map(|p| Circle::new(p, 2, LINE.filled())))
+            .map_err(err)?;
     }
     root.present().map_err(err)?;
     Ok(())
@@ -125,7 +153,10 @@ where
 
 pub fn trend_svg(t: &Trend) -> Result<String> {
     let mut svg = String::new();
-    draw_trend(SVGBackend::with_string(&mut svg, TREND_SIZE).into_drawing_area(), t)?;
+    draw_trend(
+        SVGBackend::with_string(&mut svg, TREND_SIZE).into_drawing_area(),
+        t,
+    )?;
     Ok(svg)
 }
 
@@ -133,7 +164,10 @@ pub fn trend_svg(t: &Trend) -> Result<String> {
 pub fn trend_png(t: &Trend) -> Result<Vec<u8>> {
     let (w, h) = TREND_SIZE;
     let mut rgb = vec![255u8; (w * h * 3) as usize];
-    draw_trend(BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(), t)?;
+    draw_trend(
+        BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(),
+        t,
+    )?;
     let mut out = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut out, w, h);
@@ -152,7 +186,9 @@ mod tests {
     #[test]
     fn sparkline_breaks_at_gaps() {
         assert_eq!(runs(&[Some(1.0), None, Some(2.0), Some(3.0)]).len(), 2);
-        let svg = sparkline_svg(&[Some(1.0), Some(3.0), None, Some(2.0)]).unwrap().unwrap();
+        let svg = sparkline_svg(&[Some(1.0), Some(3.0), None, Some(2.0)])
+            .unwrap()
+            .unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("polyline"));
         assert_eq!(sparkline_svg(&[None, None]).unwrap(), None);
     }
@@ -161,7 +197,12 @@ mod tests {
     fn trend_chart_as_svg_and_png() {
         let labels: Vec<String> = (1..=5).map(|i| format!("W{i}")).collect();
         let values = [Some(30.0), Some(35.0), None, Some(41.0), Some(38.0)];
-        let t = Trend { title: "NPS", labels: &labels, values: &values, target: Some(40.0) };
+        let t = Trend {
+            title: "NPS",
+            labels: &labels,
+            values: &values,
+            target: Some(40.0),
+        };
         let svg = trend_svg(&t).unwrap();
         assert!(svg.contains("NPS"));
         let png = trend_png(&t).unwrap();

@@ -17,7 +17,10 @@ fn comparison_json(c: &Option<Comparison>) -> Value {
     m.insert("delta".into(), number(c.delta));
     m.insert("delta_pct".into(), number(c.delta_pct));
     if let Some(sig) = c.significant {
-        m.insert("significant".into(), sig.map(Value::Bool).unwrap_or(Value::Null));
+        m.insert(
+            "significant".into(),
+            sig.map(Value::Bool).unwrap_or(Value::Null),
+        );
     }
     if let Some(s) = &c.source {
         m.insert("source".into(), json!(s));
@@ -35,10 +38,26 @@ pub fn kpis_json(period: Period, timezone: &str, rows: &[Compared]) -> String {
         .map(|r| {
             let mut m = Map::new();
             m.insert("id".into(), json!(r.info.id));
-            m.insert("segment".into(), if r.segment.is_empty() { Value::Null } else { json!(r.segment) });
+            m.insert(
+                "segment".into(),
+                if r.segment.is_empty() {
+                    Value::Null
+                } else {
+                    json!(r.segment)
+                },
+            );
             m.insert("value".into(), number(r.current.value));
-            m.insert("n".into(), r.current.n.map(|n| json!(n)).unwrap_or(Value::Null));
-            m.insert("ci95".into(), r.current.ci95.map(|(lo, hi)| json!([lo, hi])).unwrap_or(Value::Null));
+            m.insert(
+                "n".into(),
+                r.current.n.map(|n| json!(n)).unwrap_or(Value::Null),
+            );
+            m.insert(
+                "ci95".into(),
+                r.current
+                    .ci95
+                    .map(|(lo, hi)| json!([lo, hi]))
+                    .unwrap_or(Value::Null),
+            );
             m.insert("unit".into(), json!(r.info.unit.as_str()));
             m.insert("direction".into(), json!(r.info.direction.as_str()));
             m.insert("category".into(), json!(r.info.category.as_str()));
@@ -74,8 +93,24 @@ pub fn kpis_json(period: Period, timezone: &str, rows: &[Compared]) -> String {
 pub fn kpis_csv(period: Period, rows: &[Compared]) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "period", "segment", "kpi", "title", "unit", "value", "n", "ci95_low", "ci95_high", "previous", "delta_previous",
-        "significant", "trailing_avg", "year_ago", "industry", "target", "status", "reason",
+        "period",
+        "segment",
+        "kpi",
+        "title",
+        "unit",
+        "value",
+        "n",
+        "ci95_low",
+        "ci95_high",
+        "previous",
+        "delta_previous",
+        "significant",
+        "trailing_avg",
+        "year_ago",
+        "industry",
+        "target",
+        "status",
+        "reason",
     ])?;
     let f = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     for r in rows {
@@ -91,7 +126,11 @@ pub fn kpis_csv(period: Period, rows: &[Compared]) -> anyhow::Result<String> {
             f(r.current.ci95.map(|c| c.1)),
             f(r.previous.as_ref().map(|c| c.value)),
             f(r.previous.as_ref().and_then(|c| c.delta)),
-            r.previous.as_ref().and_then(|c| c.significant.flatten()).map(|b| b.to_string()).unwrap_or_default(),
+            r.previous
+                .as_ref()
+                .and_then(|c| c.significant.flatten())
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
             f(r.trailing_avg.as_ref().map(|c| c.value)),
             f(r.year_ago.as_ref().map(|c| c.value)),
             f(r.industry.as_ref().map(|c| c.value)),

@@ -4,7 +4,10 @@ use crate::kpi::catalogue::Unit;
 /// Groups thousands: 1234567.8 → "1,234,568" (with `decimals` digits).
 pub fn grouped(v: f64, decimals: usize) -> String {
     let s = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = s.split_once('.').map(|(i, f)| (i.to_string(), Some(f.to_string()))).unwrap_or((s.clone(), None));
+    let (int, frac) = s
+        .split_once('.')
+        .map(|(i, f)| (i.to_string(), Some(f.to_string())))
+        .unwrap_or((s.clone(), None));
     let mut out = String::new();
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
@@ -44,7 +47,13 @@ pub fn value(v: f64, unit: Unit, currency: &str) -> String {
 
 /// A change: points for percent and score KPIs, the unit otherwise.
 pub fn delta(d: f64, unit: Unit, currency: &str) -> String {
-    let sign = if d > 0.0 { "+" } else if d < 0.0 { "−" } else { "±" };
+    let sign = if d > 0.0 {
+        "+"
+    } else if d < 0.0 {
+        "−"
+    } else {
+        "±"
+    };
     let body = match unit {
         Unit::Percent | Unit::Score => format!("{} pts", grouped(d.abs(), 1)),
         other => value(d.abs(), other, currency),
@@ -53,7 +62,13 @@ pub fn delta(d: f64, unit: Unit, currency: &str) -> String {
 }
 
 pub fn percent_change(p: f64) -> String {
-    let sign = if p > 0.0 { "+" } else if p < 0.0 { "−" } else { "±" };
+    let sign = if p > 0.0 {
+        "+"
+    } else if p < 0.0 {
+        "−"
+    } else {
+        "±"
+    };
     format!("{sign}{}%", grouped(p.abs(), 1))
 }
 

@@ -8,7 +8,14 @@ use crate::kpi::catalogue::{Direction, Uncertainty};
 use super::format;
 
 /// KPIs checked for segments pulling the business down.
-const SEGMENT_WATCH: [&str; 6] = ["nps", "csat", "churn_rate", "first_response_sla_rate", "median_first_response_hours", "win_rate"];
+const SEGMENT_WATCH: [&str; 6] = [
+    "nps",
+    "csat",
+    "churn_rate",
+    "first_response_sla_rate",
+    "median_first_response_hours",
+    "win_rate",
+];
 /// Below this many observations a change is flagged as a small sample.
 const SMALL_SAMPLE: u64 = 30;
 const MAX_INSIGHTS: usize = 8;
@@ -60,7 +67,13 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
     for r in mine.iter().filter(|r| r.status == Status::OffTrack).take(3) {
         let (goal, what) = match (&r.target, &r.industry) {
             (Some(t), _) => (t.value, "the target".to_string()),
-            (None, Some(i)) => (i.value, format!("the industry benchmark ({})", i.source.clone().unwrap_or_default())),
+            (None, Some(i)) => (
+                i.value,
+                format!(
+                    "the industry benchmark ({})",
+                    i.source.clone().unwrap_or_default()
+                ),
+            ),
             _ => continue,
         };
         out.push(format!(
@@ -75,22 +88,36 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
     // 3. Segments holding a KPI back (whole-business scorecard only).
     if segment.is_empty() {
         for id in SEGMENT_WATCH {
-            let Some(whole) = mine.iter().find(|r| r.info.id == id) else { continue };
-            let Some(total) = whole.current.value else { continue };
+            let Some(whole) = mine.iter().find(|r| r.info.id == id) else {
+                continue;
+            };
+            let Some(total) = whole.current.value else {
+                continue;
+            };
             let worst = rows
                 .iter()
-                .filter(|r| r.info.id == id && !r.segment.is_empty() && !r.segment.ends_with("=(none)"))
+                .filter(|r| {
+                    r.info.id == id && !r.segment.is_empty() && !r.segment.ends_with("=(none)")
+                })
                 .filter(|r| r.current.n.unwrap_or(0) >= SMALL_SAMPLE)
                 .filter_map(|r| r.current.value.map(|v| (r, v)))
                 .filter(|(r, v)| {
                     // Worse than the whole business by more than its own margin of error.
-                    let margin = r.current.ci95.map(|(lo, hi)| (hi - lo) / 2.0).unwrap_or(total.abs() * 0.2);
+                    let margin = r
+                        .current
+                        .ci95
+                        .map(|(lo, hi)| (hi - lo) / 2.0)
+                        .unwrap_or(total.abs() * 0.2);
                     worse(r.info.direction, *v, total) && (v - total).abs() > margin
                 })
                 .max_by(|a, b| (a.1 - total).abs().total_cmp(&(b.1 - total).abs()));
             if let Some((r, v)) = worst {
                 let trend = match r.previous.as_ref().and_then(|c| c.delta) {
-                    Some(d) if d != 0.0 => format!(", {} {} since the previous period", verb(d), format::delta(d.abs(), r.info.unit, currency).trim_start_matches('+')),
+                    Some(d) if d != 0.0 => format!(
+                        ", {} {} since the previous period",
+                        verb(d),
+                        format::delta(d.abs(), r.info.unit, currency).trim_start_matches('+')
+                    ),
                     _ => String::new(),
                 };
                 out.push(format!(
@@ -106,9 +133,14 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
     }
 
     // 4. Big moves on small samples: not conclusive.
-    for r in mine.iter().filter(|r| r.info.uncertainty != Uncertainty::None) {
+    for r in mine
+        .iter()
+        .filter(|r| r.info.uncertainty != Uncertainty::None)
+    {
         let Some(c) = &r.previous else { continue };
-        let (Some(d), Some(n)) = (c.delta, r.current.n) else { continue };
+        let (Some(d), Some(n)) = (c.delta, r.current.n) else {
+            continue;
+        };
         if c.significant.flatten() != Some(true) && n < SMALL_SAMPLE && d.abs() >= 5.0 {
             out.push(format!(
                 "{} moved {}, but with only {} observations the change is inconclusive.",
@@ -119,7 +151,10 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
         }
     }
     if out.is_empty() {
-        out.push("No KPI changed significantly against the previous period, and none is off track.".into());
+        out.push(
+            "No KPI changed significantly against the previous period, and none is off track."
+                .into(),
+        );
     }
     out.truncate(MAX_INSIGHTS);
     out

@@ -4,7 +4,8 @@
 use pulldown_cmark::{html, Event, Options, Parser};
 
 pub fn to_safe_html(markdown: &str) -> String {
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let parser = Parser::new_ext(markdown, options).map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
         other => other,
@@ -12,7 +13,8 @@ pub fn to_safe_html(markdown: &str) -> String {
     let mut out = String::new();
     html::push_html(&mut out, parser);
     // Links may only go to http(s) and mail addresses.
-    out.replace("href=\"javascript:", "href=\"#blocked:").replace("src=\"javascript:", "src=\"#blocked:")
+    out.replace("href=\"javascript:", "href=\"#blocked:")
+        .replace("src=\"javascript:", "src=\"#blocked:")
 }
 
 /// Escapes text for a Markdown table cell or paragraph.
@@ -37,7 +39,9 @@ mod tests {
 
     #[test]
     fn raw_html_is_shown_as_text() {
-        let html = to_safe_html("**Churn** rose. <script>alert(1)</script>\n\n<img src=x onerror=alert(1)>");
+        let html = to_safe_html(
+            "**Churn** rose. <script>alert(1)</script>\n\n<img src=x onerror=alert(1)>",
+        );
         assert!(html.contains("<strong>Churn</strong>"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;"));

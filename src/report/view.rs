@@ -5,17 +5,39 @@ use serde::Serialize;
 
 use super::{charts, format, insights, markdown};
 use crate::compare::{Compared, Status};
-use crate::kpi::catalogue::{Category, Direction, Unit, Uncertainty};
+use crate::kpi::catalogue::{Category, Direction, Uncertainty, Unit};
 use crate::period::Period;
 
 /// KPIs on the headline strip, in order.
-pub const HEADLINE: [&str; 8] =
-    ["revenue", "new_customers", "churn_rate", "nps", "csat", "win_rate", "median_first_response_hours", "clv_cac_ratio"];
+pub const HEADLINE: [&str; 8] = [
+    "revenue",
+    "new_customers",
+    "churn_rate",
+    "nps",
+    "csat",
+    "win_rate",
+    "median_first_response_hours",
+    "clv_cac_ratio",
+];
 /// KPIs with a trend chart.
-pub const TRENDS: [&str; 6] = ["revenue", "nps", "churn_rate", "win_rate", "median_first_response_hours", "csat"];
+pub const TRENDS: [&str; 6] = [
+    "revenue",
+    "nps",
+    "churn_rate",
+    "win_rate",
+    "median_first_response_hours",
+    "csat",
+];
 /// KPIs in the segment breakdown tables.
-pub const BREAKDOWN: [&str; 7] =
-    ["revenue", "customers_end", "churn_rate", "nps", "csat", "avg_first_response_hours", "win_rate"];
+pub const BREAKDOWN: [&str; 7] = [
+    "revenue",
+    "customers_end",
+    "churn_rate",
+    "nps",
+    "csat",
+    "avg_first_response_hours",
+    "win_rate",
+];
 
 /// A survey comment for the voice-of-the-customer section (untrusted text).
 #[derive(Debug, Clone, Serialize)]
@@ -198,8 +220,22 @@ fn status_label(s: Status) -> &'static str {
 /// Arrow and tone of a change, coloured by the KPI's direction.
 pub fn arrow_tone(delta: Option<f64>, direction: Direction) -> (&'static str, &'static str) {
     match delta {
-        Some(d) if d > 0.0 => ("▲", if direction == Direction::Higher { "good" } else { "bad" }),
-        Some(d) if d < 0.0 => ("▼", if direction == Direction::Lower { "good" } else { "bad" }),
+        Some(d) if d > 0.0 => (
+            "▲",
+            if direction == Direction::Higher {
+                "good"
+            } else {
+                "bad"
+            },
+        ),
+        Some(d) if d < 0.0 => (
+            "▼",
+            if direction == Direction::Lower {
+                "good"
+            } else {
+                "bad"
+            },
+        ),
         Some(_) => ("■", "flat"),
         None => ("", "flat"),
     }
@@ -207,12 +243,19 @@ pub fn arrow_tone(delta: Option<f64>, direction: Direction) -> (&'static str, &'
 
 pub fn period_label(p: Period) -> String {
     let last = p.end() - chrono::Duration::days(1);
-    format!("{} – {}", p.start.format("%-d %b %Y"), last.format("%-d %b %Y"))
+    format!(
+        "{} – {}",
+        p.start.format("%-d %b %Y"),
+        last.format("%-d %b %Y")
+    )
 }
 
 pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::Result<RowView> {
     let unit = r.info.unit;
-    let fmt = |v: Option<f64>| v.map(|v| format::value(v, unit, currency)).unwrap_or_default();
+    let fmt = |v: Option<f64>| {
+        v.map(|v| format::value(v, unit, currency))
+            .unwrap_or_default()
+    };
     let prev = r.previous.as_ref();
     let delta = prev.and_then(|c| c.delta);
     let (arrow, tone) = arrow_tone(delta, r.info.direction);
@@ -225,19 +268,35 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
         },
         None => String::new(),
     };
-    let sparkline = if with_sparkline { charts::sparkline_svg(&r.history)?.unwrap_or_default() } else { String::new() };
+    let sparkline = if with_sparkline {
+        charts::sparkline_svg(&r.history)?.unwrap_or_default()
+    } else {
+        String::new()
+    };
     Ok(RowView {
         id: r.info.id.clone(),
         title: r.info.title.clone(),
         formula: r.info.formula.clone(),
         unit: unit.as_str().to_string(),
         raw_value: r.current.value,
-        value: r.current.value.map(|v| format::value(v, unit, currency)).unwrap_or_else(|| "n/a".into()),
-        n: r.current.n.map(|n| format::grouped(n as f64, 0)).unwrap_or_default(),
+        value: r
+            .current
+            .value
+            .map(|v| format::value(v, unit, currency))
+            .unwrap_or_else(|| "n/a".into()),
+        n: r.current
+            .n
+            .map(|n| format::grouped(n as f64, 0))
+            .unwrap_or_default(),
         ci,
         previous: fmt(prev.map(|c| c.value)),
-        delta: delta.map(|d| format::delta(d, unit, currency)).unwrap_or_default(),
-        delta_pct: prev.and_then(|c| c.delta_pct).map(format::percent_change).unwrap_or_default(),
+        delta: delta
+            .map(|d| format::delta(d, unit, currency))
+            .unwrap_or_default(),
+        delta_pct: prev
+            .and_then(|c| c.delta_pct)
+            .map(format::percent_change)
+            .unwrap_or_default(),
         arrow: arrow.into(),
         tone: tone.into(),
         significant,
@@ -248,7 +307,13 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
         industry_source: r
             .industry
             .as_ref()
-            .map(|c| format!("{} ({})", c.source.clone().unwrap_or_default(), c.year.unwrap_or_default()))
+            .map(|c| {
+                format!(
+                    "{} ({})",
+                    c.source.clone().unwrap_or_default(),
+                    c.year.unwrap_or_default()
+                )
+            })
             .unwrap_or_default(),
         target: fmt(r.target.as_ref().map(|c| c.value)),
         status: r.status.as_str().into(),
@@ -263,7 +328,11 @@ fn segment_value(key: &str) -> &str {
 }
 
 /// Builds the view of the whole business (`segment` None) or of one segment.
-pub fn build(input: &ReportInput, segment: Option<&str>, root: &str) -> anyhow::Result<ScorecardView> {
+pub fn build(
+    input: &ReportInput,
+    segment: Option<&str>,
+    root: &str,
+) -> anyhow::Result<ScorecardView> {
     let key = segment.unwrap_or("");
     let mine: Vec<&Compared> = input.rows.iter().filter(|r| r.segment == key).collect();
     let currency = input.currency;
@@ -283,7 +352,11 @@ pub fn build(input: &ReportInput, segment: Option<&str>, root: &str) -> anyhow::
                 Category::Output => "Output: what comes out",
                 Category::Outcome => "Outcome: what it achieves",
             };
-            categories.push(CategoryView { name: cat.as_str().into(), label: label.into(), rows });
+            categories.push(CategoryView {
+                name: cat.as_str().into(),
+                label: label.into(),
+                rows,
+            });
         }
     }
     let headline = HEADLINE
@@ -297,14 +370,28 @@ pub fn build(input: &ReportInput, segment: Option<&str>, root: &str) -> anyhow::
             if r.history.iter().all(Option::is_none) {
                 continue;
             }
-            let t = charts::Trend { title: &r.info.title, labels: &labels, values: &r.history, target: r.target.as_ref().map(|c| c.value) };
-            let last = r.current.value.map(|v| format::value(v, r.info.unit, currency)).unwrap_or_else(|| "n/a".into());
+            let t = charts::Trend {
+                title: &r.info.title,
+                labels: &labels,
+                values: &r.history,
+                target: r.target.as_ref().map(|c| c.value),
+            };
+            let last = r
+                .current
+                .value
+                .map(|v| format::value(v, r.info.unit, currency))
+                .unwrap_or_else(|| "n/a".into());
             charts_out.push(ChartView {
                 id: id.to_string(),
                 title: r.info.title.clone(),
                 svg: charts::trend_svg(&t)?,
                 cid: format!("trend-{id}.png"),
-                alt: format!("{} over the last {} periods, latest {}", r.info.title, labels.len(), last),
+                alt: format!(
+                    "{} over the last {} periods, latest {}",
+                    r.info.title,
+                    labels.len(),
+                    last
+                ),
             });
         }
     }
@@ -323,28 +410,46 @@ pub fn build(input: &ReportInput, segment: Option<&str>, root: &str) -> anyhow::
         for attr in attrs {
             let mut seg_keys: Vec<&str> = Vec::new();
             for r in input.rows {
-                if r.segment.split_once('=').is_some_and(|(a, _)| a == attr) && !seg_keys.contains(&r.segment.as_str()) {
+                if r.segment.split_once('=').is_some_and(|(a, _)| a == attr)
+                    && !seg_keys.contains(&r.segment.as_str())
+                {
                     seg_keys.push(&r.segment);
                 }
             }
             let columns = BREAKDOWN
                 .iter()
-                .filter_map(|id| mine.iter().find(|r| r.info.id == *id).map(|r| r.info.title.clone()))
+                .filter_map(|id| {
+                    mine.iter()
+                        .find(|r| r.info.id == *id)
+                        .map(|r| r.info.title.clone())
+                })
                 .collect();
             let rows = seg_keys
                 .iter()
                 .map(|k| BreakdownRow {
                     segment: k.to_string(),
                     value: segment_value(k).to_string(),
-                    href: input.segment_folders.iter().find(|(s, _)| s == k).map(|(_, f)| format!("{f}/scorecard.html")).unwrap_or_default(),
+                    href: input
+                        .segment_folders
+                        .iter()
+                        .find(|(s, _)| s == k)
+                        .map(|(_, f)| format!("{f}/scorecard.html"))
+                        .unwrap_or_default(),
                     cells: BREAKDOWN
                         .iter()
                         .filter(|id| mine.iter().any(|r| r.info.id == **id))
                         .map(|id| {
-                            let r = input.rows.iter().find(|r| r.segment == *k && r.info.id == *id);
+                            let r = input
+                                .rows
+                                .iter()
+                                .find(|r| r.segment == *k && r.info.id == *id);
                             BreakdownCell {
                                 value: r
-                                    .and_then(|r| r.current.value.map(|v| format::value(v, r.info.unit, currency)))
+                                    .and_then(|r| {
+                                        r.current
+                                            .value
+                                            .map(|v| format::value(v, r.info.unit, currency))
+                                    })
                                     .unwrap_or_else(|| "n/a".into()),
                                 status: r.map(|r| r.status.as_str()).unwrap_or("no_data").into(),
                             }
@@ -352,17 +457,30 @@ pub fn build(input: &ReportInput, segment: Option<&str>, root: &str) -> anyhow::
                         .collect(),
                 })
                 .collect();
-            breakdowns.push(BreakdownView { attribute: attr.to_string(), columns, rows });
+            breakdowns.push(BreakdownView {
+                attribute: attr.to_string(),
+                columns,
+                rows,
+            });
         }
     }
 
     // Top movers: the largest relative changes against the previous period.
     let mut movers: Vec<(&Compared, f64)> = mine
         .iter()
-        .filter_map(|r| r.previous.as_ref().and_then(|c| c.delta_pct).map(|p| (*r, p)))
+        .filter_map(|r| {
+            r.previous
+                .as_ref()
+                .and_then(|c| c.delta_pct)
+                .map(|p| (*r, p))
+        })
         .filter(|(r, _)| r.previous.as_ref().is_some_and(|c| c.value.abs() >= 1.0))
         .collect();
-    movers.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.info.id.cmp(&b.0.info.id)));
+    movers.sort_by(|a, b| {
+        b.1.abs()
+            .total_cmp(&a.1.abs())
+            .then_with(|| a.0.info.id.cmp(&b.0.info.id))
+    });
     let movers = movers
         .into_iter()
         .take(5)
@@ -370,11 +488,19 @@ pub fn build(input: &ReportInput, segment: Option<&str>, root: &str) -> anyhow::
             let (arrow, tone) = arrow_tone(Some(p), r.info.direction);
             MoverView {
                 title: r.info.title.clone(),
-                value: r.current.value.map(|v| format::value(v, r.info.unit, currency)).unwrap_or_else(|| "n/a".into()),
+                value: r
+                    .current
+                    .value
+                    .map(|v| format::value(v, r.info.unit, currency))
+                    .unwrap_or_else(|| "n/a".into()),
                 change: format::percent_change(p),
                 arrow: arrow.into(),
                 tone: tone.into(),
-                significant: r.previous.as_ref().and_then(|c| c.significant.flatten()).unwrap_or(false),
+                significant: r
+                    .previous
+                    .as_ref()
+                    .and_then(|c| c.significant.flatten())
+                    .unwrap_or(false),
             }
         })
         .collect();
@@ -385,10 +511,18 @@ pub fn build(input: &ReportInput, segment: Option<&str>, root: &str) -> anyhow::
         kind: c.kind.to_uppercase(),
         text: c.text.clone(),
         text_md: markdown::escape_inline(&c.text),
-        segment: c.segments.iter().map(|s| segment_value(s).to_string()).collect::<Vec<_>>().join(" · "),
+        segment: c
+            .segments
+            .iter()
+            .map(|s| segment_value(s).to_string())
+            .collect::<Vec<_>>()
+            .join(" · "),
     };
-    let relevant: Vec<&Comment> =
-        input.comments.iter().filter(|c| segment.is_none_or(|s| c.segments.iter().any(|x| x == s))).collect();
+    let relevant: Vec<&Comment> = input
+        .comments
+        .iter()
+        .filter(|c| segment.is_none_or(|s| c.segments.iter().any(|x| x == s)))
+        .collect();
     let detractors = relevant
         .iter()
         .filter(|c| (c.kind == "nps" && c.score <= 6) || (c.kind == "csat" && c.score <= 2))
@@ -406,7 +540,10 @@ pub fn build(input: &ReportInput, segment: Option<&str>, root: &str) -> anyhow::
         input
             .segment_folders
             .iter()
-            .map(|(k, f)| LinkView { label: k.clone(), href: format!("{f}/scorecard.html") })
+            .map(|(k, f)| LinkView {
+                label: k.clone(),
+                href: format!("{f}/scorecard.html"),
+            })
             .collect()
     } else {
         Vec::new()
@@ -445,8 +582,12 @@ pub fn build(input: &ReportInput, segment: Option<&str>, root: &str) -> anyhow::
 pub fn short_label(p: Period) -> String {
     let id = p.id();
     match p.cadence {
-        crate::period::Cadence::Weekly => id.split_once('-').map(|(_, w)| w.to_string()).unwrap_or(id),
+        crate::period::Cadence::Weekly => {
+            id.split_once('-').map(|(_, w)| w.to_string()).unwrap_or(id)
+        }
         crate::period::Cadence::Monthly => p.start.format("%b").to_string(),
-        crate::period::Cadence::Quarterly => id.split_once('-').map(|(_, q)| q.to_string()).unwrap_or(id),
+        crate::period::Cadence::Quarterly => {
+            id.split_once('-').map(|(_, q)| q.to_string()).unwrap_or(id)
+        }
     }
 }
