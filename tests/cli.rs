@@ -624,32 +624,10 @@ fn config_errors_exit_2_with_line_and_column() {
 
 // ------------------------------------------------------------------ reports
 
-/// Replaces what changes from run to run (clock, temp paths) with placeholders.
+/// Replaces what changes from run to run (clock readings, paths) with placeholders.
 fn stable(text: &str) -> String {
-    let generated = regex_lite_replace(text, "Generated ", " by scorecard");
-    generated.replace(env!("CARGO_MANIFEST_DIR"), "[repo]")
-}
-
-/// `Generated <anything> by scorecard` → `Generated [time] by scorecard`.
-fn regex_lite_replace(text: &str, start: &str, end: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(start) {
-        let after = &rest[i + start.len()..];
-        match after.find(end) {
-            Some(j) if j < 40 => {
-                out.push_str(&rest[..i + start.len()]);
-                out.push_str("[time]");
-                rest = &after[j..];
-            }
-            _ => {
-                out.push_str(&rest[..i + start.len()]);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    let time = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").unwrap();
+    time.replace_all(text, "[time]").replace(env!("CARGO_MANIFEST_DIR"), "[repo]")
 }
 
 fn without_svg(html: &str) -> String {
