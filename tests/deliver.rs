@@ -75,17 +75,33 @@ fn png(seed: u32, w: u32, h: u32) -> Vec<u8> {
     {
         let mut enc = png::Encoder::new(&mut out, w, h);
         enc.set_color(png::ColorType::Rgb);
-        enc.write_header().unwrap().write_image_data(&pixels).unwrap();
+        enc.write_header()
+            .unwrap()
+            .write_image_data(&pixels)
+            .unwrap();
     }
     out
 }
 
 /// The email of recipient entry `i` for `period`, with `images` charts.
-fn outgoing(config: &Config, i: usize, period: &str, csv: &str, images: usize, image_size: (u32, u32)) -> Outgoing {
+fn outgoing(
+    config: &Config,
+    i: usize,
+    period: &str,
+    csv: &str,
+    images: usize,
+    image_size: (u32, u32),
+) -> Outgoing {
     let recipient = config.email.recipients[i].clone();
-    let segment = recipient.segment.as_ref().map(|(a, v)| format!("{a}={v}")).unwrap_or_default();
+    let segment = recipient
+        .segment
+        .as_ref()
+        .map(|(a, v)| format!("{a}={v}"))
+        .unwrap_or_default();
     let cids: Vec<String> = (0..images).map(|k| format!("trend-kpi{k}.png")).collect();
-    let mut html = String::from("<!DOCTYPE html><html><body style=\"background:#ffffff\"><table width=\"640\">");
+    let mut html = String::from(
+        "<!DOCTYPE html><html><body style=\"background:#ffffff\"><table width=\"640\">",
+    );
     for (k, cid) in cids.iter().enumerate() {
         html.push_str(&format!(
             "<tr><td style=\"color:#111111\">KPI {k}: 41.{k} (+2.{k} vs previous)</td><td><img src=\"cid:{cid}\" alt=\"KPI {k} trend\" width=\"300\"></td></tr>\n"
@@ -98,25 +114,51 @@ fn outgoing(config: &Config, i: usize, period: &str, csv: &str, images: usize, i
         recipient,
         segment: segment.clone(),
         parts: EmailParts {
-            subject: format!("Weekly CRM scorecard {period}{}", if segment.is_empty() { String::new() } else { format!(" ({segment})") }),
-            text: format!("# Weekly CRM scorecard {period}\n\n| KPI | value |\n|---|---|\n| NPS | 41.2 |\n"),
+            subject: format!(
+                "Weekly CRM scorecard {period}{}",
+                if segment.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({segment})")
+                }
+            ),
+            text: format!(
+                "# Weekly CRM scorecard {period}\n\n| KPI | value |\n|---|---|\n| NPS | 41.2 |\n"
+            ),
             html,
             images: cids
                 .iter()
                 .enumerate()
-                .map(|(k, cid)| (cid.clone(), png(k as u32 + 1, image_size.0, image_size.1), format!("KPI {k} trend")))
+                .map(|(k, cid)| {
+                    (
+                        cid.clone(),
+                        png(k as u32 + 1, image_size.0, image_size.1),
+                        format!("KPI {k} trend"),
+                    )
+                })
                 .collect(),
         },
-        attachment_csv: format!("period,segment,kpi,value\n{period},{segment},nps,41.2\n{csv}").into_bytes(),
+        attachment_csv: format!("period,segment,kpi,value\n{period},{segment},nps,41.2\n{csv}")
+            .into_bytes(),
     }
 }
 
 fn both(config: &Config, period: &str) -> Vec<Outgoing> {
-    vec![outgoing(config, 0, period, "", 2, (40, 20)), outgoing(config, 1, period, "", 2, (40, 20))]
+    vec![
+        outgoing(config, 0, period, "", 2, (40, 20)),
+        outgoing(config, 1, period, "", 2, (40, 20)),
+    ]
 }
 
 fn stored_message(store: &Store, message_id: &str) -> Vec<u8> {
-    store.conn.query_row("SELECT message FROM sends WHERE message_id = ?1", [message_id], |r| r.get(0)).unwrap()
+    store
+        .conn
+        .query_row(
+            "SELECT message FROM sends WHERE message_id = ?1",
+            [message_id],
+            |r| r.get(0),
+        )
+        .unwrap()
 }
 
 fn all_parts<'a>(m: &'a ParsedMail<'a>, out: &mut Vec<&'a ParsedMail<'a>>) {
@@ -133,30 +175,58 @@ fn assert_complete(received: &Received) -> String {
     assert_eq!(mail.ctype.mimetype, "multipart/mixed");
     let mut parts = Vec::new();
     all_parts(&mail, &mut parts);
-    let alternative = parts.iter().find(|p| p.ctype.mimetype == "multipart/alternative").expect("an alternative part");
-    let kinds: Vec<&str> = alternative.subparts.iter().map(|p| p.ctype.mimetype.as_str()).collect();
+    let alternative = parts
+        .iter()
+        .find(|p| p.ctype.mimetype == "multipart/alternative")
+        .expect("an alternative part");
+    let kinds: Vec<&str> = alternative
+        .subparts
+        .iter()
+        .map(|p| p.ctype.mimetype.as_str())
+        .collect();
     assert_eq!(kinds, ["text/plain", "multipart/related"]);
     let text = alternative.subparts[0].get_body().unwrap();
     assert!(text.contains("| NPS | 41.2 |"), "{text}");
     let related = &alternative.subparts[1];
     assert_eq!(related.subparts[0].ctype.mimetype, "text/html");
     let html = related.subparts[0].get_body().unwrap();
-    let cids: Vec<&str> = html.split("cid:").skip(1).map(|r| r.split('"').next().unwrap()).collect();
+    let cids: Vec<&str> = html
+        .split("cid:")
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap())
+        .collect();
     assert!(!cids.is_empty());
     for cid in cids {
         let image = related.subparts[1..]
             .iter()
-            .find(|p| p.headers.get_first_value("Content-ID").as_deref() == Some(&format!("<{cid}>")))
+            .find(|p| {
+                p.headers.get_first_value("Content-ID").as_deref() == Some(&format!("<{cid}>"))
+            })
             .unwrap_or_else(|| panic!("cid:{cid} has no part"));
         assert_eq!(image.ctype.mimetype, "image/png");
-        assert_eq!(image.get_content_disposition().disposition, mailparse::DispositionType::Inline);
+        assert_eq!(
+            image.get_content_disposition().disposition,
+            mailparse::DispositionType::Inline
+        );
         assert!(image.get_body_raw().unwrap().starts_with(b"\x89PNG\r\n"));
     }
-    let csv = parts.iter().find(|p| p.ctype.mimetype == "text/csv").expect("kpis.csv");
+    let csv = parts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/csv")
+        .expect("kpis.csv");
     let disposition = csv.get_content_disposition();
-    assert_eq!(disposition.disposition, mailparse::DispositionType::Attachment);
-    assert_eq!(disposition.params.get("filename").map(String::as_str), Some("kpis.csv"));
-    assert!(csv.get_body().unwrap().starts_with("period,segment,kpi,value"));
+    assert_eq!(
+        disposition.disposition,
+        mailparse::DispositionType::Attachment
+    );
+    assert_eq!(
+        disposition.params.get("filename").map(String::as_str),
+        Some("kpis.csv")
+    );
+    assert!(csv
+        .get_body()
+        .unwrap()
+        .starts_with("period,segment,kpi,value"));
     mail.headers.get_first_value("Message-ID").unwrap()
 }
 
@@ -166,7 +236,10 @@ fn a_delivered_message_is_a_complete_scorecard() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), server.port, "", &Env::new());
     let store = Store::open(&dir.path().join("s.db")).unwrap();
-    assert_eq!(deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap(), 2);
+    assert_eq!(
+        deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap(),
+        2
+    );
     let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (2, 0, 0));
     assert_eq!(report.connections, 1, "one connection for the run");
@@ -178,23 +251,44 @@ fn a_delivered_message_is_a_complete_scorecard() {
         let message_id = assert_complete(r);
         assert_eq!(message_id, fate.message_id);
         assert_eq!(r.from, "scorecard@example.com");
-        assert_eq!(r.to, [fate.recipient.clone()]);
+        assert_eq!(r.to, std::slice::from_ref(&fate.recipient));
         // Exactly the bytes queued in the ledger went over the wire (lettre
         // ends the DATA with CRLF "." CRLF after them, hence one more CRLF).
         let stored = stored_message(&store, &fate.message_id);
-        assert!(r.data.len() == stored.len() + 2 && r.data.starts_with(&stored), "{} vs {} bytes", r.data.len(), stored.len());
+        assert!(
+            r.data.len() == stored.len() + 2 && r.data.starts_with(&stored),
+            "{} vs {} bytes",
+            r.data.len(),
+            stored.len()
+        );
     }
     let mail = mailparse::parse_mail(&received[1].data).unwrap();
-    assert_eq!(mail.headers.get_first_value("To").as_deref(), Some("emea-lead@example.org"));
-    assert_eq!(mail.headers.get_first_value("Subject").as_deref(), Some("Weekly CRM scorecard 2026-W47 (region=EMEA)"));
-    assert_eq!(mail.headers.get_first_value("Date").as_deref(), Some("Mon, 23 Nov 2026 07:00:00 +0000"));
+    assert_eq!(
+        mail.headers.get_first_value("To").as_deref(),
+        Some("emea-lead@example.org")
+    );
+    assert_eq!(
+        mail.headers.get_first_value("Subject").as_deref(),
+        Some("Weekly CRM scorecard 2026-W47 (region=EMEA)")
+    );
+    assert_eq!(
+        mail.headers.get_first_value("Date").as_deref(),
+        Some("Mon, 23 Nov 2026 07:00:00 +0000")
+    );
     assert_eq!(report.fates[1].segment, "region=EMEA");
-    assert!(report.fates.iter().all(|f| f.state == "sent" && f.attempts == 1 && f.last_error.is_none()));
+    assert!(report
+        .fates
+        .iter()
+        .all(|f| f.state == "sent" && f.attempts == 1 && f.last_error.is_none()));
 }
 
 #[test]
 fn a_server_answering_451_twice_then_accepting_gets_one_copy() {
-    let server = TestServer::start(Script { defer_rcpt: 1, defer_data: 1, ..Script::default() });
+    let server = TestServer::start(Script {
+        defer_rcpt: 1,
+        defer_data: 1,
+        ..Script::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), server.port, "", &Env::new());
     let store = Store::open(&dir.path().join("s.db")).unwrap();
@@ -202,8 +296,14 @@ fn a_server_answering_451_twice_then_accepting_gets_one_copy() {
     let started = Instant::now();
     let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (1, 0, 0));
-    assert_eq!(report.fates[0].attempts, 3, "451 at RCPT, 451 at DATA, then accepted");
-    assert!(started.elapsed().as_millis() >= 30, "waited 10 ms then 20 ms between attempts");
+    assert_eq!(
+        report.fates[0].attempts, 3,
+        "451 at RCPT, 451 at DATA, then accepted"
+    );
+    assert!(
+        started.elapsed().as_millis() >= 30,
+        "waited 10 ms then 20 ms between attempts"
+    );
     assert_eq!(server.received().len(), 1, "exactly one copy");
     assert_eq!(server.data_commands(), 2);
     assert_complete(&server.received()[0]);
@@ -215,7 +315,10 @@ fn a_server_answering_451_twice_then_accepting_gets_one_copy() {
 
 #[test]
 fn deferred_past_max_attempts_stays_pending_with_the_reason() {
-    let server = TestServer::start(Script { defer_data: 10, ..Script::default() });
+    let server = TestServer::start(Script {
+        defer_data: 10,
+        ..Script::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), server.port, "", &Env::new());
     let store = Store::open(&dir.path().join("s.db")).unwrap();
@@ -223,7 +326,11 @@ fn deferred_past_max_attempts_stays_pending_with_the_reason() {
     let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (0, 2, 0));
     // A refusal of one message does not stop the others: each had its 3 tries.
-    assert!(report.fates.iter().all(|f| f.attempts == 3), "{:?}", report.fates);
+    assert!(
+        report.fates.iter().all(|f| f.attempts == 3),
+        "{:?}",
+        report.fates
+    );
     let e = report.fates[0].last_error.as_deref().unwrap();
     assert!(
         e.starts_with(&format!("the server 127.0.0.1:{} deferred the message: 451 4.3.0 Mail server temporarily rejected message", server.port)),
@@ -247,14 +354,23 @@ fn with_the_server_down_messages_wait_and_go_out_once_when_it_is_back() {
     let expected = format!(
         "cannot connect to 127.0.0.1:{port}: connection refused (the mail server may be down; the message stays pending and is retried by `scorecard send` or the next run)"
     );
-    assert_eq!(report.fates[0].last_error.as_deref(), Some(expected.as_str()));
+    assert_eq!(
+        report.fates[0].last_error.as_deref(),
+        Some(expected.as_str())
+    );
     assert_eq!(report.fates[0].attempts, 3);
     // The second message was not tried against a server known to be down.
     assert_eq!(report.fates[1].attempts, 0);
-    assert_eq!(report.fates[1].last_error.as_deref(), Some(expected.as_str()));
+    assert_eq!(
+        report.fates[1].last_error.as_deref(),
+        Some(expected.as_str())
+    );
 
     // The next run finds the same messages pending and queues nothing new.
-    assert_eq!(deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap(), 0);
+    assert_eq!(
+        deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap(),
+        0
+    );
 
     // The server is back: `scorecard send` delivers each message once.
     let server = TestServer::start_on(port, Script::default());
@@ -268,14 +384,20 @@ fn with_the_server_down_messages_wait_and_go_out_once_when_it_is_back() {
     // A second send, and a re-run, send nothing.
     let again = deliver::send_pending(&store, &c, None, now(), false).unwrap();
     assert_eq!((again.sent, again.pending, again.fates.len()), (0, 0, 0));
-    assert_eq!(deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap(), 0);
+    assert_eq!(
+        deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap(),
+        0
+    );
     assert_eq!(server.received().len(), 2);
     assert_eq!(server.sessions(), 1);
 }
 
 #[test]
 fn a_rejected_recipient_is_marked_failed_with_the_reason() {
-    let server = TestServer::start(Script { reject: vec!["leadership@example.com".into()], ..Script::default() });
+    let server = TestServer::start(Script {
+        reject: vec!["leadership@example.com".into()],
+        ..Script::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), server.port, "", &Env::new());
     let store = Store::open(&dir.path().join("s.db")).unwrap();
@@ -309,7 +431,13 @@ fn check_says_hello_and_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), server.port, "", &Env::new());
     let said = deliver::check(&c).unwrap();
-    assert_eq!(said, format!("smtp 127.0.0.1:{}: connected, server said hello (nothing sent)", server.port));
+    assert_eq!(
+        said,
+        format!(
+            "smtp 127.0.0.1:{}: connected, server said hello (nothing sent)",
+            server.port
+        )
+    );
     assert_eq!(server.sessions(), 1);
     assert_eq!(server.rcpt_commands(), 0);
     assert!(server.received().is_empty());
@@ -317,7 +445,12 @@ fn check_says_hello_and_sends_nothing() {
     let port = free_port();
     let err = deliver::check(&config(dir.path(), port, "", &Env::new())).unwrap_err();
     assert_eq!(scorecard::error::exit_code(&err), 1);
-    assert!(format!("{err:#}").starts_with(&format!("cannot connect to 127.0.0.1:{port}: connection refused")), "{err:#}");
+    assert!(
+        format!("{err:#}").starts_with(&format!(
+            "cannot connect to 127.0.0.1:{port}: connection refused"
+        )),
+        "{err:#}"
+    );
 }
 
 #[test]
@@ -332,16 +465,34 @@ fn tls_mismatches_read_as_sentences_and_stop_the_run() {
     let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (0, 2, 0));
     let e = report.fates[0].last_error.clone().unwrap();
-    assert!(e.starts_with(&format!("TLS handshake failed with 127.0.0.1:{}:", server.port)), "{e}");
-    assert!(e.contains("\"tls\" is implicit TLS, usually on port 465"), "{e}");
-    assert_eq!(report.fates[0].attempts, 1, "not retried: it would fail the same way");
+    assert!(
+        e.starts_with(&format!(
+            "TLS handshake failed with 127.0.0.1:{}:",
+            server.port
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("\"tls\" is implicit TLS, usually on port 465"),
+        "{e}"
+    );
+    assert_eq!(
+        report.fates[0].attempts, 1,
+        "not retried: it would fail the same way"
+    );
     assert_eq!(report.fates[1].attempts, 0);
 
     // STARTTLS required, and the server does not offer it.
     let c = config_tls(dir.path(), server.port, "starttls", "", &Env::new());
     let err = deliver::check(&c).unwrap_err();
     assert_eq!(scorecard::error::exit_code(&err), 2);
-    assert!(format!("{err:#}").starts_with(&format!("127.0.0.1:{} does not offer STARTTLS", server.port)), "{err:#}");
+    assert!(
+        format!("{err:#}").starts_with(&format!(
+            "127.0.0.1:{} does not offer STARTTLS",
+            server.port
+        )),
+        "{err:#}"
+    );
     assert!(server.received().is_empty());
 }
 
@@ -355,7 +506,12 @@ fn a_refused_login_names_the_variable_and_never_the_password() {
     let password = std::env::var(var).unwrap();
     let mut env = Env::new();
     env.insert(var.into(), password.clone());
-    let c = config(dir.path(), server.port, &format!("username = \"scorecard\"\npassword_env = \"{var}\""), &env);
+    let c = config(
+        dir.path(),
+        server.port,
+        &format!("username = \"scorecard\"\npassword_env = \"{var}\""),
+        &env,
+    );
     let store = Store::open(&dir.path().join("s.db")).unwrap();
     deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap();
     let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
@@ -368,7 +524,11 @@ fn a_refused_login_names_the_variable_and_never_the_password() {
             server.port
         )
     );
-    assert_eq!(server.auth_lines().len(), 1, "one login attempt: a refused login is not retried");
+    assert_eq!(
+        server.auth_lines().len(),
+        1,
+        "one login attempt: a refused login is not retried"
+    );
     // The client did send the password from the variable (AUTH PLAIN)…
     let sent = server.auth_lines()[0].clone();
     assert!(sent.starts_with("AUTH PLAIN "), "{sent}");
@@ -390,7 +550,9 @@ fn a_refused_login_names_the_variable_and_never_the_password() {
 
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(s.trim()).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .unwrap()
 }
 
 /// Time to deliver 100 recipients' scorecards (6 PNG charts of ~20 KB, the
@@ -403,20 +565,31 @@ fn bench_deliver_100_recipients() {
     let dir = tempfile::tempdir().unwrap();
     let mut toml_recipients = String::new();
     for i in 0..100 {
-        toml_recipients.push_str(&format!("[[email.recipients]]\nto = [\"reader{i}@example.com\"]\n"));
+        toml_recipients.push_str(&format!(
+            "[[email.recipients]]\nto = [\"reader{i}@example.com\"]\n"
+        ));
     }
     let text = format!(
         "[email]\ntransport = \"smtp\"\nfrom = \"scorecard@example.com\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n{toml_recipients}",
         server.port
     );
     let c = Config::from_toml(&text, dir.path(), None, &Env::new()).unwrap();
-    let csv: String = (0..40).map(|k| format!("2026-W47,,kpi{k},Some KPI {k},count,{k}.5,100,,,{k},0.5,false,,,,,on_track,\n")).collect();
-    let outgoing: Vec<Outgoing> = (0..100).map(|i| outgoing(&c, i, "2026-W47", &csv, 6, (100, 66))).collect();
+    let csv: String = (0..40)
+        .map(|k| {
+            format!("2026-W47,,kpi{k},Some KPI {k},count,{k}.5,100,,,{k},0.5,false,,,,,on_track,\n")
+        })
+        .collect();
+    let outgoing: Vec<Outgoing> = (0..100)
+        .map(|i| outgoing(&c, i, "2026-W47", &csv, 6, (100, 66)))
+        .collect();
     let image_bytes: usize = outgoing[0].parts.images.iter().map(|i| i.1.len()).sum();
     let store = Store::open(&dir.path().join("s.db")).unwrap();
 
     let t = Instant::now();
-    assert_eq!(deliver::enqueue(&store, &c, &outgoing, now(), false).unwrap(), 100);
+    assert_eq!(
+        deliver::enqueue(&store, &c, &outgoing, now(), false).unwrap(),
+        100
+    );
     let queued = t.elapsed();
     let t = Instant::now();
     let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();

@@ -70,13 +70,23 @@ impl Cause {
     pub fn from_smtp(e: &lettre::transport::smtp::Error, secret: Option<&str>) -> Cause {
         if let Some(code) = e.status() {
             let code: u16 = code.to_string().parse().unwrap_or(0);
-            let text = std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default();
-            return Cause::Reply { code, text: redact(text.trim(), secret) };
+            let text = std::error::Error::source(e)
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            return Cause::Reply {
+                code,
+                text: redact(text.trim(), secret),
+            };
         }
         if let Some(io) = find_io(e) {
-            return Cause::Io { kind: io.kind(), text: redact(&io.to_string(), secret) };
+            return Cause::Io {
+                kind: io.kind(),
+                text: redact(&io.to_string(), secret),
+            };
         }
-        let text = std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
+        let text = std::error::Error::source(e)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| e.to_string());
         Cause::Other(redact(&text, secret))
     }
 
@@ -88,7 +98,13 @@ impl Cause {
     }
 
     fn is_timeout(&self) -> bool {
-        matches!(self, Cause::Io { kind: io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock, .. })
+        matches!(
+            self,
+            Cause::Io {
+                kind: io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock,
+                ..
+            }
+        )
     }
 
     /// "connection refused", "550 Mailbox unavailable"…
@@ -96,9 +112,18 @@ impl Cause {
         match self {
             Cause::Reply { code, text } if text.is_empty() => code.to_string(),
             Cause::Reply { code, text } => format!("{code} {text}"),
-            Cause::Io { kind: io::ErrorKind::ConnectionRefused, .. } => "connection refused".into(),
-            Cause::Io { kind: io::ErrorKind::ConnectionReset, .. } => "the connection was reset".into(),
-            Cause::Io { kind: io::ErrorKind::UnexpectedEof, .. } => "the server closed the connection".into(),
+            Cause::Io {
+                kind: io::ErrorKind::ConnectionRefused,
+                ..
+            } => "connection refused".into(),
+            Cause::Io {
+                kind: io::ErrorKind::ConnectionReset,
+                ..
+            } => "the connection was reset".into(),
+            Cause::Io {
+                kind: io::ErrorKind::UnexpectedEof,
+                ..
+            } => "the server closed the connection".into(),
             Cause::Io { text, .. } => lower_first(text),
             Cause::Other(text) => lower_first(text),
         }
@@ -143,7 +168,8 @@ pub fn mask(address: &str) -> String {
     }
 }
 
-const STAYS_PENDING: &str = "the message stays pending and is retried by `scorecard send` or the next run";
+const STAYS_PENDING: &str =
+    "the message stays pending and is retried by `scorecard send` or the next run";
 
 /// A delivery error: one sentence naming the server or the address at fault
 /// and what to do.
@@ -191,7 +217,14 @@ impl DeliverError {
         match self {
             DeliverError::Smtp { stage, .. } => {
                 self.class() == Class::Setup
-                    || matches!(stage, Stage::Connect | Stage::Tls | Stage::Auth | Stage::MailFrom(_) | Stage::Noop)
+                    || matches!(
+                        stage,
+                        Stage::Connect
+                            | Stage::Tls
+                            | Stage::Auth
+                            | Stage::MailFrom(_)
+                            | Stage::Noop
+                    )
             }
             _ => self.class() == Class::Setup,
         }
@@ -200,7 +233,10 @@ impl DeliverError {
     /// The SMTP reply code, if the server gave one.
     pub fn code(&self) -> Option<u16> {
         match self {
-            DeliverError::Smtp { cause: Cause::Reply { code, .. }, .. } => Some(*code),
+            DeliverError::Smtp {
+                cause: Cause::Reply { code, .. },
+                ..
+            } => Some(*code),
             _ => None,
         }
     }
@@ -208,8 +244,14 @@ impl DeliverError {
     /// The sentence with every address reduced to its domain, for logs.
     pub fn for_log(&self) -> String {
         match self {
-            DeliverError::Smtp { stage: Stage::RcptTo(a), .. } => self.to_string().replace(a.as_str(), &mask(a)),
-            DeliverError::Smtp { stage: Stage::MailFrom(a), .. } => self.to_string().replace(a.as_str(), &mask(a)),
+            DeliverError::Smtp {
+                stage: Stage::RcptTo(a),
+                ..
+            } => self.to_string().replace(a.as_str(), &mask(a)),
+            DeliverError::Smtp {
+                stage: Stage::MailFrom(a),
+                ..
+            } => self.to_string().replace(a.as_str(), &mask(a)),
             other => other.to_string(),
         }
     }
@@ -243,7 +285,10 @@ pub fn connect_stage(implicit_tls: bool, cause: &Cause) -> Stage {
 
 fn tls_failure(cause: &Cause) -> bool {
     match cause {
-        Cause::Io { kind: io::ErrorKind::InvalidData, .. } => true,
+        Cause::Io {
+            kind: io::ErrorKind::InvalidData,
+            ..
+        } => true,
         Cause::Io { text, .. } | Cause::Other(text) => {
             let t = text.to_ascii_lowercase();
             t.contains("certificate") || t.contains("handshake") || t.contains("tls")
@@ -261,13 +306,17 @@ fn smtp_sentence(
     implicit_tls: &bool,
 ) -> String {
     let what = cause.describe();
-    let var = password_env.map(|v| format!("${v}")).unwrap_or_else(|| "password_env".into());
+    let var = password_env
+        .map(|v| format!("${v}"))
+        .unwrap_or_else(|| "password_env".into());
     let tls_hint = "check [email.smtp] tls and port: \"tls\" is implicit TLS, usually on port 465; \"starttls\" usually uses port 587";
     let class = classify(stage, cause);
     match stage {
         Stage::Tls if cause.reply().is_none() => {
             if what.contains("starttls is not supported") || what.contains("STARTTLS is not supported") {
                 format!("{server} does not offer STARTTLS (set tls = \"tls\" if it expects implicit TLS, usually on port 465)")
+            } else if what.contains("certificate") {
+                format!("TLS handshake failed with {server}: {what} (the server's certificate must be valid for its host name and issued by a public authority: scorecard trusts the Mozilla root store)")
             } else {
                 format!("TLS handshake failed with {server}: {what} ({tls_hint})")
             }
@@ -323,7 +372,13 @@ fn smtp_sentence(
     }
 }
 
-fn delivery_problem(server: &str, what_of: &str, cause: &Cause, what: &str, timeout_secs: u64) -> String {
+fn delivery_problem(
+    server: &str,
+    what_of: &str,
+    cause: &Cause,
+    what: &str,
+    timeout_secs: u64,
+) -> String {
     match cause {
         Cause::Reply { .. } => {
             format!("the server {server} deferred {what_of}: {what} (a temporary refusal; {STAYS_PENDING})")
@@ -367,11 +422,17 @@ mod tests {
     }
 
     fn reply(code: u16, text: &str) -> Cause {
-        Cause::Reply { code, text: text.into() }
+        Cause::Reply {
+            code,
+            text: text.into(),
+        }
     }
 
     fn io(kind: io::ErrorKind, text: &str) -> Cause {
-        Cause::Io { kind, text: text.into() }
+        Cause::Io {
+            kind,
+            text: text.into(),
+        }
     }
 
     #[test]
@@ -380,43 +441,131 @@ mod tests {
         let rcpt = || Stage::RcptTo("x@y.com".into());
         let from = || Stage::MailFrom("scorecard@example.com".into());
         let cases: Vec<(Stage, Cause, Class, bool)> = vec![
-            (Stage::Connect, io(io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)"), Transient, true),
-            (Stage::Connect, io(io::ErrorKind::TimedOut, "timed out"), Transient, true),
+            (
+                Stage::Connect,
+                io(
+                    io::ErrorKind::ConnectionRefused,
+                    "Connection refused (os error 111)",
+                ),
+                Transient,
+                true,
+            ),
+            (
+                Stage::Connect,
+                io(io::ErrorKind::TimedOut, "timed out"),
+                Transient,
+                true,
+            ),
             (Stage::Connect, reply(421, "too busy"), Transient, true),
             (Stage::Connect, reply(554, "no service"), Setup, true),
-            (Stage::Connect, io(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"), Transient, true),
-            (Stage::Tls, Cause::Other("invalid peer certificate: UnknownIssuer".into()), Setup, true),
+            (
+                Stage::Connect,
+                io(
+                    io::ErrorKind::InvalidData,
+                    "stream did not contain valid UTF-8",
+                ),
+                Transient,
+                true,
+            ),
+            (
+                Stage::Tls,
+                Cause::Other("invalid peer certificate: UnknownIssuer".into()),
+                Setup,
+                true,
+            ),
             (Stage::Tls, reply(454, "TLS not available"), Transient, true),
-            (Stage::Auth, reply(535, "5.7.8 bad credentials"), Setup, true),
-            (Stage::Auth, reply(454, "temporary authentication failure"), Transient, true),
-            (Stage::Auth, Cause::Other("No compatible authentication mechanism was found".into()), Setup, true),
+            (
+                Stage::Auth,
+                reply(535, "5.7.8 bad credentials"),
+                Setup,
+                true,
+            ),
+            (
+                Stage::Auth,
+                reply(454, "temporary authentication failure"),
+                Transient,
+                true,
+            ),
+            (
+                Stage::Auth,
+                Cause::Other("No compatible authentication mechanism was found".into()),
+                Setup,
+                true,
+            ),
             (from(), reply(550, "sender rejected"), Setup, true),
             (from(), reply(451, "try later"), Transient, true),
             (rcpt(), reply(550, "Mailbox unavailable"), Permanent, false),
             (rcpt(), reply(451, "greylisted"), Transient, false),
-            (Stage::Data, reply(554, "no valid recipients"), Permanent, false),
+            (
+                Stage::Data,
+                reply(554, "no valid recipients"),
+                Permanent,
+                false,
+            ),
             (Stage::Data, reply(451, "local error"), Transient, false),
             (Stage::Body, reply(552, "message too big"), Permanent, false),
-            (Stage::Body, io(io::ErrorKind::WouldBlock, "resource temporarily unavailable"), Transient, false),
-            (Stage::Body, io(io::ErrorKind::BrokenPipe, "broken pipe"), Transient, false),
+            (
+                Stage::Body,
+                io(
+                    io::ErrorKind::WouldBlock,
+                    "resource temporarily unavailable",
+                ),
+                Transient,
+                false,
+            ),
+            (
+                Stage::Body,
+                io(io::ErrorKind::BrokenPipe, "broken pipe"),
+                Transient,
+                false,
+            ),
         ];
         for (stage, cause, class, stops) in cases {
             let e = smtp(stage.clone(), cause.clone());
             assert_eq!(e.class(), class, "{stage:?} {cause:?}: {e}");
             assert_eq!(e.stops_run(), stops, "{stage:?} {cause:?}");
         }
-        let corrupt = io(io::ErrorKind::InvalidData, "received corrupt message of type InvalidContentType");
+        let corrupt = io(
+            io::ErrorKind::InvalidData,
+            "received corrupt message of type InvalidContentType",
+        );
         assert_eq!(connect_stage(true, &corrupt), Stage::Tls);
         assert_eq!(connect_stage(false, &corrupt), Stage::Connect);
-        assert_eq!(connect_stage(true, &io(io::ErrorKind::ConnectionRefused, "refused")), Stage::Connect);
-        assert_eq!(DeliverError::MissingPassword { var: "X".into() }.class(), Setup);
-        assert_eq!(DeliverError::SendmailFailed { command: "sendmail".into(), detail: "x".into() }.class(), Transient);
-        assert_eq!(DeliverError::Outbox { path: "o".into(), reason: "r".into() }.class(), Setup);
+        assert_eq!(
+            connect_stage(true, &io(io::ErrorKind::ConnectionRefused, "refused")),
+            Stage::Connect
+        );
+        assert_eq!(
+            DeliverError::MissingPassword { var: "X".into() }.class(),
+            Setup
+        );
+        assert_eq!(
+            DeliverError::SendmailFailed {
+                command: "sendmail".into(),
+                detail: "x".into()
+            }
+            .class(),
+            Transient
+        );
+        assert_eq!(
+            DeliverError::Outbox {
+                path: "o".into(),
+                reason: "r".into()
+            }
+            .class(),
+            Setup
+        );
     }
 
     #[test]
     fn sentences() {
-        let e = smtp(Stage::Connect, io(io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)"));
+        let e = smtp(
+            Stage::Connect,
+            io(
+                io::ErrorKind::ConnectionRefused,
+                "Connection refused (os error 111)",
+            ),
+        );
         assert_eq!(
             e.to_string(),
             "cannot connect to smtp.example.com:587: connection refused (the mail server may be down; the message stays pending and is retried by `scorecard send` or the next run)"
@@ -426,28 +575,82 @@ mod tests {
             e.to_string(),
             "authentication failed at smtp.example.com:587: 535 Invalid credentials (check the username and the password in $SMTP_PASS)"
         );
-        let e = smtp(Stage::RcptTo("x@y.com".into()), reply(550, "Mailbox unavailable"));
-        assert_eq!(e.to_string(), "the server rejected recipient x@y.com: 550 Mailbox unavailable");
-        assert_eq!(e.for_log(), "the server rejected recipient …@y.com: 550 Mailbox unavailable");
-        let e = smtp(Stage::Tls, Cause::Other("invalid peer certificate: UnknownIssuer".into()));
-        assert!(e.to_string().starts_with("TLS handshake failed with smtp.example.com:587: invalid peer certificate"), "{e}");
-        let e = smtp(Stage::Tls, Cause::Other("STARTTLS is not supported on this server".into()));
-        assert!(e.to_string().starts_with("smtp.example.com:587 does not offer STARTTLS"), "{e}");
-        let e = smtp(Stage::Data, reply(451, "Aborted: local error in processing"));
-        assert!(e.to_string().starts_with("the server smtp.example.com:587 deferred the message: 451 Aborted"), "{e}");
-        let e = smtp(Stage::Body, io(io::ErrorKind::WouldBlock, "Resource temporarily unavailable (os error 11)"));
-        assert!(e.to_string().contains("stopped answering (no reply within 30 s)"), "{e}");
-        let e = smtp(Stage::MailFrom("scorecard@example.com".into()), reply(553, "sender not allowed"));
+        let e = smtp(
+            Stage::RcptTo("x@y.com".into()),
+            reply(550, "Mailbox unavailable"),
+        );
+        assert_eq!(
+            e.to_string(),
+            "the server rejected recipient x@y.com: 550 Mailbox unavailable"
+        );
+        assert_eq!(
+            e.for_log(),
+            "the server rejected recipient …@y.com: 550 Mailbox unavailable"
+        );
+        let e = smtp(
+            Stage::Tls,
+            Cause::Other("invalid peer certificate: UnknownIssuer".into()),
+        );
+        assert!(
+            e.to_string().starts_with(
+                "TLS handshake failed with smtp.example.com:587: invalid peer certificate"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("trusts the Mozilla root store"),
+            "{e}"
+        );
+        let e = smtp(
+            Stage::Tls,
+            Cause::Other("STARTTLS is not supported on this server".into()),
+        );
+        assert!(
+            e.to_string()
+                .starts_with("smtp.example.com:587 does not offer STARTTLS"),
+            "{e}"
+        );
+        let e = smtp(
+            Stage::Data,
+            reply(451, "Aborted: local error in processing"),
+        );
+        assert!(
+            e.to_string()
+                .starts_with("the server smtp.example.com:587 deferred the message: 451 Aborted"),
+            "{e}"
+        );
+        let e = smtp(
+            Stage::Body,
+            io(
+                io::ErrorKind::WouldBlock,
+                "Resource temporarily unavailable (os error 11)",
+            ),
+        );
+        assert!(
+            e.to_string()
+                .contains("stopped answering (no reply within 30 s)"),
+            "{e}"
+        );
+        let e = smtp(
+            Stage::MailFrom("scorecard@example.com".into()),
+            reply(553, "sender not allowed"),
+        );
         assert!(e.to_string().ends_with("(check [email] from)"), "{e}");
         assert!(!e.for_log().contains("scorecard@"), "{}", e.for_log());
-        for e in [smtp(Stage::Connect, reply(421, "busy")), smtp(Stage::Auth, reply(454, "later"))] {
+        for e in [
+            smtp(Stage::Connect, reply(421, "busy")),
+            smtp(Stage::Auth, reply(454, "later")),
+        ] {
             assert!(e.to_string().contains("stays pending"), "{e}");
         }
     }
 
     #[test]
     fn the_password_is_scrubbed() {
-        assert_eq!(redact("AUTH failed for hunter2!", Some("hunter2")), "AUTH failed for ***!");
+        assert_eq!(
+            redact("AUTH failed for hunter2!", Some("hunter2")),
+            "AUTH failed for ***!"
+        );
         assert_eq!(redact("nothing here", None), "nothing here");
         assert_eq!(mask("jane@example.com"), "…@example.com");
     }

@@ -19,21 +19,37 @@ pub struct Existing {
     pub resends: u32,
 }
 
-pub fn find(conn: &Connection, cadence: &str, period: &str, recipient: &str, content_hash: &str) -> Result<Option<Existing>> {
+pub fn find(
+    conn: &Connection,
+    cadence: &str,
+    period: &str,
+    recipient: &str,
+    content_hash: &str,
+) -> Result<Option<Existing>> {
     Ok(conn
         .prepare_cached(
             "SELECT id, state, resends FROM sends
              WHERE cadence = ?1 AND period = ?2 AND recipient = ?3 AND content_hash = ?4",
         )?
         .query_row(params![cadence, period, recipient, content_hash], |r| {
-            Ok(Existing { id: r.get(0)?, state: r.get(1)?, resends: r.get(2)? })
+            Ok(Existing {
+                id: r.get(0)?,
+                state: r.get(1)?,
+                resends: r.get(2)?,
+            })
         })
         .optional()?)
 }
 
 /// Drops the unsent messages of an earlier version of the same report
 /// (pending or failed with other figures): the new one replaces them.
-pub fn drop_superseded(conn: &Connection, cadence: &str, period: &str, recipient: &str, content_hash: &str) -> Result<usize> {
+pub fn drop_superseded(
+    conn: &Connection,
+    cadence: &str,
+    period: &str,
+    recipient: &str,
+    content_hash: &str,
+) -> Result<usize> {
     Ok(conn
         .prepare_cached(
             "DELETE FROM sends WHERE cadence = ?1 AND period = ?2 AND recipient = ?3
@@ -74,7 +90,14 @@ pub fn insert(conn: &Connection, s: &NewSend, now: DateTime<Utc>) -> Result<()> 
 }
 
 /// `--force`: the row becomes pending again with a freshly built message.
-pub fn requeue(conn: &Connection, id: i64, message_id: &str, message: &[u8], envelope_from: &str, resends: u32) -> Result<()> {
+pub fn requeue(
+    conn: &Connection,
+    id: i64,
+    message_id: &str,
+    message: &[u8],
+    envelope_from: &str,
+    resends: u32,
+) -> Result<()> {
     conn.prepare_cached(
         "UPDATE sends SET state = 'pending', attempts = 0, last_error = NULL, next_attempt_at = NULL,
                 sent_at = NULL, message_path = '', message_id = ?2, message = ?3, envelope_from = ?4, resends = ?5
@@ -122,7 +145,13 @@ pub fn message(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>> {
         .query_row([id], |r| r.get::<_, Option<Vec<u8>>>(0))?)
 }
 
-pub fn mark_sent(conn: &Connection, id: i64, attempts: u32, now: DateTime<Utc>, path: Option<&str>) -> Result<()> {
+pub fn mark_sent(
+    conn: &Connection,
+    id: i64,
+    attempts: u32,
+    now: DateTime<Utc>,
+    path: Option<&str>,
+) -> Result<()> {
     conn.prepare_cached(
         "UPDATE sends SET state = 'sent', attempts = ?2, sent_at = ?3, last_error = NULL, next_attempt_at = NULL,
                 message_path = COALESCE(?4, message_path)
@@ -142,7 +171,13 @@ pub fn mark_failed(conn: &Connection, id: i64, attempts: u32, error: &str) -> Re
 
 /// Left pending: `next_attempt_at` says when the backoff would have tried
 /// again; the next `run` or `send` tries whatever is pending.
-pub fn mark_pending(conn: &Connection, id: i64, attempts: u32, error: &str, next_attempt_at: Option<DateTime<Utc>>) -> Result<()> {
+pub fn mark_pending(
+    conn: &Connection,
+    id: i64,
+    attempts: u32,
+    error: &str,
+    next_attempt_at: Option<DateTime<Utc>>,
+) -> Result<()> {
     conn.prepare_cached(
         "UPDATE sends SET state = 'pending', attempts = ?2, last_error = ?3, next_attempt_at = COALESCE(?4, next_attempt_at)
          WHERE id = ?1",
@@ -154,17 +189,20 @@ pub fn mark_pending(conn: &Connection, id: i64, attempts: u32, error: &str, next
 /// Records why a message was not tried (the run stopped before it); its
 /// state and attempts stay as they were.
 pub fn note_error(conn: &Connection, id: i64, error: &str) -> Result<()> {
-    conn.prepare_cached("UPDATE sends SET last_error = ?2 WHERE id = ?1")?.execute(params![id, error])?;
+    conn.prepare_cached("UPDATE sends SET last_error = ?2 WHERE id = ?1")?
+        .execute(params![id, error])?;
     Ok(())
 }
 
 pub fn count(conn: &Connection, state: &str) -> Result<usize> {
-    let n: i64 =
-        conn.prepare_cached("SELECT count(*) FROM sends WHERE state = ?1")?.query_row([state], |r| r.get(0))?;
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM sends WHERE state = ?1")?
+        .query_row([state], |r| r.get(0))?;
     Ok(n as usize)
 }
 
-const FATE_COLUMNS: &str = "period, recipient, segment, message_id, state, attempts, last_error, sent_at,
+const FATE_COLUMNS: &str =
+    "period, recipient, segment, message_id, state, attempts, last_error, sent_at,
                             next_attempt_at, NULLIF(message_path, '')";
 
 fn fate_row(r: &rusqlite::Row) -> rusqlite::Result<Fate> {
@@ -184,13 +222,16 @@ fn fate_row(r: &rusqlite::Row) -> rusqlite::Result<Fate> {
 
 /// Every message of a period, as manifest.json records them.
 pub fn fates(conn: &Connection, cadence: &str, period: &str) -> Result<Vec<Fate>> {
-    let mut stmt = conn
-        .prepare_cached(&format!("SELECT {FATE_COLUMNS} FROM sends WHERE cadence = ?1 AND period = ?2 ORDER BY id"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FATE_COLUMNS} FROM sends WHERE cadence = ?1 AND period = ?2 ORDER BY id"
+    ))?;
     let rows = stmt.query_map([cadence, period], fate_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The ledger row of one message, as a fate.
 pub fn fate(conn: &Connection, id: i64) -> Result<Fate> {
-    Ok(conn.prepare_cached(&format!("SELECT {FATE_COLUMNS} FROM sends WHERE id = ?1"))?.query_row([id], fate_row)?)
+    Ok(conn
+        .prepare_cached(&format!("SELECT {FATE_COLUMNS} FROM sends WHERE id = ?1"))?
+        .query_row([id], fate_row)?)
 }

@@ -27,7 +27,10 @@ use crate::config::Recipient;
 
 /// The ledger's key for a recipient entry: its addresses, comma-joined.
 pub fn recipient_key(r: &Recipient) -> String {
-    r.to.iter().map(|m| m.email.to_string()).collect::<Vec<_>>().join(",")
+    r.to.iter()
+        .map(|m| m.email.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The hash of what the recipient reads: their scope and its figures
@@ -48,15 +51,29 @@ pub fn content_hash(o: &Outgoing) -> String {
 /// `<32 hex digits@from-domain>`, from the period, the recipient and the
 /// content hash (and the resend count, so that a `--force` resend is not
 /// dropped as a duplicate by Gmail, which ignores a Message-ID seen before).
-pub fn message_id(cadence: &str, period: &str, recipient: &str, content_hash: &str, resends: u32, from: &Mailbox) -> String {
+pub fn message_id(
+    cadence: &str,
+    period: &str,
+    recipient: &str,
+    content_hash: &str,
+    resends: u32,
+    from: &Mailbox,
+) -> String {
     let mut h = Sha256::new();
-    h.update(format!("scorecard.message-id/1\n{cadence}\n{period}\n{recipient}\n{content_hash}\n").as_bytes());
+    h.update(
+        format!("scorecard.message-id/1\n{cadence}\n{period}\n{recipient}\n{content_hash}\n")
+            .as_bytes(),
+    );
     if resends > 0 {
         h.update(format!("resend {resends}\n").as_bytes());
     }
     let digest = hex::encode(&h.finalize()[..16]);
     let domain = from.email.domain();
-    let domain = if !domain.is_empty() && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+    let domain = if !domain.is_empty()
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
         domain
     } else {
         "scorecard.localhost"
@@ -65,19 +82,36 @@ pub fn message_id(cadence: &str, period: &str, recipient: &str, content_hash: &s
 }
 
 /// The fully formatted message (RFC 5322 bytes, CRLF line ends).
-pub fn build(from: &Mailbox, o: &Outgoing, message_id: &str, content_hash: &str, now: DateTime<Utc>) -> Result<Vec<u8>> {
+pub fn build(
+    from: &Mailbox,
+    o: &Outgoing,
+    message_id: &str,
+    content_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>> {
     // Boundaries from the hash: "=_" never occurs in quoted-printable or
     // base64 bodies, and the hash never occurs in the 7-bit ones.
-    let boundary = |kind: &str| format!("=_scorecard_{}_{kind}", &content_hash[..content_hash.len().min(24)]);
+    let boundary = |kind: &str| {
+        format!(
+            "=_scorecard_{}_{kind}",
+            &content_hash[..content_hash.len().min(24)]
+        )
+    };
     let png = ContentType::parse("image/png").expect("a valid content type");
     let csv_type = ContentType::parse("text/csv; charset=utf-8").expect("a valid content type");
 
     // RFC 2387 asks multipart/related to name the type of its root part.
-    let related_type = format!("multipart/related; boundary=\"{}\"; type=\"text/html\"", boundary("related"));
+    let related_type = format!(
+        "multipart/related; boundary=\"{}\"; type=\"text/html\"",
+        boundary("related")
+    );
     let related_type = ContentType::parse(&related_type).expect("a valid content type");
-    let mut related = MultiPart::builder().header(related_type).singlepart(SinglePart::html(o.parts.html.clone()));
+    let mut related = MultiPart::builder()
+        .header(related_type)
+        .singlepart(SinglePart::html(o.parts.html.clone()));
     for (cid, bytes, _alt) in &o.parts.images {
-        related = related.singlepart(Attachment::new_inline(cid.clone()).body(bytes.clone(), png.clone()));
+        related = related
+            .singlepart(Attachment::new_inline(cid.clone()).body(bytes.clone(), png.clone()));
     }
     let alternative = MultiPart::alternative()
         .boundary(boundary("alternative"))
@@ -88,7 +122,10 @@ pub fn build(from: &Mailbox, o: &Outgoing, message_id: &str, content_hash: &str,
         Ok(text) => csv.body(text.to_string(), csv_type),
         Err(_) => csv.body(o.attachment_csv.clone(), csv_type),
     };
-    let mixed = MultiPart::mixed().boundary(boundary("mixed")).multipart(alternative).singlepart(csv);
+    let mixed = MultiPart::mixed()
+        .boundary(boundary("mixed"))
+        .multipart(alternative)
+        .singlepart(csv);
 
     let mut builder = Message::builder()
         .from(from.clone())
@@ -96,14 +133,24 @@ pub fn build(from: &Mailbox, o: &Outgoing, message_id: &str, content_hash: &str,
         .date(SystemTime::from(now))
         .message_id(Some(message_id.to_string()))
         // RFC 3834, and Exchange's equivalent: no out-of-office replies to a robot.
-        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()))
-        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"), "All".into()));
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+            "All".into(),
+        ));
     for to in &o.recipient.to {
         builder = builder.to(to.clone());
     }
-    let message = builder
-        .multipart(mixed)
-        .with_context(|| format!("cannot build the email of {} for {}", o.period, recipient_key(&o.recipient)))?;
+    let message = builder.multipart(mixed).with_context(|| {
+        format!(
+            "cannot build the email of {} for {}",
+            o.period,
+            recipient_key(&o.recipient)
+        )
+    })?;
     Ok(message.formatted())
 }
 
@@ -130,11 +177,15 @@ pub(crate) mod tests {
         Outgoing {
             cadence: Cadence::Weekly,
             period: period.into(),
-            recipient: Recipient { to: to.iter().map(|a| a.parse().unwrap()).collect(), segment: None },
+            recipient: Recipient {
+                to: to.iter().map(|a| a.parse().unwrap()).collect(),
+                segment: None,
+            },
             segment: String::new(),
             parts: EmailParts {
                 subject: format!("Weekly CRM scorecard {period} — café"),
-                text: "# Weekly CRM scorecard\n\n| KPI | value |\n|---|---|\n| NPS | 41.2 |\n".into(),
+                text: "# Weekly CRM scorecard\n\n| KPI | value |\n|---|---|\n| NPS | 41.2 |\n"
+                    .into(),
                 html: html.into(),
                 images: vec![
                     ("trend-nps.png".into(), png(10), "NPS trend".into()),
@@ -152,7 +203,14 @@ pub(crate) mod tests {
     fn built(o: &Outgoing) -> (String, Vec<u8>) {
         let from: Mailbox = "Scorecard <scorecard@example.com>".parse().unwrap();
         let hash = content_hash(o);
-        let id = message_id("weekly", &o.period, &recipient_key(&o.recipient), &hash, 0, &from);
+        let id = message_id(
+            "weekly",
+            &o.period,
+            &recipient_key(&o.recipient),
+            &hash,
+            0,
+            &from,
+        );
         let bytes = build(&from, o, &id, &hash, now()).unwrap();
         (id, bytes)
     }
@@ -164,23 +222,43 @@ pub(crate) mod tests {
         assert_eq!(mail.ctype.mimetype, "multipart/mixed");
         let mut parts = Vec::new();
         collect(&mail, &mut parts);
-        let find = |t: &str| parts.iter().filter(|p| p.ctype.mimetype == t).collect::<Vec<_>>();
+        let find = |t: &str| {
+            parts
+                .iter()
+                .filter(|p| p.ctype.mimetype == t)
+                .collect::<Vec<_>>()
+        };
         // Both alternatives, inside multipart/alternative.
         let alt = find("multipart/alternative");
         assert_eq!(alt.len(), 1);
-        let alt_types: Vec<_> = alt[0].subparts.iter().map(|p| p.ctype.mimetype.clone()).collect();
+        let alt_types: Vec<_> = alt[0]
+            .subparts
+            .iter()
+            .map(|p| p.ctype.mimetype.clone())
+            .collect();
         assert_eq!(alt_types, ["text/plain", "multipart/related"]);
         let related = &alt[0].subparts[1];
-        assert_eq!(related.ctype.params.get("type").map(String::as_str), Some("text/html"));
+        assert_eq!(
+            related.ctype.params.get("type").map(String::as_str),
+            Some("text/html")
+        );
         assert_eq!(related.subparts[0].ctype.mimetype, "text/html");
         let text = find("text/plain")[0].get_body().unwrap();
-        assert!(text.contains("scorecard") || text.contains("Scorecard"), "{text}");
+        assert!(
+            text.contains("scorecard") || text.contains("Scorecard"),
+            "{text}"
+        );
         let html = related.subparts[0].get_body().unwrap();
         // Every cid: reference resolves to an image/png part of the related group.
         let cids: Vec<String> = html
             .split("cid:")
             .skip(1)
-            .map(|rest| rest.split(|c: char| c == '"' || c == '\'' || c == ')' || c.is_whitespace()).next().unwrap().to_string())
+            .map(|rest| {
+                rest.split(|c: char| c == '"' || c == '\'' || c == ')' || c.is_whitespace())
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert!(!cids.is_empty(), "the html references no image");
         for cid in &cids {
@@ -189,7 +267,10 @@ pub(crate) mod tests {
                 .iter()
                 .find(|p| {
                     p.headers.iter().any(|h| {
-                        h.get_key().eq_ignore_ascii_case("Content-ID") && h.get_value().trim_matches(|c| c == '<' || c == '>' || c == ' ') == cid
+                        h.get_key().eq_ignore_ascii_case("Content-ID")
+                            && h.get_value()
+                                .trim_matches(|c| c == '<' || c == '>' || c == ' ')
+                                == cid
                     })
                 })
                 .unwrap_or_else(|| panic!("no part with Content-ID <{cid}>"));
@@ -202,7 +283,10 @@ pub(crate) mod tests {
         assert_eq!(csv.len(), 1);
         let disp = csv[0].get_content_disposition();
         assert_eq!(disp.disposition, mailparse::DispositionType::Attachment);
-        assert_eq!(disp.params.get("filename").map(String::as_str), Some("kpis.csv"));
+        assert_eq!(
+            disp.params.get("filename").map(String::as_str),
+            Some("kpis.csv")
+        );
         text
     }
 
@@ -215,25 +299,54 @@ pub(crate) mod tests {
 
     fn header(bytes: &[u8], name: &str) -> Option<String> {
         use mailparse::MailHeaderMap;
-        mailparse::parse_mail(bytes).unwrap().headers.get_first_value(name)
+        mailparse::parse_mail(bytes)
+            .unwrap()
+            .headers
+            .get_first_value(name)
     }
 
     #[test]
     fn the_message_has_both_parts_its_images_and_the_csv() {
-        let o = outgoing("2026-W47", &["Lead <lead@example.com>"], "period,kpi,value\n2026-W47,nps,41.2\n");
+        let o = outgoing(
+            "2026-W47",
+            &["Lead <lead@example.com>"],
+            "period,kpi,value\n2026-W47,nps,41.2\n",
+        );
         let (id, bytes) = built(&o);
         let text = assert_scorecard_mail(&bytes);
         assert!(text.contains("| NPS | 41.2 |"));
         assert_eq!(header(&bytes, "Message-ID").as_deref(), Some(id.as_str()));
-        assert_eq!(header(&bytes, "Subject").as_deref(), Some("Weekly CRM scorecard 2026-W47 — café"));
-        assert_eq!(header(&bytes, "Date").as_deref(), Some("Mon, 23 Nov 2026 07:00:00 +0000"));
-        assert_eq!(header(&bytes, "From").as_deref(), Some("Scorecard <scorecard@example.com>"));
-        assert_eq!(header(&bytes, "To").as_deref(), Some("Lead <lead@example.com>"));
-        assert_eq!(header(&bytes, "Auto-Submitted").as_deref(), Some("auto-generated"));
+        assert_eq!(
+            header(&bytes, "Subject").as_deref(),
+            Some("Weekly CRM scorecard 2026-W47 — café")
+        );
+        assert_eq!(
+            header(&bytes, "Date").as_deref(),
+            Some("Mon, 23 Nov 2026 07:00:00 +0000")
+        );
+        assert_eq!(
+            header(&bytes, "From").as_deref(),
+            Some("Scorecard <scorecard@example.com>")
+        );
+        assert_eq!(
+            header(&bytes, "To").as_deref(),
+            Some("Lead <lead@example.com>")
+        );
+        assert_eq!(
+            header(&bytes, "Auto-Submitted").as_deref(),
+            Some("auto-generated")
+        );
         assert!(bytes.is_ascii(), "the formatted message is 7-bit clean");
         let mail = mailparse::parse_mail(&bytes).unwrap();
-        let csv = mail.subparts.iter().find(|p| p.ctype.mimetype == "text/csv").unwrap();
-        assert_eq!(csv.get_body().unwrap().replace("\r\n", "\n"), "period,kpi,value\n2026-W47,nps,41.2\n");
+        let csv = mail
+            .subparts
+            .iter()
+            .find(|p| p.ctype.mimetype == "text/csv")
+            .unwrap();
+        assert_eq!(
+            csv.get_body().unwrap().replace("\r\n", "\n"),
+            "period,kpi,value\n2026-W47,nps,41.2\n"
+        );
     }
 
     #[test]
@@ -243,7 +356,12 @@ pub(crate) mod tests {
         let (id2, bytes2) = built(&a.clone());
         assert_eq!(id1, id2);
         assert_eq!(bytes1, bytes2, "same inputs, same bytes");
-        assert!(id1.starts_with('<') && id1.ends_with("@example.com>") && id1.len() == 32 + "<@example.com>".len(), "{id1}");
+        assert!(
+            id1.starts_with('<')
+                && id1.ends_with("@example.com>")
+                && id1.len() == 32 + "<@example.com>".len(),
+            "{id1}"
+        );
         // Different figures, period or recipient: a different message.
         let (id3, _) = built(&outgoing("2026-W47", &["lead@example.com"], "nps,39.0\n"));
         let (id4, _) = built(&outgoing("2026-W48", &["lead@example.com"], "nps,41.2\n"));
@@ -251,12 +369,17 @@ pub(crate) mod tests {
         assert!(id1 != id3 && id1 != id4 && id1 != id5 && id3 != id4);
         // Presentation only (the "generated at" line): the same report.
         let mut b = a.clone();
-        b.parts.text.push_str("\nGenerated 2026-11-30T07:00:00Z by scorecard.\n");
+        b.parts
+            .text
+            .push_str("\nGenerated 2026-11-30T07:00:00Z by scorecard.\n");
         assert_eq!(content_hash(&a), content_hash(&b));
         // A forced resend gets its own id.
         let from: Mailbox = "scorecard@example.com".parse().unwrap();
         let h = content_hash(&a);
-        assert_ne!(message_id("weekly", "2026-W47", "lead@example.com", &h, 0, &from), message_id("weekly", "2026-W47", "lead@example.com", &h, 1, &from));
+        assert_ne!(
+            message_id("weekly", "2026-W47", "lead@example.com", &h, 0, &from),
+            message_id("weekly", "2026-W47", "lead@example.com", &h, 1, &from)
+        );
     }
 
     #[test]
@@ -264,6 +387,9 @@ pub(crate) mod tests {
         let o = outgoing("2026-W47", &["a@example.com", "B <b@example.org>"], "x\n");
         assert_eq!(recipient_key(&o.recipient), "a@example.com,b@example.org");
         let (_, bytes) = built(&o);
-        assert_eq!(header(&bytes, "To").as_deref(), Some("a@example.com, B <b@example.org>"));
+        assert_eq!(
+            header(&bytes, "To").as_deref(),
+            Some("a@example.com, B <b@example.org>")
+        );
     }
 }

@@ -108,7 +108,13 @@ pub struct DeliveryReport {
 /// pending keeps the bytes it was built with. With `force`, a sent or failed
 /// message is queued again (rebuilt, dated `now`; a resend gets its own
 /// Message-ID so that clients do not drop it as a duplicate).
-pub fn enqueue(store: &Store, config: &Config, outgoing: &[Outgoing], now: DateTime<Utc>, force: bool) -> Result<usize> {
+pub fn enqueue(
+    store: &Store,
+    config: &Config,
+    outgoing: &[Outgoing],
+    now: DateTime<Utc>,
+    force: bool,
+) -> Result<usize> {
     let tx = store.conn.unchecked_transaction()?;
     let from = &config.email.from;
     let envelope_from = from.email.to_string();
@@ -148,12 +154,15 @@ pub fn enqueue(store: &Store, config: &Config, outgoing: &[Outgoing], now: DateT
                 };
                 ledger::insert(&tx, &row, now)?;
             }
-            Some(row) => ledger::requeue(&tx, row.id, &message_id, &bytes, &envelope_from, resends)?,
+            Some(row) => {
+                ledger::requeue(&tx, row.id, &message_id, &bytes, &envelope_from, resends)?
+            }
         }
         debug!(period = %o.period, domains = %domains, bytes = bytes.len(), "email queued");
         queued += 1;
     }
-    tx.commit().context("cannot record the queued emails in the store")?;
+    tx.commit()
+        .context("cannot record the queued emails in the store")?;
     Ok(queued)
 }
 
@@ -179,7 +188,10 @@ pub fn send_pending(
     let conn = &store.conn;
     let kind = transport.unwrap_or(config.email.transport);
     let dry_run = kind != config.email.transport;
-    let mut report = DeliveryReport { dry_run, ..DeliveryReport::default() };
+    let mut report = DeliveryReport {
+        dry_run,
+        ..DeliveryReport::default()
+    };
     if !retry_failed {
         report.failed_earlier = ledger::count(conn, "failed")?;
     }
@@ -200,7 +212,12 @@ pub fn send_pending(
             ledger::note_error(conn, row.id, &e.to_string())?;
         }
         let (Some(sender), None) = (sender.as_mut(), &stopped) else {
-            report.fates.push(fate_of(conn, row, dry_run, stopped.as_ref().map(ToString::to_string))?);
+            report.fates.push(fate_of(
+                conn,
+                row,
+                dry_run,
+                stopped.as_ref().map(ToString::to_string),
+            )?);
             continue;
         };
         let Some(bytes) = ledger::message(conn, row.id)? else {
@@ -208,7 +225,9 @@ pub fn send_pending(
             if !dry_run {
                 ledger::mark_failed(conn, row.id, row.attempts, reason)?;
             }
-            report.fates.push(fate_of(conn, row, dry_run, Some(reason.into()))?);
+            report
+                .fates
+                .push(fate_of(conn, row, dry_run, Some(reason.into()))?);
             continue;
         };
         let from: Address = match row.envelope_from.as_deref().map(str::parse) {
@@ -220,7 +239,9 @@ pub fn send_pending(
             .split(',')
             .map(|a| a.parse::<Address>())
             .collect::<Result<_, _>>()
-            .with_context(|| format!("the ledger holds an invalid address for {}", row.message_id))?;
+            .with_context(|| {
+                format!("the ledger holds an invalid address for {}", row.message_id)
+            })?;
 
         let mut tries = 0;
         let outcome = loop {
@@ -262,15 +283,20 @@ pub fn send_pending(
                 info!(period = %row.period, domains = %domains, attempts = tries, "email sent");
             }
             Err(e) if dry_run => {
-                report.fates.push(fate_of(conn, row, true, Some(e.to_string()))?);
+                report
+                    .fates
+                    .push(fate_of(conn, row, true, Some(e.to_string()))?);
                 if e.stops_run() {
                     stopped = Some(e);
                 }
                 continue;
             }
-            Err(e) if e.class() == Class::Permanent => ledger::mark_failed(conn, row.id, attempts, &e.to_string())?,
+            Err(e) if e.class() == Class::Permanent => {
+                ledger::mark_failed(conn, row.id, attempts, &e.to_string())?
+            }
             Err(e) => {
-                let next = (e.class() == Class::Transient).then(|| now + backoff(config.email.retry_delay, tries));
+                let next = (e.class() == Class::Transient)
+                    .then(|| now + backoff(config.email.retry_delay, tries));
                 ledger::mark_pending(conn, row.id, attempts, &e.to_string(), next)?;
                 if e.stops_run() {
                     stopped = Some(e);
@@ -291,7 +317,12 @@ pub fn send_pending(
 
 /// The fate of a message as the ledger holds it (for a dry run, without
 /// reading what this call did not change).
-fn fate_of(conn: &rusqlite::Connection, row: &ledger::Due, dry_run: bool, error: Option<String>) -> Result<Fate> {
+fn fate_of(
+    conn: &rusqlite::Connection,
+    row: &ledger::Due,
+    dry_run: bool,
+    error: Option<String>,
+) -> Result<Fate> {
     let mut fate = ledger::fate(conn, row.id)?;
     if dry_run {
         fate.last_error = error.or(fate.last_error);
@@ -303,7 +334,8 @@ fn fate_of(conn: &rusqlite::Connection, row: &ledger::Due, dry_run: bool, error:
 /// `scorecard check`: connects to the configured transport and says NOOP,
 /// sending nothing. Returns a sentence saying what was checked.
 pub fn check(config: &Config) -> Result<String> {
-    let mut sender = transport::Sender::new(config, config.email.transport).map_err(check_failure)?;
+    let mut sender =
+        transport::Sender::new(config, config.email.transport).map_err(check_failure)?;
     sender.check().map_err(check_failure)
 }
 
@@ -325,12 +357,17 @@ pub fn fates(store: &Store, cadence: Cadence, period: &str) -> Result<Vec<Fate>>
 /// The wait after the `attempt`-th failure: `base` × 2^(attempt-1), at most 30 s.
 pub fn backoff(base: Duration, attempt: u32) -> Duration {
     let cap = Duration::from_secs(30);
-    base.checked_mul(1u32 << attempt.saturating_sub(1).min(20)).unwrap_or(cap).min(cap)
+    base.checked_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .unwrap_or(cap)
+        .min(cap)
 }
 
 /// The distinct domains of a recipient key: what logs may name.
 fn domains(recipient: &str) -> String {
-    let mut out: Vec<&str> = recipient.split(',').filter_map(|a| a.rsplit_once('@').map(|(_, d)| d)).collect();
+    let mut out: Vec<&str> = recipient
+        .split(',')
+        .filter_map(|a| a.rsplit_once('@').map(|(_, d)| d))
+        .collect();
     out.sort_unstable();
     out.dedup();
     out.join(",")

@@ -19,8 +19,10 @@ fn now() -> DateTime<Utc> {
 }
 
 fn rows(store: &Store) -> Vec<(String, String, u32, String)> {
-    let mut stmt =
-        store.conn.prepare("SELECT period, state, attempts, message_id FROM sends ORDER BY id").unwrap();
+    let mut stmt = store
+        .conn
+        .prepare("SELECT period, state, attempts, message_id FROM sends ORDER BY id")
+        .unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .unwrap()
         .collect::<rusqlite::Result<_>>()
@@ -28,7 +30,9 @@ fn rows(store: &Store) -> Vec<(String, String, u32, String)> {
 }
 
 fn outbox_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("outbox")).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(dir.join("outbox"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -43,12 +47,18 @@ fn enqueueing_twice_keeps_one_row() {
     // still the same report.
     let mut again = o.clone();
     again[0].parts.html.push_str("<p>Generated later</p>");
-    assert_eq!(enqueue(&store, &c, &again, now() + chrono::Duration::days(1), false).unwrap(), 0);
+    assert_eq!(
+        enqueue(&store, &c, &again, now() + chrono::Duration::days(1), false).unwrap(),
+        0
+    );
     let r = rows(&store);
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].1, "pending");
     // The stored bytes are the complete message.
-    let bytes: Vec<u8> = store.conn.query_row("SELECT message FROM sends", [], |r| r.get(0)).unwrap();
+    let bytes: Vec<u8> = store
+        .conn
+        .query_row("SELECT message FROM sends", [], |r| r.get(0))
+        .unwrap();
     assert_scorecard_mail(&bytes);
 }
 
@@ -68,7 +78,10 @@ fn sent_is_not_sent_again_unless_forced() {
     let path = fate.path.clone().unwrap();
     assert!(path.ends_with(&eml_name(&fate.message_id)), "{path}");
     // The outbox holds exactly the stored bytes.
-    let stored: Vec<u8> = store.conn.query_row("SELECT message FROM sends", [], |r| r.get(0)).unwrap();
+    let stored: Vec<u8> = store
+        .conn
+        .query_row("SELECT message FROM sends", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), stored);
 
     // A re-run queues and sends nothing.
@@ -91,15 +104,39 @@ fn newer_figures_replace_an_unsent_message_and_follow_a_sent_one() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::in_memory().unwrap();
     let c = config(dir.path(), "");
-    enqueue(&store, &c, &[outgoing("2026-W47", &["lead@example.com"], "nps,41.2\n")], now(), false).unwrap();
+    enqueue(
+        &store,
+        &c,
+        &[outgoing("2026-W47", &["lead@example.com"], "nps,41.2\n")],
+        now(),
+        false,
+    )
+    .unwrap();
     // Corrected before it went out: only the new one stays.
-    enqueue(&store, &c, &[outgoing("2026-W47", &["lead@example.com"], "nps,42.0\n")], now(), false).unwrap();
+    enqueue(
+        &store,
+        &c,
+        &[outgoing("2026-W47", &["lead@example.com"], "nps,42.0\n")],
+        now(),
+        false,
+    )
+    .unwrap();
     assert_eq!(rows(&store).len(), 1);
     send_pending(&store, &c, None, now(), false).unwrap();
     // Corrected after: the correction is a new message.
-    enqueue(&store, &c, &[outgoing("2026-W47", &["lead@example.com"], "nps,43.0\n")], now(), false).unwrap();
+    enqueue(
+        &store,
+        &c,
+        &[outgoing("2026-W47", &["lead@example.com"], "nps,43.0\n")],
+        now(),
+        false,
+    )
+    .unwrap();
     let r = rows(&store);
-    assert_eq!(r.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(), ["sent", "pending"]);
+    assert_eq!(
+        r.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        ["sent", "pending"]
+    );
     assert_ne!(r[0].3, r[1].3);
 }
 
@@ -116,7 +153,10 @@ fn one_message_per_recipient_entry_and_period() {
     assert_eq!(enqueue(&store, &c, &o, now(), false).unwrap(), 3);
     let report = send_pending(&store, &c, None, now(), false).unwrap();
     assert_eq!(report.sent, 3);
-    assert_eq!(report.fates[2].recipient, "emea@example.org,apac@example.net");
+    assert_eq!(
+        report.fates[2].recipient,
+        "emea@example.org,apac@example.net"
+    );
     let w47 = fates(&store, Cadence::Weekly, "2026-W47").unwrap();
     assert_eq!(w47.len(), 2);
     assert!(w47.iter().all(|f| f.state == "sent"));
@@ -131,7 +171,14 @@ fn a_dry_run_writes_the_outbox_and_leaves_the_ledger() {
     let mut c = c;
     c.email.transport = TransportKind::Sendmail;
     c.email.sendmail_command = Some("/no/such/sendmail".into());
-    enqueue(&store, &c, &[outgoing("2026-W47", &["lead@example.com"], "x\n")], now(), false).unwrap();
+    enqueue(
+        &store,
+        &c,
+        &[outgoing("2026-W47", &["lead@example.com"], "x\n")],
+        now(),
+        false,
+    )
+    .unwrap();
     let report = send_pending(&store, &c, Some(TransportKind::File), now(), false).unwrap();
     assert!(report.dry_run);
     assert_eq!((report.written, report.sent, report.pending), (1, 0, 0));
@@ -145,14 +192,23 @@ fn a_dry_run_writes_the_outbox_and_leaves_the_ledger() {
 fn a_missing_sendmail_stops_the_run_and_keeps_everything_pending() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::in_memory().unwrap();
-    let mut c = config(dir.path(), "[email.sendmail]\ncommand = \"/no/such/sendmail\"\n");
+    let mut c = config(
+        dir.path(),
+        "[email.sendmail]\ncommand = \"/no/such/sendmail\"\n",
+    );
     c.email.transport = TransportKind::Sendmail;
-    let o = [outgoing("2026-W47", &["a@example.com"], "x\n"), outgoing("2026-W47", &["b@example.com"], "x\n")];
+    let o = [
+        outgoing("2026-W47", &["a@example.com"], "x\n"),
+        outgoing("2026-W47", &["b@example.com"], "x\n"),
+    ];
     enqueue(&store, &c, &o, now(), false).unwrap();
     let report = send_pending(&store, &c, None, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (0, 2, 0));
     let e = report.fates[0].last_error.clone().unwrap();
-    assert!(e.starts_with("cannot run the sendmail command /no/such/sendmail:"), "{e}");
+    assert!(
+        e.starts_with("cannot run the sendmail command /no/such/sendmail:"),
+        "{e}"
+    );
     // The second was not tried, but says why it waits.
     assert_eq!(report.fates[1].attempts, 0);
     assert_eq!(report.fates[1].last_error.as_deref(), Some(e.as_str()));
@@ -172,11 +228,21 @@ fn a_missing_password_variable_is_reported_without_sending() {
         "[email]\ntransport = \"smtp\"\nfrom = \"scorecard@example.com\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = 9\ntls = \"none\"\nusername = \"u\"\npassword_env = \"{var}\"\n[[email.recipients]]\nto = [\"lead@example.com\"]\n"
     );
     let c = Config::from_toml(&text, dir.path(), None, &env).unwrap();
-    enqueue(&store, &c, &[outgoing("2026-W47", &["lead@example.com"], "x\n")], now(), false).unwrap();
+    enqueue(
+        &store,
+        &c,
+        &[outgoing("2026-W47", &["lead@example.com"], "x\n")],
+        now(),
+        false,
+    )
+    .unwrap();
     let report = send_pending(&store, &c, None, now(), false).unwrap();
     assert_eq!(report.pending, 1);
     let e = report.fates[0].last_error.clone().unwrap();
-    assert!(e.starts_with(&format!("the environment variable {var} is not set")), "{e}");
+    assert!(
+        e.starts_with(&format!("the environment variable {var} is not set")),
+        "{e}"
+    );
     assert_eq!(report.fates[0].attempts, 0);
 }
 

@@ -33,17 +33,32 @@ impl Sender {
     /// here, from the variable `password_env` names, at send time.
     pub fn new(config: &Config, kind: TransportKind) -> Result<Sender, DeliverError> {
         Ok(match kind {
-            TransportKind::File => Sender::File(Outbox { dir: config.email.outbox_dir.clone() }),
+            TransportKind::File => Sender::File(Outbox {
+                dir: config.email.outbox_dir.clone(),
+            }),
             TransportKind::Sendmail => {
-                let command = config.email.sendmail_command.clone().unwrap_or_else(|| "sendmail".into());
-                Sender::Sendmail(Sendmail { transport: SendmailTransport::new_with_command(&command), command })
+                let command = config
+                    .email
+                    .sendmail_command
+                    .clone()
+                    .unwrap_or_else(|| "sendmail".into());
+                Sender::Sendmail(Sendmail {
+                    transport: SendmailTransport::new_with_command(&command),
+                    command,
+                })
             }
             TransportKind::Smtp => Sender::Smtp(Box::new(SmtpSender::new(config)?)),
         })
     }
 
     /// Delivers one formatted message; the file outbox returns the path it wrote.
-    pub fn send(&mut self, from: &Address, to: &[Address], message_id: &str, bytes: &[u8]) -> Result<Option<PathBuf>, DeliverError> {
+    pub fn send(
+        &mut self,
+        from: &Address,
+        to: &[Address],
+        message_id: &str,
+        bytes: &[u8],
+    ) -> Result<Option<PathBuf>, DeliverError> {
         match self {
             Sender::Smtp(s) => s.send(from, to, bytes).map(|()| None),
             Sender::Sendmail(s) => s.send(from, to, bytes).map(|()| None),
@@ -103,7 +118,11 @@ impl Endpoint {
     }
 
     fn error_from(&self, stage: Stage, cause: Cause) -> DeliverError {
-        let stage = if stage == Stage::Connect { connect_stage(self.implicit_tls, &cause) } else { stage };
+        let stage = if stage == Stage::Connect {
+            connect_stage(self.implicit_tls, &cause)
+        } else {
+            stage
+        };
         DeliverError::Smtp {
             server: self.server(),
             stage,
@@ -128,10 +147,21 @@ pub struct SmtpSender {
 
 impl SmtpSender {
     fn new(config: &Config) -> Result<SmtpSender, DeliverError> {
-        let smtp = config.email.smtp.as_ref().ok_or(DeliverError::SmtpNotConfigured)?;
+        let smtp = config
+            .email
+            .smtp
+            .as_ref()
+            .ok_or(DeliverError::SmtpNotConfigured)?;
         let secret = match (&smtp.username, &smtp.password_env) {
-            (Some(_), Some(var)) => Some(std::env::var(var).map_err(|_| DeliverError::MissingPassword { var: var.clone() })?),
-            (Some(_), None) => return Err(DeliverError::MissingPassword { var: "(password_env is not set)".into() }),
+            (Some(_), Some(var)) => Some(
+                std::env::var(var)
+                    .map_err(|_| DeliverError::MissingPassword { var: var.clone() })?,
+            ),
+            (Some(_), None) => {
+                return Err(DeliverError::MissingPassword {
+                    var: "(password_env is not set)".into(),
+                })
+            }
             _ => None,
         };
         let endpoint = Endpoint {
@@ -145,7 +175,8 @@ impl SmtpSender {
         let tls = match smtp.tls {
             TlsMode::None => None,
             TlsMode::Starttls | TlsMode::Tls => Some(
-                TlsParameters::new(smtp.host.clone()).map_err(|e| endpoint.error(Stage::Tls, &e))?,
+                TlsParameters::new(smtp.host.clone())
+                    .map_err(|e| endpoint.error(Stage::Tls, &e))?,
             ),
         };
         let credentials = match (&smtp.username, secret) {
@@ -167,10 +198,19 @@ impl SmtpSender {
     /// Connects, upgrades to TLS and logs in.
     fn open(&mut self) -> Result<SmtpConnection, DeliverError> {
         let ep = &self.endpoint;
-        let wrapper = if self.mode == TlsMode::Tls { self.tls.as_ref() } else { None };
-        let mut conn =
-            SmtpConnection::connect((ep.host.as_str(), ep.port), Some(ep.timeout), &self.hello, wrapper, None)
-                .map_err(|e| ep.error(Stage::Connect, &e))?;
+        let wrapper = if self.mode == TlsMode::Tls {
+            self.tls.as_ref()
+        } else {
+            None
+        };
+        let mut conn = SmtpConnection::connect(
+            (ep.host.as_str(), ep.port),
+            Some(ep.timeout),
+            &self.hello,
+            wrapper,
+            None,
+        )
+        .map_err(|e| ep.error(Stage::Connect, &e))?;
         if let (TlsMode::Starttls, Some(params)) = (self.mode, self.tls.as_ref()) {
             if let Err(e) = conn.starttls(params, &self.hello) {
                 conn.abort();
@@ -234,8 +274,15 @@ impl SmtpSender {
         if let Some(user) = &self.username {
             how.push(format!("logged in as {user}"));
         }
-        let how = if how.is_empty() { String::new() } else { format!(" ({})", how.join(", ")) };
-        Ok(format!("smtp {}{how}: connected, server said hello (nothing sent)", self.endpoint.server()))
+        let how = if how.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", how.join(", "))
+        };
+        Ok(format!(
+            "smtp {}{how}: connected, server said hello (nothing sent)",
+            self.endpoint.server()
+        ))
     }
 
     fn close(&mut self) {
@@ -248,7 +295,13 @@ impl SmtpSender {
 }
 
 /// One SMTP transaction: MAIL FROM, RCPT TO each address, DATA, the message.
-fn transaction(conn: &mut SmtpConnection, ep: &Endpoint, from: &Address, to: &[Address], bytes: &[u8]) -> Result<(), DeliverError> {
+fn transaction(
+    conn: &mut SmtpConnection,
+    ep: &Endpoint,
+    from: &Address,
+    to: &[Address],
+    bytes: &[u8],
+) -> Result<(), DeliverError> {
     let mut params = Vec::new();
     let info = conn.server_info();
     let ascii = |a: &Address| AsRef::<str>::as_ref(a).is_ascii();
@@ -258,9 +311,11 @@ fn transaction(conn: &mut SmtpConnection, ep: &Endpoint, from: &Address, to: &[A
     if !bytes.is_ascii() && info.supports_feature(Extension::EightBitMime) {
         params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
     }
-    conn.command(Mail::new(Some(from.clone()), params)).map_err(|e| ep.error(Stage::MailFrom(from.to_string()), &e))?;
+    conn.command(Mail::new(Some(from.clone()), params))
+        .map_err(|e| ep.error(Stage::MailFrom(from.to_string()), &e))?;
     for address in to {
-        conn.command(Rcpt::new(address.clone(), vec![])).map_err(|e| ep.error(Stage::RcptTo(address.to_string()), &e))?;
+        conn.command(Rcpt::new(address.clone(), vec![]))
+            .map_err(|e| ep.error(Stage::RcptTo(address.to_string()), &e))?;
     }
     conn.command(Data).map_err(|e| ep.error(Stage::Data, &e))?;
     conn.message(bytes).map_err(|e| ep.error(Stage::Body, &e))?;
@@ -276,29 +331,57 @@ pub struct Sendmail {
 
 impl Sendmail {
     fn send(&mut self, from: &Address, to: &[Address], bytes: &[u8]) -> Result<(), DeliverError> {
-        let envelope = Envelope::new(Some(from.clone()), to.to_vec())
-            .map_err(|e| DeliverError::SendmailFailed { command: self.command.clone(), detail: e.to_string() })?;
+        let envelope = Envelope::new(Some(from.clone()), to.to_vec()).map_err(|e| {
+            DeliverError::SendmailFailed {
+                command: self.command.clone(),
+                detail: e.to_string(),
+            }
+        })?;
         self.transport.send_raw(&envelope, bytes).map_err(|e| {
             let source = std::error::Error::source(&e);
             match source.and_then(|s| s.downcast_ref::<std::io::Error>()) {
-                Some(io) if matches!(io.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied) => {
-                    DeliverError::SendmailMissing { command: self.command.clone(), reason: io.to_string() }
+                Some(io)
+                    if matches!(
+                        io.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                    ) =>
+                {
+                    DeliverError::SendmailMissing {
+                        command: self.command.clone(),
+                        reason: io.to_string(),
+                    }
                 }
                 _ => {
-                    let detail = source.map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
+                    let detail = source
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| e.to_string());
                     let detail = detail.trim();
-                    let detail = if detail.is_empty() { "it exited with an error and said nothing" } else { detail };
-                    DeliverError::SendmailFailed { command: self.command.clone(), detail: detail.to_string() }
+                    let detail = if detail.is_empty() {
+                        "it exited with an error and said nothing"
+                    } else {
+                        detail
+                    };
+                    DeliverError::SendmailFailed {
+                        command: self.command.clone(),
+                        detail: detail.to_string(),
+                    }
                 }
             }
         })
     }
 
     fn check(&mut self) -> Result<String, DeliverError> {
-        let found = find_command(&self.command, std::env::var_os("PATH").as_deref()).ok_or_else(|| {
-            DeliverError::SendmailMissing { command: self.command.clone(), reason: "not found or not executable".into() }
-        })?;
-        Ok(format!("sendmail {}: found (nothing sent)", found.display()))
+        let found =
+            find_command(&self.command, std::env::var_os("PATH").as_deref()).ok_or_else(|| {
+                DeliverError::SendmailMissing {
+                    command: self.command.clone(),
+                    reason: "not found or not executable".into(),
+                }
+            })?;
+        Ok(format!(
+            "sendmail {}: found (nothing sent)",
+            found.display()
+        ))
     }
 }
 
@@ -308,7 +391,8 @@ fn find_command(command: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         }
         #[cfg(not(unix))]
         {
@@ -319,7 +403,9 @@ fn find_command(command: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf
         let p = PathBuf::from(command);
         return is_exec(&p).then_some(p);
     }
-    std::env::split_paths(path?).map(|dir| dir.join(command)).find(|p| is_exec(p))
+    std::env::split_paths(path?)
+        .map(|dir| dir.join(command))
+        .find(|p| is_exec(p))
 }
 
 // ---------------------------------------------------------- file outbox
@@ -333,14 +419,23 @@ pub fn eml_name(message_id: &str) -> String {
     let id: String = message_id
         .trim_matches(|c| c == '<' || c == '>')
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{id}.eml")
 }
 
 impl Outbox {
     fn fail(&self, e: std::io::Error) -> DeliverError {
-        DeliverError::Outbox { path: self.dir.display().to_string(), reason: e.to_string() }
+        DeliverError::Outbox {
+            path: self.dir.display().to_string(),
+            reason: e.to_string(),
+        }
     }
 
     /// Writes the message whole or not at all (temporary file, then rename).
@@ -355,10 +450,15 @@ impl Outbox {
 
     fn check(&self) -> Result<String, DeliverError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| self.fail(e))?;
-        let probe = self.dir.join(format!(".scorecard-check-{}", std::process::id()));
+        let probe = self
+            .dir
+            .join(format!(".scorecard-check-{}", std::process::id()));
         std::fs::write(&probe, b"").map_err(|e| self.fail(e))?;
         let _ = std::fs::remove_file(&probe);
-        Ok(format!("file outbox {}: writable (nothing sent)", self.dir.display()))
+        Ok(format!(
+            "file outbox {}: writable (nothing sent)",
+            self.dir.display()
+        ))
     }
 }
 
@@ -368,7 +468,10 @@ mod tests {
 
     #[test]
     fn eml_names_are_safe_file_names() {
-        assert_eq!(eml_name("<0123abcd@example.com>"), "0123abcd@example.com.eml");
+        assert_eq!(
+            eml_name("<0123abcd@example.com>"),
+            "0123abcd@example.com.eml"
+        );
         assert_eq!(eml_name("<a/b\\c:d@x>"), "a_b_c_d@x.eml");
     }
 
@@ -383,18 +486,34 @@ mod tests {
             std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         assert_eq!(find_command(exe.to_str().unwrap(), None), Some(exe.clone()));
-        assert_eq!(find_command("fake-sendmail", Some(dir.path().as_os_str())), Some(exe));
-        assert_eq!(find_command("no-such-sendmail", Some(dir.path().as_os_str())), None);
+        assert_eq!(
+            find_command("fake-sendmail", Some(dir.path().as_os_str())),
+            Some(exe)
+        );
+        assert_eq!(
+            find_command("no-such-sendmail", Some(dir.path().as_os_str())),
+            None
+        );
         assert_eq!(find_command("/no/such/sendmail", None), None);
     }
 
     #[test]
     fn the_outbox_writes_whole_files() {
         let dir = tempfile::tempdir().unwrap();
-        let o = Outbox { dir: dir.path().join("outbox") };
+        let o = Outbox {
+            dir: dir.path().join("outbox"),
+        };
         assert!(o.check().unwrap().ends_with("writable (nothing sent)"));
-        let p = o.write("<x@example.com>", b"Subject: hi\r\n\r\nbody\r\n").unwrap();
+        let p = o
+            .write("<x@example.com>", b"Subject: hi\r\n\r\nbody\r\n")
+            .unwrap();
         assert_eq!(p, dir.path().join("outbox/x@example.com.eml"));
-        assert_eq!(std::fs::read_dir(dir.path().join("outbox")).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("outbox"))
+                .unwrap()
+                .count(),
+            1,
+            "no temporary file left"
+        );
     }
 }

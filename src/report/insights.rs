@@ -45,7 +45,10 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
         .iter()
         .filter_map(|r| {
             let c = r.previous.as_ref()?;
-            (c.significant.flatten() == Some(true)).then_some((*r, c.delta?))
+            // The normal approximation behind the test is weak on tiny
+            // samples: those are reported as inconclusive below instead.
+            let large = r.current.n.unwrap_or(0) >= SMALL_SAMPLE;
+            (large && c.significant.flatten() == Some(true)).then_some((*r, c.delta?))
         })
         .collect();
     significant.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
@@ -141,7 +144,7 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
         let (Some(d), Some(n)) = (c.delta, r.current.n) else {
             continue;
         };
-        if c.significant.flatten() != Some(true) && n < SMALL_SAMPLE && d.abs() >= 5.0 {
+        if n < SMALL_SAMPLE && d.abs() >= 5.0 {
             out.push(format!(
                 "{} moved {}, but with only {} observations the change is inconclusive.",
                 r.info.title,

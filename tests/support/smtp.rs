@@ -65,7 +65,10 @@ impl Handler for Recorder {
         let mut s = self.state.lock().unwrap();
         s.rcpt_commands += 1;
         if s.script.reject.iter().any(|r| r == to) {
-            return Response::custom(550, format!("5.1.1 <{to}>: Recipient address rejected: User unknown"));
+            return Response::custom(
+                550,
+                format!("5.1.1 <{to}>: Recipient address rejected: User unknown"),
+            );
         }
         if s.script.defer_rcpt > 0 {
             s.script.defer_rcpt -= 1;
@@ -82,7 +85,11 @@ impl Handler for Recorder {
             return Response::custom(451, "4.3.0 Mail server temporarily rejected message".into());
         }
         let clean = |a: &str| a.trim_matches(|c| c == '<' || c == '>').to_string();
-        self.current = Some(Received { from: clean(from), to: to.iter().map(|a| clean(a)).collect(), data: Vec::new() });
+        self.current = Some(Received {
+            from: clean(from),
+            to: to.iter().map(|a| clean(a)).collect(),
+            data: Vec::new(),
+        });
         OK
     }
 
@@ -109,20 +116,37 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on a free port.
     pub fn start(script: Script) -> TestServer {
-        Self::start_with(TcpListener::bind("127.0.0.1:0").expect("a free port"), script)
+        Self::start_with(
+            TcpListener::bind("127.0.0.1:0").expect("a free port"),
+            script,
+        )
     }
 
     /// Starts a server on the given port (for "the server is back").
     pub fn start_on(port: u16, script: Script) -> TestServer {
-        Self::start_with(TcpListener::bind(("127.0.0.1", port)).expect("the port is free again"), script)
+        Self::start_with(
+            TcpListener::bind(("127.0.0.1", port)).expect("the port is free again"),
+            script,
+        )
     }
 
     fn start_with(listener: TcpListener, script: Script) -> TestServer {
         let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(State { script, ..State::default() }));
-        let mut server = Server::new(Recorder { state: state.clone(), current: None });
-        server.with_name("mx.test").with_num_threads(8).with_tcp_listener(listener);
-        server.with_ssl(SslConfig::None).expect("plain SMTP needs no certificate");
+        let state = Arc::new(Mutex::new(State {
+            script,
+            ..State::default()
+        }));
+        let mut server = Server::new(Recorder {
+            state: state.clone(),
+            current: None,
+        });
+        server
+            .with_name("mx.test")
+            .with_num_threads(8)
+            .with_tcp_listener(listener);
+        server
+            .with_ssl(SslConfig::None)
+            .expect("plain SMTP needs no certificate");
         std::thread::spawn(move || {
             let _ = server.serve();
         });
@@ -149,7 +173,11 @@ impl TestServer {
 
 /// A port nothing listens on (bound, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A minimal server that offers AUTH PLAIN LOGIN and refuses every
