@@ -29,17 +29,27 @@ use cli::{Cli, Command};
 pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
     let env = config::process_env();
     init_logging(cli.log_format == cli::LogFormat::Json);
-    let out = commands::Output { quiet: cli.quiet, json: cli.log_format == cli::LogFormat::Json };
+    let out = commands::Output {
+        quiet: cli.quiet,
+        json: cli.log_format == cli::LogFormat::Json,
+    };
     let code = match &cli.command {
-        Command::Demo { dir, weeks, seed } => commands::demo(&out, dir, *weeks, *seed, cli.today, now)?,
+        Command::Demo { dir, weeks, seed } => {
+            commands::demo(&out, dir, *weeks, *seed, cli.today, now)?
+        }
         Command::Init { dir } => commands::init(&out, dir.as_deref())?,
-        Command::Import { paths, skip_invalid } => commands::import(&out, &cli, &env, paths, *skip_invalid, now)?,
+        Command::Import {
+            paths,
+            skip_invalid,
+        } => commands::import(&out, &cli, &env, paths, *skip_invalid, now)?,
         Command::Run(args) => commands::run(&out, &cli, &env, args, now)?,
         Command::Send { retry } => commands::send(&out, &cli, &env, *retry, now)?,
         Command::Kpis => commands::kpis(&out, &cli, &env)?,
-        Command::Show { period, segment, cadence } => {
-            commands::show(&out, &cli, &env, period, segment.as_deref(), *cadence, now)?
-        }
+        Command::Show {
+            period,
+            segment,
+            cadence,
+        } => commands::show(&out, &cli, &env, period, segment.as_deref(), *cadence, now)?,
         Command::Check => commands::check(&out, &cli, &env)?,
     };
     Ok(ExitCode::from(code))
@@ -50,6 +60,12 @@ pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCORECARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.without_time().try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.without_time().try_init()
+    };
 }

@@ -217,7 +217,12 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     let catalogue = engine::catalogue_for(store, config)?;
     summary.kpis = catalogue.len();
     summary.seconds.compute = t.elapsed().as_secs_f64();
-    tracing::info!(computed = summary.computed_periods, cached = summary.cached_periods, seconds = summary.seconds.compute, "compute done");
+    tracing::info!(
+        computed = summary.computed_periods,
+        cached = summary.cached_periods,
+        seconds = summary.seconds.compute,
+        "compute done"
+    );
 
     // Render every period completely before anything is archived or sent.
     let t = Instant::now();

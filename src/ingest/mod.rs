@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::error::Failure;
+use crate::store::dialect::{self, Dialect};
 use crate::store::Store;
 use rows::{Layout, Row, TableDef};
 use schema::FileKind;
@@ -52,7 +53,10 @@ pub struct FileSummary {
 impl FileSummary {
     pub fn line(&self) -> String {
         match &self.already_imported {
-            Some(when) => format!("{}: unchanged, this exact file was imported on {when}", self.file),
+            Some(when) => format!(
+                "{}: unchanged, this exact file was imported on {when}",
+                self.file
+            ),
             None => {
                 let mut s = format!(
                     "{}: {} rows: {} inserted, {} replaced, {} unchanged",
@@ -123,12 +127,18 @@ pub fn import(
     }
 
     let mut problems = Problems::new(opts.skip_invalid, rejects_path(&store.path, now));
-    let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let store_dialect = store.dialect();
+    let tx = store
+        .conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // With an empty KPI cache there is nothing to invalidate: skip the bookkeeping.
-    let cache_in_use: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM computed_periods)", [], |r| r.get(0))?;
+    let cache_in_use: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM computed_periods)", [], |r| {
+            r.get(0)
+        })?;
     let mut touched = Touched::new(cache_in_use);
     if cache_in_use {
-        tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS touched_customers (customer_id TEXT PRIMARY KEY); DELETE FROM temp.touched_customers;")?;
+        tx.execute_batch(&store_dialect.create_scratch("touched_customers", "customer_id"))?;
     }
     let imported_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for (input, sha) in &todo {
@@ -138,7 +148,15 @@ pub fn import(
             rusqlite::params![input.kind.key(), input.path.display().to_string(), sha, imported_at],
             |r| r.get(0),
         )?;
-        let summary = import_file(&tx, config, input, snapshot_id, opts, &mut problems, &mut touched)?;
+        let summary = import_file(
+            &tx,
+            config,
+            input,
+            snapshot_id,
+            opts,
+            &mut problems,
+            &mut touched,
+        )?;
         tx.execute(
             "UPDATE snapshots SET rows_read = ?2, inserted = ?3, replaced = ?4, unchanged = ?5, rejected = ?6 WHERE id = ?1",
             rusqlite::params![snapshot_id, summary.rows_read as i64, summary.inserted as i64, summary.replaced as i64, summary.unchanged as i64, summary.rejected as i64],
@@ -157,30 +175,56 @@ pub fn import(
 }
 
 /// Finds the snapshot files in the given folders (or single files).
-fn discover(paths: &[PathBuf], config: &Config, warnings: &mut Vec<String>) -> Result<Vec<Input>, Failure> {
+fn discover(
+    paths: &[PathBuf],
+    config: &Config,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Input>, Failure> {
     let expected = |kind: FileKind| {
-        config.import.get(&kind).and_then(|m| m.file.clone()).unwrap_or_else(|| kind.default_file_name())
+        config
+            .import
+            .get(&kind)
+            .and_then(|m| m.file.clone())
+            .unwrap_or_else(|| kind.default_file_name())
     };
-    let kind_of = |name: &str| FileKind::ALL.into_iter().find(|k| expected(*k).eq_ignore_ascii_case(name));
+    let kind_of = |name: &str| {
+        FileKind::ALL
+            .into_iter()
+            .find(|k| expected(*k).eq_ignore_ascii_case(name))
+    };
     let all_names = || FileKind::ALL.map(expected).join(", ");
     let mut inputs = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| {
-            Failure::input(format!("{}: cannot read: {e} (check the path and its permissions)", path.display()))
+            Failure::input(format!(
+                "{}: cannot read: {e} (check the path and its permissions)",
+                path.display()
+            ))
         })?;
         if meta.is_dir() {
             let entries = std::fs::read_dir(path).map_err(|e| {
-                Failure::input(format!("{}: cannot read the folder: {e} (check its permissions)", path.display()))
+                Failure::input(format!(
+                    "{}: cannot read the folder: {e} (check its permissions)",
+                    path.display()
+                ))
             })?;
             let mut found = Vec::new();
             for entry in entries {
-                let entry = entry.map_err(|e| Failure::input(format!("{}: cannot list the folder: {e}", path.display())))?;
+                let entry = entry.map_err(|e| {
+                    Failure::input(format!("{}: cannot list the folder: {e}", path.display()))
+                })?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 match kind_of(&name) {
-                    Some(kind) => found.push(Input { kind, path: entry.path(), name }),
-                    None if name.to_ascii_lowercase().ends_with(".csv") => {
-                        warnings.push(format!("{}: ignored, not a snapshot file (expected: {})", entry.path().display(), all_names()))
-                    }
+                    Some(kind) => found.push(Input {
+                        kind,
+                        path: entry.path(),
+                        name,
+                    }),
+                    None if name.to_ascii_lowercase().ends_with(".csv") => warnings.push(format!(
+                        "{}: ignored, not a snapshot file (expected: {})",
+                        entry.path().display(),
+                        all_names()
+                    )),
                     None => {}
                 }
             }
@@ -193,7 +237,10 @@ fn discover(paths: &[PathBuf], config: &Config, warnings: &mut Vec<String>) -> R
             }
             inputs.extend(found);
         } else {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let kind = kind_of(&name).ok_or_else(|| {
                 Failure::input(format!(
                     "{}: not a snapshot file name (expected one of: {}; map other names with [import.<file>] file)",
@@ -201,7 +248,11 @@ fn discover(paths: &[PathBuf], config: &Config, warnings: &mut Vec<String>) -> R
                     all_names()
                 ))
             })?;
-            inputs.push(Input { kind, path: path.clone(), name });
+            inputs.push(Input {
+                kind,
+                path: path.clone(),
+                name,
+            });
         }
     }
     // Customers first (segments), then the rest; folders in the order given.
@@ -210,11 +261,14 @@ fn discover(paths: &[PathBuf], config: &Config, warnings: &mut Vec<String>) -> R
 }
 
 fn file_sha256(path: &Path) -> Result<String> {
-    let mut file = File::open(path).map_err(|e| Failure::input(format!("{}: cannot open: {e}", path.display())))?;
+    let mut file = File::open(path)
+        .map_err(|e| Failure::input(format!("{}: cannot open: {e}", path.display())))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = file.read(&mut buf).map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
         if n == 0 {
             break;
         }
@@ -224,9 +278,15 @@ fn file_sha256(path: &Path) -> Result<String> {
 }
 
 fn rejects_path(store: &Path, now: DateTime<Utc>) -> PathBuf {
-    let stem = store.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scorecard".into());
+    let stem = store
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scorecard".into());
     let name = format!("{stem}-rejects-{}.csv", now.format("%Y%m%dT%H%M%SZ"));
-    store.parent().map(|p| p.join(&name)).unwrap_or_else(|| PathBuf::from(name))
+    store
+        .parent()
+        .map(|p| p.join(&name))
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// The report time zone turns local timestamps into dates. If it changed since
@@ -247,7 +307,10 @@ pub fn ensure_timezone(store: &mut Store, config: &Config) -> Result<()> {
                 let id: String = r.get(0)?;
                 let at: i64 = r.get(1)?;
                 let instant = DateTime::from_timestamp(at, 0).unwrap_or_default();
-                days.push((id, crate::period::day_number(crate::period::local_date(instant, tz))));
+                days.push((
+                    id,
+                    crate::period::day_number(crate::period::local_date(instant, tz)),
+                ));
             }
         }
         let mut update = tx.prepare("UPDATE tickets SET opened_day = ?2 WHERE ticket_id = ?1")?;
@@ -277,7 +340,13 @@ struct Problems {
 
 impl Problems {
     fn new(skip_invalid: bool, rejects_path: PathBuf) -> Self {
-        Problems { skip_invalid, shown: Vec::new(), total: 0, rejects_path, rejects: None }
+        Problems {
+            skip_invalid,
+            shown: Vec::new(),
+            total: 0,
+            rejects_path,
+            rejects: None,
+        }
     }
 
     fn add(&mut self, file: &str, line: u64, column: Option<usize>, reason: &str) {
@@ -292,20 +361,37 @@ impl Problems {
     }
 
     /// A rejected row (with `--skip-invalid`): one line in the rejects file.
-    fn reject_row(&mut self, file: &str, line: u64, reasons: &[String], record: &csv::ByteRecord) -> Result<()> {
+    fn reject_row(
+        &mut self,
+        file: &str,
+        line: u64,
+        reasons: &[String],
+        record: &csv::ByteRecord,
+    ) -> Result<()> {
         if !self.skip_invalid {
             return Ok(());
         }
         if self.rejects.is_none() {
-            let mut w = csv::Writer::from_path(&self.rejects_path)
-                .with_context(|| format!("cannot write the rejects file {}", self.rejects_path.display()))?;
+            let mut w = csv::Writer::from_path(&self.rejects_path).with_context(|| {
+                format!(
+                    "cannot write the rejects file {}",
+                    self.rejects_path.display()
+                )
+            })?;
             w.write_record(["file", "line", "reason", "record"])?;
             self.rejects = Some(w);
         }
         let mut raw = csv::Writer::from_writer(Vec::new());
         raw.write_byte_record(record)?;
-        let raw = String::from_utf8_lossy(&raw.into_inner().unwrap_or_default()).trim_end().to_string();
-        self.rejects.as_mut().unwrap().write_record([file, &line.to_string(), &reasons.join("; "), &raw])?;
+        let raw = String::from_utf8_lossy(&raw.into_inner().unwrap_or_default())
+            .trim_end()
+            .to_string();
+        self.rejects.as_mut().unwrap().write_record([
+            file,
+            &line.to_string(),
+            &reasons.join("; "),
+            &raw,
+        ])?;
         Ok(())
     }
 
@@ -344,7 +430,11 @@ struct Touched {
 
 impl Touched {
     fn new(active: bool) -> Self {
-        Touched { active, days: BTreeSet::new(), customers_from: None }
+        Touched {
+            active,
+            days: BTreeSet::new(),
+            customers_from: None,
+        }
     }
 
     fn add(&mut self, kind: FileKind, days: &[Option<i64>]) {
@@ -368,7 +458,8 @@ impl Touched {
         // segments: their days are stale too (one query per table).
         for (table, day) in rows::CUSTOMER_LINKED {
             let sql = format!(
-                "SELECT DISTINCT t.{day} FROM {table} t JOIN temp.touched_customers c ON c.customer_id = t.customer_id WHERE t.{day} IS NOT NULL"
+                "SELECT DISTINCT t.{day} FROM {table} t JOIN {touched} c ON c.customer_id = t.customer_id WHERE t.{day} IS NOT NULL",
+                touched = dialect::Sqlite.scratch("touched_customers")
             );
             let mut stmt = tx.prepare(&sql)?;
             let days = stmt.query_map([], |r| r.get::<_, i64>(0))?;
@@ -377,7 +468,9 @@ impl Touched {
             }
         }
         for table in ["kpi_cache", "computed_periods"] {
-            let mut by_day = tx.prepare(&format!("DELETE FROM {table} WHERE start_day <= ?1 AND end_day > ?1"))?;
+            let mut by_day = tx.prepare(&format!(
+                "DELETE FROM {table} WHERE start_day <= ?1 AND end_day > ?1"
+            ))?;
             for d in &self.days {
                 by_day.execute([d])?;
             }
@@ -399,8 +492,13 @@ fn import_file(
     touched: &mut Touched,
 ) -> Result<FileSummary> {
     let name = input.name.as_str();
-    let mut summary = FileSummary { file: name.to_string(), path: input.path.clone(), ..Default::default() };
-    let file = File::open(&input.path).map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
+    let mut summary = FileSummary {
+        file: name.to_string(),
+        path: input.path.clone(),
+        ..Default::default()
+    };
+    let file =
+        File::open(&input.path).map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -410,11 +508,18 @@ fn import_file(
     let mapping = config.import.get(&input.kind).cloned().unwrap_or_default();
 
     let mut record = csv::ByteRecord::new();
-    let has_header = reader
-        .read_byte_record(&mut record)
-        .map_err(|e| Failure::input(format!("{name}:1: cannot read the header: {e} (is this a CSV file?)")))?;
+    let has_header = reader.read_byte_record(&mut record).map_err(|e| {
+        Failure::input(format!(
+            "{name}:1: cannot read the header: {e} (is this a CSV file?)"
+        ))
+    })?;
     if !has_header {
-        problems.add(name, 1, None, "the file is empty (expected a header row; see snapshot-format.md)");
+        problems.add(
+            name,
+            1,
+            None,
+            "the file is empty (expected a header row; see snapshot-format.md)",
+        );
         return Ok(summary);
     }
     let layout = match Layout::from_header(input.kind, &record, &mapping) {
@@ -426,17 +531,24 @@ fn import_file(
     };
     let table = TableDef::of(input.kind);
     {
-        let mut cols = tx.prepare_cached("INSERT OR IGNORE INTO file_columns (file, name) VALUES (?1, ?2)")?;
+        let mut cols =
+            tx.prepare_cached(&dialect::Sqlite.insert_ignore("file_columns", &["file", "name"]))?;
         for c in layout.header_names() {
             cols.execute([input.kind.key(), c])?;
         }
     }
-    let ctx = rows::ParseCtx { kind: input.kind, mapping: &mapping, config };
+    let ctx = rows::ParseCtx {
+        kind: input.kind,
+        mapping: &mapping,
+        config,
+    };
     let progress = (opts.progress && size > 8 << 20).then(|| {
         let bar = indicatif::ProgressBar::new(size);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg:>16} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{msg:>16} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.set_message(name.to_string());
         bar
@@ -451,7 +563,12 @@ fn import_file(
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(line);
-                problems.add(name, line, None, &format!("cannot read this row: {e} (is this a CSV file?)"));
+                problems.add(
+                    name,
+                    line,
+                    None,
+                    &format!("cannot read this row: {e} (is this a CSV file?)"),
+                );
                 summary.rejected += 1;
                 break;
             }
@@ -481,7 +598,10 @@ fn import_file(
                     mark_customer(tx, &row)?;
                 }
             }
-            rows::Upsert::Replaced { old_days, segments_changed } => {
+            rows::Upsert::Replaced {
+                old_days,
+                segments_changed,
+            } => {
                 summary.replaced += 1;
                 touched.add(input.kind, &row.days);
                 touched.add(input.kind, &old_days);
@@ -505,7 +625,8 @@ fn import_file(
 }
 
 fn mark_customer(tx: &Transaction, row: &Row) -> Result<()> {
-    tx.prepare_cached("INSERT OR IGNORE INTO temp.touched_customers (customer_id) VALUES (?1)")?
+    let d = dialect::Sqlite;
+    tx.prepare_cached(&d.insert_ignore(&d.scratch("touched_customers"), &["customer_id"]))?
         .execute(params_from_iter(row.values.iter().take(1)))?;
     Ok(())
 }

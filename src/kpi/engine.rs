@@ -330,7 +330,7 @@ impl Grid {
 }
 
 /// SQL for a record's segment value, given the joined attribute row `a` and
-/// the fan-out row `s` of `temp.run_segments`.
+/// the fan-out row `s` of the `run_segments` scratch table.
 const SEGMENT_VALUE: &str =
     "CASE WHEN s.attr = '' THEN '' ELSE COALESCE(NULLIF(a.value, ''), '(none)') END";
 
@@ -346,10 +346,11 @@ pub fn compute(
         return Ok(out);
     }
     let conn = &store.conn;
-    conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS run_segments (attr TEXT PRIMARY KEY); DELETE FROM temp.run_segments;")?;
+    let dialect = store.dialect();
+    conn.execute_batch(&dialect.create_scratch("run_segments", "attr"))?;
     {
-        let mut ins =
-            conn.prepare_cached("INSERT OR IGNORE INTO temp.run_segments (attr) VALUES (?1)")?;
+        let mut ins = conn
+            .prepare_cached(&dialect.insert_ignore(&dialect.scratch("run_segments"), &["attr"]))?;
         ins.execute([WHOLE])?;
         for a in config.segment_attrs() {
             ins.execute([a.to_lowercase()])?;
@@ -396,10 +397,11 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     // every period follow from the pairs without another query.
     let sql = format!(
         "SELECT c.acquired_day, c.churned_day, s.attr, {SEGMENT_VALUE} AS seg, count(*)
-         FROM customers c CROSS JOIN temp.run_segments s
+         FROM customers c CROSS JOIN {segs} s
          LEFT JOIN customer_attributes a ON a.customer_id = c.customer_id AND a.name = s.attr
          WHERE c.acquired_day < ?1
-         GROUP BY c.acquired_day, c.churned_day, s.attr, seg"
+         GROUP BY c.acquired_day, c.churned_day, s.attr, seg",
+        segs = store.dialect().scratch("run_segments")
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([hi])?;
@@ -443,9 +445,10 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
 }
 
 /// The join that fans a customer-linked table out over the segment attributes.
-fn customer_join(table: &str, alias: &str) -> String {
+fn customer_join(store: &Store, table: &str, alias: &str) -> String {
+    let segs = store.dialect().scratch("run_segments");
     format!(
-        "{table} {alias} CROSS JOIN temp.run_segments s
+        "{table} {alias} CROSS JOIN {segs} s
          LEFT JOIN customer_attributes a ON a.customer_id = {alias}.customer_id AND a.name = s.attr"
     )
 }
@@ -456,7 +459,7 @@ fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
                 sum(CASE WHEN o.cost IS NOT NULL THEN o.amount END), sum(o.cost), count(o.cost)
          FROM {} WHERE o.ordered_day >= ?1 AND o.ordered_day < ?2
          GROUP BY o.ordered_day, s.attr, seg",
-        customer_join("orders", "o")
+        customer_join(store, "orders", "o")
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
@@ -480,7 +483,7 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
                 count(*), sum(COALESCE(d.amount, 0))
          FROM {} WHERE (d.created_day >= ?1 AND d.created_day < ?2) OR (d.closed_day >= ?1 AND d.closed_day < ?2)
          GROUP BY d.created_day, d.closed_day, d.stage, s.attr, seg",
-        customer_join("deals", "d")
+        customer_join(store, "deals", "d")
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
@@ -519,7 +522,7 @@ fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64
                 count(*), count(t.resolved_at), sum(t.resolved_at - t.opened_at)
          FROM {} WHERE t.opened_day >= ?1 AND t.opened_day < ?2
          GROUP BY t.opened_day, s.attr, seg, response",
-        customer_join("tickets", "t")
+        customer_join(store, "tickets", "t")
     );
     let sla_secs = sla_hours * 3600.0;
     let mut stmt = store.conn.prepare_cached(&sql)?;
@@ -548,7 +551,7 @@ fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> 
         "SELECT v.answered_day, s.attr, {SEGMENT_VALUE} AS seg, v.kind, v.score, count(*)
          FROM {} WHERE v.answered_day >= ?1 AND v.answered_day < ?2
          GROUP BY v.answered_day, s.attr, seg, v.kind, v.score",
-        customer_join("surveys", "v")
+        customer_join(store, "surveys", "v")
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
@@ -584,10 +587,11 @@ fn spend_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     // Spend carries its own attribute columns instead of a customer.
     let sql = format!(
         "SELECT x.spent_day, s.attr, {SEGMENT_VALUE} AS seg, x.category, sum(x.amount)
-         FROM spend x CROSS JOIN temp.run_segments s
+         FROM spend x CROSS JOIN {segs} s
          LEFT JOIN spend_attributes a ON a.spend_id = x.spend_id AND a.name = s.attr
          WHERE x.spent_day >= ?1 AND x.spent_day < ?2
-         GROUP BY x.spent_day, s.attr, seg, x.category"
+         GROUP BY x.spent_day, s.attr, seg, x.category",
+        segs = store.dialect().scratch("run_segments")
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
@@ -611,7 +615,7 @@ fn activities_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<(
         "SELECT x.occurred_day, s.attr, {SEGMENT_VALUE} AS seg, x.kind, COALESCE(x.owner, ''), count(*)
          FROM {} WHERE x.occurred_day >= ?1 AND x.occurred_day < ?2
          GROUP BY x.occurred_day, s.attr, seg, x.kind, x.owner",
-        customer_join("activities", "x")
+        customer_join(store, "activities", "x")
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
@@ -992,7 +996,14 @@ mod tests {
         }
         let mut store = Store::in_memory().unwrap();
         let now = "2026-11-23T00:00:00Z".parse().unwrap();
-        ingest::import(&mut store, config, &[dir.path().to_path_buf()], &ImportOptions::default(), now).unwrap();
+        ingest::import(
+            &mut store,
+            config,
+            &[dir.path().to_path_buf()],
+            &ImportOptions::default(),
+            now,
+        )
+        .unwrap();
         store
     }
 
@@ -1003,22 +1014,46 @@ mod tests {
     #[test]
     fn tickets_near_midnight_follow_the_report_time_zone() {
         // 03:30 UTC on Monday 11-16 is still Sunday 11-15 in New York: week 46.
-        let tickets = "ticket_id,opened_at\nT1,2026-11-16T03:30:00Z\nT2,2026-11-16T05:30:00Z\n".to_string();
-        let ny = Config::from_toml("[report]\ntimezone = \"America/New_York\"\n", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let tickets =
+            "ticket_id,opened_at\nT1,2026-11-16T03:30:00Z\nT2,2026-11-16T05:30:00Z\n".to_string();
+        let ny = Config::from_toml(
+            "[report]\ntimezone = \"America/New_York\"\n",
+            std::path::Path::new("."),
+            None,
+            &Default::default(),
+        )
+        .unwrap();
         let store = store_with(&ny, &[("tickets.csv", tickets.clone())]);
         let v = compute(&store, &ny, &[week("2026-W46"), week("2026-W47")]).unwrap();
-        assert_eq!(v[&week("2026-W46")][WHOLE]["tickets_opened"].value, Some(1.0));
-        assert_eq!(v[&week("2026-W47")][WHOLE]["tickets_opened"].value, Some(1.0));
-        let utc = Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
+        assert_eq!(
+            v[&week("2026-W46")][WHOLE]["tickets_opened"].value,
+            Some(1.0)
+        );
+        assert_eq!(
+            v[&week("2026-W47")][WHOLE]["tickets_opened"].value,
+            Some(1.0)
+        );
+        let utc =
+            Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
         let store = store_with(&utc, &[("tickets.csv", tickets)]);
         let v = compute(&store, &utc, &[week("2026-W46"), week("2026-W47")]).unwrap();
-        assert_eq!(v[&week("2026-W47")][WHOLE]["tickets_opened"].value, Some(2.0));
+        assert_eq!(
+            v[&week("2026-W47")][WHOLE]["tickets_opened"].value,
+            Some(2.0)
+        );
     }
 
     #[test]
     fn never_imported_is_null_and_imported_but_empty_is_zero() {
-        let config = Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
-        let store = store_with(&config, &[("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-01-05,5\n".into())]);
+        let config =
+            Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let store = store_with(
+            &config,
+            &[(
+                "orders.csv",
+                "order_id,customer_id,ordered_on,amount\nO1,C1,2026-01-05,5\n".into(),
+            )],
+        );
         let v = compute(&store, &config, &[week("2026-W47")]).unwrap();
         let kpis = &v[&week("2026-W47")][WHOLE];
         assert_eq!(kpis["orders"].value, Some(0.0));
@@ -1026,12 +1061,16 @@ mod tests {
         assert_eq!(kpis["average_order_value"].value, None);
         assert_eq!(kpis["nps"].value, None);
         assert_eq!(kpis["nps"].n, None);
-        assert_eq!(kpis["nps"].reason.as_deref(), Some("no data: surveys.csv was never imported"));
+        assert_eq!(
+            kpis["nps"].reason.as_deref(),
+            Some("no data: surveys.csv was never imported")
+        );
     }
 
     #[test]
     fn w53_and_its_year_ago_week_are_computed() {
-        let config = Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let config =
+            Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
         let orders = "order_id,customer_id,ordered_on,amount\nO1,C1,2026-12-28,5\nO2,C1,2027-01-03,7\nO3,C1,2025-12-22,11\n".to_string();
         let store = store_with(&config, &[("orders.csv", orders)]);
         let w53 = week("2026-W53");
@@ -1046,8 +1085,13 @@ mod tests {
         let mut s = String::from("customer_id,acquired_on,churned_on,region\n");
         for (i, (a, c)) in rows.iter().enumerate() {
             let acquired = base + chrono::Duration::days(i64::from(*a));
-            let churned = c.map(|c| (acquired + chrono::Duration::days(i64::from(c))).to_string()).unwrap_or_default();
-            s.push_str(&format!("C{i},{acquired},{churned},{}\n", ["EMEA", "APAC"][i % 2]));
+            let churned = c
+                .map(|c| (acquired + chrono::Duration::days(i64::from(c))).to_string())
+                .unwrap_or_default();
+            s.push_str(&format!(
+                "C{i},{acquired},{churned},{}\n",
+                ["EMEA", "APAC"][i % 2]
+            ));
         }
         s
     }

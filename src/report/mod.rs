@@ -18,7 +18,10 @@ use crate::error::Failure;
 
 /// The default templates, compiled into the binary.
 pub const BUILTIN_TEMPLATES: [(&str, &str); 5] = [
-    ("scorecard.html", include_str!("../../templates/scorecard.html")),
+    (
+        "scorecard.html",
+        include_str!("../../templates/scorecard.html"),
+    ),
     ("scorecard.md", include_str!("../../templates/scorecard.md")),
     ("email.html", include_str!("../../templates/email.html")),
     ("index.html", include_str!("../../templates/index.html")),
@@ -32,13 +35,16 @@ pub struct Renderer {
 }
 
 fn template_failure(e: &tera::Error) -> Failure {
-    let mut msg = format!("template error: {e}");
+    let mut msg = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         msg.push_str(&format!(": {s}"));
         source = s.source();
     }
-    Failure::usage(format!("{} (fix the template, or remove it from templates_dir to use the built-in one)", msg.trim_end()))
+    let msg = msg.trim_start_matches("error: ").trim_end();
+    Failure::usage(format!(
+        "template error: {msg}\nhint: fix the template, or remove it from templates_dir to use the built-in one"
+    ))
 }
 
 impl Renderer {
@@ -46,29 +52,43 @@ impl Renderer {
     pub fn new(templates_dir: Option<&Path>, subject: &str) -> Result<Renderer> {
         let mut tera = Tera::default();
         tera.autoescape_on([".html"]);
-        tera.set_fallback_prefixes([BUILTIN_PREFIX]).map_err(|e| template_failure(&e))?;
+        tera.set_fallback_prefixes([BUILTIN_PREFIX])
+            .map_err(|e| template_failure(&e))?;
         if let Some(dir) = templates_dir.filter(|d| d.exists()) {
             for (name, _) in BUILTIN_TEMPLATES {
                 let path = dir.join(name);
                 if path.exists() {
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| Failure::usage(format!("cannot read template {}: {e}", path.display())))?;
-                    tera.add_raw_template(name, &text).map_err(|e| template_failure(&e))?;
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        Failure::usage(format!("cannot read template {}: {e}", path.display()))
+                    })?;
+                    tera.add_raw_template(name, &text)
+                        .map_err(|e| template_failure(&e))?;
                 }
             }
         }
-        let builtins: Vec<(String, &str)> =
-            BUILTIN_TEMPLATES.iter().map(|(n, t)| (format!("{BUILTIN_PREFIX}{n}"), *t)).collect();
-        tera.add_raw_templates(builtins).map_err(|e| template_failure(&e))?;
+        let builtins: Vec<(String, &str)> = BUILTIN_TEMPLATES
+            .iter()
+            .map(|(n, t)| (format!("{BUILTIN_PREFIX}{n}"), *t))
+            .collect();
+        tera.add_raw_templates(builtins)
+            .map_err(|e| template_failure(&e))?;
         // The subject is a template too; check it now rather than at send time.
         let mut check = Tera::default();
-        check.add_raw_template("subject", subject).map_err(|e| template_failure(&e))?;
-        Ok(Renderer { tera, subject: subject.to_string() })
+        check
+            .add_raw_template("subject", subject)
+            .map_err(|e| template_failure(&e))?;
+        Ok(Renderer {
+            tera,
+            subject: subject.to_string(),
+        })
     }
 
     pub fn render<T: Serialize>(&self, name: &str, model: &T) -> Result<String> {
         let ctx = Context::from_serialize(model).map_err(|e| template_failure(&e))?;
-        Ok(self.tera.render(name, &ctx).map_err(|e| template_failure(&e))?)
+        Ok(self
+            .tera
+            .render(name, &ctx)
+            .map_err(|e| template_failure(&e))?)
     }
 
     pub fn subject<T: Serialize>(&self, model: &T) -> Result<String> {
@@ -95,22 +115,53 @@ pub struct Rendered {
     pub email: EmailParts,
 }
 
-pub fn render_scorecard(renderer: &Renderer, input: &view::ReportInput, segment: Option<&str>, root: &str) -> Result<Rendered> {
+pub fn render_scorecard(
+    renderer: &Renderer,
+    input: &view::ReportInput,
+    segment: Option<&str>,
+    root: &str,
+) -> Result<Rendered> {
     let model = view::build(input, segment, root)?;
     let html = renderer.render("scorecard.html", &model)?;
     let markdown = renderer.render("scorecard.md", &model)?;
     let email_html = renderer.render("email.html", &model)?;
-    let inliner = css_inline::CSSInliner::options().load_remote_stylesheets(false).build();
-    let email_html = inliner.inline(&email_html).map_err(|e| anyhow::anyhow!("cannot inline the email CSS: {e}"))?;
+    let inliner = css_inline::CSSInliner::options()
+        .load_remote_stylesheets(false)
+        .build();
+    let email_html = inliner
+        .inline(&email_html)
+        .map_err(|e| anyhow::anyhow!("cannot inline the email CSS: {e}"))?;
     let mut images = Vec::new();
     for id in view::TRENDS {
         if let Some(c) = model.charts.iter().find(|c| c.id == id) {
-            let r = input.rows.iter().find(|r| r.info.id == id && r.segment == segment.unwrap_or("")).expect("chart of a row");
-            let labels: Vec<String> = input.history.iter().map(|p| view::short_label(*p)).collect();
-            let t = charts::Trend { title: &r.info.title, labels: &labels, values: &r.history, target: r.target.as_ref().map(|c| c.value) };
+            let r = input
+                .rows
+                .iter()
+                .find(|r| r.info.id == id && r.segment == segment.unwrap_or(""))
+                .expect("chart of a row");
+            let labels: Vec<String> = input
+                .history
+                .iter()
+                .map(|p| view::short_label(*p))
+                .collect();
+            let t = charts::Trend {
+                title: &r.info.title,
+                labels: &labels,
+                values: &r.history,
+                target: r.target.as_ref().map(|c| c.value),
+            };
             images.push((c.cid.clone(), charts::trend_png(&t)?, c.alt.clone()));
         }
     }
     let subject = renderer.subject(&model)?;
-    Ok(Rendered { html, markdown: markdown.clone(), email: EmailParts { subject, text: markdown, html: email_html, images } })
+    Ok(Rendered {
+        html,
+        markdown: markdown.clone(),
+        email: EmailParts {
+            subject,
+            text: markdown,
+            html: email_html,
+            images,
+        },
+    })
 }

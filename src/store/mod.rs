@@ -1,6 +1,7 @@
 //! The embedded SQLite store: one domain struct owning the connection (WAL,
 //! foreign keys, migrations), with the queries of each stage next to the code
 //! that runs them.
+pub mod dialect;
 pub mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -24,16 +25,24 @@ impl Store {
         }
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the store {}", path.display()))?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.configure()?;
-        store.migrate().with_context(|| format!("cannot migrate the store {}", path.display()))?;
+        store
+            .migrate()
+            .with_context(|| format!("cannot migrate the store {}", path.display()))?;
         Ok(store)
     }
 
     /// An in-memory store, for unit tests.
     pub fn in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory()?;
-        let mut store = Store { conn, path: PathBuf::from(":memory:") };
+        let mut store = Store {
+            conn,
+            path: PathBuf::from(":memory:"),
+        };
         store.configure()?;
         store.migrate()?;
         Ok(store)
@@ -64,14 +73,23 @@ impl Store {
         Ok(())
     }
 
+    /// The SQL dialect of this store (see [`dialect`]).
+    pub fn dialect(&self) -> &'static dyn dialect::Dialect {
+        &dialect::Sqlite
+    }
+
     pub fn schema_version(&self) -> Result<usize> {
-        let v: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let v: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         Ok(v as usize)
     }
 
     /// Applies every migration past `user_version`, in one exclusive transaction.
     fn migrate(&mut self) -> Result<()> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
         let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let current = current as usize;
         if current > migrations::MIGRATIONS.len() {
@@ -82,7 +100,8 @@ impl Store {
             .into());
         }
         for (i, sql) in migrations::MIGRATIONS.iter().enumerate().skip(current) {
-            tx.execute_batch(sql).with_context(|| format!("migration {} failed", i + 1))?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("migration {} failed", i + 1))?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         }
         tx.commit()?;
@@ -128,7 +147,11 @@ mod tests {
         assert_eq!(s.schema_version().unwrap(), migrations::MIGRATIONS.len());
         let tables: i64 = s
             .conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(tables >= 14);
     }

@@ -1,0 +1,59 @@
+//! The small seam where SQL differs between stores. The engine and the
+//! importer write portable SQL (CASE, COALESCE, NULLIF, joins, GROUP BY,
+//! `ON CONFLICT … DO NOTHING`) and ask the dialect only for what is not
+//! portable: connection-local scratch tables and insert-or-ignore. SQLite is
+//! the store today; a PostgreSQL dialect implements the same three methods.
+
+pub trait Dialect {
+    /// The qualified name of a connection-local scratch table.
+    fn scratch(&self, name: &str) -> String;
+    /// Creates (if needed) and empties a scratch table with one text key column.
+    fn create_scratch(&self, name: &str, column: &str) -> String;
+    /// An INSERT of one row that does nothing when its key exists.
+    fn insert_ignore(&self, table: &str, columns: &[&str]) -> String;
+}
+
+pub struct Sqlite;
+
+impl Dialect for Sqlite {
+    fn scratch(&self, name: &str) -> String {
+        format!("temp.{name}")
+    }
+
+    fn create_scratch(&self, name: &str, column: &str) -> String {
+        format!("CREATE TEMP TABLE IF NOT EXISTS {name} ({column} TEXT PRIMARY KEY); DELETE FROM temp.{name};")
+    }
+
+    fn insert_ignore(&self, table: &str, columns: &[&str]) -> String {
+        let params: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        format!(
+            "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+            columns.join(", "),
+            params.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_statements_run() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let d = Sqlite;
+        conn.execute_batch(&d.create_scratch("seen", "id")).unwrap();
+        let sql = d.insert_ignore(&d.scratch("seen"), &["id"]);
+        assert_eq!(conn.execute(&sql, ["a"]).unwrap(), 1);
+        assert_eq!(conn.execute(&sql, ["a"]).unwrap(), 0);
+        conn.execute_batch(&d.create_scratch("seen", "id")).unwrap();
+        let n: i64 = conn
+            .query_row(
+                &format!("SELECT count(*) FROM {}", d.scratch("seen")),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+}
