@@ -128,14 +128,17 @@ pub fn compare_period(
             let year_ago = lookup(values, period.year_ago(), segment, &info.id)
                 .and_then(|v| v.value)
                 .map(|r| comparison(value, r));
-            let bench: Option<&Benchmark> = config.benchmark(&info.id);
+            // Targets and benchmarks of totals (counts, revenue…) are for the
+            // whole business: a segment's share never meets them.
+            let applies = segment.is_empty() || !info.is_total();
+            let bench: Option<&Benchmark> = config.benchmark(&info.id).filter(|_| applies);
             let industry = bench.map(|b| {
                 let mut c = comparison(value, b.value);
                 c.source = Some(b.source.clone());
                 c.year = Some(b.year);
                 c
             });
-            let target_spec = config.targets.get(&info.id).cloned().unwrap_or_default();
+            let target_spec = config.targets.get(&info.id).filter(|_| applies).cloned().unwrap_or_default();
             let target = target_spec.target.map(|t| comparison(value, t));
             let status = status(value, info.direction, &target_spec, bench.map(|b| b.value));
             let history = (0..history_len)

@@ -468,6 +468,11 @@ fn segments_and_unknown_customers() {
     close(value(&doc, "revenue", Some("region=(none)")), -30.0);
     // C6 has an empty region: a known customer in (none).
     close(value(&doc, "customers_start", Some("region=(none)")), 1.0);
+    // Targets of totals are for the whole business; rates keep theirs per segment.
+    assert_eq!(kpi(&doc, "revenue", None)["status"], "on_track"); // 320 ≥ 300
+    assert!(kpi(&doc, "revenue", Some("region=EMEA"))["target"].is_null());
+    assert_eq!(kpi(&doc, "revenue", Some("region=EMEA"))["status"], "no_target");
+    assert_eq!(kpi(&doc, "nps", Some("region=EMEA"))["target"]["value"], 40.0);
     // Spend has a region column: EMEA acquisition spend 300 / 1 new (C3).
     close(value(&doc, "cac", Some("region=EMEA")), 300.0);
     let plans: Vec<_> = doc["kpis"]

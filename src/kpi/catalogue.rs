@@ -524,6 +524,11 @@ pub const ROI: &[KpiDef] = &[
 
 pub const ACTIVITY_PREFIX: &str = "activities.";
 
+/// Currency KPIs that are sums over the period (counts are sums too): a
+/// segment's share of them cannot be held against a whole-business target.
+const CURRENCY_TOTALS: [&str; 6] =
+    ["revenue", "acquisition_spend", "crm_cost", "pipeline_created", "won_revenue", "crm_value_realized"];
+
 pub fn built_in(id: &str) -> Option<&'static KpiDef> {
     BUILT_IN.iter().chain(ROI).find(|k| k.id == id)
 }
@@ -565,6 +570,11 @@ impl From<&KpiDef> for KpiInfo {
 }
 
 impl KpiInfo {
+    /// Whether the KPI adds up across segments (a count or a sum of money).
+    pub fn is_total(&self) -> bool {
+        self.unit == Unit::Count || CURRENCY_TOTALS.contains(&self.id.as_str())
+    }
+
     pub fn activity(kind: &str, category: Category) -> KpiInfo {
         KpiInfo {
             id: format!("{ACTIVITY_PREFIX}{kind}"),
