@@ -530,11 +530,12 @@ pub fn demo(
         };
         run::run(&mut store, &ctx, &backfill)?;
     }
+    // The sample config sends to a file outbox: this is a real run.
     let opts = RunOptions {
         selection: Selection::One(last),
         cadence: None,
         no_send: false,
-        dry_run: true,
+        dry_run: false,
         force: false,
         allow_stale: false,
     };

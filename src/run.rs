@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::archive::{self, PeriodSummary};
 use crate::compare::{self, Compared};
-use crate::config::{Config, TransportKind};
+use crate::config::Config;
 use crate::deliver::{self, Outgoing};
 use crate::error::Failure;
 use crate::kpi::{derive, engine, extras};
@@ -48,6 +48,8 @@ pub struct RunSummary {
     pub emails_sent: usize,
     pub emails_pending: usize,
     pub emails_failed: usize,
+    /// Written to the file outbox by `--dry-run`, not sent.
+    pub emails_previewed: usize,
     pub computed_periods: usize,
     pub cached_periods: usize,
     pub stale: Vec<String>,
@@ -77,7 +79,7 @@ impl RunSummary {
             ),
         };
         format!(
-            "run: {periods}, {} KPIs × {} segments ({} computed, {} cached), {} reports, emails {} sent / {} pending / {} failed; seconds: import {:.2}, compute {:.2}, render {:.2}, deliver {:.2}",
+            "run: {periods}, {} KPIs × {} segments ({} computed, {} cached), {} reports, emails {} sent / {} pending / {} failed{}; seconds: import {:.2}, compute {:.2}, render {:.2}, deliver {:.2}",
             self.kpis,
             self.segments,
             self.computed_periods,
@@ -86,6 +88,7 @@ impl RunSummary {
             self.emails_sent,
             self.emails_pending,
             self.emails_failed,
+            if self.emails_previewed > 0 { format!(" / {} previewed in the outbox", self.emails_previewed) } else { String::new() },
             self.seconds.import,
             self.seconds.compute,
             self.seconds.render,
@@ -271,7 +274,8 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     let snapshots = snapshots_json(store)?;
     let mut outgoing = Vec::new();
     for (p, rows, stale, files) in &prepared {
-        let manifest = manifest_json(config, *p, &generated_at, &snapshots, &[]);
+        let fates = deliver::fates(store, p.cadence, &p.id())?;
+        let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates);
         let mut all = files.files.clone();
         all.push((PathBuf::from("manifest.json"), manifest.into_bytes()));
         archive::write_period(&config.report.out_dir, *p, &all)
@@ -326,25 +330,27 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     write_index(&renderer, config)?;
     summary.seconds.render += t.elapsed().as_secs_f64();
 
-    // Deliver.
+    // Deliver. A dry run writes the messages to the file outbox and queues
+    // nothing, so a later `send` never mails what was only previewed.
     let t = Instant::now();
-    if !opts.no_send && !config.email.recipients.is_empty() {
+    if opts.dry_run && !opts.no_send {
+        let written =
+            deliver::preview(config, &outgoing, ctx.now).context("writing the preview emails")?;
+        summary.emails_previewed = written.len();
+    } else if !opts.no_send && !config.email.recipients.is_empty() {
         deliver::enqueue(store, config, &outgoing, ctx.now, opts.force)
             .context("queueing the emails")?;
-        let transport = opts.dry_run.then_some(TransportKind::File);
-        let report = deliver::send_pending(store, config, transport, ctx.now, false)
+        let report = deliver::send_pending(store, config, None, ctx.now, false)
             .context("sending the emails")?;
         summary.emails_sent = report.sent;
         summary.emails_pending = report.pending;
         summary.emails_failed = report.failed;
-        // Record each email's fate in its period's manifest.
-        for (p, _, _, _) in &prepared {
-            let fates: Vec<_> = report
-                .fates
-                .iter()
-                .filter(|f| f.period == p.id())
-                .cloned()
-                .collect();
+    }
+    // Each period's manifest records the fate of every email of that period
+    // in the send ledger (earlier runs included).
+    for (p, _, _, _) in &prepared {
+        let fates = deliver::fates(store, p.cadence, &p.id())?;
+        if !fates.is_empty() {
             let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates);
             archive::write_file(
                 &archive::period_dir(&config.report.out_dir, *p).join("manifest.json"),

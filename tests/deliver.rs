@@ -608,3 +608,131 @@ fn bench_deliver_100_recipients() {
     );
     assert_eq!(report.connections, 1);
 }
+
+/// The whole job through the binary: with the mail server down `run`
+/// archives the reports and exits 4; `scorecard send` delivers each message
+/// once when the server is back; a second run sends nothing; the segment
+/// recipient gets only their segment.
+#[test]
+fn the_binary_archives_first_and_delivers_once_after_an_outage() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let config = format!(
+        "{}\n[email]\ntransport = \"smtp\"\nfrom = \"Scorecard <scorecard@example.com>\"\nretry_delay_ms = 10\nmax_attempts = 2\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout_secs = 5\n[[email.recipients]]\nto = [\"lead@example.com\"]\n[[email.recipients]]\nto = [\"emea@example.com\"]\nsegment = \"region=EMEA\"\n",
+        std::fs::read_to_string(fixture.join("tiny.toml")).unwrap()
+    );
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    let bin = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("scorecard")
+            .unwrap()
+            .env_clear()
+            .env("SCORECARD_TODAY", "2026-11-23")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(bin(&["import", fixture.join("tiny").to_str().unwrap()])
+        .status
+        .success());
+
+    let out = bin(&["run", "--period", "2026-W47"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("2 emails are still pending"), "{stderr}");
+    let week = dir.path().join("reports/weekly/2026-W47");
+    assert!(
+        week.join("scorecard.html").exists(),
+        "archived despite the outage"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(week.join("manifest.json")).unwrap())
+            .unwrap();
+    assert!(
+        manifest["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["state"] == "pending"),
+        "{manifest}"
+    );
+
+    let server = TestServer::start_on(port, Script::default());
+    let out = bin(&["send"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("send: 2 sent, 0 pending, 0 failed"));
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    let text_of = |r: &Received| {
+        let mail = mailparse::parse_mail(&r.data).unwrap();
+        let mut parts = Vec::new();
+        all_parts(&mail, &mut parts);
+        let text = parts
+            .iter()
+            .find(|p| p.ctype.mimetype == "text/plain")
+            .unwrap()
+            .get_body()
+            .unwrap();
+        let images = parts
+            .iter()
+            .filter(|p| p.ctype.mimetype == "image/png")
+            .count();
+        let csv = parts
+            .iter()
+            .find(|p| p.ctype.mimetype == "text/csv")
+            .unwrap()
+            .get_body()
+            .unwrap();
+        (text, images, csv)
+    };
+    let emea = received
+        .iter()
+        .find(|r| r.to == ["emea@example.com"])
+        .expect("the segment recipient's copy");
+    let (text, images, csv) = text_of(emea);
+    assert!(
+        text.starts_with("# Weekly CRM scorecard: region=EMEA"),
+        "{text}"
+    );
+    assert!(images >= 4, "trend charts as inline PNGs");
+    assert!(
+        csv.lines().skip(1).all(|l| l.contains(",region=EMEA,")),
+        "only the segment's figures are attached"
+    );
+    let lead = received
+        .iter()
+        .find(|r| r.to == ["lead@example.com"])
+        .unwrap();
+    let (text, _, csv) = text_of(lead);
+    assert_eq!(text.lines().next(), Some("# Weekly CRM scorecard"));
+    assert!(
+        csv.contains("2026-W47,,revenue,"),
+        "the whole business's figures"
+    );
+
+    // A second run of the same period sends nothing, and says so.
+    let out = bin(&["run", "--period", "2026-W47"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("emails 0 sent / 0 pending / 0 failed"));
+    assert_eq!(server.received().len(), 2);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(week.join("manifest.json")).unwrap())
+            .unwrap();
+    assert!(
+        manifest["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["state"] == "sent"),
+        "{manifest}"
+    );
+}

@@ -186,10 +186,11 @@ pub fn mark_pending(
     Ok(())
 }
 
-/// Records why a message was not tried (the run stopped before it); its
-/// state and attempts stay as they were.
+/// Records why a pending message was not tried (the run stopped before
+/// it); its state and attempts stay as they were.
 pub fn note_error(conn: &Connection, id: i64, error: &str) -> Result<()> {
-    conn.prepare_cached("UPDATE sends SET last_error = ?2 WHERE id = ?1")?
+    // A failed message keeps the reason it failed for.
+    conn.prepare_cached("UPDATE sends SET last_error = ?2 WHERE id = ?1 AND state = 'pending'")?
         .execute(params![id, error])?;
     Ok(())
 }

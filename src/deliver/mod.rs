@@ -20,6 +20,7 @@ mod ledger;
 pub mod message;
 mod transport;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -81,7 +82,8 @@ pub struct DeliveryReport {
     /// Delivered by this call.
     pub sent: usize,
     /// Still pending after this call (every pending message of the ledger is
-    /// tried, so this is the ledger's pending count; exit code 4 when > 0).
+    /// tried, so this is the ledger's pending count; exit code 4 when > 0;
+    /// 0 in a dry run, whose messages have the state `dry-run`).
     pub pending: usize,
     /// Marked failed by this call (including failed ones retried in vain).
     pub failed: usize,
@@ -315,8 +317,8 @@ pub fn send_pending(
     Ok(report)
 }
 
-/// The fate of a message as the ledger holds it (for a dry run, without
-/// reading what this call did not change).
+/// The fate of a message as the ledger holds it; for a dry run, which does
+/// not write to the ledger, with this call's error instead.
 fn fate_of(
     conn: &rusqlite::Connection,
     row: &ledger::Due,
@@ -329,6 +331,27 @@ fn fate_of(
         fate.state = row.state.clone();
     }
     Ok(fate)
+}
+
+/// Writes the messages of `outgoing` to the file outbox as `.eml` files,
+/// built exactly as [`enqueue`] would build them, without touching the
+/// ledger: a dry run that leaves nothing queued for a later `send`.
+/// Returns the files written.
+pub fn preview(config: &Config, outgoing: &[Outgoing], now: DateTime<Utc>) -> Result<Vec<PathBuf>> {
+    let outbox = transport::Outbox {
+        dir: config.email.outbox_dir.clone(),
+    };
+    let from = &config.email.from;
+    let mut written = Vec::new();
+    for o in outgoing {
+        let recipient = message::recipient_key(&o.recipient);
+        let hash = message::content_hash(o);
+        let message_id =
+            message::message_id(o.cadence.as_str(), &o.period, &recipient, &hash, 0, from);
+        let bytes = message::build(from, o, &message_id, &hash, now)?;
+        written.push(outbox.write(&message_id, &bytes)?);
+    }
+    Ok(written)
 }
 
 /// `scorecard check`: connects to the configured transport and says NOOP,

@@ -189,6 +189,25 @@ fn a_dry_run_writes_the_outbox_and_leaves_the_ledger() {
 }
 
 #[test]
+fn a_preview_writes_the_messages_and_queues_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::in_memory().unwrap();
+    let c = config(dir.path(), "");
+    let o = [outgoing("2026-W47", &["lead@example.com"], "x\n")];
+    let files = preview(&c, &o, now()).unwrap();
+    assert_eq!(files.len(), 1);
+    assert_scorecard_mail(&std::fs::read(&files[0]).unwrap());
+    assert!(rows(&store).is_empty());
+    // The preview is the message a real run would queue, byte for byte.
+    enqueue(&store, &c, &o, now(), false).unwrap();
+    let stored: Vec<u8> = store
+        .conn
+        .query_row("SELECT message FROM sends", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(std::fs::read(&files[0]).unwrap(), stored);
+}
+
+#[test]
 fn a_missing_sendmail_stops_the_run_and_keeps_everything_pending() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::in_memory().unwrap();

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::address::{Address, Envelope};
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Noop, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
@@ -218,7 +218,7 @@ impl SmtpSender {
             }
         }
         if let Some(credentials) = &self.credentials {
-            if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials) {
+            if let Err(e) = conn.auth(DEFAULT_MECHANISMS, credentials) {
                 conn.abort();
                 return Err(ep.error(Stage::Auth, &e));
             }
@@ -439,7 +439,7 @@ impl Outbox {
     }
 
     /// Writes the message whole or not at all (temporary file, then rename).
-    fn write(&self, message_id: &str, bytes: &[u8]) -> Result<PathBuf, DeliverError> {
+    pub fn write(&self, message_id: &str, bytes: &[u8]) -> Result<PathBuf, DeliverError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| self.fail(e))?;
         let path = self.dir.join(eml_name(message_id));
         let tmp = self.dir.join(format!(".{}.tmp", eml_name(message_id)));
