@@ -135,391 +135,51 @@ macro_rules! kpi {
 
 /// Every built-in KPI, in the order reports list them. The activity KPIs
 /// (`activities.KIND`), custom KPIs and the CRM ROI KPIs are added per run.
+#[rustfmt::skip]
 pub const BUILT_IN: &[KpiDef] = &[
-    kpi!(
-        "customers_start",
-        "Customers at start",
-        "customers acquired before the period and not churned before it (S)",
-        Count,
-        Higher,
-        Outcome,
-        ["customers"],
-        None
-    ),
-    kpi!(
-        "new_customers",
-        "New customers",
-        "customers acquired in the period (N)",
-        Count,
-        Higher,
-        Output,
-        ["customers"],
-        None
-    ),
-    kpi!(
-        "churned_customers",
-        "Churned customers",
-        "customers whose churned_on is in the period",
-        Count,
-        Lower,
-        Outcome,
-        ["customers"],
-        None
-    ),
-    kpi!(
-        "customers_end",
-        "Customers at end",
-        "customers acquired before the end and not churned by it (E)",
-        Count,
-        Higher,
-        Outcome,
-        ["customers"],
-        None
-    ),
-    kpi!(
-        "retention_rate",
-        "Retention rate",
-        "100 × (E − N) / S",
-        Percent,
-        Higher,
-        Outcome,
-        ["customers"],
-        Proportion
-    ),
-    kpi!(
-        "churn_rate",
-        "Churn rate",
-        "100 × customers of S churned in the period / S",
-        Percent,
-        Lower,
-        Outcome,
-        ["customers"],
-        Proportion
-    ),
-    kpi!(
-        "revenue",
-        "Revenue",
-        "Σ order amount in the period (refunds included)",
-        Currency,
-        Higher,
-        Outcome,
-        ["orders"],
-        None
-    ),
-    kpi!(
-        "orders",
-        "Orders",
-        "orders placed in the period",
-        Count,
-        Higher,
-        Output,
-        ["orders"],
-        None
-    ),
-    kpi!(
-        "average_order_value",
-        "Average order value",
-        "revenue / orders",
-        Currency,
-        Higher,
-        Outcome,
-        ["orders"],
-        None
-    ),
-    kpi!(
-        "revenue_per_customer",
-        "Revenue per customer",
-        "revenue / ((S + E) / 2)",
-        Currency,
-        Higher,
-        Outcome,
-        ["orders", "customers"],
-        None
-    ),
-    kpi!(
-        "gross_margin",
-        "Gross margin",
-        "100 × (Σ amount − Σ cost) / Σ amount over orders with a cost",
-        Percent,
-        Higher,
-        Outcome,
-        ["orders"],
-        None
-    ),
-    kpi!(
-        "clv",
-        "Customer lifetime value",
-        "revenue_per_customer × margin / (churn_rate / 100)",
-        Currency,
-        Higher,
-        Outcome,
-        ["orders", "customers"],
-        None
-    ),
-    kpi!(
-        "acquisition_spend",
-        "Acquisition spend",
-        "Σ marketing and sales spend in the period",
-        Currency,
-        Lower,
-        Input,
-        ["spend"],
-        None
-    ),
-    kpi!(
-        "cac",
-        "Customer acquisition cost",
-        "acquisition_spend / new_customers",
-        Currency,
-        Lower,
-        Outcome,
-        ["spend", "customers"],
-        None
-    ),
-    kpi!(
-        "clv_cac_ratio",
-        "CLV : CAC",
-        "clv / cac",
-        Ratio,
-        Higher,
-        Outcome,
-        ["orders", "customers", "spend"],
-        None
-    ),
-    kpi!(
-        "crm_cost",
-        "CRM cost",
-        "Σ crm spend in the period",
-        Currency,
-        Lower,
-        Input,
-        ["spend"],
-        None
-    ),
-    kpi!(
-        "deals_created",
-        "Deals created",
-        "deals created in the period",
-        Count,
-        Higher,
-        Input,
-        ["deals"],
-        None
-    ),
-    kpi!(
-        "pipeline_created",
-        "Pipeline created",
-        "Σ amount of the deals created in the period",
-        Currency,
-        Higher,
-        Input,
-        ["deals"],
-        None
-    ),
-    kpi!(
-        "deals_won",
-        "Deals won",
-        "deals won with closed_on in the period",
-        Count,
-        Higher,
-        Output,
-        ["deals"],
-        None
-    ),
-    kpi!(
-        "deals_lost",
-        "Deals lost",
-        "deals lost with closed_on in the period",
-        Count,
-        Lower,
-        Output,
-        ["deals"],
-        None
-    ),
-    kpi!(
-        "win_rate",
-        "Win rate",
-        "100 × won / (won + lost)",
-        Percent,
-        Higher,
-        Outcome,
-        ["deals"],
-        Proportion
-    ),
-    kpi!(
-        "won_revenue",
-        "Won revenue",
-        "Σ amount of the deals won in the period",
-        Currency,
-        Higher,
-        Output,
-        ["deals"],
-        None
-    ),
-    kpi!(
-        "average_deal_size",
-        "Average deal size",
-        "won_revenue / deals_won",
-        Currency,
-        Higher,
-        Outcome,
-        ["deals"],
-        None
-    ),
-    kpi!(
-        "sales_cycle_days",
-        "Sales cycle",
-        "mean days from created_on to closed_on of won deals",
-        Days,
-        Lower,
-        Process,
-        ["deals"],
-        None
-    ),
-    kpi!(
-        "tickets_opened",
-        "Tickets opened",
-        "tickets opened in the period",
-        Count,
-        Lower,
-        Input,
-        ["tickets"],
-        None
-    ),
-    kpi!(
-        "avg_first_response_hours",
-        "First response (mean)",
-        "mean hours to first response of answered tickets",
-        Hours,
-        Lower,
-        Process,
-        ["tickets"],
-        None
-    ),
-    kpi!(
-        "median_first_response_hours",
-        "First response (median)",
-        "median hours to first response of answered tickets",
-        Hours,
-        Lower,
-        Process,
-        ["tickets"],
-        None
-    ),
-    kpi!(
-        "first_response_sla_rate",
-        "First response within SLA",
-        "100 × tickets answered within the SLA / tickets opened",
-        Percent,
-        Higher,
-        Process,
-        ["tickets"],
-        Proportion
-    ),
-    kpi!(
-        "avg_resolution_hours",
-        "Resolution time (mean)",
-        "mean hours from opening to resolution of resolved tickets",
-        Hours,
-        Lower,
-        Process,
-        ["tickets"],
-        None
-    ),
-    kpi!(
-        "resolution_rate",
-        "Resolution rate",
-        "100 × tickets resolved / tickets opened",
-        Percent,
-        Higher,
-        Output,
-        ["tickets"],
-        Proportion
-    ),
-    kpi!(
-        "nps",
-        "Net Promoter Score",
-        "100 × (promoters − detractors) / responses",
-        Score,
-        Higher,
-        Outcome,
-        ["surveys"],
-        Nps
-    ),
-    kpi!(
-        "nps_responses",
-        "NPS responses",
-        "NPS responses in the period",
-        Count,
-        Higher,
-        Input,
-        ["surveys"],
-        None
-    ),
-    kpi!(
-        "csat",
-        "Customer satisfaction",
-        "100 × CSAT responses scoring 4 or 5 / responses",
-        Percent,
-        Higher,
-        Outcome,
-        ["surveys"],
-        Proportion
-    ),
-    kpi!(
-        "csat_responses",
-        "CSAT responses",
-        "CSAT responses in the period",
-        Count,
-        Higher,
-        Input,
-        ["surveys"],
-        None
-    ),
-    kpi!(
-        "activities_per_owner",
-        "Activities per owner",
-        "activities / distinct owners",
-        Ratio,
-        Higher,
-        Process,
-        ["activities"],
-        None
-    ),
+    kpi!("customers_start", "Customers at start", "customers acquired before the period and not churned before it (S)", Count, Higher, Outcome, ["customers"], None),
+    kpi!("new_customers", "New customers", "customers acquired in the period (N)", Count, Higher, Output, ["customers"], None),
+    kpi!("churned_customers", "Churned customers", "customers whose churned_on is in the period", Count, Lower, Outcome, ["customers"], None),
+    kpi!("customers_end", "Customers at end", "customers acquired before the end and not churned by it (E)", Count, Higher, Outcome, ["customers"], None),
+    kpi!("retention_rate", "Retention rate", "100 × (E − N) / S", Percent, Higher, Outcome, ["customers"], Proportion),
+    kpi!("churn_rate", "Churn rate", "100 × customers of S churned in the period / S", Percent, Lower, Outcome, ["customers"], Proportion),
+    kpi!("revenue", "Revenue", "Σ order amount in the period (refunds included)", Currency, Higher, Outcome, ["orders"], None),
+    kpi!("orders", "Orders", "orders placed in the period", Count, Higher, Output, ["orders"], None),
+    kpi!("average_order_value", "Average order value", "revenue / orders", Currency, Higher, Outcome, ["orders"], None),
+    kpi!("revenue_per_customer", "Revenue per customer", "revenue / ((S + E) / 2)", Currency, Higher, Outcome, ["orders", "customers"], None),
+    kpi!("gross_margin", "Gross margin", "100 × (Σ amount − Σ cost) / Σ amount over orders with a cost", Percent, Higher, Outcome, ["orders"], None),
+    kpi!("clv", "Customer lifetime value", "revenue_per_customer × margin / (churn_rate / 100)", Currency, Higher, Outcome, ["orders", "customers"], None),
+    kpi!("acquisition_spend", "Acquisition spend", "Σ marketing and sales spend in the period", Currency, Lower, Input, ["spend"], None),
+    kpi!("cac", "Customer acquisition cost", "acquisition_spend / new_customers", Currency, Lower, Outcome, ["spend", "customers"], None),
+    kpi!("clv_cac_ratio", "CLV : CAC", "clv / cac", Ratio, Higher, Outcome, ["orders", "customers", "spend"], None),
+    kpi!("crm_cost", "CRM cost", "Σ crm spend in the period", Currency, Lower, Input, ["spend"], None),
+    kpi!("deals_created", "Deals created", "deals created in the period", Count, Higher, Input, ["deals"], None),
+    kpi!("pipeline_created", "Pipeline created", "Σ amount of the deals created in the period", Currency, Higher, Input, ["deals"], None),
+    kpi!("deals_won", "Deals won", "deals won with closed_on in the period", Count, Higher, Output, ["deals"], None),
+    kpi!("deals_lost", "Deals lost", "deals lost with closed_on in the period", Count, Lower, Output, ["deals"], None),
+    kpi!("win_rate", "Win rate", "100 × won / (won + lost)", Percent, Higher, Outcome, ["deals"], Proportion),
+    kpi!("won_revenue", "Won revenue", "Σ amount of the deals won in the period", Currency, Higher, Output, ["deals"], None),
+    kpi!("average_deal_size", "Average deal size", "won_revenue / deals_won", Currency, Higher, Outcome, ["deals"], None),
+    kpi!("sales_cycle_days", "Sales cycle", "mean days from created_on to closed_on of won deals", Days, Lower, Process, ["deals"], None),
+    kpi!("tickets_opened", "Tickets opened", "tickets opened in the period", Count, Lower, Input, ["tickets"], None),
+    kpi!("avg_first_response_hours", "First response (mean)", "mean hours to first response of answered tickets", Hours, Lower, Process, ["tickets"], None),
+    kpi!("median_first_response_hours", "First response (median)", "median hours to first response of answered tickets", Hours, Lower, Process, ["tickets"], None),
+    kpi!("first_response_sla_rate", "First response within SLA", "100 × tickets answered within the SLA / tickets opened", Percent, Higher, Process, ["tickets"], Proportion),
+    kpi!("avg_resolution_hours", "Resolution time (mean)", "mean hours from opening to resolution of resolved tickets", Hours, Lower, Process, ["tickets"], None),
+    kpi!("resolution_rate", "Resolution rate", "100 × tickets resolved / tickets opened", Percent, Higher, Output, ["tickets"], Proportion),
+    kpi!("nps", "Net Promoter Score", "100 × (promoters − detractors) / responses", Score, Higher, Outcome, ["surveys"], Nps),
+    kpi!("nps_responses", "NPS responses", "NPS responses in the period", Count, Higher, Input, ["surveys"], None),
+    kpi!("csat", "Customer satisfaction", "100 × CSAT responses scoring 4 or 5 / responses", Percent, Higher, Outcome, ["surveys"], Proportion),
+    kpi!("csat_responses", "CSAT responses", "CSAT responses in the period", Count, Higher, Input, ["surveys"], None),
+    kpi!("activities_per_owner", "Activities per owner", "activities / distinct owners", Ratio, Higher, Process, ["activities"], None),
 ];
 
 /// The CRM ROI KPIs, present when objectives are configured.
+#[rustfmt::skip]
 pub const ROI: &[KpiDef] = &[
-    kpi!(
-        "crm_value_realized",
-        "CRM value realized",
-        "Σ objective value × share of the way from baseline to target",
-        Currency,
-        Higher,
-        Outcome,
-        [],
-        None
-    ),
-    kpi!(
-        "crm_roi",
-        "CRM ROI",
-        "100 × (crm_value_realized − crm_cost) / crm_cost",
-        Percent,
-        Higher,
-        Outcome,
-        ["spend"],
-        None
-    ),
-    kpi!(
-        "crm_roi_projected",
-        "CRM ROI (projected)",
-        "100 × (Σ objective values − crm_cost) / crm_cost",
-        Percent,
-        Higher,
-        Outcome,
-        ["spend"],
-        None
-    ),
+    kpi!("crm_value_realized", "CRM value realized", "Σ objective value × share of the way from baseline to target", Currency, Higher, Outcome, [], None),
+    kpi!("crm_roi", "CRM ROI", "100 × (crm_value_realized − crm_cost) / crm_cost", Percent, Higher, Outcome, ["spend"], None),
+    kpi!("crm_roi_projected", "CRM ROI (projected)", "100 × (Σ objective values − crm_cost) / crm_cost", Percent, Higher, Outcome, ["spend"], None),
 ];
 
 pub const ACTIVITY_PREFIX: &str = "activities.";
