@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::catalogue::{self, KpiInfo, Uncertainty};
 use super::stats;
 use crate::config::Config;
-use crate::period::{self, Cadence, Period};
+use crate::period::Period;
 use crate::store::Store;
 
 /// The segment key of the whole business.
@@ -270,62 +270,85 @@ struct Acc {
     owners: BTreeSet<String>,
 }
 
-/// The accumulators of a computation: period index → segment key → Acc.
+/// The accumulators of a computation: period index → segment → Acc. Segment
+/// keys are interned once, and rows find their period by binary search, so
+/// the per-row work is two lookups and no allocation.
 struct Grid {
     periods: Vec<Period>,
-    index: HashMap<Period, usize>,
-    cells: Vec<BTreeMap<String, Acc>>,
-    cadence: Cadence,
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    /// Interned segment keys ("" or "region=EMEA").
+    keys: Vec<String>,
+    /// store attribute name → value → index in `keys`.
+    key_of: HashMap<String, HashMap<String, usize>>,
+    cells: Vec<HashMap<usize, Acc>>,
     /// configured attribute name by its lowercase store name
     attr_names: BTreeMap<String, String>,
 }
 
 impl Grid {
     fn new(periods: &[Period], config: &Config) -> Grid {
-        let index = periods.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+        let mut periods = periods.to_vec();
+        periods.sort();
+        periods.dedup();
         let attr_names = config
             .segment_attrs()
             .iter()
             .map(|a| (a.to_lowercase(), a.clone()))
             .collect();
         Grid {
-            periods: periods.to_vec(),
-            index,
-            cells: vec![BTreeMap::new(); periods.len()],
-            cadence: periods[0].cadence,
+            starts: periods.iter().map(|p| p.start_day()).collect(),
+            ends: periods.iter().map(|p| p.end_day()).collect(),
+            cells: vec![HashMap::new(); periods.len()],
+            periods,
+            keys: Vec::new(),
+            key_of: HashMap::new(),
             attr_names,
         }
     }
 
-    fn segment_key(&self, attr: &str, value: &str) -> String {
-        if attr.is_empty() {
-            return WHOLE.to_string();
+    /// The interned index of a segment (attribute "" is the whole business).
+    fn key(&mut self, attr: &str, value: &str) -> usize {
+        if let Some(i) = self.key_of.get(attr).and_then(|m| m.get(value)) {
+            return *i;
         }
-        let name = self
-            .attr_names
-            .get(attr)
-            .map(String::as_str)
-            .unwrap_or(attr);
-        format!("{name}={value}")
+        let key = if attr.is_empty() {
+            WHOLE.to_string()
+        } else {
+            let name = self
+                .attr_names
+                .get(attr)
+                .map(String::as_str)
+                .unwrap_or(attr);
+            format!("{name}={value}")
+        };
+        self.keys.push(key);
+        let i = self.keys.len() - 1;
+        self.key_of
+            .entry(attr.to_string())
+            .or_default()
+            .insert(value.to_string(), i);
+        i
+    }
+
+    /// The index of the period being computed that contains `day`.
+    fn period_of(&self, day: i64) -> Option<usize> {
+        let i = self.starts.partition_point(|s| *s <= day).checked_sub(1)?;
+        (day < self.ends[i]).then_some(i)
     }
 
     /// The accumulator of the period containing `day`, if it is being computed.
     fn at_day(&mut self, day: i64, attr: &str, value: &str) -> Option<&mut Acc> {
-        let p = Period::containing(self.cadence, period::date_from_day(day));
-        let i = *self.index.get(&p)?;
-        let key = self.segment_key(attr, value);
-        Some(self.cells[i].entry(key).or_default())
+        let p = self.period_of(day)?;
+        let k = self.key(attr, value);
+        Some(self.cells[p].entry(k).or_default())
     }
 
     fn day_range(&self) -> (i64, i64) {
-        let lo = self
-            .periods
-            .iter()
-            .map(|p| p.start_day())
-            .min()
-            .unwrap_or(0);
-        let hi = self.periods.iter().map(|p| p.end_day()).max().unwrap_or(0);
-        (lo, hi)
+        (
+            self.starts.first().copied().unwrap_or(0),
+            self.ends.iter().copied().max().unwrap_or(0),
+        )
     }
 }
 
@@ -380,21 +403,50 @@ pub fn compute(
         spend_attrs: &spend_attrs,
         kinds: &kinds,
     };
+    // The whole business is always listed, even when empty.
+    let whole = grid.key("", "");
     for (i, p) in grid.periods.iter().enumerate() {
-        let mut by_segment = PeriodValues::new();
-        // The whole business is always listed, even when empty.
-        grid.cells[i].entry(WHOLE.to_string()).or_default();
-        for (segment, acc) in &grid.cells[i] {
-            by_segment.insert(segment.clone(), ctx.evaluate(segment, acc));
-        }
+        grid.cells[i].entry(whole).or_default();
+        let by_segment: PeriodValues = grid.cells[i]
+            .iter()
+            .map(|(k, acc)| (grid.keys[*k].clone(), ctx.evaluate(&grid.keys[*k], acc)))
+            .collect();
         out.insert(*p, by_segment);
     }
     Ok(out)
 }
 
+/// Day counts of one segment's customers: acquisitions and churns by day,
+/// and per period the customers acquired and churned within it.
+#[derive(Default)]
+struct CustomerDays {
+    acquired: Vec<(i64, u64)>,
+    churned: Vec<(i64, u64)>,
+    same_period: HashMap<usize, u64>,
+}
+
+/// How many of `days` (sorted, with counts) fall before `day`, from prefix sums.
+fn before(days: &[(i64, u64)], prefix: &[u64], day: i64) -> u64 {
+    prefix[days.partition_point(|(d, _)| *d < day)]
+}
+
+fn prefix_sums(days: &mut [(i64, u64)]) -> Vec<u64> {
+    days.sort_unstable();
+    let mut prefix = Vec::with_capacity(days.len() + 1);
+    prefix.push(0);
+    for (_, c) in days.iter() {
+        prefix.push(prefix.last().unwrap() + c);
+    }
+    prefix
+}
+
 fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
-    // Grouped by (acquired, churned) day pairs: S, N, E, churned and L of
-    // every period follow from the pairs without another query.
+    // One grouped pass gives each segment's acquisition and churn days. With
+    // A(x) = customers acquired before day x and C(x) = customers churned
+    // before x (churned_on >= acquired_on, so C counts only acquired ones):
+    // S = A(start) - C(start), E = A(end) - C(end), N = A(end) - A(start),
+    // churned in P = C(end) - C(start), and L = churned in P minus those
+    // acquired in P too.
     let sql = format!(
         "SELECT c.acquired_day, c.churned_day, s.attr, {SEGMENT_VALUE} AS seg, count(*)
          FROM customers c CROSS JOIN {segs} s
@@ -403,42 +455,44 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
          GROUP BY c.acquired_day, c.churned_day, s.attr, seg",
         segs = store.dialect().scratch("run_segments")
     );
+    let mut by_key: HashMap<usize, CustomerDays> = HashMap::new();
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([hi])?;
-    let bounds: Vec<(i64, i64)> = grid
-        .periods
-        .iter()
-        .map(|p| (p.start_day(), p.end_day()))
-        .collect();
     while let Some(r) = rows.next()? {
         let acquired: i64 = r.get(0)?;
         let churned: Option<i64> = r.get(1)?;
-        let attr: String = r.get(2)?;
-        let value: String = r.get(3)?;
+        let key = grid.key(r.get_ref(2)?.as_str()?, r.get_ref(3)?.as_str()?);
         let count = r.get::<_, i64>(4)? as u64;
-        let key = grid.segment_key(&attr, &value);
-        for (i, &(start, end)) in bounds.iter().enumerate() {
-            if acquired >= end {
-                continue;
-            }
-            let alive_at = |day: i64| acquired < day && churned.is_none_or(|c| c >= day);
-            let churned_in = churned.is_some_and(|c| start <= c && c < end);
-            let acc = grid.cells[i].entry(key.clone()).or_default();
-            if alive_at(start) {
-                acc.start += count;
-            }
-            if alive_at(end) {
-                acc.end += count;
-            }
-            if acquired >= start {
-                acc.new += count;
-            }
-            if churned_in {
-                acc.churned += count;
-                if acquired < start {
-                    acc.churned_of_start += count;
+        let days = by_key.entry(key).or_default();
+        days.acquired.push((acquired, count));
+        if let Some(c) = churned {
+            days.churned.push((c, count));
+            if let (Some(pa), Some(pc)) = (grid.period_of(acquired), grid.period_of(c)) {
+                if pa == pc {
+                    *days.same_period.entry(pa).or_default() += count;
                 }
             }
+        }
+    }
+    for (key, mut days) in by_key {
+        let a = prefix_sums(&mut days.acquired);
+        let c = prefix_sums(&mut days.churned);
+        for i in 0..grid.periods.len() {
+            let (start, end) = (grid.starts[i], grid.ends[i]);
+            let acquired_by_end = before(&days.acquired, &a, end);
+            if acquired_by_end == 0 {
+                continue; // no customer of this segment yet
+            }
+            let acquired_by_start = before(&days.acquired, &a, start);
+            let churned_by_start = before(&days.churned, &c, start);
+            let churned_by_end = before(&days.churned, &c, end);
+            let acc = grid.cells[i].entry(key).or_default();
+            acc.start += acquired_by_start - churned_by_start;
+            acc.end += acquired_by_end - churned_by_end;
+            acc.new += acquired_by_end - acquired_by_start;
+            acc.churned += churned_by_end - churned_by_start;
+            acc.churned_of_start +=
+                churned_by_end - churned_by_start - days.same_period.get(&i).copied().unwrap_or(0);
         }
     }
     Ok(())
@@ -464,8 +518,8 @@ fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let (attr, value): (String, String) = (r.get(1)?, r.get(2)?);
-        if let Some(acc) = grid.at_day(r.get(0)?, &attr, &value) {
+        let (attr, value) = (r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
+        if let Some(acc) = grid.at_day(r.get(0)?, attr, value) {
             acc.orders += r.get::<_, i64>(3)? as u64;
             acc.revenue += r.get::<_, Option<f64>>(4)?.unwrap_or(0.0);
             acc.costed_amount += r.get::<_, Option<f64>>(5)?.unwrap_or(0.0);
@@ -491,15 +545,15 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
         let created: i64 = r.get(0)?;
         let closed: Option<i64> = r.get(1)?;
         let stage: String = r.get(2)?;
-        let (attr, value): (String, String) = (r.get(3)?, r.get(4)?);
+        let (attr, value) = (r.get_ref(3)?.as_str()?, r.get_ref(4)?.as_str()?);
         let count = r.get::<_, i64>(5)? as u64;
         let amount: f64 = r.get(6)?;
-        if let Some(acc) = grid.at_day(created, &attr, &value) {
+        if let Some(acc) = grid.at_day(created, attr, value) {
             acc.created += count;
             acc.pipeline += amount;
         }
         if let Some(closed) = closed {
-            if let Some(acc) = grid.at_day(closed, &attr, &value) {
+            if let Some(acc) = grid.at_day(closed, attr, value) {
                 match stage.as_str() {
                     "won" => {
                         acc.won += count;
@@ -528,8 +582,8 @@ fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let (attr, value): (String, String) = (r.get(1)?, r.get(2)?);
-        if let Some(acc) = grid.at_day(r.get(0)?, &attr, &value) {
+        let (attr, value) = (r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
+        if let Some(acc) = grid.at_day(r.get(0)?, attr, value) {
             let response: Option<i64> = r.get(3)?;
             let count = r.get::<_, i64>(4)? as u64;
             acc.tickets += count;
@@ -556,11 +610,11 @@ fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> 
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let (attr, value): (String, String) = (r.get(1)?, r.get(2)?);
+        let (attr, value) = (r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
         let kind: String = r.get(3)?;
         let score: i64 = r.get(4)?;
         let count = r.get::<_, i64>(5)? as u64;
-        if let Some(acc) = grid.at_day(r.get(0)?, &attr, &value) {
+        if let Some(acc) = grid.at_day(r.get(0)?, attr, value) {
             match kind.as_str() {
                 "nps" => {
                     acc.nps_n += count;
@@ -596,10 +650,10 @@ fn spend_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let (attr, value): (String, String) = (r.get(1)?, r.get(2)?);
+        let (attr, value) = (r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
         let category: String = r.get(3)?;
         let amount: f64 = r.get(4)?;
-        if let Some(acc) = grid.at_day(r.get(0)?, &attr, &value) {
+        if let Some(acc) = grid.at_day(r.get(0)?, attr, value) {
             match category.as_str() {
                 "marketing" | "sales" => acc.acquisition_spend += amount,
                 "crm" => acc.crm_spend += amount,
@@ -620,11 +674,11 @@ fn activities_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<(
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let (attr, value): (String, String) = (r.get(1)?, r.get(2)?);
+        let (attr, value) = (r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
         let kind: String = r.get(3)?;
         let owner: String = r.get(4)?;
         let count = r.get::<_, i64>(5)? as u64;
-        if let Some(acc) = grid.at_day(r.get(0)?, &attr, &value) {
+        if let Some(acc) = grid.at_day(r.get(0)?, attr, value) {
             *acc.activities.entry(kind).or_default() += count;
             acc.activity_total += count;
             if !owner.is_empty() {
@@ -1079,6 +1133,10 @@ mod tests {
         assert_eq!(v[&week("2025-W52")][WHOLE]["revenue"].value, Some(11.0));
     }
 
+    fn period_day(date: &str) -> i64 {
+        crate::period::day_number(date.parse().unwrap())
+    }
+
     fn customers_csv(rows: &[(u8, Option<u8>)]) -> String {
         // Days counted from Monday 2026-10-05; six weeks of history.
         let base = chrono::NaiveDate::from_ymd_opt(2026, 10, 5).unwrap();
@@ -1118,6 +1176,30 @@ mod tests {
             ingest::import(&mut store, &config, &[dir.path().to_path_buf()], &ImportOptions::default(), now).unwrap();
             let periods: Vec<Period> = week("2026-W42").range_to(week("2026-W47"));
             let before = compute(&store, &config, &periods).unwrap();
+            // The customer base against a brute-force count of the same rows.
+            let base = period_day("2026-10-05");
+            for p in &periods {
+                let (start, end) = (p.start_day(), p.end_day());
+                let (mut s, mut n, mut e, mut churned, mut l) = (0.0, 0.0, 0.0, 0.0, 0.0);
+                for (a, c) in &customers {
+                    let acq = base + i64::from(*a);
+                    let ch = c.map(|c| acq + i64::from(c));
+                    let alive = |d: i64| acq < d && ch.is_none_or(|x| x >= d);
+                    if alive(start) { s += 1.0; }
+                    if alive(end) { e += 1.0; }
+                    if start <= acq && acq < end { n += 1.0; }
+                    if ch.is_some_and(|x| start <= x && x < end) {
+                        churned += 1.0;
+                        if alive(start) { l += 1.0; }
+                    }
+                }
+                let got = &before[p][WHOLE];
+                prop_assert_eq!(got["customers_start"].value, Some(s));
+                prop_assert_eq!(got["new_customers"].value, Some(n));
+                prop_assert_eq!(got["customers_end"].value, Some(e));
+                prop_assert_eq!(got["churned_customers"].value, Some(churned));
+                prop_assert_eq!(got["churn_rate"].value, (s > 0.0).then(|| 100.0 * l / s));
+            }
             for by_segment in before.values() {
                 for kpis in by_segment.values() {
                     if let Some(c) = kpis["churn_rate"].value { prop_assert!((0.0..=100.0).contains(&c)); }
