@@ -806,7 +806,7 @@ impl TableDef {
         Ok(TableWriter {
             tx,
             def: TableDef::of(self.kind),
-            insert,
+            insert: tx.prepare_cached(&insert)?,
             select,
             update,
             touch,
@@ -828,7 +828,8 @@ pub enum Upsert {
 pub struct TableWriter<'t> {
     tx: &'t Transaction<'t>,
     def: TableDef,
-    insert: String,
+    /// The hot statement of a fresh import, held rather than looked up per row.
+    insert: rusqlite::CachedStatement<'t>,
     select: String,
     update: String,
     touch: String,
@@ -837,14 +838,10 @@ pub struct TableWriter<'t> {
 impl TableWriter<'_> {
     pub fn upsert(&mut self, row: &Row, snapshot_id: i64) -> rusqlite::Result<Upsert> {
         let tx = self.tx;
-        let params = row
-            .values
-            .iter()
-            .cloned()
-            .chain([Value::Integer(snapshot_id), Value::Integer(row.hash)]);
-        let inserted = tx
-            .prepare_cached(&self.insert)?
-            .execute(params_from_iter(params))?;
+        let extra = [Value::Integer(snapshot_id), Value::Integer(row.hash)];
+        let inserted = self
+            .insert
+            .execute(params_from_iter(row.values.iter().chain(extra.iter())))?;
         if inserted == 1 {
             self.write_attributes(row, false)?;
             return Ok(Upsert::Inserted);
