@@ -135,6 +135,7 @@ EOF
   echo "COMMIT;"
 } > "$WORK/schema-run.sql"
 
+echo "load average (1/5/15 min): $(cut -d" " -f1-3 /proc/loadavg)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), sqlite3 shell $(sqlite3 --version | cut -d' ' -f1)"
 for i in $(seq 1 "$REPEAT"); do
   rm -f "$WORK"/*.db "$WORK"/*.db-wal "$WORK"/*.db-shm
@@ -151,3 +152,5 @@ for i in $(seq 1 "$REPEAT"); do
 done
 grep -v '^$' "$WORK/scorecard.out" | tail -8
 ls -l "$WORK"/*.db | awk '{printf "%s %d MiB\n", $NF, $5 / 1048576}'
+
+echo "load average at the end (1/5/15 min): $(cut -d" " -f1-3 /proc/loadavg)"
