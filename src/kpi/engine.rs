@@ -252,38 +252,59 @@ struct Acc {
     lost: u64,
     won_amount: f64,
     won_cycle_days: f64,
-    // tickets
+    // tickets: response times in seconds, kept for the exact median
     tickets: u64,
-    response_hours: Vec<(f64, u64)>,
+    response_secs: Vec<u32>,
+    response_sum_secs: f64,
     within_sla: u64,
     resolved: u64,
-    resolution_hours: f64,
+    resolution_secs: f64,
     // surveys
     nps_n: u64,
     promoters: u64,
     detractors: u64,
     csat_n: u64,
     csat_ok: u64,
-    // activities
-    activities: BTreeMap<String, u64>,
+    // activities: counts by kind index, owners by interned index
+    activities: Vec<u64>,
     activity_total: u64,
-    owners: BTreeSet<String>,
+    owners: BTreeSet<u32>,
+}
+
+/// Each customer's segment keys, read once per computation: a record finds
+/// its segments with one hash lookup of its customer_id, instead of a join
+/// per record and attribute.
+struct Segments {
+    customer: HashMap<String, usize>,
+    /// Per customer, `stride` keys: the whole business, then one per attribute.
+    keys: Vec<usize>,
+    /// The keys of a record with no customer, or one the store does not know.
+    unknown: Vec<usize>,
+    stride: usize,
+}
+
+impl Segments {
+    fn keys_for(&self, customer: Option<&str>) -> &[usize] {
+        match customer.and_then(|c| self.customer.get(c)) {
+            Some(i) => &self.keys[i * self.stride..(i + 1) * self.stride],
+            None => &self.unknown,
+        }
+    }
 }
 
 /// The accumulators of a computation: period index → segment → Acc. Segment
-/// keys are interned once, and rows find their period by binary search, so
-/// the per-row work is two lookups and no allocation.
+/// keys are interned once, and rows find their period by binary search.
 struct Grid {
     periods: Vec<Period>,
     starts: Vec<i64>,
     ends: Vec<i64>,
     /// Interned segment keys ("" or "region=EMEA").
-    keys: Vec<String>,
-    /// store attribute name → value → index in `keys`.
-    key_of: HashMap<String, HashMap<String, usize>>,
+    names: Vec<String>,
+    name_of: HashMap<String, usize>,
     cells: Vec<HashMap<usize, Acc>>,
-    /// configured attribute name by its lowercase store name
-    attr_names: BTreeMap<String, String>,
+    segments: Segments,
+    /// Configured attribute names, and their lowercase store names.
+    attrs: Vec<(String, String)>,
 }
 
 impl Grid {
@@ -291,44 +312,45 @@ impl Grid {
         let mut periods = periods.to_vec();
         periods.sort();
         periods.dedup();
-        let attr_names = config
+        let attrs = config
             .segment_attrs()
             .iter()
-            .map(|a| (a.to_lowercase(), a.clone()))
+            .map(|a| (a.clone(), a.to_lowercase()))
             .collect();
-        Grid {
+        let mut grid = Grid {
             starts: periods.iter().map(|p| p.start_day()).collect(),
             ends: periods.iter().map(|p| p.end_day()).collect(),
             cells: vec![HashMap::new(); periods.len()],
             periods,
-            keys: Vec::new(),
-            key_of: HashMap::new(),
-            attr_names,
+            names: Vec::new(),
+            name_of: HashMap::new(),
+            segments: Segments {
+                customer: HashMap::new(),
+                keys: Vec::new(),
+                unknown: Vec::new(),
+                stride: 0,
+            },
+            attrs,
+        };
+        let whole = grid.key(WHOLE);
+        let mut unknown = vec![whole];
+        for j in 0..grid.attrs.len() {
+            let none = format!("{}={NONE_VALUE}", grid.attrs[j].0);
+            unknown.push(grid.key(&none));
         }
+        grid.segments.stride = unknown.len();
+        grid.segments.unknown = unknown;
+        grid
     }
 
-    /// The interned index of a segment (attribute "" is the whole business).
-    fn key(&mut self, attr: &str, value: &str) -> usize {
-        if let Some(i) = self.key_of.get(attr).and_then(|m| m.get(value)) {
+    /// The interned index of a segment key.
+    fn key(&mut self, name: &str) -> usize {
+        if let Some(i) = self.name_of.get(name) {
             return *i;
         }
-        let key = if attr.is_empty() {
-            WHOLE.to_string()
-        } else {
-            let name = self
-                .attr_names
-                .get(attr)
-                .map(String::as_str)
-                .unwrap_or(attr);
-            format!("{name}={value}")
-        };
-        self.keys.push(key);
-        let i = self.keys.len() - 1;
-        self.key_of
-            .entry(attr.to_string())
-            .or_default()
-            .insert(value.to_string(), i);
-        i
+        self.names.push(name.to_string());
+        self.name_of.insert(name.to_string(), self.names.len() - 1);
+        self.names.len() - 1
     }
 
     /// The index of the period being computed that contains `day`.
@@ -337,11 +359,13 @@ impl Grid {
         (day < self.ends[i]).then_some(i)
     }
 
-    /// The accumulator of the period containing `day`, if it is being computed.
-    fn at_day(&mut self, day: i64, attr: &str, value: &str) -> Option<&mut Acc> {
-        let p = self.period_of(day)?;
-        let k = self.key(attr, value);
-        Some(self.cells[p].entry(k).or_default())
+    /// Adds a record dated `day` to the whole business and to each of its
+    /// customer's segments.
+    fn add(&mut self, day: i64, customer: Option<&str>, mut f: impl FnMut(&mut Acc)) {
+        let Some(p) = self.period_of(day) else { return };
+        for k in self.segments.keys_for(customer) {
+            f(self.cells[p].entry(*k).or_default());
+        }
     }
 
     fn day_range(&self) -> (i64, i64) {
@@ -352,13 +376,13 @@ impl Grid {
     }
 }
 
-/// SQL for a record's segment value, given the joined attribute row `a` and
-/// the fan-out row `s` of the `run_segments` scratch table.
+/// SQL for a spend row's segment value, given its joined attribute row `a`
+/// and the fan-out row `s` of the `run_segments` scratch table.
 const SEGMENT_VALUE: &str =
     "CASE WHEN s.attr = '' THEN '' ELSE COALESCE(NULLIF(a.value, ''), '(none)') END";
 
 /// Computes every KPI of `periods` (one cadence) for the whole business and
-/// every segment, set-based.
+/// every segment, set-based: one query per source table for all of them.
 pub fn compute(
     store: &Store,
     config: &Config,
@@ -368,20 +392,10 @@ pub fn compute(
     if periods.is_empty() {
         return Ok(out);
     }
-    let conn = &store.conn;
-    let dialect = store.dialect();
-    conn.execute_batch(&dialect.create_scratch("run_segments", "attr"))?;
-    {
-        let mut ins = conn
-            .prepare_cached(&dialect.insert_ignore(&dialect.scratch("run_segments"), &["attr"]))?;
-        ins.execute([WHOLE])?;
-        for a in config.segment_attrs() {
-            ins.execute([a.to_lowercase()])?;
-        }
-    }
     let mut grid = Grid::new(periods, config);
     let (lo, hi) = grid.day_range();
     let imported = store.imported_files()?;
+    let kinds = activity_kinds(store)?;
 
     customers_into(store, &mut grid, hi)?;
     orders_into(store, &mut grid, lo, hi)?;
@@ -389,27 +403,31 @@ pub fn compute(
     tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
     surveys_into(store, &mut grid, lo, hi)?;
     spend_into(store, &mut grid, lo, hi)?;
-    activities_into(store, &mut grid, lo, hi)?;
+    activities_into(store, &mut grid, lo, hi, &kinds)?;
 
     // Spend is segmented by its own columns: which attributes does it carry?
     let spend_attrs: BTreeSet<String> = {
-        let mut stmt = conn.prepare_cached("SELECT name FROM file_columns WHERE file = 'spend'")?;
+        let mut stmt = store
+            .conn
+            .prepare_cached("SELECT name FROM file_columns WHERE file = 'spend'")?;
         let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
         names.collect::<rusqlite::Result<_>>()?
     };
-    let kinds = activity_kinds(store)?;
     let ctx = FormulaCtx {
         imported: &imported,
         spend_attrs: &spend_attrs,
         kinds: &kinds,
     };
     // The whole business is always listed, even when empty.
-    let whole = grid.key("", "");
+    let whole = grid.key(WHOLE);
     for (i, p) in grid.periods.iter().enumerate() {
         grid.cells[i].entry(whole).or_default();
         let by_segment: PeriodValues = grid.cells[i]
-            .iter()
-            .map(|(k, acc)| (grid.keys[*k].clone(), ctx.evaluate(&grid.keys[*k], acc)))
+            .iter_mut()
+            .map(|(k, acc)| {
+                acc.response_secs.sort_unstable();
+                (grid.names[*k].clone(), ctx.evaluate(&grid.names[*k], acc))
+            })
             .collect();
         out.insert(*p, by_segment);
     }
@@ -440,37 +458,63 @@ fn prefix_sums(days: &mut [(i64, u64)]) -> Vec<u64> {
     prefix
 }
 
+/// Reads the customers (acquired before the last period's end) with their
+/// segments, and derives the customer base of every period: with A(x) the
+/// customers acquired before day x and C(x) those churned before x
+/// (churned_on >= acquired_on, so C counts only acquired ones),
+/// S = A(start) − C(start), E = A(end) − C(end), N = A(end) − A(start),
+/// churned in P = C(end) − C(start), and L = churned in P minus those
+/// acquired in P too.
 fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
-    // One grouped pass gives each segment's acquisition and churn days. With
-    // A(x) = customers acquired before day x and C(x) = customers churned
-    // before x (churned_on >= acquired_on, so C counts only acquired ones):
-    // S = A(start) - C(start), E = A(end) - C(end), N = A(end) - A(start),
-    // churned in P = C(end) - C(start), and L = churned in P minus those
-    // acquired in P too.
-    let sql = format!(
-        "SELECT c.acquired_day, c.churned_day, s.attr, {SEGMENT_VALUE} AS seg, count(*)
-         FROM customers c CROSS JOIN {segs} s
-         LEFT JOIN customer_attributes a ON a.customer_id = c.customer_id AND a.name = s.attr
-         WHERE c.acquired_day < ?1
-         GROUP BY c.acquired_day, c.churned_day, s.attr, seg",
-        segs = store.dialect().scratch("run_segments")
-    );
+    let stride = grid.segments.stride;
+    let mut customers: Vec<(i64, Option<i64>)> = Vec::new();
+    {
+        let mut stmt = store
+            .conn
+            .prepare_cached("SELECT customer_id, acquired_day, churned_day FROM customers")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let index = customers.len();
+            grid.segments.customer.insert(r.get(0)?, index);
+            customers.push((r.get(1)?, r.get(2)?));
+            let unknown = grid.segments.unknown.clone();
+            grid.segments.keys.extend(unknown);
+        }
+    }
+    if stride > 1 {
+        let mut stmt = store.conn.prepare_cached(
+            "SELECT customer_id, name, value FROM customer_attributes WHERE value <> ''",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let name = r.get_ref(1)?.as_str()?;
+            let Some(j) = grid.attrs.iter().position(|(_, lower)| lower == name) else {
+                continue;
+            };
+            let Some(&i) = grid.segments.customer.get(r.get_ref(0)?.as_str()?) else {
+                continue;
+            };
+            let key = grid.key(&format!("{}={}", grid.attrs[j].0, r.get_ref(2)?.as_str()?));
+            grid.segments.keys[i * stride + 1 + j] = key;
+        }
+    }
     let mut by_key: HashMap<usize, CustomerDays> = HashMap::new();
-    let mut stmt = store.conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query([hi])?;
-    while let Some(r) = rows.next()? {
-        let acquired: i64 = r.get(0)?;
-        let churned: Option<i64> = r.get(1)?;
-        let key = grid.key(r.get_ref(2)?.as_str()?, r.get_ref(3)?.as_str()?);
-        let count = r.get::<_, i64>(4)? as u64;
-        let days = by_key.entry(key).or_default();
-        days.acquired.push((acquired, count));
-        if let Some(c) = churned {
-            days.churned.push((c, count));
-            if let (Some(pa), Some(pc)) = (grid.period_of(acquired), grid.period_of(c)) {
-                if pa == pc {
-                    *days.same_period.entry(pa).or_default() += count;
-                }
+    for (i, (acquired, churned)) in customers.iter().enumerate() {
+        if *acquired >= hi {
+            continue;
+        }
+        let same = churned.and_then(|c| {
+            let p = grid.period_of(*acquired)?;
+            (grid.period_of(c) == Some(p)).then_some(p)
+        });
+        for k in &grid.segments.keys[i * stride..(i + 1) * stride] {
+            let days = by_key.entry(*k).or_default();
+            days.acquired.push((*acquired, 1));
+            if let Some(c) = churned {
+                days.churned.push((*c, 1));
+            }
+            if let Some(p) = same {
+                *days.same_period.entry(p).or_default() += 1;
             }
         }
     }
@@ -498,71 +542,58 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     Ok(())
 }
 
-/// The join that fans a customer-linked table out over the segment attributes.
-fn customer_join(store: &Store, table: &str, alias: &str) -> String {
-    let segs = store.dialect().scratch("run_segments");
-    format!(
-        "{table} {alias} CROSS JOIN {segs} s
-         LEFT JOIN customer_attributes a ON a.customer_id = {alias}.customer_id AND a.name = s.attr"
-    )
+/// A nullable text column as `&str`.
+fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a str>> {
+    Ok(r.get_ref(i)?.as_str_or_null()?)
 }
 
 fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let sql = format!(
-        "SELECT o.ordered_day, s.attr, {SEGMENT_VALUE} AS seg, count(*), sum(o.amount),
-                sum(CASE WHEN o.cost IS NOT NULL THEN o.amount END), sum(o.cost), count(o.cost)
-         FROM {} WHERE o.ordered_day >= ?1 AND o.ordered_day < ?2
-         GROUP BY o.ordered_day, s.attr, seg",
-        customer_join(store, "orders", "o")
-    );
-    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT ordered_day, customer_id, amount, cost FROM orders WHERE ordered_day >= ?1 AND ordered_day < ?2",
+    )?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let (attr, value) = (r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
-        if let Some(acc) = grid.at_day(r.get(0)?, attr, value) {
-            acc.orders += r.get::<_, i64>(3)? as u64;
-            acc.revenue += r.get::<_, Option<f64>>(4)?.unwrap_or(0.0);
-            acc.costed_amount += r.get::<_, Option<f64>>(5)?.unwrap_or(0.0);
-            acc.cost += r.get::<_, Option<f64>>(6)?.unwrap_or(0.0);
-            acc.costed += r.get::<_, i64>(7)? as u64;
-        }
+        let amount: f64 = r.get(2)?;
+        let cost: Option<f64> = r.get(3)?;
+        grid.add(r.get(0)?, text(r, 1)?, |acc| {
+            acc.orders += 1;
+            acc.revenue += amount;
+            if let Some(c) = cost {
+                acc.costed_amount += amount;
+                acc.cost += c;
+                acc.costed += 1;
+            }
+        });
     }
     Ok(())
 }
 
 fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     // One pass over the deals touching the range: created in it, or closed in it.
-    let sql = format!(
-        "SELECT d.created_day, d.closed_day, d.stage, s.attr, {SEGMENT_VALUE} AS seg,
-                count(*), sum(COALESCE(d.amount, 0))
-         FROM {} WHERE (d.created_day >= ?1 AND d.created_day < ?2) OR (d.closed_day >= ?1 AND d.closed_day < ?2)
-         GROUP BY d.created_day, d.closed_day, d.stage, s.attr, seg",
-        customer_join(store, "deals", "d")
-    );
-    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT created_day, closed_day, stage, COALESCE(amount, 0), customer_id FROM deals
+         WHERE (created_day >= ?1 AND created_day < ?2) OR (closed_day >= ?1 AND closed_day < ?2)",
+    )?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
         let created: i64 = r.get(0)?;
         let closed: Option<i64> = r.get(1)?;
-        let stage: String = r.get(2)?;
-        let (attr, value) = (r.get_ref(3)?.as_str()?, r.get_ref(4)?.as_str()?);
-        let count = r.get::<_, i64>(5)? as u64;
-        let amount: f64 = r.get(6)?;
-        if let Some(acc) = grid.at_day(created, attr, value) {
-            acc.created += count;
+        let stage = r.get_ref(2)?.as_str()?;
+        let amount: f64 = r.get(3)?;
+        let customer = text(r, 4)?;
+        grid.add(created, customer, |acc| {
+            acc.created += 1;
             acc.pipeline += amount;
-        }
+        });
         if let Some(closed) = closed {
-            if let Some(acc) = grid.at_day(closed, attr, value) {
-                match stage.as_str() {
-                    "won" => {
-                        acc.won += count;
-                        acc.won_amount += amount;
-                        acc.won_cycle_days += (closed - created) as f64 * count as f64;
-                    }
-                    "lost" => acc.lost += count,
-                    _ => {}
-                }
+            match stage {
+                "won" => grid.add(closed, customer, |acc| {
+                    acc.won += 1;
+                    acc.won_amount += amount;
+                    acc.won_cycle_days += (closed - created) as f64;
+                }),
+                "lost" => grid.add(closed, customer, |acc| acc.lost += 1),
+                _ => {}
             }
         }
     }
@@ -570,121 +601,144 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
 }
 
 fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64) -> Result<()> {
-    // Grouped down to the response time, so the median stays exact.
-    let sql = format!(
-        "SELECT t.opened_day, s.attr, {SEGMENT_VALUE} AS seg, t.first_response_at - t.opened_at AS response,
-                count(*), count(t.resolved_at), sum(t.resolved_at - t.opened_at)
-         FROM {} WHERE t.opened_day >= ?1 AND t.opened_day < ?2
-         GROUP BY t.opened_day, s.attr, seg, response",
-        customer_join(store, "tickets", "t")
-    );
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT opened_day, customer_id, first_response_at - opened_at, resolved_at - opened_at FROM tickets
+         WHERE opened_day >= ?1 AND opened_day < ?2",
+    )?;
     let sla_secs = sla_hours * 3600.0;
-    let mut stmt = store.conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let (attr, value) = (r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
-        if let Some(acc) = grid.at_day(r.get(0)?, attr, value) {
-            let response: Option<i64> = r.get(3)?;
-            let count = r.get::<_, i64>(4)? as u64;
-            acc.tickets += count;
+        let response: Option<i64> = r.get(2)?;
+        let resolution: Option<i64> = r.get(3)?;
+        grid.add(r.get(0)?, text(r, 1)?, |acc| {
+            acc.tickets += 1;
             if let Some(secs) = response {
-                acc.response_hours.push((secs as f64 / 3600.0, count));
+                acc.response_secs
+                    .push(u32::try_from(secs).unwrap_or(u32::MAX));
+                acc.response_sum_secs += secs as f64;
                 if secs as f64 <= sla_secs {
-                    acc.within_sla += count;
+                    acc.within_sla += 1;
                 }
             }
-            acc.resolved += r.get::<_, i64>(5)? as u64;
-            acc.resolution_hours += r.get::<_, Option<i64>>(6)?.unwrap_or(0) as f64 / 3600.0;
-        }
+            if let Some(secs) = resolution {
+                acc.resolved += 1;
+                acc.resolution_secs += secs as f64;
+            }
+        });
     }
     Ok(())
 }
 
 fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let sql = format!(
-        "SELECT v.answered_day, s.attr, {SEGMENT_VALUE} AS seg, v.kind, v.score, count(*)
-         FROM {} WHERE v.answered_day >= ?1 AND v.answered_day < ?2
-         GROUP BY v.answered_day, s.attr, seg, v.kind, v.score",
-        customer_join(store, "surveys", "v")
-    );
-    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT answered_day, customer_id, kind, score FROM surveys WHERE answered_day >= ?1 AND answered_day < ?2",
+    )?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let (attr, value) = (r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
-        let kind: String = r.get(3)?;
-        let score: i64 = r.get(4)?;
-        let count = r.get::<_, i64>(5)? as u64;
-        if let Some(acc) = grid.at_day(r.get(0)?, attr, value) {
-            match kind.as_str() {
-                "nps" => {
-                    acc.nps_n += count;
-                    if score >= 9 {
-                        acc.promoters += count;
-                    } else if score <= 6 {
-                        acc.detractors += count;
-                    }
-                }
-                "csat" => {
-                    acc.csat_n += count;
-                    if score >= 4 {
-                        acc.csat_ok += count;
-                    }
-                }
-                _ => {}
+        let nps = r.get_ref(2)?.as_str()? == "nps";
+        let score: i64 = r.get(3)?;
+        grid.add(r.get(0)?, text(r, 1)?, |acc| {
+            if nps {
+                acc.nps_n += 1;
+                acc.promoters += u64::from(score >= 9);
+                acc.detractors += u64::from(score <= 6);
+            } else {
+                acc.csat_n += 1;
+                acc.csat_ok += u64::from(score >= 4);
             }
-        }
+        });
     }
     Ok(())
 }
 
 fn spend_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    // Spend carries its own attribute columns instead of a customer.
+    // Spend carries its own attribute columns instead of a customer: a small
+    // table, fanned out over the attributes in SQL.
+    let conn = &store.conn;
+    let dialect = store.dialect();
+    conn.execute_batch(&dialect.create_scratch("run_segments", "attr"))?;
+    {
+        let mut ins = conn
+            .prepare_cached(&dialect.insert_ignore(&dialect.scratch("run_segments"), &["attr"]))?;
+        ins.execute([WHOLE])?;
+        for (_, lower) in &grid.attrs {
+            ins.execute([lower])?;
+        }
+    }
     let sql = format!(
         "SELECT x.spent_day, s.attr, {SEGMENT_VALUE} AS seg, x.category, sum(x.amount)
          FROM spend x CROSS JOIN {segs} s
          LEFT JOIN spend_attributes a ON a.spend_id = x.spend_id AND a.name = s.attr
          WHERE x.spent_day >= ?1 AND x.spent_day < ?2
          GROUP BY x.spent_day, s.attr, seg, x.category",
-        segs = store.dialect().scratch("run_segments")
+        segs = dialect.scratch("run_segments")
     );
-    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let (attr, value) = (r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
-        let category: String = r.get(3)?;
+        let Some(p) = grid.period_of(r.get(0)?) else {
+            continue;
+        };
+        let attr = r.get_ref(1)?.as_str()?;
+        let name = match grid.attrs.iter().find(|(_, lower)| lower == attr) {
+            Some((configured, _)) => format!("{configured}={}", r.get_ref(2)?.as_str()?),
+            None => WHOLE.to_string(),
+        };
+        let key = grid.key(&name);
+        let category = r.get_ref(3)?.as_str()?;
         let amount: f64 = r.get(4)?;
-        if let Some(acc) = grid.at_day(r.get(0)?, attr, value) {
-            match category.as_str() {
-                "marketing" | "sales" => acc.acquisition_spend += amount,
-                "crm" => acc.crm_spend += amount,
-                _ => {}
-            }
+        let acc = grid.cells[p].entry(key).or_default();
+        match category {
+            "marketing" | "sales" => acc.acquisition_spend += amount,
+            "crm" => acc.crm_spend += amount,
+            _ => {}
         }
     }
     Ok(())
 }
 
-fn activities_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let sql = format!(
-        "SELECT x.occurred_day, s.attr, {SEGMENT_VALUE} AS seg, x.kind, COALESCE(x.owner, ''), count(*)
-         FROM {} WHERE x.occurred_day >= ?1 AND x.occurred_day < ?2
-         GROUP BY x.occurred_day, s.attr, seg, x.kind, x.owner",
-        customer_join(store, "activities", "x")
-    );
-    let mut stmt = store.conn.prepare_cached(&sql)?;
+fn activities_into(
+    store: &Store,
+    grid: &mut Grid,
+    lo: i64,
+    hi: i64,
+    kinds: &[String],
+) -> Result<()> {
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT occurred_day, customer_id, kind, owner FROM activities WHERE occurred_day >= ?1 AND occurred_day < ?2",
+    )?;
+    let kind_index: HashMap<&str, usize> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let mut owners: HashMap<String, u32> = HashMap::new();
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let (attr, value) = (r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
-        let kind: String = r.get(3)?;
-        let owner: String = r.get(4)?;
-        let count = r.get::<_, i64>(5)? as u64;
-        if let Some(acc) = grid.at_day(r.get(0)?, attr, value) {
-            *acc.activities.entry(kind).or_default() += count;
-            acc.activity_total += count;
-            if !owner.is_empty() {
-                acc.owners.insert(owner);
+        let kind = kind_index.get(r.get_ref(2)?.as_str()?).copied();
+        let owner = match text(r, 3)?.filter(|o| !o.is_empty()) {
+            Some(o) => match owners.get(o) {
+                Some(i) => Some(*i),
+                None => {
+                    let i = owners.len() as u32;
+                    owners.insert(o.to_string(), i);
+                    Some(i)
+                }
+            },
+            None => None,
+        };
+        grid.add(r.get(0)?, text(r, 1)?, |acc| {
+            if let Some(k) = kind {
+                if acc.activities.len() < kinds.len() {
+                    acc.activities.resize(kinds.len(), 0);
+                }
+                acc.activities[k] += 1;
             }
-        }
+            acc.activity_total += 1;
+            if let Some(o) = owner {
+                acc.owners.insert(o);
+            }
+        });
     }
     Ok(())
 }
@@ -902,8 +956,8 @@ impl FormulaCtx<'_> {
 
         // Service.
         if has("tickets") {
-            let answered: u64 = a.response_hours.iter().map(|(_, c)| c).sum();
-            let response_sum: f64 = a.response_hours.iter().map(|(h, c)| h * *c as f64).sum();
+            let answered = a.response_secs.len() as u64;
+            let response_sum = a.response_sum_secs / 3600.0;
             put!("tickets_opened", KpiValue::of(a.tickets as f64));
             put!(
                 "avg_first_response_hours",
@@ -916,7 +970,7 @@ impl FormulaCtx<'_> {
             );
             put!(
                 "median_first_response_hours",
-                match weighted_median(&a.response_hours) {
+                match sorted_median(&a.response_secs).map(|secs| secs / 3600.0) {
                     Some(m) => KpiValue::of(m),
                     None => KpiValue::null("no answered tickets opened in the period"),
                 }
@@ -929,7 +983,7 @@ impl FormulaCtx<'_> {
             put!(
                 "avg_resolution_hours",
                 ratio(
-                    a.resolution_hours,
+                    a.resolution_secs / 3600.0,
                     a.resolved as f64,
                     "no resolved tickets opened in the period"
                 )
@@ -984,10 +1038,10 @@ impl FormulaCtx<'_> {
 
         // Activities.
         if has("activities") {
-            for kind in self.kinds {
+            for (i, kind) in self.kinds.iter().enumerate() {
                 put!(
                     &format!("{}{kind}", catalogue::ACTIVITY_PREFIX),
-                    KpiValue::of(*a.activities.get(kind).unwrap_or(&0) as f64)
+                    KpiValue::of(a.activities.get(i).copied().unwrap_or(0) as f64)
                 );
             }
             put!(
@@ -1011,30 +1065,14 @@ impl FormulaCtx<'_> {
     }
 }
 
-/// Median of (value, count) pairs.
-fn weighted_median(values: &[(f64, u64)]) -> Option<f64> {
-    let total: u64 = values.iter().map(|(_, c)| c).sum();
-    if total == 0 {
-        return None;
+/// Median of sorted values (even count: mean of the two middle ones).
+fn sorted_median(sorted: &[u32]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(f64::from(sorted[n / 2])),
+        _ => Some((f64::from(sorted[n / 2 - 1]) + f64::from(sorted[n / 2])) / 2.0),
     }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // The k-th smallest value (0-based).
-    let nth = |k: u64| {
-        let mut seen = 0;
-        for (v, c) in &sorted {
-            seen += c;
-            if k < seen {
-                return *v;
-            }
-        }
-        sorted.last().map(|x| x.0).unwrap_or(0.0)
-    };
-    Some(if total % 2 == 1 {
-        nth(total / 2)
-    } else {
-        (nth(total / 2 - 1) + nth(total / 2)) / 2.0
-    })
 }
 
 #[cfg(test)]
