@@ -227,14 +227,18 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         "compute done"
     );
 
-    // Render every period completely before anything is archived or sent.
+    // Render and archive period by period (memory stays flat in a long
+    // backfill: a period's files are dropped once its folder is in place);
+    // only the emails wait, so that a template or chart error in any period
+    // sends nothing.
     let t = Instant::now();
     let renderer = Renderer::new(
         config.report.templates_dir.as_deref(),
         &config.email.subject,
     )?;
     let generated_at = ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut prepared = Vec::new();
+    let snapshots = snapshots_json(store)?;
+    let mut outgoing = Vec::new();
     for p in &periods {
         let rows = compare::compare_period(*p, &values, &catalogue, config);
         let stale = extras::stale_sources(store, *p)?;
@@ -248,7 +252,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             .rev()
             .map(|k| p.back(k))
             .collect();
-        let period_files = render_period(
+        let files = render_period(
             &renderer,
             config,
             *p,
@@ -258,34 +262,32 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             note.as_deref(),
             &quality,
             &generated_at,
-        )?;
+        )
+        .with_context(|| format!("rendering {}", p.id()))?;
         summary.segments = summary.segments.max(
             rows.iter()
                 .map(|r| &r.segment)
                 .collect::<BTreeSet<_>>()
                 .len(),
         );
-        prepared.push((*p, rows, stale, period_files));
-    }
-    summary.seconds.render = t.elapsed().as_secs_f64();
 
-    // Archive.
-    let t = Instant::now();
-    let snapshots = snapshots_json(store)?;
-    let mut outgoing = Vec::new();
-    for (p, rows, stale, files) in &prepared {
         let fates = deliver::fates(store, p.cadence, &p.id())?;
         let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates);
-        let mut all = files.files.clone();
+        let PeriodFiles {
+            files: mut all,
+            emails,
+            reports,
+        } = files;
         all.push((PathBuf::from("manifest.json"), manifest.into_bytes()));
         archive::write_period(&config.report.out_dir, *p, &all)
             .with_context(|| format!("archiving {}", p.id()))?;
+        drop(all);
         store.conn.execute(
             "INSERT INTO runs (cadence, period, finished_at, archived) VALUES (?1, ?2, ?3, 1)",
             rusqlite::params![p.cadence.as_str(), p.id(), generated_at],
         )?;
-        tracing::info!(period = %p.id(), reports = files.reports, "archived");
-        summary.reports += files.reports;
+        tracing::info!(period = %p.id(), reports, "archived");
+        summary.reports += reports;
         summary.periods.push(p.id());
         if !stale.is_empty() {
             summary
@@ -299,8 +301,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
                 .as_ref()
                 .map(|(a, v)| format!("{a}={v}"))
                 .unwrap_or_default();
-            let Some(parts) = files
-                .emails
+            let Some(parts) = emails
                 .iter()
                 .find(|(s, _)| *s == segment)
                 .map(|(_, e)| e.clone())
@@ -328,7 +329,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         }
     }
     write_index(&renderer, config)?;
-    summary.seconds.render += t.elapsed().as_secs_f64();
+    summary.seconds.render = t.elapsed().as_secs_f64();
 
     // Deliver. A dry run writes the messages to the file outbox and queues
     // nothing, so a later `send` never mails what was only previewed.
@@ -348,7 +349,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     }
     // Each period's manifest records the fate of every email of that period
     // in the send ledger (earlier runs included).
-    for (p, _, _, _) in &prepared {
+    for p in &periods {
         let fates = deliver::fates(store, p.cadence, &p.id())?;
         if !fates.is_empty() {
             let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates);

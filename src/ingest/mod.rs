@@ -455,11 +455,17 @@ impl Touched {
             return Ok(());
         }
         // Records of customers that are new or changed segment move between
-        // segments: their days are stale too (one query per table).
-        for (table, day) in rows::CUSTOMER_LINKED {
+        // segments: their days are stale too (one query per table, walking the
+        // few touched customers through each table's customer_id index).
+        let touched = dialect::Sqlite.scratch("touched_customers");
+        let any: bool = tx.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM {touched})"),
+            [],
+            |r| r.get(0),
+        )?;
+        for (table, day) in rows::CUSTOMER_LINKED.iter().filter(|_| any) {
             let sql = format!(
-                "SELECT DISTINCT t.{day} FROM {table} t JOIN {touched} c ON c.customer_id = t.customer_id WHERE t.{day} IS NOT NULL",
-                touched = dialect::Sqlite.scratch("touched_customers")
+                "SELECT DISTINCT t.{day} FROM {touched} c CROSS JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
             );
             let mut stmt = tx.prepare(&sql)?;
             let days = stmt.query_map([], |r| r.get::<_, i64>(0))?;

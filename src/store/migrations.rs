@@ -203,4 +203,16 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sends ADD COLUMN resends INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX sends_state ON sends(state, id);
     "#,
+    // 5: indexes for incremental work: the activity kinds (a KPI each) are
+    // read from the index, and the records of a new or re-segmented customer
+    // are found without scanning whole tables when an import invalidates the
+    // KPI cache.
+    r#"
+    CREATE INDEX activities_kind ON activities(kind);
+    CREATE INDEX deals_customer ON deals(customer_id);
+    CREATE INDEX orders_customer ON orders(customer_id);
+    CREATE INDEX tickets_customer ON tickets(customer_id);
+    CREATE INDEX surveys_customer ON surveys(customer_id);
+    CREATE INDEX activities_customer ON activities(customer_id);
+    "#,
 ];
