@@ -282,7 +282,7 @@ struct Acc {
 /// its segments with one hash lookup of its customer_id, instead of a join
 /// per record and attribute.
 struct Segments {
-    customer: HashMap<String, usize>,
+    customer: rustc_hash::FxHashMap<String, usize>,
     /// Per customer, `stride` keys: the whole business, then one per attribute.
     keys: Vec<usize>,
     /// The keys of a record with no customer, or one the store does not know.
@@ -308,7 +308,8 @@ struct Grid {
     /// Interned segment keys ("" or "region=EMEA").
     names: Vec<String>,
     name_of: HashMap<String, usize>,
-    cells: Vec<HashMap<usize, Acc>>,
+    /// Per period, the accumulator of each segment key (dense: keys are few).
+    cells: Vec<Vec<Option<Acc>>>,
     segments: Segments,
     /// Configured attribute names, and their lowercase store names.
     attrs: Vec<(String, String)>,
@@ -327,12 +328,12 @@ impl Grid {
         let mut grid = Grid {
             starts: periods.iter().map(|p| p.start_day()).collect(),
             ends: periods.iter().map(|p| p.end_day()).collect(),
-            cells: vec![HashMap::new(); periods.len()],
+            cells: vec![Vec::new(); periods.len()],
             periods,
             names: Vec::new(),
             name_of: HashMap::new(),
             segments: Segments {
-                customer: HashMap::new(),
+                customer: Default::default(),
                 keys: Vec::new(),
                 unknown: Vec::new(),
                 stride: 0,
@@ -371,7 +372,7 @@ impl Grid {
     fn add(&mut self, day: i64, customer: Option<&str>, mut f: impl FnMut(&mut Acc)) {
         let Some(p) = self.period_of(day) else { return };
         for k in self.segments.keys_for(customer) {
-            f(self.cells[p].entry(*k).or_default());
+            f(acc_at(&mut self.cells, p, *k));
         }
     }
 
@@ -381,6 +382,15 @@ impl Grid {
             self.ends.iter().copied().max().unwrap_or(0),
         )
     }
+}
+
+/// The accumulator of segment key `k` in period `p`, created on first use.
+fn acc_at(cells: &mut [Vec<Option<Acc>>], p: usize, k: usize) -> &mut Acc {
+    let row = &mut cells[p];
+    if row.len() <= k {
+        row.resize_with(k + 1, || None);
+    }
+    row[k].get_or_insert_with(Acc::default)
 }
 
 /// SQL for a spend row's segment value, given its joined attribute row `a`
@@ -428,12 +438,14 @@ pub fn compute(
     // The whole business is always listed, even when empty.
     let whole = grid.key(WHOLE);
     for (i, p) in grid.periods.iter().enumerate() {
-        grid.cells[i].entry(whole).or_default();
+        acc_at(&mut grid.cells, i, whole);
         let by_segment: PeriodValues = grid.cells[i]
             .iter_mut()
+            .enumerate()
+            .filter_map(|(k, acc)| acc.as_mut().map(|acc| (k, acc)))
             .map(|(k, acc)| {
                 acc.response_secs.sort_unstable();
-                (grid.names[*k].clone(), ctx.evaluate(&grid.names[*k], acc))
+                (grid.names[k].clone(), ctx.evaluate(&grid.names[k], acc))
             })
             .collect();
         out.insert(*p, by_segment);
@@ -537,7 +549,7 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
             let acquired_by_start = before(&days.acquired, &a, start);
             let churned_by_start = before(&days.churned, &c, start);
             let churned_by_end = before(&days.churned, &c, end);
-            let acc = grid.cells[i].entry(key).or_default();
+            let acc = acc_at(&mut grid.cells, i, key);
             acc.start += acquired_by_start - churned_by_start;
             acc.end += acquired_by_end - churned_by_end;
             acc.new += acquired_by_end - acquired_by_start;
@@ -549,6 +561,28 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     Ok(())
 }
 
+/// The FROM source for reading `table` over days `[lo, hi)`: through its day
+/// index when the range is a small part of the data (a weekly run), as a
+/// plain scan when it covers most of it (a backfill), where following the
+/// index would seek the table once per row.
+fn source(store: &Store, table: &str, day: &str, lo: i64, hi: i64) -> Result<String> {
+    let (min, max): (Option<i64>, Option<i64>) = store.conn.query_row(
+        &format!("SELECT min({day}), max({day}) FROM {table}"),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (Some(min), Some(max)) = (min, max) else {
+        return Ok(table.to_string());
+    };
+    let span = max + 1 - min;
+    let covered = hi.min(max + 1) - lo.max(min);
+    Ok(if covered * 2 >= span {
+        store.dialect().table_scan(table)
+    } else {
+        table.to_string()
+    })
+}
+
 /// A nullable text column as `&str`.
 fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a str>> {
     Ok(r.get_ref(i)?.as_str_or_null()?)
@@ -556,7 +590,10 @@ fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a str>> {
 
 fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     let mut stmt = store.conn.prepare_cached(
-        "SELECT ordered_day, customer_id, amount, cost FROM orders WHERE ordered_day >= ?1 AND ordered_day < ?2",
+        &format!(
+            "SELECT ordered_day, customer_id, amount, cost FROM {} WHERE ordered_day >= ?1 AND ordered_day < ?2",
+            source(store, "orders", "ordered_day", lo, hi)?
+        ),
     )?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
@@ -609,8 +646,11 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
 
 fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64) -> Result<()> {
     let mut stmt = store.conn.prepare_cached(
-        "SELECT opened_day, customer_id, first_response_at - opened_at, resolved_at - opened_at FROM tickets
-         WHERE opened_day >= ?1 AND opened_day < ?2",
+        &format!(
+            "SELECT opened_day, customer_id, first_response_at - opened_at, resolved_at - opened_at FROM {}
+             WHERE opened_day >= ?1 AND opened_day < ?2",
+            source(store, "tickets", "opened_day", lo, hi)?
+        ),
     )?;
     let sla_secs = sla_hours * 3600.0;
     let mut rows = stmt.query([lo, hi])?;
@@ -638,7 +678,10 @@ fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64
 
 fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     let mut stmt = store.conn.prepare_cached(
-        "SELECT answered_day, customer_id, kind, score FROM surveys WHERE answered_day >= ?1 AND answered_day < ?2",
+        &format!(
+            "SELECT answered_day, customer_id, kind, score FROM {} WHERE answered_day >= ?1 AND answered_day < ?2",
+            source(store, "surveys", "answered_day", lo, hi)?
+        ),
     )?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
@@ -694,7 +737,7 @@ fn spend_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
         let key = grid.key(&name);
         let category = r.get_ref(3)?.as_str()?;
         let amount: f64 = r.get(4)?;
-        let acc = grid.cells[p].entry(key).or_default();
+        let acc = acc_at(&mut grid.cells, p, key);
         match category {
             "marketing" | "sales" => acc.acquisition_spend += amount,
             "crm" => acc.crm_spend += amount,
@@ -712,7 +755,10 @@ fn activities_into(
     kinds: &[String],
 ) -> Result<()> {
     let mut stmt = store.conn.prepare_cached(
-        "SELECT occurred_day, customer_id, kind, owner FROM activities WHERE occurred_day >= ?1 AND occurred_day < ?2",
+        &format!(
+            "SELECT occurred_day, customer_id, kind, owner FROM {} WHERE occurred_day >= ?1 AND occurred_day < ?2",
+            source(store, "activities", "occurred_day", lo, hi)?
+        ),
     )?;
     let kind_index: HashMap<&str, usize> = kinds
         .iter()

@@ -11,6 +11,9 @@ pub trait Dialect {
     fn create_scratch(&self, name: &str, column: &str) -> String;
     /// An INSERT of one row that does nothing when its key exists.
     fn insert_ignore(&self, table: &str, columns: &[&str]) -> String;
+    /// `table` read by a plain scan, not through an index (the planner
+    /// cannot tell that a range covers most of a table).
+    fn table_scan(&self, table: &str) -> String;
 }
 
 pub struct Sqlite;
@@ -31,6 +34,10 @@ impl Dialect for Sqlite {
             columns.join(", "),
             params.join(", ")
         )
+    }
+
+    fn table_scan(&self, table: &str) -> String {
+        format!("{table} NOT INDEXED")
     }
 }
 
