@@ -97,6 +97,13 @@ CREATE INDEX k_tickets_day ON s_tickets(opened_at);
 CREATE INDEX k_surveys_day ON s_surveys(answered_on);
 CREATE INDEX k_spend_day ON s_spend(spent_on);
 CREATE INDEX k_activities_day ON s_activities(occurred_on);
+-- as migration 5: activity kinds, and customer_id on the customer-linked tables
+CREATE INDEX k_activities_kind ON s_activities(kind);
+CREATE INDEX k_deals_customer ON s_deals(customer_id);
+CREATE INDEX k_orders_customer ON s_orders(customer_id);
+CREATE INDEX k_tickets_customer ON s_tickets(customer_id);
+CREATE INDEX k_surveys_customer ON s_surveys(customer_id);
+CREATE INDEX k_activities_customer ON s_activities(customer_id);
 SQL
 {
   cat "$WORK/pragmas.sql" "$WORK/keyed.sql"
@@ -105,11 +112,13 @@ SQL
   echo "COMMIT;"
 } > "$WORK/keyed-run.sql"
 
-# --- sqlite3: the real schema (migration 1) through staging -------------------
+# --- sqlite3: the real schema (migrations 1 and 5) through staging -------------------
 python3 - "$ROOT/src/store/migrations.rs" > "$WORK/schema.sql" <<'EOF'
 import re, sys
 src = open(sys.argv[1]).read()
-print(re.search(r'r#"(.*?)"#', src, re.S).group(1))   # migration 1, verbatim
+blocks = re.findall(r'r#"(.*?)"#', src, re.S)
+print(blocks[0])   # migration 1, verbatim: the snapshot tables
+print(blocks[4])   # migration 5, verbatim: kind and customer_id indexes
 EOF
 # day number = days since 0001-01-01 (period::day_number); julianday('0001-01-01') = 1721425.5
 D() { echo "CAST(julianday($1) - 1721425.5 AS INTEGER)"; }
