@@ -471,8 +471,14 @@ fn segments_and_unknown_customers() {
     // Targets of totals are for the whole business; rates keep theirs per segment.
     assert_eq!(kpi(&doc, "revenue", None)["status"], "on_track"); // 320 ≥ 300
     assert!(kpi(&doc, "revenue", Some("region=EMEA"))["target"].is_null());
-    assert_eq!(kpi(&doc, "revenue", Some("region=EMEA"))["status"], "no_target");
-    assert_eq!(kpi(&doc, "nps", Some("region=EMEA"))["target"]["value"], 40.0);
+    assert_eq!(
+        kpi(&doc, "revenue", Some("region=EMEA"))["status"],
+        "no_target"
+    );
+    assert_eq!(
+        kpi(&doc, "nps", Some("region=EMEA"))["target"]["value"],
+        40.0
+    );
     // Spend has a region column: EMEA acquisition spend 300 / 1 new (C3).
     close(value(&doc, "cac", Some("region=EMEA")), 300.0);
     let plans: Vec<_> = doc["kpis"]
@@ -632,7 +638,8 @@ fn config_errors_exit_2_with_line_and_column() {
 /// Replaces what changes from run to run (clock readings, paths) with placeholders.
 fn stable(text: &str) -> String {
     let time = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").unwrap();
-    time.replace_all(text, "[time]").replace(env!("CARGO_MANIFEST_DIR"), "[repo]")
+    time.replace_all(text, "[time]")
+        .replace(env!("CARGO_MANIFEST_DIR"), "[repo]")
 }
 
 fn without_svg(html: &str) -> String {
@@ -979,4 +986,79 @@ fn demo_runs_the_whole_job() {
         serde_json::from_str(&std::fs::read_to_string(week.join("manifest.json")).unwrap())
             .unwrap();
     assert_eq!(manifest["emails"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn analyst_notes_and_monthly_cadence() {
+    let config = std::fs::read_to_string(fixture("tiny.toml"))
+        .unwrap()
+        .replace(
+            "out_dir = \"reports\"",
+            "out_dir = \"reports\"\nnotes_dir = \"notes\"",
+        );
+    let p = Project::new(&config);
+    std::fs::create_dir_all(p.path("notes")).unwrap();
+    std::fs::write(
+        p.path("notes/2026-W47.md"),
+        "**Churn** rose after the price change.\n\n<script>alert(2)</script>\n",
+    )
+    .unwrap();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let dir = p.path("reports/weekly/2026-W47");
+    let html = std::fs::read_to_string(dir.join("scorecard.html")).unwrap();
+    assert!(
+        html.contains("<strong>Churn</strong> rose after the price change."),
+        "the note is rendered"
+    );
+    assert!(
+        !html.contains("<script>alert(2)"),
+        "raw HTML in a note is never passed through"
+    );
+    let md = std::fs::read_to_string(dir.join("scorecard.md")).unwrap();
+    assert!(
+        md.contains("## Analyst note\n\n**Churn** rose") && md.contains("&lt;script>alert(2)"),
+        "{md}"
+    );
+
+    // Monthly: November 2026 holds all five orders: 100 + 50 + 200 − 30 + 80.
+    let out = p
+        .cmd()
+        .args([
+            "run",
+            "--no-send",
+            "--cadence",
+            "monthly",
+            "--period",
+            "2026-11",
+        ])
+        .env("SCORECARD_TODAY", "2026-12-01")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path("reports/monthly/2026-11/kpis.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["period"]["cadence"], "monthly");
+    assert_eq!(doc["period"]["end"], "2026-12-01");
+    close(value(&doc, "revenue", None), 400.0);
+    // A week id with a monthly cadence is a usage error.
+    let out = p
+        .cmd()
+        .args([
+            "run",
+            "--no-send",
+            "--cadence",
+            "monthly",
+            "--period",
+            "2026-W47",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -17,6 +17,12 @@ pub fn to_safe_html(markdown: &str) -> String {
         .replace("src=\"javascript:", "src=\"#blocked:")
 }
 
+/// The note as Markdown for the `.md` scorecard, with `<` escaped so that no
+/// raw HTML survives into a renderer that would pass it through.
+pub fn without_html(markdown: &str) -> String {
+    markdown.replace('<', "&lt;").trim().to_string()
+}
+
 /// Escapes text for a Markdown table cell or paragraph.
 pub fn escape_inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -199,6 +199,8 @@ pub struct ScorecardView {
     pub detractors: Vec<CommentView>,
     pub promoters: Vec<CommentView>,
     pub note_html: Option<String>,
+    /// The note for the Markdown scorecard, raw HTML neutralised.
+    pub note_markdown: Option<String>,
     pub quality: DataQuality,
     pub segment_links: Vec<LinkView>,
     /// Relative path back to the archive root (for links from segment pages).
@@ -572,6 +574,7 @@ pub fn build(
         detractors,
         promoters,
         note_html: input.note_markdown.map(markdown::to_safe_html),
+        note_markdown: input.note_markdown.map(markdown::without_html),
         quality: input.quality.clone(),
         segment_links,
         root: root.to_string(),
