@@ -138,7 +138,12 @@ pub fn compare_period(
                 c.year = Some(b.year);
                 c
             });
-            let target_spec = config.targets.get(&info.id).filter(|_| applies).cloned().unwrap_or_default();
+            let target_spec = config
+                .targets
+                .get(&info.id)
+                .filter(|_| applies)
+                .cloned()
+                .unwrap_or_default();
             let target = target_spec.target.map(|t| comparison(value, t));
             let status = status(value, info.direction, &target_spec, bench.map(|b| b.value));
             let history = (0..history_len)

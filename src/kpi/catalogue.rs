@@ -186,8 +186,14 @@ pub const ACTIVITY_PREFIX: &str = "activities.";
 
 /// Currency KPIs that are sums over the period (counts are sums too): a
 /// segment's share of them cannot be held against a whole-business target.
-const CURRENCY_TOTALS: [&str; 6] =
-    ["revenue", "acquisition_spend", "crm_cost", "pipeline_created", "won_revenue", "crm_value_realized"];
+const CURRENCY_TOTALS: [&str; 6] = [
+    "revenue",
+    "acquisition_spend",
+    "crm_cost",
+    "pipeline_created",
+    "won_revenue",
+    "crm_value_realized",
+];
 
 pub fn built_in(id: &str) -> Option<&'static KpiDef> {
     BUILT_IN.iter().chain(ROI).find(|k| k.id == id)

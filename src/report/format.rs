@@ -56,7 +56,10 @@ pub fn delta(d: f64, unit: Unit, currency: &str) -> String {
     };
     let body = match unit {
         // Small changes keep a second decimal so they never read "+0.0".
-        Unit::Percent | Unit::Score => format!("{} pts", grouped(d.abs(), if d.abs() < 0.1 { 2 } else { 1 })),
+        Unit::Percent | Unit::Score => format!(
+            "{} pts",
+            grouped(d.abs(), if d.abs() < 0.1 { 2 } else { 1 })
+        ),
         other => value(d.abs(), other, currency),
     };
     format!("{sign}{body}")
