@@ -224,7 +224,12 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
             .map(|k| {
                 let t = config.targets.get(&k.id);
                 let b = config.benchmark(&k.id);
-                serde_json::json!({"id": k.id, "title": k.title, "formula": k.formula, "unit": k.unit, "direction": k.direction, "category": k.category,
+                let inputs: Vec<String> = match crate::kpi::catalogue::built_in(&k.id) {
+                    Some(def) => def.inputs.iter().map(|f| format!("{f}.csv")).collect(),
+                    None if k.id.starts_with(crate::kpi::catalogue::ACTIVITY_PREFIX) => vec!["activities.csv".into()],
+                    None => Vec::new(),
+                };
+                serde_json::json!({"id": k.id, "title": k.title, "formula": k.formula, "unit": k.unit, "direction": k.direction, "category": k.category, "inputs": inputs,
                     "target": t.and_then(|t| t.target), "stretch": t.and_then(|t| t.stretch), "floor": t.and_then(|t| t.floor),
                     "industry": b.map(|b| serde_json::json!({"value": b.value, "source": b.source, "year": b.year}))})
             })

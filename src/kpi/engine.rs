@@ -1023,7 +1023,7 @@ impl FormulaCtx<'_> {
             );
             put!(
                 "median_first_response_hours",
-                match sorted_median(&a.response_secs).map(|secs| secs / 3600.0) {
+                match stats::median_sorted(&a.response_secs).map(|secs| secs / 3600.0) {
                     Some(m) => KpiValue::of(m),
                     None => KpiValue::null("no answered tickets opened in the period"),
                 }
@@ -1115,16 +1115,6 @@ impl FormulaCtx<'_> {
             }
         }
         out
-    }
-}
-
-/// Median of sorted values (even count: mean of the two middle ones).
-fn sorted_median(sorted: &[u32]) -> Option<f64> {
-    let n = sorted.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(f64::from(sorted[n / 2])),
-        _ => Some((f64::from(sorted[n / 2 - 1]) + f64::from(sorted[n / 2])) / 2.0),
     }
 }
 

@@ -44,18 +44,14 @@ pub fn significant(value: f64, previous: f64, se1: f64, se2: f64) -> bool {
     (value - previous).abs() > Z95 * (se1 * se1 + se2 * se2).sqrt()
 }
 
-/// Median of unsorted values (even count: mean of the two middle ones).
-pub fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
+/// Median of sorted values (even count: mean of the two middle ones).
+pub fn median_sorted(sorted: &[u32]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(f64::from(sorted[n / 2])),
+        _ => Some((f64::from(sorted[n / 2 - 1]) + f64::from(sorted[n / 2])) / 2.0),
     }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    })
 }
 
 #[cfg(test)]
@@ -96,9 +92,9 @@ mod tests {
 
     #[test]
     fn medians() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(&mut []), None);
+        assert_eq!(median_sorted(&[1, 2, 3]), Some(2.0));
+        assert_eq!(median_sorted(&[1, 2, 3, 4]), Some(2.5));
+        assert_eq!(median_sorted(&[]), None);
     }
 
     proptest! {
