@@ -27,6 +27,12 @@ use cli::{Cli, Command};
 /// Runs one command. `now` is the clock reading taken in `main`; `--today`
 /// or `SCORECARD_TODAY` replace its date.
 pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
+    // A pinned date pins the clock too (its midnight, UTC), so that a run
+    // with --today / SCORECARD_TODAY is reproducible to the byte.
+    let now = match cli.today {
+        Some(day) => day.and_time(chrono::NaiveTime::MIN).and_utc(),
+        None => now,
+    };
     let env = config::process_env();
     init_logging(cli.log_format == cli::LogFormat::Json);
     let out = commands::Output {
