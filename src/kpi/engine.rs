@@ -414,14 +414,6 @@ pub fn compute(
     let imported = store.imported_files()?;
     let kinds = activity_kinds(store)?;
 
-    customers_into(store, &mut grid, hi)?;
-    orders_into(store, &mut grid, lo, hi)?;
-    deals_into(store, &mut grid, lo, hi)?;
-    tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
-    surveys_into(store, &mut grid, lo, hi)?;
-    spend_into(store, &mut grid, lo, hi)?;
-    activities_into(store, &mut grid, lo, hi, &kinds)?;
-
     // Spend is segmented by its own columns: which attributes does it carry?
     let spend_attrs: BTreeSet<String> = {
         let mut stmt = store
@@ -430,6 +422,15 @@ pub fn compute(
         let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
         names.collect::<rusqlite::Result<_>>()?
     };
+
+    customers_into(store, &mut grid, hi)?;
+    orders_into(store, &mut grid, lo, hi)?;
+    deals_into(store, &mut grid, lo, hi)?;
+    tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
+    surveys_into(store, &mut grid, lo, hi)?;
+    spend_into(store, &mut grid, lo, hi, &spend_attrs)?;
+    activities_into(store, &mut grid, lo, hi, &kinds)?;
+
     let ctx = FormulaCtx {
         imported: &imported,
         spend_attrs: &spend_attrs,
@@ -701,7 +702,13 @@ fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> 
     Ok(())
 }
 
-fn spend_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
+fn spend_into(
+    store: &Store,
+    grid: &mut Grid,
+    lo: i64,
+    hi: i64,
+    spend_attrs: &BTreeSet<String>,
+) -> Result<()> {
     // Spend carries its own attribute columns instead of a customer: a small
     // table, fanned out over the attributes in SQL.
     let conn = &store.conn;
@@ -730,6 +737,9 @@ fn spend_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
             continue;
         };
         let attr = r.get_ref(1)?.as_str()?;
+        if !attr.is_empty() && !spend_attrs.contains(attr) {
+            continue; // spend.csv has no such column: its segment KPIs are null, not (none)
+        }
         let name = match grid.attrs.iter().find(|(_, lower)| lower == attr) {
             Some((configured, _)) => format!("{configured}={}", r.get_ref(2)?.as_str()?),
             None => WHOLE.to_string(),
@@ -1199,6 +1209,42 @@ mod tests {
         assert_eq!(
             kpis["nps"].reason.as_deref(),
             Some("no data: surveys.csv was never imported")
+        );
+    }
+
+    #[test]
+    fn spend_without_the_attribute_lists_no_none_segment() {
+        let config = Config::from_toml(
+            "[report]\nsegments = [\"region\"]\n",
+            std::path::Path::new("."),
+            None,
+            &Default::default(),
+        )
+        .unwrap();
+        let store = store_with(
+            &config,
+            &[
+                (
+                    "customers.csv",
+                    "customer_id,acquired_on,region\nC1,2026-01-01,EMEA\n".into(),
+                ),
+                (
+                    "spend.csv",
+                    "spend_id,spent_on,category,amount\nS1,2026-11-17,marketing,10\n".into(),
+                ),
+            ],
+        );
+        let v = compute(&store, &config, &[week("2026-W47")]).unwrap();
+        let segments: Vec<&String> = v[&week("2026-W47")].keys().collect();
+        assert_eq!(segments, [&"".to_string(), &"region=EMEA".to_string()]);
+        let emea = &v[&week("2026-W47")]["region=EMEA"];
+        assert_eq!(
+            emea["acquisition_spend"].reason.as_deref(),
+            Some("spend.csv has no region column")
+        );
+        assert_eq!(
+            v[&week("2026-W47")][WHOLE]["acquisition_spend"].value,
+            Some(10.0)
         );
     }
 
