@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::error::Failure;
-use crate::store::dialect::{self, Dialect};
+use crate::store::dialect::Dialect;
 use crate::store::Store;
 use rows::{Layout, Row, TableDef};
 use schema::FileKind;
@@ -127,7 +127,7 @@ pub fn import(
     }
 
     let mut problems = Problems::new(opts.skip_invalid, rejects_path(&store.path, now));
-    let store_dialect = store.dialect();
+    let dialect = store.dialect();
     let tx = store
         .conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -136,9 +136,9 @@ pub fn import(
         tx.query_row("SELECT EXISTS (SELECT 1 FROM computed_periods)", [], |r| {
             r.get(0)
         })?;
-    let mut touched = Touched::new(cache_in_use);
+    let mut touched = Touched::new(cache_in_use, dialect);
     if cache_in_use {
-        tx.execute_batch(&store_dialect.create_scratch("touched_customers", "customer_id"))?;
+        tx.execute_batch(&dialect.create_scratch("touched_customers", "customer_id"))?;
     }
     let imported_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for (input, sha) in &todo {
@@ -423,18 +423,28 @@ impl Problems {
 /// The days whose periods must leave the KPI cache, gathered while importing.
 struct Touched {
     active: bool,
+    dialect: &'static dyn Dialect,
     days: BTreeSet<i64>,
     /// Customer-base KPIs of every period ending after this day change.
     customers_from: Option<i64>,
 }
 
 impl Touched {
-    fn new(active: bool) -> Self {
+    fn new(active: bool, dialect: &'static dyn Dialect) -> Self {
         Touched {
             active,
+            dialect,
             days: BTreeSet::new(),
             customers_from: None,
         }
+    }
+
+    /// A customer that is new or changed segment: its records' days are stale.
+    fn mark_customer(&self, tx: &Transaction, row: &Row) -> Result<()> {
+        let d = self.dialect;
+        tx.prepare_cached(&d.insert_ignore(&d.scratch("touched_customers"), &["customer_id"]))?
+            .execute(params_from_iter(row.values.iter().take(1)))?;
+        Ok(())
     }
 
     fn add(&mut self, kind: FileKind, days: &[Option<i64>]) {
@@ -457,7 +467,7 @@ impl Touched {
         // Records of customers that are new or changed segment move between
         // segments: their days are stale too (one query per table, walking the
         // few touched customers through each table's customer_id index).
-        let touched = dialect::Sqlite.scratch("touched_customers");
+        let touched = self.dialect.scratch("touched_customers");
         let any: bool = tx.query_row(
             &format!("SELECT EXISTS (SELECT 1 FROM {touched})"),
             [],
@@ -537,8 +547,11 @@ fn import_file(
     };
     let table = TableDef::of(input.kind);
     {
-        let mut cols =
-            tx.prepare_cached(&dialect::Sqlite.insert_ignore("file_columns", &["file", "name"]))?;
+        let mut cols = tx.prepare_cached(
+            &touched
+                .dialect
+                .insert_ignore("file_columns", &["file", "name"]),
+        )?;
         for c in layout.header_names() {
             cols.execute([input.kind.key(), c])?;
         }
@@ -601,7 +614,7 @@ fn import_file(
                 summary.inserted += 1;
                 touched.add(input.kind, &row.days);
                 if input.kind == FileKind::Customers && touched.active {
-                    mark_customer(tx, &row)?;
+                    touched.mark_customer(tx, &row)?;
                 }
             }
             rows::Upsert::Replaced {
@@ -612,7 +625,7 @@ fn import_file(
                 touched.add(input.kind, &row.days);
                 touched.add(input.kind, &old_days);
                 if segments_changed && touched.active {
-                    mark_customer(tx, &row)?;
+                    touched.mark_customer(tx, &row)?;
                 }
             }
             rows::Upsert::Unchanged => summary.unchanged += 1,
@@ -628,11 +641,4 @@ fn import_file(
         bar.finish_and_clear();
     }
     Ok(summary)
-}
-
-fn mark_customer(tx: &Transaction, row: &Row) -> Result<()> {
-    let d = dialect::Sqlite;
-    tx.prepare_cached(&d.insert_ignore(&d.scratch("touched_customers"), &["customer_id"]))?
-        .execute(params_from_iter(row.values.iter().take(1)))?;
-    Ok(())
 }
