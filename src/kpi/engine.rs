@@ -1180,11 +1180,18 @@ mod tests {
         );
         let utc =
             Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
-        let store = store_with(&utc, &[("tickets.csv", tickets)]);
+        let mut store = store_with(&utc, &[("tickets.csv", tickets)]);
         let v = compute(&store, &utc, &[week("2026-W46"), week("2026-W47")]).unwrap();
         assert_eq!(
             v[&week("2026-W47")][WHOLE]["tickets_opened"].value,
             Some(2.0)
+        );
+        // Changing the report time zone later re-derives the local days.
+        ingest::ensure_timezone(&mut store, &ny).unwrap();
+        let v = compute(&store, &ny, &[week("2026-W46"), week("2026-W47")]).unwrap();
+        assert_eq!(
+            v[&week("2026-W46")][WHOLE]["tickets_opened"].value,
+            Some(1.0)
         );
     }
 
