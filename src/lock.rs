@@ -42,10 +42,13 @@ impl RunLock {
             if started.elapsed() >= wait {
                 let mut who = String::new();
                 let _ = File::open(&path).and_then(|mut f| f.read_to_string(&mut who));
+                let who = match who.trim() {
+                    "" => "holder unknown".to_string(),
+                    w => w.to_string(),
+                };
                 return Err(Failure::runtime(format!(
-                    "another scorecard run holds the lock {} ({}); waited {} s (raise [run] lock_wait_secs, or wait for it to finish)",
+                    "another scorecard run holds the lock {} ({who}); waited {} s (raise [run] lock_wait_secs, or wait for it to finish)",
                     path.display(),
-                    who.trim(),
                     wait.as_secs()
                 ))
                 .into());

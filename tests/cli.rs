@@ -939,7 +939,31 @@ fn overlapping_runs_wait_then_fail_naming_the_holder() {
         "{stderr}"
     );
     drop(holder);
-    // Released (as when its holder dies): the next run takes it over.
+    // Released: the next run takes it.
+    p.ok(&["import", snap.to_str().unwrap()]);
+
+    // Another process holds the lock, then dies: its lock goes with it.
+    let lock_path = p.path("scorecard.lock");
+    let mut other = std::process::Command::new("flock")
+        .args([
+            "-x",
+            "--no-fork",
+            lock_path.to_str().unwrap(),
+            "sleep",
+            "60",
+        ])
+        .spawn()
+        .expect("flock (util-linux) runs");
+    let held = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let f = std::fs::File::open(&lock_path).unwrap();
+        fs2::FileExt::try_lock_exclusive(&f).is_err()
+    });
+    assert!(held, "the other process took the lock");
+    let (code, _) = p.fail(&["import", snap.to_str().unwrap()]);
+    assert_eq!(code, 1, "a live holder blocks the run");
+    other.kill().unwrap();
+    other.wait().unwrap();
     p.ok(&["import", snap.to_str().unwrap()]);
 }
 
