@@ -328,7 +328,10 @@ fn many_problems_are_capped_with_a_count() {
     let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
     assert_eq!(code, 3);
     assert!(stderr.contains("(60 problems)"), "{stderr}");
-    assert!(stderr.contains("and 10 more"), "{stderr}");
+    assert!(
+        stderr.contains("and 10 more (orders.csv ordered_on ×10)"),
+        "{stderr}"
+    );
 }
 
 // ------------------------------------------------------------ KPI engine

@@ -9,7 +9,7 @@ pub mod rows;
 pub mod schema;
 pub mod values;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -334,6 +334,8 @@ struct Problems {
     skip_invalid: bool,
     shown: Vec<String>,
     total: usize,
+    /// The problems past the shown ones, counted by file and field.
+    more: BTreeMap<String, usize>,
     rejects_path: PathBuf,
     rejects: Option<csv::Writer<File>>,
 }
@@ -344,6 +346,7 @@ impl Problems {
             skip_invalid,
             shown: Vec::new(),
             total: 0,
+            more: BTreeMap::new(),
             rejects_path,
             rejects: None,
         }
@@ -357,6 +360,14 @@ impl Problems {
                 None => format!("{file}:{line}"),
             };
             self.shown.push(format!("{at}: {reason}"));
+        } else {
+            // Reasons read "field: detail"; the rest is summarised by field.
+            let field = reason
+                .split_once(':')
+                .map(|(f, _)| f)
+                .filter(|f| !f.contains(' '))
+                .unwrap_or("row");
+            *self.more.entry(format!("{file} {field}")).or_default() += 1;
         }
     }
 
@@ -403,7 +414,13 @@ impl Problems {
         );
         msg.push_str(&self.shown.join("\n"));
         if self.total > self.shown.len() {
-            msg.push_str(&format!("\nand {} more", self.total - self.shown.len()));
+            let by_field: Vec<String> =
+                self.more.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+            msg.push_str(&format!(
+                "\nand {} more ({})",
+                self.total - self.shown.len(),
+                by_field.join(", ")
+            ));
         }
         msg.push_str("\nhint: fix the file and import again, or pass --skip-invalid to import the valid rows and write the others to a rejects file");
         msg
