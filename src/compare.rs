@@ -217,50 +217,31 @@ mod tests {
     #[test]
     fn statuses_follow_direction_floor_and_benchmark() {
         use Direction::*;
-        assert_eq!(
-            status(Some(41.0), Higher, &t(40.0, Some(30.0)), None),
-            Status::OnTrack
-        );
-        assert_eq!(
-            status(Some(40.0), Higher, &t(40.0, Some(30.0)), None),
-            Status::OnTrack
-        );
-        assert_eq!(
-            status(Some(35.0), Higher, &t(40.0, Some(30.0)), None),
-            Status::AtRisk
-        );
-        assert_eq!(
-            status(Some(29.0), Higher, &t(40.0, Some(30.0)), None),
-            Status::OffTrack
-        );
-        // Lower is better: churn 0.6 against target 0.5, floor 0.8.
-        assert_eq!(
-            status(Some(0.6), Lower, &t(0.5, Some(0.8)), None),
-            Status::AtRisk
-        );
-        assert_eq!(
-            status(Some(0.9), Lower, &t(0.5, Some(0.8)), None),
-            Status::OffTrack
-        );
-        // No floor: within 5 % of the target is at risk.
-        assert_eq!(
-            status(Some(96.0), Higher, &t(100.0, None), None),
-            Status::AtRisk
-        );
-        assert_eq!(
-            status(Some(94.0), Higher, &t(100.0, None), None),
-            Status::OffTrack
-        );
-        // No target: the benchmark decides.
-        assert_eq!(
-            status(Some(37.0), Higher, &Target::default(), Some(36.0)),
-            Status::OnTrack
-        );
-        assert_eq!(
-            status(Some(1.0), Higher, &Target::default(), None),
-            Status::NoTarget
-        );
-        assert_eq!(status(None, Higher, &t(1.0, None), None), Status::NoData);
+        use Status::*;
+        let none = Target::default();
+        let cases: [(Option<f64>, Direction, Target, Option<f64>, Status); 11] = [
+            (Some(41.0), Higher, t(40.0, Some(30.0)), None, OnTrack),
+            (Some(40.0), Higher, t(40.0, Some(30.0)), None, OnTrack),
+            (Some(35.0), Higher, t(40.0, Some(30.0)), None, AtRisk),
+            (Some(29.0), Higher, t(40.0, Some(30.0)), None, OffTrack),
+            // Lower is better: churn against target 0.5, floor 0.8.
+            (Some(0.6), Lower, t(0.5, Some(0.8)), None, AtRisk),
+            (Some(0.9), Lower, t(0.5, Some(0.8)), None, OffTrack),
+            // No floor: within 5 % of the target is at risk.
+            (Some(96.0), Higher, t(100.0, None), None, AtRisk),
+            (Some(94.0), Higher, t(100.0, None), None, OffTrack),
+            // No target: the benchmark decides.
+            (Some(37.0), Higher, none.clone(), Some(36.0), OnTrack),
+            (Some(1.0), Higher, none, None, NoTarget),
+            (None, Higher, t(1.0, None), None, NoData),
+        ];
+        for (value, direction, target, benchmark, expected) in cases {
+            assert_eq!(
+                status(value, direction, &target, benchmark),
+                expected,
+                "{value:?} {direction:?} {target:?} {benchmark:?}"
+            );
+        }
     }
 
     #[test]

@@ -290,6 +290,16 @@ pub struct Recipient {
     pub segment: Option<(String, String)>,
 }
 
+impl Recipient {
+    /// The segment key of the recipient's scorecard ("" for the whole business).
+    pub fn segment_key(&self) -> String {
+        self.segment
+            .as_ref()
+            .map(|(a, v)| format!("{a}={v}"))
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct EmailConfig {
     pub transport: TransportKind,
@@ -822,15 +832,15 @@ fn validate(
     let email = validate_email(raw.email, base, &report.segments, &err, env)?;
 
     let lock_wait = Duration::from_secs(raw.run.lock_wait_secs.unwrap_or(600));
+    // Only what changes a cached figure: comparisons, targets, categories and
+    // derived KPIs are recomputed on every run.
     let compute_fingerprint = {
         let mut h = Sha256::new();
         h.update(format!(
-            "{}|{}|{:?}|{}|{:?}",
+            "{}|{}|{:?}",
             timezone.name(),
             sla_hours,
-            report.segments,
-            trailing_periods,
-            activity_categories
+            report.segments
         ));
         hex::encode(&h.finalize()[..8])
     };

@@ -296,11 +296,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             continue;
         }
         for r in &config.email.recipients {
-            let segment = r
-                .segment
-                .as_ref()
-                .map(|(a, v)| format!("{a}={v}"))
-                .unwrap_or_default();
+            let segment = r.segment_key();
             let Some(parts) = emails
                 .iter()
                 .find(|(s, _)| *s == segment)
@@ -425,14 +421,17 @@ pub fn render_period(
     };
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut emails = Vec::new();
-    let whole = report::render_scorecard(renderer, &input, None, "../../")?;
+    // The whole business's email variant is always archived; a segment's is
+    // rendered only when a recipient asks for that segment.
+    let whole = report::render_scorecard(renderer, &input, None, "../../", true)?;
+    let whole_email = whole.email.expect("asked for");
     files.push(("scorecard.html".into(), whole.html.into_bytes()));
     files.push(("scorecard.md".into(), whole.markdown.into_bytes()));
-    files.push(("email.html".into(), whole.email.html.clone().into_bytes()));
-    for (cid, png, _) in &whole.email.images {
+    files.push(("email.html".into(), whole_email.html.clone().into_bytes()));
+    for (cid, png, _) in &whole_email.images {
         files.push((PathBuf::from("charts").join(cid), png.clone()));
     }
-    emails.push((String::new(), whole.email));
+    emails.push((String::new(), whole_email));
     files.push((
         "kpis.json".into(),
         data::kpis_json(p, config.report.timezone.name(), rows).into_bytes(),
@@ -462,11 +461,18 @@ pub fn render_period(
     files.push(("summary.json".into(), serde_json::to_vec_pretty(&summary)?));
     let mut reports = 1;
     for (segment, folder) in &folders {
-        let r = report::render_scorecard(renderer, &input, Some(segment), "../../../../")?;
+        let wanted = config
+            .email
+            .recipients
+            .iter()
+            .any(|r| r.segment_key() == *segment);
+        let r = report::render_scorecard(renderer, &input, Some(segment), "../../../../", wanted)?;
         let dir = PathBuf::from(folder);
         files.push((dir.join("scorecard.html"), r.html.into_bytes()));
         files.push((dir.join("scorecard.md"), r.markdown.into_bytes()));
-        emails.push((segment.clone(), r.email));
+        if let Some(email) = r.email {
+            emails.push((segment.clone(), email));
+        }
         reports += 1;
     }
     Ok(PeriodFiles {

@@ -221,6 +221,26 @@ fn bad_input_is_refused_whole_with_file_line_column() {
     let p = Project::tiny();
     p.ok(&["import", fixture("tiny").to_str().unwrap()]);
     let before = std::fs::read(p.path("scorecard.db")).unwrap();
+    // A refused import under a changed time zone does not re-derive anything.
+    let snap = p.snapshot(
+        "tz",
+        &[(
+            "orders.csv",
+            "order_id,customer_id,ordered_on,amount\nO1,C1,bad,1\n",
+        )],
+    );
+    let out = p
+        .cmd()
+        .args(["import", snap.to_str().unwrap()])
+        .env("SCORECARD_REPORT__TIMEZONE", "Europe/Paris")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        std::fs::read(p.path("scorecard.db")).unwrap(),
+        before,
+        "the time zone change touched a refused import's store"
+    );
     for (i, (file, text, expected)) in cases.iter().enumerate() {
         let snap = p.snapshot(&format!("bad{i}"), &[(file, text)]);
         let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
@@ -512,6 +532,14 @@ fn runs_are_deterministic_and_incremental() {
         let b = std::fs::read(twin.path(&format!("reports/weekly/2026-W47/{f}"))).unwrap();
         assert!(a == b, "{f} differs between two identical runs");
     }
+    // Settings that change no cached figure (the trailing window) keep the cache.
+    let out = p
+        .cmd()
+        .args(["run", "--no-send", "--period", "2026-W47"])
+        .env("SCORECARD_REPORT__TRAILING_PERIODS", "2")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(0 computed, 27 cached)"));
     // Importing one new week's rows recomputes only that week's periods.
     let week = p.snapshot(
         "w48",

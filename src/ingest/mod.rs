@@ -101,7 +101,6 @@ pub fn import(
 ) -> Result<ImportReport> {
     let mut report = ImportReport::default();
     let inputs = discover(paths, config, &mut report.warnings)?;
-    ensure_timezone(store, config)?;
 
     // Hash first: a file whose exact content is already in the ledger is skipped.
     let mut todo = Vec::new();
@@ -123,6 +122,7 @@ pub fn import(
         }
     }
     if todo.is_empty() {
+        ensure_timezone(store, config)?;
         return Ok(report);
     }
 
@@ -171,6 +171,9 @@ pub fn import(
     touched.invalidate(&tx)?;
     report.rejects_path = problems.finish()?;
     tx.commit().context("cannot commit the import")?;
+    // Only after a successful import: a refused one leaves the store as it
+    // was. Rows imported under an earlier time zone get their days again.
+    ensure_timezone(store, config)?;
     Ok(report)
 }
 

@@ -7,6 +7,9 @@ use anyhow::{Context, Result};
 use rusqlite::named_params;
 
 use super::engine::{KpiValue, PeriodValues, WHOLE};
+
+/// The reason carried by a value that measures.csv supplied.
+const MEASURED: &str = "measured: from measures.csv";
 use crate::config::{Config, CustomBody};
 use crate::period::Period;
 use crate::store::Store;
@@ -64,7 +67,7 @@ fn apply_measures(
             kpi,
             KpiValue {
                 value: Some(value),
-                reason: Some("measured: from measures.csv".into()),
+                reason: Some(MEASURED.into()),
                 ..Default::default()
             },
         );
@@ -86,7 +89,7 @@ fn derive_custom(
         for c in &config.custom_kpis {
             if kpis
                 .get(&c.id)
-                .is_some_and(|v| v.reason.as_deref() == Some("measured: from measures.csv"))
+                .is_some_and(|v| v.reason.as_deref() == Some(MEASURED))
             {
                 continue;
             }

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::Result;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::catalogue::{self, KpiInfo, Uncertainty};
@@ -126,14 +126,7 @@ pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<
         for p in periods {
             let fp: Option<String> = stmt
                 .query_row(params![p.cadence.as_str(), p.id()], |r| r.get(0))
-                .map(Some)
-                .or_else(|e| {
-                    if e == rusqlite::Error::QueryReturnedNoRows {
-                        Ok(None)
-                    } else {
-                        Err(e)
-                    }
-                })?;
+                .optional()?;
             if fp.as_deref() == Some(fingerprint.as_str()) {
                 stats.cached += 1;
             } else {

@@ -13,43 +13,55 @@ const COMMENT_POOL: i64 = 400;
 
 /// Survey comments of the period, newest first, with the respondent's segments.
 pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment>> {
+    // One query: the period's recent comments with every attribute of their
+    // customer (one row per comment and attribute, or one with NULLs).
     let mut stmt = store.conn.prepare_cached(
-        "SELECT answered_on, kind, score, comment, customer_id FROM surveys
-         WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> ''
-         ORDER BY answered_day DESC, response_id LIMIT ?3",
+        "SELECT v.response_id, v.answered_on, v.kind, v.score, v.comment, a.name, a.value
+         FROM (SELECT response_id, answered_day, answered_on, kind, score, comment, customer_id FROM surveys
+               WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> ''
+               ORDER BY answered_day DESC, response_id LIMIT ?3) v
+         LEFT JOIN customer_attributes a ON a.customer_id = v.customer_id
+         ORDER BY v.answered_day DESC, v.response_id",
     )?;
-    let rows: Vec<(String, String, i64, String, Option<String>)> = stmt
-        .query_map(params![p.start_day(), p.end_day(), COMMENT_POOL], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut attr_stmt = store.conn.prepare_cached(
-        "SELECT value FROM customer_attributes WHERE customer_id = ?1 AND name = ?2",
-    )?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (date, kind, score, text, customer) in rows {
-        let mut segments = Vec::new();
-        for attr in config.segment_attrs() {
-            let value: Option<String> = match &customer {
-                Some(c) => attr_stmt
-                    .query_row(params![c, attr.to_lowercase()], |r| r.get(0))
-                    .ok(),
-                None => None,
+    let mut rows = stmt.query(params![p.start_day(), p.end_day(), COMMENT_POOL])?;
+    let mut out: Vec<(String, Comment, Vec<(String, String)>)> = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        if out.last().is_none_or(|(last, _, _)| *last != id) {
+            let comment = Comment {
+                date: r.get(1)?,
+                kind: r.get(2)?,
+                score: r.get(3)?,
+                text: r.get(4)?,
+                segments: Vec::new(),
             };
-            let value = value
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| crate::kpi::engine::NONE_VALUE.to_string());
-            segments.push(format!("{attr}={value}"));
+            out.push((id, comment, Vec::new()));
         }
-        out.push(Comment {
-            date,
-            kind,
-            score,
-            text,
-            segments,
-        });
+        if let (Some(name), Some(value)) = (
+            r.get::<_, Option<String>>(5)?,
+            r.get::<_, Option<String>>(6)?,
+        ) {
+            out.last_mut().expect("pushed above").2.push((name, value));
+        }
     }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|(_, mut comment, attrs)| {
+            comment.segments = config
+                .segment_attrs()
+                .iter()
+                .map(|attr| {
+                    let value = attrs
+                        .iter()
+                        .find(|(n, v)| n.eq_ignore_ascii_case(attr) && !v.is_empty())
+                        .map(|(_, v)| v.as_str())
+                        .unwrap_or(crate::kpi::engine::NONE_VALUE);
+                    format!("{attr}={value}")
+                })
+                .collect();
+            comment
+        })
+        .collect())
 }
 
 /// (file, table, day column) of the dated sources checked for staleness.

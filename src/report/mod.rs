@@ -112,7 +112,9 @@ pub struct EmailParts {
 pub struct Rendered {
     pub html: String,
     pub markdown: String,
-    pub email: EmailParts,
+    /// Only when asked for: the inlined email HTML and its PNG charts cost
+    /// more than the page itself, and most segments have no recipient.
+    pub email: Option<EmailParts>,
 }
 
 pub fn render_scorecard(
@@ -120,10 +122,18 @@ pub fn render_scorecard(
     input: &view::ReportInput,
     segment: Option<&str>,
     root: &str,
+    with_email: bool,
 ) -> Result<Rendered> {
     let model = view::build(input, segment, root)?;
     let html = renderer.render("scorecard.html", &model)?;
     let markdown = renderer.render("scorecard.md", &model)?;
+    if !with_email {
+        return Ok(Rendered {
+            html,
+            markdown,
+            email: None,
+        });
+    }
     let email_html = renderer.render("email.html", &model)?;
     let inliner = css_inline::CSSInliner::options()
         .load_remote_stylesheets(false)
@@ -157,11 +167,11 @@ pub fn render_scorecard(
     Ok(Rendered {
         html,
         markdown: markdown.clone(),
-        email: EmailParts {
+        email: Some(EmailParts {
             subject,
             text: markdown,
             html: email_html,
             images,
-        },
+        }),
     })
 }

@@ -123,9 +123,12 @@ impl Store {
         Ok(())
     }
 
-    /// The snapshot files ever imported (by kind key), for "no data" vs 0.
+    /// The snapshot files ever imported (by kind key), for "no data" vs 0. A
+    /// failed import leaves no ledger row, so every row here is a real import.
     pub fn imported_files(&self) -> Result<std::collections::BTreeSet<String>> {
-        let mut stmt = self.conn.prepare_cached("SELECT DISTINCT file FROM snapshots WHERE inserted + replaced + unchanged > 0 OR rows_read = 0")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT file FROM snapshots")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
