@@ -24,7 +24,9 @@ pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment
          ORDER BY v.answered_day DESC, v.response_id",
     )?;
     let mut rows = stmt.query(params![p.start_day(), p.end_day(), COMMENT_POOL])?;
-    let mut out: Vec<(String, Comment, Vec<(String, String)>)> = Vec::new();
+    // (response id, comment, the customer's attributes as (name, value))
+    type Pending = (String, Comment, Vec<(String, String)>);
+    let mut out: Vec<Pending> = Vec::new();
     while let Some(r) = rows.next()? {
         let id: String = r.get(0)?;
         if out.last().is_none_or(|(last, _, _)| *last != id) {
