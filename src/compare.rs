@@ -219,7 +219,9 @@ mod tests {
         use Direction::*;
         use Status::*;
         let none = Target::default();
-        let cases: [(Option<f64>, Direction, Target, Option<f64>, Status); 11] = [
+        // (value, direction, target, benchmark, expected status)
+        type Case = (Option<f64>, Direction, Target, Option<f64>, Status);
+        let cases: [Case; 11] = [
             (Some(41.0), Higher, t(40.0, Some(30.0)), None, OnTrack),
             (Some(40.0), Higher, t(40.0, Some(30.0)), None, OnTrack),
             (Some(35.0), Higher, t(40.0, Some(30.0)), None, AtRisk),
