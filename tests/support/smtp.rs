@@ -1,23 +1,22 @@
 //! Real SMTP servers on 127.0.0.1 for the delivery tests.
 //!
-//! [`TestServer`] is mailin-embedded (a complete SMTP server) with a handler
-//! that records every message it accepts and follows a [`Script`]: answer
-//! 451 to the first N RCPT or DATA commands, or 550 to some recipients.
-//! It speaks plain SMTP (no STARTTLS), which config allows to a loopback
-//! host with tls = "none". [`AuthServer`] is a
-//! minimal hand-written server for what mailin cannot do without TLS:
-//! offering AUTH and refusing the credentials (535), recording what the
-//! client sent.
+//! [`TestServer`] is a small SMTP server written for the tests (RFC 5321's
+//! EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT) that
+//! records every message it accepts and follows a [`Script`]: answer 451 to
+//! the first N RCPT or DATA commands, or 550 to some recipients. It speaks
+//! plain SMTP (no STARTTLS), which config allows to a loopback host with
+//! tls = "none". It is hand-written rather than a crate because the SMTP
+//! server crates pull a TLS stack (and aws-lc's C build) into the test tree,
+//! and because the tests need a server that misbehaves on purpose.
+//! [`AuthServer`] offers AUTH and refuses the credentials (535), recording
+//! what the client sent.
 //!
 //! The servers run on their own threads until the test binary exits.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, TcpListener};
+use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-
-use mailin_embedded::response::OK;
-use mailin_embedded::{Handler, Response, Server, SslConfig};
 
 /// How the server misbehaves.
 #[derive(Debug, Clone, Default)]
@@ -48,66 +47,6 @@ struct State {
     data_commands: usize,
 }
 
-#[derive(Clone)]
-struct Recorder {
-    state: Arc<Mutex<State>>,
-    current: Option<Received>,
-}
-
-impl Handler for Recorder {
-    fn helo(&mut self, _ip: IpAddr, _domain: &str) -> Response {
-        self.state.lock().unwrap().sessions += 1;
-        OK
-    }
-
-    fn rcpt(&mut self, to: &str) -> Response {
-        let to = to.trim_matches(|c| c == '<' || c == '>');
-        let mut s = self.state.lock().unwrap();
-        s.rcpt_commands += 1;
-        if s.script.reject.iter().any(|r| r == to) {
-            return Response::custom(
-                550,
-                format!("5.1.1 <{to}>: Recipient address rejected: User unknown"),
-            );
-        }
-        if s.script.defer_rcpt > 0 {
-            s.script.defer_rcpt -= 1;
-            return Response::custom(451, "4.3.0 Temporary failure, try again later".into());
-        }
-        OK
-    }
-
-    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
-        let mut s = self.state.lock().unwrap();
-        s.data_commands += 1;
-        if s.script.defer_data > 0 {
-            s.script.defer_data -= 1;
-            return Response::custom(451, "4.3.0 Mail server temporarily rejected message".into());
-        }
-        let clean = |a: &str| a.trim_matches(|c| c == '<' || c == '>').to_string();
-        self.current = Some(Received {
-            from: clean(from),
-            to: to.iter().map(|a| clean(a)).collect(),
-            data: Vec::new(),
-        });
-        OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        if let Some(m) = self.current.as_mut() {
-            m.data.extend_from_slice(buf);
-        }
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        if let Some(m) = self.current.take() {
-            self.state.lock().unwrap().received.push(m);
-        }
-        OK
-    }
-}
-
 pub struct TestServer {
     pub port: u16,
     state: Arc<Mutex<State>>,
@@ -136,19 +75,15 @@ impl TestServer {
             script,
             ..State::default()
         }));
-        let mut server = Server::new(Recorder {
-            state: state.clone(),
-            current: None,
-        });
-        server
-            .with_name("mx.test")
-            .with_num_threads(8)
-            .with_tcp_listener(listener);
-        server
-            .with_ssl(SslConfig::None)
-            .expect("plain SMTP needs no certificate");
+        let shared = state.clone();
         std::thread::spawn(move || {
-            let _ = server.serve();
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let state = shared.clone();
+                std::thread::spawn(move || {
+                    let _ = serve_session(stream, &state);
+                });
+            }
         });
         TestServer { port, state }
     }
@@ -168,6 +103,111 @@ impl TestServer {
 
     pub fn data_commands(&self) -> usize {
         self.state.lock().unwrap().data_commands
+    }
+}
+
+/// The address inside `MAIL FROM:<a>` / `RCPT TO:<a>` (parameters after it
+/// such as `SIZE=` or `BODY=8BITMIME` are ignored).
+fn address(arg: &str) -> String {
+    let arg = arg.trim();
+    match (arg.find('<'), arg.find('>')) {
+        (Some(a), Some(b)) if a < b => arg[a + 1..b].to_string(),
+        _ => arg.split_whitespace().next().unwrap_or("").to_string(),
+    }
+}
+
+/// One SMTP session, command by command, until QUIT or the client leaves.
+fn serve_session(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    stream.write_all(b"220 mx.test ESMTP\r\n")?;
+    let mut from: Option<String> = None;
+    let mut to: Vec<String> = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end_matches(['\r', '\n']);
+        let upper = command.to_ascii_uppercase();
+        let reply: String = if upper.starts_with("EHLO") {
+            state.lock().unwrap().sessions += 1;
+            "250-mx.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n".into()
+        } else if upper.starts_with("HELO") {
+            state.lock().unwrap().sessions += 1;
+            "250 mx.test\r\n".into()
+        } else if upper.starts_with("MAIL FROM:") {
+            from = Some(address(&command[10..]));
+            to.clear();
+            "250 2.1.0 Ok\r\n".into()
+        } else if upper.starts_with("RCPT TO:") {
+            let rcpt = address(&command[8..]);
+            let mut s = state.lock().unwrap();
+            s.rcpt_commands += 1;
+            if s.script.reject.iter().any(|r| *r == rcpt) {
+                format!("550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown\r\n")
+            } else if s.script.defer_rcpt > 0 {
+                s.script.defer_rcpt -= 1;
+                "451 4.3.0 Temporary failure, try again later\r\n".into()
+            } else {
+                to.push(rcpt);
+                "250 2.1.5 Ok\r\n".into()
+            }
+        } else if upper == "DATA" {
+            let deferred = {
+                let mut s = state.lock().unwrap();
+                s.data_commands += 1;
+                if s.script.defer_data > 0 {
+                    s.script.defer_data -= 1;
+                    true
+                } else {
+                    false
+                }
+            };
+            if deferred {
+                "451 4.3.0 Mail server temporarily rejected message\r\n".into()
+            } else if from.is_none() || to.is_empty() {
+                "503 5.5.1 Need MAIL and RCPT first\r\n".into()
+            } else {
+                stream.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
+                let data = read_data(&mut reader)?;
+                state.lock().unwrap().received.push(Received {
+                    from: from.take().unwrap_or_default(),
+                    to: std::mem::take(&mut to),
+                    data,
+                });
+                "250 2.0.0 Ok: queued\r\n".into()
+            }
+        } else if upper == "RSET" {
+            from = None;
+            to.clear();
+            "250 2.0.0 Ok\r\n".into()
+        } else if upper == "NOOP" {
+            "250 2.0.0 Ok\r\n".into()
+        } else if upper == "QUIT" {
+            stream.write_all(b"221 2.0.0 Bye\r\n")?;
+            return Ok(());
+        } else {
+            "502 5.5.2 Command not recognized\r\n".into()
+        };
+        stream.write_all(reply.as_bytes())?;
+    }
+}
+
+/// Reads a DATA body up to the lone `.` line, undoing dot-stuffing.
+fn read_data(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if line == b".\r\n" || line == b".\n" {
+            return Ok(data);
+        }
+        let body = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
+        data.extend_from_slice(body);
     }
 }
 
