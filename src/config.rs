@@ -109,6 +109,10 @@ struct RawImport {
     date_format: Option<String>,
     timestamp_format: Option<String>,
     stages: BTreeMap<String, Vec<String>>,
+    encoding: Option<String>,
+    delimiter: Option<String>,
+    header_rows: Option<usize>,
+    skip_rows: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -257,6 +261,15 @@ pub struct ImportMapping {
     pub timestamp_format: Option<String>,
     /// user stage (lowercased) → won / lost / open
     pub stages: BTreeMap<String, String>,
+    /// None: detected from the file.
+    pub encoding: Option<crate::ingest::read::Encoding>,
+    /// None: detected from the header line.
+    pub delimiter: Option<u8>,
+    /// Header rows: the first names the columns, the others are skipped.
+    pub header_rows: usize,
+    /// Rows whose first cell starts with one of these are not data: report
+    /// footers such as `Grand Totals`.
+    pub skip_rows: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -816,6 +829,34 @@ fn validate(
                 }
             }
         }
+        let encoding = match &m.encoding {
+            None => None,
+            Some(e) => Some(crate::ingest::read::Encoding::parse(e).ok_or_else(|| {
+                err(
+                    &section,
+                    "encoding",
+                    format!("'{e}' (expected utf-8, utf-16, utf-16be or windows-1252; leave it out to detect it)"),
+                )
+            })?),
+        };
+        let delimiter = match &m.delimiter {
+            None => None,
+            Some(d) => Some(crate::ingest::read::parse_delimiter(d).ok_or_else(|| {
+                err(
+                    &section,
+                    "delimiter",
+                    format!("'{d}' (expected \",\", \";\", \"tab\" or \"|\"; leave it out to detect it)"),
+                )
+            })?),
+        };
+        let header_rows = m.header_rows.unwrap_or(1);
+        if header_rows == 0 {
+            return Err(err(
+                &section,
+                "header_rows",
+                "must be at least 1 (the first row names the columns)".into(),
+            ));
+        }
         import.insert(
             kind,
             ImportMapping {
@@ -824,6 +865,10 @@ fn validate(
                 date_format: m.date_format,
                 timestamp_format: m.timestamp_format,
                 stages,
+                encoding,
+                delimiter,
+                header_rows,
+                skip_rows: m.skip_rows,
             },
         );
     }
