@@ -179,7 +179,8 @@ fn encodings_and_delimiters_are_detected_or_set() {
     assert_eq!(p.strings("SELECT kind FROM activities"), ["café"]);
 
     // Excel "Unicode text": UTF-16LE with BOM, tab-separated, CRLF.
-    let text = "activity_id\toccurred_on\tkind\r\nA2\t2026-11-11\tréunion\r\nA3\t2026-11-11\tcall\r\n";
+    let text =
+        "activity_id\toccurred_on\tkind\r\nA2\t2026-11-11\tréunion\r\nA3\t2026-11-11\tcall\r\n";
     let mut bytes = vec![0xff, 0xfe];
     for u in text.encode_utf16() {
         bytes.extend_from_slice(&u.to_le_bytes());
@@ -228,8 +229,10 @@ fn a_duplicate_header_is_refused_only_when_it_is_read() {
     let dir = p.file(
         "dup",
         "orders.csv",
-        format!("{ORDERS},Associated Company,Associated Company\nO1,C1,2026-11-16,5,Acme,Acme Ltd\n")
-            .as_bytes(),
+        format!(
+            "{ORDERS},Associated Company,Associated Company\nO1,C1,2026-11-16,5,Acme,Acme Ltd\n"
+        )
+        .as_bytes(),
     );
     let out = p.ok(&["import", &dir]);
     assert!(out.contains("orders.csv: 1 rows: 1 inserted"), "{out}");
@@ -286,13 +289,24 @@ fn skip_invalid_never_skips_a_whole_file() {
 #[test]
 fn reimporting_an_earlier_export_restores_it() {
     let p = Project::new("");
-    let a = p.file("a", "orders.csv", format!("{ORDERS}\nO1,C1,2026-11-16,5\n").as_bytes());
-    let b = p.file("b", "orders.csv", format!("{ORDERS}\nO1,C1,2026-11-16,7\n").as_bytes());
+    let a = p.file(
+        "a",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,2026-11-16,5\n").as_bytes(),
+    );
+    let b = p.file(
+        "b",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,2026-11-16,7\n").as_bytes(),
+    );
     p.ok(&["import", &a]);
     p.ok(&["import", &b]);
     assert_eq!(p.number("SELECT amount FROM orders"), 7.0);
     let out = p.ok(&["import", &a]);
-    assert!(out.contains("orders.csv: 1 rows: 0 inserted, 1 replaced"), "{out}");
+    assert!(
+        out.contains("orders.csv: 1 rows: 0 inserted, 1 replaced"),
+        "{out}"
+    );
     assert_eq!(p.number("SELECT amount FROM orders"), 5.0);
     let out = p.ok(&["import", &a]);
     assert!(
@@ -317,9 +331,14 @@ fn footers_and_second_header_rows_are_skipped() {
     );
     // Without skip_rows the footer is a row like any other, and refused.
     let q = Project::new("");
-    let text = format!("{ORDERS}\nO1,C1,2026-11-16,5\n\"Confidential Information - Do Not Distribute\"\n");
+    let text =
+        format!("{ORDERS}\nO1,C1,2026-11-16,5\n\"Confidential Information - Do Not Distribute\"\n");
     let dir = q.file("f", "orders.csv", text.as_bytes());
-    q.refused(&dir, &[], "orders.csv:3: expected 4 fields as in the header, found 1");
+    q.refused(
+        &dir,
+        &[],
+        "orders.csv:3: expected 4 fields as in the header, found 1",
+    );
 }
 
 #[test]

@@ -119,9 +119,8 @@ pub fn import(
     // is skipped (A, B, then A again imports A again).
     let mut todo = Vec::new();
     for input in inputs {
-        let scanned = read::scan(&input.path).map_err(|e| {
-            Failure::input(format!("{}: cannot read: {e}", input.path.display()))
-        })?;
+        let scanned = read::scan(&input.path)
+            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", input.path.display())))?;
         let latest: Option<(String, String)> = store
             .conn
             .prepare_cached("SELECT sha256, imported_at FROM snapshots WHERE file = ?1 ORDER BY id DESC LIMIT 1")?
@@ -709,7 +708,10 @@ fn format_bom(source: &read::Source) -> u64 {
 fn is_not_data(record: &csv::ByteRecord, header: &csv::ByteRecord, skip_rows: &[String]) -> bool {
     if record.len() == header.len()
         && record.len() > 1
-        && record.iter().zip(header.iter()).all(|(a, b)| a.trim_ascii() == b.trim_ascii())
+        && record
+            .iter()
+            .zip(header.iter())
+            .all(|(a, b)| a.trim_ascii() == b.trim_ascii())
     {
         return true;
     }

@@ -172,14 +172,22 @@ impl Format {
             parts.push(format!(
                 "read as {}{}",
                 self.encoding.name(),
-                if self.encoding_detected { " (detected)" } else { "" }
+                if self.encoding_detected {
+                    " (detected)"
+                } else {
+                    ""
+                }
             ));
         }
         if self.delimiter != b',' {
             parts.push(format!(
                 "delimiter {}{}",
                 delimiter_name(self.delimiter),
-                if self.delimiter_detected { " (detected)" } else { "" }
+                if self.delimiter_detected {
+                    " (detected)"
+                } else {
+                    ""
+                }
             ));
         }
         (!parts.is_empty()).then(|| parts.join(", "))
