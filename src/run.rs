@@ -178,7 +178,8 @@ fn needed_periods(config: &Config, periods: &[Period]) -> Vec<Period> {
     let back = config
         .report
         .history_periods
-        .max(config.report.trailing_periods + 1);
+        .max(config.report.trailing_periods + 1)
+        .max(crate::kpi::stats::USUAL_WINDOW + 1);
     for p in periods {
         for k in 0..back {
             set.insert(p.back(k));
