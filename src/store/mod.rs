@@ -3,6 +3,9 @@
 //! that runs them.
 pub mod dialect;
 pub mod migrations;
+pub mod migrations_pg;
+pub mod pg;
+pub mod sql;
 
 use std::path::{Path, PathBuf};
 
