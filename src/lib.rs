@@ -12,6 +12,7 @@ pub mod error;
 pub mod ingest;
 pub mod kpi;
 pub mod lock;
+pub mod model;
 pub mod period;
 pub mod report;
 pub mod run;
