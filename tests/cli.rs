@@ -265,13 +265,16 @@ fn invalid_utf8_binary_files_and_unreadable_folders() {
     std::fs::create_dir_all(&snap).unwrap();
     std::fs::write(
         snap.join("activities.csv"),
-        b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xe9\n",
+        // UTF-8 (é) with one stray Latin-1 byte: a damaged UTF-8 file, read
+        // as UTF-8 so that the bad cell is named (a file with no UTF-8 at all
+        // is read as Windows-1252: tests/import.rs).
+        b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xc3\xa9\nA2,2026-11-10,caf\xe9\n",
     )
     .unwrap();
     let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
     assert_eq!(code, 3);
     assert!(
-        stderr.contains("activities.csv:2:3: kind: invalid UTF-8 near byte offset 46"),
+        stderr.contains("activities.csv:3:3: kind: invalid UTF-8 near byte offset 66"),
         "{stderr}"
     );
     assert!(
