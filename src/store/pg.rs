@@ -38,7 +38,9 @@ pub fn check_url(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("postgres://")
         .or_else(|| url.strip_prefix("postgresql://"))
-        .ok_or_else(|| "must start with postgres:// (postgres://user@host:port/database)".to_string())?;
+        .ok_or_else(|| {
+            "must start with postgres:// (postgres://user@host:port/database)".to_string()
+        })?;
     let authority = rest.split(['/', '?']).next().unwrap_or("");
     if let Some((userinfo, _)) = authority.rsplit_once('@') {
         if userinfo.contains(':') {
@@ -142,7 +144,10 @@ pub fn schema_version(client: &mut postgres::Client) -> Result<usize> {
 
 fn migrate(client: &mut postgres::Client, schema: &str) -> Result<()> {
     let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(schema, "migrate")])?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&lock_key(schema, "migrate")],
+    )?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version BIGINT PRIMARY KEY,
@@ -150,7 +155,10 @@ fn migrate(client: &mut postgres::Client, schema: &str) -> Result<()> {
          )",
     )?;
     let current: i64 = tx
-        .query_one("SELECT coalesce(max(version), 0)::bigint FROM schema_migrations", &[])?
+        .query_one(
+            "SELECT coalesce(max(version), 0)::bigint FROM schema_migrations",
+            &[],
+        )?
         .get(0);
     let current = current as usize;
     if current > MIGRATIONS.len() {
@@ -183,7 +191,10 @@ pub struct PgRunLock {
 
 impl PgRunLock {
     pub fn acquire(cfg: &PgConfig, wait: Duration, holder: &str) -> Result<PgRunLock> {
-        let name: String = format!("scorecard run: {holder}").chars().take(63).collect();
+        let name: String = format!("scorecard run: {holder}")
+            .chars()
+            .take(63)
+            .collect();
         let mut client = connect(cfg, &name)?;
         let key = lock_key(&cfg.schema, "run");
         let started = Instant::now();
@@ -227,6 +238,46 @@ impl Drop for PgRunLock {
         let _ = self
             .client
             .execute("SELECT pg_advisory_unlock($1)", &[&self.key]);
+    }
+}
+
+/// For tests: a PostgreSQL store config in a fresh schema of the server
+/// `SCORECARD_TEST_PG_URL` names, or None (saying so on stderr) when it is
+/// not set. `SCORECARD_REQUIRE_PG=1` (CI) makes a missing server a failure.
+#[doc(hidden)]
+pub fn test_config(test: &str) -> Option<PgConfig> {
+    match std::env::var("SCORECARD_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => {
+            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let tag: String = test
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .take(30)
+                .collect();
+            Some(PgConfig {
+                url,
+                schema: format!("t{}_{n}_{nanos}_{tag}", std::process::id()),
+                password: None,
+            })
+        }
+        _ => {
+            if std::env::var("SCORECARD_REQUIRE_PG").is_ok_and(|v| v == "1") {
+                panic!("{test}: SCORECARD_REQUIRE_PG=1 but SCORECARD_TEST_PG_URL is not set");
+            }
+            eprintln!("{test}: stepped aside, no PostgreSQL server (set SCORECARD_TEST_PG_URL=postgres://user@host:port/db to run it)");
+            None
+        }
     }
 }
 
@@ -300,39 +351,5 @@ mod tests {
             password: Some(Secret("hunter2".into())),
         };
         assert!(!format!("{c:?}").contains("hunter2"));
-    }
-}
-
-/// For tests: a PostgreSQL store config in a fresh schema of the server
-/// `SCORECARD_TEST_PG_URL` names, or None (saying so on stderr) when it is
-/// not set. `SCORECARD_REQUIRE_PG=1` (CI) makes a missing server a failure.
-#[doc(hidden)]
-pub fn test_config(test: &str) -> Option<PgConfig> {
-    match std::env::var("SCORECARD_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => {
-            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let tag: String = test
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-                .take(30)
-                .collect();
-            Some(PgConfig {
-                url,
-                schema: format!("t{}_{n}_{nanos}_{tag}", std::process::id()),
-                password: None,
-            })
-        }
-        _ => {
-            if std::env::var("SCORECARD_REQUIRE_PG").is_ok_and(|v| v == "1") {
-                panic!("{test}: SCORECARD_REQUIRE_PG=1 but SCORECARD_TEST_PG_URL is not set");
-            }
-            eprintln!("{test}: stepped aside, no PostgreSQL server (set SCORECARD_TEST_PG_URL=postgres://user@host:port/db to run it)");
-            None
-        }
     }
 }

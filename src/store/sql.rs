@@ -17,7 +17,7 @@ use rusqlite::types::{FromSql as SqliteFromSql, ToSqlOutput, Value, ValueRef};
 /// The connection of a store.
 pub enum Db {
     Sqlite(rusqlite::Connection),
-    Postgres(RefCell<PgConn>),
+    Postgres(Box<RefCell<PgConn>>),
 }
 
 /// A PostgreSQL client with its prepared statements and transfer counters.
@@ -167,7 +167,9 @@ pub trait Params {
 
 fn to_value(p: &dyn rusqlite::ToSql) -> rusqlite::Result<Value> {
     Ok(match p.to_sql()? {
-        ToSqlOutput::Borrowed(v) => Value::try_from(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        ToSqlOutput::Borrowed(v) => {
+            Value::try_from(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?
+        }
         ToSqlOutput::Owned(v) => v,
         _ => return Err(rusqlite::Error::InvalidQuery),
     })
@@ -235,10 +237,11 @@ impl Db {
     pub fn execute(&self, sql: &str, params: impl Params) -> Result<u64> {
         let values = params.values()?;
         match self {
-            Db::Sqlite(c) => Ok(c
-                .prepare_cached(sql)
-                .with_context(|| format!("cannot prepare: {sql}"))?
-                .execute(rusqlite::params_from_iter(values))? as u64),
+            Db::Sqlite(c) => {
+                Ok(c.prepare_cached(sql)
+                    .with_context(|| format!("cannot prepare: {sql}"))?
+                    .execute(rusqlite::params_from_iter(values))? as u64)
+            }
             Db::Postgres(c) => c.borrow_mut().execute(sql, &values),
         }
     }
@@ -486,11 +489,18 @@ mod tests {
     #[test]
     fn rows_read_like_rusqlite_rows() {
         let db = Db::Sqlite(rusqlite::Connection::open_in_memory().unwrap());
-        db.batch("CREATE TABLE t (a INTEGER, b TEXT, c REAL)").unwrap();
-        db.execute("INSERT INTO t VALUES (?1, ?2, ?3)", rusqlite::params![1, "x", 2.5])
+        db.batch("CREATE TABLE t (a INTEGER, b TEXT, c REAL)")
             .unwrap();
-        db.execute("INSERT INTO t VALUES (?1, ?2, ?3)", [Value::Null, Value::Null, Value::Null])
-            .unwrap();
+        db.execute(
+            "INSERT INTO t VALUES (?1, ?2, ?3)",
+            rusqlite::params![1, "x", 2.5],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO t VALUES (?1, ?2, ?3)",
+            [Value::Null, Value::Null, Value::Null],
+        )
+        .unwrap();
         let rows = db.query("SELECT a, b, c FROM t ORDER BY a", ()).unwrap();
         assert_eq!(rows[0].get::<Option<i64>>(0).unwrap(), None);
         assert_eq!(rows[1].get::<i64>(0).unwrap(), 1);
@@ -510,7 +520,7 @@ mod tests {
         };
         let mut client = crate::store::pg::connect(&cfg, "scorecard test").unwrap();
         crate::store::pg::prepare(&mut client, &cfg.schema).unwrap();
-        let db = Db::Postgres(RefCell::new(PgConn::new(client)));
+        let db = Db::Postgres(Box::new(RefCell::new(PgConn::new(client))));
         db.batch("CREATE TABLE t (a BIGINT, b TEXT, c DOUBLE PRECISION, d BYTEA, e INTEGER)")
             .unwrap();
         let n = db
@@ -520,8 +530,17 @@ mod tests {
             )
             .unwrap();
         assert_eq!(n, 1);
-        db.execute("INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5)", [Value::Null, Value::Null, Value::Null, Value::Null, Value::Null])
-            .unwrap();
+        db.execute(
+            "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5)",
+            [
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ],
+        )
+        .unwrap();
         let r = db
             .query_one("SELECT a, b, c, d, e, sum(a) OVER (), EXISTS (SELECT 1 FROM t WHERE b = ?1) FROM t WHERE a = ?2", rusqlite::params!["x", 7])
             .unwrap();
@@ -532,7 +551,9 @@ mod tests {
         assert_eq!(r.get::<i64>(4).unwrap(), 7);
         assert_eq!(r.get::<i64>(5).unwrap(), 7, "NUMERIC sums read as integers");
         assert!(r.get::<bool>(6).unwrap());
-        let r = db.query_one("SELECT 12345678901.25::numeric, (-3)::numeric", ()).unwrap();
+        let r = db
+            .query_one("SELECT 12345678901.25::numeric, (-3)::numeric", ())
+            .unwrap();
         assert_eq!(r.get::<f64>(0).unwrap(), 12345678901.25);
         assert_eq!(r.get::<i64>(1).unwrap(), -3);
         let tx = db.begin(true).unwrap();
