@@ -55,6 +55,7 @@ struct RawReport {
     history_periods: Option<usize>,
     title: Option<String>,
     currency: Option<String>,
+    private: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,6 +195,8 @@ pub struct ReportConfig {
     pub history_periods: usize,
     pub title: String,
     pub currency: String,
+    /// Archive pages readable by their owner only (0600 instead of 0644).
+    pub private: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -551,6 +554,7 @@ fn validate(
             .clone()
             .unwrap_or_else(|| format!("{} CRM scorecard", cadence.adjective())),
         currency: raw.report.currency.clone().unwrap_or_else(|| "$".into()),
+        private: raw.report.private.unwrap_or(false),
     };
 
     // [benchmarks]

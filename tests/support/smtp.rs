@@ -206,7 +206,11 @@ fn read_data(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
         if line == b".\r\n" || line == b".\n" {
             return Ok(data);
         }
-        let body = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
+        let body = if line.starts_with(b"..") {
+            &line[1..]
+        } else {
+            &line[..]
+        };
         data.extend_from_slice(body);
     }
 }
