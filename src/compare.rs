@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::config::{Benchmark, Config, Target};
 use crate::kpi::catalogue::{Direction, KpiInfo, Uncertainty};
 use crate::kpi::engine::{KpiValue, PeriodValues};
+use crate::kpi::stats::{change_significance, Sample};
 use crate::period::Period;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,6 +18,8 @@ pub struct Comparison {
     pub delta_pct: Option<f64>,
     /// Present (Some) only on `previous` of interval KPIs.
     pub significant: Option<Option<bool>>,
+    /// The reference's sample size (previous period only).
+    pub n: Option<u64>,
     pub source: Option<String>,
     pub year: Option<i32>,
 }
@@ -70,6 +73,7 @@ fn comparison(value: Option<f64>, reference: f64) -> Comparison {
         delta,
         delta_pct,
         significant: None,
+        n: None,
         source: None,
         year: None,
     }
@@ -106,15 +110,21 @@ pub fn compare_period(
             let prev_v = lookup(values, period.previous(), segment, &info.id);
             let previous = prev_v.and_then(|p| p.value).map(|r| {
                 let mut c = comparison(value, r);
+                c.n = prev_v.and_then(|p| p.n);
                 if info.uncertainty != Uncertainty::None {
-                    let se1 = current.se;
-                    let se2 = prev_v.and_then(|p| p.se);
-                    c.significant = Some(match (value, se1, se2) {
-                        (Some(v), Some(a), Some(b)) => {
-                            Some(crate::kpi::stats::significant(v, r, a, b))
-                        }
-                        _ => None,
-                    });
+                    let sample = |k: &KpiValue| Sample {
+                        value: k.value,
+                        n: k.n,
+                        se: k.se,
+                    };
+                    c.significant = Some(change_significance(
+                        sample(&current),
+                        prev_v.map(sample).unwrap_or(Sample {
+                            value: None,
+                            n: None,
+                            se: None,
+                        }),
+                    ));
                 }
                 c
             });

@@ -463,9 +463,10 @@ fn intervals_comparisons_and_statuses() {
     close(revenue["previous"]["delta_pct"].as_f64(), 300.0);
     assert!(revenue["previous"].get("significant").is_none());
     assert!(revenue["ci95"].is_null());
-    // Tickets of W46: T5, answered within SLA → 100 %; W47 75 % with n = 4: not significant.
+    // Tickets of W46: T5, answered within SLA → 100 %; W47 75 % with n = 4:
+    // too few to tell (null, not false).
     let sla = kpi(&doc, "first_response_sla_rate", None);
-    assert_eq!(sla["previous"]["significant"], false);
+    assert!(sla["previous"]["significant"].is_null(), "{sla}");
     // Trailing average over W43..W46: revenue is 0 (not null) in weeks without
     // orders once orders.csv is imported, so (0 + 0 + 0 + 80) / 4.
     assert_eq!(revenue["trailing_avg"]["value"], 20.0);
@@ -637,6 +638,105 @@ fn show_and_kpis_commands() {
     let (code, stderr) = p.fail(&["show", "--period", "2026-W47", "--segment", "region=Mars"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("no segment 'region=Mars'"), "{stderr}");
+}
+
+/// CSAT in W46 and W47: 40 North-America responses (90 % → 50 %, a real
+/// drop) and 7 EMEA ones (100 % → 0 %, a huge move on too few to tell).
+fn small_segment_project() -> Project {
+    let p = Project::new(
+        "[store]\npath = \"scorecard.db\"\n[report]\nsegments = [\"region\"]\nout_dir = \"reports\"\n",
+    );
+    let mut surveys = String::from("response_id,answered_on,kind,score,customer_id,comment\n");
+    let mut id = 0;
+    let mut add = |day: &str, customer: &str, count: usize, good: usize| {
+        for i in 0..count {
+            id += 1;
+            let score = if i < good { 5 } else { 2 };
+            surveys.push_str(&format!("R{id},{day},csat,{score},{customer},\n"));
+        }
+    };
+    add("2026-11-10", "C1", 40, 36);
+    add("2026-11-11", "C2", 7, 7);
+    add("2026-11-17", "C1", 40, 20);
+    add("2026-11-18", "C2", 7, 0);
+    let dir = p.snapshot(
+        "snap",
+        &[
+            (
+                "customers.csv",
+                "customer_id,acquired_on,churned_on,region\nC1,2025-01-01,,NA\nC2,2025-01-01,,EMEA\n",
+            ),
+            ("surveys.csv", &surveys),
+        ],
+    );
+    p.ok(&["import", dir.to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    p
+}
+
+/// The "vs previous" cell of a KPI's row in a Markdown scorecard table.
+fn md_change<'a>(md: &'a str, title: &str) -> Vec<&'a str> {
+    md.lines()
+        .filter(|l| l.starts_with(&format!("| {title} |")))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').collect();
+            // Headline: | KPI | Value | vs previous | Status |; scorecard: 5th cell.
+            if cells.len() == 6 {
+                cells[3]
+            } else {
+                cells[5]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn one_significance_rule_in_every_view() {
+    let p = small_segment_project();
+    let doc = p.kpis("2026-W47");
+    let sig = |segment| kpi(&doc, "csat", segment)["previous"]["significant"].clone();
+    // Whole business 43/47 → 20/47 and NA 90 % → 50 % (n = 40): significant.
+    assert_eq!(sig(None), Value::Bool(true));
+    assert_eq!(sig(Some("region=NA")), Value::Bool(true));
+    // EMEA 100 % → 0 % on 7 responses: null, too few to tell.
+    assert_eq!(sig(Some("region=EMEA")), Value::Null);
+    assert_eq!(kpi(&doc, "csat", Some("region=EMEA"))["n"], 7);
+
+    let dir = p.path("reports/weekly/2026-W47");
+    let read = |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap();
+    let whole = read("scorecard.md");
+    let emea = read("segments/region-emea/scorecard.md");
+    let na = read("segments/region-na/scorecard.md");
+    for (md, starred) in [(&whole, true), (&na, true), (&emea, false)] {
+        let cells = md_change(md, "Customer satisfaction");
+        assert!(!cells.is_empty(), "no CSAT row in\n{md}");
+        for cell in cells {
+            assert_eq!(cell.contains('*'), starred, "{cell:?} in\n{md}");
+        }
+        let insights: Vec<&str> = md
+            .lines()
+            .skip_while(|l| !l.starts_with("## What the figures say"))
+            .take_while(|l| !l.starts_with("## Scorecard"))
+            .filter(|l| l.starts_with("- Customer satisfaction"))
+            .collect();
+        assert!(!insights.is_empty(), "no CSAT insight in\n{md}");
+        for i in insights {
+            assert_eq!(i.contains("a significant change"), starred, "{i}");
+            assert_eq!(i.contains("too few to tell"), !starred, "{i}");
+        }
+        let movers: Vec<&str> = md
+            .lines()
+            .skip_while(|l| !l.starts_with("## Top movers"))
+            .filter(|l| l.starts_with("- Customer satisfaction"))
+            .collect();
+        for m in movers {
+            assert_eq!(m.contains("significant"), starred, "{m}");
+        }
+    }
+    // The terminal view agrees too.
+    let show = p.ok(&["show", "--period", "2026-W47", "--segment", "region=EMEA"]);
+    let row = show.lines().find(|l| l.starts_with("csat ")).unwrap();
+    assert!(!row.contains('*'), "{row}");
 }
 
 // ------------------------------------------------------------ config errors

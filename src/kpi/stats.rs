@@ -39,9 +39,35 @@ pub fn nps_interval(p: f64, d: f64, n: f64) -> Option<(f64, f64)> {
     nps_se(p, d, n).map(|se| (nps - Z95 * se, nps + Z95 * se))
 }
 
+/// Below this many observations in either period the test is not run: the
+/// normal approximation behind it is too weak to tell (kpis.md).
+pub const MIN_N: u64 = 30;
+
 /// A change is significant when it exceeds 1.96 × the combined standard error.
 pub fn significant(value: f64, previous: f64, se1: f64, se2: f64) -> bool {
     (value - previous).abs() > Z95 * (se1 * se1 + se2 * se2).sqrt()
+}
+
+/// One period's side of the two-sample test: value, sample size, standard error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub value: Option<f64>,
+    pub n: Option<u64>,
+    pub se: Option<f64>,
+}
+
+/// THE significance rule of a change against the previous period, used by
+/// kpis.json, the tables' `*`, the insights and top movers alike:
+/// `Some(true|false)` from the two-sample test, `None` ("too few to tell")
+/// when either period has fewer than [`MIN_N`] observations or lacks a value
+/// or a standard error.
+pub fn change_significance(current: Sample, previous: Sample) -> Option<bool> {
+    let (v1, n1, se1) = (current.value?, current.n?, current.se?);
+    let (v2, n2, se2) = (previous.value?, previous.n?, previous.se?);
+    if n1 < MIN_N || n2 < MIN_N {
+        return None;
+    }
+    Some(significant(v1, v2, se1, se2))
 }
 
 /// Median of sorted values (even count: mean of the two middle ones).
@@ -88,6 +114,35 @@ mod tests {
     fn significance() {
         assert!(significant(40.0, 20.0, 5.0, 5.0)); // 20 > 1.96 × 7.07 = 13.9
         assert!(!significant(30.0, 20.0, 5.0, 5.0));
+    }
+
+    #[test]
+    fn one_rule_with_a_minimum_sample() {
+        let s = |value: f64, n: u64| {
+            // A proportion of 0..100 with its own standard error.
+            let q = value / 100.0;
+            Sample {
+                value: Some(value),
+                n: Some(n),
+                se: proportion_se(q, n as f64),
+            }
+        };
+        // 80 % of 100 against 60 % of 100: se 4.0 and 4.9, 1.96 × 6.32 = 12.4 < 20.
+        assert_eq!(change_significance(s(80.0, 100), s(60.0, 100)), Some(true));
+        // 65 % against 60 %: 5 < 13.4.
+        assert_eq!(change_significance(s(65.0, 100), s(60.0, 100)), Some(false));
+        // Either side below 30: too few to tell, however large the move.
+        assert_eq!(change_significance(s(100.0, 29), s(0.0, 500)), None);
+        assert_eq!(change_significance(s(100.0, 500), s(0.0, 29)), None);
+        // Exactly 30 is enough.
+        assert_eq!(change_significance(s(90.0, 30), s(10.0, 30)), Some(true));
+        // A missing standard error or value: nothing to test.
+        let none = Sample {
+            value: Some(1.0),
+            n: Some(100),
+            se: None,
+        };
+        assert_eq!(change_significance(none, s(10.0, 100)), None);
     }
 
     #[test]

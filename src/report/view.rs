@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{charts, format, insights, markdown};
 use crate::compare::{Compared, Status};
-use crate::kpi::catalogue::{Category, Direction, Uncertainty, Unit};
+use crate::kpi::catalogue::{Category, Direction, Unit};
 use crate::period::Period;
 
 /// KPIs on the headline strip, in order.
@@ -262,7 +262,8 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
     let delta = prev.and_then(|c| c.delta);
     let (arrow, tone) = arrow_tone(delta, r.info.direction);
     let significant = prev.and_then(|c| c.significant.flatten()).unwrap_or(false);
-    let inconclusive = r.info.uncertainty != Uncertainty::None && delta.is_some() && !significant;
+    // "Too few to tell": the one significance rule could not judge the change.
+    let inconclusive = delta.is_some() && prev.is_some_and(|c| c.significant == Some(None));
     let ci = match r.current.ci95 {
         Some((lo, hi)) => match (r.info.unit, r.current.value) {
             (Unit::Score, Some(v)) => format!("± {}", format::grouped((hi - v).max(v - lo), 1)),
