@@ -333,9 +333,11 @@ pub fn show(
     let mut store = Store::open_existing(&config.store_path)?;
     crate::ingest::ensure_timezone(&mut store, &config)?;
     let needed: Vec<Period> = {
-        let mut v: Vec<Period> = (0..=config.report.trailing_periods)
-            .map(|k| p.back(k))
-            .collect();
+        let back = config
+            .report
+            .trailing_periods
+            .max(crate::kpi::stats::USUAL_WINDOW);
+        let mut v: Vec<Period> = (0..=back).map(|k| p.back(k)).collect();
         v.push(p.year_ago());
         v.sort();
         v.dedup();

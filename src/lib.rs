@@ -14,6 +14,7 @@ pub mod files;
 pub mod ingest;
 pub mod kpi;
 pub mod lock;
+pub mod model;
 pub mod period;
 pub mod report;
 pub mod run;

@@ -470,6 +470,19 @@ fn intervals_comparisons_and_statuses() {
     // Trailing average over W43..W46: revenue is 0 (not null) in weeks without
     // orders once orders.csv is imported, so (0 + 0 + 0 + 80) / 4.
     assert_eq!(revenue["trailing_avg"]["value"], 20.0);
+    // Usual range of revenue from W35..W46: eleven weeks of 0 and W46 = 80.
+    // mean 80 / 12, mean moving range 80 / 11 (one jump of 80 in 11 pairs):
+    // 6.667 ± 2.66 × 7.273 = [−12.68, 26.01]; 320 is unusual.
+    let (mean, mr) = (80.0 / 12.0, 80.0 / 11.0);
+    close(revenue["usual"][0].as_f64(), mean - 2.66 * mr);
+    close(revenue["usual"][1].as_f64(), mean + 2.66 * mr);
+    assert_eq!(revenue["unusual"], true);
+    // Orders is a count: the lower limit is cut at 0.
+    let orders = kpi(&doc, "orders", None);
+    close(orders["usual"][0].as_f64(), 0.0);
+    close(orders["usual"][1].as_f64(), 1.0 / 12.0 + 2.66 / 11.0);
+    // NPS has no history: no usual range, unusual unknown.
+    assert!(nps["usual"].is_null() && nps["unusual"].is_null(), "{nps}");
     // Zero denominators are null with a reason, never NaN.
     let cac = kpi(&doc, "cac", Some("plan=Pro"));
     assert!(cac["value"].is_null());

@@ -16,14 +16,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params_from_iter, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::error::Failure;
-use crate::store::dialect::Dialect;
+use crate::store::import::{Counts, ImportTx};
 use crate::store::Store;
-use rows::{Layout, Row, TableDef};
+use rows::{Layout, TableDef};
 use schema::FileKind;
 
 /// Problems listed in the error message before "and N more".
@@ -51,6 +50,16 @@ pub struct FileSummary {
 }
 
 impl FileSummary {
+    fn counts(&self) -> Counts {
+        Counts {
+            rows_read: self.rows_read,
+            inserted: self.inserted,
+            replaced: self.replaced,
+            unchanged: self.unchanged,
+            rejected: self.rejected,
+        }
+    }
+
     pub fn line(&self) -> String {
         match &self.already_imported {
             Some(when) => format!(
@@ -106,12 +115,7 @@ pub fn import(
     let mut todo = Vec::new();
     for input in inputs {
         let sha = file_sha256(&input.path)?;
-        let seen: Option<String> = store
-            .conn
-            .prepare_cached("SELECT imported_at FROM snapshots WHERE file = ?1 AND sha256 = ?2 ORDER BY id LIMIT 1")?
-            .query_row([input.kind.key(), &sha], |r| r.get(0))
-            .optional()?;
-        match seen {
+        match store.imported_before(input.kind.key(), &sha)? {
             Some(when) => report.files.push(FileSummary {
                 file: input.name.clone(),
                 path: input.path.clone(),
@@ -127,27 +131,12 @@ pub fn import(
     }
 
     let mut problems = Problems::new(opts.skip_invalid, rejects_path(&store.path, now));
-    let dialect = store.dialect();
-    let tx = store
-        .conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    // With an empty KPI cache there is nothing to invalidate: skip the bookkeeping.
-    let cache_in_use: bool =
-        tx.query_row("SELECT EXISTS (SELECT 1 FROM computed_periods)", [], |r| {
-            r.get(0)
-        })?;
-    let mut touched = Touched::new(cache_in_use, dialect);
-    if cache_in_use {
-        tx.execute_batch(&dialect.create_scratch("touched_customers", "customer_id"))?;
-    }
+    let tx = store.begin_import()?;
+    let mut touched = Touched::new(tx.cache_in_use());
     let imported_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for (input, sha) in &todo {
-        let snapshot_id: i64 = tx.query_row(
-            "INSERT INTO snapshots (file, path, sha256, rows_read, inserted, replaced, unchanged, rejected, imported_at)
-             VALUES (?1, ?2, ?3, 0, 0, 0, 0, 0, ?4) RETURNING id",
-            rusqlite::params![input.kind.key(), input.path.display().to_string(), sha, imported_at],
-            |r| r.get(0),
-        )?;
+        let path = input.path.display().to_string();
+        let snapshot_id = tx.add_snapshot(input.kind.key(), &path, sha, &imported_at)?;
         let summary = import_file(
             &tx,
             config,
@@ -157,10 +146,7 @@ pub fn import(
             &mut problems,
             &mut touched,
         )?;
-        tx.execute(
-            "UPDATE snapshots SET rows_read = ?2, inserted = ?3, replaced = ?4, unchanged = ?5, rejected = ?6 WHERE id = ?1",
-            rusqlite::params![snapshot_id, summary.rows_read as i64, summary.inserted as i64, summary.replaced as i64, summary.unchanged as i64, summary.rejected as i64],
-        )?;
+        tx.finish_snapshot(snapshot_id, summary.counts())?;
         report.files.push(summary);
     }
 
@@ -168,7 +154,7 @@ pub fn import(
         drop(tx); // rolls back: the store is left exactly as it was
         return Err(Failure::input(problems.message()).into());
     }
-    touched.invalidate(&tx)?;
+    tx.invalidate(&touched.days, touched.customers_from)?;
     report.rejects_path = problems.finish()?;
     tx.commit().context("cannot commit the import")?;
     // Only after a successful import: a refused one leaves the store as it
@@ -300,35 +286,10 @@ pub fn ensure_timezone(store: &mut Store, config: &Config) -> Result<()> {
     if stored.as_deref() == Some(tz.name()) {
         return Ok(());
     }
-    let tx = store.conn.transaction()?;
-    if stored.is_some() {
-        let mut days = Vec::new();
-        {
-            let mut stmt = tx.prepare("SELECT ticket_id, opened_at FROM tickets")?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let id: String = r.get(0)?;
-                let at: i64 = r.get(1)?;
-                let instant = DateTime::from_timestamp(at, 0).unwrap_or_default();
-                days.push((
-                    id,
-                    crate::period::day_number(crate::period::local_date(instant, tz)),
-                ));
-            }
-        }
-        let mut update = tx.prepare("UPDATE tickets SET opened_day = ?2 WHERE ticket_id = ?1")?;
-        for (id, day) in days {
-            update.execute(rusqlite::params![id, day])?;
-        }
-        drop(update);
-        tx.execute_batch("DELETE FROM kpi_cache; DELETE FROM computed_periods;")?;
-    }
-    tx.execute(
-        "INSERT INTO meta(key, value) VALUES ('timezone', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [tz.name()],
-    )?;
-    tx.commit()?;
-    Ok(())
+    store.set_timezone(tz.name(), stored.is_some(), |at| {
+        let instant = DateTime::from_timestamp(at, 0).unwrap_or_default();
+        crate::period::day_number(crate::period::local_date(instant, tz))
+    })
 }
 
 /// Rejected cells: the first ones for the message, all of them (by row) in
@@ -448,28 +409,18 @@ impl Problems {
 /// The days whose periods must leave the KPI cache, gathered while importing.
 struct Touched {
     active: bool,
-    dialect: &'static dyn Dialect,
     days: BTreeSet<i64>,
     /// Customer-base KPIs of every period ending after this day change.
     customers_from: Option<i64>,
 }
 
 impl Touched {
-    fn new(active: bool, dialect: &'static dyn Dialect) -> Self {
+    fn new(active: bool) -> Self {
         Touched {
             active,
-            dialect,
             days: BTreeSet::new(),
             customers_from: None,
         }
-    }
-
-    /// A customer that is new or changed segment: its records' days are stale.
-    fn mark_customer(&self, tx: &Transaction, row: &Row) -> Result<()> {
-        let d = self.dialect;
-        tx.prepare_cached(&d.insert_ignore(&d.scratch("touched_customers"), &["customer_id"]))?
-            .execute(params_from_iter(row.values.iter().take(1)))?;
-        Ok(())
     }
 
     fn add(&mut self, kind: FileKind, days: &[Option<i64>]) {
@@ -484,47 +435,10 @@ impl Touched {
             }
         }
     }
-
-    fn invalidate(&mut self, tx: &Transaction) -> Result<()> {
-        if !self.active {
-            return Ok(());
-        }
-        // Records of customers that are new or changed segment move between
-        // segments: their days are stale too (one query per table, walking the
-        // few touched customers through each table's customer_id index).
-        let touched = self.dialect.scratch("touched_customers");
-        let any: bool = tx.query_row(
-            &format!("SELECT EXISTS (SELECT 1 FROM {touched})"),
-            [],
-            |r| r.get(0),
-        )?;
-        for (table, day) in rows::CUSTOMER_LINKED.iter().filter(|_| any) {
-            let sql = format!(
-                "SELECT DISTINCT t.{day} FROM {touched} c CROSS JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
-            );
-            let mut stmt = tx.prepare(&sql)?;
-            let days = stmt.query_map([], |r| r.get::<_, i64>(0))?;
-            for d in days {
-                self.days.insert(d?);
-            }
-        }
-        for table in ["kpi_cache", "computed_periods"] {
-            let mut by_day = tx.prepare(&format!(
-                "DELETE FROM {table} WHERE start_day <= ?1 AND end_day > ?1"
-            ))?;
-            for d in &self.days {
-                by_day.execute([d])?;
-            }
-            if let Some(from) = self.customers_from {
-                tx.execute(&format!("DELETE FROM {table} WHERE end_day > ?1"), [from])?;
-            }
-        }
-        Ok(())
-    }
 }
 
 fn import_file(
-    tx: &Transaction,
+    tx: &ImportTx,
     config: &Config,
     input: &Input,
     snapshot_id: i64,
@@ -571,16 +485,7 @@ fn import_file(
         }
     };
     let table = TableDef::of(input.kind);
-    {
-        let mut cols = tx.prepare_cached(
-            &touched
-                .dialect
-                .insert_ignore("file_columns", &["file", "name"]),
-        )?;
-        for c in layout.header_names() {
-            cols.execute([input.kind.key(), c])?;
-        }
-    }
+    tx.note_columns(input.kind.key(), layout.header_names())?;
     let ctx = rows::ParseCtx {
         kind: input.kind,
         mapping: &mapping,
@@ -598,7 +503,7 @@ fn import_file(
         bar
     });
 
-    let mut writer = table.writer(tx)?;
+    let mut writer = tx.writer(&table)?;
     loop {
         let read = reader.read_byte_record(&mut record);
         let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -639,7 +544,7 @@ fn import_file(
                 summary.inserted += 1;
                 touched.add(input.kind, &row.days);
                 if input.kind == FileKind::Customers && touched.active {
-                    touched.mark_customer(tx, &row)?;
+                    tx.touch_customer(&row.values[0])?;
                 }
             }
             rows::Upsert::Replaced {
@@ -650,7 +555,7 @@ fn import_file(
                 touched.add(input.kind, &row.days);
                 touched.add(input.kind, &old_days);
                 if segments_changed && touched.active {
-                    touched.mark_customer(tx, &row)?;
+                    tx.touch_customer(&row.values[0])?;
                 }
             }
             rows::Upsert::Unchanged => summary.unchanged += 1,

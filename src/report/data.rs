@@ -66,6 +66,16 @@ pub fn kpis_json(period: Period, timezone: &str, rows: &[Compared]) -> String {
             m.insert("year_ago".into(), comparison_json(&r.year_ago));
             m.insert("industry".into(), comparison_json(&r.industry));
             m.insert("target".into(), comparison_json(&r.target));
+            m.insert(
+                "usual".into(),
+                r.usual
+                    .map(|(lo, hi)| json!([lo, hi]))
+                    .unwrap_or(Value::Null),
+            );
+            m.insert(
+                "unusual".into(),
+                r.unusual.map(Value::Bool).unwrap_or(Value::Null),
+            );
             m.insert("status".into(), json!(r.status.as_str()));
             if let Some(reason) = &r.current.reason {
                 m.insert("reason".into(), json!(reason));
@@ -111,6 +121,9 @@ pub fn kpis_csv(period: Period, rows: &[Compared]) -> anyhow::Result<String> {
         "target",
         "status",
         "reason",
+        "usual_low",
+        "usual_high",
+        "unusual",
     ])?;
     let f = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     for r in rows {
@@ -140,6 +153,9 @@ pub fn kpis_csv(period: Period, rows: &[Compared]) -> anyhow::Result<String> {
             f(r.target.as_ref().map(|c| c.value)),
             r.status.as_str().to_string(),
             text(r.current.reason.as_deref().unwrap_or_default()),
+            f(r.usual.map(|u| u.0)),
+            f(r.usual.map(|u| u.1)),
+            r.unusual.map(|b| b.to_string()).unwrap_or_default(),
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
