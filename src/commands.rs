@@ -424,10 +424,17 @@ pub fn show(
 pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     out.info(format!("config: {} is valid", cli.config.display()));
-    report::Renderer::new(
+    let renderer = report::Renderer::new(
         config.report.templates_dir.as_deref(),
         &config.email.subject,
     )?;
+    for path in renderer.unused_templates() {
+        out.warn(format!(
+            "template {} is not used: it overrides no built-in template ({}) and no template the scorecard renders includes, extends or takes a component from it (a misspelt name?)",
+            path.display(),
+            report::BUILTIN_TEMPLATES.map(|(n, _)| n).join(", ")
+        ));
+    }
     out.info(match &config.report.templates_dir {
         Some(d) => format!(
             "templates: built-in, with overrides from {}: all parse",
