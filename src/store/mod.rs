@@ -75,6 +75,12 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the store folder {}", dir.display()))?;
         }
+        // Customer data: a new store is readable by its owner only (SQLite
+        // gives its -wal and -shm files the same mode).
+        if !path.exists() {
+            crate::files::create(path, crate::files::PRIVATE)
+                .with_context(|| format!("cannot create the store {}", path.display()))?;
+        }
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the store {}", path.display()))?;
         let mut store = Store {
