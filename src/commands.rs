@@ -278,7 +278,15 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     Ok(code::OK)
 }
 
+/// Prints a table to the terminal; every cell goes through
+/// [`escape::terminal`](crate::escape::terminal) (kind names and segment
+/// values come from the CRM export).
 fn print_table<const N: usize>(rows: &[[String; N]]) {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|r| r.clone().map(|c| crate::escape::terminal(&c).into_owned()))
+        .collect();
+    let rows = rows.as_slice();
     let mut widths = [0usize; N];
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -351,7 +359,7 @@ pub fn show(
         return Err(Failure::usage(format!(
             "no segment '{key}' in {} (known: {})",
             p.id(),
-            known.into_iter().collect::<Vec<_>>().join(", ")
+            crate::escape::terminal(&known.into_iter().collect::<Vec<_>>().join(", "))
         ))
         .into());
     }
@@ -364,15 +372,18 @@ pub fn show(
         return Ok(code::OK);
     }
     println!(
-        "{} {} ({}){}",
-        config.report.title,
-        p.id(),
-        report::view::period_label(p),
-        if key.is_empty() {
-            String::new()
-        } else {
-            format!(", {key}")
-        }
+        "{}",
+        crate::escape::terminal(&format!(
+            "{} {} ({}){}",
+            config.report.title,
+            p.id(),
+            report::view::period_label(p),
+            if key.is_empty() {
+                String::new()
+            } else {
+                format!(", {key}")
+            }
+        ))
     );
     let mut table = vec![[
         "KPI".to_string(),

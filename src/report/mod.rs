@@ -48,6 +48,7 @@ impl Renderer {
     pub fn new(templates_dir: Option<&Path>, subject: &str) -> Result<Renderer> {
         let mut tera = Tera::default();
         tera.autoescape_on([".html"]);
+        crate::escape::register_filters(&mut tera);
         tera.set_fallback_prefixes([BUILTIN_PREFIX])
             .map_err(|e| template_failure(&e))?;
         let builtins: Vec<(String, &str)> = BUILTIN_TEMPLATES
@@ -95,7 +96,11 @@ impl Renderer {
     pub fn subject<T: Serialize>(&self, model: &T) -> Result<String> {
         let ctx = Context::from_serialize(model).map_err(|e| template_failure(&e))?;
         let s = Tera::one_off(&self.subject, &ctx, false).map_err(|e| template_failure(&e))?;
-        Ok(s.split_whitespace().collect::<Vec<_>>().join(" "))
+        // One line of plain text whatever the values hold.
+        Ok(crate::escape::text(&s)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "))
     }
 }
 
