@@ -85,18 +85,7 @@ fn mapping(
     if !m.stages.is_empty() && kind != FileKind::Deals {
         return Err(err("stages", "stage mapping is only for deals".into()));
     }
-    let mut stages = BTreeMap::new();
-    for (canonical, names) in m.stages {
-        if !["won", "lost", "open"].contains(&canonical.as_str()) {
-            return Err(err(
-                "stages",
-                format!("'{canonical}' (map to won, lost or open)"),
-            ));
-        }
-        for n in names {
-            stages.insert(n.trim().to_lowercase(), canonical.clone());
-        }
-    }
+    let stages = stages(m.stages, &err)?;
     for (k, f) in [
         ("date_format", &m.date_format),
         ("timestamp_format", &m.timestamp_format),
@@ -147,4 +136,24 @@ fn mapping(
         header_rows,
         skip_rows: m.skip_rows,
     })
+}
+
+/// `stages = { won = ["Closed Won"] }` → user stage (lowercased) → won / lost / open.
+fn stages(
+    raw: BTreeMap<String, Vec<String>>,
+    err: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut stages = BTreeMap::new();
+    for (canonical, names) in raw {
+        if !["won", "lost", "open"].contains(&canonical.as_str()) {
+            return Err(err(
+                "stages",
+                format!("'{canonical}' (map to won, lost or open)"),
+            ));
+        }
+        for n in names {
+            stages.insert(n.trim().to_lowercase(), canonical.clone());
+        }
+    }
+    Ok(stages)
 }
