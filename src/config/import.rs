@@ -123,7 +123,9 @@ fn mapping(
         Some(d) => Some(crate::ingest::read::parse_delimiter(d).ok_or_else(|| {
             err(
                 "delimiter",
-                format!("'{d}' (expected \",\", \";\", \"tab\" or \"|\"; leave it out to detect it)"),
+                format!(
+                    "'{d}' (expected \",\", \";\", \"tab\" or \"|\"; leave it out to detect it)"
+                ),
             )
         })?),
     };
