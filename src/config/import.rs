@@ -127,8 +127,7 @@ fn mapping(
                 ));
             }
         }
-        if chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error))
-        {
+        if chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error)) {
             return Err(err(
                 "formats",
                 format!("'{f}' ({column}) is not a valid strftime format"),
@@ -140,7 +139,9 @@ fn mapping(
         Some(t) => Some(t.parse::<chrono_tz::Tz>().map_err(|_| {
             err(
                 "timezone",
-                format!("'{t}' is not an IANA time zone name (like Europe/Berlin or America/New_York)"),
+                format!(
+                    "'{t}' is not an IANA time zone name (like Europe/Berlin or America/New_York)"
+                ),
             )
         })?),
     };

@@ -298,9 +298,8 @@ impl ParseCtx<'_> {
             c.parsed(name, |s| values::parse_date(s, f, zones))
         };
         let number_format = m.number_format;
-        let number = |c: &mut Cells, name: &str| {
-            c.parsed(name, |s| values::parse_number(s, number_format))
-        };
+        let number =
+            |c: &mut Cells, name: &str| c.parsed(name, |s| values::parse_number(s, number_format));
         let mut days = Vec::new();
         let values: Vec<Value> = match self.kind {
             FileKind::Customers => {

@@ -8,9 +8,7 @@
 //! millisecond when stored). Values a user cannot have meant are refused: a
 //! year outside 1900–2199, a date that is not zero-padded, a number too large
 //! to be a number.
-use chrono::{
-    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
-};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::period;
@@ -160,7 +158,9 @@ fn local_instant(cell: &str, local: NaiveDateTime, tz: Tz) -> Result<DateTime<Ut
 
 /// Whether a strftime format reads a UTC offset.
 fn has_offset(format: &str) -> bool {
-    ["%z", "%:z", "%::z", "%#z"].iter().any(|z| format.contains(z))
+    ["%z", "%:z", "%::z", "%#z"]
+        .iter()
+        .any(|z| format.contains(z))
 }
 
 /// Whether a strftime format reads a time of day.
@@ -513,7 +513,9 @@ mod tests {
         // Fractional seconds are kept.
         let ms = parse_timestamp("2026-11-17T09:30:15.250Z", None, utc()).unwrap();
         assert_eq!(millis(ms) % 1000, 250);
-        assert!(t("yesterday", utc()).unwrap_err().contains("not a timestamp"));
+        assert!(t("yesterday", utc())
+            .unwrap_err()
+            .contains("not a timestamp"));
         // 02:30 on the spring-forward night does not exist in Paris.
         assert!(t("2026-03-29 02:30", in_paris)
             .unwrap_err()
