@@ -108,7 +108,7 @@ fn mapping(
     }
     for (column, f) in &m.formats {
         use crate::ingest::schema::ColumnType;
-        match kind.columns().iter().find(|c| &c.name == column) {
+        match kind.columns().iter().find(|c| c.name == column) {
             Some(c) if matches!(c.ty, ColumnType::Date | ColumnType::Timestamp) => {}
             Some(_) => {
                 return Err(err(
