@@ -361,12 +361,15 @@ impl Problems {
             return Ok(());
         }
         if self.rejects.is_none() {
-            let mut w = csv::Writer::from_path(&self.rejects_path).with_context(|| {
-                format!(
-                    "cannot write the rejects file {}",
-                    self.rejects_path.display()
-                )
-            })?;
+            // The rejected rows are customer data: owner-only.
+            let file = crate::files::create(&self.rejects_path, crate::files::PRIVATE)
+                .with_context(|| {
+                    format!(
+                        "cannot write the rejects file {}",
+                        self.rejects_path.display()
+                    )
+                })?;
+            let mut w = csv::Writer::from_writer(file);
             w.write_record(["file", "line", "reason", "record"])?;
             self.rejects = Some(w);
         }
@@ -375,11 +378,13 @@ impl Problems {
         let raw = String::from_utf8_lossy(&raw.into_inner().unwrap_or_default())
             .trim_end()
             .to_string();
+        // Opened in a spreadsheet, no cell may start a formula.
+        use crate::escape::csv_cell;
         self.rejects.as_mut().unwrap().write_record([
-            file,
-            &line.to_string(),
-            &reasons.join("; "),
-            &raw,
+            csv_cell(file).as_ref(),
+            csv_cell(&line.to_string()).as_ref(),
+            csv_cell(&reasons.join("; ")).as_ref(),
+            csv_cell(&raw).as_ref(),
         ])?;
         Ok(())
     }
