@@ -136,7 +136,7 @@ fn import_stores_rows_and_reimport_changes_nothing() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(opened, 1_794_988_800); // 2026-11-18T08:00:00Z
+    assert_eq!(opened, 1_794_988_800_000); // 2026-11-18T08:00:00Z, in milliseconds
     drop(db);
     let before = std::fs::read(p.path("scorecard.db")).unwrap();
     let out = p.ok(&["import", fixture("tiny").to_str().unwrap()]);
@@ -265,13 +265,16 @@ fn invalid_utf8_binary_files_and_unreadable_folders() {
     std::fs::create_dir_all(&snap).unwrap();
     std::fs::write(
         snap.join("activities.csv"),
-        b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xe9\n",
+        // UTF-8 (é) with one stray Latin-1 byte: a damaged UTF-8 file, read
+        // as UTF-8 so that the bad cell is named (a file with no UTF-8 at all
+        // is read as Windows-1252: tests/import.rs).
+        b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xc3\xa9\nA2,2026-11-10,caf\xe9\n",
     )
     .unwrap();
     let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
     assert_eq!(code, 3);
     assert!(
-        stderr.contains("activities.csv:2:3: kind: invalid UTF-8 near byte offset 46"),
+        stderr.contains("activities.csv:3:3: kind: invalid UTF-8 near byte offset 66"),
         "{stderr}"
     );
     assert!(
@@ -470,6 +473,19 @@ fn intervals_comparisons_and_statuses() {
     // Trailing average over W43..W46: revenue is 0 (not null) in weeks without
     // orders once orders.csv is imported, so (0 + 0 + 0 + 80) / 4.
     assert_eq!(revenue["trailing_avg"]["value"], 20.0);
+    // Usual range of revenue from W35..W46: eleven weeks of 0 and W46 = 80.
+    // mean 80 / 12, mean moving range 80 / 11 (one jump of 80 in 11 pairs):
+    // 6.667 ± 2.66 × 7.273 = [−12.68, 26.01]; 320 is unusual.
+    let (mean, mr) = (80.0 / 12.0, 80.0 / 11.0);
+    close(revenue["usual"][0].as_f64(), mean - 2.66 * mr);
+    close(revenue["usual"][1].as_f64(), mean + 2.66 * mr);
+    assert_eq!(revenue["unusual"], true);
+    // Orders is a count: the lower limit is cut at 0.
+    let orders = kpi(&doc, "orders", None);
+    close(orders["usual"][0].as_f64(), 0.0);
+    close(orders["usual"][1].as_f64(), 1.0 / 12.0 + 2.66 / 11.0);
+    // NPS has no history: no usual range, unusual unknown.
+    assert!(nps["usual"].is_null() && nps["unusual"].is_null(), "{nps}");
     // Zero denominators are null with a reason, never NaN.
     let cac = kpi(&doc, "cac", Some("plan=Pro"));
     assert!(cac["value"].is_null());
@@ -912,6 +928,63 @@ fn a_user_template_overrides_one_file_and_a_broken_one_stops_the_run() {
     let (code, stderr) = p.fail(&["run", "--no-send", "--period", "2026-W47"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("scorecard.html"), "{stderr}");
+}
+
+#[test]
+fn user_templates_load_partials_and_check_names_unused_files() {
+    let p = Project::new(&format!(
+        "{}\n",
+        std::fs::read_to_string(fixture("tiny.toml"))
+            .unwrap()
+            .replace(
+                "out_dir = \"reports\"",
+                "out_dir = \"reports\"\ntemplates_dir = \"mytemplates\""
+            )
+    ));
+    std::fs::create_dir_all(p.path("mytemplates/partials")).unwrap();
+    for (name, text) in [
+        (
+            "scorecard.md",
+            "{% include \"partials/head.md\" %}BODY {{<badge text=\"ok\"/>}}\n",
+        ),
+        ("partials/head.md", "HEAD {{ period.id }}\n"),
+        (
+            "components.md",
+            "{% component badge(text) %}[{{ text }}]{% endcomponent badge %}",
+        ),
+        // Misspelt: overrides nothing, and takes its partial down with it.
+        ("scorecrad.html", "{% include \"partials/orphan.md\" %}"),
+        ("partials/orphan.md", "never shown"),
+        (".scorecard.md.swp", "\u{0}not a template"),
+    ] {
+        std::fs::write(p.path("mytemplates").join(name), text).unwrap();
+    }
+    let out = p.cmd().arg("check").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    for (w, file) in warnings
+        .iter()
+        .zip(["partials/orphan.md", "scorecrad.html"])
+    {
+        assert!(
+            w.starts_with("warning: template ")
+                && w.contains(&format!("mytemplates/{file} is not used: it overrides no built-in template (scorecard.html, scorecard.md, email.html, index.html, index.md)")),
+            "{w}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all parse"));
+
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let md = std::fs::read_to_string(p.path("reports/weekly/2026-W47/scorecard.md")).unwrap();
+    assert!(md.starts_with("HEAD 2026-W47\n"), "{md}");
+    assert!(md.contains("BODY [ok]"), "{md}");
+    assert!(!md.contains("never shown"), "{md}");
 }
 
 /// A real headless Chromium opens the standalone page: no console errors,

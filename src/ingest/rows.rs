@@ -7,7 +7,7 @@ pub use crate::sources::CellError;
 pub use crate::store::tables::{Row, Upsert};
 
 use crate::config::{Config, ImportMapping};
-use crate::sources::{Cells, FileKind, RuleCtx, Table};
+use crate::sources::{values, Cells, FileKind, RuleCtx, Table};
 
 /// Where each schema column sits in the file, and the attribute columns.
 #[derive(Debug)]
@@ -43,14 +43,6 @@ impl Layout {
             };
             names.push(text.trim().to_lowercase());
         }
-        for (i, n) in names.iter().enumerate() {
-            if !n.is_empty() && names[..i].contains(n) {
-                return Err(format!(
-                    "column {}: '{n}' appears twice in the header",
-                    i + 1
-                ));
-            }
-        }
         let columns = kind.columns();
         let mut index = Vec::with_capacity(columns.len());
         let mut missing = Vec::new();
@@ -61,6 +53,20 @@ impl Layout {
                 .map(String::as_str)
                 .unwrap_or(c.name);
             let pos = names.iter().position(|n| n == wanted);
+            // A name that appears twice is only a problem if it is read.
+            if let Some(p) = pos {
+                if let Some(again) = names[p + 1..].iter().position(|n| n == wanted) {
+                    return Err(format!(
+                        "column {}: '{wanted}' appears twice in the header (columns {} and {}) and is read as {}; rename one of them or map {} to another column in [import.{}] columns",
+                        p + again + 2,
+                        p + 1,
+                        p + again + 2,
+                        c.name,
+                        c.name,
+                        kind.key()
+                    ));
+                }
+            }
             if pos.is_none() && c.required {
                 missing.push(if wanted == c.name {
                     c.name.to_string()
@@ -95,7 +101,7 @@ impl Layout {
             names
                 .iter()
                 .enumerate()
-                .filter(|(i, n)| !used.contains(i) && !n.is_empty())
+                .filter(|(i, n)| !used.contains(i) && !n.is_empty() && !names[..*i].contains(n))
                 .map(|(i, n)| (i, n.clone()))
                 .collect()
         } else {
@@ -131,7 +137,14 @@ pub struct ParseCtx<'a> {
 
 impl ParseCtx<'_> {
     /// Checks one record by its file's rules and lays it out for its table.
-    pub fn parse(&self, layout: &Layout, record: &csv::ByteRecord) -> Result<Row, Vec<CellError>> {
+    /// `bom`: the bytes of a byte-order mark the reader skipped (offsets in
+    /// messages count from the start of the file).
+    pub fn parse(
+        &self,
+        layout: &Layout,
+        record: &csv::ByteRecord,
+        bom: u64,
+    ) -> Result<Row, Vec<CellError>> {
         if record.len() != layout.width {
             return Err(vec![CellError {
                 column: None,
@@ -143,23 +156,34 @@ impl ParseCtx<'_> {
             }]);
         }
         let source = self.kind.source();
-        let mut c = Cells::new(self.kind.columns(), &layout.index, record);
+        let mut c = Cells::new(self.kind.columns(), &layout.index, record, bom);
         let known_kpi = |k: &str| {
             crate::kpi::catalogue::is_known_static(k)
                 || self.config.custom_kpis.iter().any(|ck| ck.id == k)
         };
+        let m = self.mapping;
         let tz = self.config.report.timezone;
         let rules = RuleCtx {
-            date_format: self.mapping.date_format.as_deref(),
-            timestamp_format: self.mapping.timestamp_format.as_deref(),
-            tz,
-            stages: &self.mapping.stages,
+            date_format: m.date_format.as_deref(),
+            timestamp_format: m.timestamp_format.as_deref(),
+            formats: &m.formats,
+            zones: values::Zones {
+                source: m.timezone.unwrap_or(tz),
+                report: tz,
+            },
+            number_format: m.number_format,
+            stages: &m.stages,
             known_kpi: &known_kpi,
         };
         let fields = source.read(&mut c, &rules);
         let mut attributes = Vec::new();
         for (pos, name) in &layout.attributes {
             match std::str::from_utf8(record.get(*pos).unwrap_or_default()) {
+                Ok(v) if v.contains('\0') => c.fail(
+                    Some(*pos),
+                    name,
+                    "contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)".into(),
+                ),
                 Ok(v) => attributes.push((name.clone(), v.trim().to_string())),
                 Err(_) => c.fail(
                     Some(*pos),

@@ -4,20 +4,30 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
 
 use super::{values, Column};
 
 /// The settings the row rules read (from `[import.<file>]`, `[report]` and
 /// the custom KPIs), as plain values.
 pub struct RuleCtx<'a> {
+    /// The file-wide formats of dates and timestamps (else ISO 8601).
     pub date_format: Option<&'a str>,
     pub timestamp_format: Option<&'a str>,
-    pub tz: Tz,
+    /// A column's own format, over the file-wide one for its type.
+    pub formats: &'a BTreeMap<String, String>,
+    pub zones: values::Zones,
+    pub number_format: values::NumberFormat,
     /// user stage (lowercased) → won / lost / open
     pub stages: &'a BTreeMap<String, String>,
     /// Whether a KPI id is known (built-in, activity kind or custom).
     pub known_kpi: &'a dyn Fn(&str) -> bool,
+}
+
+impl<'a> RuleCtx<'a> {
+    /// A column's own format, else the file's for its type, else None (ISO).
+    fn format_of(&self, name: &str, file_wide: Option<&'a str>) -> Option<&'a str> {
+        self.formats.get(name).map(String::as_str).or(file_wide)
+    }
 }
 
 #[derive(Debug)]
@@ -32,6 +42,8 @@ pub struct Cells<'a> {
     /// Per column: its index in the record.
     index: &'a [Option<usize>],
     record: &'a csv::ByteRecord,
+    /// The bytes of a byte-order mark before the first record.
+    bom: u64,
     pub errors: Vec<CellError>,
 }
 
@@ -40,11 +52,13 @@ impl<'a> Cells<'a> {
         columns: &'static [Column],
         index: &'a [Option<usize>],
         record: &'a csv::ByteRecord,
+        bom: u64,
     ) -> Cells<'a> {
         Cells {
             columns,
             index,
             record,
+            bom,
             errors: Vec::new(),
         }
     }
@@ -79,7 +93,8 @@ impl<'a> Cells<'a> {
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t.trim(),
             Err(e) => {
-                let offset = self.record.position().map(|p| p.byte()).unwrap_or(0)
+                let offset = self.bom
+                    + self.record.position().map(|p| p.byte()).unwrap_or(0)
                     + self.record.range(pos).map(|r| r.start as u64).unwrap_or(0)
                     + pos as u64 // the separators before this field (exact for unquoted fields)
                     + e.valid_up_to() as u64;
@@ -93,6 +108,14 @@ impl<'a> Cells<'a> {
                 return None;
             }
         };
+        if text.contains('\0') {
+            self.fail(
+                Some(pos),
+                name,
+                "contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)".into(),
+            );
+            return None;
+        }
         if text.is_empty() {
             if self.columns[i].required {
                 self.fail(Some(pos), name, "required value is empty".into());
@@ -123,22 +146,23 @@ impl<'a> Cells<'a> {
     }
 
     pub fn date(&mut self, name: &str, ctx: &RuleCtx) -> Option<NaiveDate> {
-        self.parsed(name, |s| values::parse_date(s, ctx.date_format))
+        let f = ctx.format_of(name, ctx.date_format);
+        self.parsed(name, |s| values::parse_date(s, f, ctx.zones))
     }
 
     pub fn instant(&mut self, name: &str, ctx: &RuleCtx) -> Option<DateTime<Utc>> {
-        self.parsed(name, |s| {
-            values::parse_timestamp(s, ctx.timestamp_format, ctx.tz)
-        })
+        let f = ctx.format_of(name, ctx.timestamp_format);
+        self.parsed(name, |s| values::parse_timestamp(s, f, ctx.zones))
     }
 
-    pub fn decimal(&mut self, name: &str) -> Option<f64> {
-        self.parsed(name, values::parse_decimal)
+    /// A number in the file's number format.
+    pub fn number(&mut self, name: &str, ctx: &RuleCtx) -> Option<f64> {
+        self.parsed(name, |s| values::parse_number(s, ctx.number_format))
     }
 
-    /// A decimal that must not be negative.
-    pub fn amount(&mut self, name: &str) -> Option<f64> {
-        let v = self.decimal(name);
+    /// A number that must not be negative.
+    pub fn amount(&mut self, name: &str, ctx: &RuleCtx) -> Option<f64> {
+        let v = self.number(name, ctx);
         if v.is_some_and(|a| a < 0.0) {
             self.fail_at(name, "must not be negative".into());
         }

@@ -30,7 +30,7 @@ impl Source for Deals {
         let created = c.date("created_on", ctx);
         let stage = c.get("stage").and_then(|s| map_stage(s, c, ctx));
         let closed = c.date("closed_on", ctx);
-        let amount = c.decimal("amount");
+        let amount = c.number("amount", ctx);
         match (stage, closed) {
             (Some("open"), Some(d)) => {
                 c.fail_at("closed_on", format!("{d} is set on an open deal (an open deal has no close date; is the stage right?)"));

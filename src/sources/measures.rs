@@ -29,7 +29,7 @@ impl Source for Measures {
                 c.fail_at("kpi", format!("unknown KPI '{k}' (see `scorecard kpis`)"));
             }
         }
-        let value = c.decimal("value");
+        let value = c.number("value", ctx);
         let segment = c.text("segment");
         if let Some(s) = &segment {
             if !s

@@ -466,7 +466,7 @@ impl Table {
                     Field::Null => Value::Null,
                     Field::Text(t) => Value::Text(t.clone()),
                     Field::Date(d) => Value::Text(d.to_string()),
-                    Field::Instant(t) => Value::Integer(t.timestamp()),
+                    Field::Instant(t) => Value::Integer(values::millis(*t)),
                     Field::Real(r) => Value::Real(*r),
                     Field::Integer(i) => Value::Integer(*i),
                 }
@@ -516,12 +516,14 @@ mod tests {
 
     #[test]
     fn every_file_reads_one_field_per_column() {
-        let stages = Default::default();
+        let (stages, formats) = (Default::default(), Default::default());
         let known = |_: &str| true;
         let ctx = RuleCtx {
             date_format: None,
             timestamp_format: None,
-            tz: Tz::UTC,
+            formats: &formats,
+            zones: values::Zones::utc(),
+            number_format: Default::default(),
             stages: &stages,
             known_kpi: &known,
         };
@@ -538,7 +540,7 @@ mod tests {
                 .collect();
             let record = csv::ByteRecord::from(cells);
             let index: Vec<Option<usize>> = (0..columns.len()).map(Some).collect();
-            let mut c = Cells::new(columns, &index, &record);
+            let mut c = Cells::new(columns, &index, &record, 0);
             let fields = kind.source().read(&mut c, &ctx);
             assert_eq!(kind.describe().kind, kind);
             assert_eq!(fields.len(), columns.len(), "{kind}");

@@ -26,8 +26,8 @@ impl Source for Orders {
         let id = c.text("order_id");
         let customer = c.text("customer_id");
         let ordered = c.date("ordered_on", ctx);
-        let amount = c.decimal("amount");
-        let cost = c.amount("cost");
+        let amount = c.number("amount", ctx);
+        let cost = c.amount("cost", ctx);
         vec![
             Field::text(id),
             Field::text(customer),

@@ -36,7 +36,7 @@ impl Source for Spend {
                 );
             }
         }
-        let amount = c.amount("amount");
+        let amount = c.amount("amount", ctx);
         vec![
             Field::text(id),
             Field::date(spent),

@@ -156,6 +156,14 @@ const SHIPPED: &[&str] = &[
     CREATE INDEX surveys_customer ON surveys(customer_id);
     CREATE INDEX activities_customer ON activities(customer_id);
     "#,
+    // 6: ticket instants in milliseconds since the epoch (they were whole
+    // seconds): a first response at 0.5 s is 0.5 s, and 24 h + 0.5 s is
+    // outside a 24 h SLA.
+    r#"
+    UPDATE tickets SET opened_at = opened_at * 1000,
+        first_response_at = first_response_at * 1000,
+        resolved_at = resolved_at * 1000;
+    "#,
 ];
 
 #[cfg(test)]
@@ -164,12 +172,13 @@ mod tests {
 
     /// The SHA-256 of each migration's text as it shipped: a store migrated
     /// by an older scorecard has exactly this schema.
-    const SHIPPED_SHA256: [&str; 5] = [
+    const SHIPPED_SHA256: [&str; 6] = [
         "fcbb347f8ff51f1782eaf2d97a0496a9df7451536c5d097a0de1c904c7335f9f",
         "ef660d1aba67ab7d36c2d851190d387d98cfabe53a8f2b4fee1088a76d5f3e77",
         "1727b27699e20c59d910658a28b67f0f78212b9bfc3edde1213352838e598cbd",
         "4283aafe59c8ed5b664979e6ed0b143349b8032b0fb56b71941af9f21cbff52e",
         "8d8dc4e056e89c76dc7afa77cff365d4de087ada0625b5c0ec04100316599715",
+        "b06a23148d3e2714794f28f22970897baefb0fb7af50fb9b9bf3eb9337edd3c9",
     ];
 
     #[test]
