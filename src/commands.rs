@@ -371,7 +371,7 @@ pub fn show(
         if key.is_empty() {
             String::new()
         } else {
-            format!(", {key}")
+            format!(", {}", report::view::segment_label(&key))
         }
     );
     let mut table = vec![[
