@@ -9,6 +9,8 @@ pub mod config;
 pub mod deliver;
 pub mod demo;
 pub mod error;
+pub mod escape;
+pub mod files;
 pub mod ingest;
 pub mod kpi;
 pub mod lock;

@@ -199,6 +199,14 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     let config = ctx.config;
     let cadence = opts.cadence.unwrap_or(config.report.cadence);
     let mut summary = RunSummary::default();
+    let mode = archive::page_mode(config.report.private);
+    // What runs that died left in the archive goes first (the caller holds
+    // the run lock: nothing else writes there).
+    for path in archive::clean_leftovers(&config.report.out_dir)
+        .context("cleaning the archive of a run that died")?
+    {
+        tracing::info!(path = %path.display(), "leftover of a dead run cleaned");
+    }
     let (periods, warnings) = resolve_periods(store, config, cadence, &opts.selection, ctx.today)?;
     summary.warnings = warnings;
 
@@ -242,6 +250,18 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             Some(dir) => std::fs::read_to_string(dir.join(format!("{}.md", p.id()))).ok(),
             None => None,
         };
+        // Images from another host (tracking pixels) never reach a reader.
+        let note = note.map(|text| {
+            let (kept, dropped) = report::markdown::drop_remote_images(&text);
+            for url in dropped {
+                summary.warnings.push(format!(
+                    "notes/{}.md: remote image {} dropped (only data: and archive-relative images are kept)",
+                    p.id(),
+                    crate::escape::text(&url)
+                ));
+            }
+            kept
+        });
         let history: Vec<Period> = (0..config.report.history_periods)
             .rev()
             .map(|k| p.back(k))
@@ -273,7 +293,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             reports,
         } = files;
         all.push((PathBuf::from("manifest.json"), manifest.into_bytes()));
-        archive::write_period(&config.report.out_dir, *p, &all)
+        archive::write_period(&config.report.out_dir, *p, &all, mode)
             .with_context(|| format!("archiving {}", p.id()))?;
         drop(all);
         store.record_run(*p, &generated_at)?;
@@ -343,6 +363,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             archive::write_file(
                 &archive::period_dir(&config.report.out_dir, *p).join("manifest.json"),
                 manifest.as_bytes(),
+                mode,
             )?;
         }
     }
@@ -551,7 +572,12 @@ pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
     };
     let html = renderer.render("index.html", &model)?;
     let md = renderer.render("index.md", &model)?;
-    archive::write_file(&config.report.out_dir.join("index.html"), html.as_bytes())?;
-    archive::write_file(&config.report.out_dir.join("index.md"), md.as_bytes())?;
+    let mode = archive::page_mode(config.report.private);
+    archive::write_file(
+        &config.report.out_dir.join("index.html"),
+        html.as_bytes(),
+        mode,
+    )?;
+    archive::write_file(&config.report.out_dir.join("index.md"), md.as_bytes(), mode)?;
     Ok(())
 }

@@ -265,13 +265,16 @@ fn invalid_utf8_binary_files_and_unreadable_folders() {
     std::fs::create_dir_all(&snap).unwrap();
     std::fs::write(
         snap.join("activities.csv"),
-        b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xe9\n",
+        // UTF-8 (é) with one stray Latin-1 byte: a damaged UTF-8 file, read
+        // as UTF-8 so that the bad cell is named (a file with no UTF-8 at all
+        // is read as Windows-1252: tests/import.rs).
+        b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xc3\xa9\nA2,2026-11-10,caf\xe9\n",
     )
     .unwrap();
     let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
     assert_eq!(code, 3);
     assert!(
-        stderr.contains("activities.csv:2:3: kind: invalid UTF-8 near byte offset 46"),
+        stderr.contains("activities.csv:3:3: kind: invalid UTF-8 near byte offset 66"),
         "{stderr}"
     );
     assert!(
@@ -925,6 +928,63 @@ fn a_user_template_overrides_one_file_and_a_broken_one_stops_the_run() {
     let (code, stderr) = p.fail(&["run", "--no-send", "--period", "2026-W47"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("scorecard.html"), "{stderr}");
+}
+
+#[test]
+fn user_templates_load_partials_and_check_names_unused_files() {
+    let p = Project::new(&format!(
+        "{}\n",
+        std::fs::read_to_string(fixture("tiny.toml"))
+            .unwrap()
+            .replace(
+                "out_dir = \"reports\"",
+                "out_dir = \"reports\"\ntemplates_dir = \"mytemplates\""
+            )
+    ));
+    std::fs::create_dir_all(p.path("mytemplates/partials")).unwrap();
+    for (name, text) in [
+        (
+            "scorecard.md",
+            "{% include \"partials/head.md\" %}BODY {{<badge text=\"ok\"/>}}\n",
+        ),
+        ("partials/head.md", "HEAD {{ period.id }}\n"),
+        (
+            "components.md",
+            "{% component badge(text) %}[{{ text }}]{% endcomponent badge %}",
+        ),
+        // Misspelt: overrides nothing, and takes its partial down with it.
+        ("scorecrad.html", "{% include \"partials/orphan.md\" %}"),
+        ("partials/orphan.md", "never shown"),
+        (".scorecard.md.swp", "\u{0}not a template"),
+    ] {
+        std::fs::write(p.path("mytemplates").join(name), text).unwrap();
+    }
+    let out = p.cmd().arg("check").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    for (w, file) in warnings
+        .iter()
+        .zip(["partials/orphan.md", "scorecrad.html"])
+    {
+        assert!(
+            w.starts_with("warning: template ")
+                && w.contains(&format!("mytemplates/{file} is not used: it overrides no built-in template (scorecard.html, scorecard.md, email.html, index.html, index.md)")),
+            "{w}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all parse"));
+
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let md = std::fs::read_to_string(p.path("reports/weekly/2026-W47/scorecard.md")).unwrap();
+    assert!(md.starts_with("HEAD 2026-W47\n"), "{md}");
+    assert!(md.contains("BODY [ok]"), "{md}");
+    assert!(!md.contains("never shown"), "{md}");
 }
 
 /// A real headless Chromium opens the standalone page: no console errors,

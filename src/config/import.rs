@@ -17,6 +17,10 @@ pub(super) struct RawImport {
     date_format: Option<String>,
     timestamp_format: Option<String>,
     stages: BTreeMap<String, Vec<String>>,
+    encoding: Option<String>,
+    delimiter: Option<String>,
+    header_rows: Option<usize>,
+    skip_rows: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -28,6 +32,16 @@ pub struct ImportMapping {
     pub timestamp_format: Option<String>,
     /// user stage (lowercased) → won / lost / open
     pub stages: BTreeMap<String, String>,
+    /// None: detected from the file.
+    pub encoding: Option<crate::ingest::read::Encoding>,
+    /// None: detected from the header line.
+    pub delimiter: Option<u8>,
+    /// Header rows: the first names the columns, the others are skipped
+    /// (0 is read as 1).
+    pub header_rows: usize,
+    /// Rows whose first cell starts with one of these are not data: report
+    /// footers such as `Grand Totals`.
+    pub skip_rows: Vec<String>,
 }
 
 pub(super) fn check(
@@ -95,11 +109,42 @@ fn mapping(
             }
         }
     }
+    let encoding = match &m.encoding {
+        None => None,
+        Some(e) => Some(crate::ingest::read::Encoding::parse(e).ok_or_else(|| {
+            err(
+                "encoding",
+                format!("'{e}' (expected utf-8, utf-16, utf-16be or windows-1252; leave it out to detect it)"),
+            )
+        })?),
+    };
+    let delimiter = match &m.delimiter {
+        None => None,
+        Some(d) => Some(crate::ingest::read::parse_delimiter(d).ok_or_else(|| {
+            err(
+                "delimiter",
+                format!(
+                    "'{d}' (expected \",\", \";\", \"tab\" or \"|\"; leave it out to detect it)"
+                ),
+            )
+        })?),
+    };
+    let header_rows = m.header_rows.unwrap_or(1);
+    if header_rows == 0 {
+        return Err(err(
+            "header_rows",
+            "must be at least 1 (the first row names the columns)".into(),
+        ));
+    }
     Ok(ImportMapping {
         file: m.file,
         columns,
         date_format: m.date_format,
         timestamp_format: m.timestamp_format,
         stages,
+        encoding,
+        delimiter,
+        header_rows,
+        skip_rows: m.skip_rows,
     })
 }

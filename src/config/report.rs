@@ -21,6 +21,7 @@ pub(super) struct RawReport {
     history_periods: Option<usize>,
     title: Option<String>,
     currency: Option<String>,
+    private: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct ReportConfig {
     pub history_periods: usize,
     pub title: String,
     pub currency: String,
+    /// Archive pages readable by their owner only (0600 instead of 0644).
+    pub private: bool,
 }
 
 pub(super) fn check(
@@ -84,5 +87,6 @@ pub(super) fn check(
             .title
             .unwrap_or_else(|| format!("{} CRM scorecard", cadence.adjective())),
         currency: raw.currency.unwrap_or_else(|| "$".into()),
+        private: raw.private.unwrap_or(false),
     })
 }

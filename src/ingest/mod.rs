@@ -5,18 +5,17 @@
 //! rejects CSV next to the store). Rows are upserted by id; a file whose exact
 //! content was imported before is skipped; the KPI cache loses only the periods
 //! the changed rows touch.
+pub mod read;
 pub mod rows;
 pub mod schema;
 pub mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::error::Failure;
@@ -47,6 +46,10 @@ pub struct FileSummary {
     pub rejected: u64,
     /// The same content was imported before: nothing was read.
     pub already_imported: Option<String>,
+    /// Rows that are not data and were skipped: extra header rows, footers.
+    pub skipped: u64,
+    /// How the file was read, when not plain UTF-8 and commas.
+    pub format: Option<String>,
 }
 
 impl FileSummary {
@@ -73,6 +76,16 @@ impl FileSummary {
                 );
                 if self.rejected > 0 {
                     s.push_str(&format!(", {} rejected", self.rejected));
+                }
+                if self.skipped > 0 {
+                    s.push_str(&format!(
+                        "; {} non-data row{} skipped (extra header rows, footers)",
+                        self.skipped,
+                        if self.skipped == 1 { "" } else { "s" }
+                    ));
+                }
+                if let Some(f) = &self.format {
+                    s.push_str(&format!("; {f}"));
                 }
                 s
             }
@@ -111,18 +124,20 @@ pub fn import(
     let mut report = ImportReport::default();
     let inputs = discover(paths, config, &mut report.warnings)?;
 
-    // Hash first: a file whose exact content is already in the ledger is skipped.
+    // Hash first: a file identical to the latest import of its snapshot file
+    // is skipped (A, B, then A again imports A again).
     let mut todo = Vec::new();
     for input in inputs {
-        let sha = file_sha256(&input.path)?;
-        match store.imported_before(input.kind.key(), &sha)? {
+        let scanned = read::scan(&input.path)
+            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", input.path.display())))?;
+        match store.imported_before(input.kind.key(), &scanned.sha256)? {
             Some(when) => report.files.push(FileSummary {
                 file: input.name.clone(),
                 path: input.path.clone(),
                 already_imported: Some(when),
                 ..Default::default()
             }),
-            None => todo.push((input, sha)),
+            _ => todo.push((input, scanned)),
         }
     }
     if todo.is_empty() {
@@ -134,13 +149,15 @@ pub fn import(
     let tx = store.begin_import()?;
     let mut touched = Touched::new(tx.cache_in_use());
     let imported_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for (input, sha) in &todo {
+    for (input, scanned) in &todo {
         let path = input.path.display().to_string();
-        let snapshot_id = tx.add_snapshot(input.kind.key(), &path, sha, &imported_at)?;
+        let snapshot_id =
+            tx.add_snapshot(input.kind.key(), &path, &scanned.sha256, &imported_at)?;
         let summary = import_file(
             &tx,
             config,
             input,
+            scanned,
             snapshot_id,
             opts,
             &mut problems,
@@ -150,7 +167,7 @@ pub fn import(
         report.files.push(summary);
     }
 
-    if problems.total > 0 && !opts.skip_invalid {
+    if !problems.file_level.is_empty() || (problems.total > 0 && !opts.skip_invalid) {
         drop(tx); // rolls back: the store is left exactly as it was
         return Err(Failure::input(problems.message()).into());
     }
@@ -249,23 +266,6 @@ fn discover(
     Ok(inputs)
 }
 
-fn file_sha256(path: &Path) -> Result<String> {
-    let mut file = File::open(path)
-        .map_err(|e| Failure::input(format!("{}: cannot open: {e}", path.display())))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 fn rejects_path(store: &Path, now: DateTime<Utc>) -> PathBuf {
     let stem = store
         .file_stem()
@@ -296,6 +296,9 @@ pub fn ensure_timezone(store: &mut Store, config: &Config) -> Result<()> {
 /// the rejects file with `--skip-invalid`.
 struct Problems {
     skip_invalid: bool,
+    /// Problems of a whole file (it cannot be read, its header does not
+    /// fit): never skipped, whatever `--skip-invalid` says.
+    file_level: Vec<String>,
     shown: Vec<String>,
     total: usize,
     /// The problems past the shown ones, counted by file and field.
@@ -308,6 +311,7 @@ impl Problems {
     fn new(skip_invalid: bool, rejects_path: PathBuf) -> Self {
         Problems {
             skip_invalid,
+            file_level: Vec::new(),
             shown: Vec::new(),
             total: 0,
             more: BTreeMap::new(),
@@ -335,6 +339,16 @@ impl Problems {
         }
     }
 
+    /// A problem with the whole file: the import stops, with or without
+    /// `--skip-invalid`, and nothing is recorded.
+    fn add_file(&mut self, file: &str, line: u64, reason: &str) {
+        self.total += 1;
+        let msg = format!("{file}:{line}: {reason}");
+        self.file_level.push(msg.clone());
+        self.shown.insert(self.file_level.len() - 1, msg);
+        self.shown.truncate(SHOWN_PROBLEMS);
+    }
+
     /// A rejected row (with `--skip-invalid`): one line in the rejects file.
     fn reject_row(
         &mut self,
@@ -347,12 +361,15 @@ impl Problems {
             return Ok(());
         }
         if self.rejects.is_none() {
-            let mut w = csv::Writer::from_path(&self.rejects_path).with_context(|| {
-                format!(
-                    "cannot write the rejects file {}",
-                    self.rejects_path.display()
-                )
-            })?;
+            // The rejected rows are customer data: owner-only.
+            let file = crate::files::create(&self.rejects_path, crate::files::PRIVATE)
+                .with_context(|| {
+                    format!(
+                        "cannot write the rejects file {}",
+                        self.rejects_path.display()
+                    )
+                })?;
+            let mut w = csv::Writer::from_writer(file);
             w.write_record(["file", "line", "reason", "record"])?;
             self.rejects = Some(w);
         }
@@ -361,11 +378,13 @@ impl Problems {
         let raw = String::from_utf8_lossy(&raw.into_inner().unwrap_or_default())
             .trim_end()
             .to_string();
+        // Opened in a spreadsheet, no cell may start a formula.
+        use crate::escape::csv_cell;
         self.rejects.as_mut().unwrap().write_record([
-            file,
-            &line.to_string(),
-            &reasons.join("; "),
-            &raw,
+            csv_cell(file).as_ref(),
+            csv_cell(&line.to_string()).as_ref(),
+            csv_cell(&reasons.join("; ")).as_ref(),
+            csv_cell(&raw).as_ref(),
         ])?;
         Ok(())
     }
@@ -386,7 +405,11 @@ impl Problems {
                 by_field.join(", ")
             ));
         }
-        msg.push_str("\nhint: fix the file and import again, or pass --skip-invalid to import the valid rows and write the others to a rejects file");
+        if self.file_level.is_empty() {
+            msg.push_str("\nhint: fix the file and import again, or pass --skip-invalid to import the valid rows and write the others to a rejects file");
+        } else {
+            msg.push_str("\nhint: a file that cannot be read as a whole is never skipped, not even with --skip-invalid: fix it (or its [import.<file>] settings) and import again");
+        }
         msg
     }
 
@@ -432,10 +455,12 @@ impl Touched {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn import_file(
     tx: &ImportTx,
     config: &Config,
     input: &Input,
+    scanned: &read::Scan,
     snapshot_id: i64,
     opts: &ImportOptions,
     problems: &mut Problems,
@@ -447,35 +472,44 @@ fn import_file(
         path: input.path.clone(),
         ..Default::default()
     };
-    let file =
-        File::open(&input.path).map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(BufReader::with_capacity(1 << 16, file));
+    let size = std::fs::metadata(&input.path).map(|m| m.len()).unwrap_or(0);
     let mapping = config.import.get(&input.kind).cloned().unwrap_or_default();
+    let format = match read::decide(scanned, mapping.encoding, mapping.delimiter) {
+        Ok(f) => f,
+        Err(reason) => {
+            problems.add_file(name, 1, &reason);
+            return Ok(summary);
+        }
+    };
+    summary.format = format.note();
+    let mut source = read::Source::open(&input.path, format)
+        .map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
 
     let mut record = csv::ByteRecord::new();
-    let has_header = reader.read_byte_record(&mut record).map_err(|e| {
-        Failure::input(format!(
-            "{name}:1: cannot read the header: {e} (is this a CSV file?)"
-        ))
-    })?;
-    if !has_header {
-        problems.add(
-            name,
-            1,
-            None,
-            "the file is empty (expected a header row; see snapshot-format.md)",
-        );
-        return Ok(summary);
-    }
+    let header_line = match source.next(&mut record) {
+        Ok(Some(line)) => line,
+        Ok(None) => {
+            problems.add_file(
+                name,
+                1,
+                "the file is empty (expected a header row; see snapshot-format.md)",
+            );
+            return Ok(summary);
+        }
+        Err(e) => {
+            problems.add_file(
+                name,
+                e.line,
+                &format!("cannot read the header: {} (is this a CSV file?)", e.error),
+            );
+            return Ok(summary);
+        }
+    };
+    let header = record.clone();
     let layout = match Layout::from_header(input.kind, &record, &mapping) {
         Ok(l) => l,
         Err(reason) => {
-            problems.add(name, 1, None, &reason);
+            problems.add_file(name, header_line, &reason);
             return Ok(summary);
         }
     };
@@ -498,30 +532,35 @@ fn import_file(
         bar
     });
 
+    let mut extra_headers = mapping.header_rows.max(1) - 1;
     let mut writer = tx.writer(&table)?;
     loop {
-        let read = reader.read_byte_record(&mut record);
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        match read {
-            Ok(false) => break,
-            Ok(true) => {}
+        let line = match source.next(&mut record) {
+            Ok(None) => break,
+            Ok(Some(line)) => line,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(line);
-                problems.add(
+                problems.add_file(
                     name,
-                    line,
-                    None,
-                    &format!("cannot read this row: {e} (is this a CSV file?)"),
+                    e.line,
+                    &format!("cannot read this row: {} (is this a CSV file?)", e.error),
                 );
-                summary.rejected += 1;
                 break;
             }
+        };
+        if extra_headers > 0 {
+            extra_headers -= 1;
+            summary.skipped += 1;
+            continue;
+        }
+        if is_not_data(&record, &header, &mapping.skip_rows) {
+            summary.skipped += 1;
+            continue;
         }
         summary.rows_read += 1;
         if let (Some(bar), true) = (&progress, summary.rows_read.is_multiple_of(PROGRESS_EVERY)) {
-            bar.set_position(record.position().map(|p| p.byte()).unwrap_or(0));
+            bar.set_position(source.byte());
         }
-        let parsed = ctx.parse(&layout, &record);
+        let parsed = ctx.parse(&layout, &record, format_bom(&source));
         let row = match parsed {
             Ok(row) => row,
             Err(cell_errors) => {
@@ -566,4 +605,30 @@ fn import_file(
         bar.finish_and_clear();
     }
     Ok(summary)
+}
+
+/// The BOM bytes the reader skipped: offsets in messages count from the
+/// start of the file.
+fn format_bom(source: &read::Source) -> u64 {
+    source.format.bom_len as u64
+}
+
+/// A row that is not data: the header again (files concatenated), or a
+/// report footer (its first cell starts with one of `skip_rows`).
+fn is_not_data(record: &csv::ByteRecord, header: &csv::ByteRecord, skip_rows: &[String]) -> bool {
+    if record.len() == header.len()
+        && record.len() > 1
+        && record
+            .iter()
+            .zip(header.iter())
+            .all(|(a, b)| a.trim_ascii() == b.trim_ascii())
+    {
+        return true;
+    }
+    if skip_rows.is_empty() {
+        return false;
+    }
+    let first = String::from_utf8_lossy(record.get(0).unwrap_or_default());
+    let first = first.trim();
+    skip_rows.iter().any(|p| first.starts_with(p.trim()))
 }

@@ -45,14 +45,6 @@ impl Layout {
             };
             names.push(text.trim().to_lowercase());
         }
-        for (i, n) in names.iter().enumerate() {
-            if !n.is_empty() && names[..i].contains(n) {
-                return Err(format!(
-                    "column {}: '{n}' appears twice in the header",
-                    i + 1
-                ));
-            }
-        }
         let columns = kind.columns();
         let mut index = Vec::with_capacity(columns.len());
         let mut missing = Vec::new();
@@ -63,6 +55,20 @@ impl Layout {
                 .map(String::as_str)
                 .unwrap_or(c.name);
             let pos = names.iter().position(|n| n == wanted);
+            // A name that appears twice is only a problem if it is read.
+            if let Some(p) = pos {
+                if let Some(again) = names[p + 1..].iter().position(|n| n == wanted) {
+                    return Err(format!(
+                        "column {}: '{wanted}' appears twice in the header (columns {} and {}) and is read as {}; rename one of them or map {} to another column in [import.{}] columns",
+                        p + again + 2,
+                        p + 1,
+                        p + again + 2,
+                        c.name,
+                        c.name,
+                        kind.key()
+                    ));
+                }
+            }
             if pos.is_none() && c.required {
                 missing.push(if wanted == c.name {
                     c.name.to_string()
@@ -97,7 +103,7 @@ impl Layout {
             names
                 .iter()
                 .enumerate()
-                .filter(|(i, n)| !used.contains(i) && !n.is_empty())
+                .filter(|(i, n)| !used.contains(i) && !n.is_empty() && !names[..*i].contains(n))
                 .map(|(i, n)| (i, n.clone()))
                 .collect()
         } else {
@@ -139,6 +145,7 @@ pub struct ParseCtx<'a> {
 /// Reads one record's cells by schema column name, collecting every problem.
 struct Cells<'a> {
     kind: FileKind,
+    bom: u64,
     layout: &'a Layout,
     record: &'a csv::ByteRecord,
     errors: Vec<CellError>,
@@ -170,7 +177,8 @@ impl<'a> Cells<'a> {
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t.trim(),
             Err(e) => {
-                let offset = self.record.position().map(|p| p.byte()).unwrap_or(0)
+                let offset = self.bom
+                    + self.record.position().map(|p| p.byte()).unwrap_or(0)
                     + self.record.range(pos).map(|r| r.start as u64).unwrap_or(0)
                     + pos as u64 // the separators before this field (exact for unquoted fields)
                     + e.valid_up_to() as u64;
@@ -184,6 +192,14 @@ impl<'a> Cells<'a> {
                 return None;
             }
         };
+        if text.contains('\0') {
+            self.fail(
+                Some(pos),
+                name,
+                "contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)".into(),
+            );
+            return None;
+        }
         if text.is_empty() {
             if self.kind.columns()[i].required {
                 self.fail(Some(pos), name, "required value is empty".into());
@@ -237,7 +253,12 @@ fn real_value(v: Option<f64>) -> Value {
 }
 
 impl ParseCtx<'_> {
-    pub fn parse(&self, layout: &Layout, record: &csv::ByteRecord) -> Result<Row, Vec<CellError>> {
+    pub fn parse(
+        &self,
+        layout: &Layout,
+        record: &csv::ByteRecord,
+        bom: u64,
+    ) -> Result<Row, Vec<CellError>> {
         if record.len() != layout.width {
             return Err(vec![CellError {
                 column: None,
@@ -250,6 +271,7 @@ impl ParseCtx<'_> {
         }
         let mut c = Cells {
             kind: self.kind,
+            bom,
             layout,
             record,
             errors: Vec::new(),
@@ -508,6 +530,11 @@ impl ParseCtx<'_> {
         let mut attributes = Vec::new();
         for (pos, name) in &layout.attributes {
             match std::str::from_utf8(record.get(*pos).unwrap_or_default()) {
+                Ok(v) if v.contains('\0') => c.fail(
+                    Some(*pos),
+                    name,
+                    "contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)".into(),
+                ),
                 Ok(v) => attributes.push((name.clone(), v.trim().to_string())),
                 Err(_) => c.fail(
                     Some(*pos),

@@ -9,8 +9,11 @@ pub mod cache;
 pub mod dialect;
 pub mod import;
 pub mod migrations;
+pub mod migrations_pg;
+pub mod pg;
 pub mod runs;
 pub mod sends;
+pub mod sql;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
@@ -71,6 +74,12 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the store folder {}", dir.display()))?;
+        }
+        // Customer data: a new store is readable by its owner only (SQLite
+        // gives its -wal and -shm files the same mode).
+        if !path.exists() {
+            crate::files::create(path, crate::files::PRIVATE)
+                .with_context(|| format!("cannot create the store {}", path.display()))?;
         }
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the store {}", path.display()))?;

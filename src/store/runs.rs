@@ -67,12 +67,13 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// When this exact content (by SHA-256) of a file was first imported.
+    /// When the latest import of a file was, if it had exactly this content
+    /// (by SHA-256): importing A, B, then A again reads A again.
     pub fn imported_before(&self, file: &str, sha256: &str) -> Result<Option<String>> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT imported_at FROM snapshots WHERE file = ?1 AND sha256 = ?2 ORDER BY id LIMIT 1",
+                "SELECT imported_at FROM snapshots WHERE id = (SELECT max(id) FROM snapshots WHERE file = ?1) AND sha256 = ?2",
             )?
             .query_row([file, sha256], |r| r.get(0))
             .optional()?)
