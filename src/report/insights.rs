@@ -66,12 +66,16 @@ fn moved(delta: f64) -> (&'static str, &'static str) {
     }
 }
 
-fn periods_word(cadence: Cadence, n: usize) -> String {
-    let unit = match cadence {
+fn period_word(cadence: Cadence) -> &'static str {
+    match cadence {
         Cadence::Weekly => "week",
         Cadence::Monthly => "month",
         Cadence::Quarterly => "quarter",
-    };
+    }
+}
+
+fn periods_word(cadence: Cadence, n: usize) -> String {
+    let unit = period_word(cadence);
     if n == 1 {
         format!("1 {unit}")
     } else {
@@ -251,9 +255,7 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str, period: Period
             } else {
                 "worse"
             },
-            periods_word(period.cadence, 1)
-                .trim_start_matches("1 ")
-                .to_string(),
+            period_word(period.cadence),
             arrows(&s.values, r, currency)
         ));
     }
