@@ -2,6 +2,7 @@
 //! comparisons → Tera reports → archive → email. `run` dispatches a command;
 //! each stage lives in its own module and knows nothing of the later ones.
 pub mod archive;
+pub mod catalogue;
 pub mod cli;
 pub mod commands;
 pub mod compare;
@@ -20,6 +21,7 @@ pub mod period;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod sources;
 pub mod store;
 
 use std::process::ExitCode;
