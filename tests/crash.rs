@@ -146,7 +146,11 @@ fn import_phase(kills: usize) -> Counts {
     // whole snapshot on top of it.
     let base = Project::new(&demo.config);
     let customers = base.snapshot("first", &[]);
-    std::fs::copy(demo.snapshot.join("customers.csv"), customers.join("customers.csv")).unwrap();
+    std::fs::copy(
+        demo.snapshot.join("customers.csv"),
+        customers.join("customers.csv"),
+    )
+    .unwrap();
     base.ok(&["import", customers.to_str().unwrap()]);
     let before = settled_bytes(&base.path("scorecard.db"));
     let complete = Project::new(&demo.config);
@@ -225,8 +229,7 @@ fn assert_archive_whole(p: &Project, periods: &[&str]) {
             assert!(dir.join(f).exists(), "{id}/{f} missing");
         }
         let kpis: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("kpis.json")).unwrap())
-                .unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.join("kpis.json")).unwrap()).unwrap();
         assert_eq!(kpis["period"]["id"], *id);
         serde_json::from_str::<serde_json::Value>(
             &std::fs::read_to_string(dir.join("manifest.json")).unwrap(),
