@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use chrono::NaiveDate;
 
-use crate::archive;
 use crate::config::Config;
 use crate::error::Failure;
 use crate::period::{Cadence, Period};
@@ -43,12 +42,20 @@ impl Plan {
 }
 
 /// Resolves the selection for `cadence` into a plan.
+///
+/// A period counts as archived when the run that archived it recorded it
+/// in the store (with its emails queued, in one transaction): a folder a
+/// killed run left without that record is rendered again. `Last` refuses a
+/// `today` whose last completed period is earlier than a period already
+/// archived (a clock set back would re-mail old weeks) unless `force`; a
+/// range never goes past the last completed period.
 pub fn plan(
     store: &Store,
     config: &Config,
     cadence: Cadence,
     selection: &Selection,
     today: NaiveDate,
+    force: bool,
 ) -> Result<Plan> {
     let mut warnings = Vec::new();
     let last = Period::last_completed(cadence, today);
@@ -89,9 +96,18 @@ pub fn plan(
                 ))
                 .into());
             }
+            if !until.is_complete(today) {
+                return Err(Failure::usage(format!(
+                    "--until {} has not ended yet (today is {today}; the last completed period is {}): a range archives completed periods only; run a period that has not ended alone with --period {} for partial figures",
+                    until.id(),
+                    last.id(),
+                    until.id()
+                ))
+                .into());
+            }
             since.range_to(until)
         }
-        Selection::Last => catch_up(store, config, cadence, last)?,
+        Selection::Last => catch_up(store, cadence, last, today, force, &mut warnings)?,
     };
     Ok(Plan {
         needed: needed_periods(config, &periods),
@@ -100,29 +116,41 @@ pub fn plan(
     })
 }
 
-/// Every completed period since the last successful run that has no report
-/// yet, and `last`; on the very first run, only `last`.
-fn catch_up(store: &Store, config: &Config, cadence: Cadence, last: Period) -> Result<Vec<Period>> {
-    let previous: Option<String> = store.last_archived(cadence)?;
-    Ok(
-        match previous
-            .and_then(|id| Period::parse(&id).ok())
-            .filter(|p| p.cadence == cadence && *p < last)
-        {
-            Some(prev) => prev
-                .next()
-                .range_to(last)
-                .into_iter()
-                .filter(|p| {
-                    *p == last
-                        || !archive::period_dir(&config.report.out_dir, *p)
-                            .join("kpis.json")
-                            .exists()
-                })
-                .collect(),
-            None => vec![last],
-        },
-    )
+/// Every completed period since the latest archived one that has no
+/// archived run yet, and `last`; on the very first run, only `last`.
+fn catch_up(
+    store: &Store,
+    cadence: Cadence,
+    last: Period,
+    today: NaiveDate,
+    force: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Period>> {
+    let archived = store.archived_periods(cadence)?;
+    if let Some(latest) = archived.last().filter(|p| **p > last) {
+        if !force {
+            return Err(Failure::usage(format!(
+                "today is {today}, so the last completed period is {}, but {} is archived already: is the clock (or --today) right? Running now would report old periods again; pass --force to run anyway",
+                last.id(),
+                latest.id()
+            ))
+            .into());
+        }
+        warnings.push(format!(
+            "--force: running {} although {} is archived already",
+            last.id(),
+            latest.id()
+        ));
+    }
+    Ok(match archived.iter().rev().find(|p| **p < last) {
+        Some(prev) => prev
+            .next()
+            .range_to(last)
+            .into_iter()
+            .filter(|p| *p == last || archived.binary_search(p).is_err())
+            .collect(),
+        None => vec![last],
+    })
 }
 
 /// The periods whose values the reports of `periods` need.

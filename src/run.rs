@@ -105,7 +105,14 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     let mode = archive::page_mode(config.report.private);
     clean_leftovers(out_dir)?;
     let cadence = opts.cadence.unwrap_or(config.report.cadence);
-    let plan = plan::plan(store, config, cadence, &opts.selection, ctx.today)?;
+    let plan = plan::plan(
+        store,
+        config,
+        cadence,
+        &opts.selection,
+        ctx.today,
+        opts.force,
+    )?;
     let mut summary = RunSummary::planned(&plan);
 
     let t = Instant::now();
