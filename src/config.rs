@@ -55,6 +55,7 @@ struct RawReport {
     history_periods: Option<usize>,
     title: Option<String>,
     currency: Option<String>,
+    base_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,6 +195,8 @@ pub struct ReportConfig {
     pub history_periods: usize,
     pub title: String,
     pub currency: String,
+    /// Where the archive root is published (`https://…/reports`), for links in emails.
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -551,6 +554,19 @@ fn validate(
             .clone()
             .unwrap_or_else(|| format!("{} CRM scorecard", cadence.adjective())),
         currency: raw.report.currency.clone().unwrap_or_else(|| "$".into()),
+        base_url: match raw.report.base_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+                Some(u.trim_end_matches('/').to_string())
+            }
+            Some(u) => return Err(err(
+                "report",
+                "base_url",
+                format!(
+                    "'{u}' is not an http(s) address (e.g. https://reports.example.com/scorecard)"
+                ),
+            )),
+        },
     };
 
     // [benchmarks]
@@ -1000,7 +1016,7 @@ fn validate_email(
         from,
         subject: raw
             .subject
-            .unwrap_or_else(|| "{{ title }} {{ period.id }}".into()),
+            .unwrap_or_else(|| crate::report::DEFAULT_SUBJECT.into()),
         outbox_dir: base.join(raw.outbox_dir.unwrap_or_else(|| "outbox".into())),
         smtp,
         sendmail_command: raw.sendmail.command,

@@ -144,7 +144,7 @@ fn serve_session(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result
             let rcpt = address(&command[8..]);
             let mut s = state.lock().unwrap();
             s.rcpt_commands += 1;
-            if s.script.reject.iter().any(|r| *r == rcpt) {
+            if s.script.reject.contains(&rcpt) {
                 format!("550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown\r\n")
             } else if s.script.defer_rcpt > 0 {
                 s.script.defer_rcpt -= 1;
@@ -206,7 +206,11 @@ fn read_data(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
         if line == b".\r\n" || line == b".\n" {
             return Ok(data);
         }
-        let body = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
+        let body = if line.starts_with(b"..") {
+            &line[1..]
+        } else {
+            &line[..]
+        };
         data.extend_from_slice(body);
     }
 }
