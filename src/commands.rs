@@ -278,7 +278,15 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     Ok(code::OK)
 }
 
+/// Prints a table to the terminal; every cell goes through
+/// [`escape::terminal`](crate::escape::terminal) (kind names and segment
+/// values come from the CRM export).
 fn print_table<const N: usize>(rows: &[[String; N]]) {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|r| r.clone().map(|c| crate::escape::terminal(&c).into_owned()))
+        .collect();
+    let rows = rows.as_slice();
     let mut widths = [0usize; N];
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -325,9 +333,11 @@ pub fn show(
     let mut store = Store::open_existing(&config.store_path)?;
     crate::ingest::ensure_timezone(&mut store, &config)?;
     let needed: Vec<Period> = {
-        let mut v: Vec<Period> = (0..=config.report.trailing_periods)
-            .map(|k| p.back(k))
-            .collect();
+        let back = config
+            .report
+            .trailing_periods
+            .max(crate::kpi::stats::USUAL_WINDOW);
+        let mut v: Vec<Period> = (0..=back).map(|k| p.back(k)).collect();
         v.push(p.year_ago());
         v.sort();
         v.dedup();
@@ -349,7 +359,7 @@ pub fn show(
         return Err(Failure::usage(format!(
             "no segment '{key}' in {} (known: {})",
             p.id(),
-            known.into_iter().collect::<Vec<_>>().join(", ")
+            crate::escape::terminal(&known.into_iter().collect::<Vec<_>>().join(", "))
         ))
         .into());
     }
@@ -362,15 +372,18 @@ pub fn show(
         return Ok(code::OK);
     }
     println!(
-        "{} {} ({}){}",
-        config.report.title,
-        p.id(),
-        report::view::period_label(p),
-        if key.is_empty() {
-            String::new()
-        } else {
-            format!(", {key}")
-        }
+        "{}",
+        crate::escape::terminal(&format!(
+            "{} {} ({}){}",
+            config.report.title,
+            p.id(),
+            report::view::period_label(p),
+            if key.is_empty() {
+                String::new()
+            } else {
+                format!(", {key}")
+            }
+        ))
     );
     let mut table = vec![[
         "KPI".to_string(),
@@ -411,10 +424,17 @@ pub fn show(
 pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     out.info(format!("config: {} is valid", cli.config.display()));
-    report::Renderer::new(
+    let renderer = report::Renderer::new(
         config.report.templates_dir.as_deref(),
         &config.email.subject,
     )?;
+    for path in renderer.unused_templates() {
+        out.warn(format!(
+            "template {} is not used: it overrides no built-in template ({}) and no template the scorecard renders includes, extends or takes a component from it (a misspelt name?)",
+            path.display(),
+            report::BUILTIN_TEMPLATES.map(|(n, _)| n).join(", ")
+        ));
+    }
     out.info(match &config.report.templates_dir {
         Some(d) => format!(
             "templates: built-in, with overrides from {}: all parse",

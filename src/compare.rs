@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::config::{Benchmark, Config, Target};
-use crate::kpi::catalogue::{Direction, KpiInfo, Uncertainty};
+use crate::kpi::catalogue::{Direction, KpiInfo, Uncertainty, Unit};
 use crate::kpi::engine::{KpiValue, PeriodValues};
+use crate::kpi::stats::{self, change_significance, outside_by, usual_range, Sample, USUAL_WINDOW};
 use crate::period::Period;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,6 +18,8 @@ pub struct Comparison {
     pub delta_pct: Option<f64>,
     /// Present (Some) only on `previous` of interval KPIs.
     pub significant: Option<Option<bool>>,
+    /// The reference's sample size (previous period only).
+    pub n: Option<u64>,
     pub source: Option<String>,
     pub year: Option<i32>,
 }
@@ -58,6 +61,12 @@ pub struct Compared {
     pub status: Status,
     /// Values of the history window, oldest first (for sparklines).
     pub history: Vec<Option<f64>>,
+    /// The usual range from the 12 periods before (kpis.md "Usual range").
+    pub usual: Option<(f64, f64)>,
+    /// The value lies outside its usual range; None without either.
+    pub unusual: Option<bool>,
+    /// How far outside, in units of the range's width (0 inside, signed).
+    pub outside: Option<f64>,
 }
 
 fn comparison(value: Option<f64>, reference: f64) -> Comparison {
@@ -70,6 +79,7 @@ fn comparison(value: Option<f64>, reference: f64) -> Comparison {
         delta,
         delta_pct,
         significant: None,
+        n: None,
         source: None,
         year: None,
     }
@@ -106,15 +116,21 @@ pub fn compare_period(
             let prev_v = lookup(values, period.previous(), segment, &info.id);
             let previous = prev_v.and_then(|p| p.value).map(|r| {
                 let mut c = comparison(value, r);
+                c.n = prev_v.and_then(|p| p.n);
                 if info.uncertainty != Uncertainty::None {
-                    let se1 = current.se;
-                    let se2 = prev_v.and_then(|p| p.se);
-                    c.significant = Some(match (value, se1, se2) {
-                        (Some(v), Some(a), Some(b)) => {
-                            Some(crate::kpi::stats::significant(v, r, a, b))
-                        }
-                        _ => None,
-                    });
+                    let sample = |k: &KpiValue| Sample {
+                        value: k.value,
+                        n: k.n,
+                        se: k.se,
+                    };
+                    c.significant = Some(change_significance(
+                        sample(&current),
+                        prev_v.map(sample).unwrap_or(Sample {
+                            value: None,
+                            n: None,
+                            se: None,
+                        }),
+                    ));
                 }
                 c
             });
@@ -150,6 +166,13 @@ pub fn compare_period(
                 .rev()
                 .map(|k| lookup(values, period.back(k), segment, &info.id).and_then(|v| v.value))
                 .collect();
+            let window: Vec<Option<f64>> = (1..=USUAL_WINDOW)
+                .rev()
+                .map(|k| lookup(values, period.back(k), segment, &info.id).and_then(|v| v.value))
+                .collect();
+            let usual = usual_range(&window).map(|u| within_bounds(u, info));
+            let unusual = value.zip(usual).map(|(v, u)| stats::unusual(v, u));
+            let outside = value.zip(usual).and_then(|(v, u)| outside_by(v, u));
             out.push(Compared {
                 info: info.clone(),
                 segment: segment.clone(),
@@ -162,10 +185,27 @@ pub fn compare_period(
                 target_spec,
                 status,
                 history,
+                usual,
+                unusual,
+                outside,
             });
         }
     }
     out
+}
+
+/// The usual range cut to the values a KPI can take (kpis.md "Usual
+/// range"): counts and durations are never below 0, proportions stay in
+/// 0..100, NPS in −100..100; money, ratios and other percentages (ROI) are
+/// not cut.
+pub fn within_bounds((lo, hi): (f64, f64), info: &KpiInfo) -> (f64, f64) {
+    let (min, max) = match (info.uncertainty, info.unit) {
+        (Uncertainty::Proportion, _) => (0.0, 100.0),
+        (Uncertainty::Nps, _) => (-100.0, 100.0),
+        (_, Unit::Count | Unit::Hours | Unit::Days) => (0.0, f64::INFINITY),
+        _ => (f64::NEG_INFINITY, f64::INFINITY),
+    };
+    (lo.clamp(min, max), hi.clamp(min, max))
 }
 
 /// on_track when the value meets the target (or, with no target, the
@@ -244,6 +284,17 @@ mod tests {
                 "{value:?} {direction:?} {target:?} {benchmark:?}"
             );
         }
+    }
+
+    #[test]
+    fn usual_ranges_stay_within_what_a_kpi_can_take() {
+        let info = |id: &str| KpiInfo::from(crate::kpi::catalogue::built_in(id).unwrap());
+        // A count never goes below 0; money is not cut.
+        assert_eq!(within_bounds((-2.0, 5.0), &info("orders")), (0.0, 5.0));
+        assert_eq!(within_bounds((-2.0, 5.0), &info("revenue")), (-2.0, 5.0));
+        // A proportion stays in 0..100, NPS in −100..100.
+        assert_eq!(within_bounds((91.9, 104.0), &info("csat")), (91.9, 100.0));
+        assert_eq!(within_bounds((-130.0, 20.0), &info("nps")), (-100.0, 20.0));
     }
 
     #[test]

@@ -49,11 +49,15 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// The exit code of an error: the first [`Failure`] in its chain decides,
-/// anything else is a runtime failure.
+/// The exit code of an error: the first [`Failure`] or configuration error
+/// (a usage error) in its chain decides, anything else is a runtime failure.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     err.chain()
-        .find_map(|e| e.downcast_ref::<Failure>().map(|f| f.code))
+        .find_map(|e| {
+            e.downcast_ref::<Failure>()
+                .map(|f| f.code)
+                .or_else(|| e.is::<crate::config::ConfigError>().then_some(code::USAGE))
+        })
         .unwrap_or(code::FAILURE)
 }
 

@@ -149,14 +149,7 @@ pub fn resolve_periods(
         Selection::Last => {
             // Catch up every completed period since the last successful run
             // that has no report yet; on the very first run, only `last`.
-            let previous: Option<String> = store
-                .conn
-                .query_row(
-                    "SELECT period FROM runs WHERE cadence = ?1 AND archived = 1 ORDER BY id DESC LIMIT 1",
-                    [cadence.as_str()],
-                    |r| r.get(0),
-                )
-                .ok();
+            let previous: Option<String> = store.last_archived(cadence)?;
             match previous
                 .and_then(|id| Period::parse(&id).ok())
                 .filter(|p| p.cadence == cadence && *p < last)
@@ -185,7 +178,8 @@ fn needed_periods(config: &Config, periods: &[Period]) -> Vec<Period> {
     let back = config
         .report
         .history_periods
-        .max(config.report.trailing_periods + 1);
+        .max(config.report.trailing_periods + 1)
+        .max(crate::kpi::stats::USUAL_WINDOW + 1);
     for p in periods {
         for k in 0..back {
             set.insert(p.back(k));
@@ -205,6 +199,14 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     let config = ctx.config;
     let cadence = opts.cadence.unwrap_or(config.report.cadence);
     let mut summary = RunSummary::default();
+    let mode = archive::page_mode(config.report.private);
+    // What runs that died left in the archive goes first (the caller holds
+    // the run lock: nothing else writes there).
+    for path in archive::clean_leftovers(&config.report.out_dir)
+        .context("cleaning the archive of a run that died")?
+    {
+        tracing::info!(path = %path.display(), "leftover of a dead run cleaned");
+    }
     let (periods, warnings) = resolve_periods(store, config, cadence, &opts.selection, ctx.today)?;
     summary.warnings = warnings;
 
@@ -248,6 +250,18 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             Some(dir) => std::fs::read_to_string(dir.join(format!("{}.md", p.id()))).ok(),
             None => None,
         };
+        // Images from another host (tracking pixels) never reach a reader.
+        let note = note.map(|text| {
+            let (kept, dropped) = report::markdown::drop_remote_images(&text);
+            for url in dropped {
+                summary.warnings.push(format!(
+                    "notes/{}.md: remote image {} dropped (only data: and archive-relative images are kept)",
+                    p.id(),
+                    crate::escape::text(&url)
+                ));
+            }
+            kept
+        });
         let history: Vec<Period> = (0..config.report.history_periods)
             .rev()
             .map(|k| p.back(k))
@@ -279,13 +293,10 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             reports,
         } = files;
         all.push((PathBuf::from("manifest.json"), manifest.into_bytes()));
-        archive::write_period(&config.report.out_dir, *p, &all)
+        archive::write_period(&config.report.out_dir, *p, &all, mode)
             .with_context(|| format!("archiving {}", p.id()))?;
         drop(all);
-        store.conn.execute(
-            "INSERT INTO runs (cadence, period, finished_at, archived) VALUES (?1, ?2, ?3, 1)",
-            rusqlite::params![p.cadence.as_str(), p.id(), generated_at],
-        )?;
+        store.record_run(*p, &generated_at)?;
         tracing::info!(period = %p.id(), reports, "archived");
         summary.reports += reports;
         summary.periods.push(p.id());
@@ -352,6 +363,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             archive::write_file(
                 &archive::period_dir(&config.report.out_dir, *p).join("manifest.json"),
                 manifest.as_bytes(),
+                mode,
             )?;
         }
     }
@@ -502,21 +514,16 @@ pub fn render_period(
 }
 
 fn snapshots_json(store: &Store) -> Result<serde_json::Value> {
-    let mut stmt = store.conn.prepare_cached(
-        "SELECT file, path, sha256, rows_read, imported_at FROM snapshots ORDER BY id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(serde_json::json!({
-            "file": r.get::<_, String>(0)?,
-            "path": r.get::<_, String>(1)?,
-            "sha256": r.get::<_, String>(2)?,
-            "rows": r.get::<_, i64>(3)?,
-            "imported_at": r.get::<_, String>(4)?,
-        }))
-    })?;
-    Ok(serde_json::Value::Array(
-        rows.collect::<rusqlite::Result<_>>()?,
-    ))
+    let rows = store.snapshots()?.into_iter().map(|s| {
+        serde_json::json!({
+            "file": s.file,
+            "path": s.path,
+            "sha256": s.sha256,
+            "rows": s.rows,
+            "imported_at": s.imported_at,
+        })
+    });
+    Ok(serde_json::Value::Array(rows.collect()))
 }
 
 fn manifest_json(
@@ -590,10 +597,15 @@ pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
             })
             .collect(),
     };
-    archive::link_neighbours(&config.report.out_dir, &list)?;
+    let mode = archive::page_mode(config.report.private);
+    archive::link_neighbours(&config.report.out_dir, &list, mode)?;
     let html = renderer.render("index.html", &model)?;
     let md = renderer.render("index.md", &model)?;
-    archive::write_file(&config.report.out_dir.join("index.html"), html.as_bytes())?;
-    archive::write_file(&config.report.out_dir.join("index.md"), md.as_bytes())?;
+    archive::write_file(
+        &config.report.out_dir.join("index.html"),
+        html.as_bytes(),
+        mode,
+    )?;
+    archive::write_file(&config.report.out_dir.join("index.md"), md.as_bytes(), mode)?;
     Ok(())
 }

@@ -265,13 +265,16 @@ fn invalid_utf8_binary_files_and_unreadable_folders() {
     std::fs::create_dir_all(&snap).unwrap();
     std::fs::write(
         snap.join("activities.csv"),
-        b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xe9\n",
+        // UTF-8 (é) with one stray Latin-1 byte: a damaged UTF-8 file, read
+        // as UTF-8 so that the bad cell is named (a file with no UTF-8 at all
+        // is read as Windows-1252: tests/import.rs).
+        b"activity_id,occurred_on,kind\nA1,2026-11-10,caf\xc3\xa9\nA2,2026-11-10,caf\xe9\n",
     )
     .unwrap();
     let (code, stderr) = p.fail(&["import", snap.to_str().unwrap()]);
     assert_eq!(code, 3);
     assert!(
-        stderr.contains("activities.csv:2:3: kind: invalid UTF-8 near byte offset 46"),
+        stderr.contains("activities.csv:3:3: kind: invalid UTF-8 near byte offset 66"),
         "{stderr}"
     );
     assert!(
@@ -463,12 +466,26 @@ fn intervals_comparisons_and_statuses() {
     close(revenue["previous"]["delta_pct"].as_f64(), 300.0);
     assert!(revenue["previous"].get("significant").is_none());
     assert!(revenue["ci95"].is_null());
-    // Tickets of W46: T5, answered within SLA → 100 %; W47 75 % with n = 4: not significant.
+    // Tickets of W46: T5, answered within SLA → 100 %; W47 75 % with n = 4:
+    // too few to tell (null, not false).
     let sla = kpi(&doc, "first_response_sla_rate", None);
-    assert_eq!(sla["previous"]["significant"], false);
+    assert!(sla["previous"]["significant"].is_null(), "{sla}");
     // Trailing average over W43..W46: revenue is 0 (not null) in weeks without
     // orders once orders.csv is imported, so (0 + 0 + 0 + 80) / 4.
     assert_eq!(revenue["trailing_avg"]["value"], 20.0);
+    // Usual range of revenue from W35..W46: eleven weeks of 0 and W46 = 80.
+    // mean 80 / 12, mean moving range 80 / 11 (one jump of 80 in 11 pairs):
+    // 6.667 ± 2.66 × 7.273 = [−12.68, 26.01]; 320 is unusual.
+    let (mean, mr) = (80.0 / 12.0, 80.0 / 11.0);
+    close(revenue["usual"][0].as_f64(), mean - 2.66 * mr);
+    close(revenue["usual"][1].as_f64(), mean + 2.66 * mr);
+    assert_eq!(revenue["unusual"], true);
+    // Orders is a count: the lower limit is cut at 0.
+    let orders = kpi(&doc, "orders", None);
+    close(orders["usual"][0].as_f64(), 0.0);
+    close(orders["usual"][1].as_f64(), 1.0 / 12.0 + 2.66 / 11.0);
+    // NPS has no history: no usual range, unusual unknown.
+    assert!(nps["usual"].is_null() && nps["unusual"].is_null(), "{nps}");
     // Zero denominators are null with a reason, never NaN.
     let cac = kpi(&doc, "cac", Some("plan=Pro"));
     assert!(cac["value"].is_null());
@@ -637,6 +654,105 @@ fn show_and_kpis_commands() {
     let (code, stderr) = p.fail(&["show", "--period", "2026-W47", "--segment", "region=Mars"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("no segment 'region=Mars'"), "{stderr}");
+}
+
+/// CSAT in W46 and W47: 40 North-America responses (90 % → 50 %, a real
+/// drop) and 7 EMEA ones (100 % → 0 %, a huge move on too few to tell).
+fn small_segment_project() -> Project {
+    let p = Project::new(
+        "[store]\npath = \"scorecard.db\"\n[report]\nsegments = [\"region\"]\nout_dir = \"reports\"\n",
+    );
+    let mut surveys = String::from("response_id,answered_on,kind,score,customer_id,comment\n");
+    let mut id = 0;
+    let mut add = |day: &str, customer: &str, count: usize, good: usize| {
+        for i in 0..count {
+            id += 1;
+            let score = if i < good { 5 } else { 2 };
+            surveys.push_str(&format!("R{id},{day},csat,{score},{customer},\n"));
+        }
+    };
+    add("2026-11-10", "C1", 40, 36);
+    add("2026-11-11", "C2", 7, 7);
+    add("2026-11-17", "C1", 40, 20);
+    add("2026-11-18", "C2", 7, 0);
+    let dir = p.snapshot(
+        "snap",
+        &[
+            (
+                "customers.csv",
+                "customer_id,acquired_on,churned_on,region\nC1,2025-01-01,,NA\nC2,2025-01-01,,EMEA\n",
+            ),
+            ("surveys.csv", &surveys),
+        ],
+    );
+    p.ok(&["import", dir.to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    p
+}
+
+/// The "vs previous" cell of a KPI's row in a Markdown scorecard table.
+fn md_change<'a>(md: &'a str, title: &str) -> Vec<&'a str> {
+    md.lines()
+        .filter(|l| l.starts_with(&format!("| {title} |")))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').collect();
+            // Headline: | KPI | Value | vs previous | Status |; scorecard: 5th cell.
+            if cells.len() == 6 {
+                cells[3]
+            } else {
+                cells[5]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn one_significance_rule_in_every_view() {
+    let p = small_segment_project();
+    let doc = p.kpis("2026-W47");
+    let sig = |segment| kpi(&doc, "csat", segment)["previous"]["significant"].clone();
+    // Whole business 43/47 → 20/47 and NA 90 % → 50 % (n = 40): significant.
+    assert_eq!(sig(None), Value::Bool(true));
+    assert_eq!(sig(Some("region=NA")), Value::Bool(true));
+    // EMEA 100 % → 0 % on 7 responses: null, too few to tell.
+    assert_eq!(sig(Some("region=EMEA")), Value::Null);
+    assert_eq!(kpi(&doc, "csat", Some("region=EMEA"))["n"], 7);
+
+    let dir = p.path("reports/weekly/2026-W47");
+    let read = |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap();
+    let whole = read("scorecard.md");
+    let emea = read("segments/region-emea/scorecard.md");
+    let na = read("segments/region-na/scorecard.md");
+    for (md, starred) in [(&whole, true), (&na, true), (&emea, false)] {
+        let cells = md_change(md, "Customer satisfaction");
+        assert!(!cells.is_empty(), "no CSAT row in\n{md}");
+        for cell in cells {
+            assert_eq!(cell.contains('*'), starred, "{cell:?} in\n{md}");
+        }
+        let insights: Vec<&str> = md
+            .lines()
+            .skip_while(|l| !l.starts_with("## What the figures say"))
+            .take_while(|l| !l.starts_with("## Scorecard"))
+            .filter(|l| l.starts_with("- Customer satisfaction"))
+            .collect();
+        assert!(!insights.is_empty(), "no CSAT insight in\n{md}");
+        for i in insights {
+            assert_eq!(i.contains("a significant change"), starred, "{i}");
+            assert_eq!(i.contains("too few to tell"), !starred, "{i}");
+        }
+        let movers: Vec<&str> = md
+            .lines()
+            .skip_while(|l| !l.starts_with("## Top movers"))
+            .filter(|l| l.starts_with("- Customer satisfaction"))
+            .collect();
+        for m in movers {
+            assert_eq!(m.contains("significant"), starred, "{m}");
+        }
+    }
+    // The terminal view agrees too.
+    let show = p.ok(&["show", "--period", "2026-W47", "--segment", "region=EMEA"]);
+    let row = show.lines().find(|l| l.starts_with("csat ")).unwrap();
+    assert!(!row.contains('*'), "{row}");
 }
 
 // ------------------------------------------------------------ config errors
@@ -812,6 +928,63 @@ fn a_user_template_overrides_one_file_and_a_broken_one_stops_the_run() {
     let (code, stderr) = p.fail(&["run", "--no-send", "--period", "2026-W47"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("scorecard.html"), "{stderr}");
+}
+
+#[test]
+fn user_templates_load_partials_and_check_names_unused_files() {
+    let p = Project::new(&format!(
+        "{}\n",
+        std::fs::read_to_string(fixture("tiny.toml"))
+            .unwrap()
+            .replace(
+                "out_dir = \"reports\"",
+                "out_dir = \"reports\"\ntemplates_dir = \"mytemplates\""
+            )
+    ));
+    std::fs::create_dir_all(p.path("mytemplates/partials")).unwrap();
+    for (name, text) in [
+        (
+            "scorecard.md",
+            "{% include \"partials/head.md\" %}BODY {{<badge text=\"ok\"/>}}\n",
+        ),
+        ("partials/head.md", "HEAD {{ period.id }}\n"),
+        (
+            "components.md",
+            "{% component badge(text) %}[{{ text }}]{% endcomponent badge %}",
+        ),
+        // Misspelt: overrides nothing, and takes its partial down with it.
+        ("scorecrad.html", "{% include \"partials/orphan.md\" %}"),
+        ("partials/orphan.md", "never shown"),
+        (".scorecard.md.swp", "\u{0}not a template"),
+    ] {
+        std::fs::write(p.path("mytemplates").join(name), text).unwrap();
+    }
+    let out = p.cmd().arg("check").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    for (w, file) in warnings
+        .iter()
+        .zip(["partials/orphan.md", "scorecrad.html"])
+    {
+        assert!(
+            w.starts_with("warning: template ")
+                && w.contains(&format!("mytemplates/{file} is not used: it overrides no built-in template (scorecard.html, scorecard.md, email.html, index.html, index.md)")),
+            "{w}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all parse"));
+
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let md = std::fs::read_to_string(p.path("reports/weekly/2026-W47/scorecard.md")).unwrap();
+    assert!(md.starts_with("HEAD 2026-W47\n"), "{md}");
+    assert!(md.contains("BODY [ok]"), "{md}");
+    assert!(!md.contains("never shown"), "{md}");
 }
 
 /// A real headless Chromium opens the standalone page: no console errors,

@@ -152,14 +152,7 @@ fn both(config: &Config, period: &str) -> Vec<Outgoing> {
 }
 
 fn stored_message(store: &Store, message_id: &str) -> Vec<u8> {
-    store
-        .conn
-        .query_row(
-            "SELECT message FROM sends WHERE message_id = ?1",
-            [message_id],
-            |r| r.get(0),
-        )
-        .unwrap()
+    store.sends().message_by_id(message_id).unwrap().unwrap()
 }
 
 fn all_parts<'a>(m: &'a ParsedMail<'a>, out: &mut Vec<&'a ParsedMail<'a>>) {
@@ -540,9 +533,20 @@ fn a_refused_login_names_the_variable_and_never_the_password() {
         assert!(!format!("{f:?}").contains(&password));
     }
     let ledger: String = store
-        .conn
-        .query_row("SELECT group_concat(coalesce(last_error, '') || message_id || recipient, '|') FROM sends", [], |r| r.get(0))
-        .unwrap();
+        .sends()
+        .all()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}{}{}",
+                f.last_error.as_deref().unwrap_or(""),
+                f.message_id,
+                f.recipient
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("|");
     assert!(!ledger.contains(&password));
     let err = deliver::check(&c).unwrap_err();
     assert_eq!(scorecard::error::exit_code(&err), 2);

@@ -9,14 +9,13 @@
 //! for the next `run` or `scorecard send`).
 //!
 //! - `message`: the MIME layout, the content hash and the Message-ID.
-//! - `ledger`: the SQL of the `sends` table.
+//! - the send ledger itself (the `sends` table) is `store::sends`.
 //! - `transport`: SMTP (one connection per run), sendmail, the file outbox.
 //! - `error`: errors as sentences, and whether to retry, fail or stop.
 //!
 //! Logs name only the recipients' domains; the SMTP password is read from
 //! its variable when sending starts and never written anywhere.
 pub mod error;
-mod ledger;
 pub mod message;
 mod transport;
 
@@ -26,7 +25,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use lettre::Address;
-use serde::Serialize;
 use tracing::{debug, info, warn};
 
 pub use error::{Class, DeliverError};
@@ -36,7 +34,10 @@ use crate::config::{Config, Recipient, TransportKind};
 use crate::error::Failure;
 use crate::period::Cadence;
 use crate::report::EmailParts;
+use crate::store::sends::{self, Due, Sends};
 use crate::store::Store;
+
+pub use crate::store::sends::Fate;
 
 /// One scorecard email to queue: a recipient entry of one period.
 #[derive(Debug, Clone)]
@@ -50,31 +51,6 @@ pub struct Outgoing {
     pub parts: EmailParts,
     /// kpis.csv of the recipient's scope, attached.
     pub attachment_csv: Vec<u8>,
-}
-
-/// What happened to one message (goes into manifest.json).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Fate {
-    pub period: String,
-    /// The entry's addresses, comma-joined (the ledger's key).
-    pub recipient: String,
-    pub segment: String,
-    pub message_id: String,
-    /// `pending`, `sent` or `failed`; `dry-run` for a message written to the
-    /// outbox by a transport override, which leaves the ledger as it was.
-    pub state: String,
-    /// Attempts over every run.
-    pub attempts: u32,
-    pub last_error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sent_at: Option<String>,
-    /// When the backoff would have tried again (informational: the next
-    /// `run` or `send` tries every pending message).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_attempt_at: Option<String>,
-    /// The `.eml` file, for the file outbox.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -117,7 +93,8 @@ pub fn enqueue(
     now: DateTime<Utc>,
     force: bool,
 ) -> Result<usize> {
-    let tx = store.conn.unchecked_transaction()?;
+    let tx = store.begin()?;
+    let ledger = store.sends();
     let from = &config.email.from;
     let envelope_from = from.email.to_string();
     let mut queued = 0;
@@ -126,7 +103,7 @@ pub fn enqueue(
         let recipient = message::recipient_key(&o.recipient);
         let hash = message::content_hash(o);
         let domains = domains(&recipient);
-        let existing = ledger::find(&tx, cadence, &o.period, &recipient, &hash)?;
+        let existing = ledger.find(cadence, &o.period, &recipient, &hash)?;
         let resends = match &existing {
             None => 0,
             Some(row) if force && row.state == "sent" => row.resends + 1,
@@ -140,11 +117,11 @@ pub fn enqueue(
         let bytes = message::build(from, o, &message_id, &hash, now)?;
         match existing {
             None => {
-                let dropped = ledger::drop_superseded(&tx, cadence, &o.period, &recipient, &hash)?;
+                let dropped = ledger.drop_superseded(cadence, &o.period, &recipient, &hash)?;
                 if dropped > 0 {
                     info!(period = %o.period, domains = %domains, dropped, "unsent email replaced by one with newer figures");
                 }
-                let row = ledger::NewSend {
+                let row = sends::NewSend {
                     cadence,
                     period: &o.period,
                     recipient: &recipient,
@@ -154,11 +131,9 @@ pub fn enqueue(
                     envelope_from: &envelope_from,
                     message: &bytes,
                 };
-                ledger::insert(&tx, &row, now)?;
+                ledger.insert(&row, now)?;
             }
-            Some(row) => {
-                ledger::requeue(&tx, row.id, &message_id, &bytes, &envelope_from, resends)?
-            }
+            Some(row) => ledger.requeue(row.id, &message_id, &bytes, &envelope_from, resends)?,
         }
         debug!(period = %o.period, domains = %domains, bytes = bytes.len(), "email queued");
         queued += 1;
@@ -187,7 +162,7 @@ pub fn send_pending(
     now: DateTime<Utc>,
     retry_failed: bool,
 ) -> Result<DeliveryReport> {
-    let conn = &store.conn;
+    let ledger = store.sends();
     let kind = transport.unwrap_or(config.email.transport);
     let dry_run = kind != config.email.transport;
     let mut report = DeliveryReport {
@@ -195,9 +170,9 @@ pub fn send_pending(
         ..DeliveryReport::default()
     };
     if !retry_failed {
-        report.failed_earlier = ledger::count(conn, "failed")?;
+        report.failed_earlier = ledger.count("failed")?;
     }
-    let due = ledger::due(conn, retry_failed)?;
+    let due = ledger.due(retry_failed)?;
     if due.is_empty() {
         return Ok(report);
     }
@@ -211,25 +186,25 @@ pub fn send_pending(
     for row in &due {
         let domains = domains(&row.recipient);
         if let (Some(e), false) = (&stopped, dry_run) {
-            ledger::note_error(conn, row.id, &e.to_string())?;
+            ledger.note_error(row.id, &e.to_string())?;
         }
         let (Some(sender), None) = (sender.as_mut(), &stopped) else {
             report.fates.push(fate_of(
-                conn,
+                ledger,
                 row,
                 dry_run,
                 stopped.as_ref().map(ToString::to_string),
             )?);
             continue;
         };
-        let Some(bytes) = ledger::message(conn, row.id)? else {
+        let Some(bytes) = ledger.message(row.id)? else {
             let reason = "the stored message is missing (it was queued by an older scorecard); run the period again with --force to rebuild it";
             if !dry_run {
-                ledger::mark_failed(conn, row.id, row.attempts, reason)?;
+                ledger.mark_failed(row.id, row.attempts, reason)?;
             }
             report
                 .fates
-                .push(fate_of(conn, row, dry_run, Some(reason.into()))?);
+                .push(fate_of(ledger, row, dry_run, Some(reason.into()))?);
             continue;
         };
         let from: Address = match row.envelope_from.as_deref().map(str::parse) {
@@ -275,37 +250,37 @@ pub fn send_pending(
                 let path = path.map(|p| p.display().to_string());
                 if dry_run {
                     report.written += 1;
-                    let mut fate = fate_of(conn, row, true, None)?;
+                    let mut fate = fate_of(ledger, row, true, None)?;
                     fate.state = "dry-run".into();
                     fate.path = path;
                     report.fates.push(fate);
                     continue;
                 }
-                ledger::mark_sent(conn, row.id, attempts, now, path.as_deref())?;
+                ledger.mark_sent(row.id, attempts, now, path.as_deref())?;
                 info!(period = %row.period, domains = %domains, attempts = tries, "email sent");
             }
             Err(e) if dry_run => {
                 report
                     .fates
-                    .push(fate_of(conn, row, true, Some(e.to_string()))?);
+                    .push(fate_of(ledger, row, true, Some(e.to_string()))?);
                 if e.stops_run() {
                     stopped = Some(e);
                 }
                 continue;
             }
             Err(e) if e.class() == Class::Permanent => {
-                ledger::mark_failed(conn, row.id, attempts, &e.to_string())?
+                ledger.mark_failed(row.id, attempts, &e.to_string())?
             }
             Err(e) => {
                 let next = (e.class() == Class::Transient)
                     .then(|| now + backoff(config.email.retry_delay, tries));
-                ledger::mark_pending(conn, row.id, attempts, &e.to_string(), next)?;
+                ledger.mark_pending(row.id, attempts, &e.to_string(), next)?;
                 if e.stops_run() {
                     stopped = Some(e);
                 }
             }
         }
-        report.fates.push(ledger::fate(conn, row.id)?);
+        report.fates.push(ledger.fate(row.id)?);
     }
     if let Some(s) = sender.as_mut() {
         s.close();
@@ -319,13 +294,8 @@ pub fn send_pending(
 
 /// The fate of a message as the ledger holds it; for a dry run, which does
 /// not write to the ledger, with this call's error instead.
-fn fate_of(
-    conn: &rusqlite::Connection,
-    row: &ledger::Due,
-    dry_run: bool,
-    error: Option<String>,
-) -> Result<Fate> {
-    let mut fate = ledger::fate(conn, row.id)?;
+fn fate_of(ledger: Sends, row: &Due, dry_run: bool, error: Option<String>) -> Result<Fate> {
+    let mut fate = ledger.fate(row.id)?;
     if dry_run {
         fate.last_error = error.or(fate.last_error);
         fate.state = row.state.clone();
@@ -374,7 +344,7 @@ fn check_failure(e: DeliverError) -> anyhow::Error {
 /// Every message of a period in the ledger (sent earlier, pending, failed),
 /// for manifest.json.
 pub fn fates(store: &Store, cadence: Cadence, period: &str) -> Result<Vec<Fate>> {
-    ledger::fates(&store.conn, cadence.as_str(), period)
+    store.sends().fates(cadence.as_str(), period)
 }
 
 /// The wait after the `attempt`-th failure: `base` × 2^(attempt-1), at most 30 s.

@@ -19,14 +19,24 @@ fn now() -> DateTime<Utc> {
 }
 
 fn rows(store: &Store) -> Vec<(String, String, u32, String)> {
-    let mut stmt = store
-        .conn
-        .prepare("SELECT period, state, attempts, message_id FROM sends ORDER BY id")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    store
+        .sends()
+        .all()
         .unwrap()
-        .collect::<rusqlite::Result<_>>()
+        .into_iter()
+        .map(|f| (f.period, f.state, f.attempts, f.message_id))
+        .collect()
+}
+
+/// The stored bytes of the ledger's only message.
+fn only_message(store: &Store) -> rusqlite::Result<Vec<u8>> {
+    let all = store.sends().all().unwrap();
+    assert_eq!(all.len(), 1);
+    Ok(store
+        .sends()
+        .message_by_id(&all[0].message_id)
         .unwrap()
+        .unwrap())
 }
 
 fn outbox_files(dir: &Path) -> usize {
@@ -55,10 +65,7 @@ fn enqueueing_twice_keeps_one_row() {
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].1, "pending");
     // The stored bytes are the complete message.
-    let bytes: Vec<u8> = store
-        .conn
-        .query_row("SELECT message FROM sends", [], |r| r.get(0))
-        .unwrap();
+    let bytes: Vec<u8> = only_message(&store).unwrap();
     assert_scorecard_mail(&bytes);
 }
 
@@ -78,10 +85,7 @@ fn sent_is_not_sent_again_unless_forced() {
     let path = fate.path.clone().unwrap();
     assert!(path.ends_with(&eml_name(&fate.message_id)), "{path}");
     // The outbox holds exactly the stored bytes.
-    let stored: Vec<u8> = store
-        .conn
-        .query_row("SELECT message FROM sends", [], |r| r.get(0))
-        .unwrap();
+    let stored: Vec<u8> = only_message(&store).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), stored);
 
     // A re-run queues and sends nothing.
@@ -200,10 +204,7 @@ fn a_preview_writes_the_messages_and_queues_nothing() {
     assert!(rows(&store).is_empty());
     // The preview is the message a real run would queue, byte for byte.
     enqueue(&store, &c, &o, now(), false).unwrap();
-    let stored: Vec<u8> = store
-        .conn
-        .query_row("SELECT message FROM sends", [], |r| r.get(0))
-        .unwrap();
+    let stored: Vec<u8> = only_message(&store).unwrap();
     assert_eq!(std::fs::read(&files[0]).unwrap(), stored);
 }
 

@@ -443,7 +443,8 @@ impl Outbox {
         std::fs::create_dir_all(&self.dir).map_err(|e| self.fail(e))?;
         let path = self.dir.join(eml_name(message_id));
         let tmp = self.dir.join(format!(".{}.tmp", eml_name(message_id)));
-        std::fs::write(&tmp, bytes).map_err(|e| self.fail(e))?;
+        // Customer data: owner-only.
+        crate::files::write(&tmp, bytes, crate::files::PRIVATE).map_err(|e| self.fail(e))?;
         std::fs::rename(&tmp, &path).map_err(|e| self.fail(e))?;
         Ok(path)
     }

@@ -5,25 +5,23 @@
 //! rejects CSV next to the store). Rows are upserted by id; a file whose exact
 //! content was imported before is skipped; the KPI cache loses only the periods
 //! the changed rows touch.
+pub mod read;
 pub mod rows;
 pub mod schema;
 pub mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params_from_iter, OptionalExtension, Transaction};
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::error::Failure;
-use crate::store::dialect::Dialect;
+use crate::store::import::{Counts, ImportTx};
 use crate::store::Store;
-use rows::{Layout, Row, TableDef};
+use rows::{Layout, TableDef};
 use schema::FileKind;
 
 /// Problems listed in the error message before "and N more".
@@ -48,9 +46,23 @@ pub struct FileSummary {
     pub rejected: u64,
     /// The same content was imported before: nothing was read.
     pub already_imported: Option<String>,
+    /// Rows that are not data and were skipped: extra header rows, footers.
+    pub skipped: u64,
+    /// How the file was read, when not plain UTF-8 and commas.
+    pub format: Option<String>,
 }
 
 impl FileSummary {
+    fn counts(&self) -> Counts {
+        Counts {
+            rows_read: self.rows_read,
+            inserted: self.inserted,
+            replaced: self.replaced,
+            unchanged: self.unchanged,
+            rejected: self.rejected,
+        }
+    }
+
     pub fn line(&self) -> String {
         match &self.already_imported {
             Some(when) => format!(
@@ -64,6 +76,16 @@ impl FileSummary {
                 );
                 if self.rejected > 0 {
                     s.push_str(&format!(", {} rejected", self.rejected));
+                }
+                if self.skipped > 0 {
+                    s.push_str(&format!(
+                        "; {} non-data row{} skipped (extra header rows, footers)",
+                        self.skipped,
+                        if self.skipped == 1 { "" } else { "s" }
+                    ));
+                }
+                if let Some(f) = &self.format {
+                    s.push_str(&format!("; {f}"));
                 }
                 s
             }
@@ -102,23 +124,20 @@ pub fn import(
     let mut report = ImportReport::default();
     let inputs = discover(paths, config, &mut report.warnings)?;
 
-    // Hash first: a file whose exact content is already in the ledger is skipped.
+    // Hash first: a file identical to the latest import of its snapshot file
+    // is skipped (A, B, then A again imports A again).
     let mut todo = Vec::new();
     for input in inputs {
-        let sha = file_sha256(&input.path)?;
-        let seen: Option<String> = store
-            .conn
-            .prepare_cached("SELECT imported_at FROM snapshots WHERE file = ?1 AND sha256 = ?2 ORDER BY id LIMIT 1")?
-            .query_row([input.kind.key(), &sha], |r| r.get(0))
-            .optional()?;
-        match seen {
+        let scanned = read::scan(&input.path)
+            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", input.path.display())))?;
+        match store.imported_before(input.kind.key(), &scanned.sha256)? {
             Some(when) => report.files.push(FileSummary {
                 file: input.name.clone(),
                 path: input.path.clone(),
                 already_imported: Some(when),
                 ..Default::default()
             }),
-            None => todo.push((input, sha)),
+            _ => todo.push((input, scanned)),
         }
     }
     if todo.is_empty() {
@@ -127,48 +146,32 @@ pub fn import(
     }
 
     let mut problems = Problems::new(opts.skip_invalid, rejects_path(&store.path, now));
-    let dialect = store.dialect();
-    let tx = store
-        .conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    // With an empty KPI cache there is nothing to invalidate: skip the bookkeeping.
-    let cache_in_use: bool =
-        tx.query_row("SELECT EXISTS (SELECT 1 FROM computed_periods)", [], |r| {
-            r.get(0)
-        })?;
-    let mut touched = Touched::new(cache_in_use, dialect);
-    if cache_in_use {
-        tx.execute_batch(&dialect.create_scratch("touched_customers", "customer_id"))?;
-    }
+    let tx = store.begin_import()?;
+    let mut touched = Touched::new(tx.cache_in_use());
     let imported_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for (input, sha) in &todo {
-        let snapshot_id: i64 = tx.query_row(
-            "INSERT INTO snapshots (file, path, sha256, rows_read, inserted, replaced, unchanged, rejected, imported_at)
-             VALUES (?1, ?2, ?3, 0, 0, 0, 0, 0, ?4) RETURNING id",
-            rusqlite::params![input.kind.key(), input.path.display().to_string(), sha, imported_at],
-            |r| r.get(0),
-        )?;
+    for (input, scanned) in &todo {
+        let path = input.path.display().to_string();
+        let snapshot_id =
+            tx.add_snapshot(input.kind.key(), &path, &scanned.sha256, &imported_at)?;
         let summary = import_file(
             &tx,
             config,
             input,
+            scanned,
             snapshot_id,
             opts,
             &mut problems,
             &mut touched,
         )?;
-        tx.execute(
-            "UPDATE snapshots SET rows_read = ?2, inserted = ?3, replaced = ?4, unchanged = ?5, rejected = ?6 WHERE id = ?1",
-            rusqlite::params![snapshot_id, summary.rows_read as i64, summary.inserted as i64, summary.replaced as i64, summary.unchanged as i64, summary.rejected as i64],
-        )?;
+        tx.finish_snapshot(snapshot_id, summary.counts())?;
         report.files.push(summary);
     }
 
-    if problems.total > 0 && !opts.skip_invalid {
+    if !problems.file_level.is_empty() || (problems.total > 0 && !opts.skip_invalid) {
         drop(tx); // rolls back: the store is left exactly as it was
         return Err(Failure::input(problems.message()).into());
     }
-    touched.invalidate(&tx)?;
+    tx.invalidate(&touched.days, touched.customers_from)?;
     report.rejects_path = problems.finish()?;
     tx.commit().context("cannot commit the import")?;
     // Only after a successful import: a refused one leaves the store as it
@@ -263,23 +266,6 @@ fn discover(
     Ok(inputs)
 }
 
-fn file_sha256(path: &Path) -> Result<String> {
-    let mut file = File::open(path)
-        .map_err(|e| Failure::input(format!("{}: cannot open: {e}", path.display())))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 fn rejects_path(store: &Path, now: DateTime<Utc>) -> PathBuf {
     let stem = store
         .file_stem()
@@ -300,41 +286,19 @@ pub fn ensure_timezone(store: &mut Store, config: &Config) -> Result<()> {
     if stored.as_deref() == Some(tz.name()) {
         return Ok(());
     }
-    let tx = store.conn.transaction()?;
-    if stored.is_some() {
-        let mut days = Vec::new();
-        {
-            let mut stmt = tx.prepare("SELECT ticket_id, opened_at FROM tickets")?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let id: String = r.get(0)?;
-                let at: i64 = r.get(1)?;
-                let instant = DateTime::from_timestamp(at, 0).unwrap_or_default();
-                days.push((
-                    id,
-                    crate::period::day_number(crate::period::local_date(instant, tz)),
-                ));
-            }
-        }
-        let mut update = tx.prepare("UPDATE tickets SET opened_day = ?2 WHERE ticket_id = ?1")?;
-        for (id, day) in days {
-            update.execute(rusqlite::params![id, day])?;
-        }
-        drop(update);
-        tx.execute_batch("DELETE FROM kpi_cache; DELETE FROM computed_periods;")?;
-    }
-    tx.execute(
-        "INSERT INTO meta(key, value) VALUES ('timezone', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [tz.name()],
-    )?;
-    tx.commit()?;
-    Ok(())
+    store.set_timezone(tz.name(), stored.is_some(), |at| {
+        let instant = DateTime::from_timestamp(at, 0).unwrap_or_default();
+        crate::period::day_number(crate::period::local_date(instant, tz))
+    })
 }
 
 /// Rejected cells: the first ones for the message, all of them (by row) in
 /// the rejects file with `--skip-invalid`.
 struct Problems {
     skip_invalid: bool,
+    /// Problems of a whole file (it cannot be read, its header does not
+    /// fit): never skipped, whatever `--skip-invalid` says.
+    file_level: Vec<String>,
     shown: Vec<String>,
     total: usize,
     /// The problems past the shown ones, counted by file and field.
@@ -347,6 +311,7 @@ impl Problems {
     fn new(skip_invalid: bool, rejects_path: PathBuf) -> Self {
         Problems {
             skip_invalid,
+            file_level: Vec::new(),
             shown: Vec::new(),
             total: 0,
             more: BTreeMap::new(),
@@ -374,6 +339,16 @@ impl Problems {
         }
     }
 
+    /// A problem with the whole file: the import stops, with or without
+    /// `--skip-invalid`, and nothing is recorded.
+    fn add_file(&mut self, file: &str, line: u64, reason: &str) {
+        self.total += 1;
+        let msg = format!("{file}:{line}: {reason}");
+        self.file_level.push(msg.clone());
+        self.shown.insert(self.file_level.len() - 1, msg);
+        self.shown.truncate(SHOWN_PROBLEMS);
+    }
+
     /// A rejected row (with `--skip-invalid`): one line in the rejects file.
     fn reject_row(
         &mut self,
@@ -386,12 +361,15 @@ impl Problems {
             return Ok(());
         }
         if self.rejects.is_none() {
-            let mut w = csv::Writer::from_path(&self.rejects_path).with_context(|| {
-                format!(
-                    "cannot write the rejects file {}",
-                    self.rejects_path.display()
-                )
-            })?;
+            // The rejected rows are customer data: owner-only.
+            let file = crate::files::create(&self.rejects_path, crate::files::PRIVATE)
+                .with_context(|| {
+                    format!(
+                        "cannot write the rejects file {}",
+                        self.rejects_path.display()
+                    )
+                })?;
+            let mut w = csv::Writer::from_writer(file);
             w.write_record(["file", "line", "reason", "record"])?;
             self.rejects = Some(w);
         }
@@ -400,11 +378,13 @@ impl Problems {
         let raw = String::from_utf8_lossy(&raw.into_inner().unwrap_or_default())
             .trim_end()
             .to_string();
+        // Opened in a spreadsheet, no cell may start a formula.
+        use crate::escape::csv_cell;
         self.rejects.as_mut().unwrap().write_record([
-            file,
-            &line.to_string(),
-            &reasons.join("; "),
-            &raw,
+            csv_cell(file).as_ref(),
+            csv_cell(&line.to_string()).as_ref(),
+            csv_cell(&reasons.join("; ")).as_ref(),
+            csv_cell(&raw).as_ref(),
         ])?;
         Ok(())
     }
@@ -425,7 +405,11 @@ impl Problems {
                 by_field.join(", ")
             ));
         }
-        msg.push_str("\nhint: fix the file and import again, or pass --skip-invalid to import the valid rows and write the others to a rejects file");
+        if self.file_level.is_empty() {
+            msg.push_str("\nhint: fix the file and import again, or pass --skip-invalid to import the valid rows and write the others to a rejects file");
+        } else {
+            msg.push_str("\nhint: a file that cannot be read as a whole is never skipped, not even with --skip-invalid: fix it (or its [import.<file>] settings) and import again");
+        }
         msg
     }
 
@@ -443,28 +427,18 @@ impl Problems {
 /// The days whose periods must leave the KPI cache, gathered while importing.
 struct Touched {
     active: bool,
-    dialect: &'static dyn Dialect,
     days: BTreeSet<i64>,
     /// Customer-base KPIs of every period ending after this day change.
     customers_from: Option<i64>,
 }
 
 impl Touched {
-    fn new(active: bool, dialect: &'static dyn Dialect) -> Self {
+    fn new(active: bool) -> Self {
         Touched {
             active,
-            dialect,
             days: BTreeSet::new(),
             customers_from: None,
         }
-    }
-
-    /// A customer that is new or changed segment: its records' days are stale.
-    fn mark_customer(&self, tx: &Transaction, row: &Row) -> Result<()> {
-        let d = self.dialect;
-        tx.prepare_cached(&d.insert_ignore(&d.scratch("touched_customers"), &["customer_id"]))?
-            .execute(params_from_iter(row.values.iter().take(1)))?;
-        Ok(())
     }
 
     fn add(&mut self, kind: FileKind, days: &[Option<i64>]) {
@@ -479,49 +453,14 @@ impl Touched {
             }
         }
     }
-
-    fn invalidate(&mut self, tx: &Transaction) -> Result<()> {
-        if !self.active {
-            return Ok(());
-        }
-        // Records of customers that are new or changed segment move between
-        // segments: their days are stale too (one query per table, walking the
-        // few touched customers through each table's customer_id index).
-        let touched = self.dialect.scratch("touched_customers");
-        let any: bool = tx.query_row(
-            &format!("SELECT EXISTS (SELECT 1 FROM {touched})"),
-            [],
-            |r| r.get(0),
-        )?;
-        for (table, day) in rows::CUSTOMER_LINKED.iter().filter(|_| any) {
-            let sql = format!(
-                "SELECT DISTINCT t.{day} FROM {touched} c CROSS JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
-            );
-            let mut stmt = tx.prepare(&sql)?;
-            let days = stmt.query_map([], |r| r.get::<_, i64>(0))?;
-            for d in days {
-                self.days.insert(d?);
-            }
-        }
-        for table in ["kpi_cache", "computed_periods"] {
-            let mut by_day = tx.prepare(&format!(
-                "DELETE FROM {table} WHERE start_day <= ?1 AND end_day > ?1"
-            ))?;
-            for d in &self.days {
-                by_day.execute([d])?;
-            }
-            if let Some(from) = self.customers_from {
-                tx.execute(&format!("DELETE FROM {table} WHERE end_day > ?1"), [from])?;
-            }
-        }
-        Ok(())
-    }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn import_file(
-    tx: &Transaction,
+    tx: &ImportTx,
     config: &Config,
     input: &Input,
+    scanned: &read::Scan,
     snapshot_id: i64,
     opts: &ImportOptions,
     problems: &mut Problems,
@@ -533,49 +472,49 @@ fn import_file(
         path: input.path.clone(),
         ..Default::default()
     };
-    let file =
-        File::open(&input.path).map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(BufReader::with_capacity(1 << 16, file));
+    let size = std::fs::metadata(&input.path).map(|m| m.len()).unwrap_or(0);
     let mapping = config.import.get(&input.kind).cloned().unwrap_or_default();
+    let format = match read::decide(scanned, mapping.encoding, mapping.delimiter) {
+        Ok(f) => f,
+        Err(reason) => {
+            problems.add_file(name, 1, &reason);
+            return Ok(summary);
+        }
+    };
+    summary.format = format.note();
+    let mut source = read::Source::open(&input.path, format)
+        .map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
 
     let mut record = csv::ByteRecord::new();
-    let has_header = reader.read_byte_record(&mut record).map_err(|e| {
-        Failure::input(format!(
-            "{name}:1: cannot read the header: {e} (is this a CSV file?)"
-        ))
-    })?;
-    if !has_header {
-        problems.add(
-            name,
-            1,
-            None,
-            "the file is empty (expected a header row; see snapshot-format.md)",
-        );
-        return Ok(summary);
-    }
+    let header_line = match source.next(&mut record) {
+        Ok(Some(line)) => line,
+        Ok(None) => {
+            problems.add_file(
+                name,
+                1,
+                "the file is empty (expected a header row; see snapshot-format.md)",
+            );
+            return Ok(summary);
+        }
+        Err(e) => {
+            problems.add_file(
+                name,
+                e.line,
+                &format!("cannot read the header: {} (is this a CSV file?)", e.error),
+            );
+            return Ok(summary);
+        }
+    };
+    let header = record.clone();
     let layout = match Layout::from_header(input.kind, &record, &mapping) {
         Ok(l) => l,
         Err(reason) => {
-            problems.add(name, 1, None, &reason);
+            problems.add_file(name, header_line, &reason);
             return Ok(summary);
         }
     };
     let table = TableDef::of(input.kind);
-    {
-        let mut cols = tx.prepare_cached(
-            &touched
-                .dialect
-                .insert_ignore("file_columns", &["file", "name"]),
-        )?;
-        for c in layout.header_names() {
-            cols.execute([input.kind.key(), c])?;
-        }
-    }
+    tx.note_columns(input.kind.key(), layout.header_names())?;
     let ctx = rows::ParseCtx {
         kind: input.kind,
         mapping: &mapping,
@@ -593,30 +532,35 @@ fn import_file(
         bar
     });
 
-    let mut writer = table.writer(tx)?;
+    let mut extra_headers = mapping.header_rows.max(1) - 1;
+    let mut writer = tx.writer(&table)?;
     loop {
-        let read = reader.read_byte_record(&mut record);
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        match read {
-            Ok(false) => break,
-            Ok(true) => {}
+        let line = match source.next(&mut record) {
+            Ok(None) => break,
+            Ok(Some(line)) => line,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(line);
-                problems.add(
+                problems.add_file(
                     name,
-                    line,
-                    None,
-                    &format!("cannot read this row: {e} (is this a CSV file?)"),
+                    e.line,
+                    &format!("cannot read this row: {} (is this a CSV file?)", e.error),
                 );
-                summary.rejected += 1;
                 break;
             }
+        };
+        if extra_headers > 0 {
+            extra_headers -= 1;
+            summary.skipped += 1;
+            continue;
+        }
+        if is_not_data(&record, &header, &mapping.skip_rows) {
+            summary.skipped += 1;
+            continue;
         }
         summary.rows_read += 1;
         if let (Some(bar), true) = (&progress, summary.rows_read.is_multiple_of(PROGRESS_EVERY)) {
-            bar.set_position(record.position().map(|p| p.byte()).unwrap_or(0));
+            bar.set_position(source.byte());
         }
-        let parsed = ctx.parse(&layout, &record);
+        let parsed = ctx.parse(&layout, &record, format_bom(&source));
         let row = match parsed {
             Ok(row) => row,
             Err(cell_errors) => {
@@ -634,7 +578,7 @@ fn import_file(
                 summary.inserted += 1;
                 touched.add(input.kind, &row.days);
                 if input.kind == FileKind::Customers && touched.active {
-                    touched.mark_customer(tx, &row)?;
+                    tx.touch_customer(&row.values[0])?;
                 }
             }
             rows::Upsert::Replaced {
@@ -645,7 +589,7 @@ fn import_file(
                 touched.add(input.kind, &row.days);
                 touched.add(input.kind, &old_days);
                 if segments_changed && touched.active {
-                    touched.mark_customer(tx, &row)?;
+                    tx.touch_customer(&row.values[0])?;
                 }
             }
             rows::Upsert::Unchanged => summary.unchanged += 1,
@@ -661,4 +605,30 @@ fn import_file(
         bar.finish_and_clear();
     }
     Ok(summary)
+}
+
+/// The BOM bytes the reader skipped: offsets in messages count from the
+/// start of the file.
+fn format_bom(source: &read::Source) -> u64 {
+    source.format.bom_len as u64
+}
+
+/// A row that is not data: the header again (files concatenated), or a
+/// report footer (its first cell starts with one of `skip_rows`).
+fn is_not_data(record: &csv::ByteRecord, header: &csv::ByteRecord, skip_rows: &[String]) -> bool {
+    if record.len() == header.len()
+        && record.len() > 1
+        && record
+            .iter()
+            .zip(header.iter())
+            .all(|(a, b)| a.trim_ascii() == b.trim_ascii())
+    {
+        return true;
+    }
+    if skip_rows.is_empty() {
+        return false;
+    }
+    let first = String::from_utf8_lossy(record.get(0).unwrap_or_default());
+    let first = first.trim();
+    skip_rows.iter().any(|p| first.starts_with(p.trim()))
 }

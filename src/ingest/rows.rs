@@ -1,24 +1,15 @@
-//! From CSV records to validated rows, and rows into their tables: header
-//! layout (case-insensitive, any order, column mapping), per-file rules, and
-//! the upsert that tells inserted, replaced, unchanged and duplicate apart.
+//! From CSV records to validated rows: header layout (case-insensitive, any
+//! order, column mapping) and per-file rules. The upsert that writes them
+//! (inserted, replaced, unchanged, duplicate) is `store::tables`.
 use chrono::NaiveDate;
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, OptionalExtension, Transaction};
+
+pub use crate::store::tables::{Row, TableDef, Upsert, CUSTOMER_LINKED};
 
 use super::schema::FileKind;
 use super::values;
 use crate::config::{Config, ImportMapping};
 use crate::period::{self, Period};
-
-/// Tables whose rows belong to a customer's segment, with their day column.
-pub const CUSTOMER_LINKED: [(&str, &str); 6] = [
-    ("deals", "created_day"),
-    ("deals", "closed_day"),
-    ("orders", "ordered_day"),
-    ("tickets", "opened_day"),
-    ("surveys", "answered_day"),
-    ("activities", "occurred_day"),
-];
 
 /// Where each schema column sits in the file, and the attribute columns.
 #[derive(Debug)]
@@ -54,14 +45,6 @@ impl Layout {
             };
             names.push(text.trim().to_lowercase());
         }
-        for (i, n) in names.iter().enumerate() {
-            if !n.is_empty() && names[..i].contains(n) {
-                return Err(format!(
-                    "column {}: '{n}' appears twice in the header",
-                    i + 1
-                ));
-            }
-        }
         let columns = kind.columns();
         let mut index = Vec::with_capacity(columns.len());
         let mut missing = Vec::new();
@@ -72,6 +55,20 @@ impl Layout {
                 .map(String::as_str)
                 .unwrap_or(c.name);
             let pos = names.iter().position(|n| n == wanted);
+            // A name that appears twice is only a problem if it is read.
+            if let Some(p) = pos {
+                if let Some(again) = names[p + 1..].iter().position(|n| n == wanted) {
+                    return Err(format!(
+                        "column {}: '{wanted}' appears twice in the header (columns {} and {}) and is read as {}; rename one of them or map {} to another column in [import.{}] columns",
+                        p + again + 2,
+                        p + 1,
+                        p + again + 2,
+                        c.name,
+                        c.name,
+                        kind.key()
+                    ));
+                }
+            }
             if pos.is_none() && c.required {
                 missing.push(if wanted == c.name {
                     c.name.to_string()
@@ -106,7 +103,7 @@ impl Layout {
             names
                 .iter()
                 .enumerate()
-                .filter(|(i, n)| !used.contains(i) && !n.is_empty())
+                .filter(|(i, n)| !used.contains(i) && !n.is_empty() && !names[..*i].contains(n))
                 .map(|(i, n)| (i, n.clone()))
                 .collect()
         } else {
@@ -139,25 +136,6 @@ pub struct CellError {
     pub reason: String,
 }
 
-/// A validated row: values in table column order, the day numbers that tie it
-/// to periods, and its segment attributes.
-#[derive(Debug)]
-pub struct Row {
-    pub values: Vec<Value>,
-    pub days: Vec<Option<i64>>,
-    pub attributes: Vec<(String, String)>,
-    pub hash: i64,
-}
-
-impl Row {
-    pub fn pk_text(&self) -> String {
-        match &self.values[0] {
-            Value::Text(s) => s.clone(),
-            v => format!("{v:?}"),
-        }
-    }
-}
-
 pub struct ParseCtx<'a> {
     pub kind: FileKind,
     pub mapping: &'a ImportMapping,
@@ -167,6 +145,7 @@ pub struct ParseCtx<'a> {
 /// Reads one record's cells by schema column name, collecting every problem.
 struct Cells<'a> {
     kind: FileKind,
+    bom: u64,
     layout: &'a Layout,
     record: &'a csv::ByteRecord,
     errors: Vec<CellError>,
@@ -198,7 +177,8 @@ impl<'a> Cells<'a> {
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t.trim(),
             Err(e) => {
-                let offset = self.record.position().map(|p| p.byte()).unwrap_or(0)
+                let offset = self.bom
+                    + self.record.position().map(|p| p.byte()).unwrap_or(0)
                     + self.record.range(pos).map(|r| r.start as u64).unwrap_or(0)
                     + pos as u64 // the separators before this field (exact for unquoted fields)
                     + e.valid_up_to() as u64;
@@ -212,6 +192,14 @@ impl<'a> Cells<'a> {
                 return None;
             }
         };
+        if text.contains('\0') {
+            self.fail(
+                Some(pos),
+                name,
+                "contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)".into(),
+            );
+            return None;
+        }
         if text.is_empty() {
             if self.kind.columns()[i].required {
                 self.fail(Some(pos), name, "required value is empty".into());
@@ -265,7 +253,12 @@ fn real_value(v: Option<f64>) -> Value {
 }
 
 impl ParseCtx<'_> {
-    pub fn parse(&self, layout: &Layout, record: &csv::ByteRecord) -> Result<Row, Vec<CellError>> {
+    pub fn parse(
+        &self,
+        layout: &Layout,
+        record: &csv::ByteRecord,
+        bom: u64,
+    ) -> Result<Row, Vec<CellError>> {
         if record.len() != layout.width {
             return Err(vec![CellError {
                 column: None,
@@ -278,6 +271,7 @@ impl ParseCtx<'_> {
         }
         let mut c = Cells {
             kind: self.kind,
+            bom,
             layout,
             record,
             errors: Vec::new(),
@@ -536,6 +530,11 @@ impl ParseCtx<'_> {
         let mut attributes = Vec::new();
         for (pos, name) in &layout.attributes {
             match std::str::from_utf8(record.get(*pos).unwrap_or_default()) {
+                Ok(v) if v.contains('\0') => c.fail(
+                    Some(*pos),
+                    name,
+                    "contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)".into(),
+                ),
                 Ok(v) => attributes.push((name.clone(), v.trim().to_string())),
                 Err(_) => c.fail(
                     Some(*pos),
@@ -619,307 +618,4 @@ fn row_hash(values: &[Value], attributes: &[(String, String)]) -> i64 {
         eat(&[0xff]);
     }
     h as i64
-}
-
-/// A table's shape for the upsert.
-pub struct TableDef {
-    pub kind: FileKind,
-    pub table: &'static str,
-    pub columns: &'static [&'static str],
-    pub pk_len: usize,
-    pub day_columns: &'static [&'static str],
-    pub attributes_table: Option<(&'static str, &'static str)>,
-}
-
-impl TableDef {
-    pub fn of(kind: FileKind) -> TableDef {
-        let (table, columns, pk_len, day_columns, attributes_table): (
-            _,
-            &'static [&'static str],
-            _,
-            &'static [&'static str],
-            _,
-        ) = match kind {
-            FileKind::Customers => (
-                "customers",
-                &[
-                    "customer_id",
-                    "acquired_on",
-                    "acquired_day",
-                    "churned_on",
-                    "churned_day",
-                ],
-                1,
-                &["acquired_day", "churned_day"],
-                Some(("customer_attributes", "customer_id")),
-            ),
-            FileKind::Deals => (
-                "deals",
-                &[
-                    "deal_id",
-                    "created_on",
-                    "created_day",
-                    "stage",
-                    "closed_on",
-                    "closed_day",
-                    "amount",
-                    "customer_id",
-                    "owner",
-                ],
-                1,
-                &["created_day", "closed_day"],
-                None,
-            ),
-            FileKind::Orders => (
-                "orders",
-                &[
-                    "order_id",
-                    "customer_id",
-                    "ordered_on",
-                    "ordered_day",
-                    "amount",
-                    "cost",
-                ],
-                1,
-                &["ordered_day"],
-                None,
-            ),
-            FileKind::Tickets => (
-                "tickets",
-                &[
-                    "ticket_id",
-                    "opened_at",
-                    "opened_day",
-                    "first_response_at",
-                    "resolved_at",
-                    "customer_id",
-                    "channel",
-                ],
-                1,
-                &["opened_day"],
-                None,
-            ),
-            FileKind::Surveys => (
-                "surveys",
-                &[
-                    "response_id",
-                    "answered_on",
-                    "answered_day",
-                    "kind",
-                    "score",
-                    "customer_id",
-                    "comment",
-                ],
-                1,
-                &["answered_day"],
-                None,
-            ),
-            FileKind::Spend => (
-                "spend",
-                &["spend_id", "spent_on", "spent_day", "category", "amount"],
-                1,
-                &["spent_day"],
-                Some(("spend_attributes", "spend_id")),
-            ),
-            FileKind::Activities => (
-                "activities",
-                &[
-                    "activity_id",
-                    "occurred_on",
-                    "occurred_day",
-                    "kind",
-                    "owner",
-                    "customer_id",
-                ],
-                1,
-                &["occurred_day"],
-                None,
-            ),
-            FileKind::Measures => (
-                "measures",
-                &["period", "kpi", "segment", "value"],
-                3,
-                &[],
-                None,
-            ),
-        };
-        TableDef {
-            kind,
-            table,
-            columns,
-            pk_len,
-            day_columns,
-            attributes_table,
-        }
-    }
-
-    pub fn pk_label(&self) -> String {
-        self.columns[..self.pk_len].join(", ")
-    }
-
-    pub fn writer<'t>(&self, tx: &'t Transaction<'t>) -> rusqlite::Result<TableWriter<'t>> {
-        let cols = self.columns.join(", ");
-        let n = self.columns.len();
-        let placeholders: Vec<String> = (1..=n + 2).map(|i| format!("?{i}")).collect();
-        let pk_cols = &self.columns[..self.pk_len];
-        let pk_where: Vec<String> = pk_cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c} = ?{}", i + 1))
-            .collect();
-        let pk_where = pk_where.join(" AND ");
-        let insert = format!(
-            "INSERT INTO {t} ({cols}, snapshot_id, row_hash) VALUES ({ph}) ON CONFLICT DO NOTHING",
-            t = self.table,
-            ph = placeholders.join(", ")
-        );
-        let select_days = if self.day_columns.is_empty() {
-            "NULL".to_string()
-        } else {
-            self.day_columns.join(", ")
-        };
-        let select = format!(
-            "SELECT snapshot_id, row_hash, {select_days} FROM {} WHERE {pk_where}",
-            self.table
-        );
-        let sets: Vec<String> = self.columns[self.pk_len..]
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c} = ?{}", self.pk_len + i + 1))
-            .collect();
-        let update = format!(
-            "UPDATE {t} SET {sets}, snapshot_id = ?{s}, row_hash = ?{h} WHERE {pk_where}",
-            t = self.table,
-            sets = sets.join(", "),
-            s = n + 1,
-            h = n + 2
-        );
-        let touch = format!(
-            "UPDATE {} SET snapshot_id = ?{} WHERE {pk_where}",
-            self.table,
-            self.pk_len + 1
-        );
-        // Prepare every statement now so that a mistake shows at once.
-        for sql in [&insert, &select, &update, &touch] {
-            tx.prepare_cached(sql)?;
-        }
-        Ok(TableWriter {
-            tx,
-            def: TableDef::of(self.kind),
-            insert: tx.prepare_cached(&insert)?,
-            select,
-            update,
-            touch,
-        })
-    }
-}
-
-pub enum Upsert {
-    Inserted,
-    Replaced {
-        old_days: Vec<Option<i64>>,
-        segments_changed: bool,
-    },
-    Unchanged,
-    /// The id was already written by this same file.
-    Duplicate,
-}
-
-pub struct TableWriter<'t> {
-    tx: &'t Transaction<'t>,
-    def: TableDef,
-    /// The hot statement of a fresh import, held rather than looked up per row.
-    insert: rusqlite::CachedStatement<'t>,
-    select: String,
-    update: String,
-    touch: String,
-}
-
-impl TableWriter<'_> {
-    pub fn upsert(&mut self, row: &Row, snapshot_id: i64) -> rusqlite::Result<Upsert> {
-        let tx = self.tx;
-        let extra = [Value::Integer(snapshot_id), Value::Integer(row.hash)];
-        let inserted = self
-            .insert
-            .execute(params_from_iter(row.values.iter().chain(extra.iter())))?;
-        if inserted == 1 {
-            self.write_attributes(row, false)?;
-            return Ok(Upsert::Inserted);
-        }
-        let pk = &row.values[..self.def.pk_len];
-        let ndays = self.def.day_columns.len();
-        let old = tx
-            .prepare_cached(&self.select)?
-            .query_row(params_from_iter(pk.iter()), |r| {
-                let sid: i64 = r.get(0)?;
-                let hash: i64 = r.get(1)?;
-                let mut days = Vec::new();
-                for i in 0..ndays {
-                    days.push(r.get::<_, Option<i64>>(2 + i)?);
-                }
-                Ok((sid, hash, days))
-            })
-            .optional()?;
-        let Some((old_snapshot, old_hash, old_days)) = old else {
-            // The insert was ignored for a reason other than the id: cannot happen
-            // with these schemas, but never report a row as stored when it is not.
-            return Err(rusqlite::Error::QueryReturnedNoRows);
-        };
-        if old_snapshot == snapshot_id {
-            return Ok(Upsert::Duplicate);
-        }
-        if old_hash == row.hash {
-            let params = pk.iter().cloned().chain([Value::Integer(snapshot_id)]);
-            tx.prepare_cached(&self.touch)?
-                .execute(params_from_iter(params))?;
-            return Ok(Upsert::Unchanged);
-        }
-        let params = row
-            .values
-            .iter()
-            .cloned()
-            .chain([Value::Integer(snapshot_id), Value::Integer(row.hash)]);
-        tx.prepare_cached(&self.update)?
-            .execute(params_from_iter(params))?;
-        let segments_changed = self.write_attributes(row, true)?;
-        Ok(Upsert::Replaced {
-            old_days,
-            segments_changed,
-        })
-    }
-
-    /// Stores the row's attributes; on replace, says whether they changed.
-    fn write_attributes(&self, row: &Row, replacing: bool) -> rusqlite::Result<bool> {
-        let Some((table, key)) = self.def.attributes_table else {
-            return Ok(false);
-        };
-        let id = &row.values[0];
-        let mut changed = false;
-        if replacing {
-            let mut old: Vec<(String, String)> = self
-                .tx
-                .prepare_cached(&format!(
-                    "SELECT name, value FROM {table} WHERE {key} = ?1 ORDER BY name"
-                ))?
-                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut new = row.attributes.clone();
-            new.sort();
-            old.sort();
-            changed = old != new;
-            if !changed {
-                return Ok(false);
-            }
-            self.tx
-                .prepare_cached(&format!("DELETE FROM {table} WHERE {key} = ?1"))?
-                .execute([id])?;
-        }
-        let mut insert = self.tx.prepare_cached(&format!(
-            "INSERT INTO {table} ({key}, name, value) VALUES (?1, ?2, ?3)"
-        ))?;
-        for (name, value) in &row.attributes {
-            insert.execute(rusqlite::params![id, name, value])?;
-        }
-        Ok(changed)
-    }
 }

@@ -36,8 +36,8 @@ fn apply_measures(
     values: &mut BTreeMap<Period, PeriodValues>,
 ) -> Result<()> {
     let mut stmt = store
-        .conn
-        .prepare_cached("SELECT period, kpi, segment, value FROM measures")?;
+        .reader()
+        .prepare("SELECT period, kpi, segment, value FROM measures")?;
     let mut rows = stmt.query([])?;
     let by_id: BTreeMap<String, Period> = values.keys().map(|p| (p.id(), *p)).collect();
     while let Some(r) = rows.next()? {
@@ -108,7 +108,7 @@ fn derive_custom(
                         Some((a, v)) => (Some(a.to_string()), Some(v.to_string())),
                         None => (None, None),
                     };
-                    let mut stmt = store.conn.prepare_cached(sql).with_context(|| {
+                    let mut stmt = store.reader().prepare(sql).with_context(|| {
                         format!("custom KPI {}: the SQL does not prepare", c.id)
                     })?;
                     let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();

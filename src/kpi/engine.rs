@@ -11,8 +11,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::Result;
-use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 
 use super::catalogue::{self, KpiInfo, Uncertainty};
 use super::stats;
@@ -20,44 +18,7 @@ use crate::config::Config;
 use crate::period::Period;
 use crate::store::Store;
 
-/// The segment key of the whole business.
-pub const WHOLE: &str = "";
-/// The value of records with no (known) customer or an empty attribute.
-pub const NONE_VALUE: &str = "(none)";
-
-/// One KPI's figure in one period and segment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct KpiValue {
-    pub value: Option<f64>,
-    pub n: Option<u64>,
-    pub ci95: Option<(f64, f64)>,
-    /// Standard error, for the significance test (interval KPIs only).
-    pub se: Option<f64>,
-    /// Why the value is null ("no data: deals.csv was never imported").
-    pub reason: Option<String>,
-}
-
-impl KpiValue {
-    pub fn of(value: f64) -> KpiValue {
-        KpiValue {
-            value: Some(value),
-            ..Default::default()
-        }
-    }
-    pub fn null(reason: impl Into<String>) -> KpiValue {
-        KpiValue {
-            reason: Some(reason.into()),
-            ..Default::default()
-        }
-    }
-    fn with_n(mut self, n: Option<u64>) -> KpiValue {
-        self.n = n;
-        self
-    }
-}
-
-/// segment key ("" or "region=EMEA") → KPI id → value.
-pub type PeriodValues = BTreeMap<String, BTreeMap<String, KpiValue>>;
+pub use crate::model::{KpiValue, PeriodValues, NONE_VALUE, WHOLE};
 
 /// What a call to [`ensure`] did: which periods it computed, which it found cached.
 #[derive(Debug, Default, Clone)]
@@ -101,7 +62,7 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
 /// The distinct activity kinds, hopping through the kind index (one probe
 /// per kind) rather than reading every activity.
 pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
-    let mut stmt = store.conn.prepare_cached(
+    let mut stmt = store.reader().prepare(
         "WITH RECURSIVE k(kind) AS (
              SELECT min(kind) FROM activities
              UNION ALL
@@ -119,19 +80,11 @@ pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<
     let fingerprint = cache_fingerprint(store, config)?;
     let mut missing = Vec::new();
     let mut stats = CacheStats::default();
-    {
-        let mut stmt = store.conn.prepare_cached(
-            "SELECT fingerprint FROM computed_periods WHERE cadence = ?1 AND period = ?2",
-        )?;
-        for p in periods {
-            let fp: Option<String> = stmt
-                .query_row(params![p.cadence.as_str(), p.id()], |r| r.get(0))
-                .optional()?;
-            if fp.as_deref() == Some(fingerprint.as_str()) {
-                stats.cached += 1;
-            } else {
-                missing.push(*p);
-            }
+    for p in periods {
+        if store.cached_fingerprint(*p)?.as_deref() == Some(fingerprint.as_str()) {
+            stats.cached += 1;
+        } else {
+            missing.push(*p);
         }
     }
     missing.sort();
@@ -140,46 +93,8 @@ pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<
         return Ok(stats);
     }
     let values = compute(store, config, &missing)?;
-    let tx = store.conn.transaction()?;
-    {
-        let mut del =
-            tx.prepare_cached("DELETE FROM kpi_cache WHERE cadence = ?1 AND period = ?2")?;
-        let mut ins = tx.prepare_cached(
-            "INSERT INTO kpi_cache (cadence, period, start_day, end_day, segment, kpi, value, n, ci_low, ci_high, se, reason, fingerprint)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )?;
-        let mut mark = tx.prepare_cached(
-            "INSERT INTO computed_periods (cadence, period, start_day, end_day, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (cadence, period) DO UPDATE SET fingerprint = excluded.fingerprint,
-               start_day = excluded.start_day, end_day = excluded.end_day, computations = computations + 1",
-        )?;
-        for (p, by_segment) in &values {
-            let (cad, id) = (p.cadence.as_str(), p.id());
-            del.execute(params![cad, id])?;
-            for (segment, kpis) in by_segment {
-                for (kpi, v) in kpis {
-                    ins.execute(params![
-                        cad,
-                        id,
-                        p.start_day(),
-                        p.end_day(),
-                        segment,
-                        kpi,
-                        v.value,
-                        v.n.map(|n| n as i64),
-                        v.ci95.map(|c| c.0),
-                        v.ci95.map(|c| c.1),
-                        v.se,
-                        v.reason,
-                        fingerprint
-                    ])?;
-                }
-            }
-            mark.execute(params![cad, id, p.start_day(), p.end_day(), fingerprint])?;
-            stats.computed.push(id);
-        }
-    }
-    tx.commit()?;
+    store.save_kpis(&values, &fingerprint)?;
+    stats.computed = values.keys().map(|p| p.id()).collect();
     Ok(stats)
 }
 
@@ -195,36 +110,7 @@ fn cache_fingerprint(store: &Store, config: &Config) -> Result<String> {
 
 /// Reads cached values of the periods (which must have been [`ensure`]d).
 pub fn load(store: &Store, periods: &[Period]) -> Result<BTreeMap<Period, PeriodValues>> {
-    let mut out: BTreeMap<Period, PeriodValues> = BTreeMap::new();
-    let Some(cadence) = periods.first().map(|p| p.cadence) else {
-        return Ok(out);
-    };
-    let wanted: HashMap<String, Period> = periods.iter().map(|p| (p.id(), *p)).collect();
-    let lo = periods.iter().map(|p| p.start_day()).min().unwrap_or(0);
-    let hi = periods.iter().map(|p| p.start_day()).max().unwrap_or(0);
-    let mut stmt = store.conn.prepare_cached(
-        "SELECT period, segment, kpi, value, n, ci_low, ci_high, se, reason FROM kpi_cache
-         WHERE cadence = ?1 AND start_day >= ?2 AND start_day <= ?3",
-    )?;
-    let mut rows = stmt.query(params![cadence.as_str(), lo, hi])?;
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let Some(p) = wanted.get(&id) else { continue };
-        let ci: (Option<f64>, Option<f64>) = (r.get(5)?, r.get(6)?);
-        let v = KpiValue {
-            value: r.get(3)?,
-            n: r.get::<_, Option<i64>>(4)?.map(|n| n as u64),
-            ci95: ci.0.zip(ci.1),
-            se: r.get(7)?,
-            reason: r.get(8)?,
-        };
-        out.entry(*p)
-            .or_default()
-            .entry(r.get(1)?)
-            .or_default()
-            .insert(r.get(2)?, v);
-    }
-    Ok(out)
+    store.load_kpis(periods)
 }
 
 /// Counts for one (period, segment) from every source table.
@@ -408,13 +294,7 @@ pub fn compute(
     let kinds = activity_kinds(store)?;
 
     // Spend is segmented by its own columns: which attributes does it carry?
-    let spend_attrs: BTreeSet<String> = {
-        let mut stmt = store
-            .conn
-            .prepare_cached("SELECT name FROM file_columns WHERE file = 'spend'")?;
-        let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        names.collect::<rusqlite::Result<_>>()?
-    };
+    let spend_attrs: BTreeSet<String> = store.file_columns("spend")?;
 
     customers_into(store, &mut grid, hi)?;
     orders_into(store, &mut grid, lo, hi)?;
@@ -483,8 +363,8 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     let mut customers: Vec<(i64, Option<i64>)> = Vec::new();
     {
         let mut stmt = store
-            .conn
-            .prepare_cached("SELECT customer_id, acquired_day, churned_day FROM customers")?;
+            .reader()
+            .prepare("SELECT customer_id, acquired_day, churned_day FROM customers")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let index = customers.len();
@@ -495,7 +375,7 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
         }
     }
     if stride > 1 {
-        let mut stmt = store.conn.prepare_cached(
+        let mut stmt = store.reader().prepare(
             "SELECT customer_id, name, value FROM customer_attributes WHERE value <> ''",
         )?;
         let mut rows = stmt.query([])?;
@@ -560,7 +440,7 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
 /// plain scan when it covers most of it (a backfill), where following the
 /// index would seek the table once per row.
 fn source(store: &Store, table: &str, day: &str, lo: i64, hi: i64) -> Result<String> {
-    let (min, max): (Option<i64>, Option<i64>) = store.conn.query_row(
+    let (min, max): (Option<i64>, Option<i64>) = store.reader().query_row(
         &format!("SELECT min({day}), max({day}) FROM {table}"),
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -583,7 +463,7 @@ fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a str>> {
 }
 
 fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let mut stmt = store.conn.prepare_cached(
+    let mut stmt = store.reader().prepare(
         &format!(
             "SELECT ordered_day, customer_id, amount, cost FROM {} WHERE ordered_day >= ?1 AND ordered_day < ?2",
             source(store, "orders", "ordered_day", lo, hi)?
@@ -608,7 +488,7 @@ fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
 
 fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     // One pass over the deals touching the range: created in it, or closed in it.
-    let mut stmt = store.conn.prepare_cached(
+    let mut stmt = store.reader().prepare(
         "SELECT created_day, closed_day, stage, COALESCE(amount, 0), customer_id FROM deals
          WHERE (created_day >= ?1 AND created_day < ?2) OR (closed_day >= ?1 AND closed_day < ?2)",
     )?;
@@ -639,7 +519,7 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
 }
 
 fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64) -> Result<()> {
-    let mut stmt = store.conn.prepare_cached(
+    let mut stmt = store.reader().prepare(
         &format!(
             "SELECT opened_day, customer_id, first_response_at - opened_at, resolved_at - opened_at FROM {}
              WHERE opened_day >= ?1 AND opened_day < ?2",
@@ -671,7 +551,7 @@ fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64
 }
 
 fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let mut stmt = store.conn.prepare_cached(
+    let mut stmt = store.reader().prepare(
         &format!(
             "SELECT answered_day, customer_id, kind, score FROM {} WHERE answered_day >= ?1 AND answered_day < ?2",
             source(store, "surveys", "answered_day", lo, hi)?
@@ -704,17 +584,9 @@ fn spend_into(
 ) -> Result<()> {
     // Spend carries its own attribute columns instead of a customer: a small
     // table, fanned out over the attributes in SQL.
-    let conn = &store.conn;
     let dialect = store.dialect();
-    conn.execute_batch(&dialect.create_scratch("run_segments", "attr"))?;
-    {
-        let mut ins = conn
-            .prepare_cached(&dialect.insert_ignore(&dialect.scratch("run_segments"), &["attr"]))?;
-        ins.execute([WHOLE])?;
-        for (_, lower) in &grid.attrs {
-            ins.execute([lower])?;
-        }
-    }
+    let attrs = grid.attrs.iter().map(|(_, lower)| lower.as_str());
+    store.scratch_keys("run_segments", "attr", std::iter::once(WHOLE).chain(attrs))?;
     let sql = format!(
         "SELECT x.spent_day, s.attr, {SEGMENT_VALUE} AS seg, x.category, sum(x.amount)
          FROM spend x CROSS JOIN {segs} s
@@ -723,7 +595,7 @@ fn spend_into(
          GROUP BY x.spent_day, s.attr, seg, x.category",
         segs = dialect.scratch("run_segments")
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = store.reader().prepare(&sql)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
         let Some(p) = grid.period_of(r.get(0)?) else {
@@ -757,7 +629,7 @@ fn activities_into(
     hi: i64,
     kinds: &[String],
 ) -> Result<()> {
-    let mut stmt = store.conn.prepare_cached(
+    let mut stmt = store.reader().prepare(
         &format!(
             "SELECT occurred_day, customer_id, kind, owner FROM {} WHERE occurred_day >= ?1 AND occurred_day < ?2",
             source(store, "activities", "occurred_day", lo, hi)?

@@ -15,7 +15,7 @@ const COMMENT_POOL: i64 = 400;
 pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment>> {
     // One query: the period's recent comments with every attribute of their
     // customer (one row per comment and attribute, or one with NULLs).
-    let mut stmt = store.conn.prepare_cached(
+    let mut stmt = store.reader().prepare(
         "SELECT v.response_id, v.answered_on, v.kind, v.score, v.comment, a.name, a.value
          FROM (SELECT response_id, answered_day, answered_on, kind, score, comment, customer_id FROM surveys
                WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> ''
@@ -80,7 +80,7 @@ const DATED: [(&str, &str, &str); 5] = [
 pub fn stale_sources(store: &Store, p: Period) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (file, table, day) in DATED {
-        let last: Option<i64> = store.conn.query_row(
+        let last: Option<i64> = store.reader().query_row(
             &format!("SELECT max({day}) FROM {table} WHERE {day} < ?1"),
             [p.end_day()],
             |r| r.get(0),
@@ -102,19 +102,16 @@ pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<Data
         stale,
         ..Default::default()
     };
-    let mut stmt = store.conn.prepare_cached(
-        "SELECT file, max(imported_at), sum(rows_read), sum(rejected) FROM snapshots
-         WHERE id IN (SELECT max(id) FROM snapshots GROUP BY file) GROUP BY file ORDER BY file",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(FileQuality {
-            file: format!("{}.csv", r.get::<_, String>(0)?),
-            last_import: r.get(1)?,
-            rows: r.get::<_, i64>(2)? as u64,
-            rejected: r.get::<_, i64>(3)? as u64,
+    q.files = store
+        .latest_imports()?
+        .into_iter()
+        .map(|f| FileQuality {
+            file: format!("{}.csv", f.file),
+            last_import: f.imported_at,
+            rows: f.rows,
+            rejected: f.rejected,
         })
-    })?;
-    q.files = rows.collect::<rusqlite::Result<_>>()?;
+        .collect();
     let imported = store.imported_files()?;
     for kind in crate::ingest::schema::FileKind::ALL {
         if kind != crate::ingest::schema::FileKind::Measures && !imported.contains(kind.key()) {
@@ -128,7 +125,7 @@ pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<Data
             ("surveys", "answered_day"),
             ("deals", "closed_day"),
         ] {
-            let n: i64 = store.conn.query_row(
+            let n: i64 = store.reader().query_row(
                 &format!(
                     "SELECT count(*) FROM {table} t WHERE t.{day} >= ?1 AND t.{day} < ?2 AND t.customer_id IS NOT NULL
                      AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = t.customer_id)"

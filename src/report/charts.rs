@@ -22,6 +22,8 @@ fn register_font() {
 }
 
 const LINE: RGBColor = RGBColor(37, 99, 235);
+/// The usual-range band behind sparklines.
+const BAND: RGBColor = RGBColor(219, 234, 254);
 
 /// Runs of consecutive known values: a gap (null) breaks the line.
 fn runs(values: &[Option<f64>]) -> Vec<Vec<(usize, f64)>> {
@@ -59,18 +61,42 @@ fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("chart drawing failed: {e:?}")
 }
 
-/// A 120×28 sparkline (no axes, the last point marked); None without data.
-pub fn sparkline_svg(values: &[Option<f64>]) -> Result<Option<String>> {
-    let Some((lo, hi)) = y_range(values) else {
+/// The y range of a sparkline with its usual band: the values' range,
+/// widened to show the band, but never by more than half the values' span
+/// on either side (a band far wider than the data would flatten the line).
+fn band_range(values: &[Option<f64>], band: Option<(f64, f64)>) -> Option<(f64, f64)> {
+    let (lo, hi) = y_range(values)?;
+    let Some((b_lo, b_hi)) = band else {
+        return Some((lo, hi));
+    };
+    let slack = (hi - lo) * 0.5;
+    Some((lo.min(b_lo.max(lo - slack)), hi.max(b_hi.min(hi + slack))))
+}
+
+/// A 120×28 sparkline (no axes, the last point marked) with the usual range
+/// `band` shaded behind the periods it covers (the last 13: the 12 it is
+/// computed from and the current one); None without data.
+pub fn sparkline_svg(values: &[Option<f64>], band: Option<(f64, f64)>) -> Result<Option<String>> {
+    let Some((lo, hi)) = band_range(values, band) else {
         return Ok(None);
     };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (120, 28)).into_drawing_area();
+        let last = values.len().max(2) - 1;
         let mut chart = ChartBuilder::on(&root)
             .margin(3)
-            .build_cartesian_2d(0..values.len().max(2) - 1, lo..hi)
+            .build_cartesian_2d(0..last, lo..hi)
             .map_err(err)?;
+        if let Some((b_lo, b_hi)) = band {
+            let from = last.saturating_sub(crate::kpi::stats::USUAL_WINDOW);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(from, b_lo.max(lo)), (last, b_hi.min(hi))],
+                    BAND.filled(),
+                )))
+                .map_err(err)?;
+        }
         for run in runs(values) {
             chart
                 .draw_series(LineSeries::new(run, LINE.stroke_width(2)))
@@ -274,11 +300,29 @@ mod tests {
     #[test]
     fn sparkline_breaks_at_gaps() {
         assert_eq!(runs(&[Some(1.0), None, Some(2.0), Some(3.0)]).len(), 2);
-        let svg = sparkline_svg(&[Some(1.0), Some(3.0), None, Some(2.0)])
+        let svg = sparkline_svg(&[Some(1.0), Some(3.0), None, Some(2.0)], None)
             .unwrap()
             .unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("polyline"));
-        assert_eq!(sparkline_svg(&[None, None]).unwrap(), None);
+        assert_eq!(sparkline_svg(&[None, None], None).unwrap(), None);
+    }
+
+    #[test]
+    fn sparkline_draws_the_usual_band() {
+        let values: Vec<Option<f64>> = (0..20).map(|i| Some(f64::from(i % 3))).collect();
+        let plain = sparkline_svg(&values, None).unwrap().unwrap();
+        let banded = sparkline_svg(&values, Some((0.5, 1.5))).unwrap().unwrap();
+        let fill = "fill=\"#DBEAFE\"";
+        assert!(!plain.contains(fill));
+        assert_eq!(banded.matches(fill).count(), 1, "{banded}");
+        // A band far wider than the data is cut at half the padded span:
+        // values 0..2 padded to −0.2..2.2 (2.4 wide), ± 1.2 → −1.4..3.4.
+        let (lo, hi) = band_range(&values, Some((-100.0, 100.0))).unwrap();
+        assert!(
+            (lo + 1.4).abs() < 1e-9 && (hi - 3.4).abs() < 1e-9,
+            "{lo} {hi}"
+        );
+        assert_eq!(band_range(&values, Some((0.5, 1.5))), y_range(&values));
     }
 
     #[test]

@@ -66,6 +66,16 @@ pub fn kpis_json(period: Period, timezone: &str, rows: &[Compared]) -> String {
             m.insert("year_ago".into(), comparison_json(&r.year_ago));
             m.insert("industry".into(), comparison_json(&r.industry));
             m.insert("target".into(), comparison_json(&r.target));
+            m.insert(
+                "usual".into(),
+                r.usual
+                    .map(|(lo, hi)| json!([lo, hi]))
+                    .unwrap_or(Value::Null),
+            );
+            m.insert(
+                "unusual".into(),
+                r.unusual.map(Value::Bool).unwrap_or(Value::Null),
+            );
             m.insert("status".into(), json!(r.status.as_str()));
             if let Some(reason) = &r.current.reason {
                 m.insert("reason".into(), json!(reason));
@@ -111,14 +121,20 @@ pub fn kpis_csv(period: Period, rows: &[Compared]) -> anyhow::Result<String> {
         "target",
         "status",
         "reason",
+        "usual_low",
+        "usual_high",
+        "unusual",
     ])?;
     let f = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     for r in rows {
+        // Text cells come from the CRM (segment values, activity kinds): no
+        // cell may start a spreadsheet formula.
+        let text = |s: &str| crate::escape::csv_cell(s).into_owned();
         w.write_record([
             period.id(),
-            r.segment.clone(),
-            r.info.id.clone(),
-            r.info.title.clone(),
+            text(&r.segment),
+            text(&r.info.id),
+            text(&r.info.title),
             r.info.unit.as_str().to_string(),
             f(r.current.value),
             r.current.n.map(|n| n.to_string()).unwrap_or_default(),
@@ -136,7 +152,10 @@ pub fn kpis_csv(period: Period, rows: &[Compared]) -> anyhow::Result<String> {
             f(r.industry.as_ref().map(|c| c.value)),
             f(r.target.as_ref().map(|c| c.value)),
             r.status.as_str().to_string(),
-            r.current.reason.clone().unwrap_or_default(),
+            text(r.current.reason.as_deref().unwrap_or_default()),
+            f(r.usual.map(|u| u.0)),
+            f(r.usual.map(|u| u.1)),
+            r.unusual.map(|b| b.to_string()).unwrap_or_default(),
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)

@@ -16,8 +16,9 @@ const SEGMENT_WATCH: [&str; 6] = [
     "median_first_response_hours",
     "win_rate",
 ];
-/// Below this many observations a change is flagged as a small sample.
-const SMALL_SAMPLE: u64 = 30;
+/// Below this many observations a segment is not singled out (the same
+/// minimum as the significance rule).
+const SMALL_SAMPLE: u64 = crate::kpi::stats::MIN_N;
 const MAX_INSIGHTS: usize = 8;
 
 fn verb(delta: f64) -> &'static str {
@@ -45,10 +46,8 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
         .iter()
         .filter_map(|r| {
             let c = r.previous.as_ref()?;
-            // The normal approximation behind the test is weak on tiny
-            // samples: those are reported as inconclusive below instead.
-            let large = r.current.n.unwrap_or(0) >= SMALL_SAMPLE;
-            (large && c.significant.flatten() == Some(true)).then_some((*r, c.delta?))
+            // The one rule of kpis.md (too few observations: None).
+            (c.significant.flatten() == Some(true)).then_some((*r, c.delta?))
         })
         .collect();
     significant.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
@@ -135,7 +134,7 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
         }
     }
 
-    // 4. Big moves on small samples: not conclusive.
+    // 4. Big moves the test cannot judge: too few observations to tell.
     for r in mine
         .iter()
         .filter(|r| r.info.uncertainty != Uncertainty::None)
@@ -144,12 +143,20 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str) -> Vec<String>
         let (Some(d), Some(n)) = (c.delta, r.current.n) else {
             continue;
         };
-        if n < SMALL_SAMPLE && d.abs() >= 5.0 {
+        if c.significant == Some(None) && d.abs() >= 5.0 {
+            let sizes = match c.n {
+                Some(m) if m < SMALL_SAMPLE && n >= SMALL_SAMPLE => {
+                    format!("{m} observations in the previous period")
+                }
+                _ if n == 1 => "1 observation".to_string(),
+                _ => format!("{n} observations"),
+            };
             out.push(format!(
-                "{} moved {}, but with only {} observations the change is inconclusive.",
+                "{} moved {}: too few to tell whether the change is real ({}; the test needs {} in each period).",
                 r.info.title,
                 format::delta(d, r.info.unit, currency),
-                n
+                sizes,
+                SMALL_SAMPLE
             ));
         }
     }

@@ -1,11 +1,13 @@
-//! Rendering: the view model, Tera templates (built-ins compiled in, a user's
-//! `templates_dir` overriding any file by name), Markdown, charts, and the
+//! Rendering: the view model, Tera templates (built-ins compiled in, every
+//! file of a user's `templates_dir` loaded, overriding a built-in by name),
+//! Markdown, charts, and the
 //! machine-readable kpis.json / kpis.csv. Runs no SQL.
 pub mod charts;
 pub mod data;
 pub mod format;
 pub mod insights;
 pub mod markdown;
+pub mod templates;
 pub mod view;
 
 use std::path::Path;
@@ -15,18 +17,9 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 use crate::error::Failure;
+use templates::UserTemplate;
+pub use templates::BUILTIN_TEMPLATES;
 
-/// The default templates, compiled into the binary.
-pub const BUILTIN_TEMPLATES: [(&str, &str); 5] = [
-    (
-        "scorecard.html",
-        include_str!("../../templates/scorecard.html"),
-    ),
-    ("scorecard.md", include_str!("../../templates/scorecard.md")),
-    ("email.html", include_str!("../../templates/email.html")),
-    ("index.html", include_str!("../../templates/index.html")),
-    ("index.md", include_str!("../../templates/index.md")),
-];
 const BUILTIN_PREFIX: &str = "__builtin/";
 
 /// The default `[email] subject`: the segment, the title and period, and a
@@ -37,6 +30,8 @@ pub const DEFAULT_SUBJECT: &str = "{% if segment_name %}{{ segment_name }} · {%
 pub struct Renderer {
     tera: Tera,
     subject: String,
+    /// The files of `templates_dir`, all loaded.
+    user: Vec<UserTemplate>,
 }
 
 fn template_failure(e: &tera::Error) -> Failure {
@@ -53,29 +48,25 @@ fn template_failure(e: &tera::Error) -> Failure {
 }
 
 impl Renderer {
-    /// Built-ins under `__builtin/`; the user's files, parsed first, win by name.
+    /// Built-ins under `__builtin/`; every file of `templates_dir` under its
+    /// own name, so that a user's file wins by name and can include partials.
     pub fn new(templates_dir: Option<&Path>, subject: &str) -> Result<Renderer> {
         let mut tera = Tera::default();
         tera.autoescape_on([".html"]);
+        crate::escape::register_filters(&mut tera);
         tera.set_fallback_prefixes([BUILTIN_PREFIX])
             .map_err(|e| template_failure(&e))?;
-        if let Some(dir) = templates_dir.filter(|d| d.exists()) {
-            for (name, _) in BUILTIN_TEMPLATES {
-                let path = dir.join(name);
-                if path.exists() {
-                    let text = std::fs::read_to_string(&path).map_err(|e| {
-                        Failure::usage(format!("cannot read template {}: {e}", path.display()))
-                    })?;
-                    tera.add_raw_template(name, &text)
-                        .map_err(|e| template_failure(&e))?;
-                }
-            }
-        }
         let builtins: Vec<(String, &str)> = BUILTIN_TEMPLATES
             .iter()
             .map(|(n, t)| (format!("{BUILTIN_PREFIX}{n}"), *t))
             .collect();
         tera.add_raw_templates(builtins)
+            .map_err(|e| template_failure(&e))?;
+        let user = match templates_dir {
+            Some(dir) => templates::read_dir(dir)?,
+            None => Vec::new(),
+        };
+        tera.add_raw_templates(user.iter().map(|f| (f.name.as_str(), f.text.as_str())))
             .map_err(|e| template_failure(&e))?;
         // The subject is a template too; check it now rather than at send time.
         let mut check = Tera::default();
@@ -85,7 +76,18 @@ impl Renderer {
         Ok(Renderer {
             tera,
             subject: subject.to_string(),
+            user,
         })
+    }
+
+    /// The files of `templates_dir` that override no built-in template and
+    /// that no rendered template includes, extends or takes a component
+    /// from (`scorecard check` warns about each).
+    pub fn unused_templates(&self) -> Vec<&Path> {
+        templates::unused(&self.user)
+            .into_iter()
+            .map(|f| f.path.as_path())
+            .collect()
     }
 
     pub fn render<T: Serialize>(&self, name: &str, model: &T) -> Result<String> {
@@ -99,7 +101,11 @@ impl Renderer {
     pub fn subject<T: Serialize>(&self, model: &T) -> Result<String> {
         let ctx = Context::from_serialize(model).map_err(|e| template_failure(&e))?;
         let s = Tera::one_off(&self.subject, &ctx, false).map_err(|e| template_failure(&e))?;
-        Ok(s.split_whitespace().collect::<Vec<_>>().join(" "))
+        // One line of plain text whatever the values hold.
+        Ok(crate::escape::text(&s)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "))
     }
 }
 

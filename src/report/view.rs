@@ -136,6 +136,9 @@ pub struct RowView {
     /// ✓ on track, ! at risk, ✗ off track (empty otherwise).
     pub status_symbol: String,
     pub sparkline: String,
+    /// The usual range, formatted ("120 – 180"); empty without one.
+    pub usual: String,
+    pub unusual: bool,
     pub reason: String,
 }
 
@@ -182,11 +185,34 @@ pub struct BreakdownView {
 pub struct MoverView {
     pub title: String,
     pub value: String,
+    /// "1.4 ranges above the usual 120 – 180".
     pub change: String,
     pub arrow: String,
     pub tone: String,
     pub verdict: String,
     pub significant: bool,
+    /// The usual range, formatted ("120 – 180").
+    pub usual: String,
+    /// How far outside, in units of the range (signed: below is negative).
+    pub outside: f64,
+}
+
+/// "120 – 180" in the KPI's unit.
+fn usual_text(r: &Compared, currency: &str) -> String {
+    r.usual
+        .map(|(lo, hi)| format::interval(lo, hi, r.info.unit, currency))
+        .unwrap_or_default()
+}
+
+/// "0.4 of a range", "1 range", "2.3 ranges".
+fn ranges_text(x: f64) -> String {
+    let t = format::grouped(x, 1);
+    match t.as_str() {
+        "0.0" => "just".into(),
+        "1.0" => "1 range".into(),
+        _ if x < 1.0 => format!("{t} of a range"),
+        _ => format!("{t} ranges"),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -328,7 +354,8 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
     let delta = prev.and_then(|c| c.delta);
     let (arrow, tone) = arrow_tone(delta, r.info.direction);
     let significant = prev.and_then(|c| c.significant.flatten()).unwrap_or(false);
-    let inconclusive = r.info.uncertainty != Uncertainty::None && delta.is_some() && !significant;
+    // "Too few to tell": the one significance rule could not judge the change.
+    let inconclusive = delta.is_some() && prev.is_some_and(|c| c.significant == Some(None));
     let ci = match r.current.ci95 {
         // Shown within the scale's bounds (kpis.json keeps the raw interval).
         Some((lo, hi)) => match (unit, r.info.id.as_str()) {
@@ -352,7 +379,7 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
     .flatten()
     .collect();
     let sparkline = if with_sparkline {
-        charts::sparkline_svg(&r.history)?.unwrap_or_default()
+        charts::sparkline_svg(&r.history, r.usual)?.unwrap_or_default()
     } else {
         String::new()
     };
@@ -404,6 +431,8 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
         status_label: status_label(r.status).into(),
         status_symbol: status_symbol(r.status).into(),
         sparkline,
+        usual: usual_text(r, currency),
+        unusual: r.unusual == Some(true),
         reason: r.current.reason.clone().unwrap_or_default(),
     })
 }
@@ -553,16 +582,11 @@ pub fn build(
         }
     }
 
-    // Top movers: the largest relative changes against the previous period.
+    // Top movers: the values furthest outside their usual range, in units
+    // of the range (kpis.md "Usual range"); values inside it are not news.
     let mut movers: Vec<(&Compared, f64)> = mine
         .iter()
-        .filter_map(|r| {
-            r.previous
-                .as_ref()
-                .and_then(|c| c.delta_pct)
-                .map(|p| (*r, p))
-        })
-        .filter(|(r, _)| r.previous.as_ref().is_some_and(|c| c.value.abs() >= 1.0))
+        .filter_map(|r| r.outside.filter(|x| *x != 0.0).map(|x| (*r, x)))
         .collect();
     movers.sort_by(|a, b| {
         b.1.abs()
@@ -572,8 +596,9 @@ pub fn build(
     let movers = movers
         .into_iter()
         .take(5)
-        .map(|(r, p)| {
-            let (arrow, tone) = arrow_tone(Some(p), r.info.direction);
+        .map(|(r, x)| {
+            let (arrow, tone) = arrow_tone(Some(x), r.info.direction);
+            let usual = usual_text(r, currency);
             MoverView {
                 title: r.info.title.clone(),
                 value: r
@@ -581,7 +606,12 @@ pub fn build(
                     .value
                     .map(|v| format::value(v, r.info.unit, currency))
                     .unwrap_or_else(|| "n/a".into()),
-                change: format::percent_change(p),
+                change: format!(
+                    "{} {} the usual {}",
+                    ranges_text(x.abs()),
+                    if x > 0.0 { "above" } else { "below" },
+                    usual
+                ),
                 arrow: arrow.into(),
                 tone: tone.into(),
                 verdict: verdict(tone, true).into(),
@@ -590,6 +620,8 @@ pub fn build(
                     .as_ref()
                     .and_then(|c| c.significant.flatten())
                     .unwrap_or(false),
+                usual,
+                outside: x,
             }
         })
         .collect();

@@ -1,0 +1,558 @@
+//! The CSV reading layer, before any column means anything: which encoding
+//! (UTF-8 with or without BOM, UTF-16 with BOM, Windows-1252; detected or
+//! set), which delimiter (`,` `;` tab; detected or set), and the physical
+//! line each record starts on.
+//!
+//! Line numbers are counted here rather than taken from the csv crate, whose
+//! `Position::line` lags on `\r\n`, stays at 1 in a CR-only file and does not
+//! count blank lines (csv issue #395): the bytes the parser reads pass
+//! through [`Lines`], which notes where every non-empty physical line starts,
+//! and a record's line is the first non-empty line at or after its byte
+//! position.
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+use std::rc::Rc;
+
+use sha2::{Digest, Sha256};
+
+/// A text encoding the importer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+    Windows1252,
+}
+
+impl Encoding {
+    /// The config spelling (`encoding = "utf-16"`).
+    pub fn parse(name: &str) -> Option<Encoding> {
+        match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" => Some(Encoding::Utf8),
+            "utf-16" | "utf-16le" | "utf16" => Some(Encoding::Utf16Le),
+            "utf-16be" => Some(Encoding::Utf16Be),
+            "windows-1252" | "cp1252" | "latin1" | "iso-8859-1" => Some(Encoding::Windows1252),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Utf16Le => "UTF-16LE",
+            Encoding::Utf16Be => "UTF-16BE",
+            Encoding::Windows1252 => "Windows-1252",
+        }
+    }
+
+    fn decoder(self) -> Option<encoding_rs::Decoder> {
+        let enc = match self {
+            Encoding::Utf8 => return None,
+            Encoding::Utf16Le => encoding_rs::UTF_16LE,
+            Encoding::Utf16Be => encoding_rs::UTF_16BE,
+            Encoding::Windows1252 => encoding_rs::WINDOWS_1252,
+        };
+        Some(enc.new_decoder_without_bom_handling())
+    }
+}
+
+/// What reading the whole file once (for its hash) found out.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub sha256: String,
+    /// Leading byte-order mark, if any, and its length.
+    pub bom: Option<(Encoding, usize)>,
+    /// Well-formed multi-byte UTF-8 sequences seen.
+    pub utf8_multibyte: u64,
+    /// Bytes that are not part of well-formed UTF-8.
+    pub utf8_invalid: u64,
+    /// The first bytes (for the delimiter).
+    pub head: Vec<u8>,
+}
+
+/// Hashes the file and checks, in the same pass, whether it is UTF-8.
+pub fn scan(path: &Path) -> io::Result<Scan> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut utf8 = Utf8Check::default();
+    let mut head = Vec::new();
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        if head.len() < 8192 {
+            let take = (8192 - head.len()).min(n);
+            head.extend_from_slice(&buf[..take]);
+        }
+        utf8.feed(&buf[..n]);
+    }
+    utf8.finish();
+    let bom = if head.starts_with(b"\xef\xbb\xbf") {
+        Some((Encoding::Utf8, 3))
+    } else if head.starts_with(b"\xff\xfe") {
+        Some((Encoding::Utf16Le, 2))
+    } else if head.starts_with(b"\xfe\xff") {
+        Some((Encoding::Utf16Be, 2))
+    } else {
+        None
+    };
+    Ok(Scan {
+        sha256: hex::encode(hasher.finalize()),
+        bom,
+        utf8_multibyte: utf8.multibyte,
+        utf8_invalid: utf8.invalid,
+        head,
+    })
+}
+
+/// A streaming UTF-8 validator that counts rather than stops.
+#[derive(Default)]
+struct Utf8Check {
+    /// Continuation bytes still expected, and the sequence so far.
+    need: u8,
+    multibyte: u64,
+    invalid: u64,
+}
+
+impl Utf8Check {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.need > 0 {
+                if b & 0xc0 == 0x80 {
+                    self.need -= 1;
+                    if self.need == 0 {
+                        self.multibyte += 1;
+                    }
+                    continue;
+                }
+                self.invalid += 1;
+                self.need = 0;
+            }
+            match b {
+                0x00..=0x7f => {}
+                0xc2..=0xdf => self.need = 1,
+                0xe0..=0xef => self.need = 2,
+                0xf0..=0xf4 => self.need = 3,
+                _ => self.invalid += 1,
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.need > 0 {
+            self.invalid += 1;
+            self.need = 0;
+        }
+    }
+}
+
+/// How a file is read: its encoding and delimiter, and whether they were
+/// detected (the import summary says so).
+#[derive(Debug, Clone)]
+pub struct Format {
+    pub encoding: Encoding,
+    pub encoding_detected: bool,
+    pub bom_len: usize,
+    pub delimiter: u8,
+    pub delimiter_detected: bool,
+}
+
+impl Format {
+    /// `encoding Windows-1252 (detected), delimiter ';' (detected)`, or None
+    /// for the plain case (UTF-8, comma).
+    pub fn note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.encoding != Encoding::Utf8 {
+            parts.push(format!(
+                "read as {}{}",
+                self.encoding.name(),
+                if self.encoding_detected {
+                    " (detected)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if self.delimiter != b',' {
+            parts.push(format!(
+                "delimiter {}{}",
+                delimiter_name(self.delimiter),
+                if self.delimiter_detected {
+                    " (detected)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+pub fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".into(),
+        d => format!("'{}'", d as char),
+    }
+}
+
+/// The config spelling of a delimiter: `","`, `";"`, `"tab"` or `"\t"`.
+pub fn parse_delimiter(s: &str) -> Option<u8> {
+    match s {
+        "," => Some(b','),
+        ";" => Some(b';'),
+        "\t" | "tab" => Some(b'\t'),
+        "|" => Some(b'|'),
+        _ => None,
+    }
+}
+
+/// Decides the encoding and delimiter from the scan and the configured ones.
+/// An error is a file-level problem (the whole file cannot be read).
+pub fn decide(
+    scan: &Scan,
+    encoding: Option<Encoding>,
+    delimiter: Option<u8>,
+) -> Result<Format, String> {
+    let (encoding, encoding_detected, bom_len) = match (encoding, scan.bom) {
+        // A BOM is what the file says about itself: it wins over a setting of
+        // the same family, and contradicts any other.
+        (_, Some((bom_enc, len))) => {
+            if let Some(set) = encoding {
+                let family = |e: Encoding| matches!(e, Encoding::Utf16Le | Encoding::Utf16Be);
+                if set != bom_enc && !(family(set) && family(bom_enc)) {
+                    return Err(format!(
+                        "the file starts with a {} byte-order mark but encoding = \"{}\" is set (remove the setting or re-save the file)",
+                        bom_enc.name(),
+                        set.name()
+                    ));
+                }
+            }
+            (bom_enc, encoding.is_none(), len)
+        }
+        (Some(set), None) => (set, false, 0),
+        (None, None) => {
+            if scan.utf8_invalid == 0 {
+                (Encoding::Utf8, true, 0)
+            } else if scan.utf8_multibyte == 0 && !scan.head.contains(&0) {
+                // Bytes above 127 that never form UTF-8: an 8-bit file, which
+                // from a spreadsheet on Windows is Windows-1252.
+                (Encoding::Windows1252, true, 0)
+            } else {
+                // Some UTF-8 and some not: a damaged UTF-8 file. Read it as
+                // UTF-8 so that each bad cell is reported where it is.
+                (Encoding::Utf8, true, 0)
+            }
+        }
+    };
+    let (delimiter, delimiter_detected) = match delimiter {
+        Some(d) => (d, false),
+        None => (sniff_delimiter(scan, encoding, bom_len), true),
+    };
+    Ok(Format {
+        encoding,
+        encoding_detected,
+        bom_len,
+        delimiter,
+        delimiter_detected,
+    })
+}
+
+/// The delimiter of the header line: the most frequent of `,` `;` tab outside
+/// quotes (a comma on a tie or when there is none).
+fn sniff_delimiter(scan: &Scan, encoding: Encoding, bom_len: usize) -> u8 {
+    let text = match encoding.decoder() {
+        None => String::from_utf8_lossy(&scan.head[bom_len.min(scan.head.len())..]).into_owned(),
+        Some(_) => {
+            let enc = match encoding {
+                Encoding::Utf16Le => encoding_rs::UTF_16LE,
+                Encoding::Utf16Be => encoding_rs::UTF_16BE,
+                _ => encoding_rs::WINDOWS_1252,
+            };
+            let bytes = &scan.head[bom_len.min(scan.head.len())..];
+            enc.decode_without_bom_handling(bytes).0.into_owned()
+        }
+    };
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for ch in text.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            '\r' | '\n' if !quoted => break,
+            ',' if !quoted => counts[0] += 1,
+            ';' if !quoted => counts[1] += 1,
+            '\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..3).max_by_key(|&i| (counts[i], 3 - i)).unwrap_or(0);
+    if counts[best] == 0 {
+        b','
+    } else {
+        [b',', b';', b'\t'][best]
+    }
+}
+
+/// Where the non-empty physical lines start, in the bytes the parser reads.
+#[derive(Debug, Default)]
+struct LineIndex {
+    /// (byte offset, line number) of each non-empty line not yet claimed.
+    starts: VecDeque<(u64, u64)>,
+    offset: u64,
+    line: u64,
+    at_line_start: bool,
+    prev_cr: bool,
+}
+
+impl LineIndex {
+    fn new() -> Self {
+        LineIndex {
+            line: 1,
+            at_line_start: true,
+            ..Default::default()
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            let at = self.offset;
+            self.offset += 1;
+            if self.prev_cr {
+                self.prev_cr = false;
+                if b == b'\n' {
+                    continue; // the second half of \r\n
+                }
+            }
+            match b {
+                b'\r' | b'\n' => {
+                    self.line += 1;
+                    self.at_line_start = true;
+                    self.prev_cr = b == b'\r';
+                }
+                _ => {
+                    if self.at_line_start {
+                        self.starts.push_back((at, self.line));
+                        self.at_line_start = false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The line of a record that starts at or after byte `at` (the parser's
+    /// position before it skipped blank lines).
+    fn line_at(&mut self, at: u64) -> u64 {
+        while let Some(&(start, line)) = self.starts.front() {
+            if start >= at {
+                return line;
+            }
+            self.starts.pop_front();
+        }
+        self.line
+    }
+}
+
+/// The bytes of the file as UTF-8 (transcoded when needed, BOM removed), with
+/// their line starts noted on the way through.
+struct Decoded {
+    inner: BufReader<File>,
+    decoder: Option<encoding_rs::Decoder>,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    eof: bool,
+    lines: Rc<RefCell<LineIndex>>,
+}
+
+impl Read for Decoded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.decoder.is_none() {
+            let n = self.inner.read(buf)?;
+            self.lines.borrow_mut().feed(&buf[..n]);
+            return Ok(n);
+        }
+        while self.out_pos >= self.out.len() {
+            if self.eof {
+                return Ok(0);
+            }
+            self.raw.resize(1 << 16, 0);
+            let n = self.inner.read(&mut self.raw)?;
+            let last = n == 0;
+            let decoder = self.decoder.as_mut().expect("decoder");
+            let max = decoder
+                .max_utf8_buffer_length(n)
+                .unwrap_or(4 * n + 16)
+                .max(16);
+            self.out.clear();
+            self.out.resize(max, 0);
+            let (_, _read, written, _) =
+                decoder.decode_to_utf8(&self.raw[..n], &mut self.out, last);
+            self.out.truncate(written);
+            self.out_pos = 0;
+            self.lines.borrow_mut().feed(&self.out);
+            if last {
+                self.eof = true;
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.out_pos);
+        buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
+/// A CSV file opened for records with their physical line numbers.
+pub struct Source {
+    reader: csv::Reader<Decoded>,
+    lines: Rc<RefCell<LineIndex>>,
+    pub format: Format,
+}
+
+/// A record could not be read: where, and why.
+#[derive(Debug)]
+pub struct ReadError {
+    pub line: u64,
+    pub error: csv::Error,
+}
+
+impl Source {
+    pub fn open(path: &Path, format: Format) -> io::Result<Source> {
+        let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
+        let mut skip = vec![0u8; format.bom_len];
+        file.read_exact(&mut skip)?;
+        let lines = Rc::new(RefCell::new(LineIndex::new()));
+        let decoded = Decoded {
+            inner: file,
+            decoder: format.encoding.decoder(),
+            raw: Vec::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            eof: false,
+            lines: lines.clone(),
+        };
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(format.delimiter)
+            .buffer_capacity(1 << 16)
+            .from_reader(decoded);
+        Ok(Source {
+            reader,
+            lines,
+            format,
+        })
+    }
+
+    /// The next record and its physical line; Ok(None) at the end.
+    pub fn next(&mut self, record: &mut csv::ByteRecord) -> Result<Option<u64>, ReadError> {
+        match self.reader.read_byte_record(record) {
+            Ok(false) => Ok(None),
+            Ok(true) => {
+                let at = record.position().map(|p| p.byte()).unwrap_or(0);
+                Ok(Some(self.lines.borrow_mut().line_at(at)))
+            }
+            Err(error) => {
+                let at = error.position().map(|p| p.byte());
+                let line = match at {
+                    Some(at) => self.lines.borrow_mut().line_at(at),
+                    None => self.lines.borrow().line,
+                };
+                Err(ReadError { line, error })
+            }
+        }
+    }
+
+    /// Bytes of the file read so far (for the progress bar).
+    pub fn byte(&self) -> u64 {
+        self.reader.position().byte()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(bytes: &[u8]) -> Vec<(u64, Vec<String>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        std::fs::write(&path, bytes).unwrap();
+        let s = scan(&path).unwrap();
+        let format = decide(&s, None, None).unwrap();
+        let mut src = Source::open(&path, format).unwrap();
+        let mut rec = csv::ByteRecord::new();
+        let mut out = Vec::new();
+        while let Some(line) = src.next(&mut rec).unwrap() {
+            let fields = rec
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            out.push((line, fields));
+        }
+        out
+    }
+
+    fn numbers(bytes: &[u8]) -> Vec<u64> {
+        lines_of(bytes).into_iter().map(|(l, _)| l).collect()
+    }
+
+    #[test]
+    fn physical_lines_for_every_line_ending() {
+        assert_eq!(numbers(b"a,b\n1,2\n3,4\n"), [1, 2, 3]);
+        assert_eq!(numbers(b"a,b\r\n1,2\r\n3,4\r\n"), [1, 2, 3]);
+        assert_eq!(numbers(b"a,b\r1,2\r3,4"), [1, 2, 3]);
+        assert_eq!(numbers(b"a,b\n\n1,2\n\n\n3,4\n"), [1, 3, 6]);
+        assert_eq!(numbers(b"a,b\r\n\r\n1,2\r\n\r\n3,4"), [1, 3, 5]);
+        // A quoted field over two lines: the next record is on line 4.
+        assert_eq!(numbers(b"a,b\r\n1,\"x\r\ny\"\r\n3,4\r\n"), [1, 2, 4]);
+    }
+
+    #[test]
+    fn encodings_are_detected() {
+        // UTF-16LE with BOM, semicolons (Excel "Unicode text" is tabs).
+        let text = "id\tname\r\n1\tcafé\r\n";
+        let mut bytes = vec![0xff, 0xfe];
+        for u in text.encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        let rows = lines_of(&bytes);
+        assert_eq!(rows[1], (2, vec!["1".to_string(), "café".to_string()]));
+        // Windows-1252 without BOM.
+        let rows = lines_of(b"id;name\n1;caf\xe9 \x80\n");
+        assert_eq!(rows[1].1, ["1", "café €"]);
+        // UTF-8 with BOM: the BOM is not part of the first header.
+        let rows = lines_of("\u{feff}id,name\n1,café\n".as_bytes());
+        assert_eq!(rows[0].1, ["id", "name"]);
+        assert_eq!(rows[1].1, ["1", "café"]);
+    }
+
+    #[test]
+    fn delimiters_are_detected_outside_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.csv");
+        for (text, want) in [
+            ("a,b,c\n", b','),
+            ("a;b;c\n", b';'),
+            ("a\tb\tc\n", b'\t'),
+            ("\"a;x\",\"b;y\",c;d\n", b','),
+            ("single\n", b','),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let f = decide(&scan(&p).unwrap(), None, None).unwrap();
+            assert_eq!(f.delimiter, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_bom_contradicting_the_setting_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.csv");
+        std::fs::write(&p, b"\xff\xfea\x00").unwrap();
+        let err = decide(&scan(&p).unwrap(), Some(Encoding::Utf8), None).unwrap_err();
+        assert_eq!(err, "the file starts with a UTF-16LE byte-order mark but encoding = \"UTF-8\" is set (remove the setting or re-save the file)");
+    }
+}

@@ -1,0 +1,46 @@
+//! Values every stage passes on: a KPI figure and a period's figures by
+//! segment. A leaf module (it imports nothing of the crate) so that the
+//! store can keep them in its cache and the later stages read them without
+//! depending on the engine that computes them.
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// The segment key of the whole business.
+pub const WHOLE: &str = "";
+/// The value of records with no (known) customer or an empty attribute.
+pub const NONE_VALUE: &str = "(none)";
+
+/// One KPI's figure in one period and segment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KpiValue {
+    pub value: Option<f64>,
+    pub n: Option<u64>,
+    pub ci95: Option<(f64, f64)>,
+    /// Standard error, for the significance test (interval KPIs only).
+    pub se: Option<f64>,
+    /// Why the value is null ("no data: deals.csv was never imported").
+    pub reason: Option<String>,
+}
+
+impl KpiValue {
+    pub fn of(value: f64) -> KpiValue {
+        KpiValue {
+            value: Some(value),
+            ..Default::default()
+        }
+    }
+    pub fn null(reason: impl Into<String>) -> KpiValue {
+        KpiValue {
+            reason: Some(reason.into()),
+            ..Default::default()
+        }
+    }
+    pub fn with_n(mut self, n: Option<u64>) -> KpiValue {
+        self.n = n;
+        self
+    }
+}
+
+/// segment key ("" or "region=EMEA") → KPI id → value.
+pub type PeriodValues = BTreeMap<String, BTreeMap<String, KpiValue>>;

@@ -1,0 +1,194 @@
+//! The import transaction: everything `scorecard import` writes (the snapshot
+//! ledger, the rows, the columns seen, the KPI cache rows that go stale)
+//! happens inside one [`ImportTx`], committed only when the whole snapshot
+//! is valid. The importer decides what is valid and which days changed; this
+//! module says how the store records it.
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+use rusqlite::types::Value;
+use rusqlite::Transaction;
+
+use super::dialect::Dialect;
+use super::tables::{TableDef, TableWriter, CUSTOMER_LINKED};
+use super::Store;
+
+/// The scratch table of customers that are new or changed segment.
+const TOUCHED: &str = "touched_customers";
+
+/// What one file's import did, for its ledger row.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub rows_read: u64,
+    pub inserted: u64,
+    pub replaced: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+}
+
+/// An open import: dropped without [`ImportTx::commit`], it rolls back and
+/// leaves the store exactly as it was.
+pub struct ImportTx<'s> {
+    tx: Transaction<'s>,
+    dialect: &'static dyn Dialect,
+    cache_in_use: bool,
+}
+
+impl Store {
+    /// Starts an import (a write transaction taken at once, so that a
+    /// concurrent import waits instead of failing half-way).
+    pub fn begin_import(&mut self) -> Result<ImportTx<'_>> {
+        let dialect = self.dialect();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // With an empty KPI cache there is nothing to invalidate: skip the bookkeeping.
+        let cache_in_use: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM computed_periods)", [], |r| {
+                r.get(0)
+            })?;
+        if cache_in_use {
+            tx.execute_batch(&dialect.create_scratch(TOUCHED, "customer_id"))?;
+        }
+        Ok(ImportTx {
+            tx,
+            dialect,
+            cache_in_use,
+        })
+    }
+
+    /// Records the report time zone. When it replaces another one
+    /// (`rederive`), the tickets' local days are derived again by `day_of`
+    /// (seconds since the epoch → day number) and the KPI cache is emptied.
+    pub fn set_timezone(
+        &mut self,
+        name: &str,
+        rederive: bool,
+        day_of: impl Fn(i64) -> i64,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        if rederive {
+            let mut days = Vec::new();
+            {
+                let mut stmt = tx.prepare("SELECT ticket_id, opened_at FROM tickets")?;
+                let mut rows = stmt.query([])?;
+                while let Some(r) = rows.next()? {
+                    let id: String = r.get(0)?;
+                    days.push((id, day_of(r.get(1)?)));
+                }
+            }
+            let mut update =
+                tx.prepare("UPDATE tickets SET opened_day = ?2 WHERE ticket_id = ?1")?;
+            for (id, day) in days {
+                update.execute(rusqlite::params![id, day])?;
+            }
+            drop(update);
+            tx.execute_batch("DELETE FROM kpi_cache; DELETE FROM computed_periods;")?;
+        }
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('timezone', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [name],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl ImportTx<'_> {
+    /// Whether any period is cached (and so may have to be invalidated).
+    pub fn cache_in_use(&self) -> bool {
+        self.cache_in_use
+    }
+
+    /// Opens the ledger row of one file's import; returns its id.
+    pub fn add_snapshot(&self, file: &str, path: &str, sha256: &str, at: &str) -> Result<i64> {
+        Ok(self.tx.query_row(
+            "INSERT INTO snapshots (file, path, sha256, rows_read, inserted, replaced, unchanged, rejected, imported_at)
+             VALUES (?1, ?2, ?3, 0, 0, 0, 0, 0, ?4) RETURNING id",
+            rusqlite::params![file, path, sha256, at],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Closes the ledger row of one file's import with its counts.
+    pub fn finish_snapshot(&self, id: i64, c: Counts) -> Result<()> {
+        self.tx.execute(
+            "UPDATE snapshots SET rows_read = ?2, inserted = ?3, replaced = ?4, unchanged = ?5, rejected = ?6 WHERE id = ?1",
+            rusqlite::params![id, c.rows_read as i64, c.inserted as i64, c.replaced as i64, c.unchanged as i64, c.rejected as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Remembers the columns of a file's header (which attributes it carries).
+    pub fn note_columns<'n>(&self, file: &str, names: impl Iterator<Item = &'n str>) -> Result<()> {
+        let mut cols = self.tx.prepare_cached(
+            &self
+                .dialect
+                .insert_ignore("file_columns", &["file", "name"]),
+        )?;
+        for c in names {
+            cols.execute([file, c])?;
+        }
+        Ok(())
+    }
+
+    /// The upsert of one table's rows.
+    pub fn writer(&self, def: &TableDef) -> Result<TableWriter<'_>> {
+        Ok(def.writer(&self.tx)?)
+    }
+
+    /// A customer that is new or changed segment: its records' days are stale.
+    pub fn touch_customer(&self, customer_id: &Value) -> Result<()> {
+        let d = self.dialect;
+        self.tx
+            .prepare_cached(&d.insert_ignore(&d.scratch(TOUCHED), &["customer_id"]))?
+            .execute([customer_id])?;
+        Ok(())
+    }
+
+    /// Drops from the KPI cache every period containing one of `days`, or
+    /// a record of a touched customer, and with `customers_from` every
+    /// period ending after that day (the customer base changed).
+    pub fn invalidate(&self, days: &BTreeSet<i64>, customers_from: Option<i64>) -> Result<()> {
+        if !self.cache_in_use {
+            return Ok(());
+        }
+        let tx = &self.tx;
+        let mut days = days.clone();
+        // Records of customers that are new or changed segment move between
+        // segments: their days are stale too (one query per table, walking the
+        // few touched customers through each table's customer_id index).
+        let touched = self.dialect.scratch(TOUCHED);
+        let any: bool = tx.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM {touched})"),
+            [],
+            |r| r.get(0),
+        )?;
+        for (table, day) in CUSTOMER_LINKED.iter().filter(|_| any) {
+            let sql = format!(
+                "SELECT DISTINCT t.{day} FROM {touched} c CROSS JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
+            );
+            let mut stmt = tx.prepare(&sql)?;
+            let linked = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+            for d in linked {
+                days.insert(d?);
+            }
+        }
+        for table in ["kpi_cache", "computed_periods"] {
+            let mut by_day = tx.prepare(&format!(
+                "DELETE FROM {table} WHERE start_day <= ?1 AND end_day > ?1"
+            ))?;
+            for d in &days {
+                by_day.execute([d])?;
+            }
+            if let Some(from) = customers_from {
+                tx.execute(&format!("DELETE FROM {table} WHERE end_day > ?1"), [from])?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+}

@@ -1,0 +1,353 @@
+//! End-to-end tests of reading real-world exports through the binary:
+//! encodings, delimiters, line numbers, non-data rows, file-level problems,
+//! value formats and the vendor presets. Each refused case checks the exact
+//! message, the exit code and that the store did not change.
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+#[allow(dead_code)]
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(config: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        Project { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("scorecard").unwrap();
+        c.env_clear()
+            .current_dir(self.dir.path())
+            .env("SCORECARD_TODAY", "2026-11-23");
+        c
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command expected to fail; returns (exit code, stderr).
+    fn fail(&self, args: &[&str]) -> (i32, String) {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+
+    /// Writes one file into a fresh folder and returns the folder.
+    fn file(&self, folder: &str, name: &str, bytes: &[u8]) -> String {
+        let dir = self.path(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+        dir.to_str().unwrap().to_string()
+    }
+
+    fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.path("scorecard.db")).unwrap()
+    }
+
+    fn store_bytes(&self) -> Option<Vec<u8>> {
+        std::fs::read(self.path("scorecard.db")).ok()
+    }
+
+    fn strings(&self, sql: &str) -> Vec<String> {
+        self.db()
+            .prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn number(&self, sql: &str) -> f64 {
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[allow(dead_code)]
+    fn kpis(&self, period: &str) -> Value {
+        let text =
+            std::fs::read_to_string(self.path(&format!("reports/weekly/{period}/kpis.json")))
+                .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Refused: exit 3, the message, and the store exactly as before.
+    fn refused(&self, folder: &str, flags: &[&str], expected: &str) {
+        let before = self.store_bytes();
+        let mut args = vec!["import"];
+        args.extend_from_slice(flags);
+        args.push(folder);
+        let (code, stderr) = self.fail(&args);
+        assert_eq!(code, 3, "{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected\n  {expected}\nin\n  {stderr}"
+        );
+        assert!(stderr.contains("the store is unchanged"), "{stderr}");
+        assert_eq!(self.store_bytes(), before, "the store changed");
+    }
+}
+
+#[allow(dead_code)]
+fn value(doc: &Value, id: &str) -> Option<f64> {
+    doc["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id && k["segment"].is_null())
+        .unwrap_or_else(|| panic!("no {id}"))["value"]
+        .as_f64()
+}
+
+#[allow(dead_code)]
+fn close(a: Option<f64>, b: f64) {
+    let a = a.expect("a value");
+    assert!((a - b).abs() < 1e-6, "{a} != {b}");
+}
+
+const ORDERS: &str = "order_id,customer_id,ordered_on,amount";
+
+// ------------------------------------------------------- the reading layer
+
+/// csv#395: the crate's line lags on CRLF, stays 1 on CR-only files and
+/// skips blank lines. Messages name the physical line in all three.
+#[test]
+fn line_numbers_are_physical_lines() {
+    let p = Project::new("");
+    let cases: [(&str, String, &str); 3] = [
+        (
+            "crlf",
+            format!("{ORDERS}\r\nO1,C1,2026-11-16,5\r\nO2,C1,2026-11-16,x\r\n"),
+            "orders.csv:3:4: amount: 'x' is not a number",
+        ),
+        (
+            "cr",
+            format!("{ORDERS}\rO1,C1,2026-11-16,5\rO2,C1,2026-11-16,5\rO3,C1,2026-11-16,x\r"),
+            "orders.csv:4:4: amount: 'x' is not a number",
+        ),
+        (
+            "blank",
+            format!("{ORDERS}\n\nO1,C1,2026-11-16,5\n\n\nO2,C1,2026-11-16,x\n"),
+            "orders.csv:6:4: amount: 'x' is not a number",
+        ),
+    ];
+    for (folder, text, expected) in cases {
+        let dir = p.file(folder, "orders.csv", text.as_bytes());
+        p.refused(&dir, &[], expected);
+    }
+}
+
+#[test]
+fn encodings_and_delimiters_are_detected_or_set() {
+    let p = Project::new("");
+    // Windows-1252 (no UTF-8 anywhere in the file), semicolons.
+    let dir = p.file(
+        "latin",
+        "activities.csv",
+        b"activity_id;occurred_on;kind\nA1;2026-11-10;caf\xe9\n",
+    );
+    let out = p.ok(&["import", &dir]);
+    assert!(
+        out.contains("activities.csv: 1 rows: 1 inserted, 0 replaced, 0 unchanged; read as Windows-1252 (detected), delimiter ';' (detected)"),
+        "{out}"
+    );
+    assert_eq!(p.strings("SELECT kind FROM activities"), ["café"]);
+
+    // Excel "Unicode text": UTF-16LE with BOM, tab-separated, CRLF.
+    let text =
+        "activity_id\toccurred_on\tkind\r\nA2\t2026-11-11\tréunion\r\nA3\t2026-11-11\tcall\r\n";
+    let mut bytes = vec![0xff, 0xfe];
+    for u in text.encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    let dir = p.file("utf16", "activities.csv", &bytes);
+    let out = p.ok(&["import", &dir]);
+    assert!(
+        out.contains("activities.csv: 2 rows: 2 inserted, 0 replaced, 0 unchanged; read as UTF-16LE (detected), delimiter tab (detected)"),
+        "{out}"
+    );
+    assert_eq!(
+        p.strings("SELECT kind FROM activities ORDER BY activity_id"),
+        ["café", "réunion", "call"]
+    );
+
+    // Set by hand: a Latin-1 file declared as UTF-8 is refused by cell.
+    let q = Project::new("[import.activities]\nencoding = \"utf-8\"\ndelimiter = \";\"\n");
+    let dir = q.file(
+        "latin",
+        "activities.csv",
+        b"activity_id;occurred_on;kind\nA1;2026-11-10;caf\xe9\n",
+    );
+    q.refused(
+        &dir,
+        &[],
+        "activities.csv:2:3: kind: invalid UTF-8 near byte offset 46",
+    );
+    // A BOM that contradicts the setting is a file-level problem.
+    let r = Project::new("[import.activities]\nencoding = \"windows-1252\"\n");
+    let dir = r.file("bom", "activities.csv", &bytes);
+    r.refused(&dir, &["--skip-invalid"], "activities.csv:1: the file starts with a UTF-16LE byte-order mark but encoding = \"Windows-1252\" is set (remove the setting or re-save the file)");
+    // Unknown settings are configuration errors (exit 2).
+    let s = Project::new("[import.activities]\nencoding = \"ebcdic\"\n");
+    let (code, stderr) = s.fail(&["import", &dir]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("encoding: 'ebcdic' (expected utf-8, utf-16, utf-16be or windows-1252; leave it out to detect it)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_duplicate_header_is_refused_only_when_it_is_read() {
+    let p = Project::new("");
+    // HubSpot's "all properties" export repeats columns nobody maps.
+    let dir = p.file(
+        "dup",
+        "orders.csv",
+        format!(
+            "{ORDERS},Associated Company,Associated Company\nO1,C1,2026-11-16,5,Acme,Acme Ltd\n"
+        )
+        .as_bytes(),
+    );
+    let out = p.ok(&["import", &dir]);
+    assert!(out.contains("orders.csv: 1 rows: 1 inserted"), "{out}");
+
+    let dir = p.file(
+        "dup2",
+        "orders.csv",
+        b"order_id,customer_id,ordered_on,amount,amount\nO2,C1,2026-11-16,5,6\n",
+    );
+    p.refused(&dir, &["--skip-invalid"], "orders.csv:1: column 5: 'amount' appears twice in the header (columns 4 and 5) and is read as amount; rename one of them or map amount to another column in [import.orders] columns");
+}
+
+/// A file-level problem is never skipped: exit 3 naming the file, nothing
+/// recorded, so the next import reads the file again.
+#[test]
+fn skip_invalid_never_skips_a_whole_file() {
+    let p = Project::new("");
+    let dir = p.file(
+        "ok",
+        "customers.csv",
+        b"customer_id,acquired_on\nC1,2026-01-05\n",
+    );
+    p.ok(&["import", &dir]);
+    let cases: [(&str, &[u8], &str); 3] = [
+        (
+            "missing",
+            b"order_id,customer_id,ordered_on\nO1,C1,2026-11-16\n",
+            "orders.csv:1: missing required column amount; found: order_id, customer_id, ordered_on",
+        ),
+        (
+            "separator",
+            b"order_id|customer_id|ordered_on|amount\nO1|C1|2026-11-16|5\n",
+            "orders.csv:1: missing required columns order_id, customer_id, ordered_on, amount; found: order_id|customer_id|ordered_on|amount",
+        ),
+        ("empty", b"", "orders.csv:1: the file is empty"),
+    ];
+    for (folder, bytes, expected) in cases {
+        let dir = p.file(folder, "orders.csv", bytes);
+        p.refused(&dir, &["--skip-invalid"], expected);
+        let (_, stderr) = p.fail(&["import", "--skip-invalid", &dir]);
+        assert!(
+            stderr.contains("hint: a file that cannot be read as a whole is never skipped, not even with --skip-invalid"),
+            "{stderr}"
+        );
+        assert!(!std::fs::read_dir(p.dir.path())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("rejects")));
+    }
+    assert_eq!(p.number("SELECT count(*) FROM snapshots"), 1.0);
+}
+
+/// "Unchanged" only against the latest import of that file: A, B, A leaves A.
+#[test]
+fn reimporting_an_earlier_export_restores_it() {
+    let p = Project::new("");
+    let a = p.file(
+        "a",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,2026-11-16,5\n").as_bytes(),
+    );
+    let b = p.file(
+        "b",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,2026-11-16,7\n").as_bytes(),
+    );
+    p.ok(&["import", &a]);
+    p.ok(&["import", &b]);
+    assert_eq!(p.number("SELECT amount FROM orders"), 7.0);
+    let out = p.ok(&["import", &a]);
+    assert!(
+        out.contains("orders.csv: 1 rows: 0 inserted, 1 replaced"),
+        "{out}"
+    );
+    assert_eq!(p.number("SELECT amount FROM orders"), 5.0);
+    let out = p.ok(&["import", &a]);
+    assert!(
+        out.contains("orders.csv: unchanged, this exact file was imported on"),
+        "{out}"
+    );
+}
+
+#[test]
+fn footers_and_second_header_rows_are_skipped() {
+    let p = Project::new(
+        "[import.orders]\nheader_rows = 2\nskip_rows = [\"Grand Totals\", \"Confidential Information\", \"Copyright\"]\n",
+    );
+    let text = format!(
+        "{ORDERS}\nOrder,Customer,Date,USD\nO1,C1,2026-11-16,5\n{ORDERS}\nO2,C1,2026-11-16,6\n\n\"Grand Totals (2 records)\",,,11\n\"Confidential Information - Do Not Distribute\"\n\"Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.\"\n"
+    );
+    let dir = p.file("f", "orders.csv", text.as_bytes());
+    let out = p.ok(&["import", &dir]);
+    assert!(
+        out.contains("orders.csv: 2 rows: 2 inserted, 0 replaced, 0 unchanged; 5 non-data rows skipped (extra header rows, footers)"),
+        "{out}"
+    );
+    // Without skip_rows the footer is a row like any other, and refused.
+    let q = Project::new("");
+    let text =
+        format!("{ORDERS}\nO1,C1,2026-11-16,5\n\"Confidential Information - Do Not Distribute\"\n");
+    let dir = q.file("f", "orders.csv", text.as_bytes());
+    q.refused(
+        &dir,
+        &[],
+        "orders.csv:3: expected 4 fields as in the header, found 1",
+    );
+}
+
+#[test]
+fn nul_bytes_in_text_are_refused() {
+    let p = Project::new("");
+    let dir = p.file(
+        "nul",
+        "activities.csv",
+        b"activity_id,occurred_on,kind\nA1,2026-11-10,ca\x00ll\n",
+    );
+    p.refused(&dir, &[], "activities.csv:2:3: kind: contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)");
+}
