@@ -180,7 +180,7 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
     let config = Config::load(&cli.config, env)?;
     let _lock = lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("send", now))?;
     let store = Store::open_existing(&config.store_path)?;
-    let report = deliver::send_pending(&store, &config, None, now, retry)?;
+    let report = deliver::send_pending(&store, &config, now, retry)?;
     if out.json {
         println!(
             "{}",

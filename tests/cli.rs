@@ -136,7 +136,7 @@ fn import_stores_rows_and_reimport_changes_nothing() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(opened, 1_794_988_800); // 2026-11-18T08:00:00Z
+    assert_eq!(opened, 1_794_988_800_000); // 2026-11-18T08:00:00Z, in milliseconds
     drop(db);
     let before = std::fs::read(p.path("scorecard.db")).unwrap();
     let out = p.ok(&["import", fixture("tiny").to_str().unwrap()]);

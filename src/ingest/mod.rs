@@ -287,7 +287,7 @@ pub fn ensure_timezone(store: &mut Store, config: &Config) -> Result<()> {
         return Ok(());
     }
     store.set_timezone(tz.name(), stored.is_some(), |at| {
-        let instant = DateTime::from_timestamp(at, 0).unwrap_or_default();
+        let instant = DateTime::from_timestamp_millis(at).unwrap_or_default();
         crate::period::day_number(crate::period::local_date(instant, tz))
     })
 }

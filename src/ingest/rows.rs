@@ -276,10 +276,30 @@ impl ParseCtx<'_> {
             record,
             errors: Vec::new(),
         };
-        let date_fmt = self.mapping.date_format.as_deref();
-        let ts_fmt = self.mapping.timestamp_format.as_deref();
+        let m = self.mapping;
         let tz = self.config.report.timezone;
-        let date = |c: &mut Cells, name: &str| c.parsed(name, |s| values::parse_date(s, date_fmt));
+        let zones = values::Zones {
+            source: m.timezone.unwrap_or(tz),
+            report: tz,
+        };
+        // A column's own format, else the file's for its type, else ISO.
+        fn format_of<'m>(
+            m: &'m crate::config::ImportMapping,
+            name: &str,
+            file_wide: &'m Option<String>,
+        ) -> Option<&'m str> {
+            m.formats
+                .get(name)
+                .or(file_wide.as_ref())
+                .map(String::as_str)
+        }
+        let date = |c: &mut Cells, name: &str| {
+            let f = format_of(m, name, &m.date_format);
+            c.parsed(name, |s| values::parse_date(s, f, zones))
+        };
+        let number_format = m.number_format;
+        let number =
+            |c: &mut Cells, name: &str| c.parsed(name, |s| values::parse_number(s, number_format));
         let mut days = Vec::new();
         let values: Vec<Value> = match self.kind {
             FileKind::Customers => {
@@ -304,7 +324,7 @@ impl ParseCtx<'_> {
                 let stage_raw = c.get("stage");
                 let stage = stage_raw.and_then(|s| self.map_stage(s, &mut c));
                 let closed = date(&mut c, "closed_on");
-                let amount = c.parsed("amount", values::parse_decimal);
+                let amount = number(&mut c, "amount");
                 let col = |c: &Cells, n: &str| c.column_of(n);
                 match (stage, closed) {
                     (Some("open"), Some(d)) => {
@@ -349,8 +369,8 @@ impl ParseCtx<'_> {
                 let id = c.text("order_id");
                 let customer = c.text("customer_id");
                 let ordered = date(&mut c, "ordered_on");
-                let amount = c.parsed("amount", values::parse_decimal);
-                let cost = c.parsed("cost", values::parse_decimal);
+                let amount = number(&mut c, "amount");
+                let cost = number(&mut c, "cost");
                 if cost.is_some_and(|v| v < 0.0) {
                     let p = c.column_of("cost");
                     c.fail(p, "cost", "must not be negative".into());
@@ -369,7 +389,8 @@ impl ParseCtx<'_> {
             FileKind::Tickets => {
                 let id = c.text("ticket_id");
                 let ts = |c: &mut Cells, n: &str| {
-                    c.parsed(n, |s| values::parse_timestamp(s, ts_fmt, tz))
+                    let f = format_of(m, n, &m.timestamp_format);
+                    c.parsed(n, |s| values::parse_timestamp(s, f, zones))
                 };
                 let opened = ts(&mut c, "opened_at");
                 let response = ts(&mut c, "first_response_at");
@@ -393,7 +414,7 @@ impl ParseCtx<'_> {
                 let day = opened.map(|o| period::day_number(period::local_date(o, tz)));
                 days.push(day);
                 let secs = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                    t.map(|t| Value::Integer(t.timestamp()))
+                    t.map(|t| Value::Integer(values::millis(t)))
                         .unwrap_or(Value::Null)
                 };
                 vec![
@@ -460,7 +481,7 @@ impl ParseCtx<'_> {
                         c.fail(p, "category", format!("unknown spend category '{cat}' (expected marketing, sales, crm or other)"));
                     }
                 }
-                let amount = c.parsed("amount", values::parse_decimal);
+                let amount = number(&mut c, "amount");
                 if amount.is_some_and(|a| a < 0.0) {
                     let p = c.column_of("amount");
                     c.fail(p, "amount", "must not be negative".into());
@@ -504,7 +525,7 @@ impl ParseCtx<'_> {
                         );
                     }
                 }
-                let value = c.parsed("value", values::parse_decimal);
+                let value = number(&mut c, "value");
                 let segment = c.text("segment");
                 if let Some(s) = &segment {
                     if !s

@@ -59,7 +59,7 @@ impl Store {
 
     /// Records the report time zone. When it replaces another one
     /// (`rederive`), the tickets' local days are derived again by `day_of`
-    /// (seconds since the epoch → day number) and the KPI cache is emptied.
+    /// (milliseconds since the epoch → day number) and the KPI cache is emptied.
     pub fn set_timezone(
         &mut self,
         name: &str,

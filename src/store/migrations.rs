@@ -215,4 +215,12 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX surveys_customer ON surveys(customer_id);
     CREATE INDEX activities_customer ON activities(customer_id);
     "#,
+    // 6: ticket instants in milliseconds since the epoch (they were whole
+    // seconds): a first response at 0.5 s is 0.5 s, and 24 h + 0.5 s is
+    // outside a 24 h SLA.
+    r#"
+    UPDATE tickets SET opened_at = opened_at * 1000,
+        first_response_at = first_response_at * 1000,
+        resolved_at = resolved_at * 1000;
+    "#,
 ];

@@ -9,8 +9,11 @@ pub mod cache;
 pub mod dialect;
 pub mod import;
 pub mod migrations;
+pub mod migrations_pg;
+pub mod pg;
 pub mod runs;
 pub mod sends;
+pub mod sql;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
