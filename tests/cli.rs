@@ -1216,9 +1216,17 @@ fn demo_runs_the_whole_job() {
     );
     let md = std::fs::read_to_string(week.join("scorecard.md")).unwrap();
     assert!(
-        md.contains("region=EMEA is holding back"),
+        md.contains("EMEA (region) is holding back"),
         "the demo's EMEA support story shows in the insights:\n{md}"
     );
+    // Findings already true last week are collapsed, not repeated in full;
+    // `(none)` is never shown as such.
+    assert!(md.contains("is still off track since"), "{md}");
+    assert!(
+        md.contains(" running, worse each week: "),
+        "a streak:\n{md}"
+    );
+    assert!(!md.contains("(none)"), "{md}");
     let outbox: Vec<_> = std::fs::read_dir(p.path("d/outbox"))
         .unwrap()
         .flatten()
