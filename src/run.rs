@@ -140,7 +140,9 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             summary.warnings.extend(warnings);
         }
     }
-    let index = report::render_index(&renderer, &config.report.title, &archive::list(out_dir)?)?;
+    let archived = archive::list(out_dir)?;
+    archive::link_neighbours(out_dir, &archived, mode)?;
+    let index = report::render_index(&renderer, &config.report.title, &archived)?;
     archive::write_index(out_dir, &index, mode)?;
     summary.seconds.render = t.elapsed().as_secs_f64();
 

@@ -13,6 +13,10 @@ struct Row {
     cadence: String,
     href: String,
     values: Vec<String>,
+    label: String,
+    on_track: usize,
+    at_risk: usize,
+    off_track: usize,
 }
 
 #[derive(Serialize)]
@@ -43,6 +47,10 @@ pub fn render_index(
             id: s.id.clone(),
             cadence: s.cadence.clone(),
             href: format!("{}/{}/", s.cadence, s.id),
+            label: s.label.clone(),
+            on_track: s.on_track,
+            at_risk: s.at_risk,
+            off_track: s.off_track,
             values: columns
                 .iter()
                 .map(|c| {

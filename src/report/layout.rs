@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::compare::Compared;
+use crate::compare::{Compared, Status};
 use crate::period::Period;
 
 /// Headline figures of an archived period, kept beside its report for the index.
@@ -16,6 +16,18 @@ pub struct PeriodSummary {
     pub start: String,
     /// (KPI title, formatted value), in headline order.
     pub headline: Vec<(String, String)>,
+    /// The period's last day and its dates in words ("23 Nov 2026 – 29 Nov 2026").
+    #[serde(default)]
+    pub end: String,
+    #[serde(default)]
+    pub label: String,
+    /// Whole-business KPIs by status.
+    #[serde(default)]
+    pub on_track: usize,
+    #[serde(default)]
+    pub at_risk: usize,
+    #[serde(default)]
+    pub off_track: usize,
 }
 
 /// Longest segment folder name kept as it is; a longer one is cut and
@@ -73,7 +85,8 @@ pub fn segment_folders(segments: &[String]) -> Vec<(String, String)> {
 }
 
 /// The headline of the whole business for the index: each headline KPI's
-/// title and formatted value (`n/a` without one).
+/// title and formatted value (`n/a` without one), the period's dates and
+/// how many KPIs are on track, at risk and off track.
 pub fn summary(p: Period, rows: &[Compared], currency: &str) -> PeriodSummary {
     let headline = super::view::HEADLINE
         .iter()
@@ -85,16 +98,34 @@ pub fn summary(p: Period, rows: &[Compared], currency: &str) -> PeriodSummary {
             let v = r
                 .current
                 .value
-                .map(|v| super::format::value(v, r.info.unit, currency))
+                .map(|v| {
+                    let refs: Vec<f64> = [
+                        r.target_spec.target,
+                        r.target_spec.stretch,
+                        r.target_spec.floor,
+                        r.industry.as_ref().map(|c| c.value),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                    super::format::value_against(v, &refs, r.info.unit, currency)
+                })
                 .unwrap_or_else(|| "n/a".into());
             (r.info.title.clone(), v)
         })
         .collect();
+    let whole: Vec<&Compared> = rows.iter().filter(|r| r.segment.is_empty()).collect();
+    let count = |s: Status| whole.iter().filter(|r| r.status == s).count();
     PeriodSummary {
         id: p.id(),
         cadence: p.cadence.as_str().into(),
         start: p.start.to_string(),
         headline,
+        end: (p.end() - chrono::Duration::days(1)).to_string(),
+        label: super::view::period_label(p),
+        on_track: count(Status::OnTrack),
+        at_risk: count(Status::AtRisk),
+        off_track: count(Status::OffTrack),
     }
 }
 

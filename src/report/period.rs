@@ -56,6 +56,7 @@ pub fn render_period(
         timezone: config.report.timezone.name(),
         currency: &config.report.currency,
         segment_folders: &folders,
+        base_url: config.report.base_url.as_deref(),
     };
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut emails = Vec::new();
