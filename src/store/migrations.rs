@@ -9,22 +9,29 @@
 //! comes with a new migration here (`ALTER TABLE … ADD COLUMN`).
 use std::sync::OnceLock;
 
-use crate::sources::{FileKind, Table};
+use crate::sources::{Ddl, FileKind, Table};
+
+/// SQLite's column types for the files' tables.
+const DDL: Ddl = Ddl {
+    integer: "INTEGER",
+    real: "REAL",
+    keyed_table_suffix: " WITHOUT ROWID",
+};
 
 /// Every migration, in order: migration `i` moves the schema from version
 /// `i` to `i + 1`.
 pub fn migrations() -> &'static [String] {
     static ALL: OnceLock<Vec<String>> = OnceLock::new();
-    ALL.get_or_init(|| SHIPPED.iter().map(|sql| expand(sql)).collect())
+    ALL.get_or_init(|| SHIPPED.iter().map(|sql| expand(sql, &DDL)).collect())
 }
 
 /// Replaces each `    @file@` line by the CREATE TABLE statements of that
-/// file's table.
-fn expand(sql: &str) -> String {
+/// file's table, in the backend's types.
+pub(super) fn expand(sql: &str, ddl: &Ddl) -> String {
     let mut out = sql.to_string();
     for kind in FileKind::ALL {
         let table: Table = kind.table();
-        out = out.replace(&format!("    @{}@\n", kind.key()), &table.create_sql());
+        out = out.replace(&format!("    @{}@\n", kind.key()), &table.create_sql(ddl));
     }
     out
 }
