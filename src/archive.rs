@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::config::Config;
 use crate::files;
 use crate::period::Period;
 pub use crate::report::layout::{segment_slug, PeriodSummary};
@@ -35,6 +36,28 @@ pub fn write_period(
     files: &[(PathBuf, Vec<u8>)],
     mode: u32,
 ) -> Result<PathBuf> {
+    write_folder(out_dir, period, files, None, mode)
+}
+
+/// Stage 4 of a run: the period folder as render laid it out, with its
+/// manifest, in place atomically.
+pub fn archive_period(
+    out_dir: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    manifest: &Manifest,
+    mode: u32,
+) -> Result<PathBuf> {
+    let entry = (Path::new("manifest.json"), manifest.text.as_bytes());
+    write_folder(out_dir, manifest.period, files, Some(entry), mode)
+}
+
+fn write_folder(
+    out_dir: &Path,
+    period: Period,
+    files: &[(PathBuf, Vec<u8>)],
+    extra: Option<(&Path, &[u8])>,
+    mode: u32,
+) -> Result<PathBuf> {
     let target = period_dir(out_dir, period);
     let parent = target.parent().expect("period folder has a parent");
     std::fs::create_dir_all(parent)
@@ -44,7 +67,8 @@ pub fn write_period(
         std::fs::remove_dir_all(&tmp)?;
     }
     let result = (|| -> Result<()> {
-        for (rel, bytes) in files {
+        let entries = files.iter().map(|(p, b)| (p.as_path(), b.as_slice()));
+        for (rel, bytes) in entries.chain(extra) {
             let path = tmp.join(rel);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -96,43 +120,61 @@ pub fn write_index(out_dir: &Path, pages: &crate::report::IndexPages, mode: u32)
 /// What `manifest.json` records of a period's report: the program, the
 /// configuration, the snapshots it was computed from, and every email of
 /// the period in the send ledger (earlier runs included).
-pub struct Manifest<'a> {
-    pub period: Period,
-    pub config_hash: &'a str,
-    pub generated_at: &'a str,
-    pub snapshots: &'a [Snapshot],
-    pub emails: &'a [Fate],
+pub struct Manifest {
+    period: Period,
+    text: String,
+    has_emails: bool,
 }
 
-/// Writes the period's `manifest.json`, once, after delivery: the last file
-/// of the folder, so that it records how the run left the emails.
-pub fn write_manifest(out_dir: &Path, manifest: &Manifest, mode: u32) -> Result<()> {
-    let snapshots: Vec<_> = manifest
-        .snapshots
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "file": s.file,
-                "path": s.path,
-                "sha256": s.sha256,
-                "rows": s.rows,
-                "imported_at": s.imported_at,
+impl Manifest {
+    pub fn new(
+        period: Period,
+        config: &Config,
+        generated_at: &str,
+        snapshots: &[Snapshot],
+        emails: Vec<Fate>,
+    ) -> Manifest {
+        let snapshots: Vec<_> = snapshots
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "file": s.file,
+                    "path": s.path,
+                    "sha256": s.sha256,
+                    "rows": s.rows,
+                    "imported_at": s.imported_at,
+                })
             })
-        })
-        .collect();
-    let doc = serde_json::json!({
-        "schema": "scorecard.manifest/1",
-        "program": {"name": "scorecard", "version": env!("CARGO_PKG_VERSION")},
-        "period": manifest.period.id(),
-        "config_hash": manifest.config_hash,
-        "generated_at": manifest.generated_at,
-        "snapshots": snapshots,
-        "emails": manifest.emails,
-    });
-    let mut text = serde_json::to_string_pretty(&doc).expect("plain JSON");
-    text.push('\n');
+            .collect();
+        let doc = serde_json::json!({
+            "schema": "scorecard.manifest/1",
+            "program": {"name": "scorecard", "version": env!("CARGO_PKG_VERSION")},
+            "period": period.id(),
+            "config_hash": config.hash,
+            "generated_at": generated_at,
+            "snapshots": snapshots,
+            "emails": &emails,
+        });
+        let mut text = serde_json::to_string_pretty(&doc).expect("plain JSON");
+        text.push('\n');
+        Manifest {
+            period,
+            text,
+            has_emails: !emails.is_empty(),
+        }
+    }
+}
+
+/// After delivery: rewrites a period's `manifest.json` (in place, atomically)
+/// when the period has emails, so that it records how the run left them.
+/// The folder always holds the one written with it, so that a folder in
+/// place is whole even if the run dies before delivery ends.
+pub fn update_manifest(out_dir: &Path, manifest: &Manifest, mode: u32) -> Result<()> {
+    if !manifest.has_emails {
+        return Ok(());
+    }
     let path = period_dir(out_dir, manifest.period).join("manifest.json");
-    write_file(&path, text.as_bytes(), mode)
+    write_file(&path, manifest.text.as_bytes(), mode)
 }
 
 /// Whether process `pid` is running (Linux: /proc; elsewhere assumed gone,

@@ -19,7 +19,7 @@ use crate::archive;
 use crate::compute::{self, Computed, PeriodFigures};
 use crate::config::Config;
 use crate::deliver::{self, Handed, Handover};
-use crate::period::Cadence;
+use crate::period::{Cadence, Period};
 pub use crate::plan::Selection;
 use crate::plan::{self, Plan};
 use crate::report::{self, PeriodReport, Renderer};
@@ -125,12 +125,22 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         &config.email.subject,
     )?;
     let generated_at = ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let snapshots = store.snapshots()?;
+    let manifest = |store: &Store, p: Period| -> Result<archive::Manifest> {
+        Ok(archive::Manifest::new(
+            p,
+            config,
+            &generated_at,
+            &snapshots,
+            deliver::fates(store, p.cadence, &p.id())?,
+        ))
+    };
     let mut outgoing = Vec::new();
     for &p in &plan.periods {
         let figures = computed.period(store, config, p)?;
         let report = report::render_period(&renderer, config, &figures, &generated_at)
             .with_context(|| format!("rendering {}", p.id()))?;
-        archive::write_period(out_dir, p, &report.files, mode)
+        archive::archive_period(out_dir, &report.files, &manifest(store, p)?, mode)
             .with_context(|| format!("archiving {}", p.id()))?;
         store.record_run(p, &generated_at)?;
         summary.archived(&figures, &report);
@@ -149,14 +159,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     let t = Instant::now();
     let handed = deliver::hand_over(store, config, &outgoing, ctx.now, handover(opts))?;
     for &p in &plan.periods {
-        let manifest = archive::Manifest {
-            period: p,
-            config_hash: &config.hash,
-            generated_at: &generated_at,
-            snapshots: &store.snapshots()?,
-            emails: &deliver::fates(store, p.cadence, &p.id())?,
-        };
-        archive::write_manifest(out_dir, &manifest, mode)?;
+        archive::update_manifest(out_dir, &manifest(store, p)?, mode)?;
     }
     summary.delivered(handed, t);
     Ok(summary)
