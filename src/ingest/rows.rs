@@ -1,6 +1,8 @@
 //! From CSV records to validated rows: header layout (case-insensitive, any
 //! order, column mapping) and per-file rules. The upsert that writes them
 //! (inserted, replaced, unchanged, duplicate) is `store::tables`.
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use rusqlite::types::Value;
 
@@ -20,6 +22,13 @@ pub struct Layout {
     attributes: Vec<(usize, String)>,
     width: usize,
     names: Vec<String>,
+    /// Columns read by name beyond the schema's (filters, durations, stage
+    /// booleans): lowercased header → index.
+    extra: BTreeMap<String, usize>,
+    /// Filters: column index → the values (lowercased) a row may have.
+    filters: Vec<(usize, String, Vec<String>)>,
+    constants: BTreeMap<String, String>,
+    maps: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Layout {
@@ -48,6 +57,12 @@ impl Layout {
         let columns = kind.columns();
         let mut index = Vec::with_capacity(columns.len());
         let mut missing = Vec::new();
+        // Columns that come from elsewhere than a header of their own.
+        let provided = |name: &str| {
+            mapping.constants.contains_key(name)
+                || mapping.durations.contains_key(name)
+                || (name == "stage" && mapping.stage_from.is_some())
+        };
         for c in columns {
             let wanted = mapping
                 .columns
@@ -69,7 +84,7 @@ impl Layout {
                     ));
                 }
             }
-            if pos.is_none() && c.required {
+            if pos.is_none() && c.required && !provided(c.name) {
                 missing.push(if wanted == c.name {
                     c.name.to_string()
                 } else {
@@ -77,6 +92,36 @@ impl Layout {
                 });
             }
             index.push(pos);
+        }
+        // The other columns the mapping reads by header name.
+        let mut wanted_extra: Vec<(String, &str)> = Vec::new();
+        for h in mapping.filters.keys() {
+            wanted_extra.push((h.clone(), "filters"));
+        }
+        for d in mapping.durations.values() {
+            wanted_extra.push((d.column.clone(), "durations"));
+        }
+        if let Some(sf) = &mapping.stage_from {
+            for h in [&sf.won, &sf.closed, &sf.lost].into_iter().flatten() {
+                wanted_extra.push((h.clone(), "stage_from"));
+            }
+        }
+        let mut extra = BTreeMap::new();
+        for (h, key) in &wanted_extra {
+            match names.iter().position(|n| n == h) {
+                Some(p) => {
+                    if let Some(again) = names[p + 1..].iter().position(|n| n == h) {
+                        return Err(format!(
+                            "column {}: '{h}' appears twice in the header (columns {} and {}) and is read by {key}; rename one of them",
+                            p + again + 2,
+                            p + 1,
+                            p + again + 2,
+                        ));
+                    }
+                    extra.insert(h.clone(), p);
+                }
+                None => missing.push(format!("'{h}' (read by {key})")),
+            }
         }
         if !missing.is_empty() {
             let expected: Vec<String> = columns
@@ -89,15 +134,31 @@ impl Layout {
                     }
                 })
                 .collect();
-            return Err(format!(
+            let mut msg = format!(
                 "missing required column{} {}; found: {}; expected: {} (header names are matched case-insensitively; map other names in [import.{}] columns)",
                 if missing.len() == 1 { "" } else { "s" },
                 missing.join(", "),
                 names.join(", "),
                 expected.join(", "),
                 kind.key()
-            ));
+            );
+            if let Some(h) = super::presets::hint(mapping.preset.as_deref(), kind) {
+                msg.push_str(&format!("; {h}"));
+            } else if mapping.preset.is_none() {
+                if let Some((name, title)) = super::presets::recognise(kind, &names) {
+                    msg = format!(
+                        "this looks like a {title} export: add preset = \"{name}\" to [import.{}] ({msg})",
+                        kind.key()
+                    );
+                }
+            }
+            return Err(msg);
         }
+        let filters = mapping
+            .filters
+            .iter()
+            .map(|(h, vs)| (extra[h], h.clone(), vs.clone()))
+            .collect();
         let used: Vec<usize> = index.iter().flatten().copied().collect();
         let attributes = if kind.keeps_attributes() {
             names
@@ -114,7 +175,29 @@ impl Layout {
             attributes,
             width: names.len(),
             names,
+            extra,
+            filters,
+            constants: mapping.constants.clone(),
+            maps: mapping.maps.clone(),
         })
+    }
+
+    /// The filter a row fails, if any: (header, its value).
+    pub fn filtered_out(&self, record: &csv::ByteRecord) -> Option<String> {
+        for (i, h, allowed) in &self.filters {
+            let v = String::from_utf8_lossy(record.get(*i).unwrap_or_default())
+                .trim()
+                .to_lowercase();
+            if !allowed.contains(&v) {
+                return Some(h.clone());
+            }
+        }
+        None
+    }
+
+    /// The names of the filter columns, as in the header.
+    pub fn filter_names(&self) -> Vec<String> {
+        self.filters.iter().map(|(_, h, _)| h.clone()).collect()
     }
 
     pub fn header_names(&self) -> impl Iterator<Item = &str> {
@@ -134,6 +217,57 @@ impl Layout {
 pub struct CellError {
     pub column: Option<usize>,
     pub reason: String,
+}
+
+/// What the import decided about a row, for its summary.
+#[derive(Debug, Default)]
+pub struct RowNotes {
+    /// Deals: the stage as the file writes it, and what it was read as.
+    pub stage: Option<(String, &'static str)>,
+    /// An open deal's close date, ignored.
+    pub close_date_ignored: bool,
+    /// A closed deal created after its close.
+    pub closed_before_created: bool,
+}
+
+/// A boolean as CRMs write them; empty is false.
+fn parse_bool(cell: &str) -> Result<bool, ()> {
+    match cell.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" | "t" | "x" => Ok(true),
+        "false" | "0" | "no" | "n" | "f" | "" => Ok(false),
+        _ => Err(()),
+    }
+}
+
+/// A duration as exports write them: a number of `unit`s, or H:MM[:SS].
+fn parse_duration_ms(cell: &str, unit: crate::config::DurationUnit) -> Result<i64, String> {
+    let cell = cell.trim();
+    if cell.contains(':') {
+        let parts: Vec<&str> = cell.split(':').collect();
+        let nums: Option<Vec<u64>> = parts.iter().map(|p| p.parse::<u64>().ok()).collect();
+        match (parts.len(), nums) {
+            (2 | 3, Some(n)) if n[1..].iter().all(|&x| x < 60) => {
+                let secs = n[0] * 3600 + n[1] * 60 + n.get(2).copied().unwrap_or(0);
+                return Ok(secs as i64 * 1000);
+            }
+            _ => {
+                return Err(format!(
+                    "'{cell}' is not a duration (expected a number of {} or H:MM:SS)",
+                    unit.name()
+                ))
+            }
+        }
+    }
+    let v = values::parse_decimal(cell).map_err(|_| {
+        format!(
+            "'{cell}' is not a duration (expected a number of {} or H:MM:SS)",
+            unit.name()
+        )
+    })?;
+    if v < 0.0 {
+        return Err(format!("'{cell}' is a negative duration"));
+    }
+    Ok((v * unit.millis()).round() as i64)
 }
 
 pub struct ParseCtx<'a> {
@@ -169,10 +303,43 @@ impl<'a> Cells<'a> {
         });
     }
 
-    /// The trimmed cell, None when absent or empty (and an error if required).
+    /// A column read by header name (filters, durations, stage booleans).
+    fn extra(&mut self, header: &str, key: &str) -> (Option<usize>, Option<&'a str>) {
+        let Some(&pos) = self.layout.extra.get(header) else {
+            return (None, None);
+        };
+        let raw = self.record.get(pos).unwrap_or_default();
+        match std::str::from_utf8(raw) {
+            Ok(t) if t.trim().is_empty() => (Some(pos), None),
+            Ok(t) => (Some(pos), Some(t.trim())),
+            Err(_) => {
+                self.fail(Some(pos), key, format!("'{header}': invalid UTF-8 (check the encoding)"));
+                (Some(pos), None)
+            }
+        }
+    }
+
+    /// The trimmed cell, None when absent or empty (and an error if
+    /// required); a constant when the mapping gives one, mapped through the
+    /// column's value map.
     fn get(&mut self, name: &str) -> Option<&'a str> {
+        let layout: &'a Layout = self.layout;
         let (i, pos) = self.slot(name);
-        let pos = pos?;
+        let Some(pos) = pos else {
+            return layout.constants.get(name).map(String::as_str);
+        };
+        let text = self.cell(i, pos, name)?;
+        match layout.maps.get(name) {
+            Some(map) => Some(
+                map.get(&text.to_lowercase())
+                    .map(String::as_str)
+                    .unwrap_or(text),
+            ),
+            None => Some(text),
+        }
+    }
+
+    fn cell(&mut self, i: usize, pos: usize, name: &str) -> Option<&'a str> {
         let raw = self.record.get(pos).unwrap_or_default();
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t.trim(),
@@ -258,7 +425,8 @@ impl ParseCtx<'_> {
         layout: &Layout,
         record: &csv::ByteRecord,
         bom: u64,
-    ) -> Result<Row, Vec<CellError>> {
+    ) -> Result<(Row, RowNotes), Vec<CellError>> {
+        let mut notes = RowNotes::default();
         if record.len() != layout.width {
             return Err(vec![CellError {
                 column: None,
@@ -322,14 +490,21 @@ impl ParseCtx<'_> {
                 let id = c.text("deal_id");
                 let created = date(&mut c, "created_on");
                 let stage_raw = c.get("stage");
-                let stage = stage_raw.and_then(|s| self.map_stage(s, &mut c));
-                let closed = date(&mut c, "closed_on");
+                let stage = match &m.stage_from {
+                    Some(sf) => self.stage_from_booleans(sf, &mut c),
+                    None => stage_raw.and_then(|s| self.map_stage(s, &mut c)),
+                };
+                if let Some(s) = stage {
+                    notes.stage = Some((stage_raw.unwrap_or(s).to_string(), s));
+                }
+                let mut closed = date(&mut c, "closed_on");
                 let amount = number(&mut c, "amount");
                 let col = |c: &Cells, n: &str| c.column_of(n);
                 match (stage, closed) {
-                    (Some("open"), Some(d)) => {
-                        let p = col(&c, "closed_on");
-                        c.fail(p, "closed_on", format!("{d} is set on an open deal (an open deal has no close date; is the stage right?)"));
+                    (Some("open"), Some(_)) => {
+                        // CRMs fill the expected close date on open deals.
+                        closed = None;
+                        notes.close_date_ignored = true;
                     }
                     (Some(s @ ("won" | "lost")), None)
                         if c.errors.iter().all(|e| !e.reason.starts_with("closed_on")) =>
@@ -340,10 +515,9 @@ impl ParseCtx<'_> {
                     _ => {}
                 }
                 if let (Some(cr), Some(cl)) = (created, closed) {
-                    if cl < cr {
-                        let p = col(&c, "closed_on");
-                        c.fail(p, "closed_on", format!("{cl} is before created_on {cr}"));
-                    }
+                    // Migrated records: kept, counted by their close date,
+                    // left out of the sales cycle.
+                    notes.closed_before_created = cl < cr;
                 }
                 if amount.is_some_and(|a| a < 0.0) {
                     let p = col(&c, "amount");
@@ -393,8 +567,40 @@ impl ParseCtx<'_> {
                     c.parsed(n, |s| values::parse_timestamp(s, f, zones))
                 };
                 let opened = ts(&mut c, "opened_at");
-                let response = ts(&mut c, "first_response_at");
-                let resolved = ts(&mut c, "resolved_at");
+                let mut response = ts(&mut c, "first_response_at");
+                let mut resolved = ts(&mut c, "resolved_at");
+                // Durations after another timestamp (Zendesk's minutes,
+                // Freshdesk's hours), where the file has no timestamp.
+                for (target, d) in &m.durations {
+                    let slot = match target.as_str() {
+                        "first_response_at" => &mut response,
+                        "resolved_at" => &mut resolved,
+                        _ => continue,
+                    };
+                    if slot.is_some() {
+                        continue;
+                    }
+                    let base = match d.after.as_str() {
+                        "opened_at" => opened,
+                        "first_response_at" => response,
+                        _ => None,
+                    };
+                    let (pos, cell) = c.extra(&d.column, target);
+                    let (Some(base), Some(cell)) = (base, cell) else {
+                        continue;
+                    };
+                    match parse_duration_ms(cell, d.unit) {
+                        Ok(ms) => {
+                            let t = base + chrono::Duration::milliseconds(ms);
+                            let slot = match target.as_str() {
+                                "first_response_at" => &mut response,
+                                _ => &mut resolved,
+                            };
+                            *slot = Some(t);
+                        }
+                        Err(reason) => c.fail(pos, target, format!("'{}': {reason}", d.column)),
+                    }
+                }
                 for (name, t) in [("first_response_at", response), ("resolved_at", resolved)] {
                     if let (Some(o), Some(t)) = (opened, t) {
                         if t < o {
@@ -568,11 +774,51 @@ impl ParseCtx<'_> {
             return Err(c.errors);
         }
         let hash = row_hash(&values, &attributes);
-        Ok(Row {
-            values,
-            days,
-            attributes,
-            hash,
+        Ok((
+            Row {
+                values,
+                days,
+                attributes,
+                hash,
+            },
+            notes,
+        ))
+    }
+
+    /// Won / lost / open from the mapping's boolean columns.
+    fn stage_from_booleans(
+        &self,
+        sf: &crate::config::StageFrom,
+        c: &mut Cells,
+    ) -> Option<&'static str> {
+        let read = |h: &Option<String>, c: &mut Cells| -> Option<Option<bool>> {
+            let Some(h) = h else { return Some(None) };
+            let (pos, cell) = c.extra(h, "stage_from");
+            match cell.map(parse_bool) {
+                None => Some(Some(false)),
+                Some(Ok(b)) => Some(Some(b)),
+                Some(Err(())) => {
+                    c.fail(
+                        pos,
+                        "stage_from",
+                        format!(
+                            "'{h}' is '{}', not true or false (expected true/false, 1/0, yes/no or empty)",
+                            cell.unwrap_or_default()
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        let won = read(&sf.won, c)?;
+        let closed = read(&sf.closed, c)?;
+        let lost = read(&sf.lost, c)?;
+        Some(match (won, closed, lost) {
+            (Some(true), _, _) => "won",
+            (_, _, Some(true)) => "lost",
+            (Some(false), Some(true), _) => "lost",
+            (None, Some(true), None) => "lost",
+            _ => "open",
         })
     }
 
