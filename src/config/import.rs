@@ -52,7 +52,10 @@ impl RawImport {
     /// This mapping over `base` (a preset's): every key set here wins, and
     /// tables are merged entry by entry.
     fn over(self, base: RawImport) -> RawImport {
-        fn table<V>(mut base: BTreeMap<String, V>, top: BTreeMap<String, V>) -> BTreeMap<String, V> {
+        fn table<V>(
+            mut base: BTreeMap<String, V>,
+            top: BTreeMap<String, V>,
+        ) -> BTreeMap<String, V> {
             base.extend(top);
             base
         }
@@ -62,11 +65,19 @@ impl RawImport {
             columns: table(base.columns, self.columns),
             date_format: self.date_format.or(base.date_format),
             timestamp_format: self.timestamp_format.or(base.timestamp_format),
-            stages: if self.stages.is_empty() { base.stages } else { self.stages },
+            stages: if self.stages.is_empty() {
+                base.stages
+            } else {
+                self.stages
+            },
             encoding: self.encoding.or(base.encoding),
             delimiter: self.delimiter.or(base.delimiter),
             header_rows: self.header_rows.or(base.header_rows),
-            skip_rows: if self.skip_rows.is_empty() { base.skip_rows } else { self.skip_rows },
+            skip_rows: if self.skip_rows.is_empty() {
+                base.skip_rows
+            } else {
+                self.skip_rows
+            },
             formats: table(base.formats, self.formats),
             timezone: self.timezone.or(base.timezone),
             number_format: self.number_format.or(base.number_format),
@@ -390,7 +401,9 @@ fn mapping(
         .map(|(c, t)| {
             (
                 c.clone(),
-                t.iter().map(|(k, v)| (lower(k), v.trim().to_string())).collect(),
+                t.iter()
+                    .map(|(k, v)| (lower(k), v.trim().to_string()))
+                    .collect(),
             )
         })
         .collect();
@@ -408,7 +421,8 @@ fn mapping(
             if sf.won.is_none() && sf.lost.is_none() {
                 return Err(err(
                     "stage_from",
-                    "name the boolean column that says won (won = \"Is Closed Won\") or lost".into(),
+                    "name the boolean column that says won (won = \"Is Closed Won\") or lost"
+                        .into(),
                 ));
             }
             Some(StageFrom {

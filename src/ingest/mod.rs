@@ -86,7 +86,11 @@ impl FileSummary {
                     .collect::<Vec<_>>()
                     .join(", ")
             } else {
-                format!("{} stages ({})", of.len(), of.iter().map(|(_, n)| n).sum::<u64>())
+                format!(
+                    "{} stages ({})",
+                    of.len(),
+                    of.iter().map(|(_, n)| n).sum::<u64>()
+                )
             };
             parts.push(format!("{class}: {text}"));
         }
@@ -139,7 +143,11 @@ impl FileSummary {
                     s.push_str(&format!(
                         "; {} open deal{} had a close date, ignored",
                         self.close_dates_ignored,
-                        if self.close_dates_ignored == 1 { "" } else { "s" }
+                        if self.close_dates_ignored == 1 {
+                            ""
+                        } else {
+                            "s"
+                        }
                     ));
                 }
                 if self.closed_before_created > 0 {

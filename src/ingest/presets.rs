@@ -108,8 +108,7 @@ pub fn recognise(kind: FileKind, header: &[String]) -> Option<(&'static str, Str
     all().iter().find_map(|p| {
         let t = p.table(kind.key())?;
         let fits = !t.signature.is_empty()
-            && t
-                .signature
+            && t.signature
                 .iter()
                 .all(|s| header.iter().any(|h| h == &s.trim().to_lowercase()));
         fits.then(|| (p.name, p.title.clone()))

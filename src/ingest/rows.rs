@@ -313,7 +313,11 @@ impl<'a> Cells<'a> {
             Ok(t) if t.trim().is_empty() => (Some(pos), None),
             Ok(t) => (Some(pos), Some(t.trim())),
             Err(_) => {
-                self.fail(Some(pos), key, format!("'{header}': invalid UTF-8 (check the encoding)"));
+                self.fail(
+                    Some(pos),
+                    key,
+                    format!("'{header}': invalid UTF-8 (check the encoding)"),
+                );
                 (Some(pos), None)
             }
         }

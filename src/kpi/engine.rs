@@ -873,8 +873,12 @@ impl FormulaCtx<'_> {
             );
             put!(
                 "sales_cycle_days",
-                ratio(a.won_cycle_days, a.won_cycle_n as f64, "no deals won in the period")
-                    .with_n(Some(a.won_cycle_n))
+                ratio(
+                    a.won_cycle_days,
+                    a.won_cycle_n as f64,
+                    "no deals won in the period"
+                )
+                .with_n(Some(a.won_cycle_n))
             );
         } else {
             for id in [
