@@ -381,7 +381,7 @@ pub fn show(
             if key.is_empty() {
                 String::new()
             } else {
-                format!(", {key}")
+                format!(", {}", report::view::segment_label(&key))
             }
         ))
     );

@@ -137,6 +137,7 @@ fn outgoing(
                     )
                 })
                 .collect(),
+            list_name: "Weekly CRM scorecard".into(),
         },
         attachment_csv: format!("period,segment,kpi,value\n{period},{segment},nps,41.2\n{csv}")
             .into_bytes(),
@@ -724,7 +725,7 @@ fn the_binary_archives_first_and_delivers_once_after_an_outage() {
         .expect("the segment recipient's copy");
     let (text, images, csv) = text_of(emea);
     assert!(
-        text.starts_with("# Weekly CRM scorecard: region=EMEA"),
+        text.starts_with("# Weekly CRM scorecard: EMEA (region)"),
         "{text}"
     );
     assert!(images >= 4, "trend charts as inline PNGs");

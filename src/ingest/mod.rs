@@ -9,7 +9,8 @@ pub mod presets;
 pub mod read;
 pub mod rows;
 pub mod schema;
-pub mod values;
+/// The cell parsers belong to the file descriptions (`sources`).
+pub use crate::sources::values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -22,7 +23,7 @@ use crate::config::Config;
 use crate::error::Failure;
 use crate::store::import::{Counts, ImportTx};
 use crate::store::Store;
-use rows::{Layout, TableDef};
+use rows::Layout;
 use schema::FileKind;
 
 /// Problems listed in the error message before "and N more".
@@ -656,10 +657,11 @@ fn import_file(
             return Ok(summary);
         }
     };
-    let table = TableDef::of(input.kind);
+    let table = input.kind.table();
     tx.note_columns(input.kind.key(), layout.header_names())?;
     let ctx = rows::ParseCtx {
         kind: input.kind,
+        table: &table,
         mapping: &mapping,
         config,
     };

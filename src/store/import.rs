@@ -10,8 +10,9 @@ use rusqlite::types::Value;
 use rusqlite::Transaction;
 
 use super::dialect::Dialect;
-use super::tables::{TableDef, TableWriter, CUSTOMER_LINKED};
+use super::tables::{self, TableWriter};
 use super::Store;
+use crate::sources::{FileKind, Table};
 
 /// The scratch table of customers that are new or changed segment.
 const TOUCHED: &str = "touched_customers";
@@ -58,7 +59,8 @@ impl Store {
     }
 
     /// Records the report time zone. When it replaces another one
-    /// (`rederive`), the tickets' local days are derived again by `day_of`
+    /// (`rederive`), the local days of instants (the tickets' opening) are
+    /// derived again by `day_of`
     /// (milliseconds since the epoch → day number) and the KPI cache is emptied.
     pub fn set_timezone(
         &mut self,
@@ -68,21 +70,28 @@ impl Store {
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
         if rederive {
-            let mut days = Vec::new();
-            {
-                let mut stmt = tx.prepare("SELECT ticket_id, opened_at FROM tickets")?;
-                let mut rows = stmt.query([])?;
-                while let Some(r) = rows.next()? {
-                    let id: String = r.get(0)?;
-                    days.push((id, day_of(r.get(1)?)));
+            for table in FileKind::ALL.map(FileKind::table) {
+                let id = &table.columns[0].name;
+                for (at, day) in table.local_days() {
+                    let mut days = Vec::new();
+                    {
+                        let mut stmt =
+                            tx.prepare(&format!("SELECT {id}, {at} FROM {}", table.name))?;
+                        let mut rows = stmt.query([])?;
+                        while let Some(r) = rows.next()? {
+                            let key: String = r.get(0)?;
+                            days.push((key, day_of(r.get(1)?)));
+                        }
+                    }
+                    let mut update = tx.prepare(&format!(
+                        "UPDATE {} SET {day} = ?2 WHERE {id} = ?1",
+                        table.name
+                    ))?;
+                    for (key, d) in days {
+                        update.execute(rusqlite::params![key, d])?;
+                    }
                 }
             }
-            let mut update =
-                tx.prepare("UPDATE tickets SET opened_day = ?2 WHERE ticket_id = ?1")?;
-            for (id, day) in days {
-                update.execute(rusqlite::params![id, day])?;
-            }
-            drop(update);
             tx.execute_batch("DELETE FROM kpi_cache; DELETE FROM computed_periods;")?;
         }
         tx.execute(
@@ -133,8 +142,8 @@ impl ImportTx<'_> {
     }
 
     /// The upsert of one table's rows.
-    pub fn writer(&self, def: &TableDef) -> Result<TableWriter<'_>> {
-        Ok(def.writer(&self.tx)?)
+    pub fn writer(&self, def: &Table) -> Result<TableWriter<'_>> {
+        Ok(tables::writer(def, &self.tx)?)
     }
 
     /// A customer that is new or changed segment: its records' days are stale.
@@ -164,7 +173,7 @@ impl ImportTx<'_> {
             [],
             |r| r.get(0),
         )?;
-        for (table, day) in CUSTOMER_LINKED.iter().filter(|_| any) {
+        for (table, day) in tables::customer_linked().iter().filter(|_| any) {
             let sql = format!(
                 "SELECT DISTINCT t.{day} FROM {touched} c CROSS JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
             );
