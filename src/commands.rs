@@ -14,7 +14,7 @@ use crate::ingest::{self, ImportOptions};
 use crate::kpi::{derive, engine};
 use crate::period::{self, Cadence, Period};
 use crate::run::{self, RunContext, RunOptions, Selection};
-use crate::store::Store;
+use crate::store::{Location, Store};
 use crate::{compare, deliver, lock, report};
 
 pub struct Output {
@@ -70,10 +70,10 @@ pub fn import(
 ) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     let _lock =
-        lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("import", now))?;
-    let existed = config.store_path.exists();
+        lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("import", now))?;
+    let existed = config.store_path.exists() || matches!(config.store, Location::Postgres { .. });
     let result = (|| {
-        let mut store = Store::open(&config.store_path)?;
+        let mut store = Store::open_at(&config.store)?;
         let opts = ImportOptions {
             skip_invalid,
             progress: std::io::stderr().is_terminal() && !cli.quiet,
@@ -139,8 +139,8 @@ pub fn run(out: &Output, cli: &Cli, env: &Env, args: &RunArgs, now: DateTime<Utc
         force: args.force,
         allow_stale: args.allow_stale,
     };
-    let _lock = lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("run", now))?;
-    let mut store = Store::open_existing(&config.store_path)?;
+    let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("run", now))?;
+    let mut store = Store::open_existing_at(&config.store)?;
     let ctx = RunContext {
         config: &config,
         now,
@@ -178,8 +178,8 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
 
 pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
-    let _lock = lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("send", now))?;
-    let store = Store::open_existing(&config.store_path)?;
+    let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("send", now))?;
+    let store = Store::open_existing_at(&config.store)?;
     let report = deliver::send_pending(&store, &config, None, now, retry)?;
     if out.json {
         println!(
@@ -214,7 +214,7 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     } else {
         Config::demo(Path::new("."))
     };
-    let catalogue = match Store::open_existing(&config.store_path) {
+    let catalogue = match Store::open_existing_at(&config.store) {
         Ok(store) => engine::catalogue_for(&store, &config)?,
         Err(_) => engine::catalogue_for(&Store::in_memory()?, &config)?,
     };
@@ -330,7 +330,7 @@ pub fn show(
     } else {
         Period::parse(period).map_err(Failure::usage)?
     };
-    let mut store = Store::open_existing(&config.store_path)?;
+    let mut store = Store::open_existing_at(&config.store)?;
     crate::ingest::ensure_timezone(&mut store, &config)?;
     let needed: Vec<Period> = {
         let back = config
@@ -524,7 +524,7 @@ pub fn demo(
         last.id(),
         snapshot.display()
     ));
-    let mut store = Store::open(&config.store_path)?;
+    let mut store = Store::open_at(&config.store)?;
     let t = std::time::Instant::now();
     let report = ingest::import(
         &mut store,

@@ -18,6 +18,8 @@ use crate::config::Config;
 use crate::period::Period;
 use crate::store::Store;
 
+mod pg;
+
 pub use crate::model::{KpiValue, PeriodValues, NONE_VALUE, WHOLE};
 
 /// What a call to [`ensure`] did: which periods it computed, which it found cached.
@@ -62,6 +64,9 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
 /// The distinct activity kinds, hopping through the kind index (one probe
 /// per kind) rather than reading every activity.
 pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
+    if store.is_postgres() {
+        return pg::activity_kinds(store);
+    }
     let mut stmt = store.reader().prepare(
         "WITH RECURSIVE k(kind) AS (
              SELECT min(kind) FROM activities
@@ -141,6 +146,8 @@ struct Acc {
     // tickets: response times in seconds, kept for the exact median
     tickets: u64,
     response_secs: Vec<u32>,
+    /// The same as (seconds, count), sorted, when the database grouped them.
+    response_hist: Vec<(u32, u64)>,
     response_sum_secs: f64,
     within_sla: u64,
     resolved: u64,
@@ -155,6 +162,8 @@ struct Acc {
     activities: Vec<u64>,
     activity_total: u64,
     owners: BTreeSet<u32>,
+    /// Distinct owners counted by the database (PostgreSQL).
+    owner_count: u64,
 }
 
 /// Each customer's segment keys, read once per computation: a record finds
@@ -296,13 +305,26 @@ pub fn compute(
     // Spend is segmented by its own columns: which attributes does it carry?
     let spend_attrs: BTreeSet<String> = store.file_columns("spend")?;
 
-    customers_into(store, &mut grid, hi)?;
-    orders_into(store, &mut grid, lo, hi)?;
-    deals_into(store, &mut grid, lo, hi)?;
-    tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
-    surveys_into(store, &mut grid, lo, hi)?;
-    spend_into(store, &mut grid, lo, hi, &spend_attrs)?;
-    activities_into(store, &mut grid, lo, hi, &kinds)?;
+    if store.is_postgres() {
+        // Grouped in the database; only period × segment rows come back.
+        pg::compute_into(
+            store,
+            &mut grid,
+            lo,
+            hi,
+            config.sla_hours,
+            &spend_attrs,
+            &kinds,
+        )?;
+    } else {
+        customers_into(store, &mut grid, hi)?;
+        orders_into(store, &mut grid, lo, hi)?;
+        deals_into(store, &mut grid, lo, hi)?;
+        tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
+        surveys_into(store, &mut grid, lo, hi)?;
+        spend_into(store, &mut grid, lo, hi, &spend_attrs)?;
+        activities_into(store, &mut grid, lo, hi, &kinds)?;
+    }
 
     let ctx = FormulaCtx {
         imported: &imported,
@@ -319,6 +341,7 @@ pub fn compute(
             .filter_map(|(k, acc)| acc.as_mut().map(|acc| (k, acc)))
             .map(|(k, acc)| {
                 acc.response_secs.sort_unstable();
+                acc.response_hist.sort_unstable();
                 (grid.names[k].clone(), ctx.evaluate(&grid.names[k], acc))
             })
             .collect();
@@ -411,6 +434,12 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
             }
         }
     }
+    customer_base_into(grid, by_key);
+    Ok(())
+}
+
+/// The customer base of every period and segment from its day counts.
+fn customer_base_into(grid: &mut Grid, by_key: HashMap<usize, CustomerDays>) {
     for (key, mut days) in by_key {
         let a = prefix_sums(&mut days.acquired);
         let c = prefix_sums(&mut days.churned);
@@ -432,7 +461,6 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
                 churned_by_end - churned_by_start - days.same_period.get(&i).copied().unwrap_or(0);
         }
     }
-    Ok(())
 }
 
 /// The FROM source for reading `table` over days `[lo, hi)`: through its day
@@ -884,7 +912,8 @@ impl FormulaCtx<'_> {
 
         // Service.
         if has("tickets") {
-            let answered = a.response_secs.len() as u64;
+            let answered =
+                a.response_secs.len() as u64 + a.response_hist.iter().map(|(_, n)| n).sum::<u64>();
             let response_sum = a.response_sum_secs / 3600.0;
             put!("tickets_opened", KpiValue::of(a.tickets as f64));
             put!(
@@ -898,7 +927,13 @@ impl FormulaCtx<'_> {
             );
             put!(
                 "median_first_response_hours",
-                match stats::median_sorted(&a.response_secs).map(|secs| secs / 3600.0) {
+                match if a.response_hist.is_empty() {
+                    stats::median_sorted(&a.response_secs)
+                } else {
+                    stats::median_histogram(&a.response_hist)
+                }
+                .map(|secs| secs / 3600.0)
+                {
                     Some(m) => KpiValue::of(m),
                     None => KpiValue::null("no answered tickets opened in the period"),
                 }
@@ -976,7 +1011,7 @@ impl FormulaCtx<'_> {
                 "activities_per_owner",
                 ratio(
                     a.activity_total as f64,
-                    a.owners.len() as f64,
+                    (a.owners.len() as u64 + a.owner_count) as f64,
                     "no activities with an owner in the period"
                 )
             );
