@@ -180,7 +180,7 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
     let config = Config::load(&cli.config, env)?;
     let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("send", now))?;
     let store = Store::open_existing_at(&config.store)?;
-    let report = deliver::send_pending(&store, &config, None, now, retry)?;
+    let report = deliver::send_pending(&store, &config, now, retry)?;
     if out.json {
         println!(
             "{}",
@@ -381,7 +381,7 @@ pub fn show(
             if key.is_empty() {
                 String::new()
             } else {
-                format!(", {key}")
+                format!(", {}", report::view::segment_label(&key))
             }
         ))
     );

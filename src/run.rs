@@ -348,8 +348,8 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     } else if !opts.no_send && !config.email.recipients.is_empty() {
         deliver::enqueue(store, config, &outgoing, ctx.now, opts.force)
             .context("queueing the emails")?;
-        let report = deliver::send_pending(store, config, None, ctx.now, false)
-            .context("sending the emails")?;
+        let report =
+            deliver::send_pending(store, config, ctx.now, false).context("sending the emails")?;
         summary.emails_sent = report.sent;
         summary.emails_pending = report.pending;
         summary.emails_failed = report.failed;

@@ -127,18 +127,18 @@ pub fn unusual(value: f64, usual: (f64, f64)) -> bool {
 }
 
 /// Median of sorted values (even count: mean of the two middle ones).
-pub fn median_sorted(sorted: &[u32]) -> Option<f64> {
+pub fn median_sorted(sorted: &[u64]) -> Option<f64> {
     let n = sorted.len();
     match n {
         0 => None,
-        _ if n % 2 == 1 => Some(f64::from(sorted[n / 2])),
-        _ => Some((f64::from(sorted[n / 2 - 1]) + f64::from(sorted[n / 2])) / 2.0),
+        _ if n % 2 == 1 => Some(sorted[n / 2] as f64),
+        _ => Some((sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0),
     }
 }
 
 /// The median of a histogram of (value, count) sorted by value, exactly as
 /// [`median_sorted`] of the expanded values.
-pub fn median_histogram(hist: &[(u32, u64)]) -> Option<f64> {
+pub fn median_histogram(hist: &[(u64, u64)]) -> Option<f64> {
     let n: u64 = hist.iter().map(|(_, c)| c).sum();
     if n == 0 {
         return None;
@@ -155,9 +155,9 @@ pub fn median_histogram(hist: &[(u32, u64)]) -> Option<f64> {
         hist.last().map(|(v, _)| *v).unwrap_or(0)
     };
     Some(if n % 2 == 1 {
-        f64::from(at(n / 2))
+        at(n / 2) as f64
     } else {
-        (f64::from(at(n / 2 - 1)) + f64::from(at(n / 2))) / 2.0
+        (at(n / 2 - 1) as f64 + at(n / 2) as f64) / 2.0
     })
 }
 
@@ -168,9 +168,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn the_histogram_median_is_the_median(mut v in proptest::collection::vec(0u32..50, 0..60)) {
+        fn the_histogram_median_is_the_median(mut v in proptest::collection::vec(0u64..50, 0..60)) {
             v.sort_unstable();
-            let mut hist: Vec<(u32, u64)> = Vec::new();
+            let mut hist: Vec<(u64, u64)> = Vec::new();
             for x in &v {
                 match hist.last_mut() {
                     Some((y, c)) if y == x => *c += 1,

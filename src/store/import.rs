@@ -11,8 +11,9 @@ use rusqlite::types::Value;
 use super::dialect::Dialect;
 use super::pg_import::{PgStage, Staged};
 use super::sql::Tx;
-use super::tables::{Row, TableDef, TableWriter, Upsert, CUSTOMER_LINKED};
+use super::tables::{self, Row, TableWriter, Upsert};
 use super::Store;
+use crate::sources::Table;
 
 /// The scratch table of customers that are new or changed segment.
 const TOUCHED: &str = "touched_customers";
@@ -58,7 +59,7 @@ impl Store {
 
     /// Records the report time zone. When it replaces another one
     /// (`rederive`), the tickets' local days are derived again by `day_of`
-    /// (seconds since the epoch → day number) and the KPI cache is emptied.
+    /// (milliseconds since the epoch → day number) and the KPI cache is emptied.
     pub fn set_timezone(
         &mut self,
         name: &str,
@@ -178,10 +179,10 @@ impl ImportTx<'_> {
     /// The upsert of one table's rows: row by row on SQLite, staged and
     /// upserted at [`Writer::finish`] on PostgreSQL (`keep_raw`: the staged
     /// rows keep their raw record, for the rejects file).
-    pub fn writer(&self, def: &TableDef, keep_raw: bool) -> Result<Writer<'_>> {
+    pub fn writer(&self, def: &Table, keep_raw: bool) -> Result<Writer<'_>> {
         Ok(match self.tx.sqlite() {
-            Some(conn) => Writer::Sqlite(def.writer(conn)?),
-            None => Writer::Postgres(PgStage::new(&self.tx, TableDef::of(def.kind), keep_raw)?),
+            Some(conn) => Writer::Sqlite(tables::writer(def, conn)?),
+            None => Writer::Postgres(PgStage::new(&self.tx, def.clone(), keep_raw)?),
         })
     }
 
@@ -212,7 +213,7 @@ impl ImportTx<'_> {
             [],
             |r| r.get(0),
         )?;
-        for (table, day) in CUSTOMER_LINKED.iter().filter(|_| any) {
+        for (table, day) in tables::customer_linked().iter().filter(|_| any) {
             let sql = format!(
                 "SELECT DISTINCT t.{day} FROM {touched} c CROSS JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
             );

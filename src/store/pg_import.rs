@@ -15,7 +15,8 @@ use postgres::types::{ToSql, Type};
 use rusqlite::types::Value;
 
 use super::sql::{Db, PgParam};
-use super::tables::{Row, TableDef};
+use super::tables::Row;
+use crate::sources::Table;
 
 /// Rows buffered before one COPY sends them.
 const CHUNK_ROWS: usize = 50_000;
@@ -35,7 +36,7 @@ pub struct Staged {
 /// The staging of one file's rows.
 pub struct PgStage<'t> {
     db: &'t Db,
-    def: TableDef,
+    def: Table,
     stage: String,
     types: Vec<Type>,
     buf: BytesMut,
@@ -49,14 +50,14 @@ pub struct PgStage<'t> {
 const EXTRA: [&str; 4] = ["row_hash", "line", "attrs", "raw"];
 
 impl<'t> PgStage<'t> {
-    pub fn new(db: &'t Db, def: TableDef, keep_raw: bool) -> Result<PgStage<'t>> {
-        let stage = format!("stage_{}", def.table);
-        let cols = def.columns.join(", ");
+    pub fn new(db: &'t Db, def: Table, keep_raw: bool) -> Result<PgStage<'t>> {
+        let stage = format!("stage_{}", def.name);
+        let cols = def.column_names().join(", ");
         db.execute_batch(&format!(
             "DROP TABLE IF EXISTS {stage};
              CREATE TEMP TABLE {stage} AS SELECT {cols}, row_hash FROM {t} WITH NO DATA;
              ALTER TABLE {stage} ADD COLUMN line BIGINT, ADD COLUMN attrs TEXT, ADD COLUMN raw TEXT;",
-            t = def.table
+            t = def.name
         ))?;
         let types = {
             let mut pg = db.postgres().context("a PostgreSQL stage on SQLite")?;
@@ -151,7 +152,8 @@ impl<'t> PgStage<'t> {
         self.flush()?;
         let mut out = Staged::default();
         let (db, def, stage) = (self.db, &self.def, self.stage.clone());
-        let pk: Vec<&str> = def.columns[..def.pk_len].to_vec();
+        let columns = def.column_names();
+        let pk: Vec<&str> = columns[..def.pk_len].to_vec();
         let pk_list = pk.join(", ");
         let pk_text = pk
             .iter()
@@ -185,12 +187,12 @@ impl<'t> PgStage<'t> {
             .join(" AND ");
         // The old days of rows about to be replaced.
         if want_days {
-            for day in def.day_columns {
+            for day in &def.day_columns {
                 let rows = db.query_all(
                     &format!(
                         "SELECT DISTINCT t.{day} FROM {t} t JOIN {stage} s ON {join}
                          WHERE t.row_hash IS DISTINCT FROM s.row_hash AND t.{day} IS NOT NULL",
-                        t = def.table
+                        t = def.name
                     ),
                     [],
                 )?;
@@ -199,8 +201,8 @@ impl<'t> PgStage<'t> {
                 }
             }
         }
-        let cols = def.columns.join(", ");
-        let sets: Vec<String> = def.columns[def.pk_len..]
+        let cols = columns.join(", ");
+        let sets: Vec<String> = columns[def.pk_len..]
             .iter()
             .chain(["snapshot_id", "row_hash"].iter())
             .map(|c| format!("{c} = excluded.{c}"))
@@ -230,7 +232,7 @@ impl<'t> PgStage<'t> {
                    INSERT INTO {changed} SELECT {pk_list} FROM up
                  )
                  SELECT {group}, count(*) FROM up GROUP BY {group}",
-                t = def.table,
+                t = def.name,
                 sets = sets.join(", "),
                 returning = returning.join(", "),
                 group = group.join(", "),
@@ -252,7 +254,7 @@ impl<'t> PgStage<'t> {
         }
         let staged = self.rows - out.duplicates.len() as u64;
         out.unchanged = staged - out.inserted - out.replaced;
-        if let Some((table, key)) = def.attributes_table {
+        if let Some((table, key)) = &def.attributes {
             db.execute_batch(&format!(
                 "DELETE FROM {table} a USING {changed} c WHERE a.{key} = c.{key};
                  INSERT INTO {table} ({key}, name, value)

@@ -5,7 +5,7 @@
 //! check against the matching end, since the periods of a run need not be
 //! contiguous); segments by a join with a `VALUES` list of attribute names
 //! and the customer attributes (a reference table under Citus). Exact
-//! medians come from a grouped histogram (seconds → count). The SQL avoids
+//! medians come from a grouped histogram (milliseconds → count). The SQL avoids
 //! GROUPING SETS, recursive CTEs and ordered-set aggregates, which Citus
 //! does not distribute (a test below reads it and fails on them).
 use std::collections::{BTreeSet, HashMap};
@@ -127,7 +127,7 @@ fn f(r: &Row, i: usize) -> Result<f64> {
 
 /// The SQL of every grouped query, for one computation (also read by the
 /// Citus test below).
-fn queries(shape: &Shape, lo: i64, hi: i64, sla_secs: i64) -> Vec<(&'static str, String)> {
+fn queries(shape: &Shape, lo: i64, hi: i64, sla_ms: f64) -> Vec<(&'static str, String)> {
     let group = format!("GROUP BY p, s.attr, {SEG}");
     let src = |table: &str, day: &str| shape.source(table, day, lo, hi);
     vec![
@@ -161,9 +161,9 @@ fn queries(shape: &Shape, lo: i64, hi: i64, sla_secs: i64) -> Vec<(&'static str,
         (
             "tickets",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*), sum(x.first_response_at - x.opened_at),
-                        count(*) FILTER (WHERE x.first_response_at - x.opened_at <= {sla_secs}),
-                        count(x.resolved_at), sum(x.resolved_at - x.opened_at)
+                "SELECT p, s.attr, {SEG}, count(*), sum((x.first_response_at - x.opened_at)::float8 / 1000),
+                        count(*) FILTER (WHERE (x.first_response_at - x.opened_at)::float8 <= {sla_ms}),
+                        count(x.resolved_at), sum((x.resolved_at - x.opened_at)::float8 / 1000)
                  FROM {} WHERE p IS NOT NULL {group}",
                 src("tickets", "opened_day")
             ),
@@ -260,15 +260,15 @@ pub(super) fn compute_into(
     kinds: &[String],
 ) -> Result<()> {
     let shape = Shape::new(grid);
-    // Response times are whole seconds: at most this many is within the SLA.
-    let sla_secs = (sla_hours * 3600.0).floor() as i64;
+    // Instants are milliseconds; the SLA compared as SQLite's reader does.
+    let sla_ms = sla_hours * 3_600_000.0;
     let kind_index: HashMap<&str, usize> = kinds
         .iter()
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
         .collect();
     let before = store.pg_transfer();
-    for (name, sql) in queries(&shape, lo, hi, sla_secs) {
+    for (name, sql) in queries(&shape, lo, hi, sla_ms) {
         match name {
             "orders" => each(store, grid, &shape, &sql, |r, acc| {
                 acc.orders += u(r, 3)?;
@@ -299,9 +299,9 @@ pub(super) fn compute_into(
                 Ok(())
             })?,
             "ticket_response_histogram" => each(store, grid, &shape, &sql, |r, acc| {
-                let secs = r.get::<_, i64>(3)?;
+                let ms = r.get::<_, i64>(3)?;
                 acc.response_hist
-                    .push((u32::try_from(secs).unwrap_or(u32::MAX), u(r, 4)?));
+                    .push((u64::try_from(ms).unwrap_or(0), u(r, 4)?));
                 Ok(())
             })?,
             "surveys" => each(store, grid, &shape, &sql, |r, acc| {
@@ -396,7 +396,7 @@ mod tests {
             .range_to(Period::parse("2026-W47").unwrap());
         let grid = Grid::new(&periods, &config);
         let shape = Shape::new(&grid);
-        let mut all: Vec<String> = queries(&shape, 0, 1000, 86400)
+        let mut all: Vec<String> = queries(&shape, 0, 1000, 86_400_000.0)
             .into_iter()
             .map(|(_, sql)| sql)
             .collect();
