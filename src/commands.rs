@@ -424,6 +424,11 @@ pub fn show(
 pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     out.info(format!("config: {} is valid", cli.config.display()));
+    if let Location::Postgres { config: pg, .. } = &config.store {
+        for line in crate::store::pg::check(pg)? {
+            out.info(line);
+        }
+    }
     let renderer = report::Renderer::new(
         config.report.templates_dir.as_deref(),
         &config.email.subject,
@@ -495,6 +500,7 @@ pub fn demo(
     dir: &Path,
     weeks: u32,
     seed: u64,
+    store: Option<(&str, &str)>,
     cli_today: Option<NaiveDate>,
     now: DateTime<Utc>,
 ) -> Result<u8> {
@@ -505,7 +511,17 @@ pub fn demo(
     if !config_path.exists() {
         std::fs::write(&config_path, include_str!("../config.toml"))?;
     }
-    let config = Config::load(&config_path, &Env::new())?;
+    // --store-url: the same demo on a PostgreSQL store (its schema emptied
+    // first, as a fresh demo folder would be).
+    let mut env = Env::new();
+    if let Some((url, schema)) = store {
+        env.insert("SCORECARD_STORE__URL".into(), url.into());
+        env.insert("SCORECARD_STORE__SCHEMA".into(), schema.into());
+    }
+    let config = Config::load(&config_path, &env)?;
+    if let Location::Postgres { config: pg, .. } = &config.store {
+        crate::store::pg::drop_schema(pg)?;
+    }
     let today = today_of(cli_today, now, &config);
     let last = Period::last_completed(Cadence::Weekly, today);
     let snapshot = dir.join("snapshot");

@@ -42,13 +42,12 @@ pub(super) fn check(
             base.join(raw.path.as_deref().unwrap_or("scorecard.db")),
         ));
     };
-    if raw.path.is_some() {
-        return Err(src.invalid(
-            "store",
-            "url",
-            "set either path (SQLite) or url (PostgreSQL), not both",
-        ));
-    }
+    // With a url, `path` only says where files beside the store (rejects) go.
+    let sqlite = base.join(raw.path.as_deref().unwrap_or("scorecard.db"));
+    let dir = sqlite
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| base.to_path_buf());
     pg::check_url(&url).map_err(|e| src.invalid("store", "url", e))?;
     let schema = raw.schema.unwrap_or_else(|| "scorecard".into());
     pg::check_schema(&schema).map_err(|e| src.invalid("store", "schema", e))?;
@@ -68,7 +67,7 @@ pub(super) fn check(
             schema,
             password,
         },
-        dir: base.to_path_buf(),
+        dir,
     })
 }
 
@@ -138,11 +137,5 @@ mod tests {
         assert!(e.contains("NOPE is not set"), "{e}");
         let e = parse("[store]\nschema = \"s\"\n", &env).unwrap_err();
         assert!(e.contains("only applies with [store] url"), "{e}");
-        let e = parse(
-            "[store]\npath = \"a.db\"\nurl = \"postgres://u@h/db\"\n",
-            &env,
-        )
-        .unwrap_err();
-        assert!(e.contains("not both"), "{e}");
     }
 }

@@ -134,8 +134,8 @@ fn queries(shape: &Shape, lo: i64, hi: i64, sla_ms: f64) -> Vec<(&'static str, S
         (
             "orders",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*), sum(x.amount), sum(x.amount) FILTER (WHERE x.cost IS NOT NULL),
-                        sum(x.cost), count(x.cost)
+                "SELECT p, s.attr, {SEG}, count(*), sum(x.amount::numeric)::float8, (sum(x.amount::numeric) FILTER (WHERE x.cost IS NOT NULL))::float8,
+                        sum(x.cost::numeric)::float8, count(x.cost)
                  FROM {} WHERE p IS NOT NULL {group}",
                 src("orders", "ordered_day")
             ),
@@ -143,7 +143,7 @@ fn queries(shape: &Shape, lo: i64, hi: i64, sla_ms: f64) -> Vec<(&'static str, S
         (
             "deals_created",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*), sum(COALESCE(x.amount, 0))
+                "SELECT p, s.attr, {SEG}, count(*), sum(COALESCE(x.amount, 0)::numeric)::float8
                  FROM {} WHERE p IS NOT NULL {group}",
                 src("deals", "created_day")
             ),
@@ -152,7 +152,7 @@ fn queries(shape: &Shape, lo: i64, hi: i64, sla_ms: f64) -> Vec<(&'static str, S
             "deals_closed",
             format!(
                 "SELECT p, s.attr, {SEG}, count(*) FILTER (WHERE x.stage = 'won'), count(*) FILTER (WHERE x.stage = 'lost'),
-                        sum(COALESCE(x.amount, 0)) FILTER (WHERE x.stage = 'won'),
+                        (sum(COALESCE(x.amount, 0)::numeric) FILTER (WHERE x.stage = 'won'))::float8,
                         sum(x.closed_day - x.created_day) FILTER (WHERE x.stage = 'won')
                  FROM {} WHERE p IS NOT NULL AND x.stage IN ('won', 'lost') {group}",
                 src("deals", "closed_day")
@@ -161,9 +161,9 @@ fn queries(shape: &Shape, lo: i64, hi: i64, sla_ms: f64) -> Vec<(&'static str, S
         (
             "tickets",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*), sum((x.first_response_at - x.opened_at)::float8 / 1000),
+                "SELECT p, s.attr, {SEG}, count(*), sum(x.first_response_at - x.opened_at)::bigint,
                         count(*) FILTER (WHERE (x.first_response_at - x.opened_at)::float8 <= {sla_ms}),
-                        count(x.resolved_at), sum((x.resolved_at - x.opened_at)::float8 / 1000)
+                        count(x.resolved_at), sum(x.resolved_at - x.opened_at)::bigint
                  FROM {} WHERE p IS NOT NULL {group}",
                 src("tickets", "opened_day")
             ),
@@ -207,18 +207,17 @@ fn queries(shape: &Shape, lo: i64, hi: i64, sla_ms: f64) -> Vec<(&'static str, S
         ),
         (
             "spend",
-            // Spend carries its own attributes; per day and category, summed
-            // in Rust in the order SQLite's GROUP BY gives them.
+            // Spend carries its own attributes instead of a customer.
             format!(
-                "SELECT {p}, attr, seg, category, amount, spent_day FROM (
-                   SELECT x.spent_day, s.attr, {SEG} AS seg, x.category, sum(x.amount) AS amount
-                   FROM spend x CROSS JOIN {segments}
-                   LEFT JOIN spend_attributes a ON a.spend_id = x.spend_id AND a.name = s.attr
-                   WHERE x.spent_day >= {lo} AND x.spent_day < {hi}
-                   GROUP BY x.spent_day, s.attr, {SEG}, x.category
-                 ) x
-                 ORDER BY spent_day, attr COLLATE \"C\", seg COLLATE \"C\", category COLLATE \"C\"",
-                p = shape.period("x.spent_day"),
+                "SELECT p, s.attr, {SEG},
+                        CASE WHEN x.category IN ('marketing', 'sales') THEN 'acquisition' ELSE x.category END AS kind,
+                        sum(x.amount::numeric)::float8
+                 FROM (SELECT {p} AS p, t.* FROM spend t WHERE t.spent_day >= {lo} AND t.spent_day < {hi}) x
+                 CROSS JOIN {segments}
+                 LEFT JOIN spend_attributes a ON a.spend_id = x.spend_id AND a.name = s.attr
+                 WHERE p IS NOT NULL AND x.category IN ('marketing', 'sales', 'crm')
+                 GROUP BY p, s.attr, {SEG}, 4",
+                p = shape.period("t.spent_day"),
                 segments = shape.segments
             ),
         ),
@@ -292,10 +291,10 @@ pub(super) fn compute_into(
             })?,
             "tickets" => each(store, grid, &shape, &sql, |r, acc| {
                 acc.tickets += u(r, 3)?;
-                acc.response_sum_secs += f(r, 4)?;
+                acc.response_sum_ms += r.get::<_, Option<i64>>(4)?.unwrap_or(0);
                 acc.within_sla += u(r, 5)?;
                 acc.resolved += u(r, 6)?;
-                acc.resolution_secs += f(r, 7)?;
+                acc.resolution_ms += r.get::<_, Option<i64>>(7)?.unwrap_or(0);
                 Ok(())
             })?,
             "ticket_response_histogram" => each(store, grid, &shape, &sql, |r, acc| {
@@ -341,9 +340,8 @@ pub(super) fn compute_into(
                     let amount = f(&r, 4)?;
                     let acc = acc_at(&mut grid.cells, p as usize - 1, key);
                     match category.as_str() {
-                        "marketing" | "sales" => acc.acquisition_spend += amount,
-                        "crm" => acc.crm_spend += amount,
-                        _ => {}
+                        "acquisition" => acc.acquisition_spend += amount,
+                        _ => acc.crm_spend += amount,
                     }
                 }
             }
