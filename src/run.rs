@@ -98,12 +98,19 @@ impl RunSummary {
 }
 
 /// Resolves the periods to report, oldest first.
+///
+/// A period counts as archived when the run that archived it recorded it
+/// in the store (with its emails queued, in one transaction): a folder a
+/// killed run left without that record is rendered again. `Last` refuses a
+/// `today` whose last completed period is earlier than a period already
+/// archived (a clock set back would re-mail old weeks) unless `force`; a
+/// range never goes past the last completed period.
 pub fn resolve_periods(
     store: &Store,
-    config: &Config,
     cadence: Cadence,
     selection: &Selection,
     today: NaiveDate,
+    force: bool,
 ) -> Result<(Vec<Period>, Vec<String>)> {
     let mut warnings = Vec::new();
     let last = Period::last_completed(cadence, today);
@@ -144,26 +151,42 @@ pub fn resolve_periods(
                 ))
                 .into());
             }
+            if !until.is_complete(today) {
+                return Err(Failure::usage(format!(
+                    "--until {} has not ended yet (today is {today}; the last completed period is {}): a range archives completed periods only; run a period that has not ended alone with --period {} for partial figures",
+                    until.id(),
+                    last.id(),
+                    until.id()
+                ))
+                .into());
+            }
             since.range_to(until)
         }
         Selection::Last => {
-            // Catch up every completed period since the last successful run
-            // that has no report yet; on the very first run, only `last`.
-            let previous: Option<String> = store.last_archived(cadence)?;
-            match previous
-                .and_then(|id| Period::parse(&id).ok())
-                .filter(|p| p.cadence == cadence && *p < last)
-            {
+            // Catch up every completed period since the latest archived one
+            // that has no archived run yet; on the very first run, only `last`.
+            let archived = store.archived_periods(cadence)?;
+            if let Some(latest) = archived.last().filter(|p| **p > last) {
+                if !force {
+                    return Err(Failure::usage(format!(
+                        "today is {today}, so the last completed period is {}, but {} is archived already: is the clock (or --today) right? Running now would report old periods again; pass --force to run anyway",
+                        last.id(),
+                        latest.id()
+                    ))
+                    .into());
+                }
+                warnings.push(format!(
+                    "--force: running {} although {} is archived already",
+                    last.id(),
+                    latest.id()
+                ));
+            }
+            match archived.iter().rev().find(|p| **p < last) {
                 Some(prev) => prev
                     .next()
                     .range_to(last)
                     .into_iter()
-                    .filter(|p| {
-                        *p == last
-                            || !archive::period_dir(&config.report.out_dir, *p)
-                                .join("kpis.json")
-                                .exists()
-                    })
+                    .filter(|p| *p == last || archived.binary_search(p).is_err())
                     .collect(),
                 None => vec![last],
             }
@@ -207,7 +230,8 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     {
         tracing::info!(path = %path.display(), "leftover of a dead run cleaned");
     }
-    let (periods, warnings) = resolve_periods(store, config, cadence, &opts.selection, ctx.today)?;
+    let (periods, warnings) =
+        resolve_periods(store, cadence, &opts.selection, ctx.today, opts.force)?;
     summary.warnings = warnings;
 
     // Compute.
@@ -430,6 +454,7 @@ pub fn render_period(
         timezone: config.report.timezone.name(),
         currency: &config.report.currency,
         segment_folders: &folders,
+        base_url: config.report.base_url.as_deref(),
     };
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut emails = Vec::new();
@@ -459,16 +484,34 @@ pub fn render_period(
             let v = r
                 .current
                 .value
-                .map(|v| report::format::value(v, r.info.unit, &config.report.currency))
+                .map(|v| {
+                    let refs: Vec<f64> = [
+                        r.target_spec.target,
+                        r.target_spec.stretch,
+                        r.target_spec.floor,
+                        r.industry.as_ref().map(|c| c.value),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                    report::format::value_against(v, &refs, r.info.unit, &config.report.currency)
+                })
                 .unwrap_or_else(|| "n/a".into());
             (r.info.title.clone(), v)
         })
         .collect();
+    let whole: Vec<&Compared> = rows.iter().filter(|r| r.segment.is_empty()).collect();
+    let count = |s: compare::Status| whole.iter().filter(|r| r.status == s).count();
     let summary = PeriodSummary {
         id: p.id(),
         cadence: p.cadence.as_str().into(),
         start: p.start.to_string(),
         headline,
+        end: (p.end() - chrono::Duration::days(1)).to_string(),
+        label: view::period_label(p),
+        on_track: count(compare::Status::OnTrack),
+        at_risk: count(compare::Status::AtRisk),
+        off_track: count(compare::Status::OffTrack),
     };
     files.push(("summary.json".into(), serde_json::to_vec_pretty(&summary)?));
     let mut reports = 1;
@@ -541,6 +584,10 @@ pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
         cadence: String,
         href: String,
         values: Vec<String>,
+        label: String,
+        on_track: usize,
+        at_risk: usize,
+        off_track: usize,
     }
     #[derive(Serialize)]
     struct Index {
@@ -557,6 +604,10 @@ pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
                 id: s.id.clone(),
                 cadence: s.cadence.clone(),
                 href: format!("{}/{}/", s.cadence, s.id),
+                label: s.label.clone(),
+                on_track: s.on_track,
+                at_risk: s.at_risk,
+                off_track: s.off_track,
                 values: columns
                     .iter()
                     .map(|c| {
@@ -570,9 +621,10 @@ pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
             })
             .collect(),
     };
+    let mode = archive::page_mode(config.report.private);
+    archive::link_neighbours(&config.report.out_dir, &list, mode)?;
     let html = renderer.render("index.html", &model)?;
     let md = renderer.render("index.md", &model)?;
-    let mode = archive::page_mode(config.report.private);
     archive::write_file(
         &config.report.out_dir.join("index.html"),
         html.as_bytes(),

@@ -22,6 +22,11 @@ pub use templates::BUILTIN_TEMPLATES;
 
 const BUILTIN_PREFIX: &str = "__builtin/";
 
+/// The default `[email] subject`: the segment, the title and period, and a
+/// headline figure ("EMEA · Weekly CRM scorecard 2026-W48 · NPS 22.9 ▼, 2 KPIs
+/// off track").
+pub const DEFAULT_SUBJECT: &str = "{% if segment_name %}{{ segment_name }} · {% endif %}{{ title }} {{ period.id }} · {% if subject_figure %}{{ subject_figure }}, {% endif %}{{ off_track_phrase }}";
+
 pub struct Renderer {
     tera: Tera,
     subject: String,
@@ -85,12 +90,31 @@ impl Renderer {
             .collect()
     }
 
+    /// Renders `name`; output past [`MAX_OUTPUT`] stops the rendering with
+    /// an error naming the template (a loop in a user's template must not
+    /// fill the disk or the mail server).
     pub fn render<T: Serialize>(&self, name: &str, model: &T) -> Result<String> {
         let ctx = Context::from_serialize(model).map_err(|e| template_failure(&e))?;
-        Ok(self
-            .tera
-            .render(name, &ctx)
-            .map_err(|e| template_failure(&e))?)
+        let mut out = Capped {
+            bytes: Vec::new(),
+            over: false,
+        };
+        let result = self.tera.render_to(name, &ctx, &mut out);
+        if out.over {
+            let which = self
+                .user
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.path.display().to_string())
+                .unwrap_or_else(|| format!("the built-in {name}"));
+            return Err(Failure::usage(format!(
+                "template {name} ({which}) renders more than {} MB; a page that large is a template bug\nhint: check its loops, or remove it from templates_dir to use the built-in one",
+                MAX_OUTPUT / 1_000_000
+            ))
+            .into());
+        }
+        result.map_err(|e| template_failure(&e))?;
+        Ok(String::from_utf8(out.bytes).expect("Tera writes UTF-8"))
     }
 
     pub fn subject<T: Serialize>(&self, model: &T) -> Result<String> {
@@ -104,6 +128,29 @@ impl Renderer {
     }
 }
 
+/// The most a template may render: 10 MB per file.
+pub const MAX_OUTPUT: usize = 10_000_000;
+
+/// A writer that refuses to grow past [`MAX_OUTPUT`].
+struct Capped {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_OUTPUT {
+            self.over = true;
+            return Err(std::io::Error::other("rendered output over the cap"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Everything the email of one scorecard needs, rendered before any send.
 #[derive(Debug, Clone)]
 pub struct EmailParts {
@@ -112,6 +159,9 @@ pub struct EmailParts {
     pub html: String,
     /// (content id, PNG bytes, alt text)
     pub images: Vec<(String, Vec<u8>, String)>,
+    /// The mailing list this email belongs to, for `List-Id` (RFC 2919):
+    /// the title, and the segment for a segment's email.
+    pub list_name: String,
 }
 
 /// Renders the three formats of one scorecard (whole business or a segment).
@@ -141,8 +191,10 @@ pub fn render_scorecard(
         });
     }
     let email_html = renderer.render("email.html", &model)?;
+    // The @media blocks (dark mode) cannot be inlined: they stay in a <style>.
     let inliner = css_inline::CSSInliner::options()
         .load_remote_stylesheets(false)
+        .keep_at_rules(true)
         .build();
     let email_html = inliner
         .inline(&email_html)
@@ -155,17 +207,8 @@ pub fn render_scorecard(
                 .iter()
                 .find(|r| r.info.id == id && r.segment == segment.unwrap_or(""))
                 .expect("chart of a row");
-            let labels: Vec<String> = input
-                .history
-                .iter()
-                .map(|p| view::short_label(*p))
-                .collect();
-            let t = charts::Trend {
-                title: &r.info.title,
-                labels: &labels,
-                values: &r.history,
-                target: r.target.as_ref().map(|c| c.value),
-            };
+            let labels: Vec<String> = input.history.iter().map(|p| view::axis_label(*p)).collect();
+            let t = view::trend(r, &labels, input.currency, input.period);
             images.push((c.cid.clone(), charts::trend_png(&t)?, c.alt.clone()));
         }
     }
@@ -178,6 +221,10 @@ pub fn render_scorecard(
             text: markdown,
             html: email_html,
             images,
+            list_name: match segment {
+                Some(s) => format!("{} {s}", input.title),
+                None => input.title.to_string(),
+            },
         }),
     })
 }
