@@ -96,6 +96,19 @@ impl Project {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// Refused before anything is read: exit 3, the message, the store as
+    /// before.
+    fn refused_path(&self, path: &str, expected: &str) {
+        let before = self.store_bytes();
+        let (code, stderr) = self.fail(&["import", path]);
+        assert_eq!(code, 3, "{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected\n  {expected}\nin\n  {stderr}"
+        );
+        assert_eq!(self.store_bytes(), before, "the store changed");
+    }
+
     /// Refused: exit 3, the message, and the store exactly as before.
     fn refused(&self, folder: &str, flags: &[&str], expected: &str) {
         let before = self.store_bytes();
@@ -821,5 +834,62 @@ fn hand_keys_override_a_preset() {
     assert_eq!(
         p.strings("SELECT DISTINCT owner FROM deals"),
         ["Sales Pipeline"]
+    );
+}
+
+/// A `.zip` of CSV files is read as a folder (HubSpot mails its exports
+/// zipped); `file` globs match the names inside.
+#[test]
+fn a_zip_archive_is_read_as_a_folder() {
+    use std::io::Write;
+    let p = Project::new(
+        "[import.deals]\npreset = \"hubspot\"\n[import.orders]\nfile = \"orders-*.csv\"\n",
+    );
+    let archive = p.path("hubspot-export.zip");
+    {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        zip.start_file("export/hubspot-crm-exports-all-deals-2026-11-23.csv", opts)
+            .unwrap();
+        zip.write_all(
+            &std::fs::read(fixture(
+                "presets/hubspot/hubspot-crm-exports-all-deals-2026-11-23.csv",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        zip.start_file("orders-2026-11.csv", opts).unwrap();
+        zip.write_all(format!("{ORDERS}\nO1,C1,2026-11-16,5\n").as_bytes())
+            .unwrap();
+        zip.start_file("../README.txt", opts).unwrap();
+        zip.write_all(b"not a snapshot").unwrap();
+        zip.finish().unwrap();
+    }
+    let out = p.ok(&["import", archive.to_str().unwrap()]);
+    assert!(
+        out.contains("hubspot-crm-exports-all-deals-2026-11-23.csv: 5 rows: 5 inserted"),
+        "{out}"
+    );
+    assert!(
+        out.contains("orders-2026-11.csv: 1 rows: 1 inserted"),
+        "{out}"
+    );
+    assert_eq!(
+        p.strings("SELECT path FROM snapshots ORDER BY id"),
+        [
+            format!(
+                "{}/hubspot-crm-exports-all-deals-2026-11-23.csv",
+                archive.display()
+            ),
+            format!("{}/orders-2026-11.csv", archive.display())
+        ]
+    );
+    // Nothing outside the temporary folder was written.
+    assert!(!p.dir.path().join("README.txt").exists());
+    // A damaged archive: exit 3, the store unchanged.
+    std::fs::write(p.path("broken.zip"), b"PK\x03\x04 not really").unwrap();
+    p.refused_path(
+        p.path("broken.zip").to_str().unwrap(),
+        "broken.zip: cannot read the zip archive:",
     );
 }

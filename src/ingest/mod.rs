@@ -187,6 +187,95 @@ struct Input {
     kind: FileKind,
     path: PathBuf,
     name: String,
+    /// Where it came from, for the ledger: the path, or `archive.zip/name`.
+    origin: String,
+}
+
+/// Folders unpacked from `.zip` archives; removed when the import ends,
+/// whatever its outcome.
+struct Unpacked(Vec<(PathBuf, PathBuf)>);
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        for (dir, _) in &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Unpacked {
+    /// The archive a path was unpacked from, and the entry's name.
+    fn origin(&self, path: &Path) -> String {
+        for (dir, archive) in &self.0 {
+            if let Ok(rest) = path.strip_prefix(dir) {
+                return format!("{}/{}", archive.display(), rest.display());
+            }
+        }
+        path.display().to_string()
+    }
+}
+
+/// The largest uncompressed archive read (a zip bomb is refused).
+const ZIP_LIMIT: u64 = 16 << 30;
+
+/// A `.zip` of CSV files is read as a folder: its `.csv` entries (by file
+/// name, whatever folder they sit in inside the archive) are unpacked into a
+/// temporary folder.
+fn unpack_zip(archive: &Path, unpacked: &mut Unpacked) -> Result<PathBuf, Failure> {
+    let shown = archive.display();
+    let bad = |e: &dyn std::fmt::Display| {
+        Failure::input(format!(
+            "{shown}: cannot read the zip archive: {e} (is it a complete .zip file?)"
+        ))
+    };
+    let file =
+        File::open(archive).map_err(|e| Failure::input(format!("{shown}: cannot open: {e}")))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| bad(&e))?;
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "scorecard-unzip-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
+    unpacked.0.push((dir.clone(), archive.to_path_buf()));
+    let mut total = 0u64;
+    let mut seen = BTreeSet::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| bad(&e))?;
+        if entry.is_dir() {
+            continue;
+        }
+        // Only the file name: nothing is written outside the folder.
+        let Some(name) = Path::new(entry.name())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+        else {
+            continue;
+        };
+        if !name.to_ascii_lowercase().ends_with(".csv") || name.starts_with("._") {
+            continue;
+        }
+        if !seen.insert(name.to_lowercase()) {
+            return Err(Failure::input(format!(
+                "{shown}: two entries are named {name} (unpack it and import the folders one by one)"
+            )));
+        }
+        total += entry.size();
+        if total > ZIP_LIMIT {
+            return Err(Failure::input(format!(
+                "{shown}: the archive unpacks to more than {} GiB (unpack it and import the folder)",
+                ZIP_LIMIT >> 30
+            )));
+        }
+        let target = dir.join(&name);
+        let mut out = File::create(&target)
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", target.display())))?;
+        std::io::copy(&mut std::io::Read::take(&mut entry, ZIP_LIMIT), &mut out)
+            .map_err(|e| bad(&e))?;
+    }
+    Ok(dir)
 }
 
 pub fn import(
@@ -197,7 +286,23 @@ pub fn import(
     now: DateTime<Utc>,
 ) -> Result<ImportReport> {
     let mut report = ImportReport::default();
-    let inputs = discover(paths, config, &mut report.warnings)?;
+    let mut unpacked = Unpacked(Vec::new());
+    let mut expanded = Vec::with_capacity(paths.len());
+    for path in paths {
+        let is_zip = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+            && path.is_file();
+        if is_zip {
+            expanded.push(unpack_zip(path, &mut unpacked)?);
+        } else {
+            expanded.push(path.clone());
+        }
+    }
+    let mut inputs = discover(&expanded, config, &mut report.warnings)?;
+    for input in &mut inputs {
+        input.origin = unpacked.origin(&input.path);
+    }
 
     // Hash first: a file identical to the latest import of its snapshot file
     // is skipped (A, B, then A again imports A again).
@@ -225,7 +330,7 @@ pub fn import(
     let mut touched = Touched::new(tx.cache_in_use());
     let imported_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for (input, scanned) in &todo {
-        let path = input.path.display().to_string();
+        let path = input.origin.clone();
         let snapshot_id =
             tx.add_snapshot(input.kind.key(), &path, &scanned.sha256, &imported_at)?;
         let summary = import_file(
@@ -299,6 +404,13 @@ fn discover(
                 })?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let kinds = kinds_of(&name);
+                if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".zip") {
+                    warnings.push(format!(
+                        "{}: ignored, a zip archive inside a folder (import the archive itself: scorecard import {})",
+                        entry.path().display(),
+                        entry.path().display()
+                    ));
+                }
                 if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".csv") {
                     let mut w = format!(
                         "{}: ignored, not a snapshot file (expected: {})",
@@ -315,6 +427,7 @@ fn discover(
                         kind,
                         path: entry.path(),
                         name: name.clone(),
+                        origin: String::new(),
                     });
                 }
             }
@@ -348,6 +461,7 @@ fn discover(
                     kind,
                     path: path.clone(),
                     name: name.clone(),
+                    origin: String::new(),
                 });
             }
         }
