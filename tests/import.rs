@@ -727,20 +727,38 @@ fn freshdesk_tickets() {
     close(value(&k, "avg_resolution_hours"), (4.0 + 24.0) / 2.0);
 }
 
-/// Stripe payments: only Paid ones are orders; "(UTC)" times become days in
-/// the report's zone (Berlin: the 11-22 23:30 UTC payment is on 11-23).
+/// Stripe: Paid and refunded payments are orders, a refund a negative order;
+/// "(UTC)" times become days in the report's zone (Berlin: the 11-22 23:30
+/// UTC payment is on 11-23). Customers come from subscriptions: earliest
+/// start, latest end once all have ended, the latest plan.
 #[test]
-fn stripe_payments() {
-    let (_p, out, k) = preset_run(
-        "[report]\ntimezone = \"Europe/Berlin\"\n[import.orders]\npreset = \"stripe\"\n",
+fn stripe_payments_and_subscriptions() {
+    let (p, out, k) = preset_run(
+        "[report]\ntimezone = \"Europe/Berlin\"\nsegments = [\"plan\"]\n[import.orders]\npreset = \"stripe\"\n[import.customers]\npreset = \"stripe\"\n",
         "stripe",
     );
     assert!(
-        out.contains("unified_payments.csv: 3 rows: 3 inserted, 0 replaced, 0 unchanged; 2 left out by filters on status"),
+        out.contains("unified_payments.csv: 4 rows: 5 inserted, 0 replaced, 0 unchanged; 1 left out by filters on status; 1 refund written as negative orders"),
         "{out}"
     );
-    close(value(&k, "orders"), 2.0);
+    assert!(
+        out.contains("subscriptions.csv: 5 rows: 3 inserted, 0 replaced, 0 unchanged; 2 rows merged into their customer's (earliest start, latest end)"),
+        "{out}"
+    );
+    assert_eq!(
+        p.strings("SELECT customer_id || ' ' || acquired_on || ' ' || ifnull(churned_on, '-') FROM customers ORDER BY customer_id"),
+        ["cus_A 2025-06-01 -", "cus_B 2026-03-01 2026-11-18", "cus_C 2026-11-18 -"]
+    );
+    assert_eq!(
+        p.strings("SELECT value FROM customer_attributes WHERE name = 'plan' ORDER BY customer_id"),
+        ["Pro", "Pro", "Pro"]
+    );
+    // W47 (Berlin): ch_3Q1 1200, ch_3Q2 50 (11-18 00:30), ch_3Q4 +30 and
+    // −30; ch_3Q5 falls on 11-23.
+    close(value(&k, "orders"), 4.0);
     close(value(&k, "revenue"), 1250.0);
+    close(value(&k, "new_customers"), 1.0);
+    close(value(&k, "churned_customers"), 1.0);
 }
 
 /// Typeform: the 0–10 question is named in config; the rest is the preset.
@@ -892,4 +910,35 @@ fn a_zip_archive_is_read_as_a_folder() {
         p.path("broken.zip").to_str().unwrap(),
         "broken.zip: cannot read the zip archive:",
     );
+}
+
+/// `refunds` and `merge_rows` by hand, and where they do not apply.
+#[test]
+fn refunds_and_merged_rows_by_hand() {
+    let p = Project::new(
+        "[import.orders]\nrefunds = \"refunded\"\n[import.customers]\nmerge_rows = true\n",
+    );
+    let dir = p.file(
+        "h",
+        "orders.csv",
+        format!("{ORDERS},refunded\nO1,C1,2026-11-16,50,20\nO2,C1,2026-11-17,10,\n").as_bytes(),
+    );
+    std::fs::write(
+        p.path("h/customers.csv"),
+        "customer_id,acquired_on,churned_on\nC1,2026-02-01,2026-05-01\nC1,2026-01-01,2026-03-01\n",
+    )
+    .unwrap();
+    p.ok(&["import", &dir]);
+    assert_eq!(
+        p.strings("SELECT order_id || ' ' || amount FROM orders ORDER BY order_id"),
+        ["O1 50.0", "O1:refund -20.0", "O2 10.0"]
+    );
+    assert_eq!(
+        p.strings("SELECT acquired_on || ' ' || churned_on FROM customers"),
+        ["2026-01-01 2026-05-01"]
+    );
+    let q = Project::new("[import.deals]\nrefunds = \"x\"\n");
+    let (code, stderr) = q.fail(&["import", &dir]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("refunds are only for orders"), "{stderr}");
 }

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::error::Failure;
+use crate::sources::Field;
 use crate::store::import::{Counts, ImportTx};
 use crate::store::Store;
 use rows::Layout;
@@ -61,6 +62,10 @@ pub struct FileSummary {
     pub close_dates_ignored: u64,
     /// Closed deals created after their close date.
     pub closed_before_created: u64,
+    /// Orders: refunds written as negative orders.
+    pub refunds: u64,
+    /// Customers: rows merged into an earlier row of the same customer.
+    pub merged: u64,
 }
 
 impl FileSummary {
@@ -157,6 +162,19 @@ impl FileSummary {
                         self.closed_before_created,
                         if self.closed_before_created == 1 { " was" } else { "s were" },
                         if self.closed_before_created == 1 { "its" } else { "their" }
+                    ));
+                }
+                if self.refunds > 0 {
+                    s.push_str(&format!(
+                        "; {} refund{} written as negative orders",
+                        self.refunds,
+                        if self.refunds == 1 { "" } else { "s" }
+                    ));
+                }
+                if self.merged > 0 {
+                    s.push_str(&format!(
+                        "; {} rows merged into their customer's (earliest start, latest end)",
+                        self.merged
                     ));
                 }
                 if let Some(f) = &self.format {
@@ -796,6 +814,39 @@ fn import_file(
 
     let mut extra_headers = mapping.header_rows.max(1) - 1;
     let mut writer = tx.writer(&table, opts.skip_invalid)?;
+    let mut merged: BTreeMap<String, Merged> = BTreeMap::new();
+    macro_rules! write_row {
+        ($row:ident, $line:expr, $raw:expr) => {
+        match writer.upsert(&$row, snapshot_id, $line, $raw)? {
+            rows::Upsert::Staged => {}
+            rows::Upsert::Inserted => {
+                summary.inserted += 1;
+                touched.add(input.kind, &$row.days);
+                if input.kind == FileKind::Customers && touched.active {
+                    tx.touch_customer(&$row.values[0])?;
+                }
+            }
+            rows::Upsert::Replaced {
+                old_days,
+                segments_changed,
+            } => {
+                summary.replaced += 1;
+                touched.add(input.kind, &$row.days);
+                touched.add(input.kind, &old_days);
+                if segments_changed && touched.active {
+                    tx.touch_customer(&$row.values[0])?;
+                }
+            }
+            rows::Upsert::Unchanged => summary.unchanged += 1,
+            rows::Upsert::Duplicate => {
+                let reason = format!("duplicate {} '{}': it appears on an earlier line of this file (ids must be unique)", table.pk_label(), $row.pk_text());
+                problems.add(name, $line, Some(layout.pk_column()), &reason);
+                problems.reject_raw(name, $line, &[reason], &$raw())?;
+                summary.rejected += 1;
+            }
+        }
+        };
+    }
     loop {
         let line = match source.next(&mut record) {
             Ok(None) => break,
@@ -828,15 +879,14 @@ fn import_file(
             summary.filter_columns.insert(column);
             continue;
         }
-        let parsed = ctx.parse(&layout, &record, format_bom(&source));
-        let row = match parsed {
-            Ok((row, notes)) => {
-                if let Some((raw, stage)) = notes.stage {
-                    *summary.stages.entry((stage, raw)).or_default() += 1;
+        let parsed = match ctx.check(&layout, &record, format_bom(&source)) {
+            Ok(p) => {
+                if let Some((raw, stage)) = &p.notes.stage {
+                    *summary.stages.entry((stage, raw.clone())).or_default() += 1;
                 }
-                summary.close_dates_ignored += u64::from(notes.close_date_ignored);
-                summary.closed_before_created += u64::from(notes.closed_before_created);
-                row
+                summary.close_dates_ignored += u64::from(p.notes.close_date_ignored);
+                summary.closed_before_created += u64::from(p.notes.closed_before_created);
+                p
             }
             Err(cell_errors) => {
                 let reasons: Vec<String> = cell_errors.iter().map(|e| e.reason.clone()).collect();
@@ -848,34 +898,53 @@ fn import_file(
                 continue;
             }
         };
-        match writer.upsert(&row, snapshot_id, line, || raw_record(&record))? {
-            rows::Upsert::Staged => {}
-            rows::Upsert::Inserted => {
-                summary.inserted += 1;
-                touched.add(input.kind, &row.days);
-                if input.kind == FileKind::Customers && touched.active {
-                    tx.touch_customer(&row.values[0])?;
+        if mapping.merge_rows {
+            // One customer over several rows (subscriptions): merged, then
+            // written after the last row.
+            let id = match &parsed.fields[0] {
+                Field::Text(t) => t.clone(),
+                _ => String::new(),
+            };
+            let raw = raw_record(&record);
+            match merged.get_mut(&id) {
+                Some(m) => {
+                    m.merge(parsed.fields, parsed.attributes);
+                    summary.merged += 1;
+                }
+                None => {
+                    merged.insert(
+                        id,
+                        Merged {
+                            fields: parsed.fields,
+                            attributes: parsed.attributes,
+                            line,
+                            raw,
+                        },
+                    );
                 }
             }
-            rows::Upsert::Replaced {
-                old_days,
-                segments_changed,
-            } => {
-                summary.replaced += 1;
-                touched.add(input.kind, &row.days);
-                touched.add(input.kind, &old_days);
-                if segments_changed && touched.active {
-                    tx.touch_customer(&row.values[0])?;
-                }
-            }
-            rows::Upsert::Unchanged => summary.unchanged += 1,
-            rows::Upsert::Duplicate => {
-                let reason = format!("duplicate {} '{}': it appears on an earlier line of this file (ids must be unique)", table.pk_label(), row.pk_text());
-                problems.add(name, line, Some(layout.pk_column()), &reason);
-                problems.reject_row(name, line, &[reason], &record)?;
-                summary.rejected += 1;
-            }
+            continue;
         }
+        let refund = parsed.refund.map(|amount| {
+            let mut fields = parsed.fields.clone();
+            if let Field::Text(id) = &fields[0] {
+                fields[0] = Field::Text(format!("{id}:refund"));
+            }
+            fields[3] = Field::Real(-amount);
+            fields
+        });
+        let row = ctx.row(&parsed.fields, parsed.attributes.clone());
+        write_row!(row, line, || raw_record(&record));
+        if let Some(fields) = refund {
+            summary.refunds += 1;
+            let row = ctx.row(&fields, parsed.attributes);
+            write_row!(row, line, || raw_record(&record));
+        }
+    }
+    for (_, m) in std::mem::take(&mut merged) {
+        let row = ctx.row(&m.fields, m.attributes);
+        let raw = m.raw;
+        write_row!(row, m.line, || raw.clone());
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -905,6 +974,38 @@ fn raw_record(record: &csv::ByteRecord) -> String {
     String::from_utf8_lossy(&raw.into_inner().unwrap_or_default())
         .trim_end()
         .to_string()
+}
+
+/// A customer over several rows (`merge_rows`), as merged so far; it is
+/// written with the line and text of its first row.
+struct Merged {
+    fields: Vec<Field>,
+    attributes: Vec<(String, String)>,
+    line: u64,
+    raw: String,
+}
+
+impl Merged {
+    /// The earliest acquired_on, the latest churned_on (none while any row
+    /// has none: a subscription still running), and the attributes of the
+    /// latest-acquired row (the current plan).
+    fn merge(&mut self, fields: Vec<Field>, attributes: Vec<(String, String)>) {
+        let date = |f: &Field| match f {
+            Field::Date(d) => Some(*d),
+            _ => None,
+        };
+        let (a_old, a_new) = (date(&self.fields[1]), date(&fields[1]));
+        if a_new >= a_old {
+            self.attributes = attributes;
+        }
+        if a_new < a_old {
+            self.fields[1] = fields[1].clone();
+        }
+        self.fields[2] = match (date(&self.fields[2]), date(&fields[2])) {
+            (Some(x), Some(y)) => Field::Date(x.max(y)),
+            _ => Field::Null,
+        };
+    }
 }
 
 /// The BOM bytes the reader skipped: offsets in messages count from the
