@@ -1,5 +1,5 @@
-//! Charts with plotters: sparklines and trend charts as inline SVG for the
-//! standalone page, and the trend charts as PNG for email (most mail clients
+//! Charts: sparklines as small SVG paths written directly, and trend charts
+//! (plotters) as inline SVG for the standalone page, and the trend charts as PNG for email (most mail clients
 //! show no SVG), at twice their CSS size and with a transparent background.
 //! Trend charts carry units on the value axis, the year on the time axis, a
 //! labelled dashed target line and a legend. The font is embedded (DejaVu Sans), so nothing is needed from
@@ -22,8 +22,6 @@ fn register_font() {
 }
 
 const LINE: RGBColor = RGBColor(37, 99, 235);
-/// The usual-range band behind sparklines.
-const BAND: RGBColor = RGBColor(219, 234, 254);
 
 /// Runs of consecutive known values: a gap (null) breaks the line.
 fn runs(values: &[Option<f64>]) -> Vec<Vec<(usize, f64)>> {
@@ -75,45 +73,80 @@ fn band_range(values: &[Option<f64>], band: Option<(f64, f64)>) -> Option<(f64, 
 
 /// A 120×28 sparkline (no axes, the last point marked) with the usual range
 /// `band` shaded behind the periods it covers (the last 13: the 12 it is
-/// computed from and the current one); None without data.
+/// computed from and the current one); None without data. Written directly
+/// as one small SVG (a rectangle, one path with a segment per run of known
+/// values, a circle): a scorecard has one per KPI, so no chart library here.
 pub fn sparkline_svg(values: &[Option<f64>], band: Option<(f64, f64)>) -> Result<Option<String>> {
+    use std::fmt::Write;
     let Some((lo, hi)) = band_range(values, band) else {
         return Ok(None);
     };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (120, 28)).into_drawing_area();
-        let last = values.len().max(2) - 1;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(3)
-            .build_cartesian_2d(0..last, lo..hi)
-            .map_err(err)?;
-        if let Some((b_lo, b_hi)) = band {
-            let from = last.saturating_sub(crate::kpi::stats::USUAL_WINDOW);
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(from, b_lo.max(lo)), (last, b_hi.min(hi))],
-                    BAND.filled(),
-                )))
-                .map_err(err)?;
-        }
-        for run in runs(values) {
-            chart
-                .draw_series(LineSeries::new(run, LINE.stroke_width(2)))
-                .map_err(err)?;
-        }
-        if let Some((i, v)) = values
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(i, v)| v.map(|v| (i, v)))
-        {
-            chart
-                .draw_series(std::iter::once(Circle::new((i, v), 2, LINE.filled())))
-                .map_err(err)?;
-        }
-        root.present().map_err(err)?;
+    const W: f64 = 120.0;
+    const H: f64 = 28.0;
+    const MARGIN: f64 = 3.0;
+    let last = values.len().max(2) - 1;
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let x = |i: usize| MARGIN + (W - 2.0 * MARGIN) * i as f64 / last as f64;
+    let y = |v: f64| MARGIN + (H - 2.0 * MARGIN) * (hi - v.clamp(lo, hi)) / span;
+    let mut svg = String::with_capacity(160 + 14 * values.len());
+    svg.push_str(
+        "<svg width=\"120\" height=\"28\" viewBox=\"0 0 120 28\" xmlns=\"http://www.w3.org/2000/svg\">",
+    );
+    // Writing into a String cannot fail.
+    if let Some((b_lo, b_hi)) = band {
+        let from = last.saturating_sub(crate::kpi::stats::USUAL_WINDOW);
+        let (top, bottom) = (y(b_hi.min(hi)), y(b_lo.max(lo)));
+        let _ = write!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#DBEAFE\"/>",
+            x(from),
+            x(last) - x(from),
+            (bottom - top).max(0.0)
+        );
     }
+    let mut d = String::with_capacity(14 * values.len());
+    let mut lonely = Vec::new();
+    for run in runs(values) {
+        if run.len() == 1 {
+            lonely.push(run[0]);
+            continue;
+        }
+        for (k, (i, v)) in run.iter().enumerate() {
+            let _ = write!(
+                d,
+                "{}{:.1} {:.1}",
+                if k == 0 { "M" } else { "L" },
+                x(*i),
+                y(*v)
+            );
+        }
+    }
+    if !d.is_empty() {
+        let _ = write!(
+            svg,
+            "<path d=\"{d}\" fill=\"none\" stroke=\"#2563EB\" stroke-width=\"2\" stroke-linejoin=\"round\"/>"
+        );
+    }
+    let latest = values
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, v)| v.map(|v| (i, v)));
+    // A value with no known neighbour is a dot (a line needs two points),
+    // and the latest value is always marked.
+    for (i, v) in lonely
+        .into_iter()
+        .filter(|p| Some(*p) != latest)
+        .chain(latest)
+    {
+        let _ = write!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"#2563EB\"/>",
+            x(i),
+            y(v)
+        );
+    }
+    svg.push_str("</svg>");
     Ok(Some(svg))
 }
 
@@ -129,6 +162,66 @@ pub struct Trend<'a> {
     pub currency: &'a str,
     /// "per week" / "per month" / "per quarter", for the legend.
     pub per: &'a str,
+}
+
+/// Trend charts already drawn in this period, by everything they show: the
+/// segment pages of a period share the chart of a KPI whose history, target
+/// and labels are the same (a segment that holds the whole business, a KPI
+/// without data in several segments), and the email's PNG is drawn once.
+#[derive(Default)]
+pub struct ChartCache {
+    svg: std::cell::RefCell<rustc_hash::FxHashMap<TrendKey, std::rc::Rc<str>>>,
+    png: std::cell::RefCell<rustc_hash::FxHashMap<TrendKey, std::rc::Rc<[u8]>>>,
+}
+
+/// Everything a trend chart is drawn from, floats by their bits.
+#[derive(PartialEq, Eq, Hash)]
+struct TrendKey {
+    title: String,
+    labels: Vec<String>,
+    values: Vec<Option<u64>>,
+    target: Option<u64>,
+    unit: &'static str,
+    currency: String,
+    per: String,
+}
+
+impl TrendKey {
+    fn of(t: &Trend) -> TrendKey {
+        TrendKey {
+            title: t.title.to_string(),
+            labels: t.labels.to_vec(),
+            values: t.values.iter().map(|v| v.map(f64::to_bits)).collect(),
+            target: t.target.map(f64::to_bits),
+            unit: t.unit.as_str(),
+            currency: t.currency.to_string(),
+            per: t.per.to_string(),
+        }
+    }
+}
+
+impl ChartCache {
+    /// [`trend_svg`], drawn once per distinct chart.
+    pub fn svg(&self, t: &Trend) -> Result<std::rc::Rc<str>> {
+        let key = TrendKey::of(t);
+        if let Some(svg) = self.svg.borrow().get(&key) {
+            return Ok(svg.clone());
+        }
+        let svg: std::rc::Rc<str> = trend_svg(t)?.into();
+        self.svg.borrow_mut().insert(key, svg.clone());
+        Ok(svg)
+    }
+
+    /// [`trend_png`], drawn once per distinct chart.
+    pub fn png(&self, t: &Trend) -> Result<std::rc::Rc<[u8]>> {
+        let key = TrendKey::of(t);
+        if let Some(png) = self.png.borrow().get(&key) {
+            return Ok(png.clone());
+        }
+        let png: std::rc::Rc<[u8]> = trend_png(t)?.into();
+        self.png.borrow_mut().insert(key, png.clone());
+        Ok(png)
+    }
 }
 
 /// The chart's size in CSS pixels; the email's PNG has twice as many.
@@ -266,21 +359,7 @@ pub fn trend_png(t: &Trend) -> Result<Vec<u8>> {
     let on_black = draw(0)?;
     let mut rgba = Vec::with_capacity((w * h * 4) as usize);
     for (wp, bp) in on_white.chunks_exact(3).zip(on_black.chunks_exact(3)) {
-        // white = c·a + 255·(1 − a), black = c·a  ⇒  a = 1 − (white − black)/255
-        let diff = (0..3)
-            .map(|i| i32::from(wp[i]) - i32::from(bp[i]))
-            .sum::<i32>()
-            / 3;
-        let alpha = (255 - diff).clamp(0, 255) as u8;
-        for &c in bp {
-            let v = if alpha == 0 {
-                0
-            } else {
-                ((u32::from(c) * 255 + u32::from(alpha) / 2) / u32::from(alpha)).min(255) as u8
-            };
-            rgba.push(v);
-        }
-        rgba.push(alpha);
+        rgba.extend_from_slice(&unblend(wp, bp));
     }
     let mut out = Vec::new();
     {
@@ -293,6 +372,37 @@ pub fn trend_png(t: &Trend) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The RGBA pixel drawn as `white` on a white and as `black` on a black
+/// background. Most pixels are untouched (transparent) or fully covered (the
+/// same on both backgrounds): [`unblend_any`] gives exactly these bytes for
+/// them, without its divisions.
+fn unblend(white: &[u8], black: &[u8]) -> [u8; 4] {
+    if white == [255, 255, 255] && black == [0, 0, 0] {
+        [0, 0, 0, 0]
+    } else if white == black {
+        [black[0], black[1], black[2], 255]
+    } else {
+        unblend_any(white, black)
+    }
+}
+
+/// white = c·a + 255·(1 − a), black = c·a  ⇒  a = 1 − (white − black)/255.
+fn unblend_any(white: &[u8], black: &[u8]) -> [u8; 4] {
+    let diff = (0..3)
+        .map(|i| i32::from(white[i]) - i32::from(black[i]))
+        .sum::<i32>()
+        / 3;
+    let alpha = (255 - diff).clamp(0, 255) as u8;
+    let mut out = [0, 0, 0, alpha];
+    if alpha > 0 {
+        for i in 0..3 {
+            out[i] = ((u32::from(black[i]) * 255 + u32::from(alpha) / 2) / u32::from(alpha))
+                .min(255) as u8;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,7 +413,15 @@ mod tests {
         let svg = sparkline_svg(&[Some(1.0), Some(3.0), None, Some(2.0)], None)
             .unwrap()
             .unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("polyline"));
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
+        // One path with a segment per run of known values; the lone value
+        // after the gap is the latest one, marked by the circle.
+        assert_eq!(svg.matches("<path").count(), 1, "{svg}");
+        assert_eq!(svg.matches('M').count(), 1, "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
+        // x from 3 (first) to 117 (last), y from 3 (highest) to 25 (lowest).
+        assert!(svg.contains("M3.0 "), "{svg}");
+        assert!(svg.contains("cx=\"117.0\""), "{svg}");
         assert_eq!(sparkline_svg(&[None, None], None).unwrap(), None);
     }
 
@@ -323,6 +441,20 @@ mod tests {
             "{lo} {hi}"
         );
         assert_eq!(band_range(&values, Some((0.5, 1.5))), y_range(&values));
+    }
+
+    #[test]
+    fn transparent_and_opaque_pixels_keep_their_exact_bytes() {
+        assert_eq!(unblend(&[255; 3], &[0; 3]), [0, 0, 0, 0]);
+        for c in 0..=255u8 {
+            let px = [c, 255 - c, c / 2];
+            assert_eq!(unblend(&px, &px), unblend_any(&px, &px));
+            assert_eq!(unblend(&px, &px), [c, 255 - c, c / 2, 255]);
+            // Half covered: the general formula.
+            let white = [c / 2 + 128, 200, 255];
+            assert_eq!(unblend(&white, &px), unblend_any(&white, &px));
+        }
+        assert_eq!(unblend_any(&[255; 3], &[0; 3]), [0, 0, 0, 0]);
     }
 
     #[test]

@@ -26,6 +26,8 @@ use templates::UserTemplate;
 pub use templates::BUILTIN_TEMPLATES;
 
 const BUILTIN_PREFIX: &str = "__builtin/";
+/// The name of the subject template in its own Tera.
+const SUBJECT_TEMPLATE: &str = "__tera_one_off";
 
 /// The default `[email] subject`: the segment, the title and period, and a
 /// headline figure ("EMEA · Weekly CRM scorecard 2026-W48 · NPS 22.9 ▼, 2 KPIs
@@ -34,7 +36,9 @@ pub const DEFAULT_SUBJECT: &str = "{% if segment_name %}{{ segment_name }} · {%
 
 pub struct Renderer {
     tera: Tera,
-    subject: String,
+    /// The subject template, parsed once (a plain Tera, no autoescape, as a
+    /// one-off render would have it).
+    subject: Tera,
     /// The files of `templates_dir`, all loaded.
     user: Vec<UserTemplate>,
 }
@@ -73,14 +77,16 @@ impl Renderer {
         };
         tera.add_raw_templates(user.iter().map(|f| (f.name.as_str(), f.text.as_str())))
             .map_err(|e| template_failure(&e))?;
-        // The subject is a template too; check it now rather than at send time.
-        let mut check = Tera::default();
-        check
-            .add_raw_template("subject", subject)
+        // The subject is a template too; check it now rather than at send
+        // time, and keep it parsed for every email.
+        let mut subject_tera = Tera::default();
+        subject_tera.autoescape_on(Vec::<&str>::new());
+        subject_tera
+            .add_raw_template(SUBJECT_TEMPLATE, subject)
             .map_err(|e| template_failure(&e))?;
         Ok(Renderer {
             tera,
-            subject: subject.to_string(),
+            subject: subject_tera,
             user,
         })
     }
@@ -99,12 +105,21 @@ impl Renderer {
     /// an error naming the template (a loop in a user's template must not
     /// fill the disk or the mail server).
     pub fn render<T: Serialize>(&self, name: &str, model: &T) -> Result<String> {
-        let ctx = Context::from_serialize(model).map_err(|e| template_failure(&e))?;
+        self.render_context(name, &Self::context(model)?)
+    }
+
+    /// The template context of a model, to render several templates of it.
+    pub fn context<T: Serialize>(model: &T) -> Result<Context> {
+        Ok(Context::from_serialize(model).map_err(|e| template_failure(&e))?)
+    }
+
+    /// [`Renderer::render`] of a context made once by [`Renderer::context`].
+    pub fn render_context(&self, name: &str, ctx: &Context) -> Result<String> {
         let mut out = Capped {
             bytes: Vec::new(),
             over: false,
         };
-        let result = self.tera.render_to(name, &ctx, &mut out);
+        let result = self.tera.render_to(name, ctx, &mut out);
         if out.over {
             let which = self
                 .user
@@ -123,8 +138,14 @@ impl Renderer {
     }
 
     pub fn subject<T: Serialize>(&self, model: &T) -> Result<String> {
-        let ctx = Context::from_serialize(model).map_err(|e| template_failure(&e))?;
-        let s = Tera::one_off(&self.subject, &ctx, false).map_err(|e| template_failure(&e))?;
+        self.subject_context(&Self::context(model)?)
+    }
+
+    fn subject_context(&self, ctx: &Context) -> Result<String> {
+        let s = self
+            .subject
+            .render(SUBJECT_TEMPLATE, ctx)
+            .map_err(|e| template_failure(&e))?;
         // One line of plain text whatever the values hold.
         Ok(crate::escape::text(&s)
             .split_whitespace()
@@ -186,8 +207,10 @@ pub fn render_scorecard(
     with_email: bool,
 ) -> Result<Rendered> {
     let model = view::build(input, segment, root)?;
-    let html = renderer.render("scorecard.html", &model)?;
-    let markdown = renderer.render("scorecard.md", &model)?;
+    // One context for every template of the scorecard.
+    let ctx = Renderer::context(&model)?;
+    let html = renderer.render_context("scorecard.html", &ctx)?;
+    let markdown = renderer.render_context("scorecard.md", &ctx)?;
     if !with_email {
         return Ok(Rendered {
             html,
@@ -195,7 +218,7 @@ pub fn render_scorecard(
             email: None,
         });
     }
-    let email_html = renderer.render("email.html", &model)?;
+    let email_html = renderer.render_context("email.html", &ctx)?;
     // The @media blocks (dark mode) cannot be inlined: they stay in a <style>.
     let inliner = css_inline::CSSInliner::options()
         .load_remote_stylesheets(false)
@@ -214,10 +237,10 @@ pub fn render_scorecard(
                 .expect("chart of a row");
             let labels: Vec<String> = input.history.iter().map(|p| view::axis_label(*p)).collect();
             let t = view::trend(r, &labels, input.currency, input.period);
-            images.push((c.cid.clone(), charts::trend_png(&t)?, c.alt.clone()));
+            images.push((c.cid.clone(), input.charts.png(&t)?.to_vec(), c.alt.clone()));
         }
     }
-    let subject = renderer.subject(&model)?;
+    let subject = renderer.subject_context(&ctx)?;
     Ok(Rendered {
         html,
         markdown: markdown.clone(),

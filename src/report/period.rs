@@ -44,6 +44,7 @@ pub fn render_period(
     let mut warnings = Vec::new();
     let note = note(config, figures, &mut warnings);
     let folders = layout::segment_folders(&figures.segments());
+    let charts = super::charts::ChartCache::default();
     let input = view::ReportInput {
         title: &config.report.title,
         period: p,
@@ -57,6 +58,7 @@ pub fn render_period(
         currency: &config.report.currency,
         segment_folders: &folders,
         base_url: config.report.base_url.as_deref(),
+        charts: &charts,
     };
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut emails = Vec::new();

@@ -95,6 +95,8 @@ pub struct ReportInput<'a> {
     pub segment_folders: &'a [(String, String)],
     /// `[report] base_url`: where the archive root is published.
     pub base_url: Option<&'a str>,
+    /// The period's trend charts, drawn once and shared by its scorecards.
+    pub charts: &'a charts::ChartCache,
 }
 
 #[derive(Debug, Serialize)]
@@ -516,7 +518,7 @@ pub fn build(
             charts_out.push(ChartView {
                 id: id.to_string(),
                 title: r.info.title.clone(),
-                svg: charts::trend_svg(&t)?,
+                svg: input.charts.svg(&t)?.to_string(),
                 cid: format!("trend-{id}.png"),
                 alt: format!(
                     "{} over the last {} periods, latest {}",
