@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::error::{ConfigError, Source};
-use crate::ingest::schema::FileKind;
+use crate::sources::FileKind;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -36,7 +36,7 @@ pub struct ImportMapping {
     /// user stage (lowercased) → won / lost / open
     pub stages: BTreeMap<String, String>,
     /// None: detected from the file.
-    pub encoding: Option<crate::ingest::read::Encoding>,
+    pub encoding: Option<crate::sources::format::Encoding>,
     /// None: detected from the header line.
     pub delimiter: Option<u8>,
     /// Header rows: the first names the columns, the others are skipped
@@ -50,7 +50,7 @@ pub struct ImportMapping {
     /// The time zone of local timestamps in the file (None: the report's).
     pub timezone: Option<chrono_tz::Tz>,
     /// How decimals are written (default: `1234.56`, nothing else).
-    pub number_format: crate::ingest::values::NumberFormat,
+    pub number_format: crate::sources::values::NumberFormat,
 }
 
 pub(super) fn check(
@@ -107,7 +107,7 @@ fn mapping(
         }
     }
     for (column, f) in &m.formats {
-        use crate::ingest::schema::ColumnType;
+        use crate::sources::ColumnType;
         match kind.columns().iter().find(|c| c.name == column) {
             Some(c) if matches!(c.ty, ColumnType::Date | ColumnType::Timestamp) => {}
             Some(_) => {
@@ -146,8 +146,8 @@ fn mapping(
         })?),
     };
     let number_format = match &m.number_format {
-        None => crate::ingest::values::NumberFormat::PLAIN,
-        Some(f) => crate::ingest::values::NumberFormat::parse(f).ok_or_else(|| {
+        None => crate::sources::values::NumberFormat::PLAIN,
+        Some(f) => crate::sources::values::NumberFormat::parse(f).ok_or_else(|| {
             err(
                 "number_format",
                 format!("'{f}' (write how 1234.56 looks in the file: \"1,234.56\", \"1.234,56\", \"1 234,56\", \"1'234.56\", \"1234,56\" or \"1234.56\")"),
@@ -168,7 +168,7 @@ fn mapping(
     }
     let encoding = match &m.encoding {
         None => None,
-        Some(e) => Some(crate::ingest::read::Encoding::parse(e).ok_or_else(|| {
+        Some(e) => Some(crate::sources::format::Encoding::parse(e).ok_or_else(|| {
             err(
                 "encoding",
                 format!("'{e}' (expected utf-8, utf-16, utf-16be or windows-1252; leave it out to detect it)"),
@@ -177,7 +177,7 @@ fn mapping(
     };
     let delimiter = match &m.delimiter {
         None => None,
-        Some(d) => Some(crate::ingest::read::parse_delimiter(d).ok_or_else(|| {
+        Some(d) => Some(crate::sources::format::parse_delimiter(d).ok_or_else(|| {
             err(
                 "delimiter",
                 format!(

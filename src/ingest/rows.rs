@@ -158,7 +158,7 @@ impl ParseCtx<'_> {
         let source = self.kind.source();
         let mut c = Cells::new(self.kind.columns(), &layout.index, record, bom);
         let known_kpi = |k: &str| {
-            crate::kpi::catalogue::is_known_static(k)
+            crate::catalogue::is_known_static(k)
                 || self.config.custom_kpis.iter().any(|ck| ck.id == k)
         };
         let m = self.mapping;
