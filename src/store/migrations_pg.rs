@@ -128,6 +128,12 @@ const SHIPPED: &[&str] = &[
     );
     CREATE INDEX runs_period ON runs(cadence, period);
     "#,
+    // 2: SQLite migration 6: ticket instants in milliseconds since the epoch.
+    r#"
+    UPDATE tickets SET opened_at = opened_at * 1000,
+        first_response_at = first_response_at * 1000,
+        resolved_at = resolved_at * 1000;
+    "#,
 ];
 
 /// How Citus should hold each table (docs/scale-out.md): `(table, how)`
