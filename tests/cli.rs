@@ -1341,14 +1341,25 @@ fn browser(test: &str) -> Option<&'static str> {
 
 /// One demo archive shared by the browser tests (realistic data: 26 weeks of
 /// history in the charts, segments, emails).
+/// It lives in Cargo's target/tmp (a static is never dropped, so a temporary
+/// folder would be left behind by every run) and is replaced on each run.
 fn demo_reports() -> &'static Path {
-    static DEMO: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static DEMO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DEMO.get_or_init(|| {
-        let p = Project::new("");
-        p.ok(&["demo", "--dir", "d", "--weeks", "40"]);
-        p.dir
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-demo");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut c = Command::cargo_bin("scorecard").unwrap();
+        let out = c
+            .env_clear()
+            .current_dir(&dir)
+            .env("SCORECARD_TODAY", "2026-11-23")
+            .args(["demo", "--dir", "d", "--weeks", "40"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        dir
     })
-    .path()
 }
 
 fn chromium_run(chromium: &str, args: &[String]) -> std::process::Output {
