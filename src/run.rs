@@ -48,6 +48,12 @@ pub struct RunSummary {
     pub emails_sent: usize,
     pub emails_pending: usize,
     pub emails_failed: usize,
+    /// In the ledger as uncertain (the server may have them); see `send
+    /// --resend-uncertain`.
+    pub emails_uncertain: usize,
+    /// Became uncertain in this run.
+    #[serde(skip)]
+    pub emails_uncertain_new: usize,
     /// Written to the file outbox by `--dry-run`, not sent.
     pub emails_previewed: usize,
     pub computed_periods: usize,
@@ -88,7 +94,12 @@ impl RunSummary {
             self.emails_sent,
             self.emails_pending,
             self.emails_failed,
-            if self.emails_previewed > 0 { format!(" / {} previewed in the outbox", self.emails_previewed) } else { String::new() },
+            match (self.emails_uncertain, self.emails_previewed) {
+                (0, 0) => String::new(),
+                (0, p) => format!(" / {p} previewed in the outbox"),
+                (u, 0) => format!(" / {u} uncertain"),
+                (u, p) => format!(" / {u} uncertain / {p} previewed in the outbox"),
+            },
             self.seconds.import,
             self.seconds.compute,
             self.seconds.render,
@@ -309,55 +320,75 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
                 .len(),
         );
 
-        let fates = deliver::fates(store, p.cadence, &p.id())?;
-        let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates);
         let PeriodFiles {
             files: mut all,
             emails,
             reports,
         } = files;
+        let mut mine = Vec::new();
+        if stale.is_empty() {
+            for r in &config.email.recipients {
+                let segment = r.segment_key();
+                let Some(parts) = emails
+                    .iter()
+                    .find(|(s, _)| *s == segment)
+                    .map(|(_, e)| e.clone())
+                else {
+                    summary.warnings.push(format!(
+                        "{}: no data for segment {segment}; {} gets no email",
+                        p.id(),
+                        join_to(r)
+                    ));
+                    continue;
+                };
+                let scoped: Vec<Compared> = rows
+                    .iter()
+                    .filter(|x| x.segment == segment)
+                    .cloned()
+                    .collect();
+                mine.push(Outgoing {
+                    cadence: p.cadence,
+                    period: p.id(),
+                    recipient: r.clone(),
+                    segment,
+                    parts,
+                    attachment_csv: data::kpis_csv(*p, &scoped)?.into_bytes(),
+                });
+            }
+        } else {
+            summary
+                .stale
+                .extend(stale.iter().map(|s| format!("{}: {s}", p.id())));
+        }
+
+        let fates = deliver::fates(store, p.cadence, &p.id())?;
+        let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates);
         all.push((PathBuf::from("manifest.json"), manifest.into_bytes()));
         archive::write_period(&config.report.out_dir, *p, &all, mode)
             .with_context(|| format!("archiving {}", p.id()))?;
         drop(all);
+        // The period counts as archived, and its emails as queued, in one
+        // transaction: a run killed (or stopped by an error in a later
+        // period) leaves no archived period whose emails are not in the
+        // ledger; the next `run` or `send` delivers them, oldest first. A
+        // folder renamed into place without this record is rendered again
+        // by the next run (see `resolve_periods`).
+        let queue = !opts.dry_run && !opts.no_send;
+        let batch = store.begin()?;
         store.record_run(*p, &generated_at)?;
+        if queue {
+            deliver::queue(store, config, &mine, ctx.now, opts.force)
+                .with_context(|| format!("queueing the emails of {}", p.id()))?;
+        }
+        batch
+            .commit()
+            .with_context(|| format!("recording {} as archived", p.id()))?;
+        if opts.dry_run {
+            outgoing.extend(mine);
+        }
         tracing::info!(period = %p.id(), reports, "archived");
         summary.reports += reports;
         summary.periods.push(p.id());
-        if !stale.is_empty() {
-            summary
-                .stale
-                .extend(stale.iter().map(|s| format!("{}: {s}", p.id())));
-            continue;
-        }
-        for r in &config.email.recipients {
-            let segment = r.segment_key();
-            let Some(parts) = emails
-                .iter()
-                .find(|(s, _)| *s == segment)
-                .map(|(_, e)| e.clone())
-            else {
-                summary.warnings.push(format!(
-                    "{}: no data for segment {segment}; {} gets no email",
-                    p.id(),
-                    join_to(r)
-                ));
-                continue;
-            };
-            let scoped: Vec<Compared> = rows
-                .iter()
-                .filter(|x| x.segment == segment)
-                .cloned()
-                .collect();
-            outgoing.push(Outgoing {
-                cadence: p.cadence,
-                period: p.id(),
-                recipient: r.clone(),
-                segment,
-                parts,
-                attachment_csv: data::kpis_csv(*p, &scoped)?.into_bytes(),
-            });
-        }
     }
     write_index(&renderer, config)?;
     summary.seconds.render = t.elapsed().as_secs_f64();
@@ -369,14 +400,16 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         let written =
             deliver::preview(config, &outgoing, ctx.now).context("writing the preview emails")?;
         summary.emails_previewed = written.len();
-    } else if !opts.no_send && !config.email.recipients.is_empty() {
-        deliver::enqueue(store, config, &outgoing, ctx.now, opts.force)
-            .context("queueing the emails")?;
+    } else if !opts.no_send {
+        // Everything pending goes, this run's emails and any an earlier run
+        // queued and could not deliver.
         let report =
             deliver::send_pending(store, config, ctx.now, false).context("sending the emails")?;
         summary.emails_sent = report.sent;
         summary.emails_pending = report.pending;
         summary.emails_failed = report.failed;
+        summary.emails_uncertain = report.uncertain;
+        summary.emails_uncertain_new = report.uncertain_new;
     }
     // Each period's manifest records the fate of every email of that period
     // in the send ledger (earlier runs included).
