@@ -16,7 +16,10 @@ use super::catalogue::{self, KpiInfo, Uncertainty};
 use super::stats;
 use crate::config::Config;
 use crate::period::Period;
+use crate::sources::FileKind;
 use crate::store::Store;
+
+mod pg;
 
 pub use crate::model::{KpiValue, PeriodValues, NONE_VALUE, WHOLE};
 
@@ -62,6 +65,9 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
 /// The distinct activity kinds, hopping through the kind index (one probe
 /// per kind) rather than reading every activity.
 pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
+    if store.is_postgres() {
+        return pg::activity_kinds(store);
+    }
     let mut stmt = store.reader().prepare(
         "WITH RECURSIVE k(kind) AS (
              SELECT min(kind) FROM activities
@@ -124,28 +130,31 @@ struct Acc {
     churned_of_start: u64,
     // orders
     orders: u64,
-    revenue: f64,
-    costed_amount: f64,
-    cost: f64,
+    revenue: Money,
+    costed_amount: Money,
+    cost: Money,
     costed: u64,
     // spend
-    acquisition_spend: f64,
-    crm_spend: f64,
+    acquisition_spend: Money,
+    crm_spend: Money,
     // deals
     created: u64,
-    pipeline: f64,
+    pipeline: Money,
     won: u64,
     lost: u64,
-    won_amount: f64,
+    won_amount: Money,
     won_cycle_days: f64,
     // tickets: response times in seconds, kept for the exact median
     tickets: u64,
     /// First-response times in milliseconds.
     response_ms: Vec<u64>,
-    response_sum_secs: f64,
+    /// The same as (milliseconds, count), sorted, when the database grouped them.
+    response_hist: Vec<(u64, u64)>,
+    /// Sums of whole milliseconds: exact, in any order.
+    response_sum_ms: i64,
     within_sla: u64,
     resolved: u64,
-    resolution_secs: f64,
+    resolution_ms: i64,
     // surveys
     nps_n: u64,
     promoters: u64,
@@ -156,6 +165,45 @@ struct Acc {
     activities: Vec<u64>,
     activity_total: u64,
     owners: BTreeSet<u32>,
+    /// Distinct owners counted by the database (PostgreSQL).
+    owner_count: u64,
+}
+
+/// A sum of money, exact to 1/10,000 in any order: an amount with at most
+/// four decimals (the f64 nearest to one) is added as a whole number of
+/// ten-thousandths, and the total rounded once, so that SQLite (row by row,
+/// in index or table order) and PostgreSQL (`sum(amount::numeric)` per
+/// group) give the same figure to the bit. Other amounts are added as they
+/// come.
+#[derive(Debug, Default, Clone)]
+struct Money {
+    units: i128,
+    other: f64,
+}
+
+impl Money {
+    fn total(&self) -> f64 {
+        if self.units == 0 {
+            return self.other;
+        }
+        let u = self.units.unsigned_abs();
+        let sign = if self.units < 0 { "-" } else { "" };
+        let exact: f64 = format!("{sign}{}.{:04}", u / 10_000, u % 10_000)
+            .parse()
+            .unwrap_or(f64::NAN);
+        exact + self.other
+    }
+}
+
+impl std::ops::AddAssign<f64> for Money {
+    fn add_assign(&mut self, x: f64) {
+        let c = (x * 10_000.0).round();
+        if c.abs() < 9.0e15 && c / 10_000.0 == x {
+            self.units += c as i128;
+        } else {
+            self.other += x;
+        }
+    }
 }
 
 /// Each customer's segment keys, read once per computation: a record finds
@@ -297,13 +345,26 @@ pub fn compute(
     // Spend is segmented by its own columns: which attributes does it carry?
     let spend_attrs: BTreeSet<String> = store.file_columns("spend")?;
 
-    customers_into(store, &mut grid, hi)?;
-    orders_into(store, &mut grid, lo, hi)?;
-    deals_into(store, &mut grid, lo, hi)?;
-    tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
-    surveys_into(store, &mut grid, lo, hi)?;
-    spend_into(store, &mut grid, lo, hi, &spend_attrs)?;
-    activities_into(store, &mut grid, lo, hi, &kinds)?;
+    if store.is_postgres() {
+        // Grouped in the database; only period × segment rows come back.
+        pg::compute_into(
+            store,
+            &mut grid,
+            lo,
+            hi,
+            config.sla_hours,
+            &spend_attrs,
+            &kinds,
+        )?;
+    } else {
+        customers_into(store, &mut grid, hi)?;
+        orders_into(store, &mut grid, lo, hi)?;
+        deals_into(store, &mut grid, lo, hi)?;
+        tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
+        surveys_into(store, &mut grid, lo, hi)?;
+        spend_into(store, &mut grid, lo, hi, &spend_attrs)?;
+        activities_into(store, &mut grid, lo, hi, &kinds)?;
+    }
 
     let ctx = FormulaCtx {
         imported: &imported,
@@ -320,6 +381,7 @@ pub fn compute(
             .filter_map(|(k, acc)| acc.as_mut().map(|acc| (k, acc)))
             .map(|(k, acc)| {
                 acc.response_ms.sort_unstable();
+                acc.response_hist.sort_unstable();
                 (grid.names[k].clone(), ctx.evaluate(&grid.names[k], acc))
             })
             .collect();
@@ -412,6 +474,12 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
             }
         }
     }
+    customer_base_into(grid, by_key);
+    Ok(())
+}
+
+/// The customer base of every period and segment from its day counts.
+fn customer_base_into(grid: &mut Grid, by_key: HashMap<usize, CustomerDays>) {
     for (key, mut days) in by_key {
         let a = prefix_sums(&mut days.acquired);
         let c = prefix_sums(&mut days.churned);
@@ -433,7 +501,23 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
                 churned_by_end - churned_by_start - days.same_period.get(&i).copied().unwrap_or(0);
         }
     }
-    Ok(())
+}
+
+/// The rows of a dated file placed in days `[lo, hi)` (by its period day,
+/// from its description), as `day, customer_id, columns…`.
+fn dated_rows<'s>(
+    store: &'s Store,
+    kind: FileKind,
+    columns: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<rusqlite::CachedStatement<'s>> {
+    let table = kind.key();
+    let day = kind.describe().period_day.expect("a dated file");
+    let from = source(store, table, day, lo, hi)?;
+    store.reader().prepare(&format!(
+        "SELECT {day}, customer_id, {columns} FROM {from} WHERE {day} >= ?1 AND {day} < ?2"
+    ))
 }
 
 /// The FROM source for reading `table` over days `[lo, hi)`: through its day
@@ -464,12 +548,7 @@ fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a str>> {
 }
 
 fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let mut stmt = store.reader().prepare(
-        &format!(
-            "SELECT ordered_day, customer_id, amount, cost FROM {} WHERE ordered_day >= ?1 AND ordered_day < ?2",
-            source(store, "orders", "ordered_day", lo, hi)?
-        ),
-    )?;
+    let mut stmt = dated_rows(store, FileKind::Orders, "amount, cost", lo, hi)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
         let amount: f64 = r.get(2)?;
@@ -520,13 +599,8 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
 }
 
 fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64) -> Result<()> {
-    let mut stmt = store.reader().prepare(
-        &format!(
-            "SELECT opened_day, customer_id, first_response_at - opened_at, resolved_at - opened_at FROM {}
-             WHERE opened_day >= ?1 AND opened_day < ?2",
-            source(store, "tickets", "opened_day", lo, hi)?
-        ),
-    )?;
+    let columns = "first_response_at - opened_at, resolved_at - opened_at";
+    let mut stmt = dated_rows(store, FileKind::Tickets, columns, lo, hi)?;
     // Instants are milliseconds; whole seconds give the same figures as
     // before (every division below is exact for them).
     let sla_ms = sla_hours * 3_600_000.0;
@@ -538,14 +612,14 @@ fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64
             acc.tickets += 1;
             if let Some(ms) = response {
                 acc.response_ms.push(u64::try_from(ms).unwrap_or(0));
-                acc.response_sum_secs += ms as f64 / 1000.0;
+                acc.response_sum_ms += ms;
                 if ms as f64 <= sla_ms {
                     acc.within_sla += 1;
                 }
             }
             if let Some(ms) = resolution {
                 acc.resolved += 1;
-                acc.resolution_secs += ms as f64 / 1000.0;
+                acc.resolution_ms += ms;
             }
         });
     }
@@ -553,12 +627,7 @@ fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64
 }
 
 fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let mut stmt = store.reader().prepare(
-        &format!(
-            "SELECT answered_day, customer_id, kind, score FROM {} WHERE answered_day >= ?1 AND answered_day < ?2",
-            source(store, "surveys", "answered_day", lo, hi)?
-        ),
-    )?;
+    let mut stmt = dated_rows(store, FileKind::Surveys, "kind, score", lo, hi)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
         let nps = r.get_ref(2)?.as_str()? == "nps";
@@ -590,11 +659,10 @@ fn spend_into(
     let attrs = grid.attrs.iter().map(|(_, lower)| lower.as_str());
     store.scratch_keys("run_segments", "attr", std::iter::once(WHOLE).chain(attrs))?;
     let sql = format!(
-        "SELECT x.spent_day, s.attr, {SEGMENT_VALUE} AS seg, x.category, sum(x.amount)
+        "SELECT x.spent_day, s.attr, {SEGMENT_VALUE} AS seg, x.category, x.amount
          FROM spend x CROSS JOIN {segs} s
          LEFT JOIN spend_attributes a ON a.spend_id = x.spend_id AND a.name = s.attr
-         WHERE x.spent_day >= ?1 AND x.spent_day < ?2
-         GROUP BY x.spent_day, s.attr, seg, x.category",
+         WHERE x.spent_day >= ?1 AND x.spent_day < ?2",
         segs = dialect.scratch("run_segments")
     );
     let mut stmt = store.reader().prepare(&sql)?;
@@ -631,12 +699,7 @@ fn activities_into(
     hi: i64,
     kinds: &[String],
 ) -> Result<()> {
-    let mut stmt = store.reader().prepare(
-        &format!(
-            "SELECT occurred_day, customer_id, kind, owner FROM {} WHERE occurred_day >= ?1 AND occurred_day < ?2",
-            source(store, "activities", "occurred_day", lo, hi)?
-        ),
-    )?;
+    let mut stmt = dated_rows(store, FileKind::Activities, "kind, owner", lo, hi)?;
     let kind_index: HashMap<&str, usize> = kinds
         .iter()
         .enumerate()
@@ -680,6 +743,23 @@ struct FormulaCtx<'a> {
     kinds: &'a [String],
 }
 
+/// Why a KPI is null when its file was never imported.
+fn never(kind: FileKind) -> KpiValue {
+    KpiValue::null(never_reason(kind))
+}
+
+fn never_reason(kind: FileKind) -> String {
+    format!("no data: {} was never imported", kind.default_file_name())
+}
+
+/// Every KPI computed from `kind` alone (the catalogue's inputs) is null:
+/// the file was never imported.
+fn never_imported(out: &mut BTreeMap<String, KpiValue>, kind: FileKind) {
+    for k in kind.feeds_alone() {
+        out.insert(k.id.to_string(), never(kind));
+    }
+}
+
 fn ratio(num: f64, den: f64, reason: &str) -> KpiValue {
     if den == 0.0 {
         KpiValue::null(reason)
@@ -706,8 +786,7 @@ fn proportion(successes: u64, n: u64, reason: &str) -> KpiValue {
 impl FormulaCtx<'_> {
     fn evaluate(&self, segment: &str, a: &Acc) -> BTreeMap<String, KpiValue> {
         let mut out: BTreeMap<String, KpiValue> = BTreeMap::new();
-        let has = |file: &str| self.imported.contains(file);
-        let never = |file: &str| KpiValue::null(format!("no data: {file}.csv was never imported"));
+        let has = |kind: FileKind| self.imported.contains(kind.key());
         macro_rules! put {
             ($id:expr, $v:expr $(,)?) => {{
                 let v = $v;
@@ -716,7 +795,7 @@ impl FormulaCtx<'_> {
         }
 
         // Customer base.
-        let customers = has("customers");
+        let customers = has(FileKind::Customers);
         if customers {
             put!("customers_start", KpiValue::of(a.start as f64));
             put!("new_customers", KpiValue::of(a.new as f64));
@@ -744,49 +823,44 @@ impl FormulaCtx<'_> {
                 )
             );
         } else {
-            for id in [
-                "customers_start",
-                "new_customers",
-                "churned_customers",
-                "customers_end",
-                "retention_rate",
-                "churn_rate",
-            ] {
-                put!(id, never("customers"));
-            }
+            never_imported(&mut out, FileKind::Customers);
         }
         let churn = out["churn_rate"].value;
 
         // Revenue.
-        let orders = has("orders");
+        let orders = has(FileKind::Orders);
         if orders {
-            put!("revenue", KpiValue::of(a.revenue));
+            put!("revenue", KpiValue::of(a.revenue.total()));
             put!("orders", KpiValue::of(a.orders as f64));
             put!(
                 "average_order_value",
-                ratio(a.revenue, a.orders as f64, "no orders in the period").with_n(Some(a.orders))
+                ratio(
+                    a.revenue.total(),
+                    a.orders as f64,
+                    "no orders in the period"
+                )
+                .with_n(Some(a.orders))
             );
+            let (costed_amount, cost) = (a.costed_amount.total(), a.cost.total());
             put!(
                 "gross_margin",
-                if a.costed == 0 || a.costed_amount == 0.0 {
+                if a.costed == 0 || costed_amount == 0.0 {
                     KpiValue::null("no orders with a cost in the period")
                 } else {
-                    KpiValue::of(100.0 * (a.costed_amount - a.cost) / a.costed_amount)
+                    KpiValue::of(100.0 * (costed_amount - cost) / costed_amount)
                 },
             );
         } else {
-            for id in ["revenue", "orders", "average_order_value", "gross_margin"] {
-                put!(id, never("orders"));
-            }
+            never_imported(&mut out, FileKind::Orders);
         }
         let rpc = match (orders, customers) {
             (true, true) => ratio(
-                a.revenue,
+                a.revenue.total(),
                 (a.start + a.end) as f64 / 2.0,
                 "no customers in the period",
             ),
-            (false, _) => never("orders"),
-            (_, false) => never("customers"),
+            (false, _) => never(FileKind::Orders),
+            (_, false) => never(FileKind::Customers),
         };
         let clv = match (rpc.value, churn) {
             (Some(rpc_v), Some(ch)) if ch > 0.0 => {
@@ -805,7 +879,7 @@ impl FormulaCtx<'_> {
         // Acquisition.
         let spend_attr = segment.split_once('=').map(|(attr, _)| attr.to_lowercase());
         let spend_ok = match &spend_attr {
-            _ if !has("spend") => Err("no data: spend.csv was never imported".to_string()),
+            _ if !has(FileKind::Spend) => Err(never_reason(FileKind::Spend)),
             Some(attr) if !self.spend_attrs.contains(attr) => {
                 Err(format!("spend.csv has no {attr} column"))
             }
@@ -813,15 +887,18 @@ impl FormulaCtx<'_> {
         };
         match &spend_ok {
             Ok(()) => {
-                put!("acquisition_spend", KpiValue::of(a.acquisition_spend));
-                put!("crm_cost", KpiValue::of(a.crm_spend));
+                put!(
+                    "acquisition_spend",
+                    KpiValue::of(a.acquisition_spend.total())
+                );
+                put!("crm_cost", KpiValue::of(a.crm_spend.total()));
                 put!(
                     "cac",
                     if !customers {
-                        never("customers")
+                        never(FileKind::Customers)
                     } else {
                         ratio(
-                            a.acquisition_spend,
+                            a.acquisition_spend.total(),
                             a.new as f64,
                             "no new customers in the period",
                         )
@@ -850,19 +927,24 @@ impl FormulaCtx<'_> {
         put!("clv_cac_ratio", ratio_value);
 
         // Sales.
-        if has("deals") {
+        if has(FileKind::Deals) {
             put!("deals_created", KpiValue::of(a.created as f64));
-            put!("pipeline_created", KpiValue::of(a.pipeline));
+            put!("pipeline_created", KpiValue::of(a.pipeline.total()));
             put!("deals_won", KpiValue::of(a.won as f64));
             put!("deals_lost", KpiValue::of(a.lost as f64));
             put!(
                 "win_rate",
                 proportion(a.won, a.won + a.lost, "no deals won or lost in the period")
             );
-            put!("won_revenue", KpiValue::of(a.won_amount));
+            put!("won_revenue", KpiValue::of(a.won_amount.total()));
             put!(
                 "average_deal_size",
-                ratio(a.won_amount, a.won as f64, "no deals won in the period").with_n(Some(a.won))
+                ratio(
+                    a.won_amount.total(),
+                    a.won as f64,
+                    "no deals won in the period"
+                )
+                .with_n(Some(a.won))
             );
             put!(
                 "sales_cycle_days",
@@ -870,24 +952,14 @@ impl FormulaCtx<'_> {
                     .with_n(Some(a.won))
             );
         } else {
-            for id in [
-                "deals_created",
-                "pipeline_created",
-                "deals_won",
-                "deals_lost",
-                "win_rate",
-                "won_revenue",
-                "average_deal_size",
-                "sales_cycle_days",
-            ] {
-                put!(id, never("deals"));
-            }
+            never_imported(&mut out, FileKind::Deals);
         }
 
         // Service.
-        if has("tickets") {
-            let answered = a.response_ms.len() as u64;
-            let response_sum = a.response_sum_secs / 3600.0;
+        if has(FileKind::Tickets) {
+            let answered =
+                a.response_ms.len() as u64 + a.response_hist.iter().map(|(_, n)| n).sum::<u64>();
+            let response_sum = a.response_sum_ms as f64 / 1000.0 / 3600.0;
             put!("tickets_opened", KpiValue::of(a.tickets as f64));
             put!(
                 "avg_first_response_hours",
@@ -900,7 +972,13 @@ impl FormulaCtx<'_> {
             );
             put!(
                 "median_first_response_hours",
-                match stats::median_sorted(&a.response_ms).map(|ms| ms / 1000.0 / 3600.0) {
+                match if a.response_hist.is_empty() {
+                    stats::median_sorted(&a.response_ms)
+                } else {
+                    stats::median_histogram(&a.response_hist)
+                }
+                .map(|ms| ms / 1000.0 / 3600.0)
+                {
                     Some(m) => KpiValue::of(m),
                     None => KpiValue::null("no answered tickets opened in the period"),
                 }
@@ -913,7 +991,7 @@ impl FormulaCtx<'_> {
             put!(
                 "avg_resolution_hours",
                 ratio(
-                    a.resolution_secs / 3600.0,
+                    a.resolution_ms as f64 / 1000.0 / 3600.0,
                     a.resolved as f64,
                     "no resolved tickets opened in the period"
                 )
@@ -924,20 +1002,11 @@ impl FormulaCtx<'_> {
                 proportion(a.resolved, a.tickets, "no tickets opened in the period")
             );
         } else {
-            for id in [
-                "tickets_opened",
-                "avg_first_response_hours",
-                "median_first_response_hours",
-                "first_response_sla_rate",
-                "avg_resolution_hours",
-                "resolution_rate",
-            ] {
-                put!(id, never("tickets"));
-            }
+            never_imported(&mut out, FileKind::Tickets);
         }
 
         // Feedback.
-        if has("surveys") {
+        if has(FileKind::Surveys) {
             put!(
                 "nps",
                 if a.nps_n == 0 {
@@ -961,13 +1030,11 @@ impl FormulaCtx<'_> {
             );
             put!("csat_responses", KpiValue::of(a.csat_n as f64));
         } else {
-            for id in ["nps", "nps_responses", "csat", "csat_responses"] {
-                put!(id, never("surveys"));
-            }
+            never_imported(&mut out, FileKind::Surveys);
         }
 
         // Activities.
-        if has("activities") {
+        if has(FileKind::Activities) {
             for (i, kind) in self.kinds.iter().enumerate() {
                 put!(
                     &format!("{}{kind}", catalogue::ACTIVITY_PREFIX),
@@ -978,12 +1045,12 @@ impl FormulaCtx<'_> {
                 "activities_per_owner",
                 ratio(
                     a.activity_total as f64,
-                    a.owners.len() as f64,
+                    (a.owners.len() as u64 + a.owner_count) as f64,
                     "no activities with an owner in the period"
                 )
             );
         } else {
-            put!("activities_per_owner", never("activities"));
+            never_imported(&mut out, FileKind::Activities);
         }
         // Counts carry no n; ratios said theirs above. Never NaN or infinite.
         for v in out.values_mut() {
