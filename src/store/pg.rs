@@ -392,8 +392,9 @@ mod tests {
             .unwrap()
             .get(0);
         assert!(tables >= 17, "{tables} tables");
+        // A store migrated by a newer scorecard.
         client
-            .execute("UPDATE schema_migrations SET version = 99", &[])
+            .execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
             .unwrap();
         let err = prepare(&mut client, &cfg.schema).err().unwrap();
         assert!(format!("{err:#}").contains("newer than this program knows"));
