@@ -25,7 +25,7 @@ use toml::de::DeTable;
 pub use benchmarks::{Benchmark, DEFAULT_BENCHMARKS};
 pub use email::{EmailConfig, Recipient, Secret, SmtpConfig, TlsMode, TransportKind};
 pub use error::ConfigError;
-pub use import::ImportMapping;
+pub use import::{DurationColumn, DurationUnit, ImportMapping, RawImport, StageFrom};
 pub use kpi::{CustomBody, CustomKpi, Objective, Target};
 pub use report::ReportConfig;
 
