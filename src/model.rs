@@ -21,9 +21,17 @@ pub struct KpiValue {
     pub se: Option<f64>,
     /// Why the value is null ("no data: deals.csv was never imported").
     pub reason: Option<String>,
+    /// Ticket KPIs: tickets still inside their window at the data's as-of
+    /// (kpis.md); Some(0) when none, None for KPIs without a window.
+    pub pending: Option<u64>,
 }
 
 impl KpiValue {
+    /// A figure that can still move: some tickets are inside their window.
+    pub fn provisional(&self) -> bool {
+        self.pending.is_some_and(|p| p > 0)
+    }
+
     pub fn of(value: f64) -> KpiValue {
         KpiValue {
             value: Some(value),

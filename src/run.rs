@@ -471,7 +471,7 @@ pub fn render_period(
     emails.push((String::new(), whole_email));
     files.push((
         "kpis.json".into(),
-        data::kpis_json(p, config.report.timezone.name(), rows).into_bytes(),
+        data::kpis_json(p, config.report.timezone.name(), rows, &quality.as_of).into_bytes(),
     ));
     files.push(("kpis.csv".into(), data::kpis_csv(p, rows)?.into_bytes()));
     let headline: Vec<(String, String)> = view::HEADLINE

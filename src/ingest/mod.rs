@@ -34,6 +34,8 @@ const PROGRESS_EVERY: u64 = 16_384;
 pub struct ImportOptions {
     pub skip_invalid: bool,
     pub progress: bool,
+    /// `--as-of`: the instant the imported files' data is known up to.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -178,7 +180,72 @@ pub fn import(
     // Only after a successful import: a refused one leaves the store as it
     // was. Rows imported under an earlier time zone get their days again.
     ensure_timezone(store, config)?;
+    let kinds: BTreeSet<FileKind> = todo.iter().map(|(i, _)| i.kind).collect();
+    for kind in kinds {
+        record_as_of(store, config, kind, opts.as_of)?;
+    }
     Ok(report)
+}
+
+/// The meta key of a file's as-of instant.
+pub fn as_of_key(kind: FileKind) -> String {
+    format!("as_of:{}", kind.default_file_name())
+}
+
+/// Records the instant a file's data is known up to (kpis.md "Data as of"):
+/// `--as-of` when given, else the latest instant in its table (tickets: the
+/// latest of opened, first response and resolved), else the end of its
+/// latest date in the report time zone. Undated files record none.
+fn record_as_of(
+    store: &Store,
+    config: &Config,
+    kind: FileKind,
+    given: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let instant = match given {
+        Some(t) => Some(t),
+        None => latest_instant(store, config, kind)?,
+    };
+    if let Some(t) = instant {
+        store.set_meta(
+            &as_of_key(kind),
+            &t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        )?;
+    }
+    Ok(())
+}
+
+/// The latest instant found in a file's stored rows (see [`record_as_of`]).
+pub fn latest_instant(
+    store: &Store,
+    config: &Config,
+    kind: FileKind,
+) -> Result<Option<DateTime<Utc>>> {
+    if kind == FileKind::Tickets {
+        let ms = store.latest_values(
+            kind.key(),
+            &["opened_at", "first_response_at", "resolved_at"],
+        )?;
+        return Ok(ms
+            .into_iter()
+            .flatten()
+            .max()
+            .and_then(DateTime::<Utc>::from_timestamp_millis));
+    }
+    let Some(day) = kind.describe().period_day else {
+        return Ok(None);
+    };
+    let Some(last) = store.latest_values(kind.key(), &[day])?[0] else {
+        return Ok(None);
+    };
+    use chrono::TimeZone;
+    let next = crate::period::date_from_day(last + 1).and_time(chrono::NaiveTime::MIN);
+    Ok(config
+        .report
+        .timezone
+        .from_local_datetime(&next)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc)))
 }
 
 /// Finds the snapshot files in the given folders (or single files).

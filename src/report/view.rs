@@ -68,6 +68,8 @@ pub struct FileQuality {
     pub last_import: String,
     pub rows: u64,
     pub rejected: u64,
+    /// The instant the file's data is known up to (RFC 3339), if recorded.
+    pub as_of: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -78,6 +80,8 @@ pub struct DataQuality {
     pub unknown_customers: Vec<(String, u64)>,
     /// Sentences: sources with no rows in the period.
     pub stale: Vec<String>,
+    /// (file, RFC 3339 instant its data is known up to), by file.
+    pub as_of: Vec<(String, String)>,
 }
 
 pub struct ReportInput<'a> {

@@ -164,6 +164,11 @@ const SHIPPED: &[&str] = &[
         first_response_at = first_response_at * 1000,
         resolved_at = resolved_at * 1000;
     "#,
+    // 7: the ticket KPIs' pending count (tickets still inside their window
+    // at the data's as-of): a provisional figure stays provisional in the cache.
+    r#"
+    ALTER TABLE kpi_cache ADD COLUMN pending INTEGER;
+    "#,
 ];
 
 #[cfg(test)]

@@ -195,6 +195,10 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX runs_period ON runs(cadence, period);
     "#,
+    // 2: SQLite migration 7, the ticket KPIs' pending count.
+    r#"
+    ALTER TABLE kpi_cache ADD COLUMN pending BIGINT;
+    "#,
 ];
 
 /// How Citus should hold each table (docs/scale-out.md): `(table, how)`
