@@ -817,6 +817,24 @@ fn tickets_csv(tickets: &[(i64, Option<i64>, Option<i64>)], cut: Option<i64>) ->
     csv
 }
 
+#[test]
+fn a_malformed_as_of_is_refused_before_anything_is_read() {
+    let p = Project::tiny();
+    let (code, stderr) = p.fail(&[
+        "import",
+        fixture("tiny").to_str().unwrap(),
+        "--as-of",
+        "Monday",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--as-of \"Monday\": not an RFC 3339 instant"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2026-11-30T00:00:00Z"), "a hint: {stderr}");
+    assert!(!p.path("scorecard.db").exists());
+}
+
 /// Issue 10's property: on a stationary business, the latest week computed
 /// from an export cut right after it (Monday 00:00) agrees with the same
 /// week computed from the full data, and raises no significant change the
@@ -861,8 +879,8 @@ fn a_monday_cut_gives_the_figures_of_the_full_data() {
     };
     let full = project(tickets_csv(&tickets, None), None);
     let cut_csv = tickets_csv(&tickets, Some(cut));
-    let short = project(cut_csv.clone(), Some("2026-11-30T00:00:00Z"));
-    let (full, short) = (full.kpis("2026-W48"), short.kpis("2026-W48"));
+    let cut_project = project(cut_csv.clone(), Some("2026-11-30T00:00:00Z"));
+    let (full, short) = (full.kpis("2026-W48"), cut_project.kpis("2026-W48"));
     assert_eq!(
         short["as_of"]["tickets.csv"], "2026-11-30T00:00:00Z",
         "{}",
@@ -935,6 +953,61 @@ fn a_monday_cut_gives_the_figures_of_the_full_data() {
             assert_eq!(f["previous"]["significant"], true, "{k}");
         }
     }
+
+    // A later import that only moves the as-of (one December ticket, W48's
+    // rows untouched) recomputes W48: its pending tickets are decided now,
+    // the unanswered ones as misses, and the figure is the plain formula.
+    let later = format!("{cut_csv}TX,2026-12-08T10:00:00Z,,\n");
+    let dir = cut_project.snapshot("later", &[("tickets.csv", &later)]);
+    let run = |args: &[&str]| {
+        let out = cut_project
+            .cmd()
+            .env("SCORECARD_TODAY", "2026-12-10")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&[
+        "import",
+        dir.to_str().unwrap(),
+        "--as-of",
+        "2026-12-10T00:00:00Z",
+    ]);
+    run(&["run", "--no-send", "--period", "2026-W48"]);
+    let matured = cut_project.kpis("2026-W48");
+    let sla = kpi(&matured, "first_response_sla_rate", None);
+    assert_eq!(sla["pending"], 0, "{sla}");
+    assert_eq!(sla["provisional"], false);
+    let w48_rows: Vec<Vec<&str>> = cut_csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| ("2026-11-23".."2026-11-30").contains(&&r[1][..10]))
+        .collect();
+    let hours = |a: &str, b: &str| {
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        (t(b) - t(a)) as f64 / 3600.0
+    };
+    let within = w48_rows
+        .iter()
+        .filter(|r| !r[2].is_empty() && hours(r[1], r[2]) <= 24.0)
+        .count();
+    close(
+        sla["value"].as_f64(),
+        100.0 * within as f64 / w48_rows.len() as f64,
+    );
+    assert!(
+        sla["value"].as_f64().unwrap()
+            < kpi(&short, "first_response_sla_rate", None)["value"]
+                .as_f64()
+                .unwrap()
+    );
 
     // The test can fail: the plain formulas on the cut export are biased.
     // Resolved / opened for W48 from the cut file falls outside the full

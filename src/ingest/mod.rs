@@ -174,16 +174,17 @@ pub fn import(
         drop(tx); // rolls back: the store is left exactly as it was
         return Err(Failure::input(problems.message()).into());
     }
+    // In the same transaction: a killed import records no as-of either.
+    let kinds: BTreeSet<FileKind> = todo.iter().map(|(i, _)| i.kind).collect();
+    for kind in kinds {
+        record_as_of(&tx, config, kind, opts.as_of)?;
+    }
     tx.invalidate(&touched.days, touched.customers_from)?;
     report.rejects_path = problems.finish()?;
     tx.commit().context("cannot commit the import")?;
     // Only after a successful import: a refused one leaves the store as it
     // was. Rows imported under an earlier time zone get their days again.
     ensure_timezone(store, config)?;
-    let kinds: BTreeSet<FileKind> = todo.iter().map(|(i, _)| i.kind).collect();
-    for kind in kinds {
-        record_as_of(store, config, kind, opts.as_of)?;
-    }
     Ok(report)
 }
 
@@ -197,17 +198,17 @@ pub fn as_of_key(kind: FileKind) -> String {
 /// latest of opened, first response and resolved), else the end of its
 /// latest date in the report time zone. Undated files record none.
 fn record_as_of(
-    store: &Store,
+    tx: &ImportTx,
     config: &Config,
     kind: FileKind,
     given: Option<DateTime<Utc>>,
 ) -> Result<()> {
     let instant = match given {
         Some(t) => Some(t),
-        None => latest_instant(store, config, kind)?,
+        None => latest_instant(|t, c| tx.latest_values(t, c), config, kind)?,
     };
     if let Some(t) = instant {
-        store.set_meta(
+        tx.set_meta(
             &as_of_key(kind),
             &t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         )?;
@@ -215,14 +216,15 @@ fn record_as_of(
     Ok(())
 }
 
-/// The latest instant found in a file's stored rows (see [`record_as_of`]).
+/// The latest instant found in a file's stored rows (see [`record_as_of`]),
+/// `latest` reading the maxima of a table's columns.
 pub fn latest_instant(
-    store: &Store,
+    latest: impl Fn(&str, &[&str]) -> Result<Vec<Option<i64>>>,
     config: &Config,
     kind: FileKind,
 ) -> Result<Option<DateTime<Utc>>> {
     if kind == FileKind::Tickets {
-        let ms = store.latest_values(
+        let ms = latest(
             kind.key(),
             &["opened_at", "first_response_at", "resolved_at"],
         )?;
@@ -235,7 +237,7 @@ pub fn latest_instant(
     let Some(day) = kind.describe().period_day else {
         return Ok(None);
     };
-    let Some(last) = store.latest_values(kind.key(), &[day])?[0] else {
+    let Some(last) = latest(kind.key(), &[day])?[0] else {
         return Ok(None);
     };
     use chrono::TimeZone;
