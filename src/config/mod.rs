@@ -12,6 +12,7 @@ pub mod error;
 mod import;
 mod kpi;
 mod report;
+mod store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ use toml::de::DeTable;
 pub use benchmarks::{Benchmark, DEFAULT_BENCHMARKS};
 pub use email::{EmailConfig, Recipient, Secret, SmtpConfig, TlsMode, TransportKind};
 pub use error::ConfigError;
-pub use import::ImportMapping;
+pub use import::{DurationColumn, DurationUnit, ImportMapping, RawImport, StageFrom};
 pub use kpi::{CustomBody, CustomKpi, Objective, Target};
 pub use report::ReportConfig;
 
@@ -36,7 +37,7 @@ use error::Source;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct RawConfig {
-    store: RawStore,
+    store: store::RawStore,
     report: report::RawReport,
     benchmarks: benchmarks::RawBenchmarks,
     service: RawService,
@@ -46,13 +47,6 @@ struct RawConfig {
     import: BTreeMap<String, import::RawImport>,
     email: email::RawEmail,
     run: RawRun,
-}
-
-/// `[store]`: where the SQLite file is.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct RawStore {
-    path: Option<String>,
 }
 
 /// `[service]`: the first-response SLA the ticket KPIs measure against.
@@ -75,7 +69,11 @@ pub struct Config {
     /// The file it came from (None: built-in defaults, as the demo uses).
     pub source: Option<PathBuf>,
     pub base_dir: PathBuf,
+    /// The SQLite file (for a PostgreSQL store: where a SQLite store would
+    /// be; files beside the store, such as rejects, go to its folder).
     pub store_path: PathBuf,
+    /// Where the store is: the SQLite file or a PostgreSQL server.
+    pub store: crate::store::Location,
     pub report: ReportConfig,
     pub benchmarks: Vec<Benchmark>,
     pub industry: Option<String>,
@@ -327,6 +325,7 @@ fn check(
     let objectives = kpi::objectives(raw.objective, &custom_kpis, src)?;
     let import = import::check(raw.import, src)?;
     let email = email::check(raw.email, base, &report.segments, src, env)?;
+    let store = store::check(raw.store, base, src, env)?;
     // Only what changes a cached figure: comparisons, targets, categories and
     // derived KPIs are recomputed on every run.
     let compute_fingerprint = {
@@ -343,7 +342,11 @@ fn check(
     Ok(Config {
         source: source.map(Path::to_path_buf),
         base_dir: base.to_path_buf(),
-        store_path: base.join(raw.store.path.as_deref().unwrap_or("scorecard.db")),
+        store_path: match &store {
+            crate::store::Location::Sqlite(path) => path.clone(),
+            crate::store::Location::Postgres { dir, .. } => dir.join("scorecard.db"),
+        },
+        store,
         report,
         benchmarks,
         industry,

@@ -128,7 +128,13 @@ const SHIPPED: &[&str] = &[
     );
     CREATE INDEX runs_period ON runs(cadence, period);
     "#,
-    // 2: SQLite migration 7, the ticket KPIs' pending count.
+    // 2: SQLite migration 6: ticket instants in milliseconds since the epoch.
+    r#"
+    UPDATE tickets SET opened_at = opened_at * 1000,
+        first_response_at = first_response_at * 1000,
+        resolved_at = resolved_at * 1000;
+    "#,
+    // 3: SQLite migration 7, the ticket KPIs' pending count.
     r#"
     ALTER TABLE kpi_cache ADD COLUMN pending BIGINT;
     "#,
