@@ -30,6 +30,8 @@ pub struct RawImport {
     filters: BTreeMap<String, Vec<String>>,
     stage_from: Option<RawStageFrom>,
     durations: BTreeMap<String, RawDuration>,
+    refunds: Option<String>,
+    merge_rows: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -86,6 +88,8 @@ impl RawImport {
             filters: table(base.filters, self.filters),
             stage_from: self.stage_from.or(base.stage_from),
             durations: table(base.durations, self.durations),
+            refunds: self.refunds.or(base.refunds),
+            merge_rows: self.merge_rows.or(base.merge_rows),
         }
     }
 }
@@ -177,6 +181,13 @@ pub struct ImportMapping {
     pub stage_from: Option<StageFrom>,
     /// canonical timestamp → duration after another timestamp.
     pub durations: BTreeMap<String, DurationColumn>,
+    /// Orders: the header of a refunded amount; a positive one adds a
+    /// negative order `<id>:refund` on the same day.
+    pub refunds: Option<String>,
+    /// Customers: several rows per customer (one per subscription) are one
+    /// customer: the earliest acquired_on, the latest churned_on (none while
+    /// any row has none), the attributes of the latest-acquired row.
+    pub merge_rows: bool,
 }
 
 pub(super) fn check(
@@ -463,6 +474,15 @@ fn mapping(
             },
         );
     }
+    if m.refunds.is_some() && kind != FileKind::Orders {
+        return Err(err("refunds", "refunds are only for orders".into()));
+    }
+    if m.merge_rows == Some(true) && kind != FileKind::Customers {
+        return Err(err(
+            "merge_rows",
+            "merging rows by id is only for customers".into(),
+        ));
+    }
     Ok(ImportMapping {
         file: m.file,
         columns,
@@ -482,6 +502,8 @@ fn mapping(
         filters,
         stage_from,
         durations,
+        refunds: m.refunds.as_deref().map(lower),
+        merge_rows: m.merge_rows.unwrap_or(false),
     })
 }
 

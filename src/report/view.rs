@@ -370,6 +370,21 @@ pub fn period_label(p: Period) -> String {
     )
 }
 
+/// Everything a KPI's status is judged against (target, stretch, floor,
+/// benchmark): its value must not read the same as one of them when it
+/// differs ([`format::value_against`]).
+pub fn references(r: &Compared) -> Vec<f64> {
+    [
+        r.target_spec.target,
+        r.target_spec.stretch,
+        r.target_spec.floor,
+        r.industry.as_ref().map(|c| c.value),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::Result<RowView> {
     let unit = r.info.unit;
     let fmt = |v: Option<f64>| {
@@ -393,17 +408,7 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
         },
         None => String::new(),
     };
-    // Everything the status is judged against: the value must not read the
-    // same as one of them when it differs.
-    let references: Vec<f64> = [
-        r.target_spec.target,
-        r.target_spec.stretch,
-        r.target_spec.floor,
-        r.industry.as_ref().map(|c| c.value),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let references = references(r);
     let sparkline = if with_sparkline {
         charts::sparkline_svg(&r.history, r.usual)?.unwrap_or_default()
     } else {
