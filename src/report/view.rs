@@ -51,38 +51,8 @@ pub const BREAKDOWN: [&str; 7] = [
     "win_rate",
 ];
 
-/// A survey comment for the voice-of-the-customer section (untrusted text).
-#[derive(Debug, Clone, Serialize)]
-pub struct Comment {
-    pub date: String,
-    pub kind: String,
-    pub score: i64,
-    pub text: String,
-    /// The segment keys of the respondent ("region=EMEA", …).
-    pub segments: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FileQuality {
-    pub file: String,
-    pub last_import: String,
-    pub rows: u64,
-    pub rejected: u64,
-    /// The instant the file's data is known up to (RFC 3339), if recorded.
-    pub as_of: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct DataQuality {
-    pub files: Vec<FileQuality>,
-    pub never_imported: Vec<String>,
-    /// (file, records of the period whose customer is unknown)
-    pub unknown_customers: Vec<(String, u64)>,
-    /// Sentences: sources with no rows in the period.
-    pub stale: Vec<String>,
-    /// (file, RFC 3339 instant its data is known up to), by file.
-    pub as_of: Vec<(String, String)>,
-}
+// What the store says beside the KPIs: a leaf type, read by `kpi::extras`.
+pub use crate::model::{Comment, DataQuality, FileQuality};
 
 pub struct ReportInput<'a> {
     pub title: &'a str,
