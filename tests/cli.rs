@@ -769,11 +769,9 @@ fn stationary_tickets() -> Vec<(i64, Option<i64>, Option<i64>)> {
         state ^= state << 17;
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
-    let mut normal = {
-        move |u: &mut dyn FnMut() -> f64| {
-            let (a, b) = (u().max(1e-12), u());
-            (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
-        }
+    let normal = |u: &mut dyn FnMut() -> f64| {
+        let (a, b) = (u().max(1e-12), u());
+        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
     };
     let start = chrono::DateTime::parse_from_rfc3339("2026-09-28T00:00:00Z")
         .unwrap()
