@@ -269,6 +269,7 @@ pub(super) fn compute_into(
         .collect();
     let before = store.pg_transfer();
     for (name, sql) in queries(&shape, lo, hi, sla_ms) {
+        let (started, at) = (std::time::Instant::now(), store.pg_transfer());
         match name {
             "orders" => each(store, grid, &shape, &sql, |r, acc| {
                 acc.orders += u(r, 3)?;
@@ -365,6 +366,14 @@ pub(super) fn compute_into(
             }
             other => unreachable!("no reader for {other}"),
         }
+        let now = store.pg_transfer();
+        tracing::info!(
+            query = name,
+            rows = now.0 - at.0,
+            bytes = now.1 - at.1,
+            ms = started.elapsed().as_millis() as u64,
+            "engine: grouped query on PostgreSQL"
+        );
     }
     let after = store.pg_transfer();
     tracing::info!(
