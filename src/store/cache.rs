@@ -15,9 +15,9 @@ use crate::period::Period;
 
 /// Cache rows written by one multi-row INSERT (one round trip to a server).
 const INSERT_ROWS: usize = 500;
-const CACHE_COLUMNS: usize = 13;
+const CACHE_COLUMNS: usize = 14;
 
-/// Writes the buffered cache rows (13 values each) and empties the buffer.
+/// Writes the buffered cache rows (14 values each) and empties the buffer.
 fn insert_cache_rows(tx: &super::sql::Db, rows: &mut Vec<Value>) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -33,7 +33,7 @@ fn insert_cache_rows(tx: &super::sql::Db, rows: &mut Vec<Value>) -> Result<()> {
         .collect();
     tx.execute(
         &format!(
-            "INSERT INTO kpi_cache (cadence, period, start_day, end_day, segment, kpi, value, n, ci_low, ci_high, se, reason, fingerprint)
+            "INSERT INTO kpi_cache (cadence, period, start_day, end_day, segment, kpi, value, n, ci_low, ci_high, se, reason, fingerprint, pending)
              VALUES {}",
             tuples.join(", ")
         ),
@@ -91,6 +91,9 @@ impl Store {
                             opt_real(v.se),
                             v.reason.clone().map(Value::Text).unwrap_or(Value::Null),
                             Value::Text(fingerprint.to_string()),
+                            v.pending
+                                .map(|n| Value::Integer(n as i64))
+                                .unwrap_or(Value::Null),
                         ]);
                         if rows.len() >= INSERT_ROWS * CACHE_COLUMNS {
                             insert_cache_rows(&tx, &mut rows)?;
@@ -115,7 +118,7 @@ impl Store {
         let lo = periods.iter().map(|p| p.start_day()).min().unwrap_or(0);
         let hi = periods.iter().map(|p| p.start_day()).max().unwrap_or(0);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT period, segment, kpi, value, n, ci_low, ci_high, se, reason FROM kpi_cache
+            "SELECT period, segment, kpi, value, n, ci_low, ci_high, se, reason, pending FROM kpi_cache
              WHERE cadence = ?1 AND start_day >= ?2 AND start_day <= ?3",
         )?;
         let mut rows = stmt.query(params![cadence.as_str(), lo, hi])?;
@@ -129,6 +132,7 @@ impl Store {
                 ci95: ci.0.zip(ci.1),
                 se: r.get(7)?,
                 reason: r.get(8)?,
+                pending: r.get::<_, Option<i64>>(9)?.map(|n| n as u64),
             };
             out.entry(*p)
                 .or_default()
