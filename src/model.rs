@@ -1,5 +1,6 @@
-//! Values every stage passes on: a KPI figure and a period's figures by
-//! segment. A leaf module (it imports nothing of the crate) so that the
+//! Values every stage passes on: a KPI figure, a period's figures by
+//! segment, and what the store says beside them (survey comments, data
+//! quality). A leaf module (it imports nothing of the crate) so that the
 //! store can keep them in its cache and the later stages read them without
 //! depending on the engine that computes them.
 use std::collections::BTreeMap;
@@ -21,9 +22,17 @@ pub struct KpiValue {
     pub se: Option<f64>,
     /// Why the value is null ("no data: deals.csv was never imported").
     pub reason: Option<String>,
+    /// Ticket KPIs: tickets still inside their window at the data's as-of
+    /// (kpis.md); Some(0) when none, None for KPIs without a window.
+    pub pending: Option<u64>,
 }
 
 impl KpiValue {
+    /// A figure that can still move: some tickets are inside their window.
+    pub fn provisional(&self) -> bool {
+        self.pending.is_some_and(|p| p > 0)
+    }
+
     pub fn of(value: f64) -> KpiValue {
         KpiValue {
             value: Some(value),
@@ -44,3 +53,36 @@ impl KpiValue {
 
 /// segment key ("" or "region=EMEA") → KPI id → value.
 pub type PeriodValues = BTreeMap<String, BTreeMap<String, KpiValue>>;
+
+/// A survey comment for the voice-of-the-customer section (untrusted text).
+#[derive(Debug, Clone, Serialize)]
+pub struct Comment {
+    pub date: String,
+    pub kind: String,
+    pub score: i64,
+    pub text: String,
+    /// The segment keys of the respondent ("region=EMEA", …).
+    pub segments: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileQuality {
+    pub file: String,
+    pub last_import: String,
+    pub rows: u64,
+    pub rejected: u64,
+    /// The instant the file's data is known up to (RFC 3339), if recorded.
+    pub as_of: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DataQuality {
+    pub files: Vec<FileQuality>,
+    pub never_imported: Vec<String>,
+    /// (file, records of the period whose customer is unknown)
+    pub unknown_customers: Vec<(String, u64)>,
+    /// Sentences: sources with no rows in the period.
+    pub stale: Vec<String>,
+    /// (file, RFC 3339 instant its data is known up to), by file.
+    pub as_of: Vec<(String, String)>,
+}
