@@ -146,7 +146,8 @@ pub fn sparkline_svg(values: &[Option<f64>], band: Option<(f64, f64)>) -> Result
             y(v)
         );
     }
-    svg.push_str("</svg>");
+    // Ends with a newline, as the pages have always had it.
+    svg.push_str("</svg>\n");
     Ok(Some(svg))
 }
 
@@ -413,7 +414,7 @@ mod tests {
         let svg = sparkline_svg(&[Some(1.0), Some(3.0), None, Some(2.0)], None)
             .unwrap()
             .unwrap();
-        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"), "{svg}");
         // One path with a segment per run of known values; the lone value
         // after the gap is the latest one, marked by the circle.
         assert_eq!(svg.matches("<path").count(), 1, "{svg}");
