@@ -611,6 +611,42 @@ fn hubspot_deals() {
     close(value(&k, "sales_cycle_days"), (15.0 + 8.0) / 2.0);
 }
 
+/// HubSpot's ticket export: the first agent response is a timestamp.
+#[test]
+fn hubspot_tickets() {
+    let (_p, out, k) = preset_run("[import.tickets]\npreset = \"hubspot\"\n", "hubspot");
+    assert!(
+        out.contains("hubspot-crm-exports-all-tickets-2026-11-23.csv: 3 rows: 3 inserted"),
+        "{out}"
+    );
+    close(value(&k, "tickets_opened"), 3.0);
+    // 45 min and 25 h; 9003 not answered.
+    close(value(&k, "avg_first_response_hours"), (0.75 + 25.0) / 2.0);
+    close(value(&k, "first_response_sla_rate"), 100.0 / 3.0);
+    close(value(&k, "resolution_rate"), 100.0 / 3.0);
+    close(value(&k, "avg_resolution_hours"), 4.0);
+}
+
+/// Salesforce's Account.csv as customers: every other column a segment
+/// attribute; CreatedDate with its offset (Globex: 11-20 06:30 UTC).
+#[test]
+fn salesforce_accounts() {
+    let (p, _out, k) = preset_run(
+        "[report]\nsegments = [\"industry\"]\n[import.customers]\npreset = \"salesforce\"\n",
+        "salesforce",
+    );
+    assert_eq!(
+        p.strings("SELECT acquired_on FROM customers ORDER BY customer_id"),
+        ["2026-11-16", "2026-11-20", "2025-03-02"]
+    );
+    assert_eq!(
+        p.strings("SELECT value FROM customer_attributes WHERE name = 'industry' ORDER BY customer_id"),
+        ["Manufacturing", "Energy", "Technology"]
+    );
+    close(value(&k, "new_customers"), 2.0);
+    close(value(&k, "customers_end"), 3.0);
+}
+
 /// Data Loader's Opportunity.csv: BOM, API names in another case, `1`/empty
 /// and `true` booleans, timestamps with `+0000`/`-0500`, a custom stage and
 /// a migrated deal created after its close.
