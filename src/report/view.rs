@@ -78,6 +78,9 @@ pub struct DataQuality {
     pub unknown_customers: Vec<(String, u64)>,
     /// Sentences: sources with no rows in the period.
     pub stale: Vec<String>,
+    /// Sentences: what the import kept that a reader should know of (deals
+    /// closed in the period but created after their close).
+    pub notes: Vec<String>,
 }
 
 pub struct ReportInput<'a> {
