@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod escape;
 pub mod files;
+pub mod formula;
 pub mod ingest;
 pub mod kpi;
 pub mod lock;

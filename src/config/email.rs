@@ -13,6 +13,11 @@ use serde::Deserialize;
 use super::error::{ConfigError, Source};
 use super::Env;
 
+/// The default `[email] subject`: the segment, the title and period, and a
+/// headline figure ("EMEA · Weekly CRM scorecard 2026-W48 · NPS 22.9 ▼, 2 KPIs
+/// off track").
+pub const DEFAULT_SUBJECT: &str = "{% if segment_name %}{{ segment_name }} · {% endif %}{{ title }} {{ period.id }} · {% if subject_figure %}{{ subject_figure }}, {% endif %}{{ off_track_phrase }}";
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawEmail {
@@ -171,9 +176,7 @@ pub(super) fn check(
     Ok(EmailConfig {
         transport,
         from,
-        subject: raw
-            .subject
-            .unwrap_or_else(|| crate::report::DEFAULT_SUBJECT.into()),
+        subject: raw.subject.unwrap_or_else(|| DEFAULT_SUBJECT.into()),
         outbox_dir: base.join(raw.outbox_dir.unwrap_or_else(|| "outbox".into())),
         smtp,
         sendmail_command: raw.sendmail.command,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::error::{ConfigError, Source};
-use crate::ingest::schema::FileKind;
+use crate::sources::FileKind;
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -153,7 +153,7 @@ pub struct ImportMapping {
     /// user stage (lowercased) → won / lost / open
     pub stages: BTreeMap<String, String>,
     /// None: detected from the file.
-    pub encoding: Option<crate::ingest::read::Encoding>,
+    pub encoding: Option<crate::sources::format::Encoding>,
     /// None: detected from the header line.
     pub delimiter: Option<u8>,
     /// Header rows: the first names the columns, the others are skipped
@@ -167,7 +167,7 @@ pub struct ImportMapping {
     /// The time zone of local timestamps in the file (None: the report's).
     pub timezone: Option<chrono_tz::Tz>,
     /// How decimals are written (default: `1234.56`, nothing else).
-    pub number_format: crate::ingest::values::NumberFormat,
+    pub number_format: crate::sources::values::NumberFormat,
     /// The preset this mapping starts from.
     pub preset: Option<String>,
     /// canonical column → the value of every row (when the file has none).
@@ -284,7 +284,7 @@ fn mapping(
     }
     let stages = stages(m.stages, &err)?;
     for (column, f) in &m.formats {
-        use crate::ingest::schema::ColumnType;
+        use crate::sources::ColumnType;
         match kind.columns().iter().find(|c| c.name == column) {
             Some(c) if matches!(c.ty, ColumnType::Date | ColumnType::Timestamp) => {}
             Some(_) => {
@@ -323,8 +323,8 @@ fn mapping(
         })?),
     };
     let number_format = match &m.number_format {
-        None => crate::ingest::values::NumberFormat::PLAIN,
-        Some(f) => crate::ingest::values::NumberFormat::parse(f).ok_or_else(|| {
+        None => crate::sources::values::NumberFormat::PLAIN,
+        Some(f) => crate::sources::values::NumberFormat::parse(f).ok_or_else(|| {
             err(
                 "number_format",
                 format!("'{f}' (write how 1234.56 looks in the file: \"1,234.56\", \"1.234,56\", \"1 234,56\", \"1'234.56\", \"1234,56\" or \"1234.56\")"),
@@ -345,7 +345,7 @@ fn mapping(
     }
     let encoding = match &m.encoding {
         None => None,
-        Some(e) => Some(crate::ingest::read::Encoding::parse(e).ok_or_else(|| {
+        Some(e) => Some(crate::sources::format::Encoding::parse(e).ok_or_else(|| {
             err(
                 "encoding",
                 format!("'{e}' (expected utf-8, utf-16, utf-16be or windows-1252; leave it out to detect it)"),
@@ -354,7 +354,7 @@ fn mapping(
     };
     let delimiter = match &m.delimiter {
         None => None,
-        Some(d) => Some(crate::ingest::read::parse_delimiter(d).ok_or_else(|| {
+        Some(d) => Some(crate::sources::format::parse_delimiter(d).ok_or_else(|| {
             err(
                 "delimiter",
                 format!(
@@ -434,7 +434,7 @@ fn mapping(
     };
     let mut durations = BTreeMap::new();
     for (target, d) in &m.durations {
-        use crate::ingest::schema::ColumnType;
+        use crate::sources::ColumnType;
         let is_ts = |c: &str| {
             kind.columns()
                 .iter()

@@ -23,14 +23,16 @@ use sha2::{Digest, Sha256};
 use toml::de::DeTable;
 
 pub use benchmarks::{Benchmark, DEFAULT_BENCHMARKS};
-pub use email::{EmailConfig, Recipient, Secret, SmtpConfig, TlsMode, TransportKind};
+pub use email::{
+    EmailConfig, Recipient, Secret, SmtpConfig, TlsMode, TransportKind, DEFAULT_SUBJECT,
+};
 pub use error::ConfigError;
 pub use import::{DurationColumn, DurationUnit, ImportMapping, RawImport, StageFrom};
 pub use kpi::{CustomBody, CustomKpi, Objective, Target};
 pub use report::ReportConfig;
 
-use crate::ingest::schema::FileKind;
-use crate::kpi::catalogue::Category;
+use crate::catalogue::Category;
+use crate::sources::FileKind;
 use error::Source;
 
 /// The whole file as serde reads it; each section's struct lives in its module.

@@ -278,7 +278,7 @@ impl ParseCtx<'_> {
             &layout.extras,
         );
         let known_kpi = |k: &str| {
-            crate::kpi::catalogue::is_known_static(k)
+            crate::catalogue::is_known_static(k)
                 || self.config.custom_kpis.iter().any(|ck| ck.id == k)
         };
         let m = self.mapping;
