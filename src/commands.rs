@@ -167,6 +167,12 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
         ))
         .into());
     }
+    if summary.emails_uncertain_new > 0 {
+        out.warn(format!(
+            "{} emails are uncertain: the server took them but never confirmed; check with the recipients, and `scorecard send --resend-uncertain` sends them again (same Message-ID)",
+            summary.emails_uncertain_new
+        ));
+    }
     if summary.emails_pending > 0 {
         out.warn(format!(
             "{} emails are still pending; `scorecard send` (or the next run) retries them",
@@ -174,21 +180,37 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
         ));
         return Ok(code::PENDING);
     }
+    if summary.emails_uncertain_new > 0 {
+        return Ok(code::PENDING);
+    }
     Ok(code::OK)
 }
 
-pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>) -> Result<u8> {
+pub fn send(
+    out: &Output,
+    cli: &Cli,
+    env: &Env,
+    retry: bool,
+    resend_uncertain: bool,
+    now: DateTime<Utc>,
+) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("send", now))?;
     let store = Store::open_existing_at(&config.store)?;
-    let report = deliver::send_pending(&store, &config, now, retry)?;
+    let report = deliver::send_due(&store, &config, now, retry, resend_uncertain)?;
     if out.json {
         println!(
             "{}",
-            serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed, "emails": report.fates})
+            serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed,
+                "uncertain": report.uncertain, "emails": report.fates, "uncertain_emails": report.uncertain_fates})
         );
     } else {
-        for f in report.fates.iter().filter(|f| f.state != "sent") {
+        for f in report
+            .fates
+            .iter()
+            .filter(|f| f.state != "sent" && f.state != "uncertain")
+            .chain(&report.uncertain_fates)
+        {
             out.warn(format!(
                 "{} {} to {}: {}",
                 f.period,
@@ -198,15 +220,21 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
             ));
         }
         out.info(format!(
-            "send: {} sent, {} pending, {} failed",
-            report.sent, report.pending, report.failed
+            "send: {} sent, {} pending, {} failed, {} uncertain",
+            report.sent, report.pending, report.failed, report.uncertain
         ));
     }
-    Ok(if report.pending > 0 {
+    Ok(exit_of(&report))
+}
+
+/// Exit 4 when messages are still pending or became uncertain in this call
+/// (an uncertain message needs a person: was it delivered?).
+fn exit_of(report: &deliver::DeliveryReport) -> u8 {
+    if report.pending > 0 || report.uncertain_new > 0 {
         code::PENDING
     } else {
         code::OK
-    })
+    }
 }
 
 pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {

@@ -66,7 +66,10 @@ pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
             skip_invalid,
         } => commands::import(&out, &cli, &env, paths, *skip_invalid, now)?,
         Command::Run(args) => commands::run(&out, &cli, &env, args, now)?,
-        Command::Send { retry } => commands::send(&out, &cli, &env, *retry, now)?,
+        Command::Send {
+            retry,
+            resend_uncertain,
+        } => commands::send(&out, &cli, &env, *retry, *resend_uncertain, now)?,
         Command::Kpis => commands::kpis(&out, &cli, &env)?,
         Command::Show {
             period,
