@@ -207,6 +207,11 @@ const SHIPPED: &[&str] = &[
     ALTER TABLE sends_v7 RENAME TO sends;
     CREATE INDEX sends_state ON sends(state, id);
     "#,
+    // 8: the ticket KPIs' pending count (tickets still inside their window
+    // at the data's as-of): a provisional figure stays provisional in the cache.
+    r#"
+    ALTER TABLE kpi_cache ADD COLUMN pending INTEGER;
+    "#,
 ];
 
 /// Holds derived migrations to the SHA-256 of the texts that shipped.

@@ -141,6 +141,10 @@ const SHIPPED: &[&str] = &[
     ALTER TABLE sends ADD CONSTRAINT sends_state_check
         CHECK (state IN ('pending', 'in_flight', 'sent', 'failed', 'uncertain'));
     "#,
+    // 4: SQLite migration 8, the ticket KPIs' pending count.
+    r#"
+    ALTER TABLE kpi_cache ADD COLUMN pending BIGINT;
+    "#,
 ];
 
 /// How Citus should hold each table (docs/scale-out.md): `(table, how)`
