@@ -633,8 +633,9 @@ fn hubspot_tickets() {
     close(value(&k, "avg_first_response_hours"), (0.75 + 25.0) / 2.0);
     close(value(&k, "first_response_sla_rate"), 50.0);
     // Resolution (72 h): 9001 after 4 h; 9002 (53.5 h open) and 9003 are
-    // pending: Kaplan–Meier F(72 h) = 1 − 2/3.
-    close(value(&k, "resolution_rate"), 100.0 / 3.0);
+    // pending. Kaplan–Meier: 9003 leaves the risk set at 0 h, so at 4 h one
+    // of two tickets is resolved: F(72 h) = 1/2.
+    close(value(&k, "resolution_rate"), 50.0);
     close(value(&k, "avg_resolution_hours"), 4.0);
 }
 
