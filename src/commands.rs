@@ -166,11 +166,20 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
         ))
         .into());
     }
+    if summary.posts_pending > 0 {
+        out.warn(format!(
+            "{} Slack/Teams posts are still pending; `scorecard send` (or the next run) retries them",
+            summary.posts_pending
+        ));
+    }
     if summary.emails_pending > 0 {
         out.warn(format!(
             "{} emails are still pending; `scorecard send` (or the next run) retries them",
             summary.emails_pending
         ));
+        return Ok(code::PENDING);
+    }
+    if summary.posts_pending > 0 {
         return Ok(code::PENDING);
     }
     Ok(code::OK)
@@ -181,12 +190,40 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
     let _lock = lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("send", now))?;
     let store = Store::open_existing(&config.store_path)?;
     let report = deliver::send_pending(&store, &config, None, now, retry)?;
+    let posts = deliver::notify::send_pending(&store, &config, now, retry)?;
+    // The manifests of the periods touched say what became of each message.
+    let mut touched: Vec<String> = report.fates.iter().map(|f| f.period.clone()).collect();
+    touched.extend(posts.fates.iter().map(|f| f.period.clone()));
+    touched.sort();
+    touched.dedup();
+    for id in &touched {
+        if let Ok(p) = Period::parse(id) {
+            crate::run::refresh_manifest(&store, &config, p)?;
+        }
+    }
     if out.json {
         println!(
             "{}",
-            serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed, "emails": report.fates})
+            serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed, "emails": report.fates,
+                "posts": {"sent": posts.sent, "pending": posts.pending, "failed": posts.failed, "uncertain": posts.uncertain, "posts": posts.fates}})
         );
     } else {
+        for f in posts.fates.iter().filter(|f| f.state != "sent") {
+            out.warn(format!(
+                "{} post {} to {}{}: {}",
+                f.period,
+                f.state,
+                f.target,
+                if f.segment.is_empty() { String::new() } else { format!(" ({})", f.segment) },
+                f.last_error.clone().unwrap_or_default()
+            ));
+        }
+        if posts.uncertain > 0 {
+            out.warn(format!(
+                "{} posts are uncertain (a run stopped while posting them); `scorecard send --retry` posts them again",
+                posts.uncertain
+            ));
+        }
         for f in report.fates.iter().filter(|f| f.state != "sent") {
             out.warn(format!(
                 "{} {} to {}: {}",
@@ -200,8 +237,14 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
             "send: {} sent, {} pending, {} failed",
             report.sent, report.pending, report.failed
         ));
+        if !posts.fates.is_empty() || !config.notify.is_empty() {
+            out.info(format!(
+                "send: posts {} sent, {} pending, {} failed",
+                posts.sent, posts.pending, posts.failed
+            ));
+        }
     }
-    Ok(if report.pending > 0 {
+    Ok(if report.pending > 0 || posts.pending > 0 {
         code::PENDING
     } else {
         code::OK
@@ -452,6 +495,13 @@ pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
             .unwrap_or_default()
     ));
     out.info(deliver::check(&config)?);
+    for (ready, line) in deliver::notify::check(&config) {
+        if ready {
+            out.info(line);
+        } else {
+            out.warn(line);
+        }
+    }
     Ok(code::OK)
 }
 

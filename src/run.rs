@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::archive::{self, PeriodSummary};
 use crate::compare::{self, Compared};
 use crate::config::Config;
+use crate::deliver::notify::{self, OutgoingPost};
 use crate::deliver::{self, Outgoing};
 use crate::error::Failure;
 use crate::kpi::{derive, engine, extras};
@@ -50,6 +51,12 @@ pub struct RunSummary {
     pub emails_failed: usize,
     /// Written to the file outbox by `--dry-run`, not sent.
     pub emails_previewed: usize,
+    /// Slack and Teams posts (`[[notify]]`).
+    pub posts_sent: usize,
+    pub posts_pending: usize,
+    pub posts_failed: usize,
+    /// Payloads written to the outbox by `--dry-run`, not posted.
+    pub posts_previewed: usize,
     pub computed_periods: usize,
     pub cached_periods: usize,
     pub stale: Vec<String>,
@@ -67,6 +74,21 @@ pub struct Timings {
 }
 
 impl RunSummary {
+    /// ", posts 1 sent / 0 pending / 0 failed" when there were posts.
+    fn posts_line(&self) -> String {
+        if self.posts_sent + self.posts_pending + self.posts_failed + self.posts_previewed == 0 {
+            return String::new();
+        }
+        let mut s = format!(
+            ", posts {} sent / {} pending / {} failed",
+            self.posts_sent, self.posts_pending, self.posts_failed
+        );
+        if self.posts_previewed > 0 {
+            s.push_str(&format!(" / {} previewed in the outbox", self.posts_previewed));
+        }
+        s
+    }
+
     pub fn line(&self) -> String {
         let periods = match self.periods.as_slice() {
             [] => "no period".to_string(),
@@ -79,7 +101,7 @@ impl RunSummary {
             ),
         };
         format!(
-            "run: {periods}, {} KPIs × {} segments ({} computed, {} cached), {} reports, emails {} sent / {} pending / {} failed{}; seconds: import {:.2}, compute {:.2}, render {:.2}, deliver {:.2}",
+            "run: {periods}, {} KPIs × {} segments ({} computed, {} cached), {} reports, emails {} sent / {} pending / {} failed{}{}; seconds: import {:.2}, compute {:.2}, render {:.2}, deliver {:.2}",
             self.kpis,
             self.segments,
             self.computed_periods,
@@ -89,6 +111,7 @@ impl RunSummary {
             self.emails_pending,
             self.emails_failed,
             if self.emails_previewed > 0 { format!(" / {} previewed in the outbox", self.emails_previewed) } else { String::new() },
+            self.posts_line(),
             self.seconds.import,
             self.seconds.compute,
             self.seconds.render,
@@ -241,6 +264,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     let generated_at = ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let snapshots = snapshots_json(store)?;
     let mut outgoing = Vec::new();
+    let mut posts: Vec<OutgoingPost> = Vec::new();
     for p in &periods {
         let rows = compare::compare_period(*p, &values, &catalogue, config);
         let stale = extras::stale_sources(store, *p)?;
@@ -286,10 +310,12 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         );
 
         let fates = deliver::fates(store, p.cadence, &p.id())?;
-        let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates);
+        let post_fates = notify::fates(store, p.cadence, &p.id())?;
+        let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates, &post_fates);
         let PeriodFiles {
             files: mut all,
             emails,
+            notices,
             reports,
         } = files;
         all.push((PathBuf::from("manifest.json"), manifest.into_bytes()));
@@ -334,6 +360,26 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
                 attachment_csv: data::kpis_csv(*p, &scoped)?.into_bytes(),
             });
         }
+        for t in &config.notify {
+            let segment = t.segment_key();
+            let Some(notice) = notices.iter().find(|(s, _)| *s == segment).map(|(_, n)| n.clone())
+            else {
+                summary.warnings.push(format!(
+                    "{}: no data for segment {segment}; the {} webhook in {} gets no post",
+                    p.id(),
+                    t.kind.label(),
+                    t.url_env
+                ));
+                continue;
+            };
+            posts.push(OutgoingPost {
+                cadence: p.cadence,
+                period: p.id(),
+                target: t.clone(),
+                segment,
+                notice,
+            });
+        }
     }
     write_index(&renderer, config)?;
     summary.seconds.render = t.elapsed().as_secs_f64();
@@ -354,12 +400,25 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         summary.emails_pending = report.pending;
         summary.emails_failed = report.failed;
     }
+    // Slack and Teams: the same ledger, the same rules.
+    if opts.dry_run && !opts.no_send {
+        let written = notify::preview(config, &posts).context("writing the preview posts")?;
+        summary.posts_previewed = written.len();
+    } else if !opts.no_send && !config.notify.is_empty() {
+        notify::enqueue(store, &posts, ctx.now, opts.force).context("queueing the posts")?;
+        let report =
+            notify::send_pending(store, config, ctx.now, false).context("posting to the webhooks")?;
+        summary.posts_sent = report.sent;
+        summary.posts_pending = report.pending;
+        summary.posts_failed = report.failed;
+    }
     // Each period's manifest records the fate of every email of that period
     // in the send ledger (earlier runs included).
     for p in &periods {
         let fates = deliver::fates(store, p.cadence, &p.id())?;
-        if !fates.is_empty() {
-            let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates);
+        let post_fates = notify::fates(store, p.cadence, &p.id())?;
+        if !fates.is_empty() || !post_fates.is_empty() {
+            let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates, &post_fates);
             archive::write_file(
                 &archive::period_dir(&config.report.out_dir, *p).join("manifest.json"),
                 manifest.as_bytes(),
@@ -382,6 +441,8 @@ fn join_to(r: &crate::config::Recipient) -> String {
 pub struct PeriodFiles {
     pub files: Vec<(PathBuf, Vec<u8>)>,
     pub emails: Vec<(String, report::EmailParts)>,
+    /// The Slack/Teams notice of each scope a `[[notify]]` entry asks for.
+    pub notices: Vec<(String, report::notice::Notice)>,
     pub reports: usize,
 }
 
@@ -487,9 +548,11 @@ pub fn render_period(
         }
         reports += 1;
     }
+    let notices = report::notice::for_scopes(config, &input, &folders)?;
     Ok(PeriodFiles {
         files,
         emails,
+        notices,
         reports,
     })
 }
@@ -513,6 +576,7 @@ fn manifest_json(
     generated_at: &str,
     snapshots: &serde_json::Value,
     fates: &[deliver::Fate],
+    posts: &[crate::store::posts::PostFate],
 ) -> String {
     let doc = serde_json::json!({
         "schema": "scorecard.manifest/1",
@@ -522,10 +586,28 @@ fn manifest_json(
         "generated_at": generated_at,
         "snapshots": snapshots,
         "emails": fates,
+        "posts": posts,
     });
     let mut s = serde_json::to_string_pretty(&doc).expect("plain JSON");
     s.push('\n');
     s
+}
+
+/// Rewrites the `emails` and `posts` of a period's manifest.json from the
+/// ledger (after `scorecard send`), leaving the rest as the run wrote it.
+/// A period with no archived manifest is left alone.
+pub fn refresh_manifest(store: &Store, config: &Config, p: Period) -> Result<()> {
+    let path = archive::period_dir(&config.report.out_dir, p).join("manifest.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let mut doc: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    doc["emails"] = serde_json::to_value(deliver::fates(store, p.cadence, &p.id())?)?;
+    doc["posts"] = serde_json::to_value(notify::fates(store, p.cadence, &p.id())?)?;
+    let mut s = serde_json::to_string_pretty(&doc)?;
+    s.push('\n');
+    archive::write_file(&path, s.as_bytes(), archive::page_mode(config.report.private))
 }
 
 /// The archive index pages: every archived period, newest first.

@@ -22,6 +22,7 @@ pub(super) struct RawReport {
     title: Option<String>,
     currency: Option<String>,
     private: Option<bool>,
+    base_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct ReportConfig {
     pub currency: String,
     /// Archive pages readable by their owner only (0600 instead of 0644).
     pub private: bool,
+    /// Where the archive root is published (`https://…/reports`), for links in emails.
+    pub base_url: Option<String>,
 }
 
 pub(super) fn check(
@@ -73,6 +76,19 @@ pub(super) fn check(
         }
         segments.push(s);
     }
+    let base_url =
+        match raw.base_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+                Some(u.trim_end_matches('/').to_string())
+            }
+            Some(u) => return Err(err(
+                "base_url",
+                format!(
+                    "'{u}' is not an http(s) address (e.g. https://reports.example.com/scorecard)"
+                ),
+            )),
+        };
     let path = |p: &str| base.join(p);
     Ok(ReportConfig {
         cadence,
@@ -88,5 +104,6 @@ pub(super) fn check(
             .unwrap_or_else(|| format!("{} CRM scorecard", cadence.adjective())),
         currency: raw.currency.unwrap_or_else(|| "$".into()),
         private: raw.private.unwrap_or(false),
+        base_url,
     })
 }

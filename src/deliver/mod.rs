@@ -17,6 +17,7 @@
 //! its variable when sending starts and never written anywhere.
 pub mod error;
 pub mod message;
+pub mod notify;
 mod transport;
 
 use std::path::PathBuf;

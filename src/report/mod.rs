@@ -7,6 +7,7 @@ pub mod data;
 pub mod format;
 pub mod insights;
 pub mod markdown;
+pub mod notice;
 pub mod templates;
 pub mod view;
 

@@ -215,4 +215,31 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX surveys_customer ON surveys(customer_id);
     CREATE INDEX activities_customer ON activities(customer_id);
     "#,
+    // 6: the webhook posts (Slack, Teams) beside the emails of the send
+    // ledger: one row per (cadence, period, target, segment, content hash)
+    // holding the JSON payload posted verbatim. `target` is the kind and the
+    // variable holding the URL (`slack:SLACK_WEBHOOK_URL`), never the URL.
+    // `in_flight` is written before each request, so a run killed mid-post
+    // leaves `uncertain` (reposted only by `send --retry`), not a duplicate.
+    r#"
+    CREATE TABLE posts (
+        id INTEGER PRIMARY KEY,
+        cadence TEXT NOT NULL,
+        period TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('slack', 'teams')),
+        target TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'in_flight', 'sent', 'failed', 'uncertain')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        http_status INTEGER,
+        last_error TEXT,
+        next_attempt_at TEXT,
+        sent_at TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (cadence, period, target, segment, content_hash)
+    );
+    CREATE INDEX posts_state ON posts(state, id);
+    "#,
 ];

@@ -10,6 +10,7 @@ pub mod dialect;
 pub mod import;
 pub mod migrations;
 pub mod migrations_pg;
+pub mod posts;
 pub mod pg;
 pub mod runs;
 pub mod sends;
