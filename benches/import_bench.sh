@@ -122,7 +122,7 @@ print(blocks[4])   # migration 5, verbatim: kind and customer_id indexes
 EOF
 # day number = days since 0001-01-01 (period::day_number); julianday('0001-01-01') = 1721425.5
 D() { echo "CAST(julianday($1) - 1721425.5 AS INTEGER)"; }
-E() { echo "CAST(unixepoch($1) AS INTEGER)"; }
+E() { echo "CAST(unixepoch($1) AS INTEGER) * 1000"; }  # milliseconds (migration 6)
 N() { echo "NULLIF($1, '')"; }
 {
   cat "$WORK/pragmas.sql" "$WORK/schema.sql" "$WORK/staging.sql"

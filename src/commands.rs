@@ -189,7 +189,7 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
     let config = Config::load(&cli.config, env)?;
     let _lock = lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("send", now))?;
     let store = Store::open_existing(&config.store_path)?;
-    let report = deliver::send_pending(&store, &config, None, now, retry)?;
+    let report = deliver::send_pending(&store, &config, now, retry)?;
     let posts = deliver::notify::send_pending(&store, &config, now, retry)?;
     // The manifests of the periods touched say what became of each message.
     let mut touched: Vec<String> = report.fates.iter().map(|f| f.period.clone()).collect();
@@ -424,7 +424,7 @@ pub fn show(
             if key.is_empty() {
                 String::new()
             } else {
-                format!(", {key}")
+                format!(", {}", report::view::segment_label(&key))
             }
         ))
     );

@@ -2,6 +2,7 @@
 //! comparisons → Tera reports → archive → email. `run` dispatches a command;
 //! each stage lives in its own module and knows nothing of the later ones.
 pub mod archive;
+pub mod catalogue;
 pub mod cli;
 pub mod commands;
 pub mod compare;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod period;
 pub mod report;
 pub mod run;
+pub mod sources;
 pub mod store;
 
 use std::process::ExitCode;

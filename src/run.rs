@@ -121,12 +121,19 @@ impl RunSummary {
 }
 
 /// Resolves the periods to report, oldest first.
+///
+/// A period counts as archived when the run that archived it recorded it
+/// in the store (with its emails queued, in one transaction): a folder a
+/// killed run left without that record is rendered again. `Last` refuses a
+/// `today` whose last completed period is earlier than a period already
+/// archived (a clock set back would re-mail old weeks) unless `force`; a
+/// range never goes past the last completed period.
 pub fn resolve_periods(
     store: &Store,
-    config: &Config,
     cadence: Cadence,
     selection: &Selection,
     today: NaiveDate,
+    force: bool,
 ) -> Result<(Vec<Period>, Vec<String>)> {
     let mut warnings = Vec::new();
     let last = Period::last_completed(cadence, today);
@@ -167,26 +174,42 @@ pub fn resolve_periods(
                 ))
                 .into());
             }
+            if !until.is_complete(today) {
+                return Err(Failure::usage(format!(
+                    "--until {} has not ended yet (today is {today}; the last completed period is {}): a range archives completed periods only; run a period that has not ended alone with --period {} for partial figures",
+                    until.id(),
+                    last.id(),
+                    until.id()
+                ))
+                .into());
+            }
             since.range_to(until)
         }
         Selection::Last => {
-            // Catch up every completed period since the last successful run
-            // that has no report yet; on the very first run, only `last`.
-            let previous: Option<String> = store.last_archived(cadence)?;
-            match previous
-                .and_then(|id| Period::parse(&id).ok())
-                .filter(|p| p.cadence == cadence && *p < last)
-            {
+            // Catch up every completed period since the latest archived one
+            // that has no archived run yet; on the very first run, only `last`.
+            let archived = store.archived_periods(cadence)?;
+            if let Some(latest) = archived.last().filter(|p| **p > last) {
+                if !force {
+                    return Err(Failure::usage(format!(
+                        "today is {today}, so the last completed period is {}, but {} is archived already: is the clock (or --today) right? Running now would report old periods again; pass --force to run anyway",
+                        last.id(),
+                        latest.id()
+                    ))
+                    .into());
+                }
+                warnings.push(format!(
+                    "--force: running {} although {} is archived already",
+                    last.id(),
+                    latest.id()
+                ));
+            }
+            match archived.iter().rev().find(|p| **p < last) {
                 Some(prev) => prev
                     .next()
                     .range_to(last)
                     .into_iter()
-                    .filter(|p| {
-                        *p == last
-                            || !archive::period_dir(&config.report.out_dir, *p)
-                                .join("kpis.json")
-                                .exists()
-                    })
+                    .filter(|p| *p == last || archived.binary_search(p).is_err())
                     .collect(),
                 None => vec![last],
             }
@@ -230,7 +253,8 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     {
         tracing::info!(path = %path.display(), "leftover of a dead run cleaned");
     }
-    let (periods, warnings) = resolve_periods(store, config, cadence, &opts.selection, ctx.today)?;
+    let (periods, warnings) =
+        resolve_periods(store, cadence, &opts.selection, ctx.today, opts.force)?;
     summary.warnings = warnings;
 
     // Compute.
@@ -394,8 +418,8 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     } else if !opts.no_send && !config.email.recipients.is_empty() {
         deliver::enqueue(store, config, &outgoing, ctx.now, opts.force)
             .context("queueing the emails")?;
-        let report = deliver::send_pending(store, config, None, ctx.now, false)
-            .context("sending the emails")?;
+        let report =
+            deliver::send_pending(store, config, ctx.now, false).context("sending the emails")?;
         summary.emails_sent = report.sent;
         summary.emails_pending = report.pending;
         summary.emails_failed = report.failed;

@@ -136,7 +136,7 @@ fn import_stores_rows_and_reimport_changes_nothing() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(opened, 1_794_988_800); // 2026-11-18T08:00:00Z
+    assert_eq!(opened, 1_794_988_800_000); // 2026-11-18T08:00:00Z, in milliseconds
     drop(db);
     let before = std::fs::read(p.path("scorecard.db")).unwrap();
     let out = p.ok(&["import", fixture("tiny").to_str().unwrap()]);
@@ -1216,9 +1216,17 @@ fn demo_runs_the_whole_job() {
     );
     let md = std::fs::read_to_string(week.join("scorecard.md")).unwrap();
     assert!(
-        md.contains("region=EMEA is holding back"),
+        md.contains("EMEA (region) is holding back"),
         "the demo's EMEA support story shows in the insights:\n{md}"
     );
+    // Findings already true last week are collapsed, not repeated in full;
+    // `(none)` is never shown as such.
+    assert!(md.contains("is still off track since"), "{md}");
+    assert!(
+        md.contains(" running, worse each week: "),
+        "a streak:\n{md}"
+    );
+    assert!(!md.contains("(none)"), "{md}");
     let outbox: Vec<_> = std::fs::read_dir(p.path("d/outbox"))
         .unwrap()
         .flatten()

@@ -233,7 +233,7 @@ fn a_delivered_message_is_a_complete_scorecard() {
         deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap(),
         2
     );
-    let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let report = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (2, 0, 0));
     assert_eq!(report.connections, 1, "one connection for the run");
     assert_eq!(server.sessions(), 1);
@@ -287,7 +287,7 @@ fn a_server_answering_451_twice_then_accepting_gets_one_copy() {
     let store = Store::open(&dir.path().join("s.db")).unwrap();
     deliver::enqueue(&store, &c, &both(&c, "2026-W47")[..1], now(), false).unwrap();
     let started = Instant::now();
-    let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let report = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (1, 0, 0));
     assert_eq!(
         report.fates[0].attempts, 3,
@@ -301,7 +301,7 @@ fn a_server_answering_451_twice_then_accepting_gets_one_copy() {
     assert_eq!(server.data_commands(), 2);
     assert_complete(&server.received()[0]);
     // Nothing left to send.
-    let again = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let again = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert!(again.fates.is_empty());
     assert_eq!(server.received().len(), 1);
 }
@@ -316,7 +316,7 @@ fn deferred_past_max_attempts_stays_pending_with_the_reason() {
     let c = config(dir.path(), server.port, "", &Env::new());
     let store = Store::open(&dir.path().join("s.db")).unwrap();
     deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap();
-    let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let report = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (0, 2, 0));
     // A refusal of one message does not stop the others: each had its 3 tries.
     assert!(
@@ -342,7 +342,7 @@ fn with_the_server_down_messages_wait_and_go_out_once_when_it_is_back() {
     let store = Store::open(&dir.path().join("s.db")).unwrap();
     deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap();
 
-    let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let report = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (0, 2, 0));
     let expected = format!(
         "cannot connect to 127.0.0.1:{port}: connection refused (the mail server may be down; the message stays pending and is retried by `scorecard send` or the next run)"
@@ -367,7 +367,7 @@ fn with_the_server_down_messages_wait_and_go_out_once_when_it_is_back() {
 
     // The server is back: `scorecard send` delivers each message once.
     let server = TestServer::start_on(port, Script::default());
-    let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let report = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (2, 0, 0));
     assert_eq!(report.fates[0].attempts, 4);
     assert_eq!(server.received().len(), 2);
@@ -375,7 +375,7 @@ fn with_the_server_down_messages_wait_and_go_out_once_when_it_is_back() {
         assert_complete(&r);
     }
     // A second send, and a re-run, send nothing.
-    let again = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let again = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((again.sent, again.pending, again.fates.len()), (0, 0, 0));
     assert_eq!(
         deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap(),
@@ -395,7 +395,7 @@ fn a_rejected_recipient_is_marked_failed_with_the_reason() {
     let c = config(dir.path(), server.port, "", &Env::new());
     let store = Store::open(&dir.path().join("s.db")).unwrap();
     deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap();
-    let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let report = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (1, 0, 1));
     let failed = &report.fates[0];
     assert_eq!(failed.state, "failed");
@@ -410,9 +410,9 @@ fn a_rejected_recipient_is_marked_failed_with_the_reason() {
     assert_eq!(server.sessions(), 1);
 
     // A plain `send` leaves the failed one alone; `send --retry` tries again.
-    let again = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let again = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((again.fates.len(), again.failed_earlier), (0, 1));
-    let retry = deliver::send_pending(&store, &c, None, now(), true).unwrap();
+    let retry = deliver::send_pending(&store, &c, now(), true).unwrap();
     assert_eq!((retry.sent, retry.failed), (0, 1));
     assert_eq!(retry.fates[0].attempts, 2);
     assert_eq!(server.received().len(), 1);
@@ -455,7 +455,7 @@ fn tls_mismatches_read_as_sentences_and_stop_the_run() {
     // Implicit TLS against a plain server: the handshake fails at once.
     let c = config_tls(dir.path(), server.port, "tls", "", &Env::new());
     deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap();
-    let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let report = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (0, 2, 0));
     let e = report.fates[0].last_error.clone().unwrap();
     assert!(
@@ -507,7 +507,7 @@ fn a_refused_login_names_the_variable_and_never_the_password() {
     );
     let store = Store::open(&dir.path().join("s.db")).unwrap();
     deliver::enqueue(&store, &c, &both(&c, "2026-W47"), now(), false).unwrap();
-    let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let report = deliver::send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (0, 2, 0));
     let e = report.fates[0].last_error.clone().unwrap();
     assert_eq!(
@@ -550,6 +550,30 @@ fn a_refused_login_names_the_variable_and_never_the_password() {
     let err = deliver::check(&c).unwrap_err();
     assert_eq!(scorecard::error::exit_code(&err), 2);
     assert!(!format!("{err:#} {err:?}").contains(&password));
+}
+
+#[test]
+fn the_password_is_the_one_read_when_the_config_was_checked() {
+    let server = AuthServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The variable exists only in the environment the config was checked
+    // against, not in this process: sending must not read it again.
+    let var = "SCORECARD_TEST_UNSET_PASSWORD_7f3a";
+    assert!(std::env::var_os(var).is_none());
+    let env = Env::from([(var.to_string(), "at-validation-time".to_string())]);
+    let c = config(
+        dir.path(),
+        server.port,
+        &format!("username = \"u\"\npassword_env = \"{var}\""),
+        &env,
+    );
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    deliver::enqueue(&store, &c, &both(&c, "2026-W47")[..1], now(), false).unwrap();
+    deliver::send_pending(&store, &c, now(), false).unwrap();
+    let sent = server.auth_lines();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let decoded = base64_decode(sent[0].trim_start_matches("AUTH PLAIN "));
+    assert_eq!(decoded, b"\0u\0at-validation-time".to_vec());
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -596,7 +620,7 @@ fn bench_deliver_100_recipients() {
     );
     let queued = t.elapsed();
     let t = Instant::now();
-    let report = deliver::send_pending(&store, &c, None, now(), false).unwrap();
+    let report = deliver::send_pending(&store, &c, now(), false).unwrap();
     let sent = t.elapsed();
     assert_eq!(report.sent, 100);
     assert_eq!(server.received().len(), 100);
@@ -700,7 +724,7 @@ fn the_binary_archives_first_and_delivers_once_after_an_outage() {
         .expect("the segment recipient's copy");
     let (text, images, csv) = text_of(emea);
     assert!(
-        text.starts_with("# Weekly CRM scorecard: region=EMEA"),
+        text.starts_with("# Weekly CRM scorecard: EMEA (region)"),
         "{text}"
     );
     assert!(images >= 4, "trend charts as inline PNGs");

@@ -351,3 +351,182 @@ fn nul_bytes_in_text_are_refused() {
     );
     p.refused(&dir, &[], "activities.csv:2:3: kind: contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)");
 }
+
+// ------------------------------------------------------------ value parsing
+
+/// Salesforce: a timestamp and a date in one file, no format set; offsets in
+/// every spelling honoured, fractional seconds kept.
+#[test]
+fn iso_dates_and_timestamps_are_detected_and_offsets_honoured() {
+    let p = Project::new("[report]\ntimezone = \"Europe/Paris\"\n");
+    let dir = p.file(
+        "sf",
+        "deals.csv",
+        b"deal_id,created_on,stage,closed_on\n\
+          D1,2024-01-22T16:14:25.000+0000,won,2024-01-30\n\
+          D2,2024-01-22T23:30:00.000+0000,open,\n\
+          D3,2024-01-22T23:30:00-05:00,lost,2024-02-01\n",
+    );
+    p.ok(&["import", &dir]);
+    // Instants become days in the report time zone (Paris, UTC+1).
+    assert_eq!(
+        p.strings("SELECT deal_id || ' ' || created_on FROM deals ORDER BY deal_id"),
+        ["D1 2024-01-22", "D2 2024-01-23", "D3 2024-01-23"]
+    );
+    let dir = p.file(
+        "t",
+        "tickets.csv",
+        b"ticket_id,opened_at,first_response_at,resolved_at\n\
+          T1,2026-11-17T09:30:00.250+0100,2026-11-17T08:30:00.750Z,2026-11-17 10:30:00.5\n\
+          T2,2026-11-17T09:30:00+01,2026-11-17T09:30:00+0000,\n",
+    );
+    p.ok(&["import", &dir]);
+    // Milliseconds since the epoch; the local one read in Paris.
+    assert_eq!(
+        p.strings("SELECT ticket_id || ' ' || opened_at || ' ' || ifnull(first_response_at, '') || ' ' || ifnull(resolved_at, '') FROM tickets ORDER BY ticket_id"),
+        [
+            "T1 1794904200250 1794904200750 1794907800500",
+            "T2 1794904200000 1794907800000 "
+        ]
+    );
+}
+
+/// `timestamp_format` with `%z`: the offset used to be ignored (a +0200
+/// value was stored as UTC wall time).
+#[test]
+fn a_configured_format_honours_its_offset_and_formats_are_per_column() {
+    let p = Project::new(
+        "[import.tickets]\ntimestamp_format = \"%Y-%m-%dT%H:%M:%S%.3f%z\"\nformats = { resolved_at = \"%d.%m.%Y %H:%M\" }\ntimezone = \"Europe/Berlin\"\n",
+    );
+    let dir = p.file(
+        "t",
+        "tickets.csv",
+        b"ticket_id,opened_at,resolved_at\nT1,2024-01-22T16:14:25.000+0200,23.01.2024 09:00\n",
+    );
+    p.ok(&["import", &dir]);
+    let at = |col: &str| p.number(&format!("SELECT {col} FROM tickets")) as i64;
+    // 14:14:25Z; 09:00 in Berlin is 08:00Z.
+    assert_eq!(at("opened_at"), 1_705_932_865_000);
+    assert_eq!(at("resolved_at"), 1_705_996_800_000);
+    let q = Project::new("[import.tickets]\nformats = { channel = \"%Y\" }\n");
+    let (code, stderr) = q.fail(&["import", &dir]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("'channel' is not a date or timestamp column of tickets.csv"),
+        "{stderr}"
+    );
+}
+
+/// A response at 0.5 s is 0.5 s, and 24 h + 0.5 s is outside a 24 h SLA;
+/// whole seconds give the figures they always gave.
+#[test]
+fn fractional_seconds_count() {
+    let p = Project::new("");
+    let dir = p.file(
+        "t",
+        "tickets.csv",
+        b"ticket_id,opened_at,first_response_at\n\
+          T1,2026-11-17T09:00:00Z,2026-11-17T09:00:00.500Z\n\
+          T2,2026-11-17T09:00:00Z,2026-11-18T09:00:00.500Z\n\
+          T3,2026-11-17T09:00:00Z,2026-11-18T09:00:00Z\n",
+    );
+    p.ok(&["import", &dir]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let k = p.kpis("2026-W47");
+    // Answered within 24 h: T1 (0.5 s) and T3 (exactly 24 h) = 2 of 3.
+    close(value(&k, "first_response_sla_rate"), 100.0 * 2.0 / 3.0);
+    // Mean: (0.5 + 86400.5 + 86400) / 3 s = 57600.333… s = 16.000092… h.
+    close(
+        value(&k, "avg_first_response_hours"),
+        (0.5 + 86_400.5 + 86_400.0) / 3.0 / 3600.0,
+    );
+    close(value(&k, "median_first_response_hours"), 24.0);
+}
+
+#[test]
+fn number_formats_read_currency_symbols_and_decimal_commas() {
+    let p = Project::new("[import.orders]\nnumber_format = \"1,234.56\"\n");
+    let dir = p.file(
+        "us",
+        "orders.csv",
+        format!(
+            "{ORDERS},cost\nO1,C1,2026-11-16,\"$1,234.56\",$34.56\nO2,C1,2026-11-16,($10.00),\n"
+        )
+        .as_bytes(),
+    );
+    p.ok(&["import", &dir]);
+    assert_eq!(p.number("SELECT sum(amount) FROM orders"), 1224.56);
+    let q = Project::new("[import.orders]\nnumber_format = \"1.234,56\"\n");
+    let dir = q.file(
+        "de",
+        "orders.csv",
+        "order_id;customer_id;ordered_on;amount\nO1;C1;2026-11-16;1.234,56 €\nO2;C1;2026-11-16;-0,50 €\n".as_bytes(),
+    );
+    q.ok(&["import", &dir]);
+    assert_eq!(q.number("SELECT sum(amount) FROM orders"), 1234.06);
+    // Without number_format the plain rule holds, and says what to set.
+    let r = Project::new("");
+    let dir = r.file(
+        "us",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,2026-11-16,\"$1,234.56\"\n").as_bytes(),
+    );
+    r.refused(&dir, &[], "orders.csv:2:4: amount: '$1,234.56' is not a number (use '.' as decimal point and no thousands separator, or set number_format in [import.<file>], e.g. \"1,234.56\" or \"1.234,56\")");
+}
+
+/// Values a user cannot have meant: refused by cell, with or without a
+/// format, and the store unchanged.
+#[test]
+fn implausible_values_are_refused() {
+    let p = Project::new("");
+    let ok = p.file(
+        "ok",
+        "orders.csv",
+        format!("{ORDERS}\nO0,C1,2026-11-16,5\n").as_bytes(),
+    );
+    p.ok(&["import", &ok]);
+    let big = "9".repeat(400);
+    let cases = [
+        (
+            format!("{ORDERS}\nO1,C1,2026-11-16,{big}\n"),
+            "orders.csv:2:4: amount: '99999999999999999999… (400 characters)' is too large to be a number from a CRM (more than 18 digits before the decimal point)".to_string(),
+        ),
+        (
+            format!("{ORDERS}\nO1,C1,1899-12-31,5\n"),
+            "orders.csv:2:3: ordered_on: '1899-12-31' is outside the years 1900 to 2199 (a placeholder or a typo?)".into(),
+        ),
+        (
+            format!("{ORDERS}\nO1,C1,9999-12-31,5\n"),
+            "orders.csv:2:3: ordered_on: '9999-12-31' is outside the years 1900 to 2199".into(),
+        ),
+        (
+            format!("{ORDERS}\nO1,C1,2026-1-5,5\n"),
+            "orders.csv:2:3: ordered_on: '2026-1-5' is not a date (expected YYYY-MM-DD with a zero-padded month and day, like 2026-01-05; set date_format in [import.<file>] for other layouts)".into(),
+        ),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let dir = p.file(&format!("bad{i}"), "orders.csv", text.as_bytes());
+        p.refused(&dir, &[], expected);
+    }
+    let t = p.file(
+        "ts",
+        "tickets.csv",
+        b"ticket_id,opened_at\nT1,2026-11-17T09:00:00Z\nT2,0001-01-01T00:00:00Z\n",
+    );
+    p.refused(
+        &t,
+        &[],
+        "tickets.csv:3:2: opened_at: '0001-01-01T00:00:00Z' is outside the years 1900 to 2199",
+    );
+    let q = Project::new("[import.orders]\ndate_format = \"%d/%m/%Y\"\n");
+    let dir = q.file(
+        "f",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,01/01/1850,5\n").as_bytes(),
+    );
+    q.refused(
+        &dir,
+        &[],
+        "orders.csv:2:3: ordered_on: '01/01/1850' is outside the years 1900 to 2199",
+    );
+}

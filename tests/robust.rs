@@ -368,3 +368,189 @@ fn customer_data_is_owner_only_and_archive_pages_are_0644_unless_private() {
         );
     }
 }
+
+// ------------------------------------------------ stale data (A, B, A)
+
+#[test]
+fn a_snapshot_imported_again_after_another_one_is_not_skipped() {
+    let p = Project::tiny();
+    let a = p.snapshot(
+        "a",
+        &[(
+            "orders.csv",
+            "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,100\n",
+        )],
+    );
+    let b = p.snapshot(
+        "b",
+        &[(
+            "orders.csv",
+            "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,250\n",
+        )],
+    );
+    let amount = || -> f64 {
+        p.db()
+            .query_row("SELECT amount FROM orders WHERE order_id = 'O1'", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    p.ok(&["import", a.to_str().unwrap()]);
+    p.ok(&["import", b.to_str().unwrap()]);
+    assert_eq!(amount(), 250.0);
+    // A again: not "unchanged" (it differs from the latest import of
+    // orders.csv, which is B), so the store holds A's figures again.
+    let out = p.ok(&["import", a.to_str().unwrap()]);
+    assert!(!out.contains("unchanged, this exact file"), "{out}");
+    assert_eq!(amount(), 100.0);
+    // And A once more is skipped: it is the latest import now.
+    let out = p.ok(&["import", a.to_str().unwrap()]);
+    assert!(out.contains("unchanged, this exact file"), "{out}");
+}
+
+// ------------------------------------------------ item 6: config
+
+#[test]
+fn a_templates_dir_that_does_not_exist_is_refused() {
+    let p = Project::tiny_with("");
+    let config = p.read("config.toml").replace(
+        "out_dir = \"reports\"",
+        "out_dir = \"reports\"\ntemplates_dir = \"my-templates\"",
+    );
+    std::fs::write(p.path("config.toml"), config).unwrap();
+    // Before: `check` said "templates: … all parse" and runs used the built-ins.
+    let (code, out, err) = p.status(&["check"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("[report] templates_dir:") && err.contains("my-templates is not a folder"),
+        "{err}"
+    );
+    assert!(err.contains("config.toml:"), "names the line: {err}");
+}
+
+#[test]
+fn non_finite_numbers_are_refused_where_they_are_written() {
+    let p = Project::new("[kpi.nps]\ntarget = nan\n");
+    let (code, _, err) = p.status(&["kpis"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("config.toml:2:")
+            && err.contains("kpi.nps.target = nan is not a finite number"),
+        "{err}"
+    );
+    let p = Project::new("[service]\nfirst_response_sla_hours = -inf\n");
+    let (code, _, err) = p.status(&["kpis"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("first_response_sla_hours = -inf"), "{err}");
+    // Through an environment override too.
+    let p = Project::new("[kpi.nps]\ntarget = 40\n");
+    let out = p
+        .cmd()
+        .arg("kpis")
+        .env("SCORECARD_KPI__NPS__TARGET", "nan")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nan or inf"));
+    // And in a benchmarks file.
+    let p = Project::new("[benchmarks]\nfile = \"b.toml\"\n");
+    std::fs::write(
+        p.path("b.toml"),
+        "[[benchmark]]\nindustry = \"saas\"\nkpi = \"nps\"\nvalue = inf\nsource = \"x\"\nyear = 2025\n",
+    )
+    .unwrap();
+    let (code, _, err) = p.status(&["kpis"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("b.toml:4:") && err.contains("value = inf"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_template_that_renders_too_much_stops_the_run_naming_it() {
+    let p = Project::tiny();
+    let config = p.read("config.toml").replace(
+        "out_dir = \"reports\"",
+        "out_dir = \"reports\"\ntemplates_dir = \"t\"",
+    );
+    std::fs::write(p.path("config.toml"), config).unwrap();
+    std::fs::create_dir_all(p.path("t")).unwrap();
+    // 100 MB if nothing stops it.
+    std::fs::write(
+        p.path("t/scorecard.md"),
+        format!("{{% for i in range(end=1000) %}}{{% for j in range(end=1000) %}}{}{{% endfor %}}{{% endfor %}}", "x".repeat(100)),
+    )
+    .unwrap();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let (code, _, err) = p.status(&["run", "--no-send", "--period", "2026-W47"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("template scorecard.md (") && err.contains("renders more than 10 MB"),
+        "{err}"
+    );
+    assert!(!p.path("reports/weekly/2026-W47").exists());
+}
+
+// ------------------------------------------------ item 5: the clock
+
+#[test]
+fn a_clock_set_back_is_refused_unless_forced() {
+    let p = Project::tiny_with(FILE_EMAIL);
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let run_on = |day: &str, extra: &[&str]| {
+        let out = p
+            .cmd()
+            .args(["run", "--allow-stale"])
+            .args(extra)
+            .env("SCORECARD_TODAY", day)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run_on("2026-11-23", &[]).0, 0); // archives and mails W47
+    let emails = || std::fs::read_dir(p.path("outbox")).unwrap().count();
+    assert_eq!(emails(), 1);
+    // Before: a clock set back a week re-ran (and re-mailed) an old week.
+    let (code, err) = run_on("2026-11-16", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the last completed period is 2026-W46, but 2026-W47 is archived already")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(emails(), 1, "nothing mailed");
+    assert!(!p.path("reports/weekly/2026-W46").exists());
+    let (code, err) = run_on("2026-11-16", &["--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(p.path("reports/weekly/2026-W46/kpis.json").exists());
+}
+
+#[test]
+fn a_range_never_archives_a_period_that_has_not_ended() {
+    let p = Project::tiny();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    // Today is 2026-11-23: W48 has not ended.
+    let (code, _, err) = p.status(&[
+        "run",
+        "--no-send",
+        "--allow-stale",
+        "--since",
+        "2026-W46",
+        "--until",
+        "2026-W50",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--until 2026-W50 has not ended yet") && err.contains("--period 2026-W50"),
+        "{err}"
+    );
+    assert!(!p.path("reports/weekly").exists());
+    // Asked for by --period, it runs, with the partial-figures warning.
+    let (code, _, err) = p.status(&["run", "--no-send", "--allow-stale", "--period", "2026-W48"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("has not ended yet"), "{err}");
+}

@@ -64,8 +64,10 @@ pub(super) fn check(
             "built-in benchmarks.toml".to_string(),
         ),
     };
-    let file: BenchmarkFile =
-        toml::from_str(&text).map_err(|e| ConfigError::syntax(&name, &text, &e))?;
+    let doc = toml::de::DeTable::parse(&text).map_err(|e| ConfigError::syntax(&name, &text, &e))?;
+    super::refuse_non_finite(doc.get_ref(), "", &name, &text)?;
+    let file = BenchmarkFile::deserialize(toml::de::Deserializer::from(doc))
+        .map_err(|e| ConfigError::syntax(&name, &text, &e))?;
     if let Some(ind) = &raw.industry {
         if !file.benchmark.iter().any(|b| &b.industry == ind) {
             let mut known: Vec<_> = file.benchmark.iter().map(|b| b.industry.as_str()).collect();

@@ -54,6 +54,23 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// A `nan` or `inf` where a number is expected.
+    pub(crate) fn non_finite(
+        file: &str,
+        text: &str,
+        span: Range<usize>,
+        key: &str,
+        written: &str,
+    ) -> ConfigError {
+        let (line, col) = line_col(text, span.start);
+        ConfigError::Syntax {
+            location: format!("{file}:{line}:{col}"),
+            message: format!(
+                "{key} = {written} is not a finite number; write a number such as 40 or 0.5"
+            ),
+        }
+    }
+
     /// The error of the TOML parser or of deserializing its document, with
     /// `file:line:column` from the parser's span.
     pub(crate) fn syntax(file: &str, text: &str, e: &toml::de::Error) -> ConfigError {

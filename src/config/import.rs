@@ -21,6 +21,9 @@ pub(super) struct RawImport {
     delimiter: Option<String>,
     header_rows: Option<usize>,
     skip_rows: Vec<String>,
+    formats: BTreeMap<String, String>,
+    timezone: Option<String>,
+    number_format: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -42,6 +45,12 @@ pub struct ImportMapping {
     /// Rows whose first cell starts with one of these are not data: report
     /// footers such as `Grand Totals`.
     pub skip_rows: Vec<String>,
+    /// canonical column → its own date or timestamp format (strftime).
+    pub formats: BTreeMap<String, String>,
+    /// The time zone of local timestamps in the file (None: the report's).
+    pub timezone: Option<chrono_tz::Tz>,
+    /// How decimals are written (default: `1234.56`, nothing else).
+    pub number_format: crate::ingest::values::NumberFormat,
 }
 
 pub(super) fn check(
@@ -97,6 +106,54 @@ fn mapping(
             stages.insert(n.trim().to_lowercase(), canonical.clone());
         }
     }
+    for (column, f) in &m.formats {
+        use crate::ingest::schema::ColumnType;
+        match kind.columns().iter().find(|c| c.name == column) {
+            Some(c) if matches!(c.ty, ColumnType::Date | ColumnType::Timestamp) => {}
+            Some(_) => {
+                return Err(err(
+                    "formats",
+                    format!("'{column}' is not a date or timestamp column of {key}.csv"),
+                ))
+            }
+            None => {
+                let known: Vec<_> = kind.columns().iter().map(|c| c.name).collect();
+                return Err(err(
+                    "formats",
+                    format!(
+                        "'{column}' is not a column of {key}.csv (columns: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        if chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error)) {
+            return Err(err(
+                "formats",
+                format!("'{f}' ({column}) is not a valid strftime format"),
+            ));
+        }
+    }
+    let timezone = match &m.timezone {
+        None => None,
+        Some(t) => Some(t.parse::<chrono_tz::Tz>().map_err(|_| {
+            err(
+                "timezone",
+                format!(
+                    "'{t}' is not an IANA time zone name (like Europe/Berlin or America/New_York)"
+                ),
+            )
+        })?),
+    };
+    let number_format = match &m.number_format {
+        None => crate::ingest::values::NumberFormat::PLAIN,
+        Some(f) => crate::ingest::values::NumberFormat::parse(f).ok_or_else(|| {
+            err(
+                "number_format",
+                format!("'{f}' (write how 1234.56 looks in the file: \"1,234.56\", \"1.234,56\", \"1 234,56\", \"1'234.56\", \"1234,56\" or \"1234.56\")"),
+            )
+        })?,
+    };
     for (k, f) in [
         ("date_format", &m.date_format),
         ("timestamp_format", &m.timestamp_format),
@@ -146,5 +203,8 @@ fn mapping(
         delimiter,
         header_rows,
         skip_rows: m.skip_rows,
+        formats: m.formats,
+        timezone,
+        number_format,
     })
 }

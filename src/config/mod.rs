@@ -165,13 +165,31 @@ fn read(
     text: &str,
     env: &Env,
 ) -> Result<(RawConfig, String), ConfigError> {
+    refuse_non_finite(doc.get_ref(), "", name, text)?;
     let document = || toml::de::Deserializer::from(doc.clone());
     // The document itself first: its errors carry line and column.
     let raw =
         RawConfig::deserialize(document()).map_err(|e| ConfigError::syntax(name, text, &e))?;
     let mut value =
         toml::Table::deserialize(document()).map_err(|e| ConfigError::syntax(name, text, &e))?;
-    let raw = if apply_env_overrides(&mut value, env)? {
+    let overridden = apply_env_overrides(&mut value, env)?;
+    if overridden {
+        fn finite(v: &toml::Value) -> bool {
+            match v {
+                toml::Value::Float(f) => f.is_finite(),
+                toml::Value::Table(t) => t.values().all(finite),
+                toml::Value::Array(a) => a.iter().all(finite),
+                _ => true,
+            }
+        }
+        if !value.values().all(finite) {
+            return Err(ConfigError::Override {
+                file: name.to_string(),
+                message: "a variable sets a number to nan or inf; write a finite number".into(),
+            });
+        }
+    }
+    let raw = if overridden {
         RawConfig::deserialize(toml::Value::Table(value.clone())).map_err(|e| {
             ConfigError::Override {
                 file: name.to_string(),
@@ -183,6 +201,56 @@ fn read(
     };
     let hash = hex::encode(Sha256::digest(toml::to_string(&value).unwrap_or_default()));
     Ok((raw, hash))
+}
+
+/// TOML has `nan` and `inf`; no setting of the scorecard means either (a
+/// target of `nan` would render "NaN" and compare as nothing), so any
+/// non-finite number is refused where it is written.
+pub(super) fn refuse_non_finite(
+    table: &DeTable<'_>,
+    path: &str,
+    name: &str,
+    text: &str,
+) -> Result<(), ConfigError> {
+    use toml::de::DeValue;
+    fn walk(
+        value: &toml::Spanned<DeValue<'_>>,
+        path: &str,
+        name: &str,
+        text: &str,
+    ) -> Result<(), ConfigError> {
+        match value.get_ref() {
+            DeValue::Float(f) => {
+                let finite = f.as_str().parse::<f64>().is_ok_and(f64::is_finite);
+                if !finite {
+                    return Err(ConfigError::non_finite(
+                        name,
+                        text,
+                        value.span(),
+                        path,
+                        f.as_str(),
+                    ));
+                }
+            }
+            DeValue::Table(t) => refuse_non_finite(t, path, name, text)?,
+            DeValue::Array(items) => {
+                for item in items {
+                    walk(item, path, name, text)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    for (key, value) in table {
+        let path = if path.is_empty() {
+            key.get_ref().to_string()
+        } else {
+            format!("{path}.{}", key.get_ref())
+        };
+        walk(value, &path, name, text)?;
+    }
+    Ok(())
 }
 
 /// `SCORECARD_REPORT__TIMEZONE=Europe/Paris` sets `[report] timezone`;

@@ -90,6 +90,18 @@ pub(super) fn check(
             )),
         };
     let path = |p: &str| base.join(p);
+    // A folder that is not there would silently mean the built-ins.
+    if let Some(dir) = raw.templates_dir.as_deref().map(path) {
+        if !dir.is_dir() {
+            return Err(err(
+                "templates_dir",
+                format!(
+                    "{} is not a folder (`scorecard init` writes the default templates; remove the key to use the built-in ones)",
+                    dir.display()
+                ),
+            ));
+        }
+    }
     Ok(ReportConfig {
         cadence,
         timezone,

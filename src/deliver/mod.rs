@@ -13,8 +13,9 @@
 //! - `transport`: SMTP (one connection per run), sendmail, the file outbox.
 //! - `error`: errors as sentences, and whether to retry, fail or stop.
 //!
-//! Logs name only the recipients' domains; the SMTP password is read from
-//! its variable when sending starts and never written anywhere.
+//! Logs name only the recipients' domains; the SMTP password comes from the
+//! checked configuration (read once, at validation) and is never written
+//! anywhere.
 pub mod error;
 pub mod message;
 pub mod notify;
@@ -31,7 +32,7 @@ use tracing::{debug, info, warn};
 pub use error::{Class, DeliverError};
 pub use transport::eml_name;
 
-use crate::config::{Config, Recipient, TransportKind};
+use crate::config::{Config, Recipient};
 use crate::error::Failure;
 use crate::period::Cadence;
 use crate::report::EmailParts;
@@ -59,8 +60,7 @@ pub struct DeliveryReport {
     /// Delivered by this call.
     pub sent: usize,
     /// Still pending after this call (every pending message of the ledger is
-    /// tried, so this is the ledger's pending count; exit code 4 when > 0;
-    /// 0 in a dry run, whose messages have the state `dry-run`).
+    /// tried, so this is the ledger's pending count; exit code 4 when > 0).
     pub pending: usize,
     /// Marked failed by this call (including failed ones retried in vain).
     pub failed: usize,
@@ -68,11 +68,6 @@ pub struct DeliveryReport {
     pub fates: Vec<Fate>,
     /// Failed earlier and not retried (`scorecard send --retry` retries them).
     pub failed_earlier: usize,
-    /// A transport override different from the configured transport (the
-    /// `--dry-run` file outbox): messages written, ledger untouched.
-    pub dry_run: bool,
-    /// Messages written to the outbox by a dry run.
-    pub written: usize,
     /// SMTP connections opened (one per run when the server keeps it open).
     pub connections: usize,
 }
@@ -144,32 +139,24 @@ pub fn enqueue(
     Ok(queued)
 }
 
-/// Sends what is pending (and, with `retry_failed`, what failed), retrying
-/// transient failures with capped exponential backoff within the run.
-/// `transport` overrides the configured one (`--dry-run` uses File).
+/// Sends what is pending (and, with `retry_failed`, what failed) through
+/// the configured transport, retrying transient failures with capped
+/// exponential backoff within the run.
 ///
 /// Each outcome is written to the ledger as soon as it is known. A
 /// transient failure is retried up to `max_attempts` times (waiting
 /// `retry_delay` × 2^k, at most 30 s) and then left pending; a permanent one
 /// marks the message failed; a setup failure (authentication, TLS, a missing
 /// password) or a server that stays unreachable stops the run, leaving the
-/// remaining messages pending with the same reason. An override that differs
-/// from the configured transport is a dry run: messages are written, the
-/// ledger is left as it was.
+/// remaining messages pending with the same reason.
 pub fn send_pending(
     store: &Store,
     config: &Config,
-    transport: Option<TransportKind>,
     now: DateTime<Utc>,
     retry_failed: bool,
 ) -> Result<DeliveryReport> {
     let ledger = store.sends();
-    let kind = transport.unwrap_or(config.email.transport);
-    let dry_run = kind != config.email.transport;
-    let mut report = DeliveryReport {
-        dry_run,
-        ..DeliveryReport::default()
-    };
+    let mut report = DeliveryReport::default();
     if !retry_failed {
         report.failed_earlier = ledger.count("failed")?;
     }
@@ -177,7 +164,7 @@ pub fn send_pending(
     if due.is_empty() {
         return Ok(report);
     }
-    let (mut sender, mut stopped) = match transport::Sender::new(config, kind) {
+    let (mut sender, mut stopped) = match transport::Sender::new(config) {
         Ok(s) => (Some(s), None),
         Err(e) => {
             warn!(reason = %e.for_log(), "emails not sent");
@@ -185,101 +172,12 @@ pub fn send_pending(
         }
     };
     for row in &due {
-        let domains = domains(&row.recipient);
-        if let (Some(e), false) = (&stopped, dry_run) {
-            ledger.note_error(row.id, &e.to_string())?;
-        }
-        let (Some(sender), None) = (sender.as_mut(), &stopped) else {
-            report.fates.push(fate_of(
-                ledger,
-                row,
-                dry_run,
-                stopped.as_ref().map(ToString::to_string),
-            )?);
-            continue;
-        };
-        let Some(bytes) = ledger.message(row.id)? else {
-            let reason = "the stored message is missing (it was queued by an older scorecard); run the period again with --force to rebuild it";
-            if !dry_run {
-                ledger.mark_failed(row.id, row.attempts, reason)?;
+        match (sender.as_mut(), &stopped) {
+            (Some(sender), None) => {
+                stopped = deliver_one(ledger, config, sender, row, now)?;
             }
-            report
-                .fates
-                .push(fate_of(ledger, row, dry_run, Some(reason.into()))?);
-            continue;
-        };
-        let from: Address = match row.envelope_from.as_deref().map(str::parse) {
-            Some(Ok(a)) => a,
-            _ => config.email.from.email.clone(),
-        };
-        let to: Vec<Address> = row
-            .recipient
-            .split(',')
-            .map(|a| a.parse::<Address>())
-            .collect::<Result<_, _>>()
-            .with_context(|| {
-                format!("the ledger holds an invalid address for {}", row.message_id)
-            })?;
-
-        let mut tries = 0;
-        let outcome = loop {
-            tries += 1;
-            match sender.send(&from, &to, &row.message_id, &bytes) {
-                Ok(path) => break Ok(path),
-                Err(e) => {
-                    let retry = e.class() == Class::Transient && tries < config.email.max_attempts;
-                    warn!(
-                        period = %row.period,
-                        domains = %domains,
-                        attempt = tries,
-                        class = e.class().as_str(),
-                        code = e.code().unwrap_or(0),
-                        reason = %e.for_log(),
-                        "email not delivered{}",
-                        if retry { "; retrying" } else { "" }
-                    );
-                    if !retry {
-                        break Err(e);
-                    }
-                    std::thread::sleep(backoff(config.email.retry_delay, tries));
-                }
-            }
-        };
-        let attempts = row.attempts + tries;
-        match outcome {
-            Ok(path) => {
-                let path = path.map(|p| p.display().to_string());
-                if dry_run {
-                    report.written += 1;
-                    let mut fate = fate_of(ledger, row, true, None)?;
-                    fate.state = "dry-run".into();
-                    fate.path = path;
-                    report.fates.push(fate);
-                    continue;
-                }
-                ledger.mark_sent(row.id, attempts, now, path.as_deref())?;
-                info!(period = %row.period, domains = %domains, attempts = tries, "email sent");
-            }
-            Err(e) if dry_run => {
-                report
-                    .fates
-                    .push(fate_of(ledger, row, true, Some(e.to_string()))?);
-                if e.stops_run() {
-                    stopped = Some(e);
-                }
-                continue;
-            }
-            Err(e) if e.class() == Class::Permanent => {
-                ledger.mark_failed(row.id, attempts, &e.to_string())?
-            }
-            Err(e) => {
-                let next = (e.class() == Class::Transient)
-                    .then(|| now + backoff(config.email.retry_delay, tries));
-                ledger.mark_pending(row.id, attempts, &e.to_string(), next)?;
-                if e.stops_run() {
-                    stopped = Some(e);
-                }
-            }
+            (_, Some(e)) => ledger.note_error(row.id, &e.to_string())?,
+            (None, None) => unreachable!("a sender, or the reason there is none"),
         }
         report.fates.push(ledger.fate(row.id)?);
     }
@@ -293,15 +191,84 @@ pub fn send_pending(
     Ok(report)
 }
 
-/// The fate of a message as the ledger holds it; for a dry run, which does
-/// not write to the ledger, with this call's error instead.
-fn fate_of(ledger: Sends, row: &Due, dry_run: bool, error: Option<String>) -> Result<Fate> {
-    let mut fate = ledger.fate(row.id)?;
-    if dry_run {
-        fate.last_error = error.or(fate.last_error);
-        fate.state = row.state.clone();
+/// Delivers one due message and records its outcome; returns the error that
+/// stops the run, if it was one.
+fn deliver_one(
+    ledger: Sends,
+    config: &Config,
+    sender: &mut transport::Sender,
+    row: &Due,
+    now: DateTime<Utc>,
+) -> Result<Option<DeliverError>> {
+    let Some(bytes) = ledger.message(row.id)? else {
+        let reason = "the stored message is missing (it was queued by an older scorecard); run the period again with --force to rebuild it";
+        ledger.mark_failed(row.id, row.attempts, reason)?;
+        return Ok(None);
+    };
+    let from: Address = match row.envelope_from.as_deref().map(str::parse) {
+        Some(Ok(a)) => a,
+        _ => config.email.from.email.clone(),
+    };
+    let to: Vec<Address> = row
+        .recipient
+        .split(',')
+        .map(|a| a.parse::<Address>())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("the ledger holds an invalid address for {}", row.message_id))?;
+    let (tries, outcome) = with_retries(config, row, || {
+        sender.send(&from, &to, &row.message_id, &bytes)
+    });
+    let attempts = row.attempts + tries;
+    match outcome {
+        Ok(path) => {
+            let path = path.map(|p| p.display().to_string());
+            ledger.mark_sent(row.id, attempts, now, path.as_deref())?;
+            info!(period = %row.period, domains = %domains(&row.recipient), attempts = tries, "email sent");
+            Ok(None)
+        }
+        Err(e) if e.class() == Class::Permanent => {
+            ledger.mark_failed(row.id, attempts, &e.to_string())?;
+            Ok(None)
+        }
+        Err(e) => {
+            let next = (e.class() == Class::Transient)
+                .then(|| now + backoff(config.email.retry_delay, tries));
+            ledger.mark_pending(row.id, attempts, &e.to_string(), next)?;
+            Ok(e.stops_run().then_some(e))
+        }
     }
-    Ok(fate)
+}
+
+/// Tries `send` until it succeeds, fails other than transiently, or has had
+/// `max_attempts` tries, sleeping the backoff in between. Returns the tries.
+fn with_retries<T>(
+    config: &Config,
+    row: &Due,
+    mut send: impl FnMut() -> Result<T, DeliverError>,
+) -> (u32, Result<T, DeliverError>) {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let e = match send() {
+            Ok(v) => return (tries, Ok(v)),
+            Err(e) => e,
+        };
+        let retry = e.class() == Class::Transient && tries < config.email.max_attempts;
+        warn!(
+            period = %row.period,
+            domains = %domains(&row.recipient),
+            attempt = tries,
+            class = e.class().as_str(),
+            code = e.code().unwrap_or(0),
+            reason = %e.for_log(),
+            "email not delivered{}",
+            if retry { "; retrying" } else { "" }
+        );
+        if !retry {
+            return (tries, Err(e));
+        }
+        std::thread::sleep(backoff(config.email.retry_delay, tries));
+    }
 }
 
 /// Writes the messages of `outgoing` to the file outbox as `.eml` files,
@@ -328,8 +295,7 @@ pub fn preview(config: &Config, outgoing: &[Outgoing], now: DateTime<Utc>) -> Re
 /// `scorecard check`: connects to the configured transport and says NOOP,
 /// sending nothing. Returns a sentence saying what was checked.
 pub fn check(config: &Config) -> Result<String> {
-    let mut sender =
-        transport::Sender::new(config, config.email.transport).map_err(check_failure)?;
+    let mut sender = transport::Sender::new(config).map_err(check_failure)?;
     sender.check().map_err(check_failure)
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::message::tests::{assert_scorecard_mail, outgoing};
 use super::*;
-use crate::config::Env;
+use crate::config::{Env, TransportKind};
 
 fn config(dir: &Path, extra: &str) -> Config {
     let text = format!(
@@ -76,7 +76,7 @@ fn sent_is_not_sent_again_unless_forced() {
     let c = config(dir.path(), "");
     let o = [outgoing("2026-W47", &["lead@example.com"], "nps,41.2\n")];
     enqueue(&store, &c, &o, now(), false).unwrap();
-    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    let report = send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (1, 0, 0));
     let fate = &report.fates[0];
     assert_eq!(fate.state, "sent");
@@ -90,13 +90,13 @@ fn sent_is_not_sent_again_unless_forced() {
 
     // A re-run queues and sends nothing.
     assert_eq!(enqueue(&store, &c, &o, now(), false).unwrap(), 0);
-    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    let report = send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.fates.len()), (0, 0, 0));
     assert_eq!(outbox_files(dir.path()), 1);
 
     // --force sends it again, with its own Message-ID.
     assert_eq!(enqueue(&store, &c, &o, now(), true).unwrap(), 1);
-    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    let report = send_pending(&store, &c, now(), false).unwrap();
     assert_eq!(report.sent, 1);
     assert_ne!(report.fates[0].message_id, fate.message_id);
     assert_eq!(outbox_files(dir.path()), 2);
@@ -126,7 +126,7 @@ fn newer_figures_replace_an_unsent_message_and_follow_a_sent_one() {
     )
     .unwrap();
     assert_eq!(rows(&store).len(), 1);
-    send_pending(&store, &c, None, now(), false).unwrap();
+    send_pending(&store, &c, now(), false).unwrap();
     // Corrected after: the correction is a new message.
     enqueue(
         &store,
@@ -155,7 +155,7 @@ fn one_message_per_recipient_entry_and_period() {
         outgoing("2026-W47", &["emea@example.org", "apac@example.net"], "b\n"),
     ];
     assert_eq!(enqueue(&store, &c, &o, now(), false).unwrap(), 3);
-    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    let report = send_pending(&store, &c, now(), false).unwrap();
     assert_eq!(report.sent, 3);
     assert_eq!(
         report.fates[2].recipient,
@@ -164,32 +164,6 @@ fn one_message_per_recipient_entry_and_period() {
     let w47 = fates(&store, Cadence::Weekly, "2026-W47").unwrap();
     assert_eq!(w47.len(), 2);
     assert!(w47.iter().all(|f| f.state == "sent"));
-}
-
-#[test]
-fn a_dry_run_writes_the_outbox_and_leaves_the_ledger() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::in_memory().unwrap();
-    // Configured for sendmail (never run here); the override writes files.
-    let c = config(dir.path(), "").clone();
-    let mut c = c;
-    c.email.transport = TransportKind::Sendmail;
-    c.email.sendmail_command = Some("/no/such/sendmail".into());
-    enqueue(
-        &store,
-        &c,
-        &[outgoing("2026-W47", &["lead@example.com"], "x\n")],
-        now(),
-        false,
-    )
-    .unwrap();
-    let report = send_pending(&store, &c, Some(TransportKind::File), now(), false).unwrap();
-    assert!(report.dry_run);
-    assert_eq!((report.written, report.sent, report.pending), (1, 0, 0));
-    assert_eq!(report.fates[0].state, "dry-run");
-    assert_eq!(outbox_files(dir.path()), 1);
-    assert_eq!(rows(&store)[0].1, "pending");
-    assert_eq!(rows(&store)[0].2, 0, "a dry run is not an attempt");
 }
 
 #[test]
@@ -222,7 +196,7 @@ fn a_missing_sendmail_stops_the_run_and_keeps_everything_pending() {
         outgoing("2026-W47", &["b@example.com"], "x\n"),
     ];
     enqueue(&store, &c, &o, now(), false).unwrap();
-    let report = send_pending(&store, &c, None, now(), false).unwrap();
+    let report = send_pending(&store, &c, now(), false).unwrap();
     assert_eq!((report.sent, report.pending, report.failed), (0, 2, 0));
     let e = report.fates[0].last_error.clone().unwrap();
     assert!(
@@ -235,35 +209,6 @@ fn a_missing_sendmail_stops_the_run_and_keeps_everything_pending() {
     let err = check(&c).unwrap_err();
     assert_eq!(crate::error::exit_code(&err), 2);
     assert!(format!("{err:#}").contains("/no/such/sendmail"));
-}
-
-#[test]
-fn a_missing_password_variable_is_reported_without_sending() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::in_memory().unwrap();
-    let var = "SCORECARD_TEST_UNSET_PASSWORD_7f3a";
-    let mut env = Env::new();
-    env.insert(var.into(), "at-validation-time".into());
-    let text = format!(
-        "[email]\ntransport = \"smtp\"\nfrom = \"scorecard@example.com\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = 9\ntls = \"none\"\nusername = \"u\"\npassword_env = \"{var}\"\n[[email.recipients]]\nto = [\"lead@example.com\"]\n"
-    );
-    let c = Config::from_toml(&text, dir.path(), None, &env).unwrap();
-    enqueue(
-        &store,
-        &c,
-        &[outgoing("2026-W47", &["lead@example.com"], "x\n")],
-        now(),
-        false,
-    )
-    .unwrap();
-    let report = send_pending(&store, &c, None, now(), false).unwrap();
-    assert_eq!(report.pending, 1);
-    let e = report.fates[0].last_error.clone().unwrap();
-    assert!(
-        e.starts_with(&format!("the environment variable {var} is not set")),
-        "{e}"
-    );
-    assert_eq!(report.fates[0].attempts, 0);
 }
 
 #[test]

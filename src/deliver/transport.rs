@@ -1,14 +1,19 @@
 //! The transports, one enum chosen by config (crates.io's habit): SMTP,
 //! sendmail, and a file outbox of `.eml` files (the demo and `--dry-run`).
 //!
-//! SMTP speaks through lettre's `SmtpConnection`, the client under its
-//! `SmtpTransport`, holding one connection open across every message of a
-//! run (lettre's pool is not compiled in, and without it `SmtpTransport`
-//! opens a connection per message). The connection is set up exactly as
-//! `SmtpTransport::relay` / `starttls_relay` / `builder_dangerous` would:
-//! rustls with the webpki roots, implicit TLS or required STARTTLS, then AUTH
-//! PLAIN or LOGIN. Driving the dialogue here also tells *which* command
-//! failed, so a rejected recipient is named in the error.
+//! SMTP speaks through lettre's client, `SmtpConnection`, holding one
+//! connection open across every message of a run. The connection is set up
+//! exactly as `SmtpTransport::relay` / `starttls_relay` / `builder_dangerous`
+//! would: rustls with the webpki roots, implicit TLS or required STARTTLS,
+//! then AUTH PLAIN or LOGIN. lettre's `SmtpTransport`, pooled (`pool`
+//! feature) or not, does not serve here: it runs the transaction inside
+//! `SmtpConnection::send`, which drops the connection on any negative reply
+//! and says neither which command was refused nor which recipient. The
+//! ledger needs both: a 5xx to `MAIL FROM` stops the run (the sender is
+//! wrong for every message) while a 5xx to `RCPT TO` fails one message and
+//! names its address, and after a refused recipient the session goes on
+//! (RSET) instead of reconnecting. So the transaction's four commands are
+//! issued here, through lettre's own command types.
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,10 +34,10 @@ pub enum Sender {
 }
 
 impl Sender {
-    /// The transport of `kind` from the config. The SMTP password is read
-    /// here, from the variable `password_env` names, at send time.
-    pub fn new(config: &Config, kind: TransportKind) -> Result<Sender, DeliverError> {
-        Ok(match kind {
+    /// The configured transport. The SMTP password is the one the
+    /// configuration read when it was checked.
+    pub fn new(config: &Config) -> Result<Sender, DeliverError> {
+        Ok(match config.email.transport {
             TransportKind::File => Sender::File(Outbox {
                 dir: config.email.outbox_dir.clone(),
             }),
@@ -152,17 +157,17 @@ impl SmtpSender {
             .smtp
             .as_ref()
             .ok_or(DeliverError::SmtpNotConfigured)?;
-        let secret = match (&smtp.username, &smtp.password_env) {
-            (Some(_), Some(var)) => Some(
-                std::env::var(var)
-                    .map_err(|_| DeliverError::MissingPassword { var: var.clone() })?,
-            ),
+        let secret = match (&smtp.username, &smtp.password) {
+            (Some(_), Some(password)) => Some(password.expose().to_string()),
             (Some(_), None) => {
                 return Err(DeliverError::MissingPassword {
-                    var: "(password_env is not set)".into(),
+                    var: smtp
+                        .password_env
+                        .clone()
+                        .unwrap_or_else(|| "(password_env is not set)".into()),
                 })
             }
-            _ => None,
+            (None, _) => None,
         };
         let endpoint = Endpoint {
             host: smtp.host.clone(),

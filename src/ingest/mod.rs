@@ -8,7 +8,8 @@
 pub mod read;
 pub mod rows;
 pub mod schema;
-pub mod values;
+/// The cell parsers belong to the file descriptions (`sources`).
+pub use crate::sources::values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -21,7 +22,7 @@ use crate::config::Config;
 use crate::error::Failure;
 use crate::store::import::{Counts, ImportTx};
 use crate::store::Store;
-use rows::{Layout, TableDef};
+use rows::Layout;
 use schema::FileKind;
 
 /// Problems listed in the error message before "and N more".
@@ -287,7 +288,7 @@ pub fn ensure_timezone(store: &mut Store, config: &Config) -> Result<()> {
         return Ok(());
     }
     store.set_timezone(tz.name(), stored.is_some(), |at| {
-        let instant = DateTime::from_timestamp(at, 0).unwrap_or_default();
+        let instant = DateTime::from_timestamp_millis(at).unwrap_or_default();
         crate::period::day_number(crate::period::local_date(instant, tz))
     })
 }
@@ -513,10 +514,11 @@ fn import_file(
             return Ok(summary);
         }
     };
-    let table = TableDef::of(input.kind);
+    let table = input.kind.table();
     tx.note_columns(input.kind.key(), layout.header_names())?;
     let ctx = rows::ParseCtx {
         kind: input.kind,
+        table: &table,
         mapping: &mapping,
         config,
     };

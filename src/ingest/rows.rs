@@ -1,20 +1,18 @@
 //! From CSV records to validated rows: header layout (case-insensitive, any
 //! order, column mapping) and per-file rules. The upsert that writes them
 //! (inserted, replaced, unchanged, duplicate) is `store::tables`.
-use chrono::NaiveDate;
 use rusqlite::types::Value;
 
-pub use crate::store::tables::{Row, TableDef, Upsert, CUSTOMER_LINKED};
+pub use crate::sources::CellError;
+pub use crate::store::tables::{Row, Upsert};
 
-use super::schema::FileKind;
-use super::values;
 use crate::config::{Config, ImportMapping};
-use crate::period::{self, Period};
+use crate::sources::{values, Cells, FileKind, RuleCtx, Table};
 
 /// Where each schema column sits in the file, and the attribute columns.
 #[derive(Debug)]
 pub struct Layout {
-    /// Per schema column (in `FileKind::columns` order): its index in the record.
+    /// Per file column (in `FileKind::columns` order): its index in the record.
     index: Vec<Option<usize>>,
     /// Extra columns kept as segment attributes: (index, lowercased name).
     attributes: Vec<(usize, String)>,
@@ -130,129 +128,17 @@ impl Layout {
     }
 }
 
-#[derive(Debug)]
-pub struct CellError {
-    pub column: Option<usize>,
-    pub reason: String,
-}
-
 pub struct ParseCtx<'a> {
     pub kind: FileKind,
+    pub table: &'a Table,
     pub mapping: &'a ImportMapping,
     pub config: &'a Config,
 }
 
-/// Reads one record's cells by schema column name, collecting every problem.
-struct Cells<'a> {
-    kind: FileKind,
-    bom: u64,
-    layout: &'a Layout,
-    record: &'a csv::ByteRecord,
-    errors: Vec<CellError>,
-}
-
-impl<'a> Cells<'a> {
-    fn slot(&self, name: &str) -> (usize, Option<usize>) {
-        let i = self
-            .kind
-            .columns()
-            .iter()
-            .position(|c| c.name == name)
-            .expect("schema column");
-        (i, self.layout.index[i])
-    }
-
-    fn fail(&mut self, column: Option<usize>, name: &str, reason: String) {
-        self.errors.push(CellError {
-            column: column.map(|c| c + 1),
-            reason: format!("{name}: {reason}"),
-        });
-    }
-
-    /// The trimmed cell, None when absent or empty (and an error if required).
-    fn get(&mut self, name: &str) -> Option<&'a str> {
-        let (i, pos) = self.slot(name);
-        let pos = pos?;
-        let raw = self.record.get(pos).unwrap_or_default();
-        let text = match std::str::from_utf8(raw) {
-            Ok(t) => t.trim(),
-            Err(e) => {
-                let offset = self.bom
-                    + self.record.position().map(|p| p.byte()).unwrap_or(0)
-                    + self.record.range(pos).map(|r| r.start as u64).unwrap_or(0)
-                    + pos as u64 // the separators before this field (exact for unquoted fields)
-                    + e.valid_up_to() as u64;
-                self.fail(
-                    Some(pos),
-                    name,
-                    format!(
-                        "invalid UTF-8 near byte offset {offset} of the file (save it as UTF-8)"
-                    ),
-                );
-                return None;
-            }
-        };
-        if text.contains('\0') {
-            self.fail(
-                Some(pos),
-                name,
-                "contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)".into(),
-            );
-            return None;
-        }
-        if text.is_empty() {
-            if self.kind.columns()[i].required {
-                self.fail(Some(pos), name, "required value is empty".into());
-            }
-            return None;
-        }
-        Some(text)
-    }
-
-    fn text(&mut self, name: &str) -> Option<String> {
-        self.get(name).map(str::to_string)
-    }
-
-    fn parsed<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        let cell = self.get(name)?;
-        match parse(cell) {
-            Ok(v) => Some(v),
-            Err(reason) => {
-                let pos = self.slot(name).1;
-                self.fail(pos, name, reason);
-                None
-            }
-        }
-    }
-
-    fn column_of(&self, name: &str) -> Option<usize> {
-        self.slot(name).1
-    }
-}
-
-fn date_values(d: Option<NaiveDate>) -> (Value, Value) {
-    match d {
-        Some(d) => (
-            Value::Text(d.to_string()),
-            Value::Integer(period::day_number(d)),
-        ),
-        None => (Value::Null, Value::Null),
-    }
-}
-
-fn text_value(t: Option<String>) -> Value {
-    t.map(Value::Text).unwrap_or(Value::Null)
-}
-
-fn real_value(v: Option<f64>) -> Value {
-    v.map(Value::Real).unwrap_or(Value::Null)
-}
-
 impl ParseCtx<'_> {
+    /// Checks one record by its file's rules and lays it out for its table.
+    /// `bom`: the bytes of a byte-order mark the reader skipped (offsets in
+    /// messages count from the start of the file).
     pub fn parse(
         &self,
         layout: &Layout,
@@ -269,264 +155,27 @@ impl ParseCtx<'_> {
                 ),
             }]);
         }
-        let mut c = Cells {
-            kind: self.kind,
-            bom,
-            layout,
-            record,
-            errors: Vec::new(),
+        let source = self.kind.source();
+        let mut c = Cells::new(self.kind.columns(), &layout.index, record, bom);
+        let known_kpi = |k: &str| {
+            crate::kpi::catalogue::is_known_static(k)
+                || self.config.custom_kpis.iter().any(|ck| ck.id == k)
         };
-        let date_fmt = self.mapping.date_format.as_deref();
-        let ts_fmt = self.mapping.timestamp_format.as_deref();
+        let m = self.mapping;
         let tz = self.config.report.timezone;
-        let date = |c: &mut Cells, name: &str| c.parsed(name, |s| values::parse_date(s, date_fmt));
-        let mut days = Vec::new();
-        let values: Vec<Value> = match self.kind {
-            FileKind::Customers => {
-                let id = c.text("customer_id");
-                let acquired = date(&mut c, "acquired_on");
-                let churned = date(&mut c, "churned_on");
-                if let (Some(a), Some(ch)) = (acquired, churned) {
-                    if ch < a {
-                        let col = c.column_of("churned_on");
-                        c.fail(col, "churned_on", format!("{ch} is before acquired_on {a}"));
-                    }
-                }
-                let (a_on, a_day) = date_values(acquired);
-                let (c_on, c_day) = date_values(churned);
-                days.push(acquired.map(period::day_number));
-                days.push(churned.map(period::day_number));
-                vec![text_value(id), a_on, a_day, c_on, c_day]
-            }
-            FileKind::Deals => {
-                let id = c.text("deal_id");
-                let created = date(&mut c, "created_on");
-                let stage_raw = c.get("stage");
-                let stage = stage_raw.and_then(|s| self.map_stage(s, &mut c));
-                let closed = date(&mut c, "closed_on");
-                let amount = c.parsed("amount", values::parse_decimal);
-                let col = |c: &Cells, n: &str| c.column_of(n);
-                match (stage, closed) {
-                    (Some("open"), Some(d)) => {
-                        let p = col(&c, "closed_on");
-                        c.fail(p, "closed_on", format!("{d} is set on an open deal (an open deal has no close date; is the stage right?)"));
-                    }
-                    (Some(s @ ("won" | "lost")), None)
-                        if c.errors.iter().all(|e| !e.reason.starts_with("closed_on")) =>
-                    {
-                        let p = col(&c, "closed_on").or(col(&c, "stage"));
-                        c.fail(p, "closed_on", format!("required when the deal is {s}"));
-                    }
-                    _ => {}
-                }
-                if let (Some(cr), Some(cl)) = (created, closed) {
-                    if cl < cr {
-                        let p = col(&c, "closed_on");
-                        c.fail(p, "closed_on", format!("{cl} is before created_on {cr}"));
-                    }
-                }
-                if amount.is_some_and(|a| a < 0.0) {
-                    let p = col(&c, "amount");
-                    c.fail(p, "amount", "must not be negative".into());
-                }
-                let (cr_on, cr_day) = date_values(created);
-                let (cl_on, cl_day) = date_values(closed);
-                days.push(created.map(period::day_number));
-                days.push(closed.map(period::day_number));
-                vec![
-                    text_value(id),
-                    cr_on,
-                    cr_day,
-                    text_value(stage.map(str::to_string)),
-                    cl_on,
-                    cl_day,
-                    real_value(amount),
-                    text_value(c.text("customer_id")),
-                    text_value(c.text("owner")),
-                ]
-            }
-            FileKind::Orders => {
-                let id = c.text("order_id");
-                let customer = c.text("customer_id");
-                let ordered = date(&mut c, "ordered_on");
-                let amount = c.parsed("amount", values::parse_decimal);
-                let cost = c.parsed("cost", values::parse_decimal);
-                if cost.is_some_and(|v| v < 0.0) {
-                    let p = c.column_of("cost");
-                    c.fail(p, "cost", "must not be negative".into());
-                }
-                let (on, day) = date_values(ordered);
-                days.push(ordered.map(period::day_number));
-                vec![
-                    text_value(id),
-                    text_value(customer),
-                    on,
-                    day,
-                    real_value(amount),
-                    real_value(cost),
-                ]
-            }
-            FileKind::Tickets => {
-                let id = c.text("ticket_id");
-                let ts = |c: &mut Cells, n: &str| {
-                    c.parsed(n, |s| values::parse_timestamp(s, ts_fmt, tz))
-                };
-                let opened = ts(&mut c, "opened_at");
-                let response = ts(&mut c, "first_response_at");
-                let resolved = ts(&mut c, "resolved_at");
-                for (name, t) in [("first_response_at", response), ("resolved_at", resolved)] {
-                    if let (Some(o), Some(t)) = (opened, t) {
-                        if t < o {
-                            let p = c.column_of(name);
-                            c.fail(
-                                p,
-                                name,
-                                format!(
-                                    "{} is before opened_at {}",
-                                    t.to_rfc3339(),
-                                    o.to_rfc3339()
-                                ),
-                            );
-                        }
-                    }
-                }
-                let day = opened.map(|o| period::day_number(period::local_date(o, tz)));
-                days.push(day);
-                let secs = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                    t.map(|t| Value::Integer(t.timestamp()))
-                        .unwrap_or(Value::Null)
-                };
-                vec![
-                    text_value(id),
-                    secs(opened),
-                    day.map(Value::Integer).unwrap_or(Value::Null),
-                    secs(response),
-                    secs(resolved),
-                    text_value(c.text("customer_id")),
-                    text_value(c.text("channel")),
-                ]
-            }
-            FileKind::Surveys => {
-                let id = c.text("response_id");
-                let answered = date(&mut c, "answered_on");
-                let kind = c.get("kind").map(str::to_lowercase);
-                let score = c.parsed("score", values::parse_integer);
-                let range = match kind.as_deref() {
-                    Some("nps") => Some((0, 10)),
-                    Some("csat") => Some((1, 5)),
-                    Some(other) => {
-                        let p = c.column_of("kind");
-                        c.fail(
-                            p,
-                            "kind",
-                            format!("unknown survey kind '{other}' (expected nps or csat)"),
-                        );
-                        None
-                    }
-                    None => None,
-                };
-                if let (Some((lo, hi)), Some(s)) = (range, score) {
-                    if !(lo..=hi).contains(&s) {
-                        let p = c.column_of("score");
-                        c.fail(
-                            p,
-                            "score",
-                            format!(
-                                "{s} is outside the {} range {lo}..{hi}",
-                                kind.as_deref().unwrap_or_default()
-                            ),
-                        );
-                    }
-                }
-                let (on, day) = date_values(answered);
-                days.push(answered.map(period::day_number));
-                vec![
-                    text_value(id),
-                    on,
-                    day,
-                    text_value(kind),
-                    score.map(Value::Integer).unwrap_or(Value::Null),
-                    text_value(c.text("customer_id")),
-                    text_value(c.text("comment")),
-                ]
-            }
-            FileKind::Spend => {
-                let id = c.text("spend_id");
-                let spent = date(&mut c, "spent_on");
-                let category = c.get("category").map(str::to_lowercase);
-                if let Some(cat) = &category {
-                    if !["marketing", "sales", "crm", "other"].contains(&cat.as_str()) {
-                        let p = c.column_of("category");
-                        c.fail(p, "category", format!("unknown spend category '{cat}' (expected marketing, sales, crm or other)"));
-                    }
-                }
-                let amount = c.parsed("amount", values::parse_decimal);
-                if amount.is_some_and(|a| a < 0.0) {
-                    let p = c.column_of("amount");
-                    c.fail(p, "amount", "must not be negative".into());
-                }
-                let (on, day) = date_values(spent);
-                days.push(spent.map(period::day_number));
-                vec![
-                    text_value(id),
-                    on,
-                    day,
-                    text_value(category),
-                    real_value(amount),
-                ]
-            }
-            FileKind::Activities => {
-                let id = c.text("activity_id");
-                let occurred = date(&mut c, "occurred_on");
-                let kind = c.text("kind");
-                let (on, day) = date_values(occurred);
-                days.push(occurred.map(period::day_number));
-                vec![
-                    text_value(id),
-                    on,
-                    day,
-                    text_value(kind),
-                    text_value(c.text("owner")),
-                    text_value(c.text("customer_id")),
-                ]
-            }
-            FileKind::Measures => {
-                let period = c.parsed("period", Period::parse);
-                let kpi = c.text("kpi");
-                if let Some(k) = &kpi {
-                    let custom = self.config.custom_kpis.iter().any(|ck| &ck.id == k);
-                    if !crate::kpi::catalogue::is_known_static(k) && !custom {
-                        let p = c.column_of("kpi");
-                        c.fail(
-                            p,
-                            "kpi",
-                            format!("unknown KPI '{k}' (see `scorecard kpis`)"),
-                        );
-                    }
-                }
-                let value = c.parsed("value", values::parse_decimal);
-                let segment = c.text("segment");
-                if let Some(s) = &segment {
-                    if !s
-                        .split_once('=')
-                        .is_some_and(|(a, v)| !a.trim().is_empty() && !v.trim().is_empty())
-                    {
-                        let p = c.column_of("segment");
-                        c.fail(
-                            p,
-                            "segment",
-                            format!("'{s}' is not attribute=value (e.g. region=EMEA)"),
-                        );
-                    }
-                }
-                vec![
-                    text_value(period.map(|p| p.id())),
-                    text_value(kpi),
-                    Value::Text(segment.unwrap_or_default()),
-                    real_value(value),
-                ]
-            }
+        let rules = RuleCtx {
+            date_format: m.date_format.as_deref(),
+            timestamp_format: m.timestamp_format.as_deref(),
+            formats: &m.formats,
+            zones: values::Zones {
+                source: m.timezone.unwrap_or(tz),
+                report: tz,
+            },
+            number_format: m.number_format,
+            stages: &m.stages,
+            known_kpi: &known_kpi,
         };
+        let fields = source.read(&mut c, &rules);
         let mut attributes = Vec::new();
         for (pos, name) in &layout.attributes {
             match std::str::from_utf8(record.get(*pos).unwrap_or_default()) {
@@ -546,6 +195,7 @@ impl ParseCtx<'_> {
         if !c.errors.is_empty() {
             return Err(c.errors);
         }
+        let (values, days) = self.table.values(&fields, tz);
         let hash = row_hash(&values, &attributes);
         Ok(Row {
             values,
@@ -553,30 +203,6 @@ impl ParseCtx<'_> {
             attributes,
             hash,
         })
-    }
-
-    /// Maps a CRM stage to open / won / lost.
-    fn map_stage(&self, raw: &str, c: &mut Cells) -> Option<&'static str> {
-        let key = raw.to_lowercase();
-        let canonical = |s: &str| match s {
-            "open" => Some("open"),
-            "won" => Some("won"),
-            "lost" => Some("lost"),
-            _ => None,
-        };
-        if let Some(mapped) = self.mapping.stages.get(&key) {
-            return canonical(mapped);
-        }
-        if let Some(s) = canonical(&key) {
-            return Some(s);
-        }
-        if !self.mapping.stages.is_empty() {
-            // With a stage mapping, every other stage is an open deal.
-            return Some("open");
-        }
-        let p = c.column_of("stage");
-        c.fail(p, "stage", format!("unknown stage '{raw}' (expected open, won or lost; map your CRM's stages in [import.deals] stages)"));
-        None
     }
 }
 

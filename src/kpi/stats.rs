@@ -127,12 +127,12 @@ pub fn unusual(value: f64, usual: (f64, f64)) -> bool {
 }
 
 /// Median of sorted values (even count: mean of the two middle ones).
-pub fn median_sorted(sorted: &[u32]) -> Option<f64> {
+pub fn median_sorted(sorted: &[u64]) -> Option<f64> {
     let n = sorted.len();
     match n {
         0 => None,
-        _ if n % 2 == 1 => Some(f64::from(sorted[n / 2])),
-        _ => Some((f64::from(sorted[n / 2 - 1]) + f64::from(sorted[n / 2])) / 2.0),
+        _ if n % 2 == 1 => Some(sorted[n / 2] as f64),
+        _ => Some((sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0),
     }
 }
 

@@ -86,12 +86,31 @@ impl Renderer {
             .collect()
     }
 
+    /// Renders `name`; output past [`MAX_OUTPUT`] stops the rendering with
+    /// an error naming the template (a loop in a user's template must not
+    /// fill the disk or the mail server).
     pub fn render<T: Serialize>(&self, name: &str, model: &T) -> Result<String> {
         let ctx = Context::from_serialize(model).map_err(|e| template_failure(&e))?;
-        Ok(self
-            .tera
-            .render(name, &ctx)
-            .map_err(|e| template_failure(&e))?)
+        let mut out = Capped {
+            bytes: Vec::new(),
+            over: false,
+        };
+        let result = self.tera.render_to(name, &ctx, &mut out);
+        if out.over {
+            let which = self
+                .user
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.path.display().to_string())
+                .unwrap_or_else(|| format!("the built-in {name}"));
+            return Err(Failure::usage(format!(
+                "template {name} ({which}) renders more than {} MB; a page that large is a template bug\nhint: check its loops, or remove it from templates_dir to use the built-in one",
+                MAX_OUTPUT / 1_000_000
+            ))
+            .into());
+        }
+        result.map_err(|e| template_failure(&e))?;
+        Ok(String::from_utf8(out.bytes).expect("Tera writes UTF-8"))
     }
 
     pub fn subject<T: Serialize>(&self, model: &T) -> Result<String> {
@@ -102,6 +121,29 @@ impl Renderer {
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" "))
+    }
+}
+
+/// The most a template may render: 10 MB per file.
+pub const MAX_OUTPUT: usize = 10_000_000;
+
+/// A writer that refuses to grow past [`MAX_OUTPUT`].
+struct Capped {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_OUTPUT {
+            self.over = true;
+            return Err(std::io::Error::other("rendered output over the cap"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

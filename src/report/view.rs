@@ -360,8 +360,26 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
     })
 }
 
+/// The label of records with no (known) customer or an empty attribute.
+pub const UNATTRIBUTED: &str = "Unattributed";
+
+/// A segment's value as people say it: `(none)` is "Unattributed".
 fn segment_value(key: &str) -> &str {
-    key.split_once('=').map(|(_, v)| v).unwrap_or(key)
+    match key.split_once('=').map(|(_, v)| v).unwrap_or(key) {
+        crate::model::NONE_VALUE => UNATTRIBUTED,
+        v => v,
+    }
+}
+
+/// A segment key as people say it: `region=EMEA` → "EMEA (region)",
+/// `region=(none)` → "Unattributed (region)", the whole business → "the
+/// whole business".
+pub fn segment_label(key: &str) -> String {
+    match key.split_once('=') {
+        Some((attr, _)) => format!("{} ({attr})", segment_value(key)),
+        None if key.is_empty() => "the whole business".into(),
+        None => key.to_string(),
+    }
 }
 
 /// Builds the view of the whole business (`segment` None) or of one segment.
@@ -581,14 +599,14 @@ pub fn build(
             .segment_folders
             .iter()
             .map(|(k, f)| LinkView {
-                label: k.clone(),
+                label: segment_label(k),
                 href: format!("{f}/scorecard.html"),
             })
             .collect()
     } else {
         Vec::new()
     };
-    let insights = insights::generate(input.rows, key, currency);
+    let insights = insights::generate(input.rows, key, currency, input.period);
     Ok(ScorecardView {
         title: input.title.to_string(),
         period: PeriodView {
@@ -598,7 +616,7 @@ pub fn build(
             end: input.period.end().to_string(),
             label: period_label(input.period),
         },
-        segment: segment.map(str::to_string),
+        segment: segment.map(segment_label),
         generated_at: input.generated_at.to_string(),
         timezone: input.timezone.to_string(),
         headline,

@@ -10,8 +10,9 @@ use rusqlite::types::Value;
 use rusqlite::Transaction;
 
 use super::dialect::Dialect;
-use super::tables::{TableDef, TableWriter, CUSTOMER_LINKED};
+use super::tables::{self, TableWriter};
 use super::Store;
+use crate::sources::Table;
 
 /// The scratch table of customers that are new or changed segment.
 const TOUCHED: &str = "touched_customers";
@@ -59,7 +60,7 @@ impl Store {
 
     /// Records the report time zone. When it replaces another one
     /// (`rederive`), the tickets' local days are derived again by `day_of`
-    /// (seconds since the epoch → day number) and the KPI cache is emptied.
+    /// (milliseconds since the epoch → day number) and the KPI cache is emptied.
     pub fn set_timezone(
         &mut self,
         name: &str,
@@ -133,8 +134,8 @@ impl ImportTx<'_> {
     }
 
     /// The upsert of one table's rows.
-    pub fn writer(&self, def: &TableDef) -> Result<TableWriter<'_>> {
-        Ok(def.writer(&self.tx)?)
+    pub fn writer(&self, def: &Table) -> Result<TableWriter<'_>> {
+        Ok(tables::writer(def, &self.tx)?)
     }
 
     /// A customer that is new or changed segment: its records' days are stale.
@@ -164,7 +165,7 @@ impl ImportTx<'_> {
             [],
             |r| r.get(0),
         )?;
-        for (table, day) in CUSTOMER_LINKED.iter().filter(|_| any) {
+        for (table, day) in tables::customer_linked().iter().filter(|_| any) {
             let sql = format!(
                 "SELECT DISTINCT t.{day} FROM {touched} c CROSS JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
             );

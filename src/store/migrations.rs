@@ -1,8 +1,35 @@
 //! Append-only schema migrations, tracked in SQLite's `user_version` (the
 //! cargo pattern). Never edit a shipped migration; add a new one.
+//!
+//! The tables of the snapshot files are not written out here: migration 1
+//! takes them from the files' descriptions (`sources`, [`Table::create_sql`])
+//! at its `@file@` lines, and a test holds every migration to the SHA-256 of
+//! the text that shipped, so that a description can never silently change
+//! what an existing store was built with. A column added to a file later
+//! comes with a new migration here (`ALTER TABLE … ADD COLUMN`).
+use std::sync::OnceLock;
 
-/// Migration `i` moves the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[
+use crate::sources::{FileKind, Table};
+
+/// Every migration, in order: migration `i` moves the schema from version
+/// `i` to `i + 1`.
+pub fn migrations() -> &'static [String] {
+    static ALL: OnceLock<Vec<String>> = OnceLock::new();
+    ALL.get_or_init(|| SHIPPED.iter().map(|sql| expand(sql)).collect())
+}
+
+/// Replaces each `    @file@` line by the CREATE TABLE statements of that
+/// file's table.
+fn expand(sql: &str) -> String {
+    let mut out = sql.to_string();
+    for kind in FileKind::ALL {
+        let table: Table = kind.table();
+        out = out.replace(&format!("    @{}@\n", kind.key()), &table.create_sql());
+    }
+    out
+}
+
+const SHIPPED: &[&str] = &[
     // 1: the snapshot ledger and one table per snapshot file. Every row keeps
     // the id of the ledger entry that last wrote it (duplicate ids within a
     // file are found through it, without holding ids in memory), a hash of its
@@ -22,100 +49,14 @@ pub const MIGRATIONS: &[&str] = &[
         imported_at TEXT NOT NULL
     );
     CREATE INDEX snapshots_file_hash ON snapshots(file, sha256);
-    CREATE TABLE customers (
-        customer_id TEXT PRIMARY KEY,
-        acquired_on TEXT NOT NULL,
-        acquired_day INTEGER NOT NULL,
-        churned_on TEXT,
-        churned_day INTEGER,
-        snapshot_id INTEGER NOT NULL,
-        row_hash INTEGER NOT NULL
-    );
-    CREATE TABLE customer_attributes (
-        customer_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (customer_id, name)
-    ) WITHOUT ROWID;
-    CREATE TABLE deals (
-        deal_id TEXT PRIMARY KEY,
-        created_on TEXT NOT NULL,
-        created_day INTEGER NOT NULL,
-        stage TEXT NOT NULL,
-        closed_on TEXT,
-        closed_day INTEGER,
-        amount REAL,
-        customer_id TEXT,
-        owner TEXT,
-        snapshot_id INTEGER NOT NULL,
-        row_hash INTEGER NOT NULL
-    );
-    CREATE TABLE orders (
-        order_id TEXT PRIMARY KEY,
-        customer_id TEXT NOT NULL,
-        ordered_on TEXT NOT NULL,
-        ordered_day INTEGER NOT NULL,
-        amount REAL NOT NULL,
-        cost REAL,
-        snapshot_id INTEGER NOT NULL,
-        row_hash INTEGER NOT NULL
-    );
-    CREATE TABLE tickets (
-        ticket_id TEXT PRIMARY KEY,
-        opened_at INTEGER NOT NULL,
-        opened_day INTEGER NOT NULL,
-        first_response_at INTEGER,
-        resolved_at INTEGER,
-        customer_id TEXT,
-        channel TEXT,
-        snapshot_id INTEGER NOT NULL,
-        row_hash INTEGER NOT NULL
-    );
-    CREATE TABLE surveys (
-        response_id TEXT PRIMARY KEY,
-        answered_on TEXT NOT NULL,
-        answered_day INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        score INTEGER NOT NULL,
-        customer_id TEXT,
-        comment TEXT,
-        snapshot_id INTEGER NOT NULL,
-        row_hash INTEGER NOT NULL
-    );
-    CREATE TABLE spend (
-        spend_id TEXT PRIMARY KEY,
-        spent_on TEXT NOT NULL,
-        spent_day INTEGER NOT NULL,
-        category TEXT NOT NULL,
-        amount REAL NOT NULL,
-        snapshot_id INTEGER NOT NULL,
-        row_hash INTEGER NOT NULL
-    );
-    CREATE TABLE spend_attributes (
-        spend_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (spend_id, name)
-    ) WITHOUT ROWID;
-    CREATE TABLE activities (
-        activity_id TEXT PRIMARY KEY,
-        occurred_on TEXT NOT NULL,
-        occurred_day INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        owner TEXT,
-        customer_id TEXT,
-        snapshot_id INTEGER NOT NULL,
-        row_hash INTEGER NOT NULL
-    );
-    CREATE TABLE measures (
-        period TEXT NOT NULL,
-        kpi TEXT NOT NULL,
-        segment TEXT NOT NULL,
-        value REAL NOT NULL,
-        snapshot_id INTEGER NOT NULL,
-        row_hash INTEGER NOT NULL,
-        PRIMARY KEY (period, kpi, segment)
-    );
+    @customers@
+    @deals@
+    @orders@
+    @tickets@
+    @surveys@
+    @spend@
+    @activities@
+    @measures@
     -- Columns seen in each file (which attributes spend.csv carries).
     CREATE TABLE file_columns (
         file TEXT NOT NULL,
@@ -215,7 +156,15 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX surveys_customer ON surveys(customer_id);
     CREATE INDEX activities_customer ON activities(customer_id);
     "#,
-    // 6: the webhook posts (Slack, Teams) beside the emails of the send
+    // 6: ticket instants in milliseconds since the epoch (they were whole
+    // seconds): a first response at 0.5 s is 0.5 s, and 24 h + 0.5 s is
+    // outside a 24 h SLA.
+    r#"
+    UPDATE tickets SET opened_at = opened_at * 1000,
+        first_response_at = first_response_at * 1000,
+        resolved_at = resolved_at * 1000;
+    "#,
+    // 7: the webhook posts (Slack, Teams) beside the emails of the send
     // ledger: one row per (cadence, period, target, segment, content hash)
     // holding the JSON payload posted verbatim. `target` is the kind and the
     // variable holding the URL (`slack:SLACK_WEBHOOK_URL`), never the URL.
@@ -243,3 +192,39 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX posts_state ON posts(state, id);
     "#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    /// The SHA-256 of each migration's text as it shipped: a store migrated
+    /// by an older scorecard has exactly this schema.
+    const SHIPPED_SHA256: [&str; 7] = [
+        "fcbb347f8ff51f1782eaf2d97a0496a9df7451536c5d097a0de1c904c7335f9f",
+        "ef660d1aba67ab7d36c2d851190d387d98cfabe53a8f2b4fee1088a76d5f3e77",
+        "1727b27699e20c59d910658a28b67f0f78212b9bfc3edde1213352838e598cbd",
+        "4283aafe59c8ed5b664979e6ed0b143349b8032b0fb56b71941af9f21cbff52e",
+        "8d8dc4e056e89c76dc7afa77cff365d4de087ada0625b5c0ec04100316599715",
+        "b06a23148d3e2714794f28f22970897baefb0fb7af50fb9b9bf3eb9337edd3c9",
+        "c2d53eb36844d08843576c52dbf78d83211340ab197bfdf3439bf92982063ace",
+    ];
+
+    #[test]
+    fn derived_migrations_are_the_shipped_ones_byte_for_byte() {
+        let all = super::migrations();
+        assert!(all.len() >= SHIPPED_SHA256.len());
+        for (i, (sql, sha)) in all.iter().zip(SHIPPED_SHA256).enumerate() {
+            assert!(
+                !sql.contains('@'),
+                "migration {}: a table was not expanded",
+                i + 1
+            );
+            assert_eq!(
+                hex::encode(Sha256::digest(sql.as_bytes())),
+                sha,
+                "migration {} changed: add a new migration instead",
+                i + 1
+            );
+        }
+    }
+}

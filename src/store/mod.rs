@@ -151,14 +151,14 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
         let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let current = current as usize;
-        if current > migrations::MIGRATIONS.len() {
+        if current > migrations::migrations().len() {
             return Err(Failure::runtime(format!(
                 "the store has schema version {current}, newer than this program knows ({}): upgrade scorecard",
-                migrations::MIGRATIONS.len()
+                migrations::migrations().len()
             ))
             .into());
         }
-        for (i, sql) in migrations::MIGRATIONS.iter().enumerate().skip(current) {
+        for (i, sql) in migrations::migrations().iter().enumerate().skip(current) {
             tx.execute_batch(sql)
                 .with_context(|| format!("migration {} failed", i + 1))?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
@@ -244,11 +244,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), migrations::MIGRATIONS.len());
+        assert_eq!(s.schema_version().unwrap(), migrations::migrations().len());
         drop(s);
         let mut s = Store::open(&path).unwrap();
         s.migrate().unwrap();
-        assert_eq!(s.schema_version().unwrap(), migrations::MIGRATIONS.len());
+        assert_eq!(s.schema_version().unwrap(), migrations::migrations().len());
         let tables: i64 = s
             .conn
             .query_row(

@@ -40,6 +40,24 @@ impl Store {
             .optional()?)
     }
 
+    /// Every period of this cadence with an archived run, in period order.
+    pub fn archived_periods(&self, cadence: Cadence) -> Result<Vec<Period>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT period FROM runs WHERE cadence = ?1 AND archived = 1",
+        )?;
+        let ids = stmt.query_map([cadence.as_str()], |r| r.get::<_, String>(0))?;
+        let mut out: Vec<Period> = Vec::new();
+        for id in ids {
+            if let Ok(p) = Period::parse(&id?) {
+                if p.cadence == cadence {
+                    out.push(p);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Records that `p` was archived at `finished_at`.
     pub fn record_run(&self, p: Period, finished_at: &str) -> Result<()> {
         self.conn

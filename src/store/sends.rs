@@ -20,8 +20,7 @@ pub struct Fate {
     pub recipient: String,
     pub segment: String,
     pub message_id: String,
-    /// `pending`, `sent` or `failed`; `dry-run` for a message written to the
-    /// outbox by a transport override, which leaves the ledger as it was.
+    /// `pending`, `sent` or `failed`.
     pub state: String,
     /// Attempts over every run.
     pub attempts: u32,

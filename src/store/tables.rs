@@ -1,21 +1,26 @@
-//! A snapshot file's table as the importer writes it: the validated [`Row`],
-//! the table's shape ([`TableDef`]) and the upsert that tells inserted,
+//! A snapshot file's table as the importer writes it: the validated [`Row`]
+//! and, for the table's shape ([`Table`], derived from the file's
+//! description in `sources`), the upsert that tells inserted,
 //! replaced, unchanged and duplicate rows apart. The SQL lives here, next to
 //! the store's connection; the importer only hands over rows.
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
-use crate::ingest::schema::FileKind;
+use crate::sources::{FileKind, Table};
 
-/// Tables whose rows belong to a customer's segment, with their day column.
-pub const CUSTOMER_LINKED: [(&str, &str); 6] = [
-    ("deals", "created_day"),
-    ("deals", "closed_day"),
-    ("orders", "ordered_day"),
-    ("tickets", "opened_day"),
-    ("surveys", "answered_day"),
-    ("activities", "occurred_day"),
-];
+/// `(table, day column)` of every day column of the tables whose rows belong
+/// to a customer's segment.
+pub fn customer_linked() -> Vec<(&'static str, String)> {
+    FileKind::ALL
+        .into_iter()
+        .map(FileKind::table)
+        .filter(Table::customer_linked)
+        .flat_map(|t| {
+            let name = t.name;
+            t.day_columns.into_iter().map(move |d| (name, d))
+        })
+        .collect()
+}
 
 /// A validated row: values in table column order, the day numbers that tie it
 /// to periods, and its segment attributes.
@@ -36,197 +41,57 @@ impl Row {
     }
 }
 
-/// A table's shape for the upsert.
-pub struct TableDef {
-    pub kind: FileKind,
-    pub table: &'static str,
-    pub columns: &'static [&'static str],
-    pub pk_len: usize,
-    pub day_columns: &'static [&'static str],
-    pub attributes_table: Option<(&'static str, &'static str)>,
-}
-
-impl TableDef {
-    pub fn of(kind: FileKind) -> TableDef {
-        let (table, columns, pk_len, day_columns, attributes_table): (
-            _,
-            &'static [&'static str],
-            _,
-            &'static [&'static str],
-            _,
-        ) = match kind {
-            FileKind::Customers => (
-                "customers",
-                &[
-                    "customer_id",
-                    "acquired_on",
-                    "acquired_day",
-                    "churned_on",
-                    "churned_day",
-                ],
-                1,
-                &["acquired_day", "churned_day"],
-                Some(("customer_attributes", "customer_id")),
-            ),
-            FileKind::Deals => (
-                "deals",
-                &[
-                    "deal_id",
-                    "created_on",
-                    "created_day",
-                    "stage",
-                    "closed_on",
-                    "closed_day",
-                    "amount",
-                    "customer_id",
-                    "owner",
-                ],
-                1,
-                &["created_day", "closed_day"],
-                None,
-            ),
-            FileKind::Orders => (
-                "orders",
-                &[
-                    "order_id",
-                    "customer_id",
-                    "ordered_on",
-                    "ordered_day",
-                    "amount",
-                    "cost",
-                ],
-                1,
-                &["ordered_day"],
-                None,
-            ),
-            FileKind::Tickets => (
-                "tickets",
-                &[
-                    "ticket_id",
-                    "opened_at",
-                    "opened_day",
-                    "first_response_at",
-                    "resolved_at",
-                    "customer_id",
-                    "channel",
-                ],
-                1,
-                &["opened_day"],
-                None,
-            ),
-            FileKind::Surveys => (
-                "surveys",
-                &[
-                    "response_id",
-                    "answered_on",
-                    "answered_day",
-                    "kind",
-                    "score",
-                    "customer_id",
-                    "comment",
-                ],
-                1,
-                &["answered_day"],
-                None,
-            ),
-            FileKind::Spend => (
-                "spend",
-                &["spend_id", "spent_on", "spent_day", "category", "amount"],
-                1,
-                &["spent_day"],
-                Some(("spend_attributes", "spend_id")),
-            ),
-            FileKind::Activities => (
-                "activities",
-                &[
-                    "activity_id",
-                    "occurred_on",
-                    "occurred_day",
-                    "kind",
-                    "owner",
-                    "customer_id",
-                ],
-                1,
-                &["occurred_day"],
-                None,
-            ),
-            FileKind::Measures => (
-                "measures",
-                &["period", "kpi", "segment", "value"],
-                3,
-                &[],
-                None,
-            ),
-        };
-        TableDef {
-            kind,
-            table,
-            columns,
-            pk_len,
-            day_columns,
-            attributes_table,
-        }
+/// The statements of one table's upsert, built from its shape (every one
+/// prepared at once, so that a mistake shows before the first row).
+pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<TableWriter<'t>> {
+    let columns = def.column_names();
+    let cols = columns.join(", ");
+    let n = columns.len();
+    let placeholders: Vec<String> = (1..=n + 2).map(|i| format!("?{i}")).collect();
+    let pk_where: Vec<String> = columns[..def.pk_len]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 1))
+        .collect();
+    let pk_where = pk_where.join(" AND ");
+    let table = def.name;
+    let insert = format!(
+        "INSERT INTO {table} ({cols}, snapshot_id, row_hash) VALUES ({ph}) ON CONFLICT DO NOTHING",
+        ph = placeholders.join(", ")
+    );
+    let select_days = if def.day_columns.is_empty() {
+        "NULL".to_string()
+    } else {
+        def.day_columns.join(", ")
+    };
+    let select =
+        format!("SELECT snapshot_id, row_hash, {select_days} FROM {table} WHERE {pk_where}");
+    let sets: Vec<String> = columns[def.pk_len..]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", def.pk_len + i + 1))
+        .collect();
+    let update = format!(
+        "UPDATE {table} SET {sets}, snapshot_id = ?{s}, row_hash = ?{h} WHERE {pk_where}",
+        sets = sets.join(", "),
+        s = n + 1,
+        h = n + 2
+    );
+    let touch = format!(
+        "UPDATE {table} SET snapshot_id = ?{} WHERE {pk_where}",
+        def.pk_len + 1
+    );
+    for sql in [&insert, &select, &update, &touch] {
+        tx.prepare_cached(sql)?;
     }
-
-    pub fn pk_label(&self) -> String {
-        self.columns[..self.pk_len].join(", ")
-    }
-
-    pub(super) fn writer<'t>(&self, tx: &'t Connection) -> rusqlite::Result<TableWriter<'t>> {
-        let cols = self.columns.join(", ");
-        let n = self.columns.len();
-        let placeholders: Vec<String> = (1..=n + 2).map(|i| format!("?{i}")).collect();
-        let pk_cols = &self.columns[..self.pk_len];
-        let pk_where: Vec<String> = pk_cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c} = ?{}", i + 1))
-            .collect();
-        let pk_where = pk_where.join(" AND ");
-        let insert = format!(
-            "INSERT INTO {t} ({cols}, snapshot_id, row_hash) VALUES ({ph}) ON CONFLICT DO NOTHING",
-            t = self.table,
-            ph = placeholders.join(", ")
-        );
-        let select_days = if self.day_columns.is_empty() {
-            "NULL".to_string()
-        } else {
-            self.day_columns.join(", ")
-        };
-        let select = format!(
-            "SELECT snapshot_id, row_hash, {select_days} FROM {} WHERE {pk_where}",
-            self.table
-        );
-        let sets: Vec<String> = self.columns[self.pk_len..]
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c} = ?{}", self.pk_len + i + 1))
-            .collect();
-        let update = format!(
-            "UPDATE {t} SET {sets}, snapshot_id = ?{s}, row_hash = ?{h} WHERE {pk_where}",
-            t = self.table,
-            sets = sets.join(", "),
-            s = n + 1,
-            h = n + 2
-        );
-        let touch = format!(
-            "UPDATE {} SET snapshot_id = ?{} WHERE {pk_where}",
-            self.table,
-            self.pk_len + 1
-        );
-        // Prepare every statement now so that a mistake shows at once.
-        for sql in [&insert, &select, &update, &touch] {
-            tx.prepare_cached(sql)?;
-        }
-        Ok(TableWriter {
-            tx,
-            def: TableDef::of(self.kind),
-            insert: tx.prepare_cached(&insert)?,
-            select,
-            update,
-            touch,
-        })
-    }
+    Ok(TableWriter {
+        tx,
+        def: def.clone(),
+        insert: tx.prepare_cached(&insert)?,
+        select,
+        update,
+        touch,
+    })
 }
 
 pub enum Upsert {
@@ -242,7 +107,7 @@ pub enum Upsert {
 
 pub struct TableWriter<'t> {
     tx: &'t Connection,
-    def: TableDef,
+    def: Table,
     /// The hot statement of a fresh import, held rather than looked up per row.
     insert: rusqlite::CachedStatement<'t>,
     select: String,
@@ -305,7 +170,7 @@ impl TableWriter<'_> {
 
     /// Stores the row's attributes; on replace, says whether they changed.
     fn write_attributes(&self, row: &Row, replacing: bool) -> rusqlite::Result<bool> {
-        let Some((table, key)) = self.def.attributes_table else {
+        let Some((table, key)) = &self.def.attributes else {
             return Ok(false);
         };
         let id = &row.values[0];

@@ -1,0 +1,175 @@
+//! One record's cells, read by column name for a file's row rules: each
+//! accessor trims, checks "required", parses, and collects every problem
+//! with its file column, so that a row reports all its faults at once.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{values, Column};
+
+/// The settings the row rules read (from `[import.<file>]`, `[report]` and
+/// the custom KPIs), as plain values.
+pub struct RuleCtx<'a> {
+    /// The file-wide formats of dates and timestamps (else ISO 8601).
+    pub date_format: Option<&'a str>,
+    pub timestamp_format: Option<&'a str>,
+    /// A column's own format, over the file-wide one for its type.
+    pub formats: &'a BTreeMap<String, String>,
+    pub zones: values::Zones,
+    pub number_format: values::NumberFormat,
+    /// user stage (lowercased) → won / lost / open
+    pub stages: &'a BTreeMap<String, String>,
+    /// Whether a KPI id is known (built-in, activity kind or custom).
+    pub known_kpi: &'a dyn Fn(&str) -> bool,
+}
+
+impl<'a> RuleCtx<'a> {
+    /// A column's own format, else the file's for its type, else None (ISO).
+    fn format_of(&self, name: &str, file_wide: Option<&'a str>) -> Option<&'a str> {
+        self.formats.get(name).map(String::as_str).or(file_wide)
+    }
+}
+
+#[derive(Debug)]
+pub struct CellError {
+    pub column: Option<usize>,
+    pub reason: String,
+}
+
+/// Reads one record's cells by column name, collecting every problem.
+pub struct Cells<'a> {
+    columns: &'static [Column],
+    /// Per column: its index in the record.
+    index: &'a [Option<usize>],
+    record: &'a csv::ByteRecord,
+    /// The bytes of a byte-order mark before the first record.
+    bom: u64,
+    pub errors: Vec<CellError>,
+}
+
+impl<'a> Cells<'a> {
+    pub fn new(
+        columns: &'static [Column],
+        index: &'a [Option<usize>],
+        record: &'a csv::ByteRecord,
+        bom: u64,
+    ) -> Cells<'a> {
+        Cells {
+            columns,
+            index,
+            record,
+            bom,
+            errors: Vec::new(),
+        }
+    }
+
+    fn slot(&self, name: &str) -> (usize, Option<usize>) {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c.name == name)
+            .expect("schema column");
+        (i, self.index[i])
+    }
+
+    pub fn fail(&mut self, column: Option<usize>, name: &str, reason: String) {
+        self.errors.push(CellError {
+            column: column.map(|c| c + 1),
+            reason: format!("{name}: {reason}"),
+        });
+    }
+
+    /// Records a problem of the named column.
+    pub fn fail_at(&mut self, name: &str, reason: String) {
+        let column = self.column_of(name);
+        self.fail(column, name, reason);
+    }
+
+    /// The trimmed cell, None when absent or empty (and an error if required).
+    pub fn get(&mut self, name: &str) -> Option<&'a str> {
+        let (i, pos) = self.slot(name);
+        let pos = pos?;
+        let raw = self.record.get(pos).unwrap_or_default();
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => t.trim(),
+            Err(e) => {
+                let offset = self.bom
+                    + self.record.position().map(|p| p.byte()).unwrap_or(0)
+                    + self.record.range(pos).map(|r| r.start as u64).unwrap_or(0)
+                    + pos as u64 // the separators before this field (exact for unquoted fields)
+                    + e.valid_up_to() as u64;
+                self.fail(
+                    Some(pos),
+                    name,
+                    format!(
+                        "invalid UTF-8 near byte offset {offset} of the file (save it as UTF-8)"
+                    ),
+                );
+                return None;
+            }
+        };
+        if text.contains('\0') {
+            self.fail(
+                Some(pos),
+                name,
+                "contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)".into(),
+            );
+            return None;
+        }
+        if text.is_empty() {
+            if self.columns[i].required {
+                self.fail(Some(pos), name, "required value is empty".into());
+            }
+            return None;
+        }
+        Some(text)
+    }
+
+    pub fn text(&mut self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_string)
+    }
+
+    pub fn parsed<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let cell = self.get(name)?;
+        match parse(cell) {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                let pos = self.slot(name).1;
+                self.fail(pos, name, reason);
+                None
+            }
+        }
+    }
+
+    pub fn date(&mut self, name: &str, ctx: &RuleCtx) -> Option<NaiveDate> {
+        let f = ctx.format_of(name, ctx.date_format);
+        self.parsed(name, |s| values::parse_date(s, f, ctx.zones))
+    }
+
+    pub fn instant(&mut self, name: &str, ctx: &RuleCtx) -> Option<DateTime<Utc>> {
+        let f = ctx.format_of(name, ctx.timestamp_format);
+        self.parsed(name, |s| values::parse_timestamp(s, f, ctx.zones))
+    }
+
+    /// A number in the file's number format.
+    pub fn number(&mut self, name: &str, ctx: &RuleCtx) -> Option<f64> {
+        self.parsed(name, |s| values::parse_number(s, ctx.number_format))
+    }
+
+    /// A number that must not be negative.
+    pub fn amount(&mut self, name: &str, ctx: &RuleCtx) -> Option<f64> {
+        let v = self.number(name, ctx);
+        if v.is_some_and(|a| a < 0.0) {
+            self.fail_at(name, "must not be negative".into());
+        }
+        v
+    }
+
+    pub fn column_of(&self, name: &str) -> Option<usize> {
+        self.slot(name).1
+    }
+}
