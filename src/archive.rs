@@ -18,6 +18,18 @@ pub struct PeriodSummary {
     pub start: String,
     /// (KPI title, formatted value), in headline order.
     pub headline: Vec<(String, String)>,
+    /// The period's last day and its dates in words ("23 Nov 2026 – 29 Nov 2026").
+    #[serde(default)]
+    pub end: String,
+    #[serde(default)]
+    pub label: String,
+    /// Whole-business KPIs by status.
+    #[serde(default)]
+    pub on_track: usize,
+    #[serde(default)]
+    pub at_risk: usize,
+    #[serde(default)]
+    pub off_track: usize,
 }
 
 pub fn period_dir(out_dir: &Path, period: Period) -> PathBuf {
@@ -247,6 +259,58 @@ pub fn list(out_dir: &Path) -> Result<Vec<PeriodSummary>> {
     Ok(out)
 }
 
+const NAV_START: &str = "<!--nav:start-->";
+const NAV_END: &str = "<!--nav:end-->";
+
+/// The previous / next links of one period page, between its nav markers.
+fn nav_links(prev: Option<&PeriodSummary>, next: Option<&PeriodSummary>) -> String {
+    let mut out = String::new();
+    if let Some(p) = prev {
+        out.push_str(&format!(
+            "<a rel=\"prev\" href=\"../{0}/scorecard.html\">← {0}</a>",
+            p.id
+        ));
+    }
+    if let Some(n) = next {
+        out.push_str(&format!(
+            "<a rel=\"next\" href=\"../{0}/scorecard.html\">{0} →</a>",
+            n.id
+        ));
+    }
+    out
+}
+
+/// Links every archived period page to the previous and next archived period
+/// of its cadence. A page is rendered before its successor exists, so the
+/// links are (re)written here, after each run, between the `<!--nav:start-->`
+/// and `<!--nav:end-->` markers of the built-in template; a page without them
+/// (a user's template) is left alone, and an unchanged page is not rewritten.
+pub fn link_neighbours(out_dir: &Path, list: &[PeriodSummary], mode: u32) -> Result<()> {
+    for cadence in ["weekly", "monthly", "quarterly"] {
+        let mut mine: Vec<&PeriodSummary> = list.iter().filter(|s| s.cadence == cadence).collect();
+        mine.sort_by(|a, b| a.start.cmp(&b.start));
+        for (i, s) in mine.iter().enumerate() {
+            let path = out_dir.join(cadence).join(&s.id).join("scorecard.html");
+            let Ok(page) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let (Some(a), Some(b)) = (page.find(NAV_START), page.find(NAV_END)) else {
+                continue;
+            };
+            if b < a {
+                continue;
+            }
+            let links = nav_links(i.checked_sub(1).map(|k| mine[k]), mine.get(i + 1).copied());
+            if page[a + NAV_START.len()..b] == links {
+                continue;
+            }
+            let updated = format!("{}{NAV_START}{links}{}", &page[..a], &page[b..]);
+            write_file(&path, updated.as_bytes(), mode)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +322,57 @@ mod tests {
         assert_eq!(segment_slug("../.."), "segment");
         assert_eq!(segment_slug("region=Île-de-France"), "region-île-de-france");
         assert_eq!(segment_slug("plan=a/b\\c"), "plan-a-b-c");
+    }
+
+    #[test]
+    fn period_pages_link_to_their_neighbours() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = |id: &str, start: &str| PeriodSummary {
+            id: id.into(),
+            cadence: "weekly".into(),
+            start: start.into(),
+            headline: Vec::new(),
+            end: String::new(),
+            label: String::new(),
+            on_track: 0,
+            at_risk: 0,
+            off_track: 0,
+        };
+        let list = [
+            summary("2026-W48", "2026-11-23"),
+            summary("2026-W46", "2026-11-09"),
+            summary("2026-W47", "2026-11-16"),
+        ];
+        for s in &list {
+            let p = Period::parse(&s.id).unwrap();
+            let page = format!("<nav>{NAV_START}{NAV_END}</nav>{}", s.id);
+            write_period(
+                dir.path(),
+                p,
+                &[("scorecard.html".into(), page.into_bytes())],
+                page_mode(false),
+            )
+            .unwrap();
+        }
+        link_neighbours(dir.path(), &list, page_mode(false)).unwrap();
+        let read = |id: &str| {
+            std::fs::read_to_string(dir.path().join("weekly").join(id).join("scorecard.html"))
+                .unwrap()
+        };
+        let w47 = read("2026-W47");
+        assert!(
+            w47.contains("href=\"../2026-W46/scorecard.html\">← 2026-W46<"),
+            "{w47}"
+        );
+        assert!(
+            w47.contains("href=\"../2026-W48/scorecard.html\">2026-W48 →<"),
+            "{w47}"
+        );
+        assert!(!read("2026-W46").contains("rel=\"prev\""));
+        assert!(!read("2026-W48").contains("rel=\"next\""));
+        // Run again: nothing changes.
+        link_neighbours(dir.path(), &list, page_mode(false)).unwrap();
+        assert_eq!(read("2026-W47"), w47);
     }
 
     #[test]

@@ -515,6 +515,7 @@ pub fn render_period(
         timezone: config.report.timezone.name(),
         currency: &config.report.currency,
         segment_folders: &folders,
+        base_url: config.report.base_url.as_deref(),
     };
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut emails = Vec::new();
@@ -544,16 +545,34 @@ pub fn render_period(
             let v = r
                 .current
                 .value
-                .map(|v| report::format::value(v, r.info.unit, &config.report.currency))
+                .map(|v| {
+                    let refs: Vec<f64> = [
+                        r.target_spec.target,
+                        r.target_spec.stretch,
+                        r.target_spec.floor,
+                        r.industry.as_ref().map(|c| c.value),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                    report::format::value_against(v, &refs, r.info.unit, &config.report.currency)
+                })
                 .unwrap_or_else(|| "n/a".into());
             (r.info.title.clone(), v)
         })
         .collect();
+    let whole: Vec<&Compared> = rows.iter().filter(|r| r.segment.is_empty()).collect();
+    let count = |s: compare::Status| whole.iter().filter(|r| r.status == s).count();
     let summary = PeriodSummary {
         id: p.id(),
         cadence: p.cadence.as_str().into(),
         start: p.start.to_string(),
         headline,
+        end: (p.end() - chrono::Duration::days(1)).to_string(),
+        label: view::period_label(p),
+        on_track: count(compare::Status::OnTrack),
+        at_risk: count(compare::Status::AtRisk),
+        off_track: count(compare::Status::OffTrack),
     };
     files.push(("summary.json".into(), serde_json::to_vec_pretty(&summary)?));
     let mut reports = 1;
@@ -647,6 +666,10 @@ pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
         cadence: String,
         href: String,
         values: Vec<String>,
+        label: String,
+        on_track: usize,
+        at_risk: usize,
+        off_track: usize,
     }
     #[derive(Serialize)]
     struct Index {
@@ -663,6 +686,10 @@ pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
                 id: s.id.clone(),
                 cadence: s.cadence.clone(),
                 href: format!("{}/{}/", s.cadence, s.id),
+                label: s.label.clone(),
+                on_track: s.on_track,
+                at_risk: s.at_risk,
+                off_track: s.off_track,
                 values: columns
                     .iter()
                     .map(|c| {
@@ -676,9 +703,10 @@ pub fn write_index(renderer: &Renderer, config: &Config) -> Result<()> {
             })
             .collect(),
     };
+    let mode = archive::page_mode(config.report.private);
+    archive::link_neighbours(&config.report.out_dir, &list, mode)?;
     let html = renderer.render("index.html", &model)?;
     let md = renderer.render("index.md", &model)?;
-    let mode = archive::page_mode(config.report.private);
     archive::write_file(
         &config.report.out_dir.join("index.html"),
         html.as_bytes(),

@@ -1312,3 +1312,358 @@ fn analyst_notes_and_monthly_cadence() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+// ------------------------------------------------ phones, print, dark mode
+
+/// Headless Chromium, or None on a machine without it (then the browser
+/// tests step aside, loudly; CI sets SCORECARD_REQUIRE_BROWSER and they run).
+fn browser(test: &str) -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SCORECARD_REQUIRE_BROWSER").is_none(),
+            "chromium is not installed but SCORECARD_REQUIRE_BROWSER is set"
+        );
+        eprintln!(
+            "SKIPPED {test}: no chromium on this machine (apt-get install chromium; .ci/run does)"
+        );
+    }
+    found
+}
+
+/// One demo archive shared by the browser tests (realistic data: 26 weeks of
+/// history in the charts, segments, emails).
+fn demo_reports() -> &'static Path {
+    static DEMO: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DEMO.get_or_init(|| {
+        let p = Project::new("");
+        p.ok(&["demo", "--dir", "d", "--weeks", "40"]);
+        p.dir
+    })
+    .path()
+}
+
+fn chromium_run(chromium: &str, args: &[String]) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--allow-file-access-from-files",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Opens `html` (a copy of a rendered page, written next to it so relative
+/// links and images resolve) in a frame `width` CSS pixels wide, runs the
+/// JavaScript function body `probe` once the page has loaded, and returns
+/// what it returns. A frame, because headless windows are at least 500 px.
+fn probe(chromium: &str, page: &Path, html: &str, width: u32, dark: bool, probe: &str) -> Value {
+    let dir = page.parent().unwrap();
+    let name = format!(
+        ".probe-{}-{width}-{}",
+        page.file_stem().unwrap().to_string_lossy(),
+        std::process::id()
+    );
+    let script = format!(
+        "<script>window.addEventListener('load', function () {{ var r = (function () {{ {probe} }})(); parent.postMessage(JSON.stringify(r), '*'); }});</script></body>"
+    );
+    std::fs::write(
+        dir.join(format!("{name}.html")),
+        html.replace("</body>", &script),
+    )
+    .unwrap();
+    let host = format!(
+        "<!DOCTYPE html><html><body style=\"margin:0\"><iframe src=\"{name}.html\" style=\"width:{width}px;height:3000px;border:0\"></iframe><pre id=\"out\"></pre><script>addEventListener('message', function (e) {{ document.getElementById('out').textContent = e.data; }});</script></body></html>"
+    );
+    let host_path = dir.join(format!("{name}-host.html"));
+    std::fs::write(&host_path, host).unwrap();
+    let mut args = vec![
+        format!("--window-size={},1000", width.max(500) + 20),
+        "--virtual-time-budget=8000".to_string(),
+        "--dump-dom".to_string(),
+    ];
+    if dark {
+        args.push("--force-dark-mode".into());
+    }
+    args.push(format!("file://{}", host_path.display()));
+    let out = chromium_run(chromium, &args);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let json = dom
+        .split("<pre id=\"out\">")
+        .nth(1)
+        .and_then(|s| s.split("</pre>").next())
+        .unwrap_or_default()
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    serde_json::from_str(&json).unwrap_or_else(|e| {
+        panic!(
+            "no result from the page probe ({e}): {json}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// A screenshot kept in target/test-artifacts/ (a frame `width` wide).
+fn screenshot(
+    chromium: &str,
+    page: &Path,
+    html: &str,
+    width: u32,
+    dark: bool,
+    name: &str,
+) -> PathBuf {
+    let dir = page.parent().unwrap();
+    let copy = dir.join(format!(".shot-{name}.html"));
+    std::fs::write(&copy, html).unwrap();
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&shot);
+    let mut args = vec![
+        format!("--window-size={width},2400"),
+        format!("--screenshot={}", shot.display()),
+    ];
+    if dark {
+        args.push("--force-dark-mode".into());
+    }
+    args.push(format!("file://{}", copy.display()));
+    chromium_run(chromium, &args);
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.len() > 10_000, "screenshot too small to show a page");
+    shot
+}
+
+/// The email HTML as a mail client shows it: `cid:` images from the archive's
+/// charts/ folder.
+fn email_page(week: &Path) -> (PathBuf, String) {
+    let page = week.join("email.html");
+    let html = std::fs::read_to_string(&page)
+        .unwrap()
+        .replace("src=\"cid:", "src=\"charts/");
+    (page, html)
+}
+
+const OVERFLOW_PROBE: &str = "var imgs = Array.prototype.map.call(document.images, function (i) { return [i.naturalWidth, i.getBoundingClientRect().width]; }); return { scroll: document.documentElement.scrollWidth, width: window.innerWidth, images: imgs, bg: getComputedStyle(document.body).backgroundColor };";
+
+#[test]
+fn the_email_fits_a_phone_and_its_charts_are_sharp() {
+    let Some(chromium) = browser("the email browser test") else {
+        return;
+    };
+    let week = demo_reports().join("d/reports/weekly/2026-W47");
+    let (page, html) = email_page(&week);
+    for width in [375, 600] {
+        let r = probe(chromium, &page, &html, width, false, OVERFLOW_PROBE);
+        assert_eq!(r["width"], width, "{r}");
+        assert!(
+            r["scroll"].as_u64().unwrap() <= width as u64,
+            "the email scrolls sideways at {width} px: {r}"
+        );
+        let images = r["images"].as_array().unwrap();
+        assert_eq!(images.len(), 6, "six trend charts: {r}");
+        for i in images {
+            let (natural, shown) = (i[0].as_f64().unwrap(), i[1].as_f64().unwrap());
+            assert!(shown > 200.0, "a chart shown {shown} px wide at {width} px");
+            assert!(
+                natural >= 2.0 * shown,
+                "chart of {natural} px shown at {shown} px: blurred on a 2x screen"
+            );
+        }
+    }
+    // Dark mode: the client's dark palette applies (prefers-color-scheme).
+    let r = probe(chromium, &page, &html, 375, true, OVERFLOW_PROBE);
+    assert_eq!(r["bg"], "rgb(2, 6, 23)", "{r}");
+    screenshot(chromium, &page, &html, 600, true, "email-dark");
+    screenshot(chromium, &page, &html, 600, false, "email-light");
+}
+
+#[test]
+fn the_scorecard_keeps_its_kpi_column_on_a_phone_and_prints_every_column() {
+    let Some(chromium) = browser("the phone and print browser test") else {
+        return;
+    };
+    let page = demo_reports().join("d/reports/weekly/2026-W47/scorecard.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Scrolled to its last column (Status, Trend), the KPI names stay in view.
+    let sticky = "var wrap = document.querySelector('.table-wrap'); var wide = wrap.scrollWidth > wrap.clientWidth; wrap.scrollLeft = wrap.scrollWidth; var box = wrap.getBoundingClientRect(); var kpi = wrap.querySelector('tbody th').getBoundingClientRect(); var last = wrap.querySelector('tbody td:last-child').getBoundingClientRect(); return { scroll: document.documentElement.scrollWidth, width: window.innerWidth, wide: wide, scrolled: wrap.scrollLeft, kpi: [kpi.left - box.left, kpi.right - box.left], last: [last.left - box.left, last.right - box.left], box: box.width };";
+    let r = probe(chromium, &page, &html, 390, false, sticky);
+    assert!(
+        r["scroll"].as_u64().unwrap() <= 390,
+        "the page scrolls sideways at 390 px: {r}"
+    );
+    assert_eq!(r["wide"], true, "the table is wider than a phone: {r}");
+    assert!(r["scrolled"].as_f64().unwrap() > 0.0, "{r}");
+    let box_width = r["box"].as_f64().unwrap();
+    let (kpi_left, kpi_right) = (r["kpi"][0].as_f64().unwrap(), r["kpi"][1].as_f64().unwrap());
+    assert!(
+        kpi_left >= -1.0 && kpi_right > 60.0 && kpi_right < box_width / 2.0,
+        "the KPI column scrolled away: {r}"
+    );
+    assert!(
+        r["last"][1].as_f64().unwrap() <= box_width + 1.0
+            && r["last"][0].as_f64().unwrap() >= kpi_right - 1.0,
+        "the last column is not visible beside the KPI column: {r}"
+    );
+
+    // Print: the @media print rules at the printable width of A4 and of
+    // Letter (10 mm margins, 96 px per inch): no table needs to scroll.
+    let print = html.replace("@media print", "@media all");
+    let fits = "return Array.prototype.map.call(document.querySelectorAll('.table-wrap'), function (w) { return [w.scrollWidth, w.clientWidth]; }).concat([[document.documentElement.scrollWidth, window.innerWidth]]);";
+    for (paper, width) in [("A4", 718), ("Letter", 740)] {
+        let r = probe(chromium, &page, &print, width, false, fits);
+        for pair in r.as_array().unwrap() {
+            assert!(
+                pair[0].as_u64().unwrap() <= pair[1].as_u64().unwrap() + 1,
+                "a table is cut when printed on {paper}: {r}"
+            );
+        }
+    }
+
+    // The dark palette, kept as an artifact to look at.
+    let r = probe(
+        chromium,
+        &page,
+        &html,
+        1280,
+        true,
+        "return getComputedStyle(document.body).backgroundColor;",
+    );
+    assert_eq!(r, "rgb(2, 6, 23)");
+    screenshot(chromium, &page, &html, 1280, true, "scorecard-dark");
+    screenshot(chromium, &page, &html, 390, false, "scorecard-390");
+}
+
+#[test]
+fn the_archive_index_reads_on_a_phone_and_a_laptop() {
+    let Some(chromium) = browser("the index browser test") else {
+        return;
+    };
+    let page = demo_reports().join("d/reports/index.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let fits = "var w = document.querySelector('.table-wrap'); return { page: [document.documentElement.scrollWidth, window.innerWidth], table: [w.scrollWidth, w.clientWidth], caption: getComputedStyle(document.querySelector('caption')).position };";
+    let r = probe(chromium, &page, &html, 1280, false, fits);
+    assert!(r["page"][0].as_u64() <= r["page"][1].as_u64(), "{r}");
+    assert!(
+        r["table"][0].as_u64() <= r["table"][1].as_u64(),
+        "the index cuts its last columns at 1280 px: {r}"
+    );
+    let r = probe(chromium, &page, &html, 390, false, fits);
+    assert!(
+        r["page"][0].as_u64() <= r["page"][1].as_u64(),
+        "the index scrolls sideways at 390 px: {r}"
+    );
+    screenshot(chromium, &page, &html, 1280, false, "index-1280");
+}
+
+#[test]
+fn emails_name_their_segment_and_figure_and_link_to_the_archive() {
+    let config = format!(
+        "{}\n[email]\ntransport = \"file\"\nfrom = \"Scorecard <scorecard@example.com>\"\noutbox_dir = \"outbox\"\n[[email.recipients]]\nto = [\"lead@example.com\"]\n[[email.recipients]]\nto = [\"emea@example.com\"]\nsegment = \"region=EMEA\"\n",
+        std::fs::read_to_string(fixture("tiny.toml")).unwrap().replace(
+            "out_dir = \"reports\"",
+            "out_dir = \"reports\"\nbase_url = \"https://reports.example.com/sc/\""
+        )
+    );
+    let p = Project::new(&config);
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["run", "--period", "2026-W47"]);
+    let mut mails = Vec::new();
+    for e in std::fs::read_dir(p.path("outbox")).unwrap().flatten() {
+        mails.push(std::fs::read(e.path()).unwrap());
+    }
+    assert_eq!(mails.len(), 2);
+    use mailparse::MailHeaderMap;
+    for bytes in &mails {
+        let mail = mailparse::parse_mail(bytes).unwrap();
+        let subject = mail.headers.get_first_value("Subject").unwrap();
+        let list_id = mail.headers.get_first_value("List-Id").unwrap();
+        let to = mail.headers.get_first_value("To").unwrap();
+        let mut html = String::new();
+        let mut text = String::new();
+        fn walk(m: &mailparse::ParsedMail, html: &mut String, text: &mut String) {
+            match m.ctype.mimetype.as_str() {
+                "text/html" => *html = m.get_body().unwrap(),
+                "text/plain" => *text = m.get_body().unwrap(),
+                _ => {}
+            }
+            for s in &m.subparts {
+                walk(s, html, text);
+            }
+        }
+        walk(&mail, &mut html, &mut text);
+        if to.contains("emea@") {
+            // EMEA: revenue $300 (no target for a segment's total), NPS 100 on track…
+            assert!(
+                subject.starts_with("EMEA · Weekly CRM scorecard 2026-W47 · "),
+                "{subject}"
+            );
+            assert_eq!(
+                list_id,
+                "\"Weekly CRM scorecard region=EMEA\" <weekly-crm-scorecard-region-emea.example.com>"
+            );
+            let url = "https://reports.example.com/sc/weekly/2026-W47/segments/region-emea/scorecard.html";
+            assert!(html.contains(&format!("href=\"{url}\"")), "{html}");
+            assert!(text.contains(&format!("Online: <{url}>")), "{text}");
+        } else {
+            // The whole business: NPS 25.0 against a floor of 30 is off track,
+            // with 6 KPIs off track in all (kpis.json of the tiny fixture).
+            assert_eq!(
+                subject,
+                "Weekly CRM scorecard 2026-W47 · NPS 25.0, 6 KPIs off track"
+            );
+            assert_eq!(
+                list_id,
+                "\"Weekly CRM scorecard\" <weekly-crm-scorecard.example.com>"
+            );
+            let url = "https://reports.example.com/sc/weekly/2026-W47/scorecard.html";
+            assert!(html.contains(&format!("href=\"{url}\"")));
+            // The preheader: the headline figure, what is off track, revenue.
+            let pre = html.split("class=\"preheader\"").nth(1).unwrap();
+            let pre = &pre[pre.find('>').unwrap() + 1..pre.find("</div>").unwrap()];
+            assert!(
+                pre.starts_with("NPS 25.0 · 6 KPIs off track (Retention rate, Churn rate, …) · Revenue $320 ▲ +$240 better"),
+                "{pre}"
+            );
+            // Status badges and the Target column, as on the page.
+            assert!(html.contains(">Target</th>") && html.contains("✗ Off track"));
+            assert!(html.contains("$300</td>"), "the revenue target is shown");
+            assert!(
+                html.contains("prefers-color-scheme: dark"),
+                "the dark palette survives inlining"
+            );
+            assert!(html.contains("<!--[if mso]>"), "the Outlook wrapper");
+            // Better / worse in words in the plain-text part.
+            assert!(
+                text.contains("▲ +8.3 pts worse") && text.contains("▲ +$240 better"),
+                "{text}"
+            );
+        }
+    }
+    let p = Project::new("[report]\nbase_url = \"reports.example.com\"\n");
+    let (code, stderr) = p.fail(&["run", "--no-send"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("base_url") && stderr.contains("not an http(s) address"),
+        "{stderr}"
+    );
+}

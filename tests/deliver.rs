@@ -137,6 +137,7 @@ fn outgoing(
                     )
                 })
                 .collect(),
+            list_name: "Weekly CRM scorecard".into(),
         },
         attachment_csv: format!("period,segment,kpi,value\n{period},{segment},nps,41.2\n{csv}")
             .into_bytes(),

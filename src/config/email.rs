@@ -173,7 +173,7 @@ pub(super) fn check(
         from,
         subject: raw
             .subject
-            .unwrap_or_else(|| "{{ title }} {{ period.id }}".into()),
+            .unwrap_or_else(|| crate::report::DEFAULT_SUBJECT.into()),
         outbox_dir: base.join(raw.outbox_dir.unwrap_or_else(|| "outbox".into())),
         smtp,
         sendmail_command: raw.sendmail.command,

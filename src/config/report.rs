@@ -76,19 +76,20 @@ pub(super) fn check(
         }
         segments.push(s);
     }
-    let base_url =
-        match raw.base_url.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
-                Some(u.trim_end_matches('/').to_string())
-            }
-            Some(u) => return Err(err(
+    let base_url = match raw.base_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+            Some(u.trim_end_matches('/').to_string())
+        }
+        Some(u) => {
+            return Err(err(
                 "base_url",
                 format!(
                     "'{u}' is not an http(s) address (e.g. https://reports.example.com/scorecard)"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let path = |p: &str| base.join(p);
     // A folder that is not there would silently mean the built-ins.
     if let Some(dir) = raw.templates_dir.as_deref().map(path) {

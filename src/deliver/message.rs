@@ -81,6 +81,36 @@ pub fn message_id(
     format!("<{digest}@{domain}>")
 }
 
+/// `"Weekly CRM scorecard" <weekly-crm-scorecard.example.com>`: a phrase and
+/// a dot-atom list label under the sender's domain (RFC 2919), ASCII only.
+pub fn list_id(name: &str, from: &Mailbox) -> String {
+    let mut label = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            label.push(c);
+        } else if !label.ends_with('-') && !label.is_empty() {
+            label.push('-');
+        }
+    }
+    let label = label.trim_end_matches('-');
+    let label = if label.is_empty() { "scorecard" } else { label };
+    let domain = from.email.domain();
+    let domain = if !domain.is_empty()
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        domain
+    } else {
+        "scorecard.localhost"
+    };
+    let phrase: String = name
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+        .collect();
+    format!("\"{}\" <{label}.{domain}>", phrase.trim())
+}
+
 /// The fully formatted message (RFC 5322 bytes, CRLF line ends).
 pub fn build(
     from: &Mailbox,
@@ -140,6 +170,11 @@ pub fn build(
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
             "All".into(),
+        ))
+        // RFC 2919: mail clients file and filter the scorecards by this.
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Id"),
+            list_id(&o.parts.list_name, from),
         ));
     for to in &o.recipient.to {
         builder = builder.to(to.clone());
@@ -191,6 +226,7 @@ pub(crate) mod tests {
                     ("trend-nps.png".into(), png(10), "NPS trend".into()),
                     ("trend-revenue.png".into(), png(200), "Revenue trend".into()),
                 ],
+                list_name: "Weekly CRM scorecard".into(),
             },
             attachment_csv: csv.as_bytes().to_vec(),
         }
@@ -336,6 +372,10 @@ pub(crate) mod tests {
             header(&bytes, "Auto-Submitted").as_deref(),
             Some("auto-generated")
         );
+        assert_eq!(
+            header(&bytes, "List-Id").as_deref(),
+            Some("\"Weekly CRM scorecard\" <weekly-crm-scorecard.example.com>")
+        );
         assert!(bytes.is_ascii(), "the formatted message is 7-bit clean");
         let mail = mailparse::parse_mail(&bytes).unwrap();
         let csv = mail
@@ -380,6 +420,16 @@ pub(crate) mod tests {
             message_id("weekly", "2026-W47", "lead@example.com", &h, 0, &from),
             message_id("weekly", "2026-W47", "lead@example.com", &h, 1, &from)
         );
+    }
+
+    #[test]
+    fn list_ids_are_ascii_dot_atoms() {
+        let from: Mailbox = "Scorecard <scorecard@example.com>".parse().unwrap();
+        assert_eq!(
+            list_id("Weekly CRM scorecard region=Île-de-France", &from),
+            "\"Weekly CRM scorecard region=le-de-France\" <weekly-crm-scorecard-region-le-de-france.example.com>"
+        );
+        assert_eq!(list_id("€€", &from), "\"\" <scorecard.example.com>");
     }
 
     #[test]

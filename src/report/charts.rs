@@ -1,11 +1,15 @@
 //! Charts with plotters: sparklines and trend charts as inline SVG for the
 //! standalone page, and the trend charts as PNG for email (most mail clients
-//! show no SVG). The font is embedded (DejaVu Sans), so nothing is needed from
+//! show no SVG), at twice their CSS size and with a transparent background.
+//! Trend charts carry units on the value axis, the year on the time axis, a
+//! labelled dashed target line and a legend. The font is embedded (DejaVu Sans), so nothing is needed from
 //! the system at run time.
 use std::sync::Once;
 
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
+
+use crate::kpi::catalogue::Unit;
 
 static FONT: Once = Once::new();
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -18,8 +22,6 @@ fn register_font() {
 }
 
 const LINE: RGBColor = RGBColor(37, 99, 235);
-const AXIS: RGBColor = RGBColor(100, 116, 139);
-const GRID: RGBColor = RGBColor(226, 232, 240);
 /// The usual-range band behind sparklines.
 const BAND: RGBColor = RGBColor(219, 234, 254);
 
@@ -115,62 +117,120 @@ pub fn sparkline_svg(values: &[Option<f64>], band: Option<(f64, f64)>) -> Result
     Ok(Some(svg))
 }
 
-/// A labelled trend chart of one KPI over the history window.
+/// A labelled trend chart of one KPI over the history window. The title is
+/// not drawn: the page and the email put it above the chart as text.
 pub struct Trend<'a> {
     pub title: &'a str,
+    /// Axis labels with the year ("W23 2026", "Nov 2026", "Q4 2026").
     pub labels: &'a [String],
     pub values: &'a [Option<f64>],
     pub target: Option<f64>,
+    pub unit: Unit,
+    pub currency: &'a str,
+    /// "per week" / "per month" / "per quarter", for the legend.
+    pub per: &'a str,
 }
 
-const TREND_SIZE: (u32, u32) = (300, 150);
+/// The chart's size in CSS pixels; the email's PNG has twice as many.
+pub const TREND_SIZE: (u32, u32) = (320, 180);
+/// Pixels per CSS pixel of the email's PNG (sharp on high-density screens).
+pub const PNG_SCALE: u32 = 2;
+
+/// Mid-tone colours, legible on a white and on a dark background alike (the
+/// PNG is transparent, so a dark-mode mail client shows its own background).
+const LABEL: RGBColor = RGBColor(100, 116, 139);
+const TARGET: RGBColor = RGBColor(22, 163, 74);
 
 fn draw_trend<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     t: &Trend,
+    scale: u32,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     register_font();
-    root.fill(&WHITE).map_err(err)?;
+    let s = |v: u32| v * scale;
+    let font = |px: u32| ("sans-serif", s(px) as f64).into_font().color(&LABEL);
+    let (chart_area, legend_area) = root.split_vertically(root.dim_in_pixel().1 - s(20));
     let with_target: Vec<Option<f64>> = t.values.iter().copied().chain([t.target]).collect();
     let (lo, hi) = y_range(&with_target).unwrap_or((0.0, 1.0));
     let n = t.values.len().max(2);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(t.title, ("sans-serif", 14).into_font().color(&BLACK))
-        .margin(6)
-        .x_label_area_size(18)
-        .y_label_area_size(42)
+    let mut chart = ChartBuilder::on(&chart_area)
+        .margin(s(6))
+        .margin_right(s(14))
+        .x_label_area_size(s(18))
+        .y_label_area_size(s(46))
         .build_cartesian_2d(0..n - 1, lo..hi)
         .map_err(err)?;
     let labels = t.labels;
+    let (unit, currency) = (t.unit, t.currency);
+    let grid = RGBAColor(148, 163, 184, 0.35);
     chart
         .configure_mesh()
-        .light_line_style(GRID)
-        .bold_line_style(GRID)
-        .axis_style(AXIS)
-        .x_labels(4)
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(grid.stroke_width(scale))
+        .axis_style(LABEL.stroke_width(scale))
+        .x_labels(3)
         .y_labels(4)
-        .label_style(("sans-serif", 10).into_font().color(&AXIS))
+        .label_style(font(10))
         .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
-        .y_label_formatter(&|v| super::format::compact(*v))
+        .y_label_formatter(&|v| super::format::axis(*v, unit, currency))
         .draw()
         .map_err(err)?;
     if let Some(target) = t.target {
         chart
-            .draw_series(LineSeries::new(
+            .draw_series(DashedLineSeries::new(
                 [(0, target), (n - 1, target)],
-                RGBColor(22, 163, 74).stroke_width(1),
+                s(5),
+                s(3),
+                TARGET.stroke_width(s(1) + scale / 2),
             ))
             .map_err(err)?;
     }
     for run in runs(t.values) {
         chart
-            .draw_series(LineSeries::new(run.clone(), LINE.stroke_width(2)))
+            .draw_series(LineSeries::new(run.clone(), LINE.stroke_width(s(2))))
             .map_err(err)?;
         chart
-            .draw_series(run.into_iter().map(|p| Circle::new(p, 2, LINE.filled())))
+            .draw_series(run.into_iter().map(|p| Circle::new(p, s(2), LINE.filled())))
+            .map_err(err)?;
+    }
+    // The legend, in its own strip under the plot so it never hides a point.
+    let y = s(10) as i32;
+    let x0 = s(52) as i32;
+    legend_area
+        .draw(&PathElement::new(
+            [(x0, y), (x0 + s(16) as i32, y)],
+            LINE.stroke_width(s(2)),
+        ))
+        .map_err(err)?;
+    let value_label = format!("{} {}", t.title, t.per);
+    legend_area
+        .draw(&Text::new(
+            value_label.clone(),
+            (x0 + s(20) as i32, y - s(6) as i32),
+            font(10),
+        ))
+        .map_err(err)?;
+    if let Some(target) = t.target {
+        let width = legend_area
+            .estimate_text_size(&value_label, &font(10))
+            .map(|(w, _)| w as i32)
+            .unwrap_or(s(120) as i32);
+        let x1 = x0 + s(32) as i32 + width;
+        legend_area
+            .draw(&PathElement::new(
+                [(x1, y), (x1 + s(16) as i32, y)],
+                TARGET.stroke_width(s(2)),
+            ))
+            .map_err(err)?;
+        legend_area
+            .draw(&Text::new(
+                format!("target {}", super::format::value(target, unit, currency)),
+                (x1 + s(20) as i32, y - s(6) as i32),
+                font(10),
+            ))
             .map_err(err)?;
     }
     root.present().map_err(err)?;
@@ -182,25 +242,53 @@ pub fn trend_svg(t: &Trend) -> Result<String> {
     draw_trend(
         SVGBackend::with_string(&mut svg, TREND_SIZE).into_drawing_area(),
         t,
+        1,
     )?;
     Ok(svg)
 }
 
-/// The same chart as a PNG (for `cid:` images in email).
+/// The same chart as a PNG for `cid:` images in email: twice the CSS size,
+/// with a transparent background. The bitmap backend has no alpha channel,
+/// so the chart is drawn on white and on black and the alpha of each pixel
+/// recovered from the difference.
 pub fn trend_png(t: &Trend) -> Result<Vec<u8>> {
-    let (w, h) = TREND_SIZE;
-    let mut rgb = vec![255u8; (w * h * 3) as usize];
-    draw_trend(
-        BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(),
-        t,
-    )?;
+    let (w, h) = (TREND_SIZE.0 * PNG_SCALE, TREND_SIZE.1 * PNG_SCALE);
+    let draw = |background: u8| -> Result<Vec<u8>> {
+        let mut rgb = vec![background; (w * h * 3) as usize];
+        draw_trend(
+            BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(),
+            t,
+            PNG_SCALE,
+        )?;
+        Ok(rgb)
+    };
+    let on_white = draw(255)?;
+    let on_black = draw(0)?;
+    let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+    for (wp, bp) in on_white.chunks_exact(3).zip(on_black.chunks_exact(3)) {
+        // white = c·a + 255·(1 − a), black = c·a  ⇒  a = 1 − (white − black)/255
+        let diff = (0..3)
+            .map(|i| i32::from(wp[i]) - i32::from(bp[i]))
+            .sum::<i32>()
+            / 3;
+        let alpha = (255 - diff).clamp(0, 255) as u8;
+        for &c in bp {
+            let v = if alpha == 0 {
+                0
+            } else {
+                ((u32::from(c) * 255 + u32::from(alpha) / 2) / u32::from(alpha)).min(255) as u8
+            };
+            rgba.push(v);
+        }
+        rgba.push(alpha);
+    }
     let mut out = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut out, w, h);
-        enc.set_color(png::ColorType::Rgb);
+        enc.set_color(png::ColorType::Rgba);
         enc.set_depth(png::BitDepth::Eight);
         let mut writer = enc.write_header()?;
-        writer.write_image_data(&rgb)?;
+        writer.write_image_data(&rgba)?;
     }
     Ok(out)
 }
@@ -246,10 +334,29 @@ mod tests {
             labels: &labels,
             values: &values,
             target: Some(40.0),
+            unit: Unit::Score,
+            currency: "$",
+            per: "per week",
         };
         let svg = trend_svg(&t).unwrap();
-        assert!(svg.contains("NPS"));
+        assert!(svg.contains("NPS per week"), "a legend");
+        assert!(svg.contains("target 40.0"), "a labelled target line");
         let png = trend_png(&t).unwrap();
         assert_eq!(&png[1..4], b"PNG");
+        // Twice the CSS size, transparent where nothing is drawn.
+        let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(
+            (info.width, info.height),
+            (TREND_SIZE.0 * PNG_SCALE, TREND_SIZE.1 * PNG_SCALE)
+        );
+        assert_eq!(info.color_type, png::ColorType::Rgba);
+        assert_eq!(buf[3], 0, "the corner is transparent");
+        assert!(
+            buf.chunks_exact(4).any(|p| p[3] == 255),
+            "something is drawn"
+        );
     }
 }

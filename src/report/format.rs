@@ -1,9 +1,26 @@
-//! Unit-aware number formatting for the rendered reports (JSON keeps raw numbers).
+//! Number formatting for every rendered report, in one place (docs/kpis.md
+//! "Formatting"). JSON and CSV keep raw numbers with ASCII signs; everything a
+//! person reads goes through here:
+//! - thousands separators everywhere ("40,484"), one minus sign, U+2212 ("−");
+//! - counts without decimals; currency with cents only below 100, and a
+//!   change of a currency KPI with the precision of its value;
+//! - percent, hours, days and scores with one decimal, ratios with two;
+//! - a value never looks equal to its target (or floor, stretch, benchmark)
+//!   when it is not: decimals are added until they differ (0.84 against a
+//!   floor of 0.8 shows "0.84%", not "0.8%");
+//! - one interval style: "low – high" in the KPI's unit.
 use crate::kpi::catalogue::Unit;
 
-/// Groups thousands: 1234567.8 → "1,234,568" (with `decimals` digits).
+/// The minus sign of prose (U+2212).
+pub const MINUS: char = '\u{2212}';
+
+/// Groups thousands: 1234567.8 → "1,234,568" (with `decimals` digits);
+/// negatives with U+2212, and never a "−0".
 pub fn grouped(v: f64, decimals: usize) -> String {
-    let s = format!("{:.*}", decimals, v.abs());
+    // Halves round away from zero (0.5 → "1"), not to even as `format!` does.
+    let scale = 10f64.powi(decimals.min(12) as i32);
+    let rounded = (v.abs() * scale).round() / scale;
+    let s = format!("{:.*}", decimals, rounded);
     let (int, frac) = s
         .split_once('.')
         .map(|(i, f)| (i.to_string(), Some(f.to_string())))
@@ -20,75 +37,154 @@ pub fn grouped(v: f64, decimals: usize) -> String {
         out.push_str(&f);
     }
     if v < 0.0 && out.chars().any(|c| c.is_ascii_digit() && c != '0') {
-        out.insert(0, '-');
+        out.insert(0, MINUS);
     }
     out
 }
 
-/// A value with its unit: "$12,340", "42.1%", "5.2 h", "3.1×".
-pub fn value(v: f64, unit: Unit, currency: &str) -> String {
+/// The decimals a value of this unit is shown with.
+fn base_decimals(v: f64, unit: Unit) -> usize {
     match unit {
-        Unit::Count => grouped(v, if v.fract() == 0.0 { 0 } else { 1 }),
+        Unit::Count => 0,
         Unit::Currency => {
-            let digits = if v.abs() >= 100.0 { 0 } else { 2 };
-            let s = grouped(v, digits);
-            match s.strip_prefix('-') {
-                Some(rest) => format!("-{currency}{rest}"),
-                None => format!("{currency}{s}"),
+            if v.abs() >= 100.0 {
+                0
+            } else {
+                2
             }
         }
-        Unit::Percent => format!("{}%", grouped(v, 1)),
-        Unit::Hours => format!("{} h", grouped(v, 1)),
-        Unit::Days => format!("{} d", grouped(v, 1)),
-        Unit::Score => grouped(v, 1),
-        Unit::Ratio => grouped(v, 2),
+        Unit::Percent | Unit::Hours | Unit::Days | Unit::Score => 1,
+        Unit::Ratio => 2,
     }
 }
 
-/// A change: points for percent and score KPIs, the unit otherwise.
+fn with_decimals(v: f64, decimals: usize, unit: Unit, currency: &str) -> String {
+    let s = grouped(v, decimals);
+    match unit {
+        Unit::Count | Unit::Score | Unit::Ratio => s,
+        Unit::Currency => match s.strip_prefix(MINUS) {
+            Some(rest) => format!("{MINUS}{currency}{rest}"),
+            None => format!("{currency}{s}"),
+        },
+        Unit::Percent => format!("{s}%"),
+        Unit::Hours => format!("{s} h"),
+        Unit::Days => format!("{s} d"),
+    }
+}
+
+/// A value with its unit: "$12,340", "42.1%", "5.2 h", "3.10", "1,998".
+pub fn value(v: f64, unit: Unit, currency: &str) -> String {
+    with_decimals(v, base_decimals(v, unit), unit, currency)
+}
+
+/// A value shown beside references it is judged against (target, floor,
+/// stretch, benchmark): with as many decimals (up to 4 more) as it takes not
+/// to read the same as any reference it differs from.
+pub fn value_against(v: f64, references: &[f64], unit: Unit, currency: &str) -> String {
+    let base = base_decimals(v, unit);
+    let mut d = base;
+    while d < base + 4
+        && references
+            .iter()
+            .any(|r| *r != v && grouped(v, d) == grouped(*r, d))
+    {
+        d += 1;
+    }
+    with_decimals(v, d, unit, currency)
+}
+
+/// A change: points for percent and score KPIs, the unit otherwise; the
+/// sign always shown ("+", "−", or "±" for no change).
 pub fn delta(d: f64, unit: Unit, currency: &str) -> String {
+    change(d, d, unit, currency)
+}
+
+/// A change of a KPI whose value is `of`: a currency change keeps the
+/// precision of the value ("$1,104", "+$71", not "+$70.59"); a small change
+/// of a percent or score keeps a second decimal so it never reads "+0.0 pts".
+pub fn change(d: f64, of: f64, unit: Unit, currency: &str) -> String {
     let sign = if d > 0.0 {
-        "+"
+        "+".to_string()
     } else if d < 0.0 {
-        "−"
+        MINUS.to_string()
     } else {
-        "±"
+        "±".to_string()
     };
     let body = match unit {
-        // Small changes keep a second decimal so they never read "+0.0".
         Unit::Percent | Unit::Score => format!(
             "{} pts",
-            grouped(d.abs(), if d.abs() < 0.1 { 2 } else { 1 })
+            grouped(d.abs(), if d.abs() < 0.1 && d != 0.0 { 2 } else { 1 })
         ),
+        Unit::Currency => {
+            let decimals = base_decimals(of.abs().max(d.abs()), unit);
+            with_decimals(d.abs(), decimals, unit, currency)
+        }
         other => value(d.abs(), other, currency),
     };
     format!("{sign}{body}")
 }
 
+/// A relative change: "+5.6%", "−12.0%".
 pub fn percent_change(p: f64) -> String {
     let sign = if p > 0.0 {
-        "+"
+        "+".to_string()
     } else if p < 0.0 {
-        "−"
+        MINUS.to_string()
     } else {
-        "±"
+        "±".to_string()
     };
     format!("{sign}{}%", grouped(p.abs(), 1))
 }
 
-/// Short axis labels: 1200 → "1.2k", 3400000 → "3.4M".
+/// The one interval style: "35.1 – 47.3", "12.4% – 18.0%".
+pub fn interval(lo: f64, hi: f64, unit: Unit, currency: &str) -> String {
+    let d = match unit {
+        Unit::Count => 1,
+        _ => base_decimals(lo.abs().max(hi.abs()), unit),
+    };
+    format!(
+        "{} – {}",
+        with_decimals(lo, d, unit, currency),
+        with_decimals(hi, d, unit, currency)
+    )
+}
+
+/// Short numbers for chart axes: 1200 → "1.2k", 3400000 → "3.4M".
 pub fn compact(v: f64) -> String {
     let a = v.abs();
-    if a >= 1e6 {
-        format!("{:.1}M", v / 1e6)
+    let s = if a >= 1e6 {
+        format!("{:.1}M", a / 1e6)
     } else if a >= 1e4 {
-        format!("{:.0}k", v / 1e3)
+        format!("{:.0}k", a / 1e3)
     } else if a >= 1e3 {
-        format!("{:.1}k", v / 1e3)
+        format!("{:.1}k", a / 1e3)
     } else if a >= 10.0 || a == 0.0 {
-        format!("{v:.0}")
+        format!("{a:.0}")
     } else {
-        format!("{v:.1}")
+        format!("{a:.1}")
+    };
+    if v < 0.0
+        && s.chars()
+            .any(|c| c.is_ascii_digit() && c != '0' && c != '.')
+    {
+        format!("{MINUS}{s}")
+    } else {
+        s
+    }
+}
+
+/// An axis label with its unit: "$400k", "42%", "12 h", "1.5".
+pub fn axis(v: f64, unit: Unit, currency: &str) -> String {
+    let c = compact(v);
+    match unit {
+        Unit::Currency => match c.strip_prefix(MINUS) {
+            Some(rest) => format!("{MINUS}{currency}{rest}"),
+            None => format!("{currency}{c}"),
+        },
+        Unit::Percent => format!("{c}%"),
+        Unit::Hours => format!("{c} h"),
+        Unit::Days => format!("{c} d"),
+        Unit::Count | Unit::Score | Unit::Ratio => c,
     }
 }
 
@@ -97,18 +193,70 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats() {
+    fn values() {
         assert_eq!(grouped(1234567.89, 0), "1,234,568");
-        assert_eq!(grouped(-1234.5, 1), "-1,234.5");
+        assert_eq!(grouped(-1234.5, 1), "−1,234.5");
+        assert_eq!(grouped(-0.01, 1), "0.0", "never a minus zero");
+        assert_eq!(grouped(0.5, 0), "1");
+        assert_eq!(grouped(2.5, 0), "3");
         assert_eq!(value(12345.0, Unit::Currency, "$"), "$12,345");
-        assert_eq!(value(-20.5, Unit::Currency, "€"), "-€20.50");
+        assert_eq!(value(-20.5, Unit::Currency, "€"), "−€20.50");
+        assert_eq!(value(99.5, Unit::Currency, "$"), "$99.50");
         assert_eq!(value(42.123, Unit::Percent, "$"), "42.1%");
-        assert_eq!(value(5.25, Unit::Hours, "$"), "5.2 h");
+        assert_eq!(value(5.25, Unit::Hours, "$"), "5.3 h");
         assert_eq!(value(3.0, Unit::Ratio, "$"), "3.00");
         assert_eq!(value(1200.0, Unit::Count, "$"), "1,200");
+        assert_eq!(value(40484.0, Unit::Count, "$"), "40,484");
+        // Counts never carry decimals, even averaged.
+        assert_eq!(value(1997.8, Unit::Count, "$"), "1,998");
+    }
+
+    #[test]
+    fn a_value_never_looks_equal_to_a_reference_it_differs_from() {
+        // The case: churn 0.84 % against a floor of 0.8.
+        assert_eq!(
+            value_against(0.84, &[0.5, 0.8], Unit::Percent, "$"),
+            "0.84%"
+        );
+        assert_eq!(value_against(0.8, &[0.5, 0.8], Unit::Percent, "$"), "0.8%");
+        assert_eq!(value_against(0.81, &[], Unit::Percent, "$"), "0.8%");
+        assert_eq!(value_against(39.96, &[40.0], Unit::Score, "$"), "39.96");
+        assert_eq!(
+            value_against(24.9999, &[25.0], Unit::Percent, "$"),
+            "24.9999%"
+        );
+        assert_eq!(value_against(1.0, &[3.0], Unit::Ratio, "$"), "1.00");
+        assert_eq!(
+            value_against(419_999.6, &[420_000.0], Unit::Currency, "$"),
+            "$419,999.6"
+        );
+    }
+
+    #[test]
+    fn changes() {
         assert_eq!(delta(2.2, Unit::Score, "$"), "+2.2 pts");
+        assert_eq!(delta(-2.4, Unit::Score, "$"), "−2.4 pts");
+        assert_eq!(delta(0.04, Unit::Percent, "$"), "+0.04 pts");
+        assert_eq!(delta(0.0, Unit::Percent, "$"), "±0.0 pts");
         assert_eq!(delta(-150.0, Unit::Currency, "$"), "−$150");
+        assert_eq!(delta(-0.3, Unit::Hours, "$"), "−0.3 h");
+        // A currency change keeps the precision of its value.
+        assert_eq!(change(70.59, 1104.0, Unit::Currency, "$"), "+$71");
+        assert_eq!(change(0.35, 85.2, Unit::Currency, "$"), "+$0.35");
+        assert_eq!(change(-3.0, 1998.0, Unit::Count, "$"), "−3");
+        assert_eq!(percent_change(-12.0), "−12.0%");
+    }
+
+    #[test]
+    fn intervals_and_axes() {
+        assert_eq!(interval(35.12, 47.3, Unit::Score, "$"), "35.1 – 47.3");
+        assert_eq!(interval(12.44, 18.0, Unit::Percent, "$"), "12.4% – 18.0%");
+        assert_eq!(interval(-5.0, 12.0, Unit::Score, "$"), "−5.0 – 12.0");
         assert_eq!(compact(1200.0), "1.2k");
         assert_eq!(compact(3_400_000.0), "3.4M");
+        assert_eq!(compact(-1500.0), "−1.5k");
+        assert_eq!(axis(400_000.0, Unit::Currency, "$"), "$400k");
+        assert_eq!(axis(42.0, Unit::Percent, "$"), "42%");
+        assert_eq!(axis(12.0, Unit::Hours, "$"), "12 h");
     }
 }

@@ -23,6 +23,11 @@ pub use templates::BUILTIN_TEMPLATES;
 
 const BUILTIN_PREFIX: &str = "__builtin/";
 
+/// The default `[email] subject`: the segment, the title and period, and a
+/// headline figure ("EMEA · Weekly CRM scorecard 2026-W48 · NPS 22.9 ▼, 2 KPIs
+/// off track").
+pub const DEFAULT_SUBJECT: &str = "{% if segment_name %}{{ segment_name }} · {% endif %}{{ title }} {{ period.id }} · {% if subject_figure %}{{ subject_figure }}, {% endif %}{{ off_track_phrase }}";
+
 pub struct Renderer {
     tera: Tera,
     subject: String,
@@ -155,6 +160,9 @@ pub struct EmailParts {
     pub html: String,
     /// (content id, PNG bytes, alt text)
     pub images: Vec<(String, Vec<u8>, String)>,
+    /// The mailing list this email belongs to, for `List-Id` (RFC 2919):
+    /// the title, and the segment for a segment's email.
+    pub list_name: String,
 }
 
 /// Renders the three formats of one scorecard (whole business or a segment).
@@ -184,8 +192,10 @@ pub fn render_scorecard(
         });
     }
     let email_html = renderer.render("email.html", &model)?;
+    // The @media blocks (dark mode) cannot be inlined: they stay in a <style>.
     let inliner = css_inline::CSSInliner::options()
         .load_remote_stylesheets(false)
+        .keep_at_rules(true)
         .build();
     let email_html = inliner
         .inline(&email_html)
@@ -198,17 +208,8 @@ pub fn render_scorecard(
                 .iter()
                 .find(|r| r.info.id == id && r.segment == segment.unwrap_or(""))
                 .expect("chart of a row");
-            let labels: Vec<String> = input
-                .history
-                .iter()
-                .map(|p| view::short_label(*p))
-                .collect();
-            let t = charts::Trend {
-                title: &r.info.title,
-                labels: &labels,
-                values: &r.history,
-                target: r.target.as_ref().map(|c| c.value),
-            };
+            let labels: Vec<String> = input.history.iter().map(|p| view::axis_label(*p)).collect();
+            let t = view::trend(r, &labels, input.currency, input.period);
             images.push((c.cid.clone(), charts::trend_png(&t)?, c.alt.clone()));
         }
     }
@@ -221,6 +222,10 @@ pub fn render_scorecard(
             text: markdown,
             html: email_html,
             images,
+            list_name: match segment {
+                Some(s) => format!("{} {s}", input.title),
+                None => input.title.to_string(),
+            },
         }),
     })
 }

@@ -15,10 +15,13 @@ pub struct NoticeFigure {
     pub value: String,
     /// "▲ +2.2" (empty without a previous value).
     pub change: String,
-    /// "better", "worse" or "" (flat or unknown): never colour alone.
+    /// "better", "worse", "no change" or "" (no previous value): never
+    /// colour alone.
     pub verdict: String,
     /// `on_track`, `at_risk`, `off_track`, `no_target`, `no_data`.
     pub status: String,
+    /// ✓ on track, ! at risk, ✗ off track (empty otherwise).
+    pub status_symbol: String,
     pub status_label: String,
 }
 
@@ -56,12 +59,9 @@ pub fn build(
                 ("", d) => d.to_string(),
                 (a, d) => format!("{a} {d}"),
             },
-            verdict: match r.tone.as_str() {
-                "good" => "better".into(),
-                "bad" => "worse".into(),
-                _ => String::new(),
-            },
+            verdict: r.verdict.clone(),
             status: r.status.clone(),
+            status_symbol: r.status_symbol.clone(),
             status_label: r.status_label.clone(),
         })
         .collect();

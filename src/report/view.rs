@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{charts, format, insights, markdown};
 use crate::compare::{Compared, Status};
-use crate::kpi::catalogue::{Category, Direction, Unit};
+use crate::kpi::catalogue::{Category, Direction, Uncertainty, Unit};
 use crate::period::Period;
 
 /// KPIs on the headline strip, in order.
@@ -16,6 +16,18 @@ pub const HEADLINE: [&str; 8] = [
     "nps",
     "csat",
     "win_rate",
+    "median_first_response_hours",
+    "clv_cac_ratio",
+];
+/// The headline KPIs in the order the subject line picks its figure from:
+/// the first off track, else the first at risk, else the first.
+const SUBJECT_ORDER: [&str; 8] = [
+    "nps",
+    "revenue",
+    "churn_rate",
+    "csat",
+    "win_rate",
+    "new_customers",
     "median_first_response_hours",
     "clv_cac_ratio",
 ];
@@ -81,6 +93,8 @@ pub struct ReportInput<'a> {
     pub currency: &'a str,
     /// (segment key, relative folder) of every segment version.
     pub segment_folders: &'a [(String, String)],
+    /// `[report] base_url`: where the archive root is published.
+    pub base_url: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -107,6 +121,9 @@ pub struct RowView {
     pub delta_pct: String,
     pub arrow: String,
     pub tone: String,
+    /// The tone in words, for readers who cannot tell the colours apart:
+    /// "better", "worse" or "no change" (empty without a change).
+    pub verdict: String,
     pub significant: bool,
     pub inconclusive: bool,
     pub trailing: String,
@@ -116,6 +133,8 @@ pub struct RowView {
     pub target: String,
     pub status: String,
     pub status_label: String,
+    /// ✓ on track, ! at risk, ✗ off track (empty otherwise).
+    pub status_symbol: String,
     pub sparkline: String,
     /// The usual range, formatted ("120 – 180"); empty without one.
     pub usual: String,
@@ -143,6 +162,8 @@ pub struct ChartView {
 pub struct BreakdownCell {
     pub value: String,
     pub status: String,
+    pub status_label: String,
+    pub status_symbol: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,6 +189,7 @@ pub struct MoverView {
     pub change: String,
     pub arrow: String,
     pub tone: String,
+    pub verdict: String,
     pub significant: bool,
     /// The usual range, formatted ("120 – 180").
     pub usual: String,
@@ -178,13 +200,7 @@ pub struct MoverView {
 /// "120 – 180" in the KPI's unit.
 fn usual_text(r: &Compared, currency: &str) -> String {
     r.usual
-        .map(|(lo, hi)| {
-            format!(
-                "{} – {}",
-                format::value(lo, r.info.unit, currency),
-                format::value(hi, r.info.unit, currency)
-            )
-        })
+        .map(|(lo, hi)| format::interval(lo, hi, r.info.unit, currency))
         .unwrap_or_default()
 }
 
@@ -239,6 +255,50 @@ pub struct ScorecardView {
     pub root: String,
     pub has_industry: bool,
     pub has_targets: bool,
+    /// The segment's value alone ("EMEA"), for the subject line.
+    pub segment_name: Option<String>,
+    /// The headline figure of the subject: "NPS 22.9 ▼".
+    pub subject_figure: String,
+    /// "2 KPIs off track", "1 KPI off track", "no KPI off track".
+    pub off_track_phrase: String,
+    pub off_track: usize,
+    /// The email preheader: the two or three most important facts.
+    pub preheader: String,
+    /// The archived page of this scorecard when `[report] base_url` is set.
+    pub archive_url: Option<String>,
+    /// From a segment page: its week's whole-business page.
+    pub week_href: Option<String>,
+}
+
+pub fn status_symbol(s: Status) -> &'static str {
+    match s {
+        Status::OnTrack => "✓",
+        Status::AtRisk => "!",
+        Status::OffTrack => "✗",
+        Status::NoTarget | Status::NoData => "",
+    }
+}
+
+/// The tone of a change in words.
+pub fn verdict(tone: &str, has_delta: bool) -> &'static str {
+    match (has_delta, tone) {
+        (false, _) => "",
+        (true, "good") => "better",
+        (true, "bad") => "worse",
+        (true, _) => "no change",
+    }
+}
+
+/// Short names for the subject line and preheader.
+fn short_title(id: &str, title: &str) -> String {
+    match id {
+        "nps" => "NPS".into(),
+        "csat" => "CSAT".into(),
+        "churn_rate" => "Churn".into(),
+        "median_first_response_hours" | "avg_first_response_hours" => "First response".into(),
+        "clv_cac_ratio" => "CLV:CAC".into(),
+        _ => title.to_string(),
+    }
 }
 
 fn status_label(s: Status) -> &'static str {
@@ -297,12 +357,27 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
     // "Too few to tell": the one significance rule could not judge the change.
     let inconclusive = delta.is_some() && prev.is_some_and(|c| c.significant == Some(None));
     let ci = match r.current.ci95 {
-        Some((lo, hi)) => match (r.info.unit, r.current.value) {
-            (Unit::Score, Some(v)) => format!("± {}", format::grouped((hi - v).max(v - lo), 1)),
-            _ => format!("{} – {}", format::grouped(lo, 1), format::grouped(hi, 1)),
+        // Shown within the scale's bounds (kpis.json keeps the raw interval).
+        Some((lo, hi)) => match (unit, r.info.id.as_str()) {
+            (Unit::Percent, _) if r.info.uncertainty == Uncertainty::Proportion => {
+                format::interval(lo.max(0.0), hi.min(100.0), unit, currency)
+            }
+            (_, "nps") => format::interval(lo.max(-100.0), hi.min(100.0), unit, currency),
+            _ => format::interval(lo, hi, unit, currency),
         },
         None => String::new(),
     };
+    // Everything the status is judged against: the value must not read the
+    // same as one of them when it differs.
+    let references: Vec<f64> = [
+        r.target_spec.target,
+        r.target_spec.stretch,
+        r.target_spec.floor,
+        r.industry.as_ref().map(|c| c.value),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let sparkline = if with_sparkline {
         charts::sparkline_svg(&r.history, r.usual)?.unwrap_or_default()
     } else {
@@ -317,7 +392,7 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
         value: r
             .current
             .value
-            .map(|v| format::value(v, unit, currency))
+            .map(|v| format::value_against(v, &references, unit, currency))
             .unwrap_or_else(|| "n/a".into()),
         n: r.current
             .n
@@ -326,7 +401,7 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
         ci,
         previous: fmt(prev.map(|c| c.value)),
         delta: delta
-            .map(|d| format::delta(d, unit, currency))
+            .map(|d| format::change(d, r.current.value.unwrap_or(d), unit, currency))
             .unwrap_or_default(),
         delta_pct: prev
             .and_then(|c| c.delta_pct)
@@ -334,6 +409,7 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
             .unwrap_or_default(),
         arrow: arrow.into(),
         tone: tone.into(),
+        verdict: verdict(tone, delta.is_some()).into(),
         significant,
         inconclusive,
         trailing: fmt(r.trailing_avg.as_ref().map(|c| c.value)),
@@ -353,6 +429,7 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
         target: fmt(r.target.as_ref().map(|c| c.value)),
         status: r.status.as_str().into(),
         status_label: status_label(r.status).into(),
+        status_symbol: status_symbol(r.status).into(),
         sparkline,
         usual: usual_text(r, currency),
         unusual: r.unusual == Some(true),
@@ -391,7 +468,7 @@ pub fn build(
     let key = segment.unwrap_or("");
     let mine: Vec<&Compared> = input.rows.iter().filter(|r| r.segment == key).collect();
     let currency = input.currency;
-    let labels: Vec<String> = input.history.iter().map(|p| short_label(*p)).collect();
+    let labels: Vec<String> = input.history.iter().map(|p| axis_label(*p)).collect();
 
     let mut categories = Vec::new();
     for cat in Category::ALL {
@@ -425,12 +502,7 @@ pub fn build(
             if r.history.iter().all(Option::is_none) {
                 continue;
             }
-            let t = charts::Trend {
-                title: &r.info.title,
-                labels: &labels,
-                values: &r.history,
-                target: r.target.as_ref().map(|c| c.value),
-            };
+            let t = trend(r, &labels, currency, input.period);
             let last = r
                 .current
                 .value
@@ -507,6 +579,14 @@ pub fn build(
                                     })
                                     .unwrap_or_else(|| "n/a".into()),
                                 status: r.map(|r| r.status.as_str()).unwrap_or("no_data").into(),
+                                status_label: status_label(
+                                    r.map(|r| r.status).unwrap_or(Status::NoData),
+                                )
+                                .into(),
+                                status_symbol: status_symbol(
+                                    r.map(|r| r.status).unwrap_or(Status::NoData),
+                                )
+                                .into(),
                             }
                         })
                         .collect(),
@@ -552,6 +632,7 @@ pub fn build(
                 ),
                 arrow: arrow.into(),
                 tone: tone.into(),
+                verdict: verdict(tone, true).into(),
                 significant: r
                     .previous
                     .as_ref()
@@ -607,6 +688,82 @@ pub fn build(
         Vec::new()
     };
     let insights = insights::generate(input.rows, key, currency, input.period);
+
+    // Subject line and preheader: the facts a lead reads before opening.
+    let off_track: Vec<&&Compared> = mine
+        .iter()
+        .filter(|r| r.status == Status::OffTrack)
+        .collect();
+    let off_track_phrase = match off_track.len() {
+        0 => "no KPI off track".to_string(),
+        1 => "1 KPI off track".to_string(),
+        k => format!("{k} KPIs off track"),
+    };
+    let headline_rows: Vec<&&Compared> = SUBJECT_ORDER
+        .iter()
+        .filter_map(|id| mine.iter().find(|r| r.info.id == *id))
+        .filter(|r| r.current.value.is_some())
+        .collect();
+    let lead = headline_rows
+        .iter()
+        .find(|r| r.status == Status::OffTrack)
+        .or_else(|| headline_rows.iter().find(|r| r.status == Status::AtRisk))
+        .or_else(|| headline_rows.first())
+        .copied();
+    let figure = |r: &Compared, words: bool| {
+        let v = row_view(r, currency, false)?;
+        let mut s = format!("{} {}", short_title(&r.info.id, &r.info.title), v.value);
+        if !v.arrow.is_empty() && v.arrow != "■" {
+            s.push(' ');
+            s.push_str(&v.arrow);
+            if words {
+                s.push_str(&format!(" {} {}", v.delta, v.verdict));
+            }
+        }
+        anyhow::Ok(s)
+    };
+    let subject_figure = match lead {
+        Some(r) => figure(r, false)?,
+        None => String::new(),
+    };
+    let mut facts = Vec::new();
+    if let Some(r) = lead {
+        facts.push(figure(r, true)?);
+    }
+    let others: Vec<String> = off_track
+        .iter()
+        .filter(|r| lead.is_none_or(|l| l.info.id != r.info.id))
+        .map(|r| r.info.title.clone())
+        .collect();
+    facts.push(match others.len() {
+        0 => off_track_phrase.clone(),
+        1 | 2 => format!("{off_track_phrase} ({})", others.join(", ")),
+        _ => format!("{off_track_phrase} ({}, …)", others[..2].join(", ")),
+    });
+    if let Some(rev) = headline_rows
+        .iter()
+        .find(|r| r.info.id == "revenue" && lead.is_none_or(|l| l.info.id != "revenue"))
+    {
+        facts.push(figure(rev, true)?);
+    }
+    let preheader = facts.join(" · ");
+    let page = match segment {
+        Some(s) => input
+            .segment_folders
+            .iter()
+            .find(|(k, _)| k == s)
+            .map(|(_, f)| format!("{f}/scorecard.html"))
+            .unwrap_or_else(|| "scorecard.html".into()),
+        None => "scorecard.html".into(),
+    };
+    let archive_url = input.base_url.map(|base| {
+        format!(
+            "{}/{}/{}/{page}",
+            base.trim_end_matches('/'),
+            input.period.cadence.as_str(),
+            input.period.id()
+        )
+    });
     Ok(ScorecardView {
         title: input.title.to_string(),
         period: PeriodView {
@@ -634,7 +791,47 @@ pub fn build(
         quality: input.quality.clone(),
         segment_links,
         root: root.to_string(),
+        segment_name: segment.map(|s| segment_value(s).to_string()),
+        subject_figure,
+        off_track_phrase,
+        off_track: off_track.len(),
+        preheader,
+        archive_url,
+        week_href: segment.map(|_| "../../scorecard.html".to_string()),
     })
+}
+
+/// The trend chart of one KPI (`labels` from [`axis_label`]).
+pub fn trend<'a>(
+    r: &'a Compared,
+    labels: &'a [String],
+    currency: &'a str,
+    period: Period,
+) -> charts::Trend<'a> {
+    charts::Trend {
+        title: &r.info.title,
+        labels,
+        values: &r.history,
+        target: r.target.as_ref().map(|c| c.value),
+        unit: r.info.unit,
+        currency,
+        per: match period.cadence {
+            crate::period::Cadence::Weekly => "per week",
+            crate::period::Cadence::Monthly => "per month",
+            crate::period::Cadence::Quarterly => "per quarter",
+        },
+    }
+}
+
+/// "W47 2026" / "Nov 2026" / "Q4 2026": chart axis labels with their year.
+pub fn axis_label(p: Period) -> String {
+    let id = p.id();
+    match id.split_once('-') {
+        Some((year, rest)) if p.cadence != crate::period::Cadence::Monthly => {
+            format!("{rest} {year}")
+        }
+        _ => p.start.format("%b %Y").to_string(),
+    }
 }
 
 /// "W47" / "Nov" / "Q4" for chart axes.

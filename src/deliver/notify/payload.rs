@@ -54,7 +54,7 @@ fn heading(n: &Notice) -> String {
     s
 }
 
-/// "$1,234 ▲ +5.0 better · On track".
+/// "$1,234 ▲ +5.0 better · ✓ On track".
 fn figure_text(f: &NoticeFigure) -> String {
     let mut s = f.value.clone();
     if !f.change.is_empty() {
@@ -67,6 +67,10 @@ fn figure_text(f: &NoticeFigure) -> String {
     }
     if !matches!(f.status.as_str(), "no_target" | "no_data") {
         s.push_str(" · ");
+        if !f.status_symbol.is_empty() {
+            s.push_str(&f.status_symbol);
+            s.push(' ');
+        }
         s.push_str(&f.status_label);
     }
     s
@@ -227,6 +231,7 @@ mod tests {
                     change: "▲ +$50".into(),
                     verdict: "better".into(),
                     status: "on_track".into(),
+                    status_symbol: "✓".into(),
                     status_label: "On track".into(),
                 },
                 NoticeFigure {
@@ -235,6 +240,7 @@ mod tests {
                     change: "▼ −2.4".into(),
                     verdict: "worse".into(),
                     status: "no_target".into(),
+                    status_symbol: String::new(),
                     status_label: "No target".into(),
                 },
             ],
@@ -248,7 +254,7 @@ mod tests {
         let v: Value = serde_json::from_slice(&build(NotifyKind::Slack, &notice())).unwrap();
         let text = v["text"].as_str().unwrap();
         assert!(text.starts_with("Weekly CRM scorecard · 2026-W47"), "{text}");
-        assert!(text.contains("Revenue $1,234 ▲ +$50 better · On track"), "{text}");
+        assert!(text.contains("Revenue $1,234 ▲ +$50 better · ✓ On track"), "{text}");
         assert!(!text.contains("<!channel>"), "{text}");
         let blocks = v["blocks"].as_array().unwrap();
         let types: Vec<&str> = blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
@@ -279,7 +285,7 @@ mod tests {
         assert_eq!(card["type"], "AdaptiveCard");
         assert_eq!(card["version"], "1.4");
         assert_eq!(card["body"][2]["type"], "FactSet");
-        assert_eq!(card["body"][2]["facts"][0]["value"], "$1,234 ▲ +$50 better · On track");
+        assert_eq!(card["body"][2]["facts"][0]["value"], "$1,234 ▲ +$50 better · ✓ On track");
         assert_eq!(card["actions"][0]["type"], "Action.OpenUrl");
     }
 
