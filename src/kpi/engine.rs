@@ -16,6 +16,7 @@ use super::catalogue::{self, KpiInfo, Uncertainty};
 use super::stats;
 use crate::config::Config;
 use crate::period::Period;
+use crate::sources::FileKind;
 use crate::store::Store;
 
 pub use crate::model::{KpiValue, PeriodValues, NONE_VALUE, WHOLE};
@@ -436,6 +437,23 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     Ok(())
 }
 
+/// The rows of a dated file placed in days `[lo, hi)` (by its period day,
+/// from its description), as `day, customer_id, columns…`.
+fn dated_rows<'s>(
+    store: &'s Store,
+    kind: FileKind,
+    columns: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<rusqlite::CachedStatement<'s>> {
+    let table = kind.key();
+    let day = kind.describe().period_day.expect("a dated file");
+    let from = source(store, table, day, lo, hi)?;
+    store.reader().prepare(&format!(
+        "SELECT {day}, customer_id, {columns} FROM {from} WHERE {day} >= ?1 AND {day} < ?2"
+    ))
+}
+
 /// The FROM source for reading `table` over days `[lo, hi)`: through its day
 /// index when the range is a small part of the data (a weekly run), as a
 /// plain scan when it covers most of it (a backfill), where following the
@@ -464,12 +482,7 @@ fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a str>> {
 }
 
 fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let mut stmt = store.reader().prepare(
-        &format!(
-            "SELECT ordered_day, customer_id, amount, cost FROM {} WHERE ordered_day >= ?1 AND ordered_day < ?2",
-            source(store, "orders", "ordered_day", lo, hi)?
-        ),
-    )?;
+    let mut stmt = dated_rows(store, FileKind::Orders, "amount, cost", lo, hi)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
         let amount: f64 = r.get(2)?;
@@ -520,13 +533,8 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
 }
 
 fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64) -> Result<()> {
-    let mut stmt = store.reader().prepare(
-        &format!(
-            "SELECT opened_day, customer_id, first_response_at - opened_at, resolved_at - opened_at FROM {}
-             WHERE opened_day >= ?1 AND opened_day < ?2",
-            source(store, "tickets", "opened_day", lo, hi)?
-        ),
-    )?;
+    let columns = "first_response_at - opened_at, resolved_at - opened_at";
+    let mut stmt = dated_rows(store, FileKind::Tickets, columns, lo, hi)?;
     // Instants are milliseconds; whole seconds give the same figures as
     // before (every division below is exact for them).
     let sla_ms = sla_hours * 3_600_000.0;
@@ -553,12 +561,7 @@ fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64
 }
 
 fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let mut stmt = store.reader().prepare(
-        &format!(
-            "SELECT answered_day, customer_id, kind, score FROM {} WHERE answered_day >= ?1 AND answered_day < ?2",
-            source(store, "surveys", "answered_day", lo, hi)?
-        ),
-    )?;
+    let mut stmt = dated_rows(store, FileKind::Surveys, "kind, score", lo, hi)?;
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
         let nps = r.get_ref(2)?.as_str()? == "nps";
@@ -631,12 +634,7 @@ fn activities_into(
     hi: i64,
     kinds: &[String],
 ) -> Result<()> {
-    let mut stmt = store.reader().prepare(
-        &format!(
-            "SELECT occurred_day, customer_id, kind, owner FROM {} WHERE occurred_day >= ?1 AND occurred_day < ?2",
-            source(store, "activities", "occurred_day", lo, hi)?
-        ),
-    )?;
+    let mut stmt = dated_rows(store, FileKind::Activities, "kind, owner", lo, hi)?;
     let kind_index: HashMap<&str, usize> = kinds
         .iter()
         .enumerate()
@@ -680,6 +678,23 @@ struct FormulaCtx<'a> {
     kinds: &'a [String],
 }
 
+/// Why a KPI is null when its file was never imported.
+fn never(kind: FileKind) -> KpiValue {
+    KpiValue::null(never_reason(kind))
+}
+
+fn never_reason(kind: FileKind) -> String {
+    format!("no data: {} was never imported", kind.default_file_name())
+}
+
+/// Every KPI computed from `kind` alone (the catalogue's inputs) is null:
+/// the file was never imported.
+fn never_imported(out: &mut BTreeMap<String, KpiValue>, kind: FileKind) {
+    for k in kind.feeds_alone() {
+        out.insert(k.id.to_string(), never(kind));
+    }
+}
+
 fn ratio(num: f64, den: f64, reason: &str) -> KpiValue {
     if den == 0.0 {
         KpiValue::null(reason)
@@ -706,8 +721,7 @@ fn proportion(successes: u64, n: u64, reason: &str) -> KpiValue {
 impl FormulaCtx<'_> {
     fn evaluate(&self, segment: &str, a: &Acc) -> BTreeMap<String, KpiValue> {
         let mut out: BTreeMap<String, KpiValue> = BTreeMap::new();
-        let has = |file: &str| self.imported.contains(file);
-        let never = |file: &str| KpiValue::null(format!("no data: {file}.csv was never imported"));
+        let has = |kind: FileKind| self.imported.contains(kind.key());
         macro_rules! put {
             ($id:expr, $v:expr $(,)?) => {{
                 let v = $v;
@@ -716,7 +730,7 @@ impl FormulaCtx<'_> {
         }
 
         // Customer base.
-        let customers = has("customers");
+        let customers = has(FileKind::Customers);
         if customers {
             put!("customers_start", KpiValue::of(a.start as f64));
             put!("new_customers", KpiValue::of(a.new as f64));
@@ -744,21 +758,12 @@ impl FormulaCtx<'_> {
                 )
             );
         } else {
-            for id in [
-                "customers_start",
-                "new_customers",
-                "churned_customers",
-                "customers_end",
-                "retention_rate",
-                "churn_rate",
-            ] {
-                put!(id, never("customers"));
-            }
+            never_imported(&mut out, FileKind::Customers);
         }
         let churn = out["churn_rate"].value;
 
         // Revenue.
-        let orders = has("orders");
+        let orders = has(FileKind::Orders);
         if orders {
             put!("revenue", KpiValue::of(a.revenue));
             put!("orders", KpiValue::of(a.orders as f64));
@@ -775,9 +780,7 @@ impl FormulaCtx<'_> {
                 },
             );
         } else {
-            for id in ["revenue", "orders", "average_order_value", "gross_margin"] {
-                put!(id, never("orders"));
-            }
+            never_imported(&mut out, FileKind::Orders);
         }
         let rpc = match (orders, customers) {
             (true, true) => ratio(
@@ -785,8 +788,8 @@ impl FormulaCtx<'_> {
                 (a.start + a.end) as f64 / 2.0,
                 "no customers in the period",
             ),
-            (false, _) => never("orders"),
-            (_, false) => never("customers"),
+            (false, _) => never(FileKind::Orders),
+            (_, false) => never(FileKind::Customers),
         };
         let clv = match (rpc.value, churn) {
             (Some(rpc_v), Some(ch)) if ch > 0.0 => {
@@ -805,7 +808,7 @@ impl FormulaCtx<'_> {
         // Acquisition.
         let spend_attr = segment.split_once('=').map(|(attr, _)| attr.to_lowercase());
         let spend_ok = match &spend_attr {
-            _ if !has("spend") => Err("no data: spend.csv was never imported".to_string()),
+            _ if !has(FileKind::Spend) => Err(never_reason(FileKind::Spend)),
             Some(attr) if !self.spend_attrs.contains(attr) => {
                 Err(format!("spend.csv has no {attr} column"))
             }
@@ -818,7 +821,7 @@ impl FormulaCtx<'_> {
                 put!(
                     "cac",
                     if !customers {
-                        never("customers")
+                        never(FileKind::Customers)
                     } else {
                         ratio(
                             a.acquisition_spend,
@@ -850,7 +853,7 @@ impl FormulaCtx<'_> {
         put!("clv_cac_ratio", ratio_value);
 
         // Sales.
-        if has("deals") {
+        if has(FileKind::Deals) {
             put!("deals_created", KpiValue::of(a.created as f64));
             put!("pipeline_created", KpiValue::of(a.pipeline));
             put!("deals_won", KpiValue::of(a.won as f64));
@@ -870,22 +873,11 @@ impl FormulaCtx<'_> {
                     .with_n(Some(a.won))
             );
         } else {
-            for id in [
-                "deals_created",
-                "pipeline_created",
-                "deals_won",
-                "deals_lost",
-                "win_rate",
-                "won_revenue",
-                "average_deal_size",
-                "sales_cycle_days",
-            ] {
-                put!(id, never("deals"));
-            }
+            never_imported(&mut out, FileKind::Deals);
         }
 
         // Service.
-        if has("tickets") {
+        if has(FileKind::Tickets) {
             let answered = a.response_ms.len() as u64;
             let response_sum = a.response_sum_secs / 3600.0;
             put!("tickets_opened", KpiValue::of(a.tickets as f64));
@@ -924,20 +916,11 @@ impl FormulaCtx<'_> {
                 proportion(a.resolved, a.tickets, "no tickets opened in the period")
             );
         } else {
-            for id in [
-                "tickets_opened",
-                "avg_first_response_hours",
-                "median_first_response_hours",
-                "first_response_sla_rate",
-                "avg_resolution_hours",
-                "resolution_rate",
-            ] {
-                put!(id, never("tickets"));
-            }
+            never_imported(&mut out, FileKind::Tickets);
         }
 
         // Feedback.
-        if has("surveys") {
+        if has(FileKind::Surveys) {
             put!(
                 "nps",
                 if a.nps_n == 0 {
@@ -961,13 +944,11 @@ impl FormulaCtx<'_> {
             );
             put!("csat_responses", KpiValue::of(a.csat_n as f64));
         } else {
-            for id in ["nps", "nps_responses", "csat", "csat_responses"] {
-                put!(id, never("surveys"));
-            }
+            never_imported(&mut out, FileKind::Surveys);
         }
 
         // Activities.
-        if has("activities") {
+        if has(FileKind::Activities) {
             for (i, kind) in self.kinds.iter().enumerate() {
                 put!(
                     &format!("{}{kind}", catalogue::ACTIVITY_PREFIX),
@@ -983,7 +964,7 @@ impl FormulaCtx<'_> {
                 )
             );
         } else {
-            put!("activities_per_owner", never("activities"));
+            never_imported(&mut out, FileKind::Activities);
         }
         // Counts carry no n; ratios said theirs above. Never NaN or infinite.
         for v in out.values_mut() {

@@ -6,6 +6,7 @@ use rusqlite::params;
 use crate::config::Config;
 use crate::period::{self, Period};
 use crate::report::view::{Comment, DataQuality, FileQuality};
+use crate::sources::FileKind;
 use crate::store::Store;
 
 /// Comments shown per scorecard are picked from at most this many recent ones.
@@ -66,20 +67,12 @@ pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment
         .collect())
 }
 
-/// (file, table, day column) of the dated sources checked for staleness.
-const DATED: [(&str, &str, &str); 5] = [
-    ("orders", "orders", "ordered_day"),
-    ("tickets", "tickets", "opened_day"),
-    ("surveys", "surveys", "answered_day"),
-    ("deals", "deals", "created_day"),
-    ("activities", "activities", "occurred_day"),
-];
-
 /// Sources with rows before the period but none in it: a scorecard of zeros
 /// must not be mailed as news.
 pub fn stale_sources(store: &Store, p: Period) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for (file, table, day) in DATED {
+    for kind in FileKind::by_report_rank() {
+        let (table, day) = (kind.key(), kind.describe().period_day.expect("dated"));
         let last: Option<i64> = store.reader().query_row(
             &format!("SELECT max({day}) FROM {table} WHERE {day} < ?1"),
             [p.end_day()],
@@ -88,7 +81,8 @@ pub fn stale_sources(store: &Store, p: Period) -> Result<Vec<String>> {
         if let Some(last) = last {
             if last < p.start_day() {
                 out.push(format!(
-                    "{file}.csv has no rows after {}: import a fresh snapshot, or pass --allow-stale",
+                    "{} has no rows after {}: import a fresh snapshot, or pass --allow-stale",
+                    kind.default_file_name(),
                     period::date_from_day(last)
                 ));
             }
@@ -113,18 +107,16 @@ pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<Data
         })
         .collect();
     let imported = store.imported_files()?;
-    for kind in crate::ingest::schema::FileKind::ALL {
-        if kind != crate::ingest::schema::FileKind::Measures && !imported.contains(kind.key()) {
+    for kind in FileKind::ALL {
+        if kind.feeds_kpis() && !imported.contains(kind.key()) {
             q.never_imported.push(kind.default_file_name());
         }
     }
-    if imported.contains("customers") {
-        for (table, day) in [
-            ("orders", "ordered_day"),
-            ("tickets", "opened_day"),
-            ("surveys", "answered_day"),
-            ("deals", "closed_day"),
-        ] {
+    if imported.contains(FileKind::Customers.key()) {
+        let checked = FileKind::by_report_rank()
+            .into_iter()
+            .filter_map(|k| Some((k.key(), k.describe().unknown_customer_day?)));
+        for (table, day) in checked {
             let n: i64 = store.reader().query_row(
                 &format!(
                     "SELECT count(*) FROM {table} t WHERE t.{day} >= ?1 AND t.{day} < ?2 AND t.customer_id IS NOT NULL
@@ -139,4 +131,49 @@ pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<Data
         }
     }
     Ok(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{self, ImportOptions};
+
+    #[test]
+    fn stale_sources_and_data_quality_follow_the_file_descriptions() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            (
+                "deals.csv",
+                "deal_id,created_on,stage,customer_id\nD1,2026-10-05,open,X\n",
+            ),
+            (
+                "orders.csv",
+                "order_id,customer_id,ordered_on,amount\nO1,X,2026-10-05,5\nO2,C1,2026-11-17,5\n",
+            ),
+            (
+                "tickets.csv",
+                "ticket_id,opened_at\nT1,2026-10-05T09:00:00Z\n",
+            ),
+            ("customers.csv", "customer_id,acquired_on\nC1,2026-01-05\n"),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let config =
+            Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let mut store = Store::in_memory().unwrap();
+        let now = "2026-11-23T00:00:00Z".parse().unwrap();
+        let paths = [dir.path().to_path_buf()];
+        ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now).unwrap();
+        let p = Period::parse("2026-W48").unwrap();
+        let stale = stale_sources(&store, p).unwrap();
+        let files: Vec<&str> = stale.iter().map(|s| s.split(' ').next().unwrap()).collect();
+        assert_eq!(files, ["orders.csv", "tickets.csv", "deals.csv"]);
+        let q = data_quality(&store, Period::parse("2026-W41").unwrap(), stale).unwrap();
+        assert_eq!(
+            q.never_imported,
+            ["surveys.csv", "spend.csv", "activities.csv"]
+        );
+        assert_eq!(q.unknown_customers, [("orders.csv".to_string(), 1)]);
+    }
 }

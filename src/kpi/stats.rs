@@ -126,6 +126,143 @@ pub fn unusual(value: f64, usual: (f64, f64)) -> bool {
     !(usual.0..=usual.1).contains(&value)
 }
 
+/// What is known of one ticket's wait for an event (first response or
+/// resolution) at the data's `as_of`, in hours after it was opened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// The event happened this many hours after opening.
+    Happened(f64),
+    /// No event yet; the ticket has been open this many hours (as_of − opened).
+    Open(f64),
+}
+
+/// Decided / pending counting of "the event happened within `horizon`
+/// hours" (kpis.md "Tickets and the data's as-of"): a ticket is *decided*
+/// once the event happened within the horizon or the horizon has passed
+/// (opened + horizon ≤ as_of), else *pending*.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Decided {
+    pub within: u64,
+    pub decided: u64,
+    pub pending: u64,
+}
+
+impl Decided {
+    /// 100 × within / decided: with nothing pending, the plain rate over
+    /// every ticket.
+    pub fn rate(&self) -> Option<f64> {
+        (self.decided > 0).then(|| 100.0 * self.within as f64 / self.decided as f64)
+    }
+}
+
+pub fn decided_within(outcomes: &[Outcome], horizon: f64) -> Decided {
+    let mut d = Decided::default();
+    for o in outcomes {
+        match *o {
+            Outcome::Happened(t) if t <= horizon => {
+                d.within += 1;
+                d.decided += 1;
+            }
+            Outcome::Happened(_) => d.decided += 1,
+            Outcome::Open(c) if c >= horizon => d.decided += 1,
+            Outcome::Open(_) => d.pending += 1,
+        }
+    }
+    d
+}
+
+/// The Kaplan–Meier estimate of the share of events within `horizon`, with
+/// the steps of the cumulative incidence F(t) = 1 − S(t) at each distinct
+/// event time t ≤ horizon (ascending). A ticket still open is censored at
+/// its time open; one whose event came after the horizon is at risk up to
+/// it. At a time with both, events come first (censored at t are at risk at t).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incidence {
+    /// (t, F(t)) at each distinct event time t ≤ horizon.
+    pub steps: Vec<(f64, f64)>,
+    pub horizon: f64,
+}
+
+impl Incidence {
+    pub fn new(outcomes: &[Outcome], horizon: f64) -> Incidence {
+        // (time, is_event), events within the horizon only.
+        let mut times: Vec<(f64, bool)> = outcomes
+            .iter()
+            .map(|o| match *o {
+                Outcome::Happened(t) if t <= horizon => (t.max(0.0), true),
+                Outcome::Happened(t) | Outcome::Open(t) => (t.max(0.0), false),
+            })
+            .collect();
+        times.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut at_risk = times.len() as f64;
+        let mut survival = 1.0;
+        let mut steps = Vec::new();
+        let mut i = 0;
+        while i < times.len() {
+            let t = times[i].0;
+            let (mut events, mut leaving) = (0.0, 0.0);
+            while i < times.len() && times[i].0 == t {
+                if times[i].1 {
+                    events += 1.0;
+                }
+                leaving += 1.0;
+                i += 1;
+            }
+            if events > 0.0 {
+                survival *= 1.0 - events / at_risk;
+                steps.push((t, 1.0 - survival));
+            }
+            at_risk -= leaving;
+        }
+        Incidence { steps, horizon }
+    }
+
+    /// F(horizon): the estimated share of tickets whose event comes within
+    /// the horizon; with nothing pending, within / tickets exactly.
+    pub fn within(&self) -> Option<f64> {
+        self.steps.last().map(|s| s.1).or(Some(0.0))
+    }
+
+    /// The median of the durations of the tickets whose event comes within
+    /// the horizon: the smallest event time t with F(t) / F(H) ≥ ½; when the
+    /// ratio is exactly ½ on a step, the mean of that time and the next
+    /// event time (the even-count rule). None without events.
+    pub fn median(&self) -> Option<f64> {
+        let total = self.steps.last()?.1;
+        if total <= 0.0 {
+            return None;
+        }
+        for (k, (t, f)) in self.steps.iter().enumerate() {
+            let g = f / total;
+            if (g - 0.5).abs() < 1e-9 {
+                let next = self.steps.get(k + 1).map(|s| s.0).unwrap_or(*t);
+                return Some((t + next) / 2.0);
+            }
+            if g > 0.5 {
+                return Some(*t);
+            }
+        }
+        self.steps.last().map(|s| s.0)
+    }
+
+    /// The mean duration of the tickets whose event comes within the
+    /// horizon: ∫₀^H (1 − F(t) / F(H)) dt, which is Σ tₖ × (F(tₖ) − F(tₖ₋₁))
+    /// / F(H); with nothing pending, the plain mean of those durations.
+    pub fn mean(&self) -> Option<f64> {
+        let total = self.steps.last()?.1;
+        if total <= 0.0 {
+            return None;
+        }
+        let mut prev = 0.0;
+        let mut sum = 0.0;
+        for (t, f) in &self.steps {
+            sum += t * (f - prev);
+            prev = *f;
+        }
+        Some(sum / total)
+    }
+}
+
 /// Median of sorted values (even count: mean of the two middle ones).
 pub fn median_sorted(sorted: &[u64]) -> Option<f64> {
     let n = sorted.len();
@@ -261,6 +398,78 @@ mod tests {
         assert_eq!(outside_by(3.0, flat), Some(0.0));
     }
 
+    use Outcome::{Happened as H, Open as O};
+
+    #[test]
+    fn decided_and_pending_by_hand() {
+        // Horizon 24 h, as_of cuts some tickets: answered at 2 h and 24 h
+        // (within, exactly 24 counts), 30 h (a miss), open 40 h (a miss: its
+        // deadline passed), open 5 h (pending).
+        let d = decided_within(&[H(2.0), H(24.0), H(30.0), O(40.0), O(5.0)], 24.0);
+        assert_eq!(
+            d,
+            Decided {
+                within: 2,
+                decided: 4,
+                pending: 1
+            }
+        );
+        assert_eq!(d.rate(), Some(50.0));
+        // Nothing pending: the plain formula, within / tickets.
+        let d = decided_within(&[H(2.0), H(24.0), H(30.0), O(40.0)], 24.0);
+        assert_eq!((d.pending, d.rate()), (0, Some(50.0)));
+        assert_eq!(decided_within(&[O(1.0)], 24.0).rate(), None);
+    }
+
+    #[test]
+    fn kaplan_meier_without_pending_is_the_plain_formula() {
+        // Resolved 10, 20, 30, 40 h and one resolved at 100 h (after the
+        // 72 h horizon): durations within the horizon 10 20 30 40, mean 25,
+        // median (20 + 30) / 2 = 25 (even count); share within 4 / 5.
+        let o = [H(30.0), H(10.0), H(100.0), H(40.0), H(20.0)];
+        let km = Incidence::new(&o, 72.0);
+        close(km.within().unwrap(), 0.8);
+        close(km.mean().unwrap(), 25.0);
+        close(km.median().unwrap(), 25.0);
+        // Odd count: 10 20 30 → median 20, mean 20.
+        let km = Incidence::new(&[H(10.0), H(20.0), H(30.0), O(500.0)], 72.0);
+        close(km.median().unwrap(), 20.0);
+        close(km.mean().unwrap(), 20.0);
+        close(km.within().unwrap(), 0.75);
+        // Ties: 5 5 5 7 → median 5, mean 5.5.
+        let km = Incidence::new(&[H(5.0), H(5.0), H(7.0), H(5.0)], 72.0);
+        close(km.median().unwrap(), 5.0);
+        close(km.mean().unwrap(), 5.5);
+        // No event within the horizon: no duration, share 0.
+        let km = Incidence::new(&[O(80.0), H(90.0)], 72.0);
+        assert_eq!((km.mean(), km.median()), (None, None));
+        assert_eq!(km.within(), Some(0.0));
+    }
+
+    #[test]
+    fn kaplan_meier_with_pending_tickets_by_hand() {
+        // Events at 1, 3, 6 h; one ticket open for 2 h (pending), one open
+        // for 100 h (no event within 72 h). At risk: t=1: 5 → S = 4/5;
+        // the 2 h ticket leaves; t=3: 3 at risk → S = 4/5 × 2/3 = 8/15;
+        // t=6: 2 at risk → S = 8/15 × 1/2 = 4/15.
+        // F: 1/5, 7/15, 11/15. F(H) = 11/15.
+        let km = Incidence::new(&[H(1.0), O(2.0), H(3.0), H(6.0), O(100.0)], 72.0);
+        close(km.within().unwrap(), 11.0 / 15.0);
+        assert_eq!(km.steps.len(), 3);
+        // Conditional shares F / F(H): 3/11, 7/11, 1 → median 3 h.
+        close(km.median().unwrap(), 3.0);
+        // Mean: (1 × 3/15 + 3 × 4/15 + 6 × 4/15) / (11/15) = 39 / 11.
+        close(km.mean().unwrap(), 39.0 / 11.0);
+        // The plain mean over answered tickets would be 10 / 3 = 3.33 h:
+        // the pending ticket pulls the estimate toward the slower ones.
+        assert!(km.mean().unwrap() > 10.0 / 3.0);
+        // A ticket censored at the same time as an event is still at risk:
+        // events 2, 2 (censored 2), 4 → t=2: S = 1 − 2/4 = 1/2; t=4: 1 at
+        // risk → S = 0. F(2) = 1/2 exactly: median (2 + 4) / 2.
+        let km = Incidence::new(&[H(2.0), O(2.0), H(2.0), H(4.0)], 72.0);
+        close(km.median().unwrap(), 3.0);
+    }
+
     #[test]
     fn medians() {
         assert_eq!(median_sorted(&[1, 2, 3]), Some(2.0));
@@ -275,6 +484,34 @@ mod tests {
             let (lo, hi) = wilson(k as f64, n as f64).unwrap();
             let q = 100.0 * k as f64 / n as f64;
             prop_assert!(0.0 <= lo && lo <= q + 1e-9 && q <= hi + 1e-9 && hi <= 100.0);
+        }
+
+        #[test]
+        fn with_nothing_pending_kaplan_meier_is_the_plain_formula(
+            hours in proptest::collection::vec(0u64..200, 1..60),
+            old_open in 0usize..5,
+        ) {
+            let horizon = 72.0;
+            let mut outcomes: Vec<Outcome> =
+                hours.iter().map(|h| Outcome::Happened(*h as f64)).collect();
+            // Tickets open past the horizon are decided misses, not pending.
+            outcomes.extend((0..old_open).map(|k| Outcome::Open(horizon + k as f64)));
+            let d = decided_within(&outcomes, horizon);
+            prop_assert_eq!(d.pending, 0);
+            let mut within: Vec<u64> = hours.iter().copied().filter(|h| *h as f64 <= horizon).collect();
+            within.sort_unstable();
+            let km = Incidence::new(&outcomes, horizon);
+            let share = within.len() as f64 / outcomes.len() as f64;
+            prop_assert!((km.within().unwrap() - share).abs() < 1e-9);
+            prop_assert!((d.rate().unwrap() - 100.0 * share).abs() < 1e-9);
+            match median_sorted(&within) {
+                None => prop_assert_eq!(km.median(), None),
+                Some(m) => {
+                    let mean = within.iter().sum::<u64>() as f64 / within.len() as f64;
+                    prop_assert!((km.median().unwrap() - m).abs() < 1e-9, "{:?} {}", km.median(), m);
+                    prop_assert!((km.mean().unwrap() - mean).abs() < 1e-6);
+                }
+            }
         }
 
         #[test]

@@ -330,6 +330,17 @@ pub struct TableColumn {
     key: bool,
 }
 
+/// A backend's words for the column types and table options a file's
+/// table uses (its own `TEXT` is everyone's).
+#[derive(Debug, Clone, Copy)]
+pub struct Ddl {
+    pub integer: &'static str,
+    pub real: &'static str,
+    /// After a table whose key is all it is looked up by (SQLite's
+    /// ` WITHOUT ROWID`).
+    pub keyed_table_suffix: &'static str,
+}
+
 /// A file's table, derived from its columns: the key columns first, each
 /// dated column followed by its day number, then `snapshot_id` and
 /// `row_hash` (the ledger entry that last wrote the row, and its hash).
@@ -405,6 +416,17 @@ impl Table {
         self.column_names()[..self.pk_len].join(", ")
     }
 
+    /// `(instant column, its day column)`: days that follow the report time
+    /// zone (derived again when it changes).
+    pub fn local_days(&self) -> Vec<(&str, &str)> {
+        let file = self.kind.columns();
+        self.columns
+            .iter()
+            .filter(|c| c.day && file[c.from].ty == ColumnType::Timestamp)
+            .map(|c| (file[c.from].name, c.name.as_str()))
+            .collect()
+    }
+
     /// Whether the rows belong to a customer (and so to its segments).
     pub fn customer_linked(&self) -> bool {
         self.columns[self.pk_len..]
@@ -412,9 +434,14 @@ impl Table {
             .any(|c| c.name == "customer_id")
     }
 
-    /// The `CREATE TABLE` statements (the table, and its attributes table),
-    /// laid out as migration 1 shipped them.
-    pub fn create_sql(&self) -> String {
+    /// The `CREATE TABLE` statements (the table, and its attributes table)
+    /// in a backend's types, laid out as migration 1 shipped them.
+    pub fn create_sql(&self, ddl: &Ddl) -> String {
+        let ty = |t: &'static str| match t {
+            "INTEGER" => ddl.integer,
+            "REAL" => ddl.real,
+            other => other,
+        };
         let mut lines: Vec<String> = self
             .columns
             .iter()
@@ -424,11 +451,11 @@ impl Table {
                     (_, true) => " NOT NULL",
                     (_, false) => "",
                 };
-                format!("{} {}{constraint}", c.name, c.sql_type)
+                format!("{} {}{constraint}", c.name, ty(c.sql_type))
             })
             .collect();
-        lines.push("snapshot_id INTEGER NOT NULL".into());
-        lines.push("row_hash INTEGER NOT NULL".into());
+        lines.push(format!("snapshot_id {} NOT NULL", ddl.integer));
+        lines.push(format!("row_hash {} NOT NULL", ddl.integer));
         if self.pk_len > 1 {
             lines.push(format!("PRIMARY KEY ({})", self.pk_label()));
         }
@@ -439,7 +466,8 @@ impl Table {
         );
         if let Some((table, key)) = &self.attributes {
             sql.push_str(&format!(
-                "    CREATE TABLE {table} (\n        {key} TEXT NOT NULL,\n        name TEXT NOT NULL,\n        value TEXT NOT NULL,\n        PRIMARY KEY ({key}, name)\n    ) WITHOUT ROWID;\n"
+                "    CREATE TABLE {table} (\n        {key} TEXT NOT NULL,\n        name TEXT NOT NULL,\n        value TEXT NOT NULL,\n        PRIMARY KEY ({key}, name)\n    ){};\n",
+                ddl.keyed_table_suffix
             ));
         }
         sql
@@ -503,6 +531,8 @@ mod tests {
         );
         let t = FileKind::Tickets.table();
         assert_eq!(t.day_columns, ["opened_day"]);
+        assert_eq!(t.local_days(), [("opened_at", "opened_day")]);
+        assert!(c.local_days().is_empty());
         assert_eq!(names(&t)[..3], ["ticket_id", "opened_at", "opened_day"]);
         // measures: the key (period, kpi, segment) first, then the value.
         let m = FileKind::Measures.table();

@@ -12,7 +12,7 @@ use rusqlite::Transaction;
 use super::dialect::Dialect;
 use super::tables::{self, TableWriter};
 use super::Store;
-use crate::sources::Table;
+use crate::sources::{FileKind, Table};
 
 /// The scratch table of customers that are new or changed segment.
 const TOUCHED: &str = "touched_customers";
@@ -59,7 +59,8 @@ impl Store {
     }
 
     /// Records the report time zone. When it replaces another one
-    /// (`rederive`), the tickets' local days are derived again by `day_of`
+    /// (`rederive`), the local days of instants (the tickets' opening) are
+    /// derived again by `day_of`
     /// (milliseconds since the epoch → day number) and the KPI cache is emptied.
     pub fn set_timezone(
         &mut self,
@@ -69,21 +70,28 @@ impl Store {
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
         if rederive {
-            let mut days = Vec::new();
-            {
-                let mut stmt = tx.prepare("SELECT ticket_id, opened_at FROM tickets")?;
-                let mut rows = stmt.query([])?;
-                while let Some(r) = rows.next()? {
-                    let id: String = r.get(0)?;
-                    days.push((id, day_of(r.get(1)?)));
+            for table in FileKind::ALL.map(FileKind::table) {
+                let id = &table.columns[0].name;
+                for (at, day) in table.local_days() {
+                    let mut days = Vec::new();
+                    {
+                        let mut stmt =
+                            tx.prepare(&format!("SELECT {id}, {at} FROM {}", table.name))?;
+                        let mut rows = stmt.query([])?;
+                        while let Some(r) = rows.next()? {
+                            let key: String = r.get(0)?;
+                            days.push((key, day_of(r.get(1)?)));
+                        }
+                    }
+                    let mut update = tx.prepare(&format!(
+                        "UPDATE {} SET {day} = ?2 WHERE {id} = ?1",
+                        table.name
+                    ))?;
+                    for (key, d) in days {
+                        update.execute(rusqlite::params![key, d])?;
+                    }
                 }
             }
-            let mut update =
-                tx.prepare("UPDATE tickets SET opened_day = ?2 WHERE ticket_id = ?1")?;
-            for (id, day) in days {
-                update.execute(rusqlite::params![id, day])?;
-            }
-            drop(update);
             tx.execute_batch("DELETE FROM kpi_cache; DELETE FROM computed_periods;")?;
         }
         tx.execute(

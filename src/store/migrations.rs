@@ -9,22 +9,29 @@
 //! comes with a new migration here (`ALTER TABLE … ADD COLUMN`).
 use std::sync::OnceLock;
 
-use crate::sources::{FileKind, Table};
+use crate::sources::{Ddl, FileKind, Table};
+
+/// SQLite's column types for the files' tables.
+const DDL: Ddl = Ddl {
+    integer: "INTEGER",
+    real: "REAL",
+    keyed_table_suffix: " WITHOUT ROWID",
+};
 
 /// Every migration, in order: migration `i` moves the schema from version
 /// `i` to `i + 1`.
 pub fn migrations() -> &'static [String] {
     static ALL: OnceLock<Vec<String>> = OnceLock::new();
-    ALL.get_or_init(|| SHIPPED.iter().map(|sql| expand(sql)).collect())
+    ALL.get_or_init(|| SHIPPED.iter().map(|sql| expand(sql, &DDL)).collect())
 }
 
 /// Replaces each `    @file@` line by the CREATE TABLE statements of that
-/// file's table.
-fn expand(sql: &str) -> String {
+/// file's table, in the backend's types.
+pub(super) fn expand(sql: &str, ddl: &Ddl) -> String {
     let mut out = sql.to_string();
     for kind in FileKind::ALL {
         let table: Table = kind.table();
-        out = out.replace(&format!("    @{}@\n", kind.key()), &table.create_sql());
+        out = out.replace(&format!("    @{}@\n", kind.key()), &table.create_sql(ddl));
     }
     out
 }
@@ -193,10 +200,29 @@ const SHIPPED: &[&str] = &[
     "#,
 ];
 
+/// Holds derived migrations to the SHA-256 of the texts that shipped.
+#[cfg(test)]
+pub(super) fn assert_shipped(all: &[String], shipped_sha256: &[&str]) {
+    use sha2::{Digest, Sha256};
+    assert!(all.len() >= shipped_sha256.len());
+    for (i, (sql, sha)) in all.iter().zip(shipped_sha256).enumerate() {
+        assert!(
+            !sql.contains('@'),
+            "migration {}: a table was not expanded",
+            i + 1
+        );
+        let got = hex::encode(Sha256::digest(sql.as_bytes()));
+        assert_eq!(
+            &got,
+            sha,
+            "migration {} changed: add a new migration instead",
+            i + 1
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use sha2::{Digest, Sha256};
-
     /// The SHA-256 of each migration's text as it shipped: a store migrated
     /// by an older scorecard has exactly this schema.
     const SHIPPED_SHA256: [&str; 7] = [
@@ -211,20 +237,6 @@ mod tests {
 
     #[test]
     fn derived_migrations_are_the_shipped_ones_byte_for_byte() {
-        let all = super::migrations();
-        assert!(all.len() >= SHIPPED_SHA256.len());
-        for (i, (sql, sha)) in all.iter().zip(SHIPPED_SHA256).enumerate() {
-            assert!(
-                !sql.contains('@'),
-                "migration {}: a table was not expanded",
-                i + 1
-            );
-            assert_eq!(
-                hex::encode(Sha256::digest(sql.as_bytes())),
-                sha,
-                "migration {} changed: add a new migration instead",
-                i + 1
-            );
-        }
+        super::assert_shipped(super::migrations(), &SHIPPED_SHA256);
     }
 }

@@ -6,8 +6,27 @@
 //! measures are small reference tables, and the ledgers and caches stay
 //! local. Never edit a shipped migration; add a new one.
 
-/// Migration `i` moves the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[
+use std::sync::LazyLock;
+
+use crate::sources::Ddl;
+
+/// PostgreSQL's column types for the files' tables.
+const DDL: Ddl = Ddl {
+    integer: "BIGINT",
+    real: "DOUBLE PRECISION",
+    keyed_table_suffix: "",
+};
+
+/// Migration `i` moves the schema from version `i` to `i + 1`. The files'
+/// tables come from their descriptions (`sources`), as in migrations.rs.
+pub static MIGRATIONS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    SHIPPED
+        .iter()
+        .map(|sql| super::migrations::expand(sql, &DDL))
+        .collect()
+});
+
+const SHIPPED: &[&str] = &[
     // 1: everything of SQLite migrations 1 to 5.
     r#"
     CREATE TABLE snapshots (
@@ -23,100 +42,14 @@ pub const MIGRATIONS: &[&str] = &[
         imported_at TEXT NOT NULL
     );
     CREATE INDEX snapshots_file_hash ON snapshots(file, sha256);
-    CREATE TABLE customers (
-        customer_id TEXT PRIMARY KEY,
-        acquired_on TEXT NOT NULL,
-        acquired_day BIGINT NOT NULL,
-        churned_on TEXT,
-        churned_day BIGINT,
-        snapshot_id BIGINT NOT NULL,
-        row_hash BIGINT NOT NULL
-    );
-    CREATE TABLE customer_attributes (
-        customer_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (customer_id, name)
-    );
-    CREATE TABLE deals (
-        deal_id TEXT PRIMARY KEY,
-        created_on TEXT NOT NULL,
-        created_day BIGINT NOT NULL,
-        stage TEXT NOT NULL,
-        closed_on TEXT,
-        closed_day BIGINT,
-        amount DOUBLE PRECISION,
-        customer_id TEXT,
-        owner TEXT,
-        snapshot_id BIGINT NOT NULL,
-        row_hash BIGINT NOT NULL
-    );
-    CREATE TABLE orders (
-        order_id TEXT PRIMARY KEY,
-        customer_id TEXT NOT NULL,
-        ordered_on TEXT NOT NULL,
-        ordered_day BIGINT NOT NULL,
-        amount DOUBLE PRECISION NOT NULL,
-        cost DOUBLE PRECISION,
-        snapshot_id BIGINT NOT NULL,
-        row_hash BIGINT NOT NULL
-    );
-    CREATE TABLE tickets (
-        ticket_id TEXT PRIMARY KEY,
-        opened_at BIGINT NOT NULL,
-        opened_day BIGINT NOT NULL,
-        first_response_at BIGINT,
-        resolved_at BIGINT,
-        customer_id TEXT,
-        channel TEXT,
-        snapshot_id BIGINT NOT NULL,
-        row_hash BIGINT NOT NULL
-    );
-    CREATE TABLE surveys (
-        response_id TEXT PRIMARY KEY,
-        answered_on TEXT NOT NULL,
-        answered_day BIGINT NOT NULL,
-        kind TEXT NOT NULL,
-        score BIGINT NOT NULL,
-        customer_id TEXT,
-        comment TEXT,
-        snapshot_id BIGINT NOT NULL,
-        row_hash BIGINT NOT NULL
-    );
-    CREATE TABLE spend (
-        spend_id TEXT PRIMARY KEY,
-        spent_on TEXT NOT NULL,
-        spent_day BIGINT NOT NULL,
-        category TEXT NOT NULL,
-        amount DOUBLE PRECISION NOT NULL,
-        snapshot_id BIGINT NOT NULL,
-        row_hash BIGINT NOT NULL
-    );
-    CREATE TABLE spend_attributes (
-        spend_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (spend_id, name)
-    );
-    CREATE TABLE activities (
-        activity_id TEXT PRIMARY KEY,
-        occurred_on TEXT NOT NULL,
-        occurred_day BIGINT NOT NULL,
-        kind TEXT NOT NULL,
-        owner TEXT,
-        customer_id TEXT,
-        snapshot_id BIGINT NOT NULL,
-        row_hash BIGINT NOT NULL
-    );
-    CREATE TABLE measures (
-        period TEXT NOT NULL,
-        kpi TEXT NOT NULL,
-        segment TEXT NOT NULL,
-        value DOUBLE PRECISION NOT NULL,
-        snapshot_id BIGINT NOT NULL,
-        row_hash BIGINT NOT NULL,
-        PRIMARY KEY (period, kpi, segment)
-    );
+    @customers@
+    @deals@
+    @orders@
+    @tickets@
+    @surveys@
+    @spend@
+    @activities@
+    @measures@
     CREATE TABLE file_columns (
         file TEXT NOT NULL,
         name TEXT NOT NULL,
@@ -234,3 +167,15 @@ pub const PLACEMENT: &[(&str, &str, &str)] = &[
     ("spend_attributes", "reference", ""),
     ("measures", "reference", ""),
 ];
+
+#[cfg(test)]
+mod tests {
+    /// The SHA-256 of each migration's text as it shipped.
+    const SHIPPED_SHA256: [&str; 1] =
+        ["ad04dece50fc2e32d0eb06da62409dfde2e421e9cbec5d028d229ff4b148c973"];
+
+    #[test]
+    fn derived_migrations_are_the_shipped_ones_byte_for_byte() {
+        super::super::migrations::assert_shipped(&super::MIGRATIONS, &SHIPPED_SHA256);
+    }
+}
