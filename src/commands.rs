@@ -214,7 +214,11 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
                 f.period,
                 f.state,
                 f.target,
-                if f.segment.is_empty() { String::new() } else { format!(" ({})", f.segment) },
+                if f.segment.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", f.segment)
+                },
                 f.last_error.clone().unwrap_or_default()
             ));
         }

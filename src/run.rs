@@ -84,7 +84,10 @@ impl RunSummary {
             self.posts_sent, self.posts_pending, self.posts_failed
         );
         if self.posts_previewed > 0 {
-            s.push_str(&format!(" / {} previewed in the outbox", self.posts_previewed));
+            s.push_str(&format!(
+                " / {} previewed in the outbox",
+                self.posts_previewed
+            ));
         }
         s
     }
@@ -386,7 +389,10 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         }
         for t in &config.notify {
             let segment = t.segment_key();
-            let Some(notice) = notices.iter().find(|(s, _)| *s == segment).map(|(_, n)| n.clone())
+            let Some(notice) = notices
+                .iter()
+                .find(|(s, _)| *s == segment)
+                .map(|(_, n)| n.clone())
             else {
                 summary.warnings.push(format!(
                     "{}: no data for segment {segment}; the {} webhook in {} gets no post",
@@ -430,8 +436,8 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         summary.posts_previewed = written.len();
     } else if !opts.no_send && !config.notify.is_empty() {
         notify::enqueue(store, &posts, ctx.now, opts.force).context("queueing the posts")?;
-        let report =
-            notify::send_pending(store, config, ctx.now, false).context("posting to the webhooks")?;
+        let report = notify::send_pending(store, config, ctx.now, false)
+            .context("posting to the webhooks")?;
         summary.posts_sent = report.sent;
         summary.posts_pending = report.pending;
         summary.posts_failed = report.failed;
@@ -442,7 +448,8 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         let fates = deliver::fates(store, p.cadence, &p.id())?;
         let post_fates = notify::fates(store, p.cadence, &p.id())?;
         if !fates.is_empty() || !post_fates.is_empty() {
-            let manifest = manifest_json(config, *p, &generated_at, &snapshots, &fates, &post_fates);
+            let manifest =
+                manifest_json(config, *p, &generated_at, &snapshots, &fates, &post_fates);
             archive::write_file(
                 &archive::period_dir(&config.report.out_dir, *p).join("manifest.json"),
                 manifest.as_bytes(),
@@ -644,13 +651,17 @@ pub fn refresh_manifest(store: &Store, config: &Config, p: Period) -> Result<()>
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(());
     };
-    let mut doc: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("cannot read {}", path.display()))?;
     doc["emails"] = serde_json::to_value(deliver::fates(store, p.cadence, &p.id())?)?;
     doc["posts"] = serde_json::to_value(notify::fates(store, p.cadence, &p.id())?)?;
     let mut s = serde_json::to_string_pretty(&doc)?;
     s.push('\n');
-    archive::write_file(&path, s.as_bytes(), archive::page_mode(config.report.private))
+    archive::write_file(
+        &path,
+        s.as_bytes(),
+        archive::page_mode(config.report.private),
+    )
 }
 
 /// The archive index pages: every archived period, newest first.

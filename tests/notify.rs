@@ -35,7 +35,12 @@ fn slack_entry(extra: &str) -> String {
 
 /// Runs the binary with `env` set; returns (exit code, stdout, stderr).
 fn with_env(p: &Project, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let out = p.cmd().envs(env.iter().copied()).args(args).output().unwrap();
+    let out = p
+        .cmd()
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -71,7 +76,10 @@ fn slack_gets_the_headline_the_insights_and_the_link_exactly_once() {
         .is_some_and(|v| v.starts_with("application/json")));
     let v = req.json();
     let text = v["text"].as_str().unwrap();
-    assert!(text.starts_with("Weekly CRM scorecard · 2026-W47: "), "{text}");
+    assert!(
+        text.starts_with("Weekly CRM scorecard · 2026-W47: "),
+        "{text}"
+    );
     let blocks = v["blocks"].as_array().unwrap();
     assert_eq!(blocks[0]["type"], "header");
     assert_eq!(blocks[0]["text"]["text"], "Weekly CRM scorecard · 2026-W47");
@@ -84,11 +92,11 @@ fn slack_gets_the_headline_the_insights_and_the_link_exactly_once() {
         .collect();
     assert_eq!(fields.len(), 8, "{fields:?}");
     let md = p.read("reports/weekly/2026-W47/scorecard.md");
-    let revenue = fields.iter().find(|f| f.starts_with("*Revenue*\n")).unwrap();
-    let value = revenue["*Revenue*\n".len()..]
-        .split(' ')
-        .next()
+    let revenue = fields
+        .iter()
+        .find(|f| f.starts_with("*Revenue*\n"))
         .unwrap();
+    let value = revenue["*Revenue*\n".len()..].split(' ').next().unwrap();
     assert!(md.contains(value), "{value} not in the scorecard");
     // The top insights, as the report words them.
     let insights = blocks
@@ -201,7 +209,9 @@ fn teams_gets_an_adaptive_card_and_a_segment_entry_its_segment_figures() {
     );
     let fates = posts(&p);
     assert_eq!(fates.len(), 2);
-    assert!(fates.iter().all(|f| f["state"] == "sent" && f["http_status"] == 202));
+    assert!(fates
+        .iter()
+        .all(|f| f["state"] == "sent" && f["http_status"] == 202));
     assert_eq!(fates[1]["segment"], "region=EMEA");
 }
 
@@ -220,7 +230,10 @@ fn a_429_is_honoured_and_gives_one_post() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].body, got[1].body);
     let f = &posts(&p)[0];
-    assert_eq!((f["state"].as_str(), f["attempts"].as_u64()), (Some("sent"), Some(2)));
+    assert_eq!(
+        (f["state"].as_str(), f["attempts"].as_u64()),
+        (Some("sent"), Some(2))
+    );
     // Nothing more on the next run.
     with_env(&p, &env, &["run", "--period", "2026-W47"]);
     assert_eq!(hook.received().len(), 2);
@@ -251,7 +264,10 @@ fn server_errors_past_the_attempts_stay_pending_for_send() {
     assert!(err.contains("posts are still pending"), "{err}");
     let f = &posts(&p)[0];
     assert_eq!(f["state"], "pending");
-    assert!(f["last_error"].as_str().unwrap().contains("answered 500"), "{f}");
+    assert!(
+        f["last_error"].as_str().unwrap().contains("answered 500"),
+        "{f}"
+    );
     let (code, out, err) = with_env(&p, &env, &["send"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(hook.received().len(), 3);
@@ -273,7 +289,8 @@ fn a_400_is_failed_with_the_webhooks_reason_and_not_retried() {
     assert_eq!(f["http_status"], 400);
     let reason = f["last_error"].as_str().unwrap();
     assert!(
-        reason.contains("Slack webhook ($SLACK_URL) answered 400") && reason.contains("invalid_payload"),
+        reason.contains("Slack webhook ($SLACK_URL) answered 400")
+            && reason.contains("invalid_payload"),
         "{reason}"
     );
     assert!(!reason.contains("s3cr3t"));
@@ -299,7 +316,10 @@ fn an_unreachable_webhook_leaves_the_post_pending_until_send() {
     let f = &posts(&p)[0];
     assert_eq!(f["state"], "pending");
     assert!(
-        f["last_error"].as_str().unwrap().contains("cannot be reached"),
+        f["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be reached"),
         "{f}"
     );
     assert!(!err.contains("s3cr3t") && !out.contains("s3cr3t"));
@@ -307,7 +327,10 @@ fn an_unreachable_webhook_leaves_the_post_pending_until_send() {
     let hook = Webhook::start_on(port, vec![]);
     let (code, out, err) = with_env(&p, &env, &["send"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("send: posts 1 sent, 0 pending, 0 failed"), "{out}");
+    assert!(
+        out.contains("send: posts 1 sent, 0 pending, 0 failed"),
+        "{out}"
+    );
     assert_eq!(hook.received().len(), 1);
     // The manifest follows the ledger.
     assert_eq!(posts(&p)[0]["state"], "sent");
@@ -390,7 +413,10 @@ fn notify_entries_are_checked_with_their_line() {
     let p = Project::tiny_with("[[notify]]\nkind = \"discord\"\nurl_env = \"X\"\n");
     let (code, _, err) = with_env(&p, &[], &["check"]);
     assert_eq!(code, 2);
-    assert!(err.contains("[notify] kind: 'discord' (expected slack or teams)"), "{err}");
+    assert!(
+        err.contains("[notify] kind: 'discord' (expected slack or teams)"),
+        "{err}"
+    );
     let p = Project::tiny_with(
         "[[notify]]\nkind = \"slack\"\nurl_env = \"X\"\nsegment = \"country=FR\"\n",
     );

@@ -156,11 +156,7 @@ fn target(
         o => return Err(err("kind", format!("'{o}' (expected slack or teams)"))),
     };
     let var = r.url_env.trim().to_string();
-    if var.is_empty()
-        || !var
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(err(
             "url_env",
             format!(

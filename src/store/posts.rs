@@ -363,7 +363,9 @@ mod tests {
             .unwrap()
             .unwrap()
             .id;
-        posts.mark_failed(id2, 1, Some(400), "invalid_payload").unwrap();
+        posts
+            .mark_failed(id2, 1, Some(400), "invalid_payload")
+            .unwrap();
         assert_eq!(
             posts
                 .drop_superseded("weekly", "2026-W47", "slack:SLACK_URL", "", "h3")

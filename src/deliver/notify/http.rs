@@ -27,9 +27,14 @@ pub enum Outcome {
         after: Option<Duration>,
     },
     /// The webhook refused the post: trying again would not help.
-    Failed { status: u16, reason: String },
+    Failed {
+        status: u16,
+        reason: String,
+    },
     /// The URL or TLS is wrong: nothing to this target can succeed now.
-    Setup { reason: String },
+    Setup {
+        reason: String,
+    },
 }
 
 /// The longest wait a 429's Retry-After gets (the backoff's cap).
@@ -125,10 +130,7 @@ fn transport_error(who: &str, url: &WebhookUrl, e: &ureq::Error) -> Outcome {
         },
         E::ConnectionFailed | E::Io(_) => Outcome::Retry {
             status: None,
-            reason: format!(
-                "{who} cannot be reached ({})",
-                scrub(&e.to_string(), url)
-            ),
+            reason: format!("{who} cannot be reached ({})", scrub(&e.to_string(), url)),
             after: None,
         },
         E::Tls(_) | E::Rustls(_) | E::Pem(_) => Outcome::Setup {
@@ -163,7 +165,11 @@ fn scrub(text: &str, url: &WebhookUrl) -> String {
 }
 
 fn first_line(text: &str) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let line = crate::escape::text(line);
     if line.chars().count() > 200 {
         let mut s: String = line.chars().take(199).collect();
@@ -180,8 +186,12 @@ mod tests {
 
     #[test]
     fn the_url_is_scrubbed() {
-        let u = crate::config::WebhookUrl::for_test("https://hooks.slack.com/services/T0/B0/SECRET");
-        let s = scrub("error at https://hooks.slack.com/services/T0/B0/SECRET and services/T0/B0/SECRET", &u);
+        let u =
+            crate::config::WebhookUrl::for_test("https://hooks.slack.com/services/T0/B0/SECRET");
+        let s = scrub(
+            "error at https://hooks.slack.com/services/T0/B0/SECRET and services/T0/B0/SECRET",
+            &u,
+        );
         assert!(!s.contains("SECRET"), "{s}");
     }
 }

@@ -202,7 +202,8 @@ fn teams(n: &Notice) -> Value {
         "body": body,
     });
     if let Some(link) = &n.link {
-        card["actions"] = json!([{"type": "Action.OpenUrl", "title": "Open the scorecard", "url": link}]);
+        card["actions"] =
+            json!([{"type": "Action.OpenUrl", "title": "Open the scorecard", "url": link}]);
     }
     json!({
         "type": "message",
@@ -253,12 +254,21 @@ mod tests {
     fn slack_has_text_blocks_and_escapes_markup() {
         let v: Value = serde_json::from_slice(&build(NotifyKind::Slack, &notice())).unwrap();
         let text = v["text"].as_str().unwrap();
-        assert!(text.starts_with("Weekly CRM scorecard · 2026-W47"), "{text}");
-        assert!(text.contains("Revenue $1,234 ▲ +$50 better · ✓ On track"), "{text}");
+        assert!(
+            text.starts_with("Weekly CRM scorecard · 2026-W47"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Revenue $1,234 ▲ +$50 better · ✓ On track"),
+            "{text}"
+        );
         assert!(!text.contains("<!channel>"), "{text}");
         let blocks = v["blocks"].as_array().unwrap();
         let types: Vec<&str> = blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["header", "context", "section", "section", "actions"]);
+        assert_eq!(
+            types,
+            ["header", "context", "section", "section", "actions"]
+        );
         assert_eq!(blocks[0]["text"]["type"], "plain_text");
         assert_eq!(blocks[2]["fields"].as_array().unwrap().len(), 2);
         assert_eq!(
@@ -285,7 +295,10 @@ mod tests {
         assert_eq!(card["type"], "AdaptiveCard");
         assert_eq!(card["version"], "1.4");
         assert_eq!(card["body"][2]["type"], "FactSet");
-        assert_eq!(card["body"][2]["facts"][0]["value"], "$1,234 ▲ +$50 better · ✓ On track");
+        assert_eq!(
+            card["body"][2]["facts"][0]["value"],
+            "$1,234 ▲ +$50 better · ✓ On track"
+        );
         assert_eq!(card["actions"][0]["type"], "Action.OpenUrl");
     }
 
@@ -300,8 +313,14 @@ mod tests {
             .unwrap()
             .iter()
             .all(|b| b["type"] != "actions"));
-        assert_eq!(content_hash(&a), content_hash(&build(NotifyKind::Slack, &n)));
-        assert_ne!(content_hash(&a), content_hash(&build(NotifyKind::Slack, &notice())));
+        assert_eq!(
+            content_hash(&a),
+            content_hash(&build(NotifyKind::Slack, &n))
+        );
+        assert_ne!(
+            content_hash(&a),
+            content_hash(&build(NotifyKind::Slack, &notice()))
+        );
     }
 
     #[test]
