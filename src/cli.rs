@@ -57,6 +57,12 @@ pub enum Command {
         /// Random seed; the same seed gives the same business.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Run it on a PostgreSQL store (postgres://user@host:port/db) instead of SQLite.
+        #[arg(long)]
+        store_url: Option<String>,
+        /// The PostgreSQL schema of the demo's tables.
+        #[arg(long, default_value = "scorecard_demo", requires = "store_url")]
+        store_schema: String,
     },
     /// Write a commented config.toml, the default templates and a benchmark file.
     Init {

@@ -14,7 +14,7 @@ use crate::ingest::{self, ImportOptions};
 use crate::kpi::{derive, engine};
 use crate::period::{self, Cadence, Period};
 use crate::run::{self, RunContext, RunOptions, Selection};
-use crate::store::Store;
+use crate::store::{Location, Store};
 use crate::{compare, deliver, lock, report};
 
 pub struct Output {
@@ -70,10 +70,10 @@ pub fn import(
 ) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     let _lock =
-        lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("import", now))?;
-    let existed = config.store_path.exists();
+        lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("import", now))?;
+    let existed = config.store_path.exists() || matches!(config.store, Location::Postgres { .. });
     let result = (|| {
-        let mut store = Store::open(&config.store_path)?;
+        let mut store = Store::open_at(&config.store)?;
         let opts = ImportOptions {
             skip_invalid,
             progress: std::io::stderr().is_terminal() && !cli.quiet,
@@ -139,8 +139,8 @@ pub fn run(out: &Output, cli: &Cli, env: &Env, args: &RunArgs, now: DateTime<Utc
         force: args.force,
         allow_stale: args.allow_stale,
     };
-    let _lock = lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("run", now))?;
-    let mut store = Store::open_existing(&config.store_path)?;
+    let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("run", now))?;
+    let mut store = Store::open_existing_at(&config.store)?;
     let ctx = RunContext {
         config: &config,
         now,
@@ -187,8 +187,8 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
 
 pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
-    let _lock = lock::RunLock::acquire(&config.store_path, config.lock_wait, &holder("send", now))?;
-    let store = Store::open_existing(&config.store_path)?;
+    let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("send", now))?;
+    let store = Store::open_existing_at(&config.store)?;
     let report = deliver::send_pending(&store, &config, now, retry)?;
     let posts = deliver::notify::send_pending(&store, &config, now, retry)?;
     // The manifests of the periods touched say what became of each message.
@@ -261,7 +261,7 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     } else {
         Config::demo(Path::new("."))
     };
-    let catalogue = match Store::open_existing(&config.store_path) {
+    let catalogue = match Store::open_existing_at(&config.store) {
         Ok(store) => engine::catalogue_for(&store, &config)?,
         Err(_) => engine::catalogue_for(&Store::in_memory()?, &config)?,
     };
@@ -377,7 +377,7 @@ pub fn show(
     } else {
         Period::parse(period).map_err(Failure::usage)?
     };
-    let mut store = Store::open_existing(&config.store_path)?;
+    let mut store = Store::open_existing_at(&config.store)?;
     crate::ingest::ensure_timezone(&mut store, &config)?;
     let needed: Vec<Period> = {
         let back = config
@@ -471,6 +471,11 @@ pub fn show(
 pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     out.info(format!("config: {} is valid", cli.config.display()));
+    if let Location::Postgres { config: pg, .. } = &config.store {
+        for line in crate::store::pg::check(pg)? {
+            out.info(line);
+        }
+    }
     let renderer = report::Renderer::new(
         config.report.templates_dir.as_deref(),
         &config.email.subject,
@@ -549,6 +554,7 @@ pub fn demo(
     dir: &Path,
     weeks: u32,
     seed: u64,
+    store: Option<(&str, &str)>,
     cli_today: Option<NaiveDate>,
     now: DateTime<Utc>,
 ) -> Result<u8> {
@@ -559,7 +565,17 @@ pub fn demo(
     if !config_path.exists() {
         std::fs::write(&config_path, include_str!("../config.toml"))?;
     }
-    let config = Config::load(&config_path, &Env::new())?;
+    // --store-url: the same demo on a PostgreSQL store (its schema emptied
+    // first, as a fresh demo folder would be).
+    let mut env = Env::new();
+    if let Some((url, schema)) = store {
+        env.insert("SCORECARD_STORE__URL".into(), url.into());
+        env.insert("SCORECARD_STORE__SCHEMA".into(), schema.into());
+    }
+    let config = Config::load(&config_path, &env)?;
+    if let Location::Postgres { config: pg, .. } = &config.store {
+        crate::store::pg::drop_schema(pg)?;
+    }
     let today = today_of(cli_today, now, &config);
     let last = Period::last_completed(Cadence::Weekly, today);
     let snapshot = dir.join("snapshot");
@@ -578,7 +594,7 @@ pub fn demo(
         last.id(),
         snapshot.display()
     ));
-    let mut store = Store::open(&config.store_path)?;
+    let mut store = Store::open_at(&config.store)?;
     let t = std::time::Instant::now();
     let report = ingest::import(
         &mut store,

@@ -45,8 +45,17 @@ pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
         json: cli.log_format == cli::LogFormat::Json,
     };
     let code = match &cli.command {
-        Command::Demo { dir, weeks, seed } => {
-            commands::demo(&out, dir, *weeks, *seed, cli.today, now)?
+        Command::Demo {
+            dir,
+            weeks,
+            seed,
+            store_url,
+            store_schema,
+        } => {
+            let store = store_url
+                .as_ref()
+                .map(|url| (url.as_str(), store_schema.as_str()));
+            commands::demo(&out, dir, *weeks, *seed, store, cli.today, now)?
         }
         Command::Init { dir } => commands::init(&out, dir.as_deref())?,
         Command::Import {

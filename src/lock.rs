@@ -12,11 +12,30 @@ use fs2::FileExt;
 use crate::error::Failure;
 
 pub struct RunLock {
-    file: File,
+    file: Option<File>,
     path: PathBuf,
+    /// On a PostgreSQL store: the advisory lock (the file fields are unused).
+    _pg: Option<crate::store::pg::PgRunLock>,
 }
 
 impl RunLock {
+    /// The lock of a store: the file beside a SQLite store, an advisory lock
+    /// on a PostgreSQL store (so that runs on two machines exclude each other).
+    pub fn acquire_for(
+        store: &crate::store::Location,
+        wait: Duration,
+        holder: &str,
+    ) -> Result<RunLock> {
+        match store {
+            crate::store::Location::Sqlite(path) => RunLock::acquire(path, wait, holder),
+            crate::store::Location::Postgres { config, .. } => Ok(RunLock {
+                file: None,
+                path: PathBuf::new(),
+                _pg: Some(crate::store::pg::PgRunLock::acquire(config, wait, holder)?),
+            }),
+        }
+    }
+
     /// Waits up to `wait` for the lock, then fails (exit 1) naming the holder.
     pub fn acquire(store_path: &Path, wait: Duration, holder: &str) -> Result<RunLock> {
         let path = store_path.with_extension("lock");
@@ -37,7 +56,11 @@ impl RunLock {
                 file.seek(SeekFrom::Start(0))?;
                 writeln!(file, "{holder}")?;
                 file.flush()?;
-                return Ok(RunLock { file, path });
+                return Ok(RunLock {
+                    file: Some(file),
+                    path,
+                    _pg: None,
+                });
             }
             if started.elapsed() >= wait {
                 let mut who = String::new();
@@ -60,8 +83,10 @@ impl RunLock {
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        let _ = self.file.set_len(0);
-        let _ = FileExt::unlock(&self.file);
+        if let Some(file) = &self.file {
+            let _ = file.set_len(0);
+            let _ = FileExt::unlock(file);
+        }
         let _ = &self.path;
     }
 }

@@ -13,6 +13,7 @@ mod import;
 mod kpi;
 mod notify;
 mod report;
+mod store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,7 +39,7 @@ use error::Source;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct RawConfig {
-    store: RawStore,
+    store: store::RawStore,
     report: report::RawReport,
     benchmarks: benchmarks::RawBenchmarks,
     service: RawService,
@@ -49,13 +50,6 @@ struct RawConfig {
     email: email::RawEmail,
     notify: Vec<notify::RawNotify>,
     run: RawRun,
-}
-
-/// `[store]`: where the SQLite file is.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct RawStore {
-    path: Option<String>,
 }
 
 /// `[service]`: the first-response SLA the ticket KPIs measure against.
@@ -77,7 +71,11 @@ pub struct Config {
     /// The file it came from (None: built-in defaults, as the demo uses).
     pub source: Option<PathBuf>,
     pub base_dir: PathBuf,
+    /// The SQLite file (for a PostgreSQL store: where a SQLite store would
+    /// be; files beside the store, such as rejects, go to its folder).
     pub store_path: PathBuf,
+    /// Where the store is: the SQLite file or a PostgreSQL server.
+    pub store: crate::store::Location,
     pub report: ReportConfig,
     pub benchmarks: Vec<Benchmark>,
     pub industry: Option<String>,
@@ -322,6 +320,7 @@ fn check(
     let import = import::check(raw.import, src)?;
     let email = email::check(raw.email, base, &report.segments, src, env)?;
     let notify = notify::check(raw.notify, &report.segments, src, env)?;
+    let store = store::check(raw.store, base, src, env)?;
     // Only what changes a cached figure: comparisons, targets, categories and
     // derived KPIs are recomputed on every run.
     let compute_fingerprint = {
@@ -337,7 +336,11 @@ fn check(
     Ok(Config {
         source: source.map(Path::to_path_buf),
         base_dir: base.to_path_buf(),
-        store_path: base.join(raw.store.path.as_deref().unwrap_or("scorecard.db")),
+        store_path: match &store {
+            crate::store::Location::Sqlite(path) => path.clone(),
+            crate::store::Location::Postgres { dir, .. } => dir.join("scorecard.db"),
+        },
+        store,
         report,
         benchmarks,
         industry,

@@ -361,6 +361,14 @@ impl Problems {
         if !self.skip_invalid {
             return Ok(());
         }
+        self.reject_raw(file, line, reasons, &raw_record(record))
+    }
+
+    /// A rejected row given as its CSV text.
+    fn reject_raw(&mut self, file: &str, line: u64, reasons: &[String], raw: &str) -> Result<()> {
+        if !self.skip_invalid {
+            return Ok(());
+        }
         if self.rejects.is_none() {
             // The rejected rows are customer data: owner-only.
             let file = crate::files::create(&self.rejects_path, crate::files::PRIVATE)
@@ -374,18 +382,13 @@ impl Problems {
             w.write_record(["file", "line", "reason", "record"])?;
             self.rejects = Some(w);
         }
-        let mut raw = csv::Writer::from_writer(Vec::new());
-        raw.write_byte_record(record)?;
-        let raw = String::from_utf8_lossy(&raw.into_inner().unwrap_or_default())
-            .trim_end()
-            .to_string();
         // Opened in a spreadsheet, no cell may start a formula.
         use crate::escape::csv_cell;
         self.rejects.as_mut().unwrap().write_record([
             csv_cell(file).as_ref(),
             csv_cell(&line.to_string()).as_ref(),
             csv_cell(&reasons.join("; ")).as_ref(),
-            csv_cell(&raw).as_ref(),
+            csv_cell(raw).as_ref(),
         ])?;
         Ok(())
     }
@@ -535,7 +538,7 @@ fn import_file(
     });
 
     let mut extra_headers = mapping.header_rows.max(1) - 1;
-    let mut writer = tx.writer(&table)?;
+    let mut writer = tx.writer(&table, opts.skip_invalid)?;
     loop {
         let line = match source.next(&mut record) {
             Ok(None) => break,
@@ -575,7 +578,8 @@ fn import_file(
                 continue;
             }
         };
-        match writer.upsert(&row, snapshot_id)? {
+        match writer.upsert(&row, snapshot_id, line, || raw_record(&record))? {
+            rows::Upsert::Staged => {}
             rows::Upsert::Inserted => {
                 summary.inserted += 1;
                 touched.add(input.kind, &row.days);
@@ -606,7 +610,31 @@ fn import_file(
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    // PostgreSQL: the staged rows are upserted in one statement now.
+    let customers = input.kind == FileKind::Customers;
+    if let Some(staged) = writer.finish(snapshot_id, touched.active, customers)? {
+        summary.inserted = staged.inserted;
+        summary.replaced = staged.replaced;
+        summary.unchanged = staged.unchanged;
+        let days: Vec<Option<i64>> = staged.days.iter().map(|d| Some(*d)).collect();
+        touched.add(input.kind, &days);
+        for (line, id, raw) in staged.duplicates {
+            let reason = format!("duplicate {} '{id}': it appears on an earlier line of this file (ids must be unique)", table.pk_label());
+            problems.add(name, line, Some(layout.pk_column()), &reason);
+            problems.reject_raw(name, line, &[reason], raw.as_deref().unwrap_or(""))?;
+            summary.rejected += 1;
+        }
+    }
     Ok(summary)
+}
+
+/// A record as one CSV line (for the rejects file).
+fn raw_record(record: &csv::ByteRecord) -> String {
+    let mut raw = csv::Writer::from_writer(Vec::new());
+    let _ = raw.write_byte_record(record);
+    String::from_utf8_lossy(&raw.into_inner().unwrap_or_default())
+        .trim_end()
+        .to_string()
 }
 
 /// The BOM bytes the reader skipped: offsets in messages count from the

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use rusqlite::named_params;
 
 use super::engine::{KpiValue, PeriodValues, WHOLE};
 
@@ -35,12 +34,11 @@ fn apply_measures(
     config: &Config,
     values: &mut BTreeMap<Period, PeriodValues>,
 ) -> Result<()> {
-    let mut stmt = store
+    let rows = store
         .reader()
-        .prepare("SELECT period, kpi, segment, value FROM measures")?;
-    let mut rows = stmt.query([])?;
+        .rows("SELECT period, kpi, segment, value FROM measures", [])?;
     let by_id: BTreeMap<String, Period> = values.keys().map(|p| (p.id(), *p)).collect();
-    while let Some(r) = rows.next()? {
+    for r in &rows {
         let id: String = r.get(0)?;
         let Some(period) = by_id.get(&id) else {
             continue;
@@ -108,20 +106,18 @@ fn derive_custom(
                         Some((a, v)) => (Some(a.to_string()), Some(v.to_string())),
                         None => (None, None),
                     };
-                    let mut stmt = store.reader().prepare(sql).with_context(|| {
-                        format!("custom KPI {}: the SQL does not prepare", c.id)
-                    })?;
-                    let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
                     let start = period.start.to_string();
                     let end = period.end().to_string();
-                    let all = named_params! { ":start": start, ":end": end, ":segment_attr": attr, ":segment_value": value };
-                    for (name, v) in all {
-                        if stmt.parameter_index(name)?.is_some() {
-                            params.push((name, *v));
-                        }
-                    }
-                    let x: Option<f64> = stmt
-                        .query_row(params.as_slice(), |r| r.get(0))
+                    let named = [
+                        (":start", Some(start)),
+                        (":end", Some(end)),
+                        (":segment_attr", attr),
+                        (":segment_value", value),
+                    ];
+                    let (numbered, args) = number_named(sql, &named);
+                    let x: Option<f64> = store
+                        .reader()
+                        .query_row(&numbered, args, |r| r.get(0))
                         .with_context(|| format!("custom KPI {}: the SQL failed", c.id))?;
                     match x.filter(|x| x.is_finite()) {
                         Some(x) => KpiValue::of(x),
@@ -179,4 +175,80 @@ fn derive_roi(config: &Config, kpis: &mut BTreeMap<String, KpiValue>) {
     kpis.insert("crm_roi".into(), roi(realized_v.value));
     kpis.insert("crm_roi_projected".into(), roi(Some(projected)));
     kpis.insert("crm_value_realized".into(), realized_v);
+}
+
+/// A custom KPI's named parameters (`:start`, `:end`, `:segment_attr`,
+/// `:segment_value`) as numbered ones (`?1`…, in order of first use), with
+/// the values of those it uses: the same SQL then runs on SQLite and
+/// PostgreSQL. Names inside quotes are left alone.
+fn number_named(
+    sql: &str,
+    named: &[(&str, Option<String>)],
+) -> (String, Vec<rusqlite::types::Value>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut used: Vec<usize> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    let bytes = sql.as_bytes();
+    while i < sql.len() {
+        let c = sql[i..].chars().next().unwrap_or(' ');
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+        } else if c == '\'' || c == '"' {
+            quote = Some(c);
+        } else if c == ':' && bytes.get(i + 1) != Some(&b':') && (i == 0 || bytes[i - 1] != b':') {
+            let found = named.iter().enumerate().find(|(_, (name, _))| {
+                sql[i..].starts_with(name)
+                    && !sql[i + name.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(|n| n.is_ascii_alphanumeric() || n == '_')
+            });
+            if let Some((k, (name, _))) = found {
+                let pos = match used.iter().position(|u| *u == k) {
+                    Some(p) => p,
+                    None => {
+                        used.push(k);
+                        used.len() - 1
+                    }
+                };
+                out.push_str(&format!("?{}", pos + 1));
+                i += name.len();
+                continue;
+            }
+        }
+        out.push(c);
+        i += c.len_utf8();
+    }
+    let values = used
+        .iter()
+        .map(|k| match &named[*k].1 {
+            Some(v) => rusqlite::types::Value::Text(v.clone()),
+            None => rusqlite::types::Value::Null,
+        })
+        .collect();
+    (out, values)
+}
+
+#[cfg(test)]
+mod named_tests {
+    #[test]
+    fn named_parameters_become_numbered_ones_in_order_of_use() {
+        let named = [
+            (":start", Some("a".to_string())),
+            (":end", Some("b".to_string())),
+            (":segment_attr", None),
+        ];
+        let (sql, values) = super::number_named(
+            "SELECT x::real FROM t WHERE d < :end AND d >= :start AND e < :end AND s = ':start'",
+            &named,
+        );
+        assert_eq!(
+            sql,
+            "SELECT x::real FROM t WHERE d < ?1 AND d >= ?2 AND e < ?1 AND s = ':start'"
+        );
+        assert_eq!(values.len(), 2);
+    }
 }

@@ -19,6 +19,8 @@ use crate::period::Period;
 use crate::sources::FileKind;
 use crate::store::Store;
 
+mod pg;
+
 pub use crate::model::{KpiValue, PeriodValues, NONE_VALUE, WHOLE};
 
 /// What a call to [`ensure`] did: which periods it computed, which it found cached.
@@ -63,6 +65,9 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
 /// The distinct activity kinds, hopping through the kind index (one probe
 /// per kind) rather than reading every activity.
 pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
+    if store.is_postgres() {
+        return pg::activity_kinds(store);
+    }
     let mut stmt = store.reader().prepare(
         "WITH RECURSIVE k(kind) AS (
              SELECT min(kind) FROM activities
@@ -125,28 +130,31 @@ struct Acc {
     churned_of_start: u64,
     // orders
     orders: u64,
-    revenue: f64,
-    costed_amount: f64,
-    cost: f64,
+    revenue: Money,
+    costed_amount: Money,
+    cost: Money,
     costed: u64,
     // spend
-    acquisition_spend: f64,
-    crm_spend: f64,
+    acquisition_spend: Money,
+    crm_spend: Money,
     // deals
     created: u64,
-    pipeline: f64,
+    pipeline: Money,
     won: u64,
     lost: u64,
-    won_amount: f64,
+    won_amount: Money,
     won_cycle_days: f64,
     // tickets: response times in seconds, kept for the exact median
     tickets: u64,
     /// First-response times in milliseconds.
     response_ms: Vec<u64>,
-    response_sum_secs: f64,
+    /// The same as (milliseconds, count), sorted, when the database grouped them.
+    response_hist: Vec<(u64, u64)>,
+    /// Sums of whole milliseconds: exact, in any order.
+    response_sum_ms: i64,
     within_sla: u64,
     resolved: u64,
-    resolution_secs: f64,
+    resolution_ms: i64,
     // surveys
     nps_n: u64,
     promoters: u64,
@@ -157,6 +165,45 @@ struct Acc {
     activities: Vec<u64>,
     activity_total: u64,
     owners: BTreeSet<u32>,
+    /// Distinct owners counted by the database (PostgreSQL).
+    owner_count: u64,
+}
+
+/// A sum of money, exact to 1/10,000 in any order: an amount with at most
+/// four decimals (the f64 nearest to one) is added as a whole number of
+/// ten-thousandths, and the total rounded once, so that SQLite (row by row,
+/// in index or table order) and PostgreSQL (`sum(amount::numeric)` per
+/// group) give the same figure to the bit. Other amounts are added as they
+/// come.
+#[derive(Debug, Default, Clone)]
+struct Money {
+    units: i128,
+    other: f64,
+}
+
+impl Money {
+    fn total(&self) -> f64 {
+        if self.units == 0 {
+            return self.other;
+        }
+        let u = self.units.unsigned_abs();
+        let sign = if self.units < 0 { "-" } else { "" };
+        let exact: f64 = format!("{sign}{}.{:04}", u / 10_000, u % 10_000)
+            .parse()
+            .unwrap_or(f64::NAN);
+        exact + self.other
+    }
+}
+
+impl std::ops::AddAssign<f64> for Money {
+    fn add_assign(&mut self, x: f64) {
+        let c = (x * 10_000.0).round();
+        if c.abs() < 9.0e15 && c / 10_000.0 == x {
+            self.units += c as i128;
+        } else {
+            self.other += x;
+        }
+    }
 }
 
 /// Each customer's segment keys, read once per computation: a record finds
@@ -298,13 +345,26 @@ pub fn compute(
     // Spend is segmented by its own columns: which attributes does it carry?
     let spend_attrs: BTreeSet<String> = store.file_columns("spend")?;
 
-    customers_into(store, &mut grid, hi)?;
-    orders_into(store, &mut grid, lo, hi)?;
-    deals_into(store, &mut grid, lo, hi)?;
-    tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
-    surveys_into(store, &mut grid, lo, hi)?;
-    spend_into(store, &mut grid, lo, hi, &spend_attrs)?;
-    activities_into(store, &mut grid, lo, hi, &kinds)?;
+    if store.is_postgres() {
+        // Grouped in the database; only period × segment rows come back.
+        pg::compute_into(
+            store,
+            &mut grid,
+            lo,
+            hi,
+            config.sla_hours,
+            &spend_attrs,
+            &kinds,
+        )?;
+    } else {
+        customers_into(store, &mut grid, hi)?;
+        orders_into(store, &mut grid, lo, hi)?;
+        deals_into(store, &mut grid, lo, hi)?;
+        tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
+        surveys_into(store, &mut grid, lo, hi)?;
+        spend_into(store, &mut grid, lo, hi, &spend_attrs)?;
+        activities_into(store, &mut grid, lo, hi, &kinds)?;
+    }
 
     let ctx = FormulaCtx {
         imported: &imported,
@@ -321,6 +381,7 @@ pub fn compute(
             .filter_map(|(k, acc)| acc.as_mut().map(|acc| (k, acc)))
             .map(|(k, acc)| {
                 acc.response_ms.sort_unstable();
+                acc.response_hist.sort_unstable();
                 (grid.names[k].clone(), ctx.evaluate(&grid.names[k], acc))
             })
             .collect();
@@ -413,6 +474,12 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
             }
         }
     }
+    customer_base_into(grid, by_key);
+    Ok(())
+}
+
+/// The customer base of every period and segment from its day counts.
+fn customer_base_into(grid: &mut Grid, by_key: HashMap<usize, CustomerDays>) {
     for (key, mut days) in by_key {
         let a = prefix_sums(&mut days.acquired);
         let c = prefix_sums(&mut days.churned);
@@ -434,7 +501,6 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
                 churned_by_end - churned_by_start - days.same_period.get(&i).copied().unwrap_or(0);
         }
     }
-    Ok(())
 }
 
 /// The rows of a dated file placed in days `[lo, hi)` (by its period day,
@@ -546,14 +612,14 @@ fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64
             acc.tickets += 1;
             if let Some(ms) = response {
                 acc.response_ms.push(u64::try_from(ms).unwrap_or(0));
-                acc.response_sum_secs += ms as f64 / 1000.0;
+                acc.response_sum_ms += ms;
                 if ms as f64 <= sla_ms {
                     acc.within_sla += 1;
                 }
             }
             if let Some(ms) = resolution {
                 acc.resolved += 1;
-                acc.resolution_secs += ms as f64 / 1000.0;
+                acc.resolution_ms += ms;
             }
         });
     }
@@ -593,11 +659,10 @@ fn spend_into(
     let attrs = grid.attrs.iter().map(|(_, lower)| lower.as_str());
     store.scratch_keys("run_segments", "attr", std::iter::once(WHOLE).chain(attrs))?;
     let sql = format!(
-        "SELECT x.spent_day, s.attr, {SEGMENT_VALUE} AS seg, x.category, sum(x.amount)
+        "SELECT x.spent_day, s.attr, {SEGMENT_VALUE} AS seg, x.category, x.amount
          FROM spend x CROSS JOIN {segs} s
          LEFT JOIN spend_attributes a ON a.spend_id = x.spend_id AND a.name = s.attr
-         WHERE x.spent_day >= ?1 AND x.spent_day < ?2
-         GROUP BY x.spent_day, s.attr, seg, x.category",
+         WHERE x.spent_day >= ?1 AND x.spent_day < ?2",
         segs = dialect.scratch("run_segments")
     );
     let mut stmt = store.reader().prepare(&sql)?;
@@ -765,18 +830,24 @@ impl FormulaCtx<'_> {
         // Revenue.
         let orders = has(FileKind::Orders);
         if orders {
-            put!("revenue", KpiValue::of(a.revenue));
+            put!("revenue", KpiValue::of(a.revenue.total()));
             put!("orders", KpiValue::of(a.orders as f64));
             put!(
                 "average_order_value",
-                ratio(a.revenue, a.orders as f64, "no orders in the period").with_n(Some(a.orders))
+                ratio(
+                    a.revenue.total(),
+                    a.orders as f64,
+                    "no orders in the period"
+                )
+                .with_n(Some(a.orders))
             );
+            let (costed_amount, cost) = (a.costed_amount.total(), a.cost.total());
             put!(
                 "gross_margin",
-                if a.costed == 0 || a.costed_amount == 0.0 {
+                if a.costed == 0 || costed_amount == 0.0 {
                     KpiValue::null("no orders with a cost in the period")
                 } else {
-                    KpiValue::of(100.0 * (a.costed_amount - a.cost) / a.costed_amount)
+                    KpiValue::of(100.0 * (costed_amount - cost) / costed_amount)
                 },
             );
         } else {
@@ -784,7 +855,7 @@ impl FormulaCtx<'_> {
         }
         let rpc = match (orders, customers) {
             (true, true) => ratio(
-                a.revenue,
+                a.revenue.total(),
                 (a.start + a.end) as f64 / 2.0,
                 "no customers in the period",
             ),
@@ -816,15 +887,18 @@ impl FormulaCtx<'_> {
         };
         match &spend_ok {
             Ok(()) => {
-                put!("acquisition_spend", KpiValue::of(a.acquisition_spend));
-                put!("crm_cost", KpiValue::of(a.crm_spend));
+                put!(
+                    "acquisition_spend",
+                    KpiValue::of(a.acquisition_spend.total())
+                );
+                put!("crm_cost", KpiValue::of(a.crm_spend.total()));
                 put!(
                     "cac",
                     if !customers {
                         never(FileKind::Customers)
                     } else {
                         ratio(
-                            a.acquisition_spend,
+                            a.acquisition_spend.total(),
                             a.new as f64,
                             "no new customers in the period",
                         )
@@ -855,17 +929,22 @@ impl FormulaCtx<'_> {
         // Sales.
         if has(FileKind::Deals) {
             put!("deals_created", KpiValue::of(a.created as f64));
-            put!("pipeline_created", KpiValue::of(a.pipeline));
+            put!("pipeline_created", KpiValue::of(a.pipeline.total()));
             put!("deals_won", KpiValue::of(a.won as f64));
             put!("deals_lost", KpiValue::of(a.lost as f64));
             put!(
                 "win_rate",
                 proportion(a.won, a.won + a.lost, "no deals won or lost in the period")
             );
-            put!("won_revenue", KpiValue::of(a.won_amount));
+            put!("won_revenue", KpiValue::of(a.won_amount.total()));
             put!(
                 "average_deal_size",
-                ratio(a.won_amount, a.won as f64, "no deals won in the period").with_n(Some(a.won))
+                ratio(
+                    a.won_amount.total(),
+                    a.won as f64,
+                    "no deals won in the period"
+                )
+                .with_n(Some(a.won))
             );
             put!(
                 "sales_cycle_days",
@@ -878,8 +957,9 @@ impl FormulaCtx<'_> {
 
         // Service.
         if has(FileKind::Tickets) {
-            let answered = a.response_ms.len() as u64;
-            let response_sum = a.response_sum_secs / 3600.0;
+            let answered =
+                a.response_ms.len() as u64 + a.response_hist.iter().map(|(_, n)| n).sum::<u64>();
+            let response_sum = a.response_sum_ms as f64 / 1000.0 / 3600.0;
             put!("tickets_opened", KpiValue::of(a.tickets as f64));
             put!(
                 "avg_first_response_hours",
@@ -892,7 +972,13 @@ impl FormulaCtx<'_> {
             );
             put!(
                 "median_first_response_hours",
-                match stats::median_sorted(&a.response_ms).map(|ms| ms / 1000.0 / 3600.0) {
+                match if a.response_hist.is_empty() {
+                    stats::median_sorted(&a.response_ms)
+                } else {
+                    stats::median_histogram(&a.response_hist)
+                }
+                .map(|ms| ms / 1000.0 / 3600.0)
+                {
                     Some(m) => KpiValue::of(m),
                     None => KpiValue::null("no answered tickets opened in the period"),
                 }
@@ -905,7 +991,7 @@ impl FormulaCtx<'_> {
             put!(
                 "avg_resolution_hours",
                 ratio(
-                    a.resolution_secs / 3600.0,
+                    a.resolution_ms as f64 / 1000.0 / 3600.0,
                     a.resolved as f64,
                     "no resolved tickets opened in the period"
                 )
@@ -959,7 +1045,7 @@ impl FormulaCtx<'_> {
                 "activities_per_owner",
                 ratio(
                     a.activity_total as f64,
-                    a.owners.len() as f64,
+                    (a.owners.len() as u64 + a.owner_count) as f64,
                     "no activities with an owner in the period"
                 )
             );

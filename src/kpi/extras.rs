@@ -16,19 +16,19 @@ const COMMENT_POOL: i64 = 400;
 pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment>> {
     // One query: the period's recent comments with every attribute of their
     // customer (one row per comment and attribute, or one with NULLs).
-    let mut stmt = store.reader().prepare(
+    let rows = store.reader().rows(
         "SELECT v.response_id, v.answered_on, v.kind, v.score, v.comment, a.name, a.value
          FROM (SELECT response_id, answered_day, answered_on, kind, score, comment, customer_id FROM surveys
                WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> ''
                ORDER BY answered_day DESC, response_id LIMIT ?3) v
          LEFT JOIN customer_attributes a ON a.customer_id = v.customer_id
          ORDER BY v.answered_day DESC, v.response_id",
+        params![p.start_day(), p.end_day(), COMMENT_POOL],
     )?;
-    let mut rows = stmt.query(params![p.start_day(), p.end_day(), COMMENT_POOL])?;
     // (response id, comment, the customer's attributes as (name, value))
     type Pending = (String, Comment, Vec<(String, String)>);
     let mut out: Vec<Pending> = Vec::new();
-    while let Some(r) = rows.next()? {
+    for r in &rows {
         let id: String = r.get(0)?;
         if out.last().is_none_or(|(last, _, _)| *last != id) {
             let comment = Comment {

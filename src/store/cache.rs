@@ -42,7 +42,7 @@ impl Store {
             let mut mark = tx.prepare_cached(
                 "INSERT INTO computed_periods (cadence, period, start_day, end_day, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (cadence, period) DO UPDATE SET fingerprint = excluded.fingerprint,
-                   start_day = excluded.start_day, end_day = excluded.end_day, computations = computations + 1",
+                   start_day = excluded.start_day, end_day = excluded.end_day, computations = computed_periods.computations + 1",
             )?;
             for (p, by_segment) in values {
                 let (cad, id) = (p.cadence.as_str(), p.id());

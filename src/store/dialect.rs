@@ -41,6 +41,31 @@ impl Dialect for Sqlite {
     }
 }
 
+/// PostgreSQL: scratch tables are temporary tables (local to the
+/// connection, never distributed by Citus); a plain table name lets the
+/// planner choose the scan.
+pub struct Postgres;
+
+impl Dialect for Postgres {
+    fn scratch(&self, name: &str) -> String {
+        name.to_string()
+    }
+
+    fn create_scratch(&self, name: &str, column: &str) -> String {
+        format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {name} ({column} TEXT PRIMARY KEY); TRUNCATE {name};"
+        )
+    }
+
+    fn insert_ignore(&self, table: &str, columns: &[&str]) -> String {
+        Sqlite.insert_ignore(table, columns)
+    }
+
+    fn table_scan(&self, table: &str) -> String {
+        table.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

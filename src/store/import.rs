@@ -7,10 +7,11 @@ use std::collections::BTreeSet;
 
 use anyhow::Result;
 use rusqlite::types::Value;
-use rusqlite::Transaction;
 
 use super::dialect::Dialect;
-use super::tables::{self, TableWriter};
+use super::pg_import::{PgStage, Staged};
+use super::sql::Tx;
+use super::tables::{self, Row, TableWriter, Upsert};
 use super::Store;
 use crate::sources::{FileKind, Table};
 
@@ -30,7 +31,7 @@ pub struct Counts {
 /// An open import: dropped without [`ImportTx::commit`], it rolls back and
 /// leaves the store exactly as it was.
 pub struct ImportTx<'s> {
-    tx: Transaction<'s>,
+    tx: Tx<'s>,
     dialect: &'static dyn Dialect,
     cache_in_use: bool,
 }
@@ -40,9 +41,7 @@ impl Store {
     /// concurrent import waits instead of failing half-way).
     pub fn begin_import(&mut self) -> Result<ImportTx<'_>> {
         let dialect = self.dialect();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.begin(true)?;
         // With an empty KPI cache there is nothing to invalidate: skip the bookkeeping.
         let cache_in_use: bool =
             tx.query_row("SELECT EXISTS (SELECT 1 FROM computed_periods)", [], |r| {
@@ -103,6 +102,50 @@ impl Store {
     }
 }
 
+/// The rows of one file on their way into the store.
+pub enum Writer<'t> {
+    Sqlite(TableWriter<'t>),
+    Postgres(PgStage<'t>),
+}
+
+impl Writer<'_> {
+    /// Writes (SQLite) or stages (PostgreSQL: [`Upsert::Staged`]) one row.
+    pub fn upsert(
+        &mut self,
+        row: &Row,
+        snapshot_id: i64,
+        line: u64,
+        raw: impl FnOnce() -> String,
+    ) -> Result<Upsert> {
+        match self {
+            Writer::Sqlite(w) => Ok(w.upsert(row, snapshot_id)?),
+            Writer::Postgres(s) => {
+                s.push(row, line, raw)?;
+                Ok(Upsert::Staged)
+            }
+        }
+    }
+
+    /// The staged rows' upsert (PostgreSQL; None on SQLite, where every row
+    /// was written by [`Writer::upsert`]). `touch_customers`: record the new
+    /// and changed rows' ids as touched customers.
+    pub fn finish(
+        self,
+        snapshot_id: i64,
+        cache_in_use: bool,
+        touch_customers: bool,
+    ) -> Result<Option<Staged>> {
+        match self {
+            Writer::Sqlite(_) => Ok(None),
+            Writer::Postgres(s) => Ok(Some(s.finish(
+                snapshot_id,
+                cache_in_use,
+                (cache_in_use && touch_customers).then_some(TOUCHED),
+            )?)),
+        }
+    }
+}
+
 impl ImportTx<'_> {
     /// Whether any period is cached (and so may have to be invalidated).
     pub fn cache_in_use(&self) -> bool {
@@ -141,9 +184,14 @@ impl ImportTx<'_> {
         Ok(())
     }
 
-    /// The upsert of one table's rows.
-    pub fn writer(&self, def: &Table) -> Result<TableWriter<'_>> {
-        Ok(tables::writer(def, &self.tx)?)
+    /// The upsert of one table's rows: row by row on SQLite, staged and
+    /// upserted at [`Writer::finish`] on PostgreSQL (`keep_raw`: the staged
+    /// rows keep their raw record, for the rejects file).
+    pub fn writer(&self, def: &Table, keep_raw: bool) -> Result<Writer<'_>> {
+        Ok(match self.tx.sqlite() {
+            Some(conn) => Writer::Sqlite(tables::writer(def, conn)?),
+            None => Writer::Postgres(PgStage::new(&self.tx, def.clone(), keep_raw)?),
+        })
     }
 
     /// A customer that is new or changed segment: its records' days are stale.

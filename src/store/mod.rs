@@ -11,6 +11,7 @@ pub mod import;
 pub mod migrations;
 pub mod migrations_pg;
 pub mod pg;
+pub mod pg_import;
 pub mod posts;
 pub mod runs;
 pub mod sends;
@@ -25,42 +26,94 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::error::Failure;
 
 pub struct Store {
-    conn: Connection,
+    /// The connection, SQLite or PostgreSQL (see [`sql`]).
+    conn: sql::Db,
+    /// The SQLite file; for a PostgreSQL store, where files beside the store
+    /// (rejects) go.
     pub path: PathBuf,
+    /// The PostgreSQL store's settings (None: SQLite).
+    pg: Option<pg::PgConfig>,
+}
+
+/// Where the store is: `[store] path` (SQLite) or `[store] url` (PostgreSQL).
+#[derive(Debug, Clone)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres { config: pg::PgConfig, dir: PathBuf },
 }
 
 /// The engine readers' view of the store: read-only statements on its
 /// connection (a statement that would write is refused).
 #[derive(Clone, Copy)]
 pub struct Reader<'s> {
-    conn: &'s Connection,
+    conn: &'s sql::Db,
 }
 
 impl<'s> Reader<'s> {
-    /// Prepares (through the statement cache) a statement that only reads.
+    /// Prepares (through the statement cache) a statement that only reads,
+    /// on the SQLite store (the engine's PostgreSQL readers group in the
+    /// database instead, through [`Store::pg_query`]).
     pub fn prepare(&self, sql: &str) -> Result<rusqlite::CachedStatement<'s>> {
-        let stmt = self.conn.prepare_cached(sql)?;
+        let Some(conn) = self.conn.sqlite() else {
+            anyhow::bail!("a SQLite reader on a PostgreSQL store: {sql}");
+        };
+        let stmt = conn.prepare_cached(sql)?;
         if !stmt.readonly() {
             anyhow::bail!("a reader may only read the store: {sql}");
         }
         Ok(stmt)
     }
 
-    /// One row of a read-only statement.
-    pub fn query_row<T, P: rusqlite::Params>(
+    /// Every row of a read-only statement, on either backend.
+    pub fn rows(&self, sql: &str, params: impl sql::Params) -> Result<Vec<sql::Row>> {
+        if self.conn.sqlite().is_some() {
+            self.prepare(sql)?;
+        } else if !is_read_only(sql) {
+            anyhow::bail!("a reader may only read the store: {sql}");
+        }
+        Ok(self.conn.query_all(sql, params)?)
+    }
+
+    /// One row of a read-only statement, on either backend.
+    pub fn query_row<T>(
         &self,
         sql: &str,
-        params: P,
-        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        params: impl sql::Params,
+        f: impl FnOnce(&sql::Row) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        Ok(self.prepare(sql)?.query_row(params, f)?)
+        match self.rows(sql, params)?.first() {
+            Some(r) => Ok(f(r)?),
+            None => Err(rusqlite::Error::QueryReturnedNoRows.into()),
+        }
     }
+
+    pub fn is_postgres(&self) -> bool {
+        self.conn.is_postgres()
+    }
+}
+
+/// A statement that starts by reading (SELECT or WITH … SELECT) and names
+/// no writing keyword: the PostgreSQL readers' check.
+fn is_read_only(sql: &str) -> bool {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    (upper.starts_with("SELECT") || upper.starts_with("WITH"))
+        && ![
+            "INSERT ",
+            "UPDATE ",
+            "DELETE ",
+            "DROP ",
+            "ALTER ",
+            "CREATE ",
+            "TRUNCATE ",
+        ]
+        .iter()
+        .any(|w| upper.contains(w))
 }
 
 /// Statements grouped into one transaction ([`Store::begin`]): committed by
 /// [`Batch::commit`], rolled back when dropped.
 pub struct Batch<'s> {
-    tx: rusqlite::Transaction<'s>,
+    tx: sql::Tx<'s>,
 }
 
 impl Batch<'_> {
@@ -70,6 +123,41 @@ impl Batch<'_> {
 }
 
 impl Store {
+    /// Opens (creating if needed) the store and brings its schema up to date.
+    pub fn open_at(location: &Location) -> Result<Store> {
+        match location {
+            Location::Sqlite(path) => Store::open(path),
+            Location::Postgres { config, dir } => Store::open_pg(config, dir),
+        }
+    }
+
+    /// Like [`Store::open_existing`] for either backend: a PostgreSQL store
+    /// is created on first use.
+    pub fn open_existing_at(location: &Location) -> Result<Store> {
+        match location {
+            Location::Sqlite(path) => Store::open_existing(path),
+            Location::Postgres { config, dir } => Store::open_pg(config, dir),
+        }
+    }
+
+    /// Connects to a PostgreSQL store, creating its schema and applying its
+    /// migrations if needed; `dir` is where files beside the store go.
+    pub fn open_pg(config: &pg::PgConfig, dir: &Path) -> Result<Store> {
+        let mut client = pg::connect(config, "scorecard")?;
+        pg::prepare(&mut client, &config.schema).with_context(|| {
+            format!(
+                "cannot prepare the PostgreSQL store {} (schema {})",
+                pg::describe(&config.url),
+                config.schema
+            )
+        })?;
+        Ok(Store {
+            conn: sql::Db::Postgres(Box::new(std::cell::RefCell::new(sql::PgConn::new(client)))),
+            path: dir.join("scorecard.db"),
+            pg: Some(config.clone()),
+        })
+    }
+
     /// Opens (creating if needed) the store file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -85,8 +173,9 @@ impl Store {
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the store {}", path.display()))?;
         let mut store = Store {
-            conn,
+            conn: sql::Db::Sqlite(conn),
             path: path.to_path_buf(),
+            pg: None,
         };
         store.configure()?;
         store
@@ -99,8 +188,9 @@ impl Store {
     pub fn in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory()?;
         let mut store = Store {
-            conn,
+            conn: sql::Db::Sqlite(conn),
             path: PathBuf::from(":memory:"),
+            pg: None,
         };
         store.configure()?;
         store.migrate()?;
@@ -120,35 +210,79 @@ impl Store {
         Store::open(path)
     }
 
+    /// The PostgreSQL store's settings (None for SQLite).
+    pub fn pg_config(&self) -> Option<&pg::PgConfig> {
+        self.pg.as_ref()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.conn.is_postgres()
+    }
+
+    /// Where this store is, for messages (never with a password).
+    pub fn describe(&self) -> String {
+        match &self.pg {
+            Some(c) => format!("{} (schema {})", pg::describe(&c.url), c.schema),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// The PostgreSQL connection, for the engine's grouped readers and the
+    /// importer's COPY (None on SQLite).
+    pub fn pg_conn(&self) -> Option<std::cell::RefMut<'_, sql::PgConn>> {
+        self.conn.postgres()
+    }
+
+    /// Rows and bytes received from PostgreSQL by queries so far ((0, 0) on
+    /// SQLite): what the engine's grouped readers moved over the wire.
+    pub fn pg_transfer(&self) -> (u64, u64) {
+        self.conn
+            .postgres()
+            .map(|c| (c.rows_in, c.bytes_in))
+            .unwrap_or((0, 0))
+    }
+
     fn configure(&mut self) -> Result<()> {
-        self.conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let Some(conn) = self.conn.sqlite() else {
+            return Ok(());
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         // WAL keeps readers and a writer apart; NORMAL sync is durable at
         // every checkpoint and safe against corruption.
-        self.conn.pragma_update(None, "journal_mode", "WAL")?;
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        self.conn.pragma_update(None, "foreign_keys", true)?;
-        self.conn.pragma_update(None, "temp_store", "MEMORY")?;
-        self.conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", -65536)?;
         Ok(())
     }
 
     /// The SQL dialect of this store (see [`dialect`]).
     pub fn dialect(&self) -> &'static dyn dialect::Dialect {
-        &dialect::Sqlite
+        if self.conn.is_postgres() {
+            &dialect::Postgres
+        } else {
+            &dialect::Sqlite
+        }
     }
 
     pub fn schema_version(&self) -> Result<usize> {
-        let v: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        Ok(v as usize)
+        match &self.conn {
+            sql::Db::Sqlite(c) => {
+                let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                Ok(v as usize)
+            }
+            sql::Db::Postgres(c) => pg::schema_version(&mut c.borrow_mut().client),
+        }
     }
 
-    /// Applies every migration past `user_version`, in one exclusive transaction.
+    /// Applies every migration past `user_version`, in one exclusive
+    /// transaction (PostgreSQL stores migrate when they connect).
     fn migrate(&mut self) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        let Some(conn) = self.conn.sqlite_mut() else {
+            return Ok(());
+        };
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
         let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let current = current as usize;
         if current > migrations::migrations().len() {
@@ -176,7 +310,7 @@ impl Store {
     /// committed run inside it (all or nothing).
     pub fn begin(&self) -> Result<Batch<'_>> {
         Ok(Batch {
-            tx: self.conn.unchecked_transaction()?,
+            tx: self.conn.begin(false)?,
         })
     }
 
@@ -250,7 +384,7 @@ mod tests {
         s.migrate().unwrap();
         assert_eq!(s.schema_version().unwrap(), migrations::migrations().len());
         let tables: i64 = s
-            .conn
+            .reader()
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
                 [],

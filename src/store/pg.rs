@@ -123,6 +123,77 @@ pub fn prepare(client: &mut postgres::Client, schema: &str) -> Result<()> {
     migrate(client, schema)
 }
 
+/// `scorecard check` on a PostgreSQL store: connects (creating and migrating
+/// the schema if needed), names the server and schema versions, and on a
+/// Citus coordinator says how each table is placed against how
+/// docs/scale-out.md places it.
+pub fn check(cfg: &PgConfig) -> Result<Vec<String>> {
+    let mut client = connect(cfg, "scorecard check")?;
+    prepare(&mut client, &cfg.schema)?;
+    let version: String = client.query_one("SHOW server_version", &[])?.get(0);
+    let mut out = vec![format!(
+        "store: PostgreSQL {version} at {}, schema {} (version {})",
+        describe(&cfg.url),
+        cfg.schema,
+        schema_version(&mut client)?
+    )];
+    let citus: Option<String> = client
+        .query_opt(
+            "SELECT extversion FROM pg_extension WHERE extname = 'citus'",
+            &[],
+        )?
+        .map(|r| r.get(0));
+    let Some(citus) = citus else {
+        out.push(
+            "store: not a Citus coordinator (no citus extension): every table is a plain table"
+                .into(),
+        );
+        return Ok(out);
+    };
+    let placed: std::collections::HashMap<String, String> = client
+        .query(
+            "SELECT c.relname::text, p.partmethod::text FROM pg_dist_partition p
+             JOIN pg_class c ON c.oid = p.logicalrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1",
+            &[&cfg.schema],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut wrong = Vec::new();
+    for (table, how, _) in super::migrations_pg::PLACEMENT {
+        let is = match placed.get(*table).map(String::as_str) {
+            Some("h") => "distributed",
+            Some("n") => "reference",
+            Some(_) => "distributed (not by hash)",
+            None => "local",
+        };
+        if is != *how {
+            wrong.push(format!("{table} is {is}, should be {how}"));
+        }
+    }
+    out.push(if wrong.is_empty() {
+        format!("store: Citus {citus}: the fact tables are distributed and co-located, customers, attributes, spend and measures are reference tables")
+    } else {
+        format!(
+            "store: Citus {citus}: {} (run the calls in docs/scale-out.md)",
+            wrong.join("; ")
+        )
+    });
+    Ok(out)
+}
+
+/// Drops a schema and everything in it (the demo starts afresh).
+pub fn drop_schema(cfg: &PgConfig) -> Result<()> {
+    check_schema(&cfg.schema).map_err(|e| Failure::usage(format!("[store] schema: {e}")))?;
+    let mut client = connect(cfg, "scorecard demo")?;
+    client.batch_execute(&format!(
+        "SET client_min_messages = warning; DROP SCHEMA IF EXISTS {} CASCADE",
+        cfg.schema
+    ))?;
+    Ok(())
+}
+
 /// The advisory lock keys of a schema: (migrations, runs).
 fn lock_key(schema: &str, what: &str) -> i64 {
     // FNV-1a: stable across versions and machines.

@@ -11,7 +11,7 @@
 //! run died: it becomes `uncertain`, which only `send --retry` posts again.
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::Store;
@@ -43,7 +43,7 @@ pub struct PostFate {
 /// The posts of a store's ledger: `store.posts().find(…)`.
 #[derive(Clone, Copy)]
 pub struct Posts<'s> {
-    conn: &'s Connection,
+    conn: &'s super::sql::Db,
 }
 
 impl Store {
@@ -88,7 +88,7 @@ pub struct DuePost {
 
 const FATE_COLUMNS: &str = "period, kind, target, segment, state, attempts, http_status, last_error, sent_at, next_attempt_at";
 
-fn fate_row(r: &rusqlite::Row) -> rusqlite::Result<PostFate> {
+fn fate_row(r: &super::sql::Row) -> rusqlite::Result<PostFate> {
     Ok(PostFate {
         period: r.get(0)?,
         kind: r.get(1)?,

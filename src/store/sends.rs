@@ -7,7 +7,7 @@
 //! how the ledger stores it, so that delivery runs no SQL of its own.
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::Store;
@@ -39,7 +39,7 @@ pub struct Fate {
 /// The send ledger of a store: `store.sends().find(…)`.
 #[derive(Clone, Copy)]
 pub struct Sends<'s> {
-    conn: &'s Connection,
+    conn: &'s super::sql::Db,
 }
 
 impl Store {
@@ -87,7 +87,7 @@ const FATE_COLUMNS: &str =
     "period, recipient, segment, message_id, state, attempts, last_error, sent_at,
                             next_attempt_at, NULLIF(message_path, '')";
 
-fn fate_row(r: &rusqlite::Row) -> rusqlite::Result<Fate> {
+fn fate_row(r: &super::sql::Row) -> rusqlite::Result<Fate> {
     Ok(Fate {
         period: r.get(0)?,
         recipient: r.get(1)?,

@@ -137,8 +137,21 @@ pub struct Row {
     pub values: Vec<Value>,
 }
 
+/// A column index (only `usize`, so that `r.get(0)` infers it).
+pub trait ColumnIndex {
+    fn index(self) -> usize;
+}
+
+impl ColumnIndex for usize {
+    fn index(self) -> usize {
+        self
+    }
+}
+
 impl Row {
-    pub fn get<T: SqliteFromSql>(&self, i: usize) -> rusqlite::Result<T> {
+    /// Column `i` as `T`, exactly as rusqlite converts it.
+    pub fn get<I: ColumnIndex, T: SqliteFromSql>(&self, i: I) -> rusqlite::Result<T> {
+        let i = i.index();
         let v = self
             .values
             .get(i)
@@ -151,12 +164,13 @@ impl Row {
         })
     }
 
-    /// A text column as `&str` (None for NULL).
-    pub fn text(&self, i: usize) -> Option<&str> {
-        match self.values.get(i) {
-            Some(Value::Text(t)) => Some(t),
-            _ => None,
-        }
+    /// Column `i` as a value reference (rusqlite's `get_ref`).
+    pub fn get_ref<I: ColumnIndex>(&self, i: I) -> rusqlite::Result<ValueRef<'_>> {
+        let i = i.index();
+        self.values
+            .get(i)
+            .map(ValueRef::from)
+            .ok_or(rusqlite::Error::InvalidColumnIndex(i))
     }
 }
 
@@ -175,25 +189,24 @@ fn to_value(p: &dyn rusqlite::ToSql) -> rusqlite::Result<Value> {
     })
 }
 
-impl Params for () {
+impl Params for [&(dyn rusqlite::ToSql + Send + Sync); 0] {
     fn values(&self) -> rusqlite::Result<Vec<Value>> {
         Ok(Vec::new())
     }
 }
 
-impl<T: rusqlite::ToSql, const N: usize> Params for [T; N] {
-    fn values(&self) -> rusqlite::Result<Vec<Value>> {
-        self.iter().map(|p| to_value(p)).collect()
-    }
+macro_rules! array_params {
+    ($($n:literal)*) => {$(
+        impl<T: rusqlite::ToSql> Params for [T; $n] {
+            fn values(&self) -> rusqlite::Result<Vec<Value>> {
+                self.iter().map(|p| to_value(p)).collect()
+            }
+        }
+    )*};
 }
+array_params!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
 
 impl<T: rusqlite::ToSql> Params for &[T] {
-    fn values(&self) -> rusqlite::Result<Vec<Value>> {
-        self.iter().map(|p| to_value(p)).collect()
-    }
-}
-
-impl<T: rusqlite::ToSql, const N: usize> Params for &[T; N] {
     fn values(&self) -> rusqlite::Result<Vec<Value>> {
         self.iter().map(|p| to_value(p)).collect()
     }
@@ -202,6 +215,95 @@ impl<T: rusqlite::ToSql, const N: usize> Params for &[T; N] {
 impl Params for Vec<Value> {
     fn values(&self) -> rusqlite::Result<Vec<Value>> {
         Ok(self.clone())
+    }
+}
+
+/// A PostgreSQL failure carried in a rusqlite error (its message shows as is).
+fn pg_error(e: anyhow::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(format!("{e:#}").into())
+}
+
+/// A prepared statement of either backend, used like rusqlite's.
+pub enum Stmt<'d> {
+    Sqlite(rusqlite::CachedStatement<'d>),
+    Postgres {
+        conn: &'d RefCell<PgConn>,
+        sql: String,
+    },
+}
+
+/// The rows of a query, stepped like rusqlite's `Rows`.
+pub struct Rows {
+    rows: std::vec::IntoIter<Row>,
+    current: Option<Row>,
+}
+
+impl Rows {
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> rusqlite::Result<Option<&Row>> {
+        self.current = self.rows.next();
+        Ok(self.current.as_ref())
+    }
+}
+
+impl Stmt<'_> {
+    fn all(&mut self, params: impl Params) -> rusqlite::Result<Vec<Row>> {
+        let values = params.values()?;
+        match self {
+            Stmt::Sqlite(stmt) => {
+                let n = stmt.column_count();
+                let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let mut values = Vec::with_capacity(n);
+                    for i in 0..n {
+                        values.push(r.get::<_, Value>(i)?);
+                    }
+                    out.push(Row { values });
+                }
+                Ok(out)
+            }
+            Stmt::Postgres { conn, sql } => conn.borrow_mut().query(sql, &values).map_err(pg_error),
+        }
+    }
+
+    pub fn execute(&mut self, params: impl Params) -> rusqlite::Result<usize> {
+        let values = params.values()?;
+        match self {
+            Stmt::Sqlite(stmt) => stmt.execute(rusqlite::params_from_iter(values)),
+            Stmt::Postgres { conn, sql } => conn
+                .borrow_mut()
+                .execute(sql, &values)
+                .map(|n| n as usize)
+                .map_err(pg_error),
+        }
+    }
+
+    pub fn query(&mut self, params: impl Params) -> rusqlite::Result<Rows> {
+        Ok(Rows {
+            rows: self.all(params)?.into_iter(),
+            current: None,
+        })
+    }
+
+    pub fn query_row<T>(
+        &mut self,
+        params: impl Params,
+        f: impl FnOnce(&Row) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        match self.all(params)?.first() {
+            Some(r) => f(r),
+            None => Err(rusqlite::Error::QueryReturnedNoRows),
+        }
+    }
+
+    pub fn query_map<T, F: FnMut(&Row) -> rusqlite::Result<T>>(
+        &mut self,
+        params: impl Params,
+        mut f: F,
+    ) -> rusqlite::Result<std::vec::IntoIter<rusqlite::Result<T>>> {
+        let rows = self.all(params)?;
+        Ok(rows.iter().map(&mut f).collect::<Vec<_>>().into_iter())
     }
 }
 
@@ -233,73 +335,73 @@ impl Db {
         }
     }
 
-    /// Runs a statement, returning the number of rows it changed.
-    pub fn execute(&self, sql: &str, params: impl Params) -> Result<u64> {
-        let values = params.values()?;
+    /// A statement (prepared once per connection and kept).
+    pub fn prepare_cached(&self, sql: &str) -> rusqlite::Result<Stmt<'_>> {
         match self {
-            Db::Sqlite(c) => {
-                Ok(c.prepare_cached(sql)
-                    .with_context(|| format!("cannot prepare: {sql}"))?
-                    .execute(rusqlite::params_from_iter(values))? as u64)
+            Db::Sqlite(c) => Ok(Stmt::Sqlite(c.prepare_cached(sql)?)),
+            Db::Postgres(c) => {
+                c.borrow_mut().statement(sql).map_err(pg_error)?;
+                Ok(Stmt::Postgres {
+                    conn: c,
+                    sql: sql.to_string(),
+                })
             }
-            Db::Postgres(c) => c.borrow_mut().execute(sql, &values),
         }
+    }
+
+    pub fn prepare(&self, sql: &str) -> rusqlite::Result<Stmt<'_>> {
+        self.prepare_cached(sql)
+    }
+
+    pub fn execute(&self, sql: &str, params: impl Params) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        f: impl FnOnce(&Row) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
     }
 
     /// Every row of a query.
-    pub fn query(&self, sql: &str, params: impl Params) -> Result<Vec<Row>> {
-        let values = params.values()?;
-        match self {
-            Db::Sqlite(c) => {
-                let mut stmt = c
-                    .prepare_cached(sql)
-                    .with_context(|| format!("cannot prepare: {sql}"))?;
-                let n = stmt.column_count();
-                let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
-                let mut out = Vec::new();
-                while let Some(r) = rows.next()? {
-                    let mut values = Vec::with_capacity(n);
-                    for i in 0..n {
-                        values.push(r.get::<_, Value>(i)?);
-                    }
-                    out.push(Row { values });
-                }
-                Ok(out)
-            }
-            Db::Postgres(c) => c.borrow_mut().query(sql, &values),
-        }
-    }
-
-    /// The first row of a query, if any.
-    pub fn query_opt(&self, sql: &str, params: impl Params) -> Result<Option<Row>> {
-        Ok(self.query(sql, params)?.into_iter().next())
-    }
-
-    /// The first row of a query, which must exist.
-    pub fn query_one(&self, sql: &str, params: impl Params) -> Result<Row> {
-        self.query_opt(sql, params)?
-            .with_context(|| format!("the query returned no row: {sql}"))
+    pub fn query_all(&self, sql: &str, params: impl Params) -> rusqlite::Result<Vec<Row>> {
+        self.prepare_cached(sql)?.all(params)
     }
 
     /// Statements without parameters, separated by semicolons.
-    pub fn batch(&self, sql: &str) -> Result<()> {
+    pub fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
         match self {
-            Db::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Db::Postgres(c) => Ok(c.borrow_mut().client.batch_execute(sql)?),
+            Db::Sqlite(c) => c.execute_batch(sql),
+            Db::Postgres(c) => c
+                .borrow_mut()
+                .client
+                .batch_execute(sql)
+                .map_err(|e| pg_error(e.into())),
         }
     }
 
     /// Opens a transaction (SQLite: `BEGIN IMMEDIATE` when `write` says the
     /// first statement will write, so that a second writer waits at once).
-    pub fn begin(&self, write: bool) -> Result<Tx<'_>> {
+    pub fn begin(&self, write: bool) -> rusqlite::Result<Tx<'_>> {
         match self {
-            Db::Sqlite(_) if write => self.batch("BEGIN IMMEDIATE")?,
-            _ => self.batch("BEGIN")?,
+            Db::Sqlite(_) if write => self.execute_batch("BEGIN IMMEDIATE")?,
+            _ => self.execute_batch("BEGIN")?,
         }
         Ok(Tx {
             db: self,
             open: true,
         })
+    }
+
+    pub fn transaction(&self) -> rusqlite::Result<Tx<'_>> {
+        self.begin(false)
+    }
+
+    pub fn unchecked_transaction(&self) -> rusqlite::Result<Tx<'_>> {
+        self.begin(false)
     }
 }
 
@@ -317,16 +419,16 @@ impl std::ops::Deref for Tx<'_> {
 }
 
 impl Tx<'_> {
-    pub fn commit(mut self) -> Result<()> {
+    pub fn commit(mut self) -> rusqlite::Result<()> {
         self.open = false;
-        self.db.batch("COMMIT")
+        self.db.execute_batch("COMMIT")
     }
 }
 
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
         if self.open {
-            let _ = self.db.batch("ROLLBACK");
+            let _ = self.db.execute_batch("ROLLBACK");
         }
     }
 }
@@ -335,7 +437,7 @@ impl Drop for Tx<'_> {
 
 /// A parameter converted to whatever type the server inferred for it.
 #[derive(Debug)]
-struct PgParam<'a>(&'a Value);
+pub struct PgParam<'a>(pub &'a Value);
 
 type BoxError = Box<dyn StdError + Sync + Send>;
 
@@ -489,7 +591,7 @@ mod tests {
     #[test]
     fn rows_read_like_rusqlite_rows() {
         let db = Db::Sqlite(rusqlite::Connection::open_in_memory().unwrap());
-        db.batch("CREATE TABLE t (a INTEGER, b TEXT, c REAL)")
+        db.execute_batch("CREATE TABLE t (a INTEGER, b TEXT, c REAL)")
             .unwrap();
         db.execute(
             "INSERT INTO t VALUES (?1, ?2, ?3)",
@@ -501,16 +603,17 @@ mod tests {
             [Value::Null, Value::Null, Value::Null],
         )
         .unwrap();
-        let rows = db.query("SELECT a, b, c FROM t ORDER BY a", ()).unwrap();
-        assert_eq!(rows[0].get::<Option<i64>>(0).unwrap(), None);
-        assert_eq!(rows[1].get::<i64>(0).unwrap(), 1);
-        assert_eq!(rows[1].get::<String>(1).unwrap(), "x");
-        assert_eq!(rows[1].text(1), Some("x"));
-        assert!(rows[1].get::<i64>(1).is_err());
+        let rows = db
+            .query_all("SELECT a, b, c FROM t ORDER BY a", [])
+            .unwrap();
+        assert_eq!(rows[0].get::<_, Option<i64>>(0).unwrap(), None);
+        assert_eq!(rows[1].get::<_, i64>(0).unwrap(), 1);
+        assert_eq!(rows[1].get::<_, String>(1).unwrap(), "x");
+        assert!(rows[1].get::<_, i64>(1).is_err());
         let tx = db.begin(true).unwrap();
-        tx.execute("DELETE FROM t", ()).unwrap();
+        tx.execute("DELETE FROM t", []).unwrap();
         drop(tx);
-        assert_eq!(db.query("SELECT a FROM t", ()).unwrap().len(), 2);
+        assert_eq!(db.query_all("SELECT a FROM t", []).unwrap().len(), 2);
     }
 
     #[test]
@@ -521,8 +624,10 @@ mod tests {
         let mut client = crate::store::pg::connect(&cfg, "scorecard test").unwrap();
         crate::store::pg::prepare(&mut client, &cfg.schema).unwrap();
         let db = Db::Postgres(Box::new(RefCell::new(PgConn::new(client))));
-        db.batch("CREATE TABLE t (a BIGINT, b TEXT, c DOUBLE PRECISION, d BYTEA, e INTEGER)")
-            .unwrap();
+        db.execute_batch(
+            "CREATE TABLE t (a BIGINT, b TEXT, c DOUBLE PRECISION, d BYTEA, e INTEGER)",
+        )
+        .unwrap();
         let n = db
             .execute(
                 "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -541,24 +646,28 @@ mod tests {
             ],
         )
         .unwrap();
-        let r = db
-            .query_one("SELECT a, b, c, d, e, sum(a) OVER (), EXISTS (SELECT 1 FROM t WHERE b = ?1) FROM t WHERE a = ?2", rusqlite::params!["x", 7])
-            .unwrap();
-        assert_eq!(r.get::<i64>(0).unwrap(), 7);
-        assert_eq!(r.get::<String>(1).unwrap(), "x");
-        assert_eq!(r.get::<f64>(2).unwrap(), 2.5);
-        assert_eq!(r.get::<Vec<u8>>(3).unwrap(), vec![1, 2]);
-        assert_eq!(r.get::<i64>(4).unwrap(), 7);
-        assert_eq!(r.get::<i64>(5).unwrap(), 7, "NUMERIC sums read as integers");
-        assert!(r.get::<bool>(6).unwrap());
-        let r = db
-            .query_one("SELECT 12345678901.25::numeric, (-3)::numeric", ())
-            .unwrap();
-        assert_eq!(r.get::<f64>(0).unwrap(), 12345678901.25);
-        assert_eq!(r.get::<i64>(1).unwrap(), -3);
+        let r = &db
+            .query_all("SELECT a, b, c, d, e, sum(a) OVER (), EXISTS (SELECT 1 FROM t WHERE b = ?1) FROM t WHERE a = ?2", rusqlite::params!["x", 7])
+            .unwrap()[0];
+        assert_eq!(r.get::<_, i64>(0).unwrap(), 7);
+        assert_eq!(r.get::<_, String>(1).unwrap(), "x");
+        assert_eq!(r.get::<_, f64>(2).unwrap(), 2.5);
+        assert_eq!(r.get::<_, Vec<u8>>(3).unwrap(), vec![1, 2]);
+        assert_eq!(r.get::<_, i64>(4).unwrap(), 7);
+        assert_eq!(
+            r.get::<_, i64>(5).unwrap(),
+            7,
+            "NUMERIC sums read as integers"
+        );
+        assert!(r.get::<_, bool>(6).unwrap());
+        let r = &db
+            .query_all("SELECT 12345678901.25::numeric, (-3)::numeric", [])
+            .unwrap()[0];
+        assert_eq!(r.get::<_, f64>(0).unwrap(), 12345678901.25);
+        assert_eq!(r.get::<_, i64>(1).unwrap(), -3);
         let tx = db.begin(true).unwrap();
-        tx.execute("DELETE FROM t", ()).unwrap();
+        tx.execute("DELETE FROM t", []).unwrap();
         drop(tx);
-        assert_eq!(db.query("SELECT a FROM t", ()).unwrap().len(), 2);
+        assert_eq!(db.query_all("SELECT a FROM t", []).unwrap().len(), 2);
     }
 }

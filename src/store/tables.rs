@@ -103,6 +103,8 @@ pub enum Upsert {
     Unchanged,
     /// The id was already written by this same file.
     Duplicate,
+    /// Staged for a set-based upsert (PostgreSQL): counted when it runs.
+    Staged,
 }
 
 pub struct TableWriter<'t> {

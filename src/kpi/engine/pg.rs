@@ -1,0 +1,421 @@
+//! The engine's readers on PostgreSQL: each source table is aggregated in
+//! the database at period × segment grain, and the accumulators of the
+//! parent module merge the grouped rows, so that only those rows cross the
+//! wire. Periods are found by `width_bucket` over the period starts (and a
+//! check against the matching end, since the periods of a run need not be
+//! contiguous); segments by a join with a `VALUES` list of attribute names
+//! and the customer attributes (a reference table under Citus). Exact
+//! medians come from a grouped histogram (milliseconds → count). The SQL avoids
+//! GROUPING SETS, recursive CTEs and ordered-set aggregates, which Citus
+//! does not distribute (a test below reads it and fails on them).
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::Result;
+
+use super::{acc_at, customer_base_into, Acc, CustomerDays, Grid, WHOLE};
+use crate::store::sql::Row;
+use crate::store::Store;
+
+/// The distinct activity kinds (in byte order, as SQLite's `min` walks them).
+pub(super) fn activity_kinds(store: &Store) -> Result<Vec<String>> {
+    let rows = store.reader().rows(KINDS_SQL, [])?;
+    rows.iter().map(|r| Ok(r.get::<_, String>(0)?)).collect()
+}
+
+const KINDS_SQL: &str = "SELECT DISTINCT kind COLLATE \"C\" AS kind FROM activities ORDER BY 1";
+
+/// The SQL pieces shared by every grouped query of one computation.
+struct Shape {
+    /// `ARRAY[…]` of the period starts and of their ends (day numbers).
+    starts: String,
+    ends: String,
+    /// `(VALUES (''), ('region'), …) s(attr)`: the whole business and each
+    /// configured attribute (lowercase, as the store keeps them).
+    segments: String,
+    /// Lowercase attribute → configured name.
+    names: HashMap<String, String>,
+}
+
+impl Shape {
+    fn new(grid: &Grid) -> Shape {
+        let list = |v: &[i64]| {
+            v.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // Attribute names come from the config: quoted as SQL literals.
+        let values: Vec<String> = std::iter::once(WHOLE.to_string())
+            .chain(grid.attrs.iter().map(|(_, lower)| lower.clone()))
+            .map(|a| format!("('{}')", a.replace('\'', "''")))
+            .collect();
+        Shape {
+            starts: format!("ARRAY[{}]::bigint[]", list(&grid.starts)),
+            ends: format!("ARRAY[{}]::bigint[]", list(&grid.ends)),
+            segments: format!("(VALUES {}) s(attr)", values.join(", ")),
+            names: grid
+                .attrs
+                .iter()
+                .map(|(configured, lower)| (lower.clone(), configured.clone()))
+                .collect(),
+        }
+    }
+
+    /// The 1-based index of the period holding `day`, or NULL.
+    fn period(&self, day: &str) -> String {
+        format!(
+            "CASE WHEN {day} < ({ends})[width_bucket({day}, {starts})] THEN width_bucket({day}, {starts}) END",
+            ends = self.ends,
+            starts = self.starts
+        )
+    }
+
+    /// `FROM`: the rows of `table` (alias x) dated in [lo, hi) by `day`, with
+    /// their period `p`, fanned out over the segments (attr, seg) of their
+    /// customer. The caller groups by `p, s.attr, seg`.
+    fn source(&self, table: &str, day: &str, lo: i64, hi: i64) -> String {
+        format!(
+            "(SELECT {p} AS p, t.* FROM {table} t WHERE t.{day} >= {lo} AND t.{day} < {hi}) x
+             CROSS JOIN {segments}
+             LEFT JOIN customer_attributes a ON a.customer_id = x.customer_id AND a.name = s.attr",
+            p = self.period(&format!("t.{day}")),
+            segments = self.segments
+        )
+    }
+
+    /// The grid key of a grouped row's (attr, seg) columns at `i`, `i + 1`.
+    fn key(&self, grid: &mut Grid, r: &Row, i: usize) -> Result<usize> {
+        let attr: String = r.get(i)?;
+        let name = match self.names.get(&attr) {
+            Some(configured) => format!("{configured}={}", r.get::<_, String>(i + 1)?),
+            None => WHOLE.to_string(),
+        };
+        Ok(grid.key(&name))
+    }
+}
+
+/// A segment value: '' for the whole business, else the attribute's value
+/// or `(none)`.
+const SEG: &str = "CASE WHEN s.attr = '' THEN '' ELSE COALESCE(NULLIF(a.value, ''), '(none)') END";
+
+/// Runs one grouped query and hands each row, with its period index and
+/// accumulator, to `f`.
+fn each(
+    store: &Store,
+    grid: &mut Grid,
+    shape: &Shape,
+    sql: &str,
+    mut f: impl FnMut(&Row, &mut Acc) -> Result<()>,
+) -> Result<()> {
+    for r in store.reader().rows(sql, [])? {
+        let Some(p) = r.get::<_, Option<i64>>(0)? else {
+            continue;
+        };
+        let key = shape.key(grid, &r, 1)?;
+        f(&r, acc_at(&mut grid.cells, p as usize - 1, key))?;
+    }
+    Ok(())
+}
+
+fn u(r: &Row, i: usize) -> Result<u64> {
+    Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0) as u64)
+}
+
+fn f(r: &Row, i: usize) -> Result<f64> {
+    Ok(r.get::<_, Option<f64>>(i)?.unwrap_or(0.0))
+}
+
+/// The SQL of every grouped query, for one computation (also read by the
+/// Citus test below).
+fn queries(shape: &Shape, lo: i64, hi: i64, sla_ms: f64) -> Vec<(&'static str, String)> {
+    let group = format!("GROUP BY p, s.attr, {SEG}");
+    let src = |table: &str, day: &str| shape.source(table, day, lo, hi);
+    vec![
+        (
+            "orders",
+            format!(
+                "SELECT p, s.attr, {SEG}, count(*), sum(x.amount::numeric)::float8, (sum(x.amount::numeric) FILTER (WHERE x.cost IS NOT NULL))::float8,
+                        sum(x.cost::numeric)::float8, count(x.cost)
+                 FROM {} WHERE p IS NOT NULL {group}",
+                src("orders", "ordered_day")
+            ),
+        ),
+        (
+            "deals_created",
+            format!(
+                "SELECT p, s.attr, {SEG}, count(*), sum(COALESCE(x.amount, 0)::numeric)::float8
+                 FROM {} WHERE p IS NOT NULL {group}",
+                src("deals", "created_day")
+            ),
+        ),
+        (
+            "deals_closed",
+            format!(
+                "SELECT p, s.attr, {SEG}, count(*) FILTER (WHERE x.stage = 'won'), count(*) FILTER (WHERE x.stage = 'lost'),
+                        (sum(COALESCE(x.amount, 0)::numeric) FILTER (WHERE x.stage = 'won'))::float8,
+                        sum(x.closed_day - x.created_day) FILTER (WHERE x.stage = 'won')
+                 FROM {} WHERE p IS NOT NULL AND x.stage IN ('won', 'lost') {group}",
+                src("deals", "closed_day")
+            ),
+        ),
+        (
+            "tickets",
+            format!(
+                "SELECT p, s.attr, {SEG}, count(*), sum(x.first_response_at - x.opened_at)::bigint,
+                        count(*) FILTER (WHERE (x.first_response_at - x.opened_at)::float8 <= {sla_ms}),
+                        count(x.resolved_at), sum(x.resolved_at - x.opened_at)::bigint
+                 FROM {} WHERE p IS NOT NULL {group}",
+                src("tickets", "opened_day")
+            ),
+        ),
+        (
+            "ticket_response_histogram",
+            format!(
+                "SELECT p, s.attr, {SEG}, x.first_response_at - x.opened_at, count(*)
+                 FROM {} WHERE p IS NOT NULL AND x.first_response_at IS NOT NULL
+                 {group}, x.first_response_at - x.opened_at",
+                src("tickets", "opened_day")
+            ),
+        ),
+        (
+            "surveys",
+            format!(
+                "SELECT p, s.attr, {SEG}, count(*) FILTER (WHERE x.kind = 'nps'),
+                        count(*) FILTER (WHERE x.kind = 'nps' AND x.score >= 9),
+                        count(*) FILTER (WHERE x.kind = 'nps' AND x.score <= 6),
+                        count(*) FILTER (WHERE x.kind <> 'nps'),
+                        count(*) FILTER (WHERE x.kind <> 'nps' AND x.score >= 4)
+                 FROM {} WHERE p IS NOT NULL {group}",
+                src("surveys", "answered_day")
+            ),
+        ),
+        (
+            "activity_kinds",
+            format!(
+                "SELECT p, s.attr, {SEG}, x.kind, count(*)
+                 FROM {} WHERE p IS NOT NULL {group}, x.kind",
+                src("activities", "occurred_day")
+            ),
+        ),
+        (
+            "activity_owners",
+            format!(
+                "SELECT p, s.attr, {SEG}, count(*), count(DISTINCT x.owner) FILTER (WHERE x.owner <> '')
+                 FROM {} WHERE p IS NOT NULL {group}",
+                src("activities", "occurred_day")
+            ),
+        ),
+        (
+            "spend",
+            // Spend carries its own attributes instead of a customer.
+            format!(
+                "SELECT p, s.attr, {SEG},
+                        CASE WHEN x.category IN ('marketing', 'sales') THEN 'acquisition' ELSE x.category END AS kind,
+                        sum(x.amount::numeric)::float8
+                 FROM (SELECT {p} AS p, t.* FROM spend t WHERE t.spent_day >= {lo} AND t.spent_day < {hi}) x
+                 CROSS JOIN {segments}
+                 LEFT JOIN spend_attributes a ON a.spend_id = x.spend_id AND a.name = s.attr
+                 WHERE p IS NOT NULL AND x.category IN ('marketing', 'sales', 'crm')
+                 GROUP BY p, s.attr, {SEG}, 4",
+                p = shape.period("t.spent_day"),
+                segments = shape.segments
+            ),
+        ),
+        (
+            "customers",
+            // Acquisitions and churns by day, and the customers acquired and
+            // churned in the same period, per segment (customers and their
+            // attributes are reference tables under Citus).
+            format!(
+                "WITH c AS (
+                   SELECT s.attr, {SEG} AS seg, x.acquired_day, x.churned_day,
+                          {pa} AS pa, {pc} AS pc
+                   FROM customers x CROSS JOIN {segments}
+                   LEFT JOIN customer_attributes a ON a.customer_id = x.customer_id AND a.name = s.attr
+                   WHERE x.acquired_day < {hi}
+                 )
+                 SELECT 0, attr, seg, acquired_day, count(*) FROM c GROUP BY attr, seg, acquired_day
+                 UNION ALL
+                 SELECT 1, attr, seg, churned_day, count(*) FROM c WHERE churned_day IS NOT NULL GROUP BY attr, seg, churned_day
+                 UNION ALL
+                 SELECT 2, attr, seg, pa, count(*) FROM c WHERE pa = pc GROUP BY attr, seg, pa",
+                pa = shape.period("x.acquired_day"),
+                pc = shape.period("x.churned_day"),
+                segments = shape.segments
+            ),
+        ),
+    ]
+}
+
+/// Fills the grid from grouped queries (see the module doc).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn compute_into(
+    store: &Store,
+    grid: &mut Grid,
+    lo: i64,
+    hi: i64,
+    sla_hours: f64,
+    spend_attrs: &BTreeSet<String>,
+    kinds: &[String],
+) -> Result<()> {
+    let shape = Shape::new(grid);
+    // Instants are milliseconds; the SLA compared as SQLite's reader does.
+    let sla_ms = sla_hours * 3_600_000.0;
+    let kind_index: HashMap<&str, usize> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let before = store.pg_transfer();
+    for (name, sql) in queries(&shape, lo, hi, sla_ms) {
+        match name {
+            "orders" => each(store, grid, &shape, &sql, |r, acc| {
+                acc.orders += u(r, 3)?;
+                acc.revenue += f(r, 4)?;
+                acc.costed_amount += f(r, 5)?;
+                acc.cost += f(r, 6)?;
+                acc.costed += u(r, 7)?;
+                Ok(())
+            })?,
+            "deals_created" => each(store, grid, &shape, &sql, |r, acc| {
+                acc.created += u(r, 3)?;
+                acc.pipeline += f(r, 4)?;
+                Ok(())
+            })?,
+            "deals_closed" => each(store, grid, &shape, &sql, |r, acc| {
+                acc.won += u(r, 3)?;
+                acc.lost += u(r, 4)?;
+                acc.won_amount += f(r, 5)?;
+                acc.won_cycle_days += f(r, 6)?;
+                Ok(())
+            })?,
+            "tickets" => each(store, grid, &shape, &sql, |r, acc| {
+                acc.tickets += u(r, 3)?;
+                acc.response_sum_ms += r.get::<_, Option<i64>>(4)?.unwrap_or(0);
+                acc.within_sla += u(r, 5)?;
+                acc.resolved += u(r, 6)?;
+                acc.resolution_ms += r.get::<_, Option<i64>>(7)?.unwrap_or(0);
+                Ok(())
+            })?,
+            "ticket_response_histogram" => each(store, grid, &shape, &sql, |r, acc| {
+                let ms = r.get::<_, i64>(3)?;
+                acc.response_hist
+                    .push((u64::try_from(ms).unwrap_or(0), u(r, 4)?));
+                Ok(())
+            })?,
+            "surveys" => each(store, grid, &shape, &sql, |r, acc| {
+                acc.nps_n += u(r, 3)?;
+                acc.promoters += u(r, 4)?;
+                acc.detractors += u(r, 5)?;
+                acc.csat_n += u(r, 6)?;
+                acc.csat_ok += u(r, 7)?;
+                Ok(())
+            })?,
+            "activity_kinds" => each(store, grid, &shape, &sql, |r, acc| {
+                let kind: String = r.get(3)?;
+                if let Some(k) = kind_index.get(kind.as_str()) {
+                    if acc.activities.len() < kinds.len() {
+                        acc.activities.resize(kinds.len(), 0);
+                    }
+                    acc.activities[*k] += u(r, 4)?;
+                }
+                Ok(())
+            })?,
+            "activity_owners" => each(store, grid, &shape, &sql, |r, acc| {
+                acc.activity_total += u(r, 3)?;
+                acc.owner_count += u(r, 4)?;
+                Ok(())
+            })?,
+            "spend" => {
+                for r in store.reader().rows(&sql, [])? {
+                    let Some(p) = r.get::<_, Option<i64>>(0)? else {
+                        continue;
+                    };
+                    let attr: String = r.get(1)?;
+                    if !attr.is_empty() && !spend_attrs.contains(&attr) {
+                        continue; // spend.csv has no such column: null, not (none)
+                    }
+                    let key = shape.key(grid, &r, 1)?;
+                    let category: String = r.get(3)?;
+                    let amount = f(&r, 4)?;
+                    let acc = acc_at(&mut grid.cells, p as usize - 1, key);
+                    match category.as_str() {
+                        "acquisition" => acc.acquisition_spend += amount,
+                        _ => acc.crm_spend += amount,
+                    }
+                }
+            }
+            "customers" => {
+                let mut by_key: HashMap<usize, CustomerDays> = HashMap::new();
+                for r in store.reader().rows(&sql, [])? {
+                    let what: i64 = r.get(0)?;
+                    let key = shape.key(grid, &r, 1)?;
+                    let day: i64 = r.get(3)?;
+                    let n = u(&r, 4)?;
+                    let days = by_key.entry(key).or_default();
+                    match what {
+                        0 => days.acquired.push((day, n)),
+                        1 => days.churned.push((day, n)),
+                        _ => *days.same_period.entry(day as usize - 1).or_default() += n,
+                    }
+                }
+                customer_base_into(grid, by_key);
+            }
+            other => unreachable!("no reader for {other}"),
+        }
+    }
+    let after = store.pg_transfer();
+    tracing::info!(
+        rows = after.0 - before.0,
+        bytes = after.1 - before.1,
+        "engine: grouped rows received from PostgreSQL"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::period::Period;
+
+    /// Citus distributes none of these: the PostgreSQL dialect must not use them.
+    #[test]
+    fn the_postgres_sql_is_one_citus_distributes() {
+        let config = Config::from_toml(
+            "[report]\nsegments = [\"region\", \"tier\"]\n",
+            std::path::Path::new("."),
+            None,
+            &Default::default(),
+        )
+        .unwrap();
+        let periods: Vec<Period> = Period::parse("2026-W40")
+            .unwrap()
+            .range_to(Period::parse("2026-W47").unwrap());
+        let grid = Grid::new(&periods, &config);
+        let shape = Shape::new(&grid);
+        let mut all: Vec<String> = queries(&shape, 0, 1000, 86_400_000.0)
+            .into_iter()
+            .map(|(_, sql)| sql)
+            .collect();
+        all.push(KINDS_SQL.to_string());
+        all.extend(
+            crate::store::migrations_pg::MIGRATIONS
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        for sql in &all {
+            let upper = sql.to_ascii_uppercase();
+            for banned in [
+                "GROUPING SETS",
+                "WITH RECURSIVE",
+                "WITHIN GROUP",
+                "ROLLUP",
+                "CUBE(",
+            ] {
+                assert!(!upper.contains(banned), "{banned} in: {sql}");
+            }
+        }
+        assert!(all[0].contains("width_bucket") && all[0].contains("(VALUES ('')"));
+    }
+}
