@@ -210,8 +210,9 @@ fn bad_input_is_refused_whole_with_file_line_column() {
         ("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,12abc\n", "orders.csv:2:4: amount: '12abc' is not a number"),
         ("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,,2026-11-16,5\n", "orders.csv:2:2: customer_id: required value is empty"),
         ("orders.csv", "order_id,customer_id,ordered_on,amount\nO1,C1,2026-11-16,5\nO1,C1,2026-11-17,6\n", "orders.csv:3:1: duplicate order_id 'O1': it appears on an earlier line of this file"),
-        ("deals.csv", "deal_id,created_on,stage,closed_on\nD1,2026-11-10,won,2026-11-01\n", "deals.csv:2:4: closed_on: 2026-11-01 is before created_on 2026-11-10"),
-        ("deals.csv", "deal_id,created_on,stage,closed_on\nD1,2026-11-10,open,2026-11-12\n", "deals.csv:2:4: closed_on: 2026-11-12 is set on an open deal"),
+        // A won deal closed before its creation and an open deal with a
+        // close date are kept now (tests/import.rs: deals_as_crms_write_them).
+        ("deals.csv", "deal_id,created_on,stage,closed_on\nD1,2026-11-10,won,\n", "deals.csv:2:4: closed_on: required when the deal is won"),
         ("surveys.csv", "response_id,answered_on,kind,score\nR1,2026-11-10,nps,11\n", "surveys.csv:2:4: score: 11 is outside the nps range 0..10"),
         ("surveys.csv", "response_id,answered_on,kind,score\nR1,2026-11-10,ces,3\n", "surveys.csv:2:3: kind: unknown survey kind 'ces' (expected nps or csat)"),
         ("spend.csv", "spend_id,spent_on,category,amount\nS1,2026-11-10,travel,3\n", "spend.csv:2:3: category: unknown spend category 'travel'"),

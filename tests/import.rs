@@ -530,3 +530,296 @@ fn implausible_values_are_refused() {
         "orders.csv:2:3: ordered_on: '01/01/1850' is outside the years 1900 to 2199",
     );
 }
+
+// ------------------------------------------------------- deals as CRMs write them
+
+/// An open deal's expected close date is ignored (and counted); a deal
+/// created after its close (a migrated record) is kept, counted by its close
+/// date and left out of the sales cycle.
+#[test]
+fn deals_as_crms_write_them() {
+    let p = Project::new("");
+    let dir = p.file(
+        "d",
+        "deals.csv",
+        b"deal_id,created_on,stage,closed_on\n\
+          D1,2026-11-02,won,2026-11-17\n\
+          D2,2026-11-25,won,2026-11-18\n\
+          D3,2026-11-16,open,2026-12-24\n\
+          D4,2026-11-10,lost,2026-11-19\n",
+    );
+    let out = p.ok(&["import", &dir]);
+    assert!(
+        out.contains("deals.csv: 4 rows: 4 inserted, 0 replaced, 0 unchanged; stages read as won: won (2); lost: lost (1); open: open (1); 1 open deal had a close date, ignored; 1 closed deal was created after its close date, counted by the close date and left out of sales_cycle_days"),
+        "{out}"
+    );
+    assert_eq!(
+        p.strings("SELECT deal_id || ' ' || ifnull(closed_on, '-') FROM deals ORDER BY deal_id"),
+        ["D1 2026-11-17", "D2 2026-11-18", "D3 -", "D4 2026-11-19"]
+    );
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let k = p.kpis("2026-W47");
+    close(value(&k, "deals_won"), 2.0);
+    close(value(&k, "win_rate"), 100.0 * 2.0 / 3.0);
+    // D1 only: 15 days (D2 has no cycle).
+    close(value(&k, "sales_cycle_days"), 15.0);
+}
+
+// ----------------------------------------------------------------- presets
+
+fn preset_run(config: &str, vendor: &str) -> (Project, String, Value) {
+    let p = Project::new(config);
+    let out = p.ok(&[
+        "import",
+        fixture(&format!("presets/{vendor}")).to_str().unwrap(),
+    ]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let k = p.kpis("2026-W47");
+    (p, out, k)
+}
+
+/// HubSpot's "all properties" deal export: quoted fields, thousands
+/// separators, custom stage labels (won/lost from the booleans), a column
+/// repeated that nothing reads, expected close dates on open deals.
+#[test]
+fn hubspot_deals() {
+    let (_p, out, k) = preset_run("[import.deals]\npreset = \"hubspot\"\n", "hubspot");
+    assert!(
+        out.contains("hubspot-crm-exports-all-deals-2026-11-23.csv: 5 rows: 5 inserted, 0 replaced, 0 unchanged; stages read as won: Closed won (1), Closed: won (1); lost: Closed lost (1); open: Appointment scheduled (1), Contract sent (1); 2 open deals had a close date, ignored"),
+        "{out}"
+    );
+    // Created in W47: 104 (11-16), 105 (11-20). Won: 101 (11-17), 102 (11-18);
+    // lost: 103 (11-19).
+    close(value(&k, "deals_created"), 2.0);
+    close(value(&k, "deals_won"), 2.0);
+    close(value(&k, "win_rate"), 100.0 * 2.0 / 3.0);
+    close(value(&k, "won_revenue"), 1200.5 + 800.0);
+    // 101: 11-02 → 11-17 = 15 days; 102: 11-10 → 11-18 = 8 days.
+    close(value(&k, "sales_cycle_days"), (15.0 + 8.0) / 2.0);
+}
+
+/// Data Loader's Opportunity.csv: BOM, API names in another case, `1`/empty
+/// and `true` booleans, timestamps with `+0000`/`-0500`, a custom stage and
+/// a migrated deal created after its close.
+#[test]
+fn salesforce_opportunities() {
+    let (p, out, k) = preset_run("[import.deals]\npreset = \"salesforce\"\n", "salesforce");
+    assert!(
+        out.contains("Opportunity.csv: 5 rows: 5 inserted, 0 replaced, 0 unchanged; stages read as won: Closed Won (2), Won - Expansion (1); lost: Closed Lost (1); open: Negotiation/Review (1); 1 open deal had a close date, ignored; 1 closed deal was created after its close date"),
+        "{out}"
+    );
+    // A5 was created at 23:30 -05:00 on 11-16, i.e. 11-17 in UTC.
+    assert_eq!(
+        p.strings("SELECT created_on FROM deals WHERE deal_id = '006Ec00000A5'"),
+        ["2026-11-17"]
+    );
+    // Created in W47: A2 (11-18), A5 (11-17). Won: A1 (11-17), A4 (11-20,
+    // created 11-25), A5 (11-21); lost: A3.
+    close(value(&k, "deals_created"), 2.0);
+    close(value(&k, "deals_won"), 3.0);
+    close(value(&k, "win_rate"), 75.0);
+    close(value(&k, "won_revenue"), 6000.0);
+    // A1: 14 days, A5: 4 days; A4 has no cycle.
+    close(value(&k, "sales_cycle_days"), 9.0);
+}
+
+/// The public Salesforce Case.csv (tests/fixtures/salesforce, BSD-3), as
+/// exported: 40 cases opened 2024-01-23T13:26:08.000+0000, 14 closed then.
+#[test]
+fn salesforce_public_case_export_as_tickets() {
+    let p = Project::new("[import.tickets]\npreset = \"salesforce\"\n");
+    let out = p.ok(&["import", fixture("salesforce").to_str().unwrap()]);
+    assert!(
+        out.contains("Case.csv: 40 rows: 40 inserted, 0 replaced, 0 unchanged"),
+        "{out}"
+    );
+    assert_eq!(
+        p.number("SELECT count(*) FROM tickets WHERE opened_at = 1706016368000"),
+        40.0
+    );
+    assert_eq!(
+        p.number("SELECT count(*) FROM tickets WHERE resolved_at = opened_at"),
+        14.0
+    );
+    p.ok(&["run", "--no-send", "--period", "2024-W04"]);
+    let k = p.kpis("2024-W04");
+    close(value(&k, "tickets_opened"), 40.0);
+    close(value(&k, "resolution_rate"), 100.0 * 14.0 / 40.0);
+    close(value(&k, "avg_resolution_hours"), 0.0);
+}
+
+/// Pipedrive: every field quoted, status Open/Won/Lost, a Deleted deal left
+/// out by the preset's filter.
+#[test]
+fn pipedrive_deals() {
+    let (_p, out, k) = preset_run("[import.deals]\npreset = \"pipedrive\"\n", "pipedrive");
+    assert!(
+        out.contains("deals-2026-11-23.csv: 4 rows: 4 inserted, 0 replaced, 0 unchanged; 1 left out by filters on deal - status; stages read as won: Won (2); lost: Lost (1); open: Open (1)"),
+        "{out}"
+    );
+    close(value(&k, "deals_created"), 1.0);
+    close(value(&k, "deals_won"), 2.0);
+    close(value(&k, "win_rate"), 100.0 * 2.0 / 3.0);
+    close(value(&k, "won_revenue"), 2500.0);
+    // 1: 11-02 → 11-16 = 14; 5: 11-04 → 11-20 = 16.
+    close(value(&k, "sales_cycle_days"), 15.0);
+}
+
+/// Zendesk: the first reply is minutes after Created at; the same export
+/// also gives CSAT surveys (Good = 5, Bad = 1; Offered and Not Offered are
+/// not answers).
+#[test]
+fn zendesk_tickets_and_csat() {
+    let (_p, out, k) = preset_run("[import.tickets]\npreset = \"zendesk\"\n", "zendesk");
+    assert!(
+        out.contains("export-2026-11-23.csv: 5 rows: 5 inserted, 0 replaced, 0 unchanged"),
+        "{out}"
+    );
+    assert!(
+        out.contains("export-2026-11-23.csv: 3 rows: 3 inserted, 0 replaced, 0 unchanged; 2 left out by filters on satisfaction score"),
+        "{out}"
+    );
+    close(value(&k, "tickets_opened"), 5.0);
+    // Replies after 30 min, 1500 min, 90 min, 0.5 min (1004 none).
+    let hours = [0.5, 25.0, 1.5, 0.5 / 60.0];
+    close(
+        value(&k, "avg_first_response_hours"),
+        hours.iter().sum::<f64>() / 4.0,
+    );
+    close(value(&k, "median_first_response_hours"), 1.0);
+    close(value(&k, "first_response_sla_rate"), 60.0);
+    // Solved: 3 h, 24 h, 1 h.
+    close(value(&k, "resolution_rate"), 60.0);
+    close(value(&k, "avg_resolution_hours"), 28.0 / 3.0);
+    close(value(&k, "csat_responses"), 3.0);
+    close(value(&k, "csat"), 100.0 * 2.0 / 3.0);
+}
+
+/// Freshdesk: first response in hours, as a number or HH:MM:SS.
+#[test]
+fn freshdesk_tickets() {
+    let (_p, out, k) = preset_run("[import.tickets]\npreset = \"freshdesk\"\n", "freshdesk");
+    assert!(
+        out.contains("export.csv: 4 rows: 4 inserted, 0 replaced, 0 unchanged"),
+        "{out}"
+    );
+    close(value(&k, "tickets_opened"), 4.0);
+    // 00:30:00, 2.5 h, 25:15:00.
+    close(
+        value(&k, "avg_first_response_hours"),
+        (0.5 + 2.5 + 25.25) / 3.0,
+    );
+    close(value(&k, "median_first_response_hours"), 2.5);
+    close(value(&k, "first_response_sla_rate"), 50.0);
+    close(value(&k, "avg_resolution_hours"), (4.0 + 24.0) / 2.0);
+}
+
+/// Stripe payments: only Paid ones are orders; "(UTC)" times become days in
+/// the report's zone (Berlin: the 11-22 23:30 UTC payment is on 11-23).
+#[test]
+fn stripe_payments() {
+    let (_p, out, k) = preset_run(
+        "[report]\ntimezone = \"Europe/Berlin\"\n[import.orders]\npreset = \"stripe\"\n",
+        "stripe",
+    );
+    assert!(
+        out.contains("unified_payments.csv: 3 rows: 3 inserted, 0 replaced, 0 unchanged; 2 left out by filters on status"),
+        "{out}"
+    );
+    close(value(&k, "orders"), 2.0);
+    close(value(&k, "revenue"), 1250.0);
+}
+
+/// Typeform: the 0–10 question is named in config; the rest is the preset.
+#[test]
+fn typeform_nps() {
+    let (_p, out, k) = preset_run(
+        "[import.surveys]\npreset = \"typeform\"\ncolumns = { score = \"How likely are you to recommend us to a friend?\", comment = \"What could we do better?\" }\n",
+        "typeform",
+    );
+    assert!(out.contains("responses.csv: 5 rows: 5 inserted"), "{out}");
+    // 10, 9, 6, 3, 10: 3 promoters, 2 detractors of 5.
+    close(value(&k, "nps_responses"), 5.0);
+    close(value(&k, "nps"), 20.0);
+    // Without the question, the message says what to add.
+    let q = Project::new("[import.surveys]\npreset = \"typeform\"\n");
+    q.refused(
+        fixture("presets/typeform").to_str().unwrap(),
+        &[],
+        "responses.csv:1: missing required column score; found: #, how likely are you to recommend us to a friend?, what could we do better?, start date (utc), submit date (utc), network id; expected: response_id, answered_on, kind, score, customer_id (optional), comment (optional) (header names are matched case-insensitively; map other names in [import.surveys] columns); the typeform preset reads the 0-10 question you name: columns = { score = \"<the question's header>\" }",
+    );
+}
+
+/// SurveyMonkey: a second header row, US date-times with AM/PM.
+#[test]
+fn surveymonkey_nps() {
+    let (_p, out, k) = preset_run(
+        "[import.surveys]\npreset = \"surveymonkey\"\nfile = \"Customer-NPS.csv\"\ncolumns = { score = \"How likely is it that you would recommend this company to a friend or colleague?\" }\n",
+        "surveymonkey",
+    );
+    assert!(
+        out.contains("Customer-NPS.csv: 4 rows: 4 inserted, 0 replaced, 0 unchanged; 1 non-data row skipped (extra header rows, footers)"),
+        "{out}"
+    );
+    // 9, 10, 7, 2: 2 promoters, 1 detractor of 4.
+    close(value(&k, "nps"), 25.0);
+}
+
+/// A known export without its preset: the message says which to add.
+#[test]
+fn a_known_export_without_its_preset_says_which_to_add() {
+    let p =
+        Project::new("[import.deals]\nfile = \"hubspot-crm-exports-all-deals-2026-11-23.csv\"\n");
+    p.refused(
+        fixture("presets/hubspot").to_str().unwrap(),
+        &["--skip-invalid"],
+        "hubspot-crm-exports-all-deals-2026-11-23.csv:1: this looks like a HubSpot export: add preset = \"hubspot\" to [import.deals] (missing required columns deal_id, created_on, stage",
+    );
+    // Not mapped at all: the warning of the ignored file says it too.
+    let q = Project::new("");
+    let dir = q.file(
+        "mixed",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,2026-11-16,5\n").as_bytes(),
+    );
+    std::fs::copy(
+        fixture("presets/pipedrive/deals-2026-11-23.csv"),
+        q.path("mixed/pipedrive-export.csv"),
+    )
+    .unwrap();
+    let out = q.cmd().args(["import", &dir]).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("pipedrive-export.csv: ignored, not a snapshot file (expected: customers.csv, deals.csv, orders.csv, tickets.csv, surveys.csv, spend.csv, activities.csv, measures.csv); it looks like a Pipedrive deals export: add [import.deals] preset = \"pipedrive\" and file = \"pipedrive-export.csv\" to the config"),
+        "{stderr}"
+    );
+    // An unknown preset is a configuration error.
+    let r = Project::new("[import.deals]\npreset = \"zoho\"\n");
+    let (code, stderr) = r.fail(&["import", &dir]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("'zoho' is not a preset (presets: hubspot, salesforce, pipedrive, zendesk, freshdesk, stripe, typeform, surveymonkey)"),
+        "{stderr}"
+    );
+}
+
+/// A hand mapping key overrides the preset's, key by key.
+#[test]
+fn hand_keys_override_a_preset() {
+    let p = Project::new(
+        "[import.deals]\npreset = \"hubspot\"\nfile = \"pipeline.csv\"\ncolumns = { owner = \"Pipeline\" }\n",
+    );
+    let dir = p.file(
+        "h",
+        "pipeline.csv",
+        &std::fs::read(fixture(
+            "presets/hubspot/hubspot-crm-exports-all-deals-2026-11-23.csv",
+        ))
+        .unwrap(),
+    );
+    p.ok(&["import", &dir]);
+    assert_eq!(
+        p.strings("SELECT DISTINCT owner FROM deals"),
+        ["Sales Pipeline"]
+    );
+}

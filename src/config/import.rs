@@ -9,9 +9,10 @@ use serde::Deserialize;
 use super::error::{ConfigError, Source};
 use crate::ingest::schema::FileKind;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(super) struct RawImport {
+pub struct RawImport {
+    preset: Option<String>,
     file: Option<String>,
     columns: BTreeMap<String, String>,
     date_format: Option<String>,
@@ -24,6 +25,118 @@ pub(super) struct RawImport {
     formats: BTreeMap<String, String>,
     timezone: Option<String>,
     number_format: Option<String>,
+    constants: BTreeMap<String, String>,
+    maps: BTreeMap<String, BTreeMap<String, String>>,
+    filters: BTreeMap<String, Vec<String>>,
+    stage_from: Option<RawStageFrom>,
+    durations: BTreeMap<String, RawDuration>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawStageFrom {
+    won: Option<String>,
+    closed: Option<String>,
+    lost: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDuration {
+    column: String,
+    unit: Option<String>,
+    after: Option<String>,
+}
+
+impl RawImport {
+    /// This mapping over `base` (a preset's): every key set here wins, and
+    /// tables are merged entry by entry.
+    fn over(self, base: RawImport) -> RawImport {
+        fn table<V>(
+            mut base: BTreeMap<String, V>,
+            top: BTreeMap<String, V>,
+        ) -> BTreeMap<String, V> {
+            base.extend(top);
+            base
+        }
+        RawImport {
+            preset: self.preset.or(base.preset),
+            file: self.file.or(base.file),
+            columns: table(base.columns, self.columns),
+            date_format: self.date_format.or(base.date_format),
+            timestamp_format: self.timestamp_format.or(base.timestamp_format),
+            stages: if self.stages.is_empty() {
+                base.stages
+            } else {
+                self.stages
+            },
+            encoding: self.encoding.or(base.encoding),
+            delimiter: self.delimiter.or(base.delimiter),
+            header_rows: self.header_rows.or(base.header_rows),
+            skip_rows: if self.skip_rows.is_empty() {
+                base.skip_rows
+            } else {
+                self.skip_rows
+            },
+            formats: table(base.formats, self.formats),
+            timezone: self.timezone.or(base.timezone),
+            number_format: self.number_format.or(base.number_format),
+            constants: table(base.constants, self.constants),
+            maps: table(base.maps, self.maps),
+            filters: table(base.filters, self.filters),
+            stage_from: self.stage_from.or(base.stage_from),
+            durations: table(base.durations, self.durations),
+        }
+    }
+}
+
+/// Won / lost read from boolean columns (header names, lowercased).
+#[derive(Debug, Clone, Default)]
+pub struct StageFrom {
+    /// True: won.
+    pub won: Option<String>,
+    /// True: closed (won if `won` is true, else lost).
+    pub closed: Option<String>,
+    /// True: lost.
+    pub lost: Option<String>,
+}
+
+/// The unit of a duration column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationUnit {
+    Seconds,
+    Minutes,
+    Hours,
+    Days,
+}
+
+impl DurationUnit {
+    pub fn millis(self) -> f64 {
+        match self {
+            DurationUnit::Seconds => 1e3,
+            DurationUnit::Minutes => 60e3,
+            DurationUnit::Hours => 3600e3,
+            DurationUnit::Days => 86400e3,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            DurationUnit::Seconds => "seconds",
+            DurationUnit::Minutes => "minutes",
+            DurationUnit::Hours => "hours",
+            DurationUnit::Days => "days",
+        }
+    }
+}
+
+/// A timestamp column computed as another timestamp plus a duration column.
+#[derive(Debug, Clone)]
+pub struct DurationColumn {
+    /// The header of the duration (lowercased).
+    pub column: String,
+    pub unit: DurationUnit,
+    /// The canonical timestamp it counts from.
+    pub after: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -51,6 +164,19 @@ pub struct ImportMapping {
     pub timezone: Option<chrono_tz::Tz>,
     /// How decimals are written (default: `1234.56`, nothing else).
     pub number_format: crate::ingest::values::NumberFormat,
+    /// The preset this mapping starts from.
+    pub preset: Option<String>,
+    /// canonical column → the value of every row (when the file has none).
+    pub constants: BTreeMap<String, String>,
+    /// canonical column → (cell, lowercased → value).
+    pub maps: BTreeMap<String, BTreeMap<String, String>>,
+    /// header (lowercased) → the values (lowercased) a row must have to be
+    /// imported; other rows are left out and counted.
+    pub filters: BTreeMap<String, Vec<String>>,
+    /// Deals: the stage from boolean columns.
+    pub stage_from: Option<StageFrom>,
+    /// canonical timestamp → duration after another timestamp.
+    pub durations: BTreeMap<String, DurationColumn>,
 }
 
 pub(super) fn check(
@@ -58,13 +184,64 @@ pub(super) fn check(
     src: &Source<'_>,
 ) -> Result<BTreeMap<FileKind, ImportMapping>, ConfigError> {
     let mut import = BTreeMap::new();
-    for (key, m) in raw {
-        let kind = FileKind::parse(&key).ok_or_else(|| ConfigError::UnknownImport {
+    let mut companions = Vec::new();
+    for key in raw.keys() {
+        FileKind::parse(key).ok_or_else(|| ConfigError::UnknownImport {
             file: src.name.clone(),
             key: key.clone(),
         })?;
-        let mapping = mapping(kind, &key, m, src)?;
+    }
+    for (key, m) in &raw {
+        let kind = FileKind::parse(key).expect("checked");
+        let m = match m.preset.as_deref() {
+            None => m.clone(),
+            Some(name) => {
+                let section = format!("import.{key}");
+                let preset = crate::ingest::presets::find(name).ok_or_else(|| {
+                    src.invalid(
+                        &section,
+                        "preset",
+                        format!(
+                            "'{name}' is not a preset (presets: {})",
+                            crate::ingest::presets::names().join(", ")
+                        ),
+                    )
+                })?;
+                let table = preset.table(key).ok_or_else(|| {
+                    src.invalid(
+                        &section,
+                        "preset",
+                        format!(
+                            "preset '{name}' has no mapping for {key}.csv (it maps: {})",
+                            preset.files().join(", ")
+                        ),
+                    )
+                })?;
+                let merged = m.clone().over(table.import.clone());
+                // One export feeding other snapshot files too (Zendesk
+                // tickets → CSAT surveys), unless those are mapped by hand.
+                for feed in &table.feeds {
+                    if !raw.contains_key(feed) {
+                        if let Some(t) = preset.table(feed) {
+                            let mut c = t.import.clone();
+                            c.preset = Some(name.to_string());
+                            if c.file.is_none() || m.file.is_some() {
+                                c.file = merged.file.clone();
+                            }
+                            companions.push((feed.clone(), c));
+                        }
+                    }
+                }
+                merged
+            }
+        };
+        let mapping = mapping(kind, key, m, src)?;
         import.insert(kind, mapping);
+    }
+    for (key, m) in companions {
+        let kind = FileKind::parse(&key).expect("a preset names snapshot files");
+        let mapping = mapping(kind, &key, m, src)?;
+        import.entry(kind).or_insert(mapping);
     }
     Ok(import)
 }
@@ -193,6 +370,110 @@ fn mapping(
             "must be at least 1 (the first row names the columns)".into(),
         ));
     }
+    let canonical = |k: &str, column: &str| -> Result<(), ConfigError> {
+        if kind.columns().iter().any(|c| c.name == column) {
+            Ok(())
+        } else {
+            let known: Vec<_> = kind.columns().iter().map(|c| c.name).collect();
+            Err(err(
+                k,
+                format!(
+                    "'{column}' is not a column of {key}.csv (columns: {})",
+                    known.join(", ")
+                ),
+            ))
+        }
+    };
+    for column in m.constants.keys().chain(m.maps.keys()) {
+        canonical(
+            if m.constants.contains_key(column) {
+                "constants"
+            } else {
+                "maps"
+            },
+            column,
+        )?;
+    }
+    let lower = |s: &str| s.trim().to_lowercase();
+    let maps = m
+        .maps
+        .iter()
+        .map(|(c, t)| {
+            (
+                c.clone(),
+                t.iter()
+                    .map(|(k, v)| (lower(k), v.trim().to_string()))
+                    .collect(),
+            )
+        })
+        .collect();
+    let filters = m
+        .filters
+        .iter()
+        .map(|(h, vs)| (lower(h), vs.iter().map(|v| lower(v)).collect()))
+        .collect();
+    let stage_from = match &m.stage_from {
+        None => None,
+        Some(_) if kind != FileKind::Deals => {
+            return Err(err("stage_from", "only deals have a stage".into()))
+        }
+        Some(sf) => {
+            if sf.won.is_none() && sf.lost.is_none() {
+                return Err(err(
+                    "stage_from",
+                    "name the boolean column that says won (won = \"Is Closed Won\") or lost"
+                        .into(),
+                ));
+            }
+            Some(StageFrom {
+                won: sf.won.as_deref().map(lower),
+                closed: sf.closed.as_deref().map(lower),
+                lost: sf.lost.as_deref().map(lower),
+            })
+        }
+    };
+    let mut durations = BTreeMap::new();
+    for (target, d) in &m.durations {
+        use crate::ingest::schema::ColumnType;
+        let is_ts = |c: &str| {
+            kind.columns()
+                .iter()
+                .any(|col| col.name == c && col.ty == ColumnType::Timestamp)
+        };
+        if !is_ts(target) {
+            return Err(err(
+                "durations",
+                format!("'{target}' is not a timestamp column of {key}.csv"),
+            ));
+        }
+        let after = d.after.clone().unwrap_or_else(|| "opened_at".into());
+        if !is_ts(&after) || after == *target {
+            return Err(err(
+                "durations",
+                format!("{target}: after = '{after}' is not another timestamp column of {key}.csv"),
+            ));
+        }
+        let unit = match d.unit.as_deref().unwrap_or("minutes") {
+            "seconds" => DurationUnit::Seconds,
+            "minutes" => DurationUnit::Minutes,
+            "hours" => DurationUnit::Hours,
+            "days" => DurationUnit::Days,
+            other => {
+                return Err(err(
+                    "durations",
+                    format!("{target}: unit '{other}' (expected seconds, minutes, hours or days)"),
+                ))
+            }
+        };
+        durations.insert(
+            target.clone(),
+            DurationColumn {
+                column: lower(&d.column),
+                unit,
+                after,
+            },
+        );
+    }
     Ok(ImportMapping {
         file: m.file,
         columns,
@@ -206,5 +487,11 @@ fn mapping(
         formats: m.formats,
         timezone,
         number_format,
+        preset: m.preset,
+        constants: m.constants,
+        maps,
+        filters,
+        stage_from,
+        durations,
     })
 }

@@ -26,7 +26,7 @@ use toml::de::DeTable;
 pub use benchmarks::{Benchmark, DEFAULT_BENCHMARKS};
 pub use email::{EmailConfig, Recipient, Secret, SmtpConfig, TlsMode, TransportKind};
 pub use error::ConfigError;
-pub use import::ImportMapping;
+pub use import::{DurationColumn, DurationUnit, ImportMapping, RawImport, StageFrom};
 pub use kpi::{CustomBody, CustomKpi, Objective, Target};
 pub use notify::{check_url as check_webhook_url, NotifyKind, NotifyTarget, WebhookUrl};
 pub use report::ReportConfig;

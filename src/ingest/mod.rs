@@ -5,6 +5,7 @@
 //! rejects CSV next to the store). Rows are upserted by id; a file whose exact
 //! content was imported before is skipped; the KPI cache loses only the periods
 //! the changed rows touch.
+pub mod presets;
 pub mod read;
 pub mod rows;
 pub mod schema;
@@ -51,9 +52,52 @@ pub struct FileSummary {
     pub skipped: u64,
     /// How the file was read, when not plain UTF-8 and commas.
     pub format: Option<String>,
+    /// Rows left out by the mapping's filters, and the columns filtered on.
+    pub filtered: u64,
+    pub filter_columns: BTreeSet<String>,
+    /// Deals: (read as, stage as written) → rows.
+    pub stages: BTreeMap<(&'static str, String), u64>,
+    /// Open deals whose close date was ignored.
+    pub close_dates_ignored: u64,
+    /// Closed deals created after their close date.
+    pub closed_before_created: u64,
 }
 
 impl FileSummary {
+    /// `stages read as won: Closed: won (10); lost: Closed: lost (22);
+    /// open: 6 stages (55)`: what the import made of the file's stages.
+    fn stage_line(&self) -> Option<String> {
+        if self.stages.is_empty() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        for class in ["won", "lost", "open"] {
+            let of: Vec<(&String, u64)> = self
+                .stages
+                .iter()
+                .filter(|((c, _), _)| *c == class)
+                .map(|((_, raw), n)| (raw, *n))
+                .collect();
+            if of.is_empty() {
+                continue;
+            }
+            let text = if of.len() <= 3 {
+                of.iter()
+                    .map(|(raw, n)| format!("{raw} ({n})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                format!(
+                    "{} stages ({})",
+                    of.len(),
+                    of.iter().map(|(_, n)| n).sum::<u64>()
+                )
+            };
+            parts.push(format!("{class}: {text}"));
+        }
+        Some(format!("stages read as {}", parts.join("; ")))
+    }
+
     fn counts(&self) -> Counts {
         Counts {
             rows_read: self.rows_read,
@@ -83,6 +127,36 @@ impl FileSummary {
                         "; {} non-data row{} skipped (extra header rows, footers)",
                         self.skipped,
                         if self.skipped == 1 { "" } else { "s" }
+                    ));
+                }
+                if self.filtered > 0 {
+                    let cols: Vec<&str> = self.filter_columns.iter().map(String::as_str).collect();
+                    s.push_str(&format!(
+                        "; {} left out by filters on {}",
+                        self.filtered,
+                        cols.join(", ")
+                    ));
+                }
+                if let Some(stages) = self.stage_line() {
+                    s.push_str(&format!("; {stages}"));
+                }
+                if self.close_dates_ignored > 0 {
+                    s.push_str(&format!(
+                        "; {} open deal{} had a close date, ignored",
+                        self.close_dates_ignored,
+                        if self.close_dates_ignored == 1 {
+                            ""
+                        } else {
+                            "s"
+                        }
+                    ));
+                }
+                if self.closed_before_created > 0 {
+                    s.push_str(&format!(
+                        "; {} closed deal{} created after {} close date, counted by the close date and left out of sales_cycle_days",
+                        self.closed_before_created,
+                        if self.closed_before_created == 1 { " was" } else { "s were" },
+                        if self.closed_before_created == 1 { "its" } else { "their" }
                     ));
                 }
                 if let Some(f) = &self.format {
@@ -194,10 +268,13 @@ fn discover(
             .and_then(|m| m.file.clone())
             .unwrap_or_else(|| kind.default_file_name())
     };
-    let kind_of = |name: &str| {
+    // Every snapshot file whose name (or glob) matches: one export may feed
+    // several (Zendesk tickets → tickets and CSAT surveys).
+    let kinds_of = |name: &str| -> Vec<FileKind> {
         FileKind::ALL
             .into_iter()
-            .find(|k| expected(*k).eq_ignore_ascii_case(name))
+            .filter(|k| glob_match(&expected(*k), name))
+            .collect()
     };
     let all_names = || FileKind::ALL.map(expected).join(", ");
     let mut inputs = Vec::new();
@@ -221,18 +298,24 @@ fn discover(
                     Failure::input(format!("{}: cannot list the folder: {e}", path.display()))
                 })?;
                 let name = entry.file_name().to_string_lossy().into_owned();
-                match kind_of(&name) {
-                    Some(kind) => found.push(Input {
-                        kind,
-                        path: entry.path(),
-                        name,
-                    }),
-                    None if name.to_ascii_lowercase().ends_with(".csv") => warnings.push(format!(
+                let kinds = kinds_of(&name);
+                if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".csv") {
+                    let mut w = format!(
                         "{}: ignored, not a snapshot file (expected: {})",
                         entry.path().display(),
                         all_names()
-                    )),
-                    None => {}
+                    );
+                    if let Some(hint) = preset_hint(&entry.path()) {
+                        w.push_str(&format!("; {hint}"));
+                    }
+                    warnings.push(w);
+                }
+                for kind in kinds {
+                    found.push(Input {
+                        kind,
+                        path: entry.path(),
+                        name: name.clone(),
+                    });
                 }
             }
             if found.is_empty() {
@@ -248,23 +331,83 @@ fn discover(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let kind = kind_of(&name).ok_or_else(|| {
-                Failure::input(format!(
+            let kinds = kinds_of(&name);
+            if kinds.is_empty() {
+                let mut msg = format!(
                     "{}: not a snapshot file name (expected one of: {}; map other names with [import.<file>] file)",
                     path.display(),
                     all_names()
-                ))
-            })?;
-            inputs.push(Input {
-                kind,
-                path: path.clone(),
-                name,
-            });
+                );
+                if let Some(hint) = preset_hint(path) {
+                    msg.push_str(&format!("; {hint}"));
+                }
+                return Err(Failure::input(msg));
+            }
+            for kind in kinds {
+                inputs.push(Input {
+                    kind,
+                    path: path.clone(),
+                    name: name.clone(),
+                });
+            }
         }
     }
     // Customers first (segments), then the rest; folders in the order given.
     inputs.sort_by_key(|i| i.kind);
     Ok(inputs)
+}
+
+/// `*` (any run of characters) and `?` (one character), case-insensitive; a
+/// name without either must match exactly (in any case).
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let n: Vec<char> = name.to_lowercase().chars().collect();
+    // Iterative wildcard matching with backtracking to the last `*`.
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some((i, j));
+            i += 1;
+        } else if let Some((si, sj)) = star {
+            i = si + 1;
+            j = sj + 1;
+            star = Some((si, sj + 1));
+        } else {
+            return false;
+        }
+    }
+    while i < p.len() && p[i] == '*' {
+        i += 1;
+    }
+    i == p.len()
+}
+
+/// "looks like a HubSpot deals export: add …" for a CSV file that matched no
+/// snapshot file name, from its header.
+fn preset_hint(path: &Path) -> Option<String> {
+    let scanned = read::scan(path).ok()?;
+    let format = read::decide(&scanned, None, None).ok()?;
+    let mut source = read::Source::open(path, format).ok()?;
+    let mut record = csv::ByteRecord::new();
+    source.next(&mut record).ok()??;
+    let header: Vec<String> = record
+        .iter()
+        .map(|f| {
+            String::from_utf8_lossy(f)
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_lowercase()
+        })
+        .collect();
+    let (name, title, kind) = presets::recognise_any(&header)?;
+    let file = path.file_name()?.to_string_lossy();
+    Some(format!(
+        "it looks like a {title} {kind} export: add [import.{kind}] preset = \"{name}\" and file = \"{file}\" to the config"
+    ))
 }
 
 fn rejects_path(store: &Path, now: DateTime<Utc>) -> PathBuf {
@@ -565,9 +708,22 @@ fn import_file(
         if let (Some(bar), true) = (&progress, summary.rows_read.is_multiple_of(PROGRESS_EVERY)) {
             bar.set_position(source.byte());
         }
+        if let Some(column) = layout.filtered_out(&record) {
+            summary.rows_read -= 1;
+            summary.filtered += 1;
+            summary.filter_columns.insert(column);
+            continue;
+        }
         let parsed = ctx.parse(&layout, &record, format_bom(&source));
         let row = match parsed {
-            Ok(row) => row,
+            Ok((row, notes)) => {
+                if let Some((raw, stage)) = notes.stage {
+                    *summary.stages.entry((stage, raw)).or_default() += 1;
+                }
+                summary.close_dates_ignored += u64::from(notes.close_date_ignored);
+                summary.closed_before_created += u64::from(notes.closed_before_created);
+                row
+            }
             Err(cell_errors) => {
                 let reasons: Vec<String> = cell_errors.iter().map(|e| e.reason.clone()).collect();
                 for e in &cell_errors {

@@ -1,13 +1,15 @@
 //! From CSV records to validated rows: header layout (case-insensitive, any
 //! order, column mapping) and per-file rules. The upsert that writes them
 //! (inserted, replaced, unchanged, duplicate) is `store::tables`.
+use std::collections::BTreeMap;
+
 use rusqlite::types::Value;
 
-pub use crate::sources::CellError;
+pub use crate::sources::{CellError, RowNotes};
 pub use crate::store::tables::{Row, Upsert};
 
 use crate::config::{Config, ImportMapping};
-use crate::sources::{values, Cells, FileKind, RuleCtx, Table};
+use crate::sources::{values, Cells, Extras, FileKind, RuleCtx, Table};
 
 /// Where each schema column sits in the file, and the attribute columns.
 #[derive(Debug)]
@@ -18,6 +20,10 @@ pub struct Layout {
     attributes: Vec<(usize, String)>,
     width: usize,
     names: Vec<String>,
+    /// What the mapping reads beyond the file's columns.
+    extras: Extras,
+    /// Filters: column index, header, the values (lowercased) a row may have.
+    filters: Vec<(usize, String, Vec<String>)>,
 }
 
 impl Layout {
@@ -46,6 +52,12 @@ impl Layout {
         let columns = kind.columns();
         let mut index = Vec::with_capacity(columns.len());
         let mut missing = Vec::new();
+        // Columns that come from elsewhere than a header of their own.
+        let provided = |name: &str| {
+            mapping.constants.contains_key(name)
+                || mapping.durations.contains_key(name)
+                || (name == "stage" && mapping.stage_from.is_some())
+        };
         for c in columns {
             let wanted = mapping
                 .columns
@@ -67,7 +79,7 @@ impl Layout {
                     ));
                 }
             }
-            if pos.is_none() && c.required {
+            if pos.is_none() && c.required && !provided(c.name) {
                 missing.push(if wanted == c.name {
                     c.name.to_string()
                 } else {
@@ -75,6 +87,36 @@ impl Layout {
                 });
             }
             index.push(pos);
+        }
+        // The other columns the mapping reads by header name.
+        let mut wanted_extra: Vec<(String, &str)> = Vec::new();
+        for h in mapping.filters.keys() {
+            wanted_extra.push((h.clone(), "filters"));
+        }
+        for d in mapping.durations.values() {
+            wanted_extra.push((d.column.clone(), "durations"));
+        }
+        if let Some(sf) = &mapping.stage_from {
+            for h in [&sf.won, &sf.closed, &sf.lost].into_iter().flatten() {
+                wanted_extra.push((h.clone(), "stage_from"));
+            }
+        }
+        let mut extra = BTreeMap::new();
+        for (h, key) in &wanted_extra {
+            match names.iter().position(|n| n == h) {
+                Some(p) => {
+                    if let Some(again) = names[p + 1..].iter().position(|n| n == h) {
+                        return Err(format!(
+                            "column {}: '{h}' appears twice in the header (columns {} and {}) and is read by {key}; rename one of them",
+                            p + again + 2,
+                            p + 1,
+                            p + again + 2,
+                        ));
+                    }
+                    extra.insert(h.clone(), p);
+                }
+                None => missing.push(format!("'{h}' (read by {key})")),
+            }
         }
         if !missing.is_empty() {
             let expected: Vec<String> = columns
@@ -87,15 +129,31 @@ impl Layout {
                     }
                 })
                 .collect();
-            return Err(format!(
+            let mut msg = format!(
                 "missing required column{} {}; found: {}; expected: {} (header names are matched case-insensitively; map other names in [import.{}] columns)",
                 if missing.len() == 1 { "" } else { "s" },
                 missing.join(", "),
                 names.join(", "),
                 expected.join(", "),
                 kind.key()
-            ));
+            );
+            if let Some(h) = super::presets::hint(mapping.preset.as_deref(), kind) {
+                msg.push_str(&format!("; {h}"));
+            } else if mapping.preset.is_none() {
+                if let Some((name, title)) = super::presets::recognise(kind, &names) {
+                    msg = format!(
+                        "this looks like a {title} export: add preset = \"{name}\" to [import.{}] ({msg})",
+                        kind.key()
+                    );
+                }
+            }
+            return Err(msg);
         }
+        let filters = mapping
+            .filters
+            .iter()
+            .map(|(h, vs)| (extra[h], h.clone(), vs.clone()))
+            .collect();
         let used: Vec<usize> = index.iter().flatten().copied().collect();
         let attributes = if kind.keeps_attributes() {
             names
@@ -112,7 +170,26 @@ impl Layout {
             attributes,
             width: names.len(),
             names,
+            extras: Extras {
+                columns: extra,
+                constants: mapping.constants.clone(),
+                maps: mapping.maps.clone(),
+            },
+            filters,
         })
+    }
+
+    /// The filter column a row fails, if any.
+    pub fn filtered_out(&self, record: &csv::ByteRecord) -> Option<String> {
+        for (i, h, allowed) in &self.filters {
+            let v = String::from_utf8_lossy(record.get(*i).unwrap_or_default())
+                .trim()
+                .to_lowercase();
+            if !allowed.contains(&v) {
+                return Some(h.clone());
+            }
+        }
+        None
     }
 
     pub fn header_names(&self) -> impl Iterator<Item = &str> {
@@ -144,7 +221,7 @@ impl ParseCtx<'_> {
         layout: &Layout,
         record: &csv::ByteRecord,
         bom: u64,
-    ) -> Result<Row, Vec<CellError>> {
+    ) -> Result<(Row, RowNotes), Vec<CellError>> {
         if record.len() != layout.width {
             return Err(vec![CellError {
                 column: None,
@@ -156,7 +233,13 @@ impl ParseCtx<'_> {
             }]);
         }
         let source = self.kind.source();
-        let mut c = Cells::new(self.kind.columns(), &layout.index, record, bom);
+        let mut c = Cells::new(
+            self.kind.columns(),
+            &layout.index,
+            record,
+            bom,
+            &layout.extras,
+        );
         let known_kpi = |k: &str| {
             crate::kpi::catalogue::is_known_static(k)
                 || self.config.custom_kpis.iter().any(|ck| ck.id == k)
@@ -174,6 +257,8 @@ impl ParseCtx<'_> {
             number_format: m.number_format,
             stages: &m.stages,
             known_kpi: &known_kpi,
+            stage_from: m.stage_from.as_ref(),
+            durations: &m.durations,
         };
         let fields = source.read(&mut c, &rules);
         let mut attributes = Vec::new();
@@ -197,12 +282,16 @@ impl ParseCtx<'_> {
         }
         let (values, days) = self.table.values(&fields, tz);
         let hash = row_hash(&values, &attributes);
-        Ok(Row {
-            values,
-            days,
-            attributes,
-            hash,
-        })
+        let notes = std::mem::take(&mut c.notes);
+        Ok((
+            Row {
+                values,
+                days,
+                attributes,
+                hash,
+            },
+            notes,
+        ))
     }
 }
 

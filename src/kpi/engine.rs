@@ -144,6 +144,8 @@ struct Acc {
     lost: u64,
     won_amount: Money,
     won_cycle_days: f64,
+    /// Won deals with a cycle (closed on or after their creation).
+    won_cycle_n: u64,
     // tickets: response times in seconds, kept for the exact median
     tickets: u64,
     /// First-response times in milliseconds.
@@ -588,7 +590,12 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
                 "won" => grid.add(closed, customer, |acc| {
                     acc.won += 1;
                     acc.won_amount += amount;
-                    acc.won_cycle_days += (closed - created) as f64;
+                    // A deal created after its close (a migrated record)
+                    // has no sales cycle.
+                    if closed >= created {
+                        acc.won_cycle_days += (closed - created) as f64;
+                        acc.won_cycle_n += 1;
+                    }
                 }),
                 "lost" => grid.add(closed, customer, |acc| acc.lost += 1),
                 _ => {}
@@ -948,8 +955,12 @@ impl FormulaCtx<'_> {
             );
             put!(
                 "sales_cycle_days",
-                ratio(a.won_cycle_days, a.won as f64, "no deals won in the period")
-                    .with_n(Some(a.won))
+                ratio(
+                    a.won_cycle_days,
+                    a.won_cycle_n as f64,
+                    "no deals won in the period"
+                )
+                .with_n(Some(a.won_cycle_n))
             );
         } else {
             never_imported(&mut out, FileKind::Deals);

@@ -173,7 +173,7 @@ where
         .axis_style(LABEL.stroke_width(scale))
         .x_labels(3)
         .y_labels(4)
-        .label_style(font(10))
+        .label_style(font(11))
         .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
         .y_label_formatter(&|v| super::format::axis(*v, unit, currency))
         .draw()
@@ -210,12 +210,12 @@ where
         .draw(&Text::new(
             value_label.clone(),
             (x0 + s(20) as i32, y - s(6) as i32),
-            font(10),
+            font(11),
         ))
         .map_err(err)?;
     if let Some(target) = t.target {
         let width = legend_area
-            .estimate_text_size(&value_label, &font(10))
+            .estimate_text_size(&value_label, &font(11))
             .map(|(w, _)| w as i32)
             .unwrap_or(s(120) as i32);
         let x1 = x0 + s(32) as i32 + width;
@@ -229,7 +229,7 @@ where
             .draw(&Text::new(
                 format!("target {}", super::format::value(target, unit, currency)),
                 (x1 + s(20) as i32, y - s(6) as i32),
-                font(10),
+                font(11),
             ))
             .map_err(err)?;
     }

@@ -21,6 +21,10 @@ pub struct RuleCtx<'a> {
     pub stages: &'a BTreeMap<String, String>,
     /// Whether a KPI id is known (built-in, activity kind or custom).
     pub known_kpi: &'a dyn Fn(&str) -> bool,
+    /// Deals: won / lost from boolean columns instead of the stage.
+    pub stage_from: Option<&'a crate::config::StageFrom>,
+    /// Timestamps computed as another one plus a duration column.
+    pub durations: &'a BTreeMap<String, crate::config::DurationColumn>,
 }
 
 impl<'a> RuleCtx<'a> {
@@ -28,6 +32,29 @@ impl<'a> RuleCtx<'a> {
     fn format_of(&self, name: &str, file_wide: Option<&'a str>) -> Option<&'a str> {
         self.formats.get(name).map(String::as_str).or(file_wide)
     }
+}
+
+/// What the row rules decided about a row, for the import summary.
+#[derive(Debug, Default)]
+pub struct RowNotes {
+    /// Deals: the stage as the file writes it, and what it was read as.
+    pub stage: Option<(String, &'static str)>,
+    /// An open deal's close date, ignored.
+    pub close_date_ignored: bool,
+    /// A closed deal created after its close.
+    pub closed_before_created: bool,
+}
+
+/// What a mapping adds to a file's own columns: columns read by header name
+/// (filters, durations, stage booleans), constants, value maps.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// Lowercased header → index in the record.
+    pub columns: BTreeMap<String, usize>,
+    /// Column → its value on every row (when the file has no such column).
+    pub constants: BTreeMap<String, String>,
+    /// Column → (cell, lowercased → value).
+    pub maps: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug)]
@@ -44,7 +71,9 @@ pub struct Cells<'a> {
     record: &'a csv::ByteRecord,
     /// The bytes of a byte-order mark before the first record.
     bom: u64,
+    extras: &'a Extras,
     pub errors: Vec<CellError>,
+    pub notes: RowNotes,
 }
 
 impl<'a> Cells<'a> {
@@ -53,13 +82,37 @@ impl<'a> Cells<'a> {
         index: &'a [Option<usize>],
         record: &'a csv::ByteRecord,
         bom: u64,
+        extras: &'a Extras,
     ) -> Cells<'a> {
         Cells {
             columns,
             index,
             record,
             bom,
+            extras,
             errors: Vec::new(),
+            notes: RowNotes::default(),
+        }
+    }
+
+    /// A column read by header name (filters, durations, stage booleans):
+    /// its index and trimmed text (None when empty).
+    pub fn extra(&mut self, header: &str, key: &str) -> (Option<usize>, Option<&'a str>) {
+        let Some(&pos) = self.extras.columns.get(header) else {
+            return (None, None);
+        };
+        let raw = self.record.get(pos).unwrap_or_default();
+        match std::str::from_utf8(raw) {
+            Ok(t) if t.trim().is_empty() => (Some(pos), None),
+            Ok(t) => (Some(pos), Some(t.trim())),
+            Err(_) => {
+                self.fail(
+                    Some(pos),
+                    key,
+                    format!("'{header}': invalid UTF-8 (check the encoding)"),
+                );
+                (Some(pos), None)
+            }
         }
     }
 
@@ -85,10 +138,27 @@ impl<'a> Cells<'a> {
         self.fail(column, name, reason);
     }
 
-    /// The trimmed cell, None when absent or empty (and an error if required).
+    /// The trimmed cell, None when absent or empty (and an error if
+    /// required); the mapping's constant when the file has no such column;
+    /// passed through the column's value map.
     pub fn get(&mut self, name: &str) -> Option<&'a str> {
+        let extras: &'a Extras = self.extras;
         let (i, pos) = self.slot(name);
-        let pos = pos?;
+        let Some(pos) = pos else {
+            return extras.constants.get(name).map(String::as_str);
+        };
+        let text = self.cell(i, pos, name)?;
+        match extras.maps.get(name) {
+            Some(map) => Some(
+                map.get(&text.to_lowercase())
+                    .map(String::as_str)
+                    .unwrap_or(text),
+            ),
+            None => Some(text),
+        }
+    }
+
+    fn cell(&mut self, i: usize, pos: usize, name: &str) -> Option<&'a str> {
         let raw = self.record.get(pos).unwrap_or_default();
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t.trim(),

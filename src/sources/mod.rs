@@ -26,7 +26,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rusqlite::types::Value;
 
-pub use cells::{CellError, Cells, RuleCtx};
+pub use cells::{CellError, Cells, Extras, RowNotes, RuleCtx};
 
 use crate::catalogue::{self, KpiDef};
 use crate::period;
@@ -547,6 +547,8 @@ mod tests {
     #[test]
     fn every_file_reads_one_field_per_column() {
         let (stages, formats) = (Default::default(), Default::default());
+        let durations = Default::default();
+        let extras = Extras::default();
         let known = |_: &str| true;
         let ctx = RuleCtx {
             date_format: None,
@@ -556,6 +558,8 @@ mod tests {
             number_format: Default::default(),
             stages: &stages,
             known_kpi: &known,
+            stage_from: None,
+            durations: &durations,
         };
         for kind in FileKind::ALL {
             let columns = kind.columns();
@@ -570,7 +574,7 @@ mod tests {
                 .collect();
             let record = csv::ByteRecord::from(cells);
             let index: Vec<Option<usize>> = (0..columns.len()).map(Some).collect();
-            let mut c = Cells::new(columns, &index, &record, 0);
+            let mut c = Cells::new(columns, &index, &record, 0, &extras);
             let fields = kind.source().read(&mut c, &ctx);
             assert_eq!(kind.describe().kind, kind);
             assert_eq!(fields.len(), columns.len(), "{kind}");
