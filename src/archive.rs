@@ -1,73 +1,21 @@
-//! The report archive: one folder per period (`reports/weekly/2026-W47/`),
-//! written to a temporary folder and renamed into place so a crash never
-//! leaves half a report, and the index pages listing every period.
+//! Stage 4 of a run, **archive**: one folder per period
+//! (`reports/weekly/2026-W47/`) holding what render laid out, written to a
+//! temporary folder and renamed into place so a crash never leaves half a
+//! report; the index pages listing every period; and, after delivery, each
+//! period's manifest.json.
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::config::Config;
 use crate::files;
 use crate::period::Period;
-
-/// Headline figures of an archived period, kept beside its report for the index.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PeriodSummary {
-    pub id: String,
-    pub cadence: String,
-    pub start: String,
-    /// (KPI title, formatted value), in headline order.
-    pub headline: Vec<(String, String)>,
-    /// The period's last day and its dates in words ("23 Nov 2026 – 29 Nov 2026").
-    #[serde(default)]
-    pub end: String,
-    #[serde(default)]
-    pub label: String,
-    /// Whole-business KPIs by status.
-    #[serde(default)]
-    pub on_track: usize,
-    #[serde(default)]
-    pub at_risk: usize,
-    #[serde(default)]
-    pub off_track: usize,
-}
+pub use crate::report::layout::{segment_slug, PeriodSummary};
+use crate::store::runs::Snapshot;
+use crate::store::sends::Fate;
 
 pub fn period_dir(out_dir: &Path, period: Period) -> PathBuf {
     out_dir.join(period.cadence.as_str()).join(period.id())
-}
-
-/// Longest segment folder name kept as it is; a longer one is cut and
-/// given a hash of the full value (file systems refuse names over 255 bytes).
-const SLUG_MAX: usize = 60;
-/// Bytes of the readable part of a shortened name (then `-` and 8 hex digits).
-const SLUG_KEEP: usize = 50;
-
-/// A safe folder name for a segment: `region=EMEA` → `region-emea`; no
-/// separators, no `..`, unicode letters kept readable, at most 60 bytes (a
-/// longer value keeps its first 50 bytes and gets `-` and a short hash of
-/// the full value, so two long values that start alike stay apart).
-pub fn segment_slug(segment: &str) -> String {
-    let mut out = String::new();
-    for c in segment.chars().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let slug = out.trim_matches('-').to_string();
-    if slug.is_empty() {
-        return "segment".into();
-    }
-    if slug.len() <= SLUG_MAX {
-        return slug;
-    }
-    let mut cut = SLUG_KEEP;
-    while !slug.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let hash = hex::encode(Sha256::digest(segment.as_bytes()));
-    format!("{}-{}", slug[..cut].trim_end_matches('-'), &hash[..8])
 }
 
 /// The mode of archive pages: 0644, or 0600 with `[report] private = true`.
@@ -88,6 +36,28 @@ pub fn write_period(
     files: &[(PathBuf, Vec<u8>)],
     mode: u32,
 ) -> Result<PathBuf> {
+    write_folder(out_dir, period, files, None, mode)
+}
+
+/// Stage 4 of a run: the period folder as render laid it out, with its
+/// manifest, in place atomically.
+pub fn archive_period(
+    out_dir: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    manifest: &Manifest,
+    mode: u32,
+) -> Result<PathBuf> {
+    let entry = (Path::new("manifest.json"), manifest.text.as_bytes());
+    write_folder(out_dir, manifest.period, files, Some(entry), mode)
+}
+
+fn write_folder(
+    out_dir: &Path,
+    period: Period,
+    files: &[(PathBuf, Vec<u8>)],
+    extra: Option<(&Path, &[u8])>,
+    mode: u32,
+) -> Result<PathBuf> {
     let target = period_dir(out_dir, period);
     let parent = target.parent().expect("period folder has a parent");
     std::fs::create_dir_all(parent)
@@ -97,7 +67,8 @@ pub fn write_period(
         std::fs::remove_dir_all(&tmp)?;
     }
     let result = (|| -> Result<()> {
-        for (rel, bytes) in files {
+        let entries = files.iter().map(|(p, b)| (p.as_path(), b.as_slice()));
+        for (rel, bytes) in entries.chain(extra) {
             let path = tmp.join(rel);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -138,6 +109,74 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     files::write(&tmp, bytes, mode).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// The index pages at the root of the archive.
+pub fn write_index(out_dir: &Path, pages: &crate::report::IndexPages, mode: u32) -> Result<()> {
+    write_file(&out_dir.join("index.html"), pages.html.as_bytes(), mode)?;
+    write_file(&out_dir.join("index.md"), pages.markdown.as_bytes(), mode)
+}
+
+/// What `manifest.json` records of a period's report: the program, the
+/// configuration, the snapshots it was computed from, and every email of
+/// the period in the send ledger (earlier runs included).
+pub struct Manifest {
+    period: Period,
+    text: String,
+    has_emails: bool,
+}
+
+impl Manifest {
+    pub fn new(
+        period: Period,
+        config: &Config,
+        generated_at: &str,
+        snapshots: &[Snapshot],
+        emails: Vec<Fate>,
+        posts: Vec<crate::store::posts::PostFate>,
+    ) -> Manifest {
+        let snapshots: Vec<_> = snapshots
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "file": s.file,
+                    "path": s.path,
+                    "sha256": s.sha256,
+                    "rows": s.rows,
+                    "imported_at": s.imported_at,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "schema": "scorecard.manifest/1",
+            "program": {"name": "scorecard", "version": env!("CARGO_PKG_VERSION")},
+            "period": period.id(),
+            "config_hash": config.hash,
+            "generated_at": generated_at,
+            "snapshots": snapshots,
+            "emails": &emails,
+            "posts": &posts,
+        });
+        let mut text = serde_json::to_string_pretty(&doc).expect("plain JSON");
+        text.push('\n');
+        Manifest {
+            period,
+            text,
+            has_emails: !emails.is_empty() || !posts.is_empty(),
+        }
+    }
+}
+
+/// After delivery: rewrites a period's `manifest.json` (in place, atomically)
+/// when the period has emails, so that it records how the run left them.
+/// The folder always holds the one written with it, so that a folder in
+/// place is whole even if the run dies before delivery ends.
+pub fn update_manifest(out_dir: &Path, manifest: &Manifest, mode: u32) -> Result<()> {
+    if !manifest.has_emails {
+        return Ok(());
+    }
+    let path = period_dir(out_dir, manifest.period).join("manifest.json");
+    write_file(&path, manifest.text.as_bytes(), mode)
 }
 
 /// Whether process `pid` is running (Linux: /proc; elsewhere assumed gone,
@@ -316,15 +355,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slugs_are_safe() {
-        assert_eq!(segment_slug("region=EMEA"), "region-emea");
-        assert_eq!(segment_slug("region=../etc"), "region-etc");
-        assert_eq!(segment_slug("../.."), "segment");
-        assert_eq!(segment_slug("region=Île-de-France"), "region-île-de-france");
-        assert_eq!(segment_slug("plan=a/b\\c"), "plan-a-b-c");
-    }
-
-    #[test]
     fn period_pages_link_to_their_neighbours() {
         let dir = tempfile::tempdir().unwrap();
         let summary = |id: &str, start: &str| PeriodSummary {
@@ -373,21 +403,6 @@ mod tests {
         // Run again: nothing changes.
         link_neighbours(dir.path(), &list, page_mode(false)).unwrap();
         assert_eq!(read("2026-W47"), w47);
-    }
-
-    #[test]
-    fn long_slugs_are_bounded_and_distinct() {
-        let a = format!("region={}", "x".repeat(300));
-        let b = format!("region={}y", "x".repeat(300));
-        let (sa, sb) = (segment_slug(&a), segment_slug(&b));
-        assert!(sa.len() < 100 && sb.len() < 100, "{sa}");
-        assert_ne!(sa, sb);
-        assert!(sa.starts_with("region-xxx"), "{sa}");
-        assert_eq!(segment_slug(&a), sa, "stable");
-        // A cut never splits a character.
-        let c = format!("region={}", "é".repeat(200));
-        assert!(segment_slug(&c).len() <= SLUG_MAX);
-        assert_eq!(segment_slug(&"x".repeat(60)), "x".repeat(60));
     }
 
     #[test]

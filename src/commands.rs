@@ -11,11 +11,12 @@ use crate::cli::{CadenceArg, Cli, RunArgs};
 use crate::config::{Config, Env};
 use crate::error::{code, Failure};
 use crate::ingest::{self, ImportOptions};
-use crate::kpi::{derive, engine};
+use crate::kpi::engine;
 use crate::period::{self, Cadence, Period};
+use crate::plan::Plan;
 use crate::run::{self, RunContext, RunOptions, Selection};
 use crate::store::{Location, Store};
-use crate::{compare, deliver, lock, report};
+use crate::{compare, compute, deliver, lock, report};
 
 pub struct Output {
     pub quiet: bool,
@@ -378,23 +379,8 @@ pub fn show(
         Period::parse(period).map_err(Failure::usage)?
     };
     let mut store = Store::open_existing_at(&config.store)?;
-    crate::ingest::ensure_timezone(&mut store, &config)?;
-    let needed: Vec<Period> = {
-        let back = config
-            .report
-            .trailing_periods
-            .max(crate::kpi::stats::USUAL_WINDOW);
-        let mut v: Vec<Period> = (0..=back).map(|k| p.back(k)).collect();
-        v.push(p.year_ago());
-        v.sort();
-        v.dedup();
-        v
-    };
-    engine::ensure(&mut store, &config, &needed)?;
-    let mut values = engine::load(&store, &needed)?;
-    derive::apply(&store, &config, &mut values)?;
-    let catalogue = engine::catalogue_for(&store, &config)?;
-    let rows = compare::compare_period(p, &values, &catalogue, &config);
+    let computed = compute::compute(&mut store, &config, &Plan::one(&config, p))?;
+    let rows = computed.compared(&config, p);
     let key = segment.map(|s| s.trim().to_string()).unwrap_or_default();
     let mine: Vec<_> = rows.iter().filter(|r| r.segment == key).collect();
     if mine.is_empty() {
@@ -432,6 +418,12 @@ pub fn show(
             }
         ))
     );
+    print_kpi_table(&config, mine)?;
+    Ok(code::OK)
+}
+
+/// The KPI table of `show`: value, interval, change, trailing, target, status.
+fn print_kpi_table(config: &Config, mine: Vec<&compare::Compared>) -> Result<()> {
     let mut table = vec![[
         "KPI".to_string(),
         "value".into(),
@@ -465,7 +457,7 @@ pub fn show(
     }
     print_table(&table);
     println!("* significant change (95% level)");
-    Ok(code::OK)
+    Ok(())
 }
 
 pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {

@@ -271,18 +271,7 @@ fn mapping(
     if !m.stages.is_empty() && kind != FileKind::Deals {
         return Err(err("stages", "stage mapping is only for deals".into()));
     }
-    let mut stages = BTreeMap::new();
-    for (canonical, names) in m.stages {
-        if !["won", "lost", "open"].contains(&canonical.as_str()) {
-            return Err(err(
-                "stages",
-                format!("'{canonical}' (map to won, lost or open)"),
-            ));
-        }
-        for n in names {
-            stages.insert(n.trim().to_lowercase(), canonical.clone());
-        }
-    }
+    let stages = stages(m.stages, &err)?;
     for (column, f) in &m.formats {
         use crate::ingest::schema::ColumnType;
         match kind.columns().iter().find(|c| c.name == column) {
@@ -494,4 +483,24 @@ fn mapping(
         stage_from,
         durations,
     })
+}
+
+/// `stages = { won = ["Closed Won"] }` → user stage (lowercased) → won / lost / open.
+fn stages(
+    raw: BTreeMap<String, Vec<String>>,
+    err: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut stages = BTreeMap::new();
+    for (canonical, names) in raw {
+        if !["won", "lost", "open"].contains(&canonical.as_str()) {
+            return Err(err(
+                "stages",
+                format!("'{canonical}' (map to won, lost or open)"),
+            ));
+        }
+        for n in names {
+            stages.insert(n.trim().to_lowercase(), canonical.clone());
+        }
+    }
+    Ok(stages)
 }

@@ -34,8 +34,8 @@ pub use transport::eml_name;
 
 use crate::config::{Config, Recipient};
 use crate::error::Failure;
-use crate::period::Cadence;
-use crate::report::EmailParts;
+use crate::period::{Cadence, Period};
+use crate::report::{EmailParts, ScopeEmail};
 use crate::store::sends::{self, Due, Sends};
 use crate::store::Store;
 
@@ -70,6 +70,87 @@ pub struct DeliveryReport {
     pub failed_earlier: usize,
     /// SMTP connections opened (one per run when the server keeps it open).
     pub connections: usize,
+}
+
+/// How a run hands its emails over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// Queue in the ledger and send what is pending (`force` re-queues
+    /// messages already sent).
+    Send { force: bool },
+    /// `--dry-run`: write the messages to the file outbox, queue nothing.
+    Preview,
+    /// `--no-send`: nothing.
+    Keep,
+}
+
+/// What a run's handover did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Handed {
+    pub sent: usize,
+    pub pending: usize,
+    pub failed: usize,
+    /// Written to the outbox by a preview.
+    pub previewed: usize,
+}
+
+/// The emails of one period: each recipient entry gets its scope's email
+/// (the whole business, or its segment). A recipient whose segment has no
+/// data gets none, which the returned warnings say.
+pub fn outgoing(config: &Config, p: Period, emails: &[ScopeEmail]) -> (Vec<Outgoing>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for r in &config.email.recipients {
+        let segment = r.segment_key();
+        let Some(email) = emails.iter().find(|e| e.segment == segment) else {
+            let to: Vec<String> = r.to.iter().map(|m| m.email.to_string()).collect();
+            warnings.push(format!(
+                "{}: no data for segment {segment}; {} gets no email",
+                p.id(),
+                to.join(", ")
+            ));
+            continue;
+        };
+        out.push(Outgoing {
+            cadence: p.cadence,
+            period: p.id(),
+            recipient: r.clone(),
+            segment,
+            parts: email.parts.clone(),
+            attachment_csv: email.csv.clone(),
+        });
+    }
+    (out, warnings)
+}
+
+/// Stage 5 of a run, **deliver**: hands the run's emails over as `how`
+/// says. A preview writes the messages to the file outbox and queues
+/// nothing, so a later `send` never mails what was only previewed.
+pub fn hand_over(
+    store: &Store,
+    config: &Config,
+    outgoing: &[Outgoing],
+    now: DateTime<Utc>,
+    how: Handover,
+) -> Result<Handed> {
+    let mut handed = Handed::default();
+    match how {
+        Handover::Keep => {}
+        Handover::Preview => {
+            handed.previewed = preview(config, outgoing, now)
+                .context("writing the preview emails")?
+                .len();
+        }
+        Handover::Send { .. } if config.email.recipients.is_empty() => {}
+        Handover::Send { force } => {
+            enqueue(store, config, outgoing, now, force).context("queueing the emails")?;
+            let report = send_pending(store, config, now, false).context("sending the emails")?;
+            handed.sent = report.sent;
+            handed.pending = report.pending;
+            handed.failed = report.failed;
+        }
+    }
+    Ok(handed)
 }
 
 /// Builds each message and records it in the send ledger as pending, unless

@@ -221,3 +221,47 @@ fn backoff_doubles_and_is_capped() {
     assert_eq!(backoff(ms(1000), 60), ms(30_000));
     assert_eq!(domains("a@x.com,b@y.org,c@x.com"), "x.com,y.org");
 }
+
+#[test]
+fn each_recipient_gets_its_scope_and_a_missing_segment_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[report]\nsegments = [\"region\"]\n[email]\ntransport = \"file\"\n[[email.recipients]]\nto = [\"lead@example.com\"]\n[[email.recipients]]\nto = [\"emea@example.com\"]\nsegment = \"region=EMEA\"\n[[email.recipients]]\nto = [\"apac@example.com\", \"ops@example.com\"]\nsegment = \"region=APAC\"\n";
+    let c = Config::from_toml(text, dir.path(), None, &Env::new()).unwrap();
+    let parts = outgoing("2026-W47", &["x@example.com"], "").parts;
+    let scope = |segment: &str, csv: &str| ScopeEmail {
+        segment: segment.into(),
+        parts: parts.clone(),
+        csv: csv.as_bytes().to_vec(),
+    };
+    let p = crate::period::Period::parse("2026-W47").unwrap();
+    let (out, warnings) = super::outgoing(
+        &c,
+        p,
+        &[
+            scope("", "whole"),
+            scope("region=EMEA", "emea"),
+            scope("region=US", "us"),
+        ],
+    );
+    let got: Vec<(&str, &str, &[u8])> = out
+        .iter()
+        .map(|o| {
+            (
+                o.recipient.to[0].email.as_ref(),
+                o.segment.as_str(),
+                o.attachment_csv.as_slice(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("lead@example.com", "", b"whole".as_slice()),
+            ("emea@example.com", "region=EMEA", b"emea".as_slice()),
+        ]
+    );
+    assert_eq!(
+        warnings,
+        ["2026-W47: no data for segment region=APAC; apac@example.com, ops@example.com gets no email"]
+    );
+}

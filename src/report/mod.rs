@@ -5,9 +5,12 @@
 pub mod charts;
 pub mod data;
 pub mod format;
+pub mod index;
 pub mod insights;
+pub mod layout;
 pub mod markdown;
 pub mod notice;
+pub mod period;
 pub mod templates;
 pub mod view;
 
@@ -18,6 +21,8 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 use crate::error::Failure;
+pub use index::{render_index, IndexPages};
+pub use period::{render_period, PeriodReport, ScopeEmail};
 use templates::UserTemplate;
 pub use templates::BUILTIN_TEMPLATES;
 

@@ -210,6 +210,20 @@ impl Store {
         Store::open(path)
     }
 
+    /// For tests: an in-memory SQLite store, and a PostgreSQL store in a
+    /// fresh schema when `SCORECARD_TEST_PG_URL` names a server (see
+    /// [`pg::test_config`]), so that a test runs on both backends.
+    #[doc(hidden)]
+    pub fn test_stores(test: &str) -> Vec<Store> {
+        let mut out = vec![Store::in_memory().expect("an in-memory store")];
+        if let Some(cfg) = pg::test_config(test) {
+            out.push(
+                Store::open_pg(&cfg, &std::env::temp_dir()).expect("the test PostgreSQL store"),
+            );
+        }
+        out
+    }
+
     /// The PostgreSQL store's settings (None for SQLite).
     pub fn pg_config(&self) -> Option<&pg::PgConfig> {
         self.pg.as_ref()
@@ -409,48 +423,73 @@ mod tests {
     #[test]
     fn the_last_archived_run_is_the_latest_recorded() {
         use crate::period::{Cadence, Period};
-        let s = Store::in_memory().unwrap();
-        assert_eq!(s.last_archived(Cadence::Weekly).unwrap(), None);
-        for id in ["2026-W46", "2026-W47"] {
-            s.record_run(Period::parse(id).unwrap(), "2026-11-23T07:00:00Z")
-                .unwrap();
+        for s in Store::test_stores("the_last_archived_run_is_the_latest_recorded") {
+            assert_eq!(s.last_archived(Cadence::Weekly).unwrap(), None);
+            for id in ["2026-W46", "2026-W47"] {
+                s.record_run(Period::parse(id).unwrap(), "2026-11-23T07:00:00Z")
+                    .unwrap();
+            }
+            assert_eq!(
+                s.last_archived(Cadence::Weekly).unwrap().as_deref(),
+                Some("2026-W47")
+            );
+            assert_eq!(s.last_archived(Cadence::Monthly).unwrap(), None);
         }
-        assert_eq!(
-            s.last_archived(Cadence::Weekly).unwrap().as_deref(),
-            Some("2026-W47")
-        );
-        assert_eq!(s.last_archived(Cadence::Monthly).unwrap(), None);
     }
 
     #[test]
     fn a_batch_dropped_without_commit_leaves_the_ledger_as_it_was() {
-        let s = Store::in_memory().unwrap();
-        let row = sends::NewSend {
-            cadence: "weekly",
-            period: "2026-W47",
-            recipient: "a@example.com",
-            segment: "",
-            content_hash: "h",
-            message_id: "<m@example.com>",
-            envelope_from: "s@example.com",
-            message: b"bytes",
-        };
-        let now = "2026-11-23T07:00:00Z".parse().unwrap();
-        {
-            let _batch = s.begin().unwrap();
+        for s in Store::test_stores("a_batch_dropped_without_commit") {
+            let row = sends::NewSend {
+                cadence: "weekly",
+                period: "2026-W47",
+                recipient: "a@example.com",
+                segment: "",
+                content_hash: "h",
+                message_id: "<m@example.com>",
+                envelope_from: "s@example.com",
+                message: b"bytes",
+            };
+            let now = "2026-11-23T07:00:00Z".parse().unwrap();
+            {
+                let _batch = s.begin().unwrap();
+                s.sends().insert(&row, now).unwrap();
+            }
+            assert!(s.sends().all().unwrap().is_empty());
+            let batch = s.begin().unwrap();
             s.sends().insert(&row, now).unwrap();
+            batch.commit().unwrap();
+            assert_eq!(
+                s.sends()
+                    .message_by_id("<m@example.com>")
+                    .unwrap()
+                    .as_deref(),
+                Some(&b"bytes"[..])
+            );
+            // The rest of the ledger's life: due, sent, counted.
+            let due = s.sends().due(false).unwrap();
+            assert_eq!(due.len(), 1);
+            s.sends().mark_sent(due[0].id, 1, now, None).unwrap();
+            assert_eq!(s.sends().count("sent").unwrap(), 1);
+            assert!(s.sends().due(true).unwrap().is_empty());
+            assert_eq!(
+                s.sends().fates("weekly", "2026-W47").unwrap()[0].state,
+                "sent"
+            );
         }
-        assert!(s.sends().all().unwrap().is_empty());
-        let batch = s.begin().unwrap();
-        s.sends().insert(&row, now).unwrap();
-        batch.commit().unwrap();
-        assert_eq!(
-            s.sends()
-                .message_by_id("<m@example.com>")
-                .unwrap()
-                .as_deref(),
-            Some(&b"bytes"[..])
-        );
+    }
+
+    #[test]
+    fn a_postgres_reader_refuses_to_write() {
+        for s in Store::test_stores("a_postgres_reader_refuses_to_write") {
+            let n: i64 = s
+                .reader()
+                .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0);
+            let err = s.reader().rows("DELETE FROM orders", []).err().unwrap();
+            assert!(err.to_string().contains("may only read"), "{err}");
+        }
     }
 
     #[test]

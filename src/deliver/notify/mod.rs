@@ -59,6 +59,68 @@ pub struct PostReport {
     pub failed_earlier: usize,
 }
 
+/// The posts of one period: each `[[notify]]` entry gets its scope's notice
+/// (the whole business, or its segment). An entry whose segment has no data
+/// gets none, which the returned warnings say.
+pub fn outgoing(
+    config: &Config,
+    p: crate::period::Period,
+    notices: &[(String, Notice)],
+) -> (Vec<OutgoingPost>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for t in &config.notify {
+        let segment = t.segment_key();
+        let Some((_, notice)) = notices.iter().find(|(s, _)| *s == segment) else {
+            warnings.push(format!(
+                "{}: no data for segment {segment}; the {} webhook in {} gets no post",
+                p.id(),
+                t.kind.label(),
+                t.url_env
+            ));
+            continue;
+        };
+        out.push(OutgoingPost {
+            cadence: p.cadence,
+            period: p.id(),
+            target: t.clone(),
+            segment,
+            notice: notice.clone(),
+        });
+    }
+    (out, warnings)
+}
+
+/// The run's handover of the posts, as [`super::hand_over`] does the emails:
+/// queue and post, preview, or keep.
+pub fn hand_over(
+    store: &Store,
+    config: &Config,
+    outgoing: &[OutgoingPost],
+    now: DateTime<Utc>,
+    how: super::Handover,
+) -> Result<super::Handed> {
+    let mut handed = super::Handed::default();
+    match how {
+        super::Handover::Keep => {}
+        super::Handover::Preview => {
+            handed.previewed = preview(config, outgoing)
+                .context("writing the preview posts")?
+                .len();
+        }
+        super::Handover::Send { .. } if config.notify.is_empty() => {}
+        super::Handover::Send { force } => {
+            enqueue(store, outgoing, now, force).context("queueing the posts")?;
+            let report =
+                send_pending(store, config, now, false).context("posting to the webhooks")?;
+            handed.sent = report.sent;
+            handed.pending = report.pending;
+            handed.failed = report.failed;
+        }
+    }
+    Ok(handed)
+}
+
 /// Builds each payload and records it as pending, unless already in the
 /// ledger (and not `force`). Returns how many were queued.
 pub fn enqueue(

@@ -153,7 +153,8 @@ fn queries(shape: &Shape, lo: i64, hi: i64, sla_ms: f64) -> Vec<(&'static str, S
             format!(
                 "SELECT p, s.attr, {SEG}, count(*) FILTER (WHERE x.stage = 'won'), count(*) FILTER (WHERE x.stage = 'lost'),
                         (sum(COALESCE(x.amount, 0)::numeric) FILTER (WHERE x.stage = 'won'))::float8,
-                        sum(x.closed_day - x.created_day) FILTER (WHERE x.stage = 'won')
+                        sum(x.closed_day - x.created_day) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day),
+                        count(*) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day)
                  FROM {} WHERE p IS NOT NULL AND x.stage IN ('won', 'lost') {group}",
                 src("deals", "closed_day")
             ),
@@ -287,6 +288,7 @@ pub(super) fn compute_into(
                 acc.lost += u(r, 4)?;
                 acc.won_amount += f(r, 5)?;
                 acc.won_cycle_days += f(r, 6)?;
+                acc.won_cycle_n += u(r, 7)?;
                 Ok(())
             })?,
             "tickets" => each(store, grid, &shape, &sql, |r, acc| {
