@@ -84,6 +84,10 @@ pub enum Command {
         /// Also retry messages marked failed.
         #[arg(long)]
         retry: bool,
+        /// Also send again the messages marked uncertain (the server may
+        /// have them already: same bytes, same Message-ID).
+        #[arg(long)]
+        resend_uncertain: bool,
     },
     /// List every KPI with its formula, unit, direction, category, target and benchmark.
     Kpis,

@@ -167,10 +167,22 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
         ))
         .into());
     }
+    if summary.emails_uncertain_new > 0 {
+        out.warn(format!(
+            "{} emails are uncertain: the server took them but never confirmed; check with the recipients, and `scorecard send --resend-uncertain` sends them again (same Message-ID)",
+            summary.emails_uncertain_new
+        ));
+    }
     if summary.posts_pending > 0 {
         out.warn(format!(
             "{} Slack/Teams posts are still pending; `scorecard send` (or the next run) retries them",
             summary.posts_pending
+        ));
+    }
+    if summary.posts_uncertain_new > 0 {
+        out.warn(format!(
+            "{} Slack/Teams posts are uncertain: a run stopped while posting them; look in the channel, and `scorecard send --resend-uncertain` posts them again",
+            summary.posts_uncertain_new
         ));
     }
     if summary.emails_pending > 0 {
@@ -180,18 +192,28 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
         ));
         return Ok(code::PENDING);
     }
-    if summary.posts_pending > 0 {
+    if summary.emails_uncertain_new > 0
+        || summary.posts_pending > 0
+        || summary.posts_uncertain_new > 0
+    {
         return Ok(code::PENDING);
     }
     Ok(code::OK)
 }
 
-pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>) -> Result<u8> {
+pub fn send(
+    out: &Output,
+    cli: &Cli,
+    env: &Env,
+    retry: bool,
+    resend_uncertain: bool,
+    now: DateTime<Utc>,
+) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("send", now))?;
     let store = Store::open_existing_at(&config.store)?;
-    let report = deliver::send_pending(&store, &config, now, retry)?;
-    let posts = deliver::notify::send_pending(&store, &config, now, retry)?;
+    let report = deliver::send_due(&store, &config, now, retry, resend_uncertain)?;
+    let posts = deliver::notify::send_pending(&store, &config, now, retry, resend_uncertain)?;
     // The manifests of the periods touched say what became of each message.
     let mut touched: Vec<String> = report.fates.iter().map(|f| f.period.clone()).collect();
     touched.extend(posts.fates.iter().map(|f| f.period.clone()));
@@ -205,7 +227,8 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
     if out.json {
         println!(
             "{}",
-            serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed, "emails": report.fates,
+            serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed,
+                "uncertain": report.uncertain, "emails": report.fates, "uncertain_emails": report.uncertain_fates,
                 "posts": {"sent": posts.sent, "pending": posts.pending, "failed": posts.failed, "uncertain": posts.uncertain, "posts": posts.fates}})
         );
     } else {
@@ -225,11 +248,16 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
         }
         if posts.uncertain > 0 {
             out.warn(format!(
-                "{} posts are uncertain (a run stopped while posting them); `scorecard send --retry` posts them again",
+                "{} posts are uncertain (a run stopped while posting them); `scorecard send --resend-uncertain` posts them again",
                 posts.uncertain
             ));
         }
-        for f in report.fates.iter().filter(|f| f.state != "sent") {
+        for f in report
+            .fates
+            .iter()
+            .filter(|f| f.state != "sent" && f.state != "uncertain")
+            .chain(&report.uncertain_fates)
+        {
             out.warn(format!(
                 "{} {} to {}: {}",
                 f.period,
@@ -239,21 +267,30 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
             ));
         }
         out.info(format!(
-            "send: {} sent, {} pending, {} failed",
-            report.sent, report.pending, report.failed
+            "send: {} sent, {} pending, {} failed, {} uncertain",
+            report.sent, report.pending, report.failed, report.uncertain
         ));
         if !posts.fates.is_empty() || !config.notify.is_empty() {
             out.info(format!(
-                "send: posts {} sent, {} pending, {} failed",
-                posts.sent, posts.pending, posts.failed
+                "send: posts {} sent, {} pending, {} failed, {} uncertain",
+                posts.sent, posts.pending, posts.failed, posts.uncertain
             ));
         }
     }
-    Ok(if report.pending > 0 || posts.pending > 0 {
+    if posts.pending > 0 || posts.uncertain_new > 0 {
+        return Ok(code::PENDING);
+    }
+    Ok(exit_of(&report))
+}
+
+/// Exit 4 when messages are still pending or became uncertain in this call
+/// (an uncertain message needs a person: was it delivered?).
+fn exit_of(report: &deliver::DeliveryReport) -> u8 {
+    if report.pending > 0 || report.uncertain_new > 0 {
         code::PENDING
     } else {
         code::OK
-    })
+    }
 }
 
 pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {

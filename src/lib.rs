@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod escape;
 pub mod files;
+pub mod formula;
 pub mod ingest;
 pub mod kpi;
 pub mod lock;
@@ -65,7 +66,10 @@ pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
             skip_invalid,
         } => commands::import(&out, &cli, &env, paths, *skip_invalid, now)?,
         Command::Run(args) => commands::run(&out, &cli, &env, args, now)?,
-        Command::Send { retry } => commands::send(&out, &cli, &env, *retry, now)?,
+        Command::Send {
+            retry,
+            resend_uncertain,
+        } => commands::send(&out, &cli, &env, *retry, *resend_uncertain, now)?,
         Command::Kpis => commands::kpis(&out, &cli, &env)?,
         Command::Show {
             period,

@@ -1,5 +1,6 @@
-//! Values every stage passes on: a KPI figure and a period's figures by
-//! segment. A leaf module (it imports nothing of the crate) so that the
+//! Values every stage passes on: a KPI figure, a period's figures by
+//! segment, and what the store says beside them (survey comments, data
+//! quality). A leaf module (it imports nothing of the crate) so that the
 //! store can keep them in its cache and the later stages read them without
 //! depending on the engine that computes them.
 use std::collections::BTreeMap;
@@ -44,3 +45,32 @@ impl KpiValue {
 
 /// segment key ("" or "region=EMEA") → KPI id → value.
 pub type PeriodValues = BTreeMap<String, BTreeMap<String, KpiValue>>;
+
+/// A survey comment for the voice-of-the-customer section (untrusted text).
+#[derive(Debug, Clone, Serialize)]
+pub struct Comment {
+    pub date: String,
+    pub kind: String,
+    pub score: i64,
+    pub text: String,
+    /// The segment keys of the respondent ("region=EMEA", …).
+    pub segments: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileQuality {
+    pub file: String,
+    pub last_import: String,
+    pub rows: u64,
+    pub rejected: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DataQuality {
+    pub files: Vec<FileQuality>,
+    pub never_imported: Vec<String>,
+    /// (file, records of the period whose customer is unknown)
+    pub unknown_customers: Vec<(String, u64)>,
+    /// Sentences: sources with no rows in the period.
+    pub stale: Vec<String>,
+}

@@ -96,6 +96,19 @@ impl Project {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// Refused before anything is read: exit 3, the message, the store as
+    /// before.
+    fn refused_path(&self, path: &str, expected: &str) {
+        let before = self.store_bytes();
+        let (code, stderr) = self.fail(&["import", path]);
+        assert_eq!(code, 3, "{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected\n  {expected}\nin\n  {stderr}"
+        );
+        assert_eq!(self.store_bytes(), before, "the store changed");
+    }
+
     /// Refused: exit 3, the message, and the store exactly as before.
     fn refused(&self, folder: &str, flags: &[&str], expected: &str) {
         let before = self.store_bytes();
@@ -714,20 +727,38 @@ fn freshdesk_tickets() {
     close(value(&k, "avg_resolution_hours"), (4.0 + 24.0) / 2.0);
 }
 
-/// Stripe payments: only Paid ones are orders; "(UTC)" times become days in
-/// the report's zone (Berlin: the 11-22 23:30 UTC payment is on 11-23).
+/// Stripe: Paid and refunded payments are orders, a refund a negative order;
+/// "(UTC)" times become days in the report's zone (Berlin: the 11-22 23:30
+/// UTC payment is on 11-23). Customers come from subscriptions: earliest
+/// start, latest end once all have ended, the latest plan.
 #[test]
-fn stripe_payments() {
-    let (_p, out, k) = preset_run(
-        "[report]\ntimezone = \"Europe/Berlin\"\n[import.orders]\npreset = \"stripe\"\n",
+fn stripe_payments_and_subscriptions() {
+    let (p, out, k) = preset_run(
+        "[report]\ntimezone = \"Europe/Berlin\"\nsegments = [\"plan\"]\n[import.orders]\npreset = \"stripe\"\n[import.customers]\npreset = \"stripe\"\n",
         "stripe",
     );
     assert!(
-        out.contains("unified_payments.csv: 3 rows: 3 inserted, 0 replaced, 0 unchanged; 2 left out by filters on status"),
+        out.contains("unified_payments.csv: 4 rows: 5 inserted, 0 replaced, 0 unchanged; 1 left out by filters on status; 1 refund written as negative orders"),
         "{out}"
     );
-    close(value(&k, "orders"), 2.0);
+    assert!(
+        out.contains("subscriptions.csv: 5 rows: 3 inserted, 0 replaced, 0 unchanged; 2 rows merged into their customer's (earliest start, latest end)"),
+        "{out}"
+    );
+    assert_eq!(
+        p.strings("SELECT customer_id || ' ' || acquired_on || ' ' || ifnull(churned_on, '-') FROM customers ORDER BY customer_id"),
+        ["cus_A 2025-06-01 -", "cus_B 2026-03-01 2026-11-18", "cus_C 2026-11-18 -"]
+    );
+    assert_eq!(
+        p.strings("SELECT value FROM customer_attributes WHERE name = 'plan' ORDER BY customer_id"),
+        ["Pro", "Pro", "Pro"]
+    );
+    // W47 (Berlin): ch_3Q1 1200, ch_3Q2 50 (11-18 00:30), ch_3Q4 +30 and
+    // −30; ch_3Q5 falls on 11-23.
+    close(value(&k, "orders"), 4.0);
     close(value(&k, "revenue"), 1250.0);
+    close(value(&k, "new_customers"), 1.0);
+    close(value(&k, "churned_customers"), 1.0);
 }
 
 /// Typeform: the 0–10 question is named in config; the rest is the preset.
@@ -822,4 +853,92 @@ fn hand_keys_override_a_preset() {
         p.strings("SELECT DISTINCT owner FROM deals"),
         ["Sales Pipeline"]
     );
+}
+
+/// A `.zip` of CSV files is read as a folder (HubSpot mails its exports
+/// zipped); `file` globs match the names inside.
+#[test]
+fn a_zip_archive_is_read_as_a_folder() {
+    use std::io::Write;
+    let p = Project::new(
+        "[import.deals]\npreset = \"hubspot\"\n[import.orders]\nfile = \"orders-*.csv\"\n",
+    );
+    let archive = p.path("hubspot-export.zip");
+    {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        zip.start_file("export/hubspot-crm-exports-all-deals-2026-11-23.csv", opts)
+            .unwrap();
+        zip.write_all(
+            &std::fs::read(fixture(
+                "presets/hubspot/hubspot-crm-exports-all-deals-2026-11-23.csv",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        zip.start_file("orders-2026-11.csv", opts).unwrap();
+        zip.write_all(format!("{ORDERS}\nO1,C1,2026-11-16,5\n").as_bytes())
+            .unwrap();
+        zip.start_file("../README.txt", opts).unwrap();
+        zip.write_all(b"not a snapshot").unwrap();
+        zip.finish().unwrap();
+    }
+    let out = p.ok(&["import", archive.to_str().unwrap()]);
+    assert!(
+        out.contains("hubspot-crm-exports-all-deals-2026-11-23.csv: 5 rows: 5 inserted"),
+        "{out}"
+    );
+    assert!(
+        out.contains("orders-2026-11.csv: 1 rows: 1 inserted"),
+        "{out}"
+    );
+    assert_eq!(
+        p.strings("SELECT path FROM snapshots ORDER BY id"),
+        [
+            format!(
+                "{}/hubspot-crm-exports-all-deals-2026-11-23.csv",
+                archive.display()
+            ),
+            format!("{}/orders-2026-11.csv", archive.display())
+        ]
+    );
+    // Nothing outside the temporary folder was written.
+    assert!(!p.dir.path().join("README.txt").exists());
+    // A damaged archive: exit 3, the store unchanged.
+    std::fs::write(p.path("broken.zip"), b"PK\x03\x04 not really").unwrap();
+    p.refused_path(
+        p.path("broken.zip").to_str().unwrap(),
+        "broken.zip: cannot read the zip archive:",
+    );
+}
+
+/// `refunds` and `merge_rows` by hand, and where they do not apply.
+#[test]
+fn refunds_and_merged_rows_by_hand() {
+    let p = Project::new(
+        "[import.orders]\nrefunds = \"refunded\"\n[import.customers]\nmerge_rows = true\n",
+    );
+    let dir = p.file(
+        "h",
+        "orders.csv",
+        format!("{ORDERS},refunded\nO1,C1,2026-11-16,50,20\nO2,C1,2026-11-17,10,\n").as_bytes(),
+    );
+    std::fs::write(
+        p.path("h/customers.csv"),
+        "customer_id,acquired_on,churned_on\nC1,2026-02-01,2026-05-01\nC1,2026-01-01,2026-03-01\n",
+    )
+    .unwrap();
+    p.ok(&["import", &dir]);
+    assert_eq!(
+        p.strings("SELECT order_id || ' ' || amount FROM orders ORDER BY order_id"),
+        ["O1 50.0", "O1:refund -20.0", "O2 10.0"]
+    );
+    assert_eq!(
+        p.strings("SELECT acquired_on || ' ' || churned_on FROM customers"),
+        ["2026-01-01 2026-05-01"]
+    );
+    let q = Project::new("[import.deals]\nrefunds = \"x\"\n");
+    let (code, stderr) = q.fail(&["import", &dir]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("refunds are only for orders"), "{stderr}");
 }

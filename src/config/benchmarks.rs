@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::error::{ConfigError, Source};
-use crate::kpi::catalogue;
+use crate::catalogue;
 
 /// The built-in industry benchmarks, used when `[benchmarks] file` is not set.
 pub const DEFAULT_BENCHMARKS: &str = include_str!("../../benchmarks.toml");

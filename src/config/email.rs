@@ -13,6 +13,11 @@ use serde::Deserialize;
 use super::error::{ConfigError, Source};
 use super::Env;
 
+/// The default `[email] subject`: the segment, the title and period, and a
+/// headline figure ("EMEA · Weekly CRM scorecard 2026-W48 · NPS 22.9 ▼, 2 KPIs
+/// off track").
+pub const DEFAULT_SUBJECT: &str = "{% if segment_name %}{{ segment_name }} · {% endif %}{{ title }} {{ period.id }} · {% if subject_figure %}{{ subject_figure }}, {% endif %}{{ off_track_phrase }}";
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawEmail {
@@ -37,6 +42,7 @@ struct RawSmtp {
     password_env: Option<String>,
     allow_insecure: bool,
     timeout_secs: Option<u64>,
+    final_reply_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,9 +98,14 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     /// The variable the password came from (named in login errors).
     pub password_env: Option<String>,
-    /// The password, read from `password_env` at validation (with a username).
+    /// The password, read from `password_env` at validation (with a
+    /// username); None when that variable is not set (sending then fails
+    /// with a sentence naming it).
     pub password: Option<Secret>,
     pub timeout: Duration,
+    /// How long the server may take to answer the end of a message (RFC
+    /// 5321 gives it 10 minutes); past it the message is `uncertain`.
+    pub final_reply_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -171,9 +182,7 @@ pub(super) fn check(
     Ok(EmailConfig {
         transport,
         from,
-        subject: raw
-            .subject
-            .unwrap_or_else(|| crate::report::DEFAULT_SUBJECT.into()),
+        subject: raw.subject.unwrap_or_else(|| DEFAULT_SUBJECT.into()),
         outbox_dir: base.join(raw.outbox_dir.unwrap_or_else(|| "outbox".into())),
         smtp,
         sendmail_command: raw.sendmail.command,
@@ -272,8 +281,11 @@ fn smtp(s: RawSmtp, src: &Source<'_>, env: &Env) -> Result<SmtpConfig, ConfigErr
                         .into(),
                 )
             })?;
-            let value = env.get(var).ok_or_else(|| err("password_env", format!("the environment variable {var} is not set (it must hold the SMTP password)")))?;
-            Some(Secret(value.clone()))
+            // Read once, here; a variable that is not set matters only
+            // when something is to be sent (the transport says so then, and
+            // the messages stay pending): import, kpis, show and
+            // `run --no-send` never need it.
+            env.get(var).map(|value| Secret(value.clone()))
         }
     };
     Ok(SmtpConfig {
@@ -284,5 +296,6 @@ fn smtp(s: RawSmtp, src: &Source<'_>, env: &Env) -> Result<SmtpConfig, ConfigErr
         password_env: s.password_env,
         password,
         timeout: Duration::from_secs(s.timeout_secs.unwrap_or(30)),
+        final_reply_timeout: Duration::from_secs(s.final_reply_timeout_secs.unwrap_or(600)),
     })
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::error::{ConfigError, Source};
-use crate::ingest::schema::FileKind;
+use crate::sources::FileKind;
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -30,6 +30,8 @@ pub struct RawImport {
     filters: BTreeMap<String, Vec<String>>,
     stage_from: Option<RawStageFrom>,
     durations: BTreeMap<String, RawDuration>,
+    refunds: Option<String>,
+    merge_rows: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -86,6 +88,8 @@ impl RawImport {
             filters: table(base.filters, self.filters),
             stage_from: self.stage_from.or(base.stage_from),
             durations: table(base.durations, self.durations),
+            refunds: self.refunds.or(base.refunds),
+            merge_rows: self.merge_rows.or(base.merge_rows),
         }
     }
 }
@@ -149,7 +153,7 @@ pub struct ImportMapping {
     /// user stage (lowercased) → won / lost / open
     pub stages: BTreeMap<String, String>,
     /// None: detected from the file.
-    pub encoding: Option<crate::ingest::read::Encoding>,
+    pub encoding: Option<crate::sources::format::Encoding>,
     /// None: detected from the header line.
     pub delimiter: Option<u8>,
     /// Header rows: the first names the columns, the others are skipped
@@ -163,7 +167,7 @@ pub struct ImportMapping {
     /// The time zone of local timestamps in the file (None: the report's).
     pub timezone: Option<chrono_tz::Tz>,
     /// How decimals are written (default: `1234.56`, nothing else).
-    pub number_format: crate::ingest::values::NumberFormat,
+    pub number_format: crate::sources::values::NumberFormat,
     /// The preset this mapping starts from.
     pub preset: Option<String>,
     /// canonical column → the value of every row (when the file has none).
@@ -177,6 +181,13 @@ pub struct ImportMapping {
     pub stage_from: Option<StageFrom>,
     /// canonical timestamp → duration after another timestamp.
     pub durations: BTreeMap<String, DurationColumn>,
+    /// Orders: the header of a refunded amount; a positive one adds a
+    /// negative order `<id>:refund` on the same day.
+    pub refunds: Option<String>,
+    /// Customers: several rows per customer (one per subscription) are one
+    /// customer: the earliest acquired_on, the latest churned_on (none while
+    /// any row has none), the attributes of the latest-acquired row.
+    pub merge_rows: bool,
 }
 
 pub(super) fn check(
@@ -273,7 +284,7 @@ fn mapping(
     }
     let stages = stages(m.stages, &err)?;
     for (column, f) in &m.formats {
-        use crate::ingest::schema::ColumnType;
+        use crate::sources::ColumnType;
         match kind.columns().iter().find(|c| c.name == column) {
             Some(c) if matches!(c.ty, ColumnType::Date | ColumnType::Timestamp) => {}
             Some(_) => {
@@ -312,8 +323,8 @@ fn mapping(
         })?),
     };
     let number_format = match &m.number_format {
-        None => crate::ingest::values::NumberFormat::PLAIN,
-        Some(f) => crate::ingest::values::NumberFormat::parse(f).ok_or_else(|| {
+        None => crate::sources::values::NumberFormat::PLAIN,
+        Some(f) => crate::sources::values::NumberFormat::parse(f).ok_or_else(|| {
             err(
                 "number_format",
                 format!("'{f}' (write how 1234.56 looks in the file: \"1,234.56\", \"1.234,56\", \"1 234,56\", \"1'234.56\", \"1234,56\" or \"1234.56\")"),
@@ -334,7 +345,7 @@ fn mapping(
     }
     let encoding = match &m.encoding {
         None => None,
-        Some(e) => Some(crate::ingest::read::Encoding::parse(e).ok_or_else(|| {
+        Some(e) => Some(crate::sources::format::Encoding::parse(e).ok_or_else(|| {
             err(
                 "encoding",
                 format!("'{e}' (expected utf-8, utf-16, utf-16be or windows-1252; leave it out to detect it)"),
@@ -343,7 +354,7 @@ fn mapping(
     };
     let delimiter = match &m.delimiter {
         None => None,
-        Some(d) => Some(crate::ingest::read::parse_delimiter(d).ok_or_else(|| {
+        Some(d) => Some(crate::sources::format::parse_delimiter(d).ok_or_else(|| {
             err(
                 "delimiter",
                 format!(
@@ -423,7 +434,7 @@ fn mapping(
     };
     let mut durations = BTreeMap::new();
     for (target, d) in &m.durations {
-        use crate::ingest::schema::ColumnType;
+        use crate::sources::ColumnType;
         let is_ts = |c: &str| {
             kind.columns()
                 .iter()
@@ -463,6 +474,15 @@ fn mapping(
             },
         );
     }
+    if m.refunds.is_some() && kind != FileKind::Orders {
+        return Err(err("refunds", "refunds are only for orders".into()));
+    }
+    if m.merge_rows == Some(true) && kind != FileKind::Customers {
+        return Err(err(
+            "merge_rows",
+            "merging rows by id is only for customers".into(),
+        ));
+    }
     Ok(ImportMapping {
         file: m.file,
         columns,
@@ -482,6 +502,8 @@ fn mapping(
         filters,
         stage_from,
         durations,
+        refunds: m.refunds.as_deref().map(lower),
+        merge_rows: m.merge_rows.unwrap_or(false),
     })
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::error::{ConfigError, Source};
-use crate::kpi::catalogue::{self, Category, Direction, Unit};
+use crate::catalogue::{self, Category, Direction, Unit};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -53,7 +53,7 @@ pub struct CustomKpi {
 
 #[derive(Debug, Clone)]
 pub enum CustomBody {
-    Formula(crate::kpi::custom::Expr),
+    Formula(crate::formula::Expr),
     Sql(String),
 }
 
@@ -141,7 +141,7 @@ fn custom(id: &str, k: &RawKpi, section: &str, src: &Source<'_>) -> Result<Custo
     }
     let body = match (&k.formula, &k.sql) {
         (Some(f), None) => {
-            CustomBody::Formula(crate::kpi::custom::Expr::parse(f).map_err(|e| err("formula", e))?)
+            CustomBody::Formula(crate::formula::Expr::parse(f).map_err(|e| err("formula", e))?)
         }
         (None, Some(s)) => {
             let lower = s.trim_start().to_ascii_lowercase();

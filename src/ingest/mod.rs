@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::error::Failure;
+use crate::sources::Field;
 use crate::store::import::{Counts, ImportTx};
 use crate::store::Store;
 use rows::Layout;
@@ -61,6 +62,10 @@ pub struct FileSummary {
     pub close_dates_ignored: u64,
     /// Closed deals created after their close date.
     pub closed_before_created: u64,
+    /// Orders: refunds written as negative orders.
+    pub refunds: u64,
+    /// Customers: rows merged into an earlier row of the same customer.
+    pub merged: u64,
 }
 
 impl FileSummary {
@@ -159,6 +164,19 @@ impl FileSummary {
                         if self.closed_before_created == 1 { "its" } else { "their" }
                     ));
                 }
+                if self.refunds > 0 {
+                    s.push_str(&format!(
+                        "; {} refund{} written as negative orders",
+                        self.refunds,
+                        if self.refunds == 1 { "" } else { "s" }
+                    ));
+                }
+                if self.merged > 0 {
+                    s.push_str(&format!(
+                        "; {} rows merged into their customer's (earliest start, latest end)",
+                        self.merged
+                    ));
+                }
                 if let Some(f) = &self.format {
                     s.push_str(&format!("; {f}"));
                 }
@@ -187,6 +205,95 @@ struct Input {
     kind: FileKind,
     path: PathBuf,
     name: String,
+    /// Where it came from, for the ledger: the path, or `archive.zip/name`.
+    origin: String,
+}
+
+/// Folders unpacked from `.zip` archives; removed when the import ends,
+/// whatever its outcome.
+struct Unpacked(Vec<(PathBuf, PathBuf)>);
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        for (dir, _) in &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Unpacked {
+    /// The archive a path was unpacked from, and the entry's name.
+    fn origin(&self, path: &Path) -> String {
+        for (dir, archive) in &self.0 {
+            if let Ok(rest) = path.strip_prefix(dir) {
+                return format!("{}/{}", archive.display(), rest.display());
+            }
+        }
+        path.display().to_string()
+    }
+}
+
+/// The largest uncompressed archive read (a zip bomb is refused).
+const ZIP_LIMIT: u64 = 16 << 30;
+
+/// A `.zip` of CSV files is read as a folder: its `.csv` entries (by file
+/// name, whatever folder they sit in inside the archive) are unpacked into a
+/// temporary folder.
+fn unpack_zip(archive: &Path, unpacked: &mut Unpacked) -> Result<PathBuf, Failure> {
+    let shown = archive.display();
+    let bad = |e: &dyn std::fmt::Display| {
+        Failure::input(format!(
+            "{shown}: cannot read the zip archive: {e} (is it a complete .zip file?)"
+        ))
+    };
+    let file =
+        File::open(archive).map_err(|e| Failure::input(format!("{shown}: cannot open: {e}")))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| bad(&e))?;
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "scorecard-unzip-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
+    unpacked.0.push((dir.clone(), archive.to_path_buf()));
+    let mut total = 0u64;
+    let mut seen = BTreeSet::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| bad(&e))?;
+        if entry.is_dir() {
+            continue;
+        }
+        // Only the file name: nothing is written outside the folder.
+        let Some(name) = Path::new(entry.name())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+        else {
+            continue;
+        };
+        if !name.to_ascii_lowercase().ends_with(".csv") || name.starts_with("._") {
+            continue;
+        }
+        if !seen.insert(name.to_lowercase()) {
+            return Err(Failure::input(format!(
+                "{shown}: two entries are named {name} (unpack it and import the folders one by one)"
+            )));
+        }
+        total += entry.size();
+        if total > ZIP_LIMIT {
+            return Err(Failure::input(format!(
+                "{shown}: the archive unpacks to more than {} GiB (unpack it and import the folder)",
+                ZIP_LIMIT >> 30
+            )));
+        }
+        let target = dir.join(&name);
+        let mut out = File::create(&target)
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", target.display())))?;
+        std::io::copy(&mut std::io::Read::take(&mut entry, ZIP_LIMIT), &mut out)
+            .map_err(|e| bad(&e))?;
+    }
+    Ok(dir)
 }
 
 pub fn import(
@@ -197,7 +304,23 @@ pub fn import(
     now: DateTime<Utc>,
 ) -> Result<ImportReport> {
     let mut report = ImportReport::default();
-    let inputs = discover(paths, config, &mut report.warnings)?;
+    let mut unpacked = Unpacked(Vec::new());
+    let mut expanded = Vec::with_capacity(paths.len());
+    for path in paths {
+        let is_zip = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+            && path.is_file();
+        if is_zip {
+            expanded.push(unpack_zip(path, &mut unpacked)?);
+        } else {
+            expanded.push(path.clone());
+        }
+    }
+    let mut inputs = discover(&expanded, config, &mut report.warnings)?;
+    for input in &mut inputs {
+        input.origin = unpacked.origin(&input.path);
+    }
 
     // Hash first: a file identical to the latest import of its snapshot file
     // is skipped (A, B, then A again imports A again).
@@ -225,7 +348,7 @@ pub fn import(
     let mut touched = Touched::new(tx.cache_in_use());
     let imported_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for (input, scanned) in &todo {
-        let path = input.path.display().to_string();
+        let path = input.origin.clone();
         let snapshot_id =
             tx.add_snapshot(input.kind.key(), &path, &scanned.sha256, &imported_at)?;
         let summary = import_file(
@@ -299,6 +422,13 @@ fn discover(
                 })?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let kinds = kinds_of(&name);
+                if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".zip") {
+                    warnings.push(format!(
+                        "{}: ignored, a zip archive inside a folder (import the archive itself: scorecard import {})",
+                        entry.path().display(),
+                        entry.path().display()
+                    ));
+                }
                 if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".csv") {
                     let mut w = format!(
                         "{}: ignored, not a snapshot file (expected: {})",
@@ -315,6 +445,7 @@ fn discover(
                         kind,
                         path: entry.path(),
                         name: name.clone(),
+                        origin: String::new(),
                     });
                 }
             }
@@ -348,6 +479,7 @@ fn discover(
                     kind,
                     path: path.clone(),
                     name: name.clone(),
+                    origin: String::new(),
                 });
             }
         }
@@ -682,6 +814,39 @@ fn import_file(
 
     let mut extra_headers = mapping.header_rows.max(1) - 1;
     let mut writer = tx.writer(&table, opts.skip_invalid)?;
+    let mut merged: BTreeMap<String, Merged> = BTreeMap::new();
+    macro_rules! write_row {
+        ($row:ident, $line:expr, $raw:expr) => {
+        match writer.upsert(&$row, snapshot_id, $line, $raw)? {
+            rows::Upsert::Staged => {}
+            rows::Upsert::Inserted => {
+                summary.inserted += 1;
+                touched.add(input.kind, &$row.days);
+                if input.kind == FileKind::Customers && touched.active {
+                    tx.touch_customer(&$row.values[0])?;
+                }
+            }
+            rows::Upsert::Replaced {
+                old_days,
+                segments_changed,
+            } => {
+                summary.replaced += 1;
+                touched.add(input.kind, &$row.days);
+                touched.add(input.kind, &old_days);
+                if segments_changed && touched.active {
+                    tx.touch_customer(&$row.values[0])?;
+                }
+            }
+            rows::Upsert::Unchanged => summary.unchanged += 1,
+            rows::Upsert::Duplicate => {
+                let reason = format!("duplicate {} '{}': it appears on an earlier line of this file (ids must be unique)", table.pk_label(), $row.pk_text());
+                problems.add(name, $line, Some(layout.pk_column()), &reason);
+                problems.reject_raw(name, $line, &[reason], &$raw())?;
+                summary.rejected += 1;
+            }
+        }
+        };
+    }
     loop {
         let line = match source.next(&mut record) {
             Ok(None) => break,
@@ -714,15 +879,14 @@ fn import_file(
             summary.filter_columns.insert(column);
             continue;
         }
-        let parsed = ctx.parse(&layout, &record, format_bom(&source));
-        let row = match parsed {
-            Ok((row, notes)) => {
-                if let Some((raw, stage)) = notes.stage {
-                    *summary.stages.entry((stage, raw)).or_default() += 1;
+        let parsed = match ctx.check(&layout, &record, format_bom(&source)) {
+            Ok(p) => {
+                if let Some((raw, stage)) = &p.notes.stage {
+                    *summary.stages.entry((stage, raw.clone())).or_default() += 1;
                 }
-                summary.close_dates_ignored += u64::from(notes.close_date_ignored);
-                summary.closed_before_created += u64::from(notes.closed_before_created);
-                row
+                summary.close_dates_ignored += u64::from(p.notes.close_date_ignored);
+                summary.closed_before_created += u64::from(p.notes.closed_before_created);
+                p
             }
             Err(cell_errors) => {
                 let reasons: Vec<String> = cell_errors.iter().map(|e| e.reason.clone()).collect();
@@ -734,34 +898,53 @@ fn import_file(
                 continue;
             }
         };
-        match writer.upsert(&row, snapshot_id, line, || raw_record(&record))? {
-            rows::Upsert::Staged => {}
-            rows::Upsert::Inserted => {
-                summary.inserted += 1;
-                touched.add(input.kind, &row.days);
-                if input.kind == FileKind::Customers && touched.active {
-                    tx.touch_customer(&row.values[0])?;
+        if mapping.merge_rows {
+            // One customer over several rows (subscriptions): merged, then
+            // written after the last row.
+            let id = match &parsed.fields[0] {
+                Field::Text(t) => t.clone(),
+                _ => String::new(),
+            };
+            let raw = raw_record(&record);
+            match merged.get_mut(&id) {
+                Some(m) => {
+                    m.merge(parsed.fields, parsed.attributes);
+                    summary.merged += 1;
+                }
+                None => {
+                    merged.insert(
+                        id,
+                        Merged {
+                            fields: parsed.fields,
+                            attributes: parsed.attributes,
+                            line,
+                            raw,
+                        },
+                    );
                 }
             }
-            rows::Upsert::Replaced {
-                old_days,
-                segments_changed,
-            } => {
-                summary.replaced += 1;
-                touched.add(input.kind, &row.days);
-                touched.add(input.kind, &old_days);
-                if segments_changed && touched.active {
-                    tx.touch_customer(&row.values[0])?;
-                }
-            }
-            rows::Upsert::Unchanged => summary.unchanged += 1,
-            rows::Upsert::Duplicate => {
-                let reason = format!("duplicate {} '{}': it appears on an earlier line of this file (ids must be unique)", table.pk_label(), row.pk_text());
-                problems.add(name, line, Some(layout.pk_column()), &reason);
-                problems.reject_row(name, line, &[reason], &record)?;
-                summary.rejected += 1;
-            }
+            continue;
         }
+        let refund = parsed.refund.map(|amount| {
+            let mut fields = parsed.fields.clone();
+            if let Field::Text(id) = &fields[0] {
+                fields[0] = Field::Text(format!("{id}:refund"));
+            }
+            fields[3] = Field::Real(-amount);
+            fields
+        });
+        let row = ctx.row(&parsed.fields, parsed.attributes.clone());
+        write_row!(row, line, || raw_record(&record));
+        if let Some(fields) = refund {
+            summary.refunds += 1;
+            let row = ctx.row(&fields, parsed.attributes);
+            write_row!(row, line, || raw_record(&record));
+        }
+    }
+    for (_, m) in std::mem::take(&mut merged) {
+        let row = ctx.row(&m.fields, m.attributes);
+        let raw = m.raw;
+        write_row!(row, m.line, || raw.clone());
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -791,6 +974,38 @@ fn raw_record(record: &csv::ByteRecord) -> String {
     String::from_utf8_lossy(&raw.into_inner().unwrap_or_default())
         .trim_end()
         .to_string()
+}
+
+/// A customer over several rows (`merge_rows`), as merged so far; it is
+/// written with the line and text of its first row.
+struct Merged {
+    fields: Vec<Field>,
+    attributes: Vec<(String, String)>,
+    line: u64,
+    raw: String,
+}
+
+impl Merged {
+    /// The earliest acquired_on, the latest churned_on (none while any row
+    /// has none: a subscription still running), and the attributes of the
+    /// latest-acquired row (the current plan).
+    fn merge(&mut self, fields: Vec<Field>, attributes: Vec<(String, String)>) {
+        let date = |f: &Field| match f {
+            Field::Date(d) => Some(*d),
+            _ => None,
+        };
+        let (a_old, a_new) = (date(&self.fields[1]), date(&fields[1]));
+        if a_new >= a_old {
+            self.attributes = attributes;
+        }
+        if a_new < a_old {
+            self.fields[1] = fields[1].clone();
+        }
+        self.fields[2] = match (date(&self.fields[2]), date(&fields[2])) {
+            (Some(x), Some(y)) => Field::Date(x.max(y)),
+            _ => Field::Null,
+        };
+    }
 }
 
 /// The BOM bytes the reader skipped: offsets in messages count from the

@@ -9,7 +9,7 @@ pub use crate::sources::{CellError, RowNotes};
 pub use crate::store::tables::{Row, Upsert};
 
 use crate::config::{Config, ImportMapping};
-use crate::sources::{values, Cells, Extras, FileKind, RuleCtx, Table};
+use crate::sources::{values, Cells, Extras, Field, FileKind, RuleCtx, Table};
 
 /// Where each schema column sits in the file, and the attribute columns.
 #[derive(Debug)]
@@ -100,6 +100,9 @@ impl Layout {
             for h in [&sf.won, &sf.closed, &sf.lost].into_iter().flatten() {
                 wanted_extra.push((h.clone(), "stage_from"));
             }
+        }
+        if let Some(h) = &mapping.refunds {
+            wanted_extra.push((h.clone(), "refunds"));
         }
         let mut extra = BTreeMap::new();
         for (h, key) in &wanted_extra {
@@ -212,6 +215,17 @@ pub struct ParseCtx<'a> {
     pub config: &'a Config,
 }
 
+/// One record checked by its file's rules, before it is laid out for its
+/// table.
+#[derive(Debug)]
+pub struct Parsed {
+    pub fields: Vec<Field>,
+    pub attributes: Vec<(String, String)>,
+    pub notes: RowNotes,
+    /// Orders with `refunds`: the refunded amount, when positive.
+    pub refund: Option<f64>,
+}
+
 impl ParseCtx<'_> {
     /// Checks one record by its file's rules and lays it out for its table.
     /// `bom`: the bytes of a byte-order mark the reader skipped (offsets in
@@ -222,6 +236,29 @@ impl ParseCtx<'_> {
         record: &csv::ByteRecord,
         bom: u64,
     ) -> Result<(Row, RowNotes), Vec<CellError>> {
+        let p = self.check(layout, record, bom)?;
+        Ok((self.row(&p.fields, p.attributes), p.notes))
+    }
+
+    /// Lays checked fields out as a row of the table.
+    pub fn row(&self, fields: &[Field], attributes: Vec<(String, String)>) -> Row {
+        let (values, days) = self.table.values(fields, self.config.report.timezone);
+        let hash = row_hash(&values, &attributes);
+        Row {
+            values,
+            days,
+            attributes,
+            hash,
+        }
+    }
+
+    /// Checks one record by its file's rules.
+    pub fn check(
+        &self,
+        layout: &Layout,
+        record: &csv::ByteRecord,
+        bom: u64,
+    ) -> Result<Parsed, Vec<CellError>> {
         if record.len() != layout.width {
             return Err(vec![CellError {
                 column: None,
@@ -241,7 +278,7 @@ impl ParseCtx<'_> {
             &layout.extras,
         );
         let known_kpi = |k: &str| {
-            crate::kpi::catalogue::is_known_static(k)
+            crate::catalogue::is_known_static(k)
                 || self.config.custom_kpis.iter().any(|ck| ck.id == k)
         };
         let m = self.mapping;
@@ -277,21 +314,27 @@ impl ParseCtx<'_> {
                 ),
             }
         }
+        let mut refund = None;
+        if let Some(h) = &m.refunds {
+            let (pos, cell) = c.extra(h, "refunds");
+            if let Some(cell) = cell {
+                match values::parse_number(cell, m.number_format) {
+                    Ok(v) if v > 0.0 => refund = Some(v),
+                    Ok(_) => {}
+                    Err(reason) => c.fail(pos, "refunds", format!("'{h}': {reason}")),
+                }
+            }
+        }
         if !c.errors.is_empty() {
             return Err(c.errors);
         }
-        let (values, days) = self.table.values(&fields, tz);
-        let hash = row_hash(&values, &attributes);
         let notes = std::mem::take(&mut c.notes);
-        Ok((
-            Row {
-                values,
-                days,
-                attributes,
-                hash,
-            },
+        Ok(Parsed {
+            fields,
+            attributes,
             notes,
-        ))
+            refund,
+        })
     }
 }
 

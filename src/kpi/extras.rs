@@ -4,8 +4,8 @@ use anyhow::Result;
 use rusqlite::params;
 
 use crate::config::Config;
+use crate::model::{Comment, DataQuality, FileQuality};
 use crate::period::{self, Period};
-use crate::report::view::{Comment, DataQuality, FileQuality};
 use crate::sources::FileKind;
 use crate::store::Store;
 

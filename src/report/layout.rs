@@ -99,15 +99,7 @@ pub fn summary(p: Period, rows: &[Compared], currency: &str) -> PeriodSummary {
                 .current
                 .value
                 .map(|v| {
-                    let refs: Vec<f64> = [
-                        r.target_spec.target,
-                        r.target_spec.stretch,
-                        r.target_spec.floor,
-                        r.industry.as_ref().map(|c| c.value),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .collect();
+                    let refs = super::view::references(r);
                     super::format::value_against(v, &refs, r.info.unit, currency)
                 })
                 .unwrap_or_else(|| "n/a".into());

@@ -28,10 +28,9 @@ pub use templates::BUILTIN_TEMPLATES;
 
 const BUILTIN_PREFIX: &str = "__builtin/";
 
-/// The default `[email] subject`: the segment, the title and period, and a
-/// headline figure ("EMEA · Weekly CRM scorecard 2026-W48 · NPS 22.9 ▼, 2 KPIs
-/// off track").
-pub const DEFAULT_SUBJECT: &str = "{% if segment_name %}{{ segment_name }} · {% endif %}{{ title }} {{ period.id }} · {% if subject_figure %}{{ subject_figure }}, {% endif %}{{ off_track_phrase }}";
+/// The default `[email] subject` is a configuration default (config reads
+/// no stage after it).
+pub use crate::config::DEFAULT_SUBJECT;
 
 pub struct Renderer {
     tera: Tera,

@@ -51,34 +51,8 @@ pub const BREAKDOWN: [&str; 7] = [
     "win_rate",
 ];
 
-/// A survey comment for the voice-of-the-customer section (untrusted text).
-#[derive(Debug, Clone, Serialize)]
-pub struct Comment {
-    pub date: String,
-    pub kind: String,
-    pub score: i64,
-    pub text: String,
-    /// The segment keys of the respondent ("region=EMEA", …).
-    pub segments: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FileQuality {
-    pub file: String,
-    pub last_import: String,
-    pub rows: u64,
-    pub rejected: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct DataQuality {
-    pub files: Vec<FileQuality>,
-    pub never_imported: Vec<String>,
-    /// (file, records of the period whose customer is unknown)
-    pub unknown_customers: Vec<(String, u64)>,
-    /// Sentences: sources with no rows in the period.
-    pub stale: Vec<String>,
-}
+// What the store says beside the KPIs: a leaf type, read by `kpi::extras`.
+pub use crate::model::{Comment, DataQuality, FileQuality};
 
 pub struct ReportInput<'a> {
     pub title: &'a str,
@@ -344,6 +318,21 @@ pub fn period_label(p: Period) -> String {
     )
 }
 
+/// Everything a KPI's status is judged against (target, stretch, floor,
+/// benchmark): its value must not read the same as one of them when it
+/// differs ([`format::value_against`]).
+pub fn references(r: &Compared) -> Vec<f64> {
+    [
+        r.target_spec.target,
+        r.target_spec.stretch,
+        r.target_spec.floor,
+        r.industry.as_ref().map(|c| c.value),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::Result<RowView> {
     let unit = r.info.unit;
     let fmt = |v: Option<f64>| {
@@ -367,17 +356,7 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
         },
         None => String::new(),
     };
-    // Everything the status is judged against: the value must not read the
-    // same as one of them when it differs.
-    let references: Vec<f64> = [
-        r.target_spec.target,
-        r.target_spec.stretch,
-        r.target_spec.floor,
-        r.industry.as_ref().map(|c| c.value),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let references = references(r);
     let sparkline = if with_sparkline {
         charts::sparkline_svg(&r.history, r.usual)?.unwrap_or_default()
     } else {

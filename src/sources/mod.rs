@@ -13,6 +13,7 @@ mod activities;
 pub mod cells;
 mod customers;
 mod deals;
+pub mod format;
 mod measures;
 mod orders;
 mod spend;
@@ -202,6 +203,20 @@ impl FileKind {
     pub fn table(self) -> Table {
         Table::of(self)
     }
+}
+
+/// `(table, day column)` of every day column of the tables whose rows belong
+/// to a customer's segment.
+pub fn customer_linked_days() -> Vec<(&'static str, String)> {
+    FileKind::ALL
+        .into_iter()
+        .map(FileKind::table)
+        .filter(Table::customer_linked)
+        .flat_map(|t| {
+            let name = t.name;
+            t.day_columns.into_iter().map(move |d| (name, d))
+        })
+        .collect()
 }
 
 impl fmt::Display for FileKind {
@@ -608,7 +623,7 @@ mod tests {
             FileKind::by_report_rank(),
             [Orders, Tickets, Surveys, Deals, Activities]
         );
-        let linked = crate::store::tables::customer_linked();
+        let linked = customer_linked_days();
         let linked: Vec<(&str, &str)> = linked.iter().map(|(t, d)| (*t, d.as_str())).collect();
         assert_eq!(
             linked,

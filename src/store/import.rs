@@ -221,7 +221,10 @@ impl ImportTx<'_> {
             [],
             |r| r.get(0),
         )?;
-        for (table, day) in tables::customer_linked().iter().filter(|_| any) {
+        for (table, day) in crate::sources::customer_linked_days()
+            .iter()
+            .filter(|_| any)
+        {
             let sql = format!(
                 "SELECT DISTINCT t.{day} FROM {touched} c CROSS JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
             );

@@ -467,11 +467,11 @@ mod tests {
                 Some(&b"bytes"[..])
             );
             // The rest of the ledger's life: due, sent, counted.
-            let due = s.sends().due(false).unwrap();
+            let due = s.sends().due(false, false).unwrap();
             assert_eq!(due.len(), 1);
             s.sends().mark_sent(due[0].id, 1, now, None).unwrap();
             assert_eq!(s.sends().count("sent").unwrap(), 1);
-            assert!(s.sends().due(true).unwrap().is_empty());
+            assert!(s.sends().due(true, true).unwrap().is_empty());
             assert_eq!(
                 s.sends().fates("weekly", "2026-W47").unwrap()[0].state,
                 "sent"

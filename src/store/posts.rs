@@ -8,7 +8,8 @@
 //! `failed` (a 4xx other than 429, with the reason) or back to `pending` (a
 //! 429, a 5xx or an unreachable server once the attempts of a run are
 //! spent). A row found `in_flight` by the next call was being posted when a
-//! run died: it becomes `uncertain`, which only `send --retry` posts again.
+//! run died: it becomes `uncertain`, which only `send --resend-uncertain`
+//! posts again.
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -187,20 +188,21 @@ impl Posts<'_> {
             .conn
             .prepare_cached(
                 "UPDATE posts SET state = 'uncertain',
-                        last_error = 'a run stopped while posting this, so whether the channel got it is unknown; `scorecard send --retry` posts it again'
+                        last_error = 'a run stopped while posting this, so whether the channel got it is unknown; `scorecard send --resend-uncertain` posts it again'
                  WHERE state = 'in_flight'",
             )?
             .execute([])?)
     }
 
-    /// The posts to send: pending ones, and failed and uncertain ones with
-    /// `retry_failed`.
-    pub fn due(&self, retry_failed: bool) -> Result<Vec<DuePost>> {
+    /// The posts to send: pending ones, failed ones with `retry_failed`,
+    /// uncertain ones with `resend_uncertain`.
+    pub fn due(&self, retry_failed: bool, resend_uncertain: bool) -> Result<Vec<DuePost>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, period, kind, target, segment, state, attempts FROM posts
-             WHERE state = 'pending' OR (?1 AND state IN ('failed', 'uncertain')) ORDER BY id",
+             WHERE state = 'pending' OR (?1 AND state = 'failed') OR (?2 AND state = 'uncertain')
+             ORDER BY id",
         )?;
-        let rows = stmt.query_map([retry_failed], |r| {
+        let rows = stmt.query_map(params![retry_failed, resend_uncertain], |r| {
             Ok(DuePost {
                 id: r.get(0)?,
                 period: r.get(1)?,
@@ -337,13 +339,14 @@ mod tests {
         assert_eq!(existing.state, "pending");
         // The same key twice is refused by the store itself.
         assert!(posts.insert(&row("h1", b"{}"), now).is_err());
-        assert_eq!(posts.due(false).unwrap().len(), 1);
+        assert_eq!(posts.due(false, false).unwrap().len(), 1);
         posts.mark_in_flight(existing.id).unwrap();
-        assert!(posts.due(false).unwrap().is_empty());
-        // A run that died mid-request leaves it uncertain: only --retry.
+        assert!(posts.due(false, false).unwrap().is_empty());
+        // A run that died mid-request leaves it uncertain: only
+        // --resend-uncertain posts it again.
         assert_eq!(posts.mark_interrupted().unwrap(), 1);
-        assert!(posts.due(false).unwrap().is_empty());
-        assert_eq!(posts.due(true).unwrap().len(), 1);
+        assert!(posts.due(true, false).unwrap().is_empty());
+        assert_eq!(posts.due(false, true).unwrap().len(), 1);
         posts.mark_sent(existing.id, 2, 200, now).unwrap();
         let fate = posts.fate(existing.id).unwrap();
         assert_eq!(

@@ -6,21 +6,7 @@
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
-use crate::sources::{FileKind, Table};
-
-/// `(table, day column)` of every day column of the tables whose rows belong
-/// to a customer's segment.
-pub fn customer_linked() -> Vec<(&'static str, String)> {
-    FileKind::ALL
-        .into_iter()
-        .map(FileKind::table)
-        .filter(Table::customer_linked)
-        .flat_map(|t| {
-            let name = t.name;
-            t.day_columns.into_iter().map(move |d| (name, d))
-        })
-        .collect()
-}
+use crate::sources::Table;
 
 /// A validated row: values in table column order, the day numbers that tie it
 /// to periods, and its segment attributes.

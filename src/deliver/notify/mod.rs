@@ -51,8 +51,10 @@ pub struct PostReport {
     pub pending: usize,
     /// Marked failed by this call.
     pub failed: usize,
-    /// Found interrupted mid-request by an earlier run (`send --retry`).
+    /// Uncertain in the ledger and not resent (`send --resend-uncertain`).
     pub uncertain: usize,
+    /// Found interrupted mid-request by an earlier run, by this call.
+    pub uncertain_new: usize,
     /// One per post this call tried or passed over, in ledger order.
     pub fates: Vec<PostFate>,
     /// Failed earlier and not retried (`scorecard send --retry` retries them).
@@ -91,8 +93,23 @@ pub fn outgoing(
     (out, warnings)
 }
 
-/// The run's handover of the posts, as [`super::hand_over`] does the emails:
-/// queue and post, preview, or keep.
+/// Queues one archived period's posts as `how` says, inside the caller's
+/// transaction (the one that records the period as archived), as
+/// [`super::queue_for`] does the emails.
+pub fn queue_for(
+    store: &Store,
+    outgoing: &[OutgoingPost],
+    now: DateTime<Utc>,
+    how: super::Handover,
+) -> Result<usize> {
+    match how {
+        super::Handover::Send { force } => queue(store, outgoing, now, force),
+        super::Handover::Preview | super::Handover::Keep => Ok(0),
+    }
+}
+
+/// The run's handover of the posts, as [`super::hand_over`] does the
+/// emails: post what the ledger holds pending, or preview `outgoing`.
 pub fn hand_over(
     store: &Store,
     config: &Config,
@@ -109,13 +126,13 @@ pub fn hand_over(
                 .len();
         }
         super::Handover::Send { .. } if config.notify.is_empty() => {}
-        super::Handover::Send { force } => {
-            enqueue(store, outgoing, now, force).context("queueing the posts")?;
-            let report =
-                send_pending(store, config, now, false).context("posting to the webhooks")?;
+        super::Handover::Send { .. } => {
+            let report = send_pending(store, config, now, false, false)
+                .context("posting to the webhooks")?;
             handed.sent = report.sent;
             handed.pending = report.pending;
             handed.failed = report.failed;
+            handed.uncertain_new = report.uncertain_new;
         }
     }
     Ok(handed)
@@ -130,6 +147,19 @@ pub fn enqueue(
     force: bool,
 ) -> Result<usize> {
     let tx = store.begin()?;
+    let queued = queue(store, outgoing, now, force)?;
+    tx.commit()
+        .context("cannot record the queued posts in the store")?;
+    Ok(queued)
+}
+
+/// [`enqueue`] inside the caller's transaction.
+fn queue(
+    store: &Store,
+    outgoing: &[OutgoingPost],
+    now: DateTime<Utc>,
+    force: bool,
+) -> Result<usize> {
     let ledger = store.posts();
     let mut queued = 0;
     for o in outgoing {
@@ -165,24 +195,25 @@ pub fn enqueue(
         }
         queued += 1;
     }
-    tx.commit()
-        .context("cannot record the queued posts in the store")?;
     Ok(queued)
 }
 
-/// Posts what is pending (and, with `retry_failed`, what failed or is
-/// uncertain). Each outcome is written to the ledger as soon as it is known;
+/// Posts what is pending (and, with `retry_failed`, what failed; with
+/// `resend_uncertain`, what is uncertain). Each outcome is written to the ledger as soon as it is known;
 /// a row is marked `in_flight` before its request, so a run killed
-/// mid-request leaves it `uncertain` rather than posting it twice.
+/// mid-request leaves it `uncertain` rather than posting it twice
+/// (`send --resend-uncertain` posts it again).
 pub fn send_pending(
     store: &Store,
     config: &Config,
     now: DateTime<Utc>,
     retry_failed: bool,
+    resend_uncertain: bool,
 ) -> Result<PostReport> {
     let ledger = store.posts();
     let mut report = PostReport::default();
     let interrupted = ledger.mark_interrupted()?;
+    report.uncertain_new = interrupted;
     if interrupted > 0 {
         warn!(
             posts = interrupted,
@@ -191,11 +222,13 @@ pub fn send_pending(
     }
     if !retry_failed {
         report.failed_earlier = ledger.count("failed")?;
+    }
+    if !resend_uncertain {
         report.uncertain = ledger.count("uncertain")?;
     }
     // Targets that cannot be posted to in this call, with the reason.
     let mut stopped: HashMap<String, String> = HashMap::new();
-    for row in ledger.due(retry_failed)? {
+    for row in ledger.due(retry_failed, resend_uncertain)? {
         let fate = post_one(store, config, &row, now, &mut stopped)?;
         report.fates.push(fate);
     }
