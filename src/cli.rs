@@ -76,6 +76,10 @@ pub enum Command {
         /// Import the valid rows and write rejected rows to a rejects CSV next to the store.
         #[arg(long)]
         skip_invalid: bool,
+        /// The instant the files' data is known up to (RFC 3339, e.g.
+        /// 2026-11-30T00:00:00Z); default: the latest instant in each file.
+        #[arg(long, value_name = "TIMESTAMP")]
+        as_of: Option<String>,
     },
     /// Compute, render, archive and email the scorecard of a period.
     Run(RunArgs),

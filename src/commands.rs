@@ -67,8 +67,20 @@ pub fn import(
     env: &Env,
     paths: &[PathBuf],
     skip_invalid: bool,
+    as_of: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<u8> {
+    let as_of = as_of
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    Failure::usage(format!(
+                        "--as-of {t:?}: not an RFC 3339 instant ({e}); write e.g. 2026-11-30T00:00:00Z"
+                    ))
+                })
+        })
+        .transpose()?;
     let config = Config::load(&cli.config, env)?;
     let _lock =
         lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("import", now))?;
@@ -77,6 +89,7 @@ pub fn import(
         let mut store = Store::open_at(&config.store)?;
         let opts = ImportOptions {
             skip_invalid,
+            as_of,
             progress: std::io::stderr().is_terminal() && !cli.quiet,
         };
         ingest::import(&mut store, &config, paths, &opts, now)
@@ -437,7 +450,12 @@ pub fn show(
         let scoped: Vec<_> = mine.into_iter().cloned().collect();
         print!(
             "{}",
-            report::data::kpis_json(p, config.report.timezone.name(), &scoped)
+            report::data::kpis_json(
+                p,
+                config.report.timezone.name(),
+                &scoped,
+                &crate::kpi::extras::as_of(&store)?
+            )
         );
         return Ok(code::OK);
     }

@@ -64,7 +64,16 @@ pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
         Command::Import {
             paths,
             skip_invalid,
-        } => commands::import(&out, &cli, &env, paths, *skip_invalid, now)?,
+            as_of,
+        } => commands::import(
+            &out,
+            &cli,
+            &env,
+            paths,
+            *skip_invalid,
+            as_of.as_deref(),
+            now,
+        )?,
         Command::Run(args) => commands::run(&out, &cli, &env, args, now)?,
         Command::Send {
             retry,

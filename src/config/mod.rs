@@ -59,6 +59,7 @@ struct RawConfig {
 #[serde(default, deny_unknown_fields)]
 struct RawService {
     first_response_sla_hours: Option<f64>,
+    resolution_hours: Option<f64>,
 }
 
 /// `[run]`: how long a run waits for another one's lock.
@@ -82,6 +83,8 @@ pub struct Config {
     pub benchmarks: Vec<Benchmark>,
     pub industry: Option<String>,
     pub sla_hours: f64,
+    /// `[service] resolution_hours`: the resolution window (kpis.md).
+    pub resolution_hours: f64,
     pub targets: BTreeMap<String, Target>,
     pub custom_kpis: Vec<CustomKpi>,
     pub activity_categories: BTreeMap<String, Category>,
@@ -316,6 +319,14 @@ fn check(
             "must be a positive number of hours",
         ));
     }
+    let resolution_hours = raw.service.resolution_hours.unwrap_or(72.0);
+    if !(resolution_hours.is_finite() && resolution_hours > 0.0) {
+        return Err(src.invalid(
+            "service",
+            "resolution_hours",
+            "must be a positive number of hours",
+        ));
+    }
     let (targets, custom_kpis) = kpi::check(&raw.kpi, src)?;
     let activity_categories = activities::check(raw.activities, src)?;
     let objectives = kpi::objectives(raw.objective, &custom_kpis, src)?;
@@ -328,9 +339,10 @@ fn check(
     let compute_fingerprint = {
         let mut h = Sha256::new();
         h.update(format!(
-            "{}|{}|{:?}",
+            "{}|{}|{}|{:?}",
             report.timezone.name(),
             sla_hours,
+            resolution_hours,
             report.segments
         ));
         hex::encode(&h.finalize()[..8])
@@ -347,6 +359,7 @@ fn check(
         benchmarks,
         industry,
         sla_hours,
+        resolution_hours,
         targets,
         custom_kpis,
         activity_categories,

@@ -83,11 +83,16 @@ pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
 /// Makes sure every period is in the cache, computing the missing ones in one
 /// set-based pass.
 pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<CacheStats> {
-    let fingerprint = cache_fingerprint(store, config)?;
+    let base = cache_fingerprint(store, config)?;
+    let as_of = tickets_as_of(store)?;
+    let fingerprint = |p: Period| match as_of {
+        Some(t) if windows_open(p, t, config) => format!("{base}:as_of={t}"),
+        _ => base.clone(),
+    };
     let mut missing = Vec::new();
     let mut stats = CacheStats::default();
     for p in periods {
-        if store.cached_fingerprint(*p)?.as_deref() == Some(fingerprint.as_str()) {
+        if store.cached_fingerprint(*p)?.as_deref() == Some(fingerprint(*p).as_str()) {
             stats.cached += 1;
         } else {
             missing.push(*p);
@@ -99,9 +104,30 @@ pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<
         return Ok(stats);
     }
     let values = compute(store, config, &missing)?;
-    store.save_kpis(&values, &fingerprint)?;
-    stats.computed = values.keys().map(|p| p.id()).collect();
+    // Periods whose ticket windows were still open at the as-of are cached
+    // with it: a later as-of (an import that matures them) recomputes them.
+    let mut groups: BTreeMap<String, BTreeMap<Period, PeriodValues>> = BTreeMap::new();
+    for (p, v) in values {
+        groups.entry(fingerprint(p)).or_default().insert(p, v);
+    }
+    for (fp, values) in &groups {
+        store.save_kpis(values, fp)?;
+        stats.computed.extend(values.keys().map(|p| p.id()));
+    }
+    stats.computed.sort();
     Ok(stats)
+}
+
+/// Whether a ticket of `p` can still be inside its window at `as_of` (ms):
+/// the period's last local day ends at most 14 h after its UTC end (the
+/// widest time-zone offset), and the longest window is the larger of the
+/// SLA and the resolution window.
+fn windows_open(p: Period, as_of: i64, config: &Config) -> bool {
+    const MS_PER_DAY: i64 = 86_400_000;
+    let epoch = crate::period::day_number(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap());
+    let end = (p.end_day() - epoch) * MS_PER_DAY + 14 * 3_600_000;
+    let window = (config.sla_hours.max(config.resolution_hours) * 3_600_000.0).ceil() as i64;
+    as_of < end + window
 }
 
 /// The cache key: the settings that shape figures, plus the activity kinds
@@ -157,6 +183,11 @@ struct Acc {
     within_sla: u64,
     resolved: u64,
     resolution_ms: i64,
+    // tickets read one by one (SQLite): what is known of each one's first
+    // response and resolution at the data's as-of (kpis.md "Tickets and the
+    // data's as-of")
+    response: Vec<stats::Outcome>,
+    resolution: Vec<stats::Outcome>,
     // surveys
     nps_n: u64,
     promoters: u64,
@@ -362,7 +393,7 @@ pub fn compute(
         customers_into(store, &mut grid, hi)?;
         orders_into(store, &mut grid, lo, hi)?;
         deals_into(store, &mut grid, lo, hi)?;
-        tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
+        tickets_into(store, &mut grid, lo, hi, tickets_as_of(store)?)?;
         surveys_into(store, &mut grid, lo, hi)?;
         spend_into(store, &mut grid, lo, hi, &spend_attrs)?;
         activities_into(store, &mut grid, lo, hi, &kinds)?;
@@ -372,6 +403,9 @@ pub fn compute(
         imported: &imported,
         spend_attrs: &spend_attrs,
         kinds: &kinds,
+        sla_hours: config.sla_hours,
+        resolution_hours: config.resolution_hours,
+        per_ticket: !store.is_postgres(),
     };
     // The whole business is always listed, even when empty.
     let whole = grid.key(WHOLE);
@@ -605,29 +639,50 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     Ok(())
 }
 
-fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64) -> Result<()> {
-    let columns = "first_response_at - opened_at, resolved_at - opened_at";
+/// The instant (ms) the tickets' data is known up to: the as-of recorded by
+/// the last import of tickets.csv, else the latest instant in the table.
+fn tickets_as_of(store: &Store) -> Result<Option<i64>> {
+    let key = crate::ingest::as_of_key(FileKind::Tickets);
+    if let Some(t) = store.meta(&key)? {
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&t) {
+            return Ok(Some(t.timestamp_millis()));
+        }
+    }
+    Ok(store
+        .latest_values(
+            "tickets",
+            &["opened_at", "first_response_at", "resolved_at"],
+        )?
+        .into_iter()
+        .flatten()
+        .max())
+}
+
+fn tickets_into(
+    store: &Store,
+    grid: &mut Grid,
+    lo: i64,
+    hi: i64,
+    as_of: Option<i64>,
+) -> Result<()> {
+    let columns = "opened_at, first_response_at, resolved_at";
     let mut stmt = dated_rows(store, FileKind::Tickets, columns, lo, hi)?;
-    // Instants are milliseconds; whole seconds give the same figures as
-    // before (every division below is exact for them).
-    let sla_ms = sla_hours * 3_600_000.0;
+    const MS_PER_HOUR: f64 = 3_600_000.0;
+    let as_of = as_of.unwrap_or(i64::MAX);
+    // An event after the as-of has not happened yet as far as the data goes.
+    let outcome = |opened: i64, at: Option<i64>| match at {
+        Some(t) if t <= as_of => stats::Outcome::Happened((t - opened) as f64 / MS_PER_HOUR),
+        _ => stats::Outcome::Open((as_of.saturating_sub(opened)).max(0) as f64 / MS_PER_HOUR),
+    };
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let response: Option<i64> = r.get(2)?;
-        let resolution: Option<i64> = r.get(3)?;
+        let opened: i64 = r.get(2)?;
+        let response = outcome(opened, r.get(3)?);
+        let resolution = outcome(opened, r.get(4)?);
         grid.add(r.get(0)?, text(r, 1)?, |acc| {
             acc.tickets += 1;
-            if let Some(ms) = response {
-                acc.response_ms.push(u64::try_from(ms).unwrap_or(0));
-                acc.response_sum_ms += ms;
-                if ms as f64 <= sla_ms {
-                    acc.within_sla += 1;
-                }
-            }
-            if let Some(ms) = resolution {
-                acc.resolved += 1;
-                acc.resolution_ms += ms;
-            }
+            acc.response.push(response);
+            acc.resolution.push(resolution);
         });
     }
     Ok(())
@@ -748,6 +803,10 @@ struct FormulaCtx<'a> {
     imported: &'a BTreeSet<String>,
     spend_attrs: &'a BTreeSet<String>,
     kinds: &'a [String],
+    sla_hours: f64,
+    resolution_hours: f64,
+    /// Tickets were read one by one (SQLite), not grouped in the database.
+    per_ticket: bool,
 }
 
 /// Why a KPI is null when its file was never imported.
@@ -775,6 +834,96 @@ fn ratio(num: f64, den: f64, reason: &str) -> KpiValue {
     }
 }
 
+/// A ticket rate "the event within `horizon` hours" (kpis.md "Tickets and
+/// the data's as-of"): the Kaplan–Meier share within the horizon, which is
+/// within / decided when nothing is pending; n = decided, with the pending
+/// count; the Wilson interval and standard error on n.
+fn within_rate(outcomes: &[stats::Outcome], horizon: f64) -> KpiValue {
+    let d = stats::decided_within(outcomes, horizon);
+    if d.decided == 0 {
+        let reason = if d.pending > 0 {
+            "every ticket of the period is still inside its window"
+        } else {
+            "no tickets opened in the period"
+        };
+        let mut v = KpiValue::null(reason).with_n(Some(0));
+        v.pending = Some(d.pending);
+        return v;
+    }
+    // Nothing pending: the plain formula, exactly (no product-limit rounding).
+    let q = if d.pending == 0 {
+        d.within as f64 / d.decided as f64
+    } else {
+        stats::Incidence::new(outcomes, horizon)
+            .within()
+            .unwrap_or(0.0)
+    };
+    let n = d.decided as f64;
+    KpiValue {
+        value: Some(100.0 * q),
+        n: Some(d.decided),
+        ci95: stats::wilson(q * n, n),
+        se: stats::proportion_se(q, n),
+        reason: None,
+        pending: Some(d.pending),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Duration {
+    Mean,
+    Median,
+}
+
+/// A ticket duration in hours over the tickets whose event came within the
+/// horizon, from the Kaplan–Meier estimate (the plain mean or median when
+/// nothing is pending); n = those events, with the pending count.
+fn duration(outcomes: &[stats::Outcome], horizon: f64, which: Duration, verb: &str) -> KpiValue {
+    let d = stats::decided_within(outcomes, horizon);
+    let value = if d.pending == 0 {
+        // Nothing pending: the plain mean and median, exactly.
+        let mut xs: Vec<f64> = outcomes
+            .iter()
+            .filter_map(|o| match *o {
+                stats::Outcome::Happened(t) if t <= horizon => Some(t),
+                _ => None,
+            })
+            .collect();
+        xs.sort_by(f64::total_cmp);
+        match which {
+            Duration::Mean => (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64),
+            Duration::Median => stats::median_of_sorted(&xs),
+        }
+    } else {
+        let km = stats::Incidence::new(outcomes, horizon);
+        match which {
+            Duration::Mean => km.mean(),
+            Duration::Median => km.median(),
+        }
+    };
+    let mut v = match value {
+        Some(h) => KpiValue::of(h),
+        None => KpiValue::null(format!(
+            "no tickets opened in the period {verb} within {} h",
+            format::hours(horizon)
+        )),
+    }
+    .with_n(Some(d.within));
+    v.pending = Some(d.pending);
+    v
+}
+
+mod format {
+    /// 72 → "72", 1.5 → "1.5".
+    pub fn hours(h: f64) -> String {
+        if h.fract() == 0.0 {
+            format!("{h:.0}")
+        } else {
+            format!("{h}")
+        }
+    }
+}
+
 /// A proportion KPI on 0..100 with its Wilson interval and standard error.
 fn proportion(successes: u64, n: u64, reason: &str) -> KpiValue {
     if n == 0 {
@@ -787,6 +936,7 @@ fn proportion(successes: u64, n: u64, reason: &str) -> KpiValue {
         ci95: stats::wilson(k, n_f),
         se: stats::proportion_se(k / n_f, n_f),
         reason: None,
+        pending: None,
     }
 }
 
@@ -967,7 +1117,26 @@ impl FormulaCtx<'_> {
         }
 
         // Service.
-        if has(FileKind::Tickets) {
+        if has(FileKind::Tickets) && self.per_ticket {
+            // Tickets read one by one: decided / pending at the data's as-of.
+            let (sla, window) = (self.sla_hours, self.resolution_hours);
+            put!("tickets_opened", KpiValue::of(a.tickets as f64));
+            put!(
+                "avg_first_response_hours",
+                duration(&a.response, window, Duration::Mean, "answered")
+            );
+            put!(
+                "median_first_response_hours",
+                duration(&a.response, window, Duration::Median, "answered")
+            );
+            put!("first_response_sla_rate", within_rate(&a.response, sla));
+            put!(
+                "avg_resolution_hours",
+                duration(&a.resolution, window, Duration::Mean, "resolved")
+            );
+            put!("resolution_rate", within_rate(&a.resolution, window));
+        } else if has(FileKind::Tickets) {
+            // Grouped in PostgreSQL: the plain formulas (no as-of yet).
             let answered =
                 a.response_ms.len() as u64 + a.response_hist.iter().map(|(_, n)| n).sum::<u64>();
             let response_sum = a.response_sum_ms as f64 / 1000.0 / 3600.0;
@@ -1031,6 +1200,7 @@ impl FormulaCtx<'_> {
                         ci95: stats::nps_interval(p, d, n),
                         se: stats::nps_se(p, d, n),
                         reason: None,
+                        pending: None,
                     }
                 },
             );

@@ -365,6 +365,21 @@ impl Store {
             .optional()?)
     }
 
+    /// The latest value of each of `columns` (static names from the source
+    /// descriptions) in `table`, None where the table has none.
+    pub fn latest_values(&self, table: &str, columns: &[&str]) -> Result<Vec<Option<i64>>> {
+        if columns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = columns.iter().map(|c| format!("max({c})")).collect();
+        let sql = format!("SELECT {} FROM {table}", list.join(", "));
+        Ok(self.conn.query_row(&sql, [], |r| {
+            (0..columns.len())
+                .map(|i| r.get::<_, Option<i64>>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?)
+    }
+
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn
             .prepare_cached("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
