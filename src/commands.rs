@@ -16,7 +16,8 @@ use crate::period::{self, Cadence, Period};
 use crate::plan::Plan;
 use crate::run::{self, RunContext, RunOptions, Selection};
 use crate::store::{Location, Store};
-use crate::{compare, compute, deliver, lock, report};
+use crate::terminal::{Column, Table, Terminal, Tone};
+use crate::{compute, deliver, lock, report};
 
 pub struct Output {
     pub quiet: bool,
@@ -332,83 +333,95 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
                     "industry": b.map(|b| serde_json::json!({"value": b.value, "source": b.source, "year": b.year}))})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&list)?))?;
         return Ok(code::OK);
     }
-    let mut rows = vec![[
-        "id".to_string(),
-        "unit".into(),
-        "dir".into(),
-        "category".into(),
-        "target".into(),
-        "industry".into(),
-        "formula".into(),
-    ]];
+    let term = terminal_of(cli, env);
+    let col = |header, wrap, importance, right| Column {
+        header,
+        wrap,
+        importance,
+        right,
+    };
+    let mut table = Table {
+        columns: vec![
+            col("KPI", true, 10, false),
+            col("id", false, 9, false),
+            col("unit", false, 3, false),
+            col("better", false, 4, false),
+            col("category", false, 2, false),
+            col("target", true, 7, true),
+            col("industry", true, 6, false),
+            col("formula", true, 8, false),
+        ],
+        rows: Vec::new(),
+    };
+    let currency = &config.report.currency;
     for k in &catalogue {
+        let fmt = |v: f64| report::format::value(v, k.unit, currency);
         let target = config
             .targets
             .get(&k.id)
-            .and_then(|t| t.target)
-            .map(|v| v.to_string())
+            .map(|t| {
+                let mut parts = Vec::new();
+                if let Some(v) = t.target {
+                    parts.push(fmt(v));
+                }
+                if let Some(v) = t.floor {
+                    parts.push(format!("floor {}", fmt(v)));
+                }
+                if let Some(v) = t.stretch {
+                    parts.push(format!("stretch {}", fmt(v)));
+                }
+                parts.join(", ")
+            })
             .unwrap_or_default();
         let bench = config
             .benchmark(&k.id)
-            .map(|b| {
-                format!(
-                    "{} ({} {})",
-                    b.value,
-                    b.source.chars().take(28).collect::<String>(),
-                    b.year
-                )
-            })
+            .map(|b| format!("{} ({}, {})", fmt(b.value), b.source, b.year))
             .unwrap_or_default();
-        rows.push([
-            k.id.clone(),
-            k.unit.as_str().into(),
-            k.direction.as_str().into(),
-            k.category.as_str().into(),
-            target,
-            bench,
-            k.formula.clone(),
+        let plain = |s: &str| (crate::escape::terminal(s).into_owned(), Tone::Plain);
+        table.rows.push(vec![
+            plain(&k.title),
+            plain(&k.id),
+            plain(k.unit.as_str()),
+            plain(match k.direction {
+                crate::kpi::catalogue::Direction::Higher => "higher",
+                crate::kpi::catalogue::Direction::Lower => "lower",
+            }),
+            plain(k.category.as_str()),
+            plain(&target),
+            plain(&bench),
+            plain(&k.formula),
         ]);
     }
-    print_table(&rows);
+    let mut text = table.render(term);
+    let dropped = table.dropped(term);
+    if !dropped.is_empty() {
+        text.push_str(&crate::terminal::paragraph(
+            &format!(
+                "({} left out to fit {} columns; --log-format json lists everything)",
+                dropped.join(", "),
+                term.width.unwrap_or_default()
+            ),
+            term,
+        ));
+    }
+    emit(&text)?;
     Ok(code::OK)
 }
 
-/// Prints a table to the terminal; every cell goes through
-/// [`escape::terminal`](crate::escape::terminal) (kind names and segment
-/// values come from the CRM export).
-fn print_table<const N: usize>(rows: &[[String; N]]) {
-    let rows: Vec<[String; N]> = rows
-        .iter()
-        .map(|r| r.clone().map(|c| crate::escape::terminal(&c).into_owned()))
-        .collect();
-    let rows = rows.as_slice();
-    let mut widths = [0usize; N];
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    for (j, r) in rows.iter().enumerate() {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-        if j == 0 {
-            println!(
-                "{}",
-                widths
-                    .iter()
-                    .map(|w| "-".repeat(*w))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-            );
-        }
-    }
+/// Colour and width for `show` and `kpis`.
+fn terminal_of(cli: &Cli, env: &Env) -> Terminal {
+    Terminal::detect(
+        cli.color,
+        env.get("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        env.get("COLUMNS").map(String::as_str),
+    )
+}
+
+fn emit(text: &str) -> Result<()> {
+    crate::terminal::emit(text).context("cannot write to stdout")
 }
 
 pub fn show(
@@ -448,71 +461,92 @@ pub fn show(
     }
     if out.json {
         let scoped: Vec<_> = mine.into_iter().cloned().collect();
-        print!(
-            "{}",
-            report::data::kpis_json(
-                p,
-                config.report.timezone.name(),
-                &scoped,
-                &crate::kpi::extras::as_of(&store)?
-            )
-        );
+        emit(&report::data::kpis_json(
+            p,
+            config.report.timezone.name(),
+            &scoped,
+            &crate::kpi::extras::as_of(&store)?,
+        ))?;
         return Ok(code::OK);
     }
-    println!(
-        "{}",
-        crate::escape::terminal(&format!(
-            "{} {} ({}){}",
-            config.report.title,
-            p.id(),
-            report::view::period_label(p),
-            if key.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", report::view::segment_label(&key))
-            }
-        ))
-    );
-    print_kpi_table(&config, mine)?;
-    Ok(code::OK)
-}
-
-/// The KPI table of `show`: value, interval, change, trailing, target, status.
-fn print_kpi_table(config: &Config, mine: Vec<&compare::Compared>) -> Result<()> {
-    let mut table = vec![[
-        "KPI".to_string(),
-        "value".into(),
-        "95%".into(),
-        "vs previous".into(),
-        "trailing".into(),
-        "target".into(),
-        "status".into(),
-    ]];
+    let term = terminal_of(cli, env);
+    let mut text = crate::escape::terminal(&format!(
+        "{} {} ({}){}",
+        config.report.title,
+        p.id(),
+        report::view::period_label(p),
+        if key.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", report::view::segment_label(&key))
+        }
+    ))
+    .into_owned();
+    text.push('\n');
+    let col = |header, wrap, importance, right| Column {
+        header,
+        wrap,
+        importance,
+        right,
+    };
+    let mut table = Table {
+        columns: vec![
+            col("KPI", true, 10, false),
+            col("value", false, 9, true),
+            col("95%", false, 3, true),
+            col("vs previous", true, 7, true),
+            col("trailing", false, 2, true),
+            col("target", false, 6, true),
+            col("status", false, 8, false),
+        ],
+        rows: Vec::new(),
+    };
     for r in mine {
         let v = report::view::row_view(r, &config.report.currency, false)?;
         let change = if v.delta.is_empty() {
             String::new()
         } else {
             format!(
-                "{} {}{}",
+                "{} {} {}{}",
                 v.arrow,
                 v.delta,
+                v.verdict,
                 if v.significant { " *" } else { "" }
             )
         };
-        table.push([
-            r.info.id.clone(),
-            v.value,
-            v.ci,
-            change,
-            v.trailing,
-            v.target,
-            v.status_label,
+        let status = if v.status_symbol.is_empty() {
+            v.status_label.clone()
+        } else {
+            format!("{} {}", v.status_symbol, v.status_label)
+        };
+        table.rows.push(vec![
+            (
+                crate::escape::terminal(&r.info.title).into_owned(),
+                Tone::Plain,
+            ),
+            (v.value, Tone::Plain),
+            (v.ci, Tone::Dim),
+            (change, Tone::of(&v.tone)),
+            (v.trailing, Tone::Plain),
+            (v.target, Tone::Plain),
+            (status, Tone::of(&v.status)),
         ]);
     }
-    print_table(&table);
-    println!("* significant change (95% level)");
-    Ok(())
+    text.push_str(&table.render(term));
+    let dropped = table.dropped(term);
+    if !dropped.is_empty() {
+        text.push_str(&crate::terminal::paragraph(
+            &format!(
+                "({} left out to fit {} columns)",
+                dropped.join(", "),
+                term.width.unwrap_or_default()
+            ),
+            term,
+        ));
+    }
+    text.push_str(&crate::terminal::paragraph("▲ ▼ against the previous period, better or worse by the KPI's direction; * significant (95% level); ✓ on track · ! at risk · ✗ off track", term));
+    emit(&text)?;
+    Ok(code::OK)
 }
 
 pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {

@@ -24,6 +24,7 @@ pub mod report;
 pub mod run;
 pub mod sources;
 pub mod store;
+pub mod terminal;
 
 use std::process::ExitCode;
 

@@ -646,7 +646,7 @@ fn measures_override_and_custom_kpis() {
 fn show_and_kpis_commands() {
     let p = tiny_run();
     let out = p.ok(&["show", "--period", "2026-W47", "--segment", "region=EMEA"]);
-    assert!(out.contains("revenue") && out.contains("$300"), "{out}");
+    assert!(out.contains("Revenue") && out.contains("$300"), "{out}");
     let out = p.ok(&["kpis"]);
     assert!(
         out.contains("nps") && out.contains("higher") && out.contains("outcome"),
@@ -752,7 +752,10 @@ fn one_significance_rule_in_every_view() {
     }
     // The terminal view agrees too.
     let show = p.ok(&["show", "--period", "2026-W47", "--segment", "region=EMEA"]);
-    let row = show.lines().find(|l| l.starts_with("csat ")).unwrap();
+    let row = show
+        .lines()
+        .find(|l| l.starts_with("Customer satisfaction "))
+        .unwrap_or_else(|| panic!("{show}"));
     assert!(!row.contains('*'), "{row}");
 }
 
@@ -1613,14 +1616,29 @@ fn browser(test: &str) -> Option<&'static str> {
 
 /// One demo archive shared by the browser tests (realistic data: 26 weeks of
 /// history in the charts, segments, emails).
+/// It lives in Cargo's target/tmp (a static is never dropped, so a temporary
+/// folder would be left behind by every run) and is replaced on each run.
 fn demo_reports() -> &'static Path {
-    static DEMO: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static DEMO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DEMO.get_or_init(|| {
-        let p = Project::new("");
-        p.ok(&["demo", "--dir", "d", "--weeks", "40"]);
-        p.dir
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-demo");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut c = Command::cargo_bin("scorecard").unwrap();
+        let out = c
+            .env_clear()
+            .current_dir(&dir)
+            .env("SCORECARD_TODAY", "2026-11-23")
+            .args(["demo", "--dir", "d", "--weeks", "40"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
     })
-    .path()
 }
 
 fn chromium_run(chromium: &str, args: &[String]) -> std::process::Output {
@@ -1939,4 +1957,104 @@ fn emails_name_their_segment_and_figure_and_link_to_the_archive() {
         stderr.contains("base_url") && stderr.contains("not an http(s) address"),
         "{stderr}"
     );
+}
+
+#[test]
+fn show_and_kpis_fit_the_terminal_with_titles_colour_and_a_quiet_closed_pipe() {
+    let p = tiny_run();
+    let show = |columns: &str, extra: &[&str]| {
+        let out = p
+            .cmd()
+            .env("COLUMNS", columns)
+            .args(["show", "--period", "2026-W47"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let wide = show("200", &[]);
+    // Titles, not ids; the change in words; the status with its symbol.
+    assert!(
+        wide.contains("Net Promoter Score") && !wide.contains("nps "),
+        "{wide}"
+    );
+    assert!(
+        wide.contains("▲ +8.3 pts worse") && wide.contains("✗ Off track"),
+        "{wide}"
+    );
+    assert!(!wide.contains('\x1b'), "no colour off a terminal");
+    for width in [100usize, 60, 40] {
+        let out = show(&width.to_string(), &[]);
+        for line in out.lines().skip(1) {
+            assert!(line.chars().count() <= width, "{width}: {line:?}\n{out}");
+        }
+        // Never cut inside a word: every word of a title is there whole.
+        for word in ["Customer", "satisfaction", "$320", "33.3%"] {
+            assert!(
+                out.split_whitespace().any(|w| w == word),
+                "{word} at {width}:\n{out}"
+            );
+        }
+    }
+    assert!(show("60", &[]).contains("left out to fit 60 columns"));
+    // Colour when asked; never with --color never, even with NO_COLOR unset.
+    let coloured = show("200", &["--color", "always"]);
+    assert!(
+        coloured.contains("\x1b[31m") && coloured.contains("\x1b[32m"),
+        "{coloured:?}"
+    );
+    assert!(!show("200", &["--color", "never"]).contains('\x1b'));
+    let (code, stderr) = p.fail(&["show", "--color", "sometimes"]);
+    assert_eq!(code, 2, "{stderr}");
+
+    // kpis: every column fits, the sources are not cut, custom formulas shown.
+    let out = p.cmd().env("COLUMNS", "80").arg("kpis").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{line:?}\n{text}");
+    }
+    assert!(
+        text.contains("Promoter") && text.contains("nps_responses"),
+        "{text}"
+    );
+
+    // A reader that goes away early: exit 0, nothing on stderr (was a panic, 101).
+    for args in [vec!["kpis"], vec!["show", "--period", "2026-W47"]] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("scorecard"))
+            .env_clear()
+            .env("SCORECARD_TODAY", "2026-11-23")
+            .current_dir(p.dir.path())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn kpis_shows_the_formula_of_a_custom_kpi() {
+    let p = Project::new(
+        "[kpi.won_per_order]\nformula = \"deals_won / (orders + 1)\"\ntitle = \"Won per order\"\nunit = \"ratio\"\n",
+    );
+    let out = p.ok(&["kpis"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("Won per order"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("deals_won ÷ (orders + 1)"), "{line}");
 }

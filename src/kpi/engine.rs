@@ -50,8 +50,13 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
             id: c.id.clone(),
             title: c.title.clone(),
             formula: match &c.body {
-                crate::config::CustomBody::Formula(_) => "custom formula".into(),
-                crate::config::CustomBody::Sql(_) => "custom SQL".into(),
+                crate::config::CustomBody::Formula(e) => e.to_string(),
+                crate::config::CustomBody::Sql(q) => {
+                    format!(
+                        "SQL: {}",
+                        q.split_whitespace().collect::<Vec<_>>().join(" ")
+                    )
+                }
             },
             unit: c.unit,
             direction: c.direction,
