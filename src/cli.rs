@@ -34,8 +34,20 @@ pub struct Cli {
     /// Print only warnings and errors (for cron).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Colour in `show` and `kpis`: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--color never|always|auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +88,10 @@ pub enum Command {
         /// Import the valid rows and write rejected rows to a rejects CSV next to the store.
         #[arg(long)]
         skip_invalid: bool,
+        /// The instant the files' data is known up to (RFC 3339, e.g.
+        /// 2026-11-30T00:00:00Z); default: the latest instant in each file.
+        #[arg(long, value_name = "TIMESTAMP")]
+        as_of: Option<String>,
     },
     /// Compute, render, archive and email the scorecard of a period.
     Run(RunArgs),
@@ -84,6 +100,10 @@ pub enum Command {
         /// Also retry messages marked failed.
         #[arg(long)]
         retry: bool,
+        /// Also send again the messages marked uncertain (the server may
+        /// have them already: same bytes, same Message-ID).
+        #[arg(long)]
+        resend_uncertain: bool,
     },
     /// List every KPI with its formula, unit, direction, category, target and benchmark.
     Kpis,

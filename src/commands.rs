@@ -16,7 +16,8 @@ use crate::period::{self, Cadence, Period};
 use crate::plan::Plan;
 use crate::run::{self, RunContext, RunOptions, Selection};
 use crate::store::{Location, Store};
-use crate::{compare, compute, deliver, lock, report};
+use crate::terminal::{Column, Table, Terminal, Tone};
+use crate::{compute, deliver, lock, report};
 
 pub struct Output {
     pub quiet: bool,
@@ -67,8 +68,20 @@ pub fn import(
     env: &Env,
     paths: &[PathBuf],
     skip_invalid: bool,
+    as_of: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<u8> {
+    let as_of = as_of
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    Failure::usage(format!(
+                        "--as-of {t:?}: not an RFC 3339 instant ({e}); write e.g. 2026-11-30T00:00:00Z"
+                    ))
+                })
+        })
+        .transpose()?;
     let config = Config::load(&cli.config, env)?;
     let _lock =
         lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("import", now))?;
@@ -77,6 +90,7 @@ pub fn import(
         let mut store = Store::open_at(&config.store)?;
         let opts = ImportOptions {
             skip_invalid,
+            as_of,
             progress: std::io::stderr().is_terminal() && !cli.quiet,
         };
         ingest::import(&mut store, &config, paths, &opts, now)
@@ -167,6 +181,12 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
         ))
         .into());
     }
+    if summary.emails_uncertain_new > 0 {
+        out.warn(format!(
+            "{} emails are uncertain: the server took them but never confirmed; check with the recipients, and `scorecard send --resend-uncertain` sends them again (same Message-ID)",
+            summary.emails_uncertain_new
+        ));
+    }
     if summary.emails_pending > 0 {
         out.warn(format!(
             "{} emails are still pending; `scorecard send` (or the next run) retries them",
@@ -174,21 +194,37 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
         ));
         return Ok(code::PENDING);
     }
+    if summary.emails_uncertain_new > 0 {
+        return Ok(code::PENDING);
+    }
     Ok(code::OK)
 }
 
-pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>) -> Result<u8> {
+pub fn send(
+    out: &Output,
+    cli: &Cli,
+    env: &Env,
+    retry: bool,
+    resend_uncertain: bool,
+    now: DateTime<Utc>,
+) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("send", now))?;
     let store = Store::open_existing_at(&config.store)?;
-    let report = deliver::send_pending(&store, &config, now, retry)?;
+    let report = deliver::send_due(&store, &config, now, retry, resend_uncertain)?;
     if out.json {
         println!(
             "{}",
-            serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed, "emails": report.fates})
+            serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed,
+                "uncertain": report.uncertain, "emails": report.fates, "uncertain_emails": report.uncertain_fates})
         );
     } else {
-        for f in report.fates.iter().filter(|f| f.state != "sent") {
+        for f in report
+            .fates
+            .iter()
+            .filter(|f| f.state != "sent" && f.state != "uncertain")
+            .chain(&report.uncertain_fates)
+        {
             out.warn(format!(
                 "{} {} to {}: {}",
                 f.period,
@@ -198,15 +234,21 @@ pub fn send(out: &Output, cli: &Cli, env: &Env, retry: bool, now: DateTime<Utc>)
             ));
         }
         out.info(format!(
-            "send: {} sent, {} pending, {} failed",
-            report.sent, report.pending, report.failed
+            "send: {} sent, {} pending, {} failed, {} uncertain",
+            report.sent, report.pending, report.failed, report.uncertain
         ));
     }
-    Ok(if report.pending > 0 {
+    Ok(exit_of(&report))
+}
+
+/// Exit 4 when messages are still pending or became uncertain in this call
+/// (an uncertain message needs a person: was it delivered?).
+fn exit_of(report: &deliver::DeliveryReport) -> u8 {
+    if report.pending > 0 || report.uncertain_new > 0 {
         code::PENDING
     } else {
         code::OK
-    })
+    }
 }
 
 pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
@@ -235,83 +277,95 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
                     "industry": b.map(|b| serde_json::json!({"value": b.value, "source": b.source, "year": b.year}))})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&list)?))?;
         return Ok(code::OK);
     }
-    let mut rows = vec![[
-        "id".to_string(),
-        "unit".into(),
-        "dir".into(),
-        "category".into(),
-        "target".into(),
-        "industry".into(),
-        "formula".into(),
-    ]];
+    let term = terminal_of(cli, env);
+    let col = |header, wrap, importance, right| Column {
+        header,
+        wrap,
+        importance,
+        right,
+    };
+    let mut table = Table {
+        columns: vec![
+            col("KPI", true, 10, false),
+            col("id", false, 9, false),
+            col("unit", false, 3, false),
+            col("better", false, 4, false),
+            col("category", false, 2, false),
+            col("target", true, 7, true),
+            col("industry", true, 6, false),
+            col("formula", true, 8, false),
+        ],
+        rows: Vec::new(),
+    };
+    let currency = &config.report.currency;
     for k in &catalogue {
+        let fmt = |v: f64| report::format::value(v, k.unit, currency);
         let target = config
             .targets
             .get(&k.id)
-            .and_then(|t| t.target)
-            .map(|v| v.to_string())
+            .map(|t| {
+                let mut parts = Vec::new();
+                if let Some(v) = t.target {
+                    parts.push(fmt(v));
+                }
+                if let Some(v) = t.floor {
+                    parts.push(format!("floor {}", fmt(v)));
+                }
+                if let Some(v) = t.stretch {
+                    parts.push(format!("stretch {}", fmt(v)));
+                }
+                parts.join(", ")
+            })
             .unwrap_or_default();
         let bench = config
             .benchmark(&k.id)
-            .map(|b| {
-                format!(
-                    "{} ({} {})",
-                    b.value,
-                    b.source.chars().take(28).collect::<String>(),
-                    b.year
-                )
-            })
+            .map(|b| format!("{} ({}, {})", fmt(b.value), b.source, b.year))
             .unwrap_or_default();
-        rows.push([
-            k.id.clone(),
-            k.unit.as_str().into(),
-            k.direction.as_str().into(),
-            k.category.as_str().into(),
-            target,
-            bench,
-            k.formula.clone(),
+        let plain = |s: &str| (crate::escape::terminal(s).into_owned(), Tone::Plain);
+        table.rows.push(vec![
+            plain(&k.title),
+            plain(&k.id),
+            plain(k.unit.as_str()),
+            plain(match k.direction {
+                crate::kpi::catalogue::Direction::Higher => "higher",
+                crate::kpi::catalogue::Direction::Lower => "lower",
+            }),
+            plain(k.category.as_str()),
+            plain(&target),
+            plain(&bench),
+            plain(&k.formula),
         ]);
     }
-    print_table(&rows);
+    let mut text = table.render(term);
+    let dropped = table.dropped(term);
+    if !dropped.is_empty() {
+        text.push_str(&crate::terminal::paragraph(
+            &format!(
+                "({} left out to fit {} columns; --log-format json lists everything)",
+                dropped.join(", "),
+                term.width.unwrap_or_default()
+            ),
+            term,
+        ));
+    }
+    emit(&text)?;
     Ok(code::OK)
 }
 
-/// Prints a table to the terminal; every cell goes through
-/// [`escape::terminal`](crate::escape::terminal) (kind names and segment
-/// values come from the CRM export).
-fn print_table<const N: usize>(rows: &[[String; N]]) {
-    let rows: Vec<[String; N]> = rows
-        .iter()
-        .map(|r| r.clone().map(|c| crate::escape::terminal(&c).into_owned()))
-        .collect();
-    let rows = rows.as_slice();
-    let mut widths = [0usize; N];
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    for (j, r) in rows.iter().enumerate() {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-        if j == 0 {
-            println!(
-                "{}",
-                widths
-                    .iter()
-                    .map(|w| "-".repeat(*w))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-            );
-        }
-    }
+/// Colour and width for `show` and `kpis`.
+fn terminal_of(cli: &Cli, env: &Env) -> Terminal {
+    Terminal::detect(
+        cli.color,
+        env.get("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        env.get("COLUMNS").map(String::as_str),
+    )
+}
+
+fn emit(text: &str) -> Result<()> {
+    crate::terminal::emit(text).context("cannot write to stdout")
 }
 
 pub fn show(
@@ -351,66 +405,92 @@ pub fn show(
     }
     if out.json {
         let scoped: Vec<_> = mine.into_iter().cloned().collect();
-        print!(
-            "{}",
-            report::data::kpis_json(p, config.report.timezone.name(), &scoped)
-        );
+        emit(&report::data::kpis_json(
+            p,
+            config.report.timezone.name(),
+            &scoped,
+            &crate::kpi::extras::as_of(&store)?,
+        ))?;
         return Ok(code::OK);
     }
-    println!(
-        "{}",
-        crate::escape::terminal(&format!(
-            "{} {} ({}){}",
-            config.report.title,
-            p.id(),
-            report::view::period_label(p),
-            if key.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", report::view::segment_label(&key))
-            }
-        ))
-    );
-    print_kpi_table(&config, mine)?;
-    Ok(code::OK)
-}
-
-/// The KPI table of `show`: value, interval, change, trailing, target, status.
-fn print_kpi_table(config: &Config, mine: Vec<&compare::Compared>) -> Result<()> {
-    let mut table = vec![[
-        "KPI".to_string(),
-        "value".into(),
-        "95%".into(),
-        "vs previous".into(),
-        "trailing".into(),
-        "target".into(),
-        "status".into(),
-    ]];
+    let term = terminal_of(cli, env);
+    let mut text = crate::escape::terminal(&format!(
+        "{} {} ({}){}",
+        config.report.title,
+        p.id(),
+        report::view::period_label(p),
+        if key.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", report::view::segment_label(&key))
+        }
+    ))
+    .into_owned();
+    text.push('\n');
+    let col = |header, wrap, importance, right| Column {
+        header,
+        wrap,
+        importance,
+        right,
+    };
+    let mut table = Table {
+        columns: vec![
+            col("KPI", true, 10, false),
+            col("value", false, 9, true),
+            col("95%", false, 3, true),
+            col("vs previous", true, 7, true),
+            col("trailing", false, 2, true),
+            col("target", false, 6, true),
+            col("status", false, 8, false),
+        ],
+        rows: Vec::new(),
+    };
     for r in mine {
         let v = report::view::row_view(r, &config.report.currency, false)?;
         let change = if v.delta.is_empty() {
             String::new()
         } else {
             format!(
-                "{} {}{}",
+                "{} {} {}{}",
                 v.arrow,
                 v.delta,
+                v.verdict,
                 if v.significant { " *" } else { "" }
             )
         };
-        table.push([
-            r.info.id.clone(),
-            v.value,
-            v.ci,
-            change,
-            v.trailing,
-            v.target,
-            v.status_label,
+        let status = if v.status_symbol.is_empty() {
+            v.status_label.clone()
+        } else {
+            format!("{} {}", v.status_symbol, v.status_label)
+        };
+        table.rows.push(vec![
+            (
+                crate::escape::terminal(&r.info.title).into_owned(),
+                Tone::Plain,
+            ),
+            (v.value, Tone::Plain),
+            (v.ci, Tone::Dim),
+            (change, Tone::of(&v.tone)),
+            (v.trailing, Tone::Plain),
+            (v.target, Tone::Plain),
+            (status, Tone::of(&v.status)),
         ]);
     }
-    print_table(&table);
-    println!("* significant change (95% level)");
-    Ok(())
+    text.push_str(&table.render(term));
+    let dropped = table.dropped(term);
+    if !dropped.is_empty() {
+        text.push_str(&crate::terminal::paragraph(
+            &format!(
+                "({} left out to fit {} columns)",
+                dropped.join(", "),
+                term.width.unwrap_or_default()
+            ),
+            term,
+        ));
+    }
+    text.push_str(&crate::terminal::paragraph("▲ ▼ against the previous period, better or worse by the KPI's direction; * significant (95% level); ✓ on track · ! at risk · ✗ off track", term));
+    emit(&text)?;
+    Ok(code::OK)
 }
 
 pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {

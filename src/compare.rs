@@ -123,14 +123,18 @@ pub fn compare_period(
                         n: k.n,
                         se: k.se,
                     };
-                    c.significant = Some(change_significance(
-                        sample(&current),
-                        prev_v.map(sample).unwrap_or(Sample {
-                            value: None,
-                            n: None,
-                            se: None,
-                        }),
-                    ));
+                    // A provisional figure is never called a significant change.
+                    c.significant = Some(
+                        change_significance(
+                            sample(&current),
+                            prev_v.map(sample).unwrap_or(Sample {
+                                value: None,
+                                n: None,
+                                se: None,
+                            }),
+                        )
+                        .filter(|_| !current.provisional()),
+                    );
                 }
                 c
             });
@@ -161,7 +165,19 @@ pub fn compare_period(
                 .cloned()
                 .unwrap_or_default();
             let target = target_spec.target.map(|t| comparison(value, t));
-            let status = status(value, info.direction, &target_spec, bench.map(|b| b.value));
+            let mut status = status(value, info.direction, &target_spec, bench.map(|b| b.value));
+            // A provisional figure never changes status on its own: it keeps
+            // the previous period's.
+            if current.provisional() {
+                if let Some(p) = prev_v.and_then(|p| p.value) {
+                    status = self::status(
+                        Some(p),
+                        info.direction,
+                        &target_spec,
+                        bench.map(|b| b.value),
+                    );
+                }
+            }
             let history = (0..history_len)
                 .rev()
                 .map(|k| lookup(values, period.back(k), segment, &info.id).and_then(|v| v.value))

@@ -18,6 +18,52 @@ pub enum Op {
     Div,
 }
 
+/// The formula as a person writes it, with × and ÷ and only the parentheses
+/// it needs: `(won_revenue − cac) ÷ 2`.
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn level(e: &Expr) -> u8 {
+            match e {
+                Expr::Binary(_, Op::Add | Op::Sub, _) => 1,
+                Expr::Binary(_, Op::Mul | Op::Div, _) => 2,
+                _ => 3,
+            }
+        }
+        fn side(f: &mut std::fmt::Formatter<'_>, e: &Expr, parens: bool) -> std::fmt::Result {
+            if parens {
+                write!(f, "({e})")
+            } else {
+                write!(f, "{e}")
+            }
+        }
+        match self {
+            Expr::Number(n) => write!(f, "{n}"),
+            Expr::Kpi(id) => write!(f, "{id}"),
+            Expr::Neg(e) => {
+                write!(f, "\u{2212}")?;
+                side(f, e, level(e) < 3)
+            }
+            Expr::Binary(a, op, b) => {
+                let me = level(self);
+                side(f, a, level(a) < me)?;
+                let sym = match op {
+                    Op::Add => "+",
+                    Op::Sub => "\u{2212}",
+                    Op::Mul => "×",
+                    Op::Div => "÷",
+                };
+                write!(f, " {sym} ")?;
+                // a − (b + c) and a ÷ (b × c) keep their parentheses.
+                side(
+                    f,
+                    b,
+                    level(b) < me || (level(b) == me && matches!(op, Op::Sub | Op::Div)),
+                )
+            }
+        }
+    }
+}
+
 impl Expr {
     pub fn parse(text: &str) -> Result<Expr, String> {
         let tokens = tokenize(text)?;
@@ -257,5 +303,19 @@ mod tests {
             Expr::parse("clv / cac + clv").unwrap().variables(),
             ["cac", "clv"]
         );
+    }
+
+    #[test]
+    fn formulas_print_as_written() {
+        for (text, shown) in [
+            ("clv / cac", "clv ÷ cac"),
+            ("(won_revenue - cac) / 2", "(won_revenue − cac) ÷ 2"),
+            ("a - (b + c)", "a − (b + c)"),
+            ("a / (b * c)", "a ÷ (b × c)"),
+            ("a * b + c", "a × b + c"),
+            ("-(a + b)", "−(a + b)"),
+        ] {
+            assert_eq!(Expr::parse(text).unwrap().to_string(), shown, "{text}");
+        }
     }
 }

@@ -24,6 +24,7 @@ pub mod report;
 pub mod run;
 pub mod sources;
 pub mod store;
+pub mod terminal;
 
 use std::process::ExitCode;
 
@@ -64,9 +65,21 @@ pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
         Command::Import {
             paths,
             skip_invalid,
-        } => commands::import(&out, &cli, &env, paths, *skip_invalid, now)?,
+            as_of,
+        } => commands::import(
+            &out,
+            &cli,
+            &env,
+            paths,
+            *skip_invalid,
+            as_of.as_deref(),
+            now,
+        )?,
         Command::Run(args) => commands::run(&out, &cli, &env, args, now)?,
-        Command::Send { retry } => commands::send(&out, &cli, &env, *retry, now)?,
+        Command::Send {
+            retry,
+            resend_uncertain,
+        } => commands::send(&out, &cli, &env, *retry, *resend_uncertain, now)?,
         Command::Kpis => commands::kpis(&out, &cli, &env)?,
         Command::Show {
             period,

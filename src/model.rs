@@ -22,9 +22,17 @@ pub struct KpiValue {
     pub se: Option<f64>,
     /// Why the value is null ("no data: deals.csv was never imported").
     pub reason: Option<String>,
+    /// Ticket KPIs: tickets still inside their window at the data's as-of
+    /// (kpis.md); Some(0) when none, None for KPIs without a window.
+    pub pending: Option<u64>,
 }
 
 impl KpiValue {
+    /// A figure that can still move: some tickets are inside their window.
+    pub fn provisional(&self) -> bool {
+        self.pending.is_some_and(|p| p > 0)
+    }
+
     pub fn of(value: f64) -> KpiValue {
         KpiValue {
             value: Some(value),
@@ -63,6 +71,8 @@ pub struct FileQuality {
     pub last_import: String,
     pub rows: u64,
     pub rejected: u64,
+    /// The instant the file's data is known up to (RFC 3339), if recorded.
+    pub as_of: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -73,4 +83,6 @@ pub struct DataQuality {
     pub unknown_customers: Vec<(String, u64)>,
     /// Sentences: sources with no rows in the period.
     pub stale: Vec<String>,
+    /// (file, RFC 3339 instant its data is known up to), by file.
+    pub as_of: Vec<(String, String)>,
 }

@@ -7,8 +7,12 @@
 //! → `deliver` (queue and send, or preview), then each period's manifest.
 //!
 //! Periods are rendered and archived one at a time (memory stays flat in a
-//! long backfill); the emails wait until every period is archived, so that
-//! a template or chart error in any period sends nothing.
+//! long backfill). Each period is recorded as archived in the transaction
+//! that queues its emails in the send ledger, so that no archived period
+//! exists without its emails, even when the run is killed or a later
+//! period fails; sending waits until every period is archived, so that a
+//! template or chart error in any period sends nothing in that run (the
+//! next `run` or `send` delivers what the archived periods queued).
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -44,6 +48,12 @@ pub struct RunSummary {
     pub emails_sent: usize,
     pub emails_pending: usize,
     pub emails_failed: usize,
+    /// In the ledger as uncertain (the server may have them); see `send
+    /// --resend-uncertain`.
+    pub emails_uncertain: usize,
+    /// Became uncertain in this run.
+    #[serde(skip)]
+    pub emails_uncertain_new: usize,
     /// Written to the file outbox by `--dry-run`, not sent.
     pub emails_previewed: usize,
     pub computed_periods: usize,
@@ -84,7 +94,12 @@ impl RunSummary {
             self.emails_sent,
             self.emails_pending,
             self.emails_failed,
-            if self.emails_previewed > 0 { format!(" / {} previewed in the outbox", self.emails_previewed) } else { String::new() },
+            match (self.emails_uncertain, self.emails_previewed) {
+                (0, 0) => String::new(),
+                (0, p) => format!(" / {p} previewed in the outbox"),
+                (u, 0) => format!(" / {u} uncertain"),
+                (u, p) => format!(" / {u} uncertain / {p} previewed in the outbox"),
+            },
             self.seconds.import,
             self.seconds.compute,
             self.seconds.render,
@@ -135,19 +150,33 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             deliver::fates(store, p.cadence, &p.id())?,
         ))
     };
-    let mut outgoing = Vec::new();
+    let how = handover(opts);
+    let mut previews = Vec::new();
     for &p in &plan.periods {
         let figures = computed.period(store, config, p)?;
         let report = report::render_period(&renderer, config, &figures, &generated_at)
             .with_context(|| format!("rendering {}", p.id()))?;
         archive::archive_period(out_dir, &report.files, &manifest(store, p)?, mode)
             .with_context(|| format!("archiving {}", p.id()))?;
-        store.record_run(p, &generated_at)?;
-        summary.archived(&figures, &report);
-        if figures.stale.is_empty() {
+        let emails = if figures.stale.is_empty() {
             let (emails, warnings) = deliver::outgoing(config, p, &report.emails);
-            outgoing.extend(emails);
             summary.warnings.extend(warnings);
+            emails
+        } else {
+            Vec::new()
+        };
+        // Archived and queued in one transaction (a folder renamed into
+        // place without this record is rendered again by the next run).
+        let batch = store.begin()?;
+        store.record_run(p, &generated_at)?;
+        deliver::queue_for(store, config, &emails, ctx.now, how)
+            .with_context(|| format!("queueing the emails of {}", p.id()))?;
+        batch
+            .commit()
+            .with_context(|| format!("recording {} as archived", p.id()))?;
+        summary.archived(&figures, &report);
+        if how == Handover::Preview {
+            previews.extend(emails);
         }
     }
     let archived = archive::list(out_dir)?;
@@ -157,7 +186,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     summary.seconds.render = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let handed = deliver::hand_over(store, config, &outgoing, ctx.now, handover(opts))?;
+    let handed = deliver::hand_over(store, config, &previews, ctx.now, how)?;
     for &p in &plan.periods {
         archive::update_manifest(out_dir, &manifest(store, p)?, mode)?;
     }
@@ -216,6 +245,8 @@ impl RunSummary {
         self.emails_sent = handed.sent;
         self.emails_pending = handed.pending;
         self.emails_failed = handed.failed;
+        self.emails_uncertain = handed.uncertain;
+        self.emails_uncertain_new = handed.uncertain_new;
         self.emails_previewed = handed.previewed;
         self.seconds.deliver = started.elapsed().as_secs_f64();
     }

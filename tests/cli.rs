@@ -646,7 +646,7 @@ fn measures_override_and_custom_kpis() {
 fn show_and_kpis_commands() {
     let p = tiny_run();
     let out = p.ok(&["show", "--period", "2026-W47", "--segment", "region=EMEA"]);
-    assert!(out.contains("revenue") && out.contains("$300"), "{out}");
+    assert!(out.contains("Revenue") && out.contains("$300"), "{out}");
     let out = p.ok(&["kpis"]);
     assert!(
         out.contains("nps") && out.contains("higher") && out.contains("outcome"),
@@ -752,8 +752,283 @@ fn one_significance_rule_in_every_view() {
     }
     // The terminal view agrees too.
     let show = p.ok(&["show", "--period", "2026-W47", "--segment", "region=EMEA"]);
-    let row = show.lines().find(|l| l.starts_with("csat ")).unwrap();
+    let row = show
+        .lines()
+        .find(|l| l.starts_with("Customer satisfaction "))
+        .unwrap_or_else(|| panic!("{show}"));
     assert!(!row.contains('*'), "{row}");
+}
+
+// --------------------------------------------------- data as of a Monday cut
+
+/// A stationary help desk: 80 tickets a day from W40 to W50 of 2026, first
+/// response lognormal (median 6 h), resolution a lognormal 20 h later, 3 %
+/// never resolved. Deterministic (xorshift).
+fn stationary_tickets() -> Vec<(i64, Option<i64>, Option<i64>)> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let normal = |u: &mut dyn FnMut() -> f64| {
+        let (a, b) = (u().max(1e-12), u());
+        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+    };
+    let start = chrono::DateTime::parse_from_rfc3339("2026-09-28T00:00:00Z")
+        .unwrap()
+        .timestamp();
+    let mut out = Vec::new();
+    for day in 0..77 {
+        for _ in 0..80 {
+            let opened = start + day * 86_400 + (uniform() * 86_400.0) as i64;
+            let response_h = 6.0 * normal(&mut uniform).exp();
+            let resolve_h = response_h + 20.0 * normal(&mut uniform).exp();
+            let resolved = uniform() >= 0.03;
+            out.push((
+                opened,
+                Some(opened + (response_h * 3600.0) as i64),
+                resolved.then(|| opened + (resolve_h * 3600.0) as i64),
+            ));
+        }
+    }
+    out
+}
+
+fn tickets_csv(tickets: &[(i64, Option<i64>, Option<i64>)], cut: Option<i64>) -> String {
+    let at = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let mut csv = String::from("ticket_id,opened_at,first_response_at,resolved_at\n");
+    for (i, (opened, response, resolved)) in tickets.iter().enumerate() {
+        let known = |t: &Option<i64>| t.filter(|t| cut.is_none_or(|c| *t < c)).map(at);
+        if cut.is_some_and(|c| *opened >= c) {
+            continue;
+        }
+        csv.push_str(&format!(
+            "T{i},{},{},{}\n",
+            at(*opened),
+            known(response).unwrap_or_default(),
+            known(resolved).unwrap_or_default()
+        ));
+    }
+    csv
+}
+
+#[test]
+fn a_malformed_as_of_is_refused_before_anything_is_read() {
+    let p = Project::tiny();
+    let (code, stderr) = p.fail(&[
+        "import",
+        fixture("tiny").to_str().unwrap(),
+        "--as-of",
+        "Monday",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--as-of \"Monday\": not an RFC 3339 instant"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2026-11-30T00:00:00Z"), "a hint: {stderr}");
+    assert!(!p.path("scorecard.db").exists());
+}
+
+/// Issue 10's property: on a stationary business, the latest week computed
+/// from an export cut right after it (Monday 00:00) agrees with the same
+/// week computed from the full data, and raises no significant change the
+/// full data does not.
+#[test]
+fn a_monday_cut_gives_the_figures_of_the_full_data() {
+    let tickets = stationary_tickets();
+    let cut = chrono::DateTime::parse_from_rfc3339("2026-11-30T00:00:00Z")
+        .unwrap()
+        .timestamp();
+    let config = "[store]\npath = \"scorecard.db\"\n[report]\nout_dir = \"reports\"\n";
+    let project = |csv: String, as_of: Option<&str>| {
+        let p = Project::new(config);
+        let dir = p.snapshot("snap", &[("tickets.csv", &csv)]);
+        let mut args = vec!["import".to_string(), dir.to_str().unwrap().to_string()];
+        if let Some(t) = as_of {
+            args.extend(["--as-of".to_string(), t.to_string()]);
+        }
+        let out = p
+            .cmd()
+            .env("SCORECARD_TODAY", "2026-12-01")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = p
+            .cmd()
+            .env("SCORECARD_TODAY", "2026-12-01")
+            .args(["run", "--no-send", "--period", "2026-W48"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        p
+    };
+    let full = project(tickets_csv(&tickets, None), None);
+    let cut_csv = tickets_csv(&tickets, Some(cut));
+    let cut_project = project(cut_csv.clone(), Some("2026-11-30T00:00:00Z"));
+    let (full, short) = (full.kpis("2026-W48"), cut_project.kpis("2026-W48"));
+    assert_eq!(
+        short["as_of"]["tickets.csv"], "2026-11-30T00:00:00Z",
+        "{}",
+        short["as_of"]
+    );
+
+    // The full data: nothing of W48 is pending any more.
+    for id in ["first_response_sla_rate", "resolution_rate"] {
+        assert_eq!(kpi(&full, id, None)["pending"], 0, "{id}");
+        assert_eq!(kpi(&full, id, None)["provisional"], false, "{id}");
+    }
+    // The cut: Sunday's tickets are still inside their 24 h SLA and the last
+    // three days' inside the 72 h resolution window.
+    let pending = |id| kpi(&short, id, None)["pending"].as_u64().unwrap();
+    assert!(
+        pending("first_response_sla_rate") > 20,
+        "{}",
+        pending("first_response_sla_rate")
+    );
+    assert!(pending("resolution_rate") > pending("first_response_sla_rate"));
+    assert_eq!(kpi(&short, "resolution_rate", None)["provisional"], true);
+
+    // Rates: the full value lies in the cut value's own 95 % interval.
+    for id in ["first_response_sla_rate", "resolution_rate"] {
+        let (f, c) = (kpi(&full, id, None), kpi(&short, id, None));
+        let v = f["value"].as_f64().unwrap();
+        let (lo, hi) = (
+            c["ci95"][0].as_f64().unwrap(),
+            c["ci95"][1].as_f64().unwrap(),
+        );
+        assert!(
+            lo <= v && v <= hi,
+            "{id}: full {v} outside the cut's [{lo}, {hi}]"
+        );
+        // Provisional: never significant, whatever the move.
+        assert!(c["previous"]["significant"].is_null(), "{id}: {c}");
+    }
+    for id in [
+        "first_response_sla_rate",
+        "resolution_rate",
+        "avg_first_response_hours",
+        "median_first_response_hours",
+        "avg_resolution_hours",
+    ] {
+        eprintln!(
+            "{id}: full {} (n {}), cut {} (n {}, pending {})",
+            kpi(&full, id, None)["value"],
+            kpi(&full, id, None)["n"],
+            kpi(&short, id, None)["value"],
+            kpi(&short, id, None)["n"],
+            kpi(&short, id, None)["pending"]
+        );
+    }
+    // Durations: within 5 % of the full data's.
+    for id in [
+        "avg_first_response_hours",
+        "median_first_response_hours",
+        "avg_resolution_hours",
+    ] {
+        let (f, c) = (
+            value(&full, id, None).unwrap(),
+            value(&short, id, None).unwrap(),
+        );
+        assert!((c - f).abs() <= 0.05 * f, "{id}: cut {c} against full {f}");
+    }
+    // No significant change in the cut that the full data does not raise.
+    for k in short["kpis"].as_array().unwrap() {
+        if k["previous"]["significant"] == true {
+            let f = kpi(&full, k["id"].as_str().unwrap(), k["segment"].as_str());
+            assert_eq!(f["previous"]["significant"], true, "{k}");
+        }
+    }
+
+    // A later import that only moves the as-of (one December ticket, W48's
+    // rows untouched) recomputes W48: its pending tickets are decided now,
+    // the unanswered ones as misses, and the figure is the plain formula.
+    let later = format!("{cut_csv}TX,2026-12-08T10:00:00Z,,\n");
+    let dir = cut_project.snapshot("later", &[("tickets.csv", &later)]);
+    let run = |args: &[&str]| {
+        let out = cut_project
+            .cmd()
+            .env("SCORECARD_TODAY", "2026-12-10")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&[
+        "import",
+        dir.to_str().unwrap(),
+        "--as-of",
+        "2026-12-10T00:00:00Z",
+    ]);
+    run(&["run", "--no-send", "--period", "2026-W48"]);
+    let matured = cut_project.kpis("2026-W48");
+    let sla = kpi(&matured, "first_response_sla_rate", None);
+    assert_eq!(sla["pending"], 0, "{sla}");
+    assert_eq!(sla["provisional"], false);
+    let w48_rows: Vec<Vec<&str>> = cut_csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| ("2026-11-23".."2026-11-30").contains(&&r[1][..10]))
+        .collect();
+    let hours = |a: &str, b: &str| {
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        (t(b) - t(a)) as f64 / 3600.0
+    };
+    let within = w48_rows
+        .iter()
+        .filter(|r| !r[2].is_empty() && hours(r[1], r[2]) <= 24.0)
+        .count();
+    close(
+        sla["value"].as_f64(),
+        100.0 * within as f64 / w48_rows.len() as f64,
+    );
+    assert!(
+        sla["value"].as_f64().unwrap()
+            < kpi(&short, "first_response_sla_rate", None)["value"]
+                .as_f64()
+                .unwrap()
+    );
+
+    // The test can fail: the plain formulas on the cut export are biased.
+    // Resolved / opened for W48 from the cut file falls outside the full
+    // value's interval, and the plain mean resolution time runs fast.
+    let w48 = |t: &str| ("2026-11-23".."2026-11-30").contains(&&t[..10]);
+    let rows: Vec<Vec<&str>> = cut_csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| w48(r[1]))
+        .collect();
+    let resolved = rows.iter().filter(|r| !r[3].is_empty()).count() as f64;
+    let naive = 100.0 * resolved / rows.len() as f64;
+    eprintln!("naive resolution rate of the cut: {naive}");
+    let f = kpi(&full, "resolution_rate", None);
+    assert!(
+        naive < f["ci95"][0].as_f64().unwrap(),
+        "naive {naive} against {f}"
+    );
 }
 
 // ------------------------------------------------------------ config errors
@@ -1341,14 +1616,29 @@ fn browser(test: &str) -> Option<&'static str> {
 
 /// One demo archive shared by the browser tests (realistic data: 26 weeks of
 /// history in the charts, segments, emails).
+/// It lives in Cargo's target/tmp (a static is never dropped, so a temporary
+/// folder would be left behind by every run) and is replaced on each run.
 fn demo_reports() -> &'static Path {
-    static DEMO: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static DEMO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DEMO.get_or_init(|| {
-        let p = Project::new("");
-        p.ok(&["demo", "--dir", "d", "--weeks", "40"]);
-        p.dir
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-demo");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut c = Command::cargo_bin("scorecard").unwrap();
+        let out = c
+            .env_clear()
+            .current_dir(&dir)
+            .env("SCORECARD_TODAY", "2026-11-23")
+            .args(["demo", "--dir", "d", "--weeks", "40"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
     })
-    .path()
 }
 
 fn chromium_run(chromium: &str, args: &[String]) -> std::process::Output {
@@ -1667,4 +1957,104 @@ fn emails_name_their_segment_and_figure_and_link_to_the_archive() {
         stderr.contains("base_url") && stderr.contains("not an http(s) address"),
         "{stderr}"
     );
+}
+
+#[test]
+fn show_and_kpis_fit_the_terminal_with_titles_colour_and_a_quiet_closed_pipe() {
+    let p = tiny_run();
+    let show = |columns: &str, extra: &[&str]| {
+        let out = p
+            .cmd()
+            .env("COLUMNS", columns)
+            .args(["show", "--period", "2026-W47"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let wide = show("200", &[]);
+    // Titles, not ids; the change in words; the status with its symbol.
+    assert!(
+        wide.contains("Net Promoter Score") && !wide.contains("nps "),
+        "{wide}"
+    );
+    assert!(
+        wide.contains("▲ +8.3 pts worse") && wide.contains("✗ Off track"),
+        "{wide}"
+    );
+    assert!(!wide.contains('\x1b'), "no colour off a terminal");
+    for width in [100usize, 60, 40] {
+        let out = show(&width.to_string(), &[]);
+        for line in out.lines().skip(1) {
+            assert!(line.chars().count() <= width, "{width}: {line:?}\n{out}");
+        }
+        // Never cut inside a word: every word of a title is there whole.
+        for word in ["Customer", "satisfaction", "$320", "33.3%"] {
+            assert!(
+                out.split_whitespace().any(|w| w == word),
+                "{word} at {width}:\n{out}"
+            );
+        }
+    }
+    assert!(show("60", &[]).contains("left out to fit 60 columns"));
+    // Colour when asked; never with --color never, even with NO_COLOR unset.
+    let coloured = show("200", &["--color", "always"]);
+    assert!(
+        coloured.contains("\x1b[31m") && coloured.contains("\x1b[32m"),
+        "{coloured:?}"
+    );
+    assert!(!show("200", &["--color", "never"]).contains('\x1b'));
+    let (code, stderr) = p.fail(&["show", "--color", "sometimes"]);
+    assert_eq!(code, 2, "{stderr}");
+
+    // kpis: every column fits, the sources are not cut, custom formulas shown.
+    let out = p.cmd().env("COLUMNS", "80").arg("kpis").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{line:?}\n{text}");
+    }
+    assert!(
+        text.contains("Promoter") && text.contains("nps_responses"),
+        "{text}"
+    );
+
+    // A reader that goes away early: exit 0, nothing on stderr (was a panic, 101).
+    for args in [vec!["kpis"], vec!["show", "--period", "2026-W47"]] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("scorecard"))
+            .env_clear()
+            .env("SCORECARD_TODAY", "2026-11-23")
+            .current_dir(p.dir.path())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn kpis_shows_the_formula_of_a_custom_kpi() {
+    let p = Project::new(
+        "[kpi.won_per_order]\nformula = \"deals_won / (orders + 1)\"\ntitle = \"Won per order\"\nunit = \"ratio\"\n",
+    );
+    let out = p.ok(&["kpis"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("Won per order"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("deals_won ÷ (orders + 1)"), "{line}");
 }

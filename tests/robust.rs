@@ -2,6 +2,8 @@
 //! the binary (real SQLite file, real templates, the environment cleared).
 #[path = "support/project.rs"]
 mod project;
+#[path = "support/smtp.rs"]
+mod smtp;
 
 use project::{fixture, Project};
 
@@ -553,4 +555,238 @@ fn a_range_never_archives_a_period_that_has_not_ended() {
     let (code, _, err) = p.status(&["run", "--no-send", "--allow-stale", "--period", "2026-W48"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("has not ended yet"), "{err}");
+}
+
+// --------------------------------------------- items 1, 2: the ledger
+
+/// SMTP to the test server on 127.0.0.1:`port`, one recipient, fast
+/// retries, a final-reply timeout of `final_secs`.
+fn smtp_email(port: u16, final_secs: u64) -> String {
+    format!(
+        r#"
+[email]
+transport = "smtp"
+from = "Scorecard <scorecard@example.com>"
+max_attempts = 2
+retry_delay_ms = 10
+[email.smtp]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+timeout_secs = 5
+final_reply_timeout_secs = {final_secs}
+[[email.recipients]]
+to = ["leadership@example.com"]
+"#
+    )
+}
+
+fn message_id(m: &smtp::Received) -> String {
+    use mailparse::MailHeaderMap;
+    mailparse::parse_mail(&m.data)
+        .unwrap()
+        .headers
+        .get_first_value("Message-ID")
+        .expect("a Message-ID")
+}
+
+fn states(p: &Project) -> Vec<String> {
+    p.db()
+        .prepare("SELECT state FROM sends ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Rows in W46 for every dated source, so that W46 is not stale.
+fn w46(p: &Project) -> std::path::PathBuf {
+    p.snapshot(
+        "w46",
+        &[
+            ("orders.csv", "order_id,customer_id,ordered_on,amount\nP1,C1,2026-11-10,80\n"),
+            ("tickets.csv", "ticket_id,opened_at,first_response_at,resolved_at,customer_id,channel\nPT1,2026-11-10T09:00:00Z,2026-11-10T10:00:00Z,,C1,email\n"),
+            ("surveys.csv", "response_id,answered_on,kind,score,customer_id,comment\nPR1,2026-11-11,nps,8,C1,\n"),
+            ("activities.csv", "activity_id,occurred_on,kind,owner,customer_id\nPA1,2026-11-11,call,ann,C1\n"),
+        ],
+    )
+}
+
+#[test]
+fn weeks_archived_before_a_failing_week_are_still_mailed() {
+    let server = smtp::TestServer::start(smtp::Script::default());
+    let p = Project::tiny_with(&smtp_email(server.port, 600));
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["import", w46(&p).to_str().unwrap()]);
+    // A template that fails in the last week of the backfill only.
+    let config = p.read("config.toml").replace(
+        "out_dir = \"reports\"",
+        "out_dir = \"reports\"\ntemplates_dir = \"t\"",
+    );
+    std::fs::write(p.path("config.toml"), config).unwrap();
+    std::fs::create_dir_all(p.path("t")).unwrap();
+    std::fs::write(
+        p.path("t/scorecard.md"),
+        "{% if period.id == \"2026-W47\" %}{{ no_such_value.x }}{% endif %}# {{ title | md }} {{ period.id }}\n",
+    )
+    .unwrap();
+    let (code, _, err) = p.status(&["run", "--since", "2026-W46", "--until", "2026-W47"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(p.path("reports/weekly/2026-W46/kpis.json").exists());
+    assert!(
+        server.received().is_empty(),
+        "the failing run sends nothing"
+    );
+    // Before: W46 was archived with no email queued, and `send` found
+    // nothing to send (exit 0): its email was lost for good.
+    assert_eq!(states(&p), ["pending"]);
+    let out = p.ok(&["send"]);
+    assert!(out.contains("send: 1 sent"), "{out}");
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert!(
+        String::from_utf8_lossy(&got[0].data).contains("2026-W46"),
+        "the W46 scorecard"
+    );
+    // Never twice.
+    p.ok(&["send"]);
+    assert_eq!(server.received().len(), 1);
+}
+
+#[test]
+fn a_final_reply_that_never_comes_makes_the_message_uncertain_not_resent() {
+    let server = smtp::TestServer::start(smtp::Script {
+        stall_final: 1,
+        ..smtp::Script::default()
+    });
+    let p = Project::tiny_with(&smtp_email(server.port, 1));
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let (code, _, err) = p.status(&["run"]);
+    // Before: the stalled reply was a transient error, retried: one copy
+    // per attempt (3 by default), and more with every later `send`.
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("1 emails are uncertain"), "{err}");
+    assert_eq!(server.taken().len(), 1, "one copy only");
+    assert_eq!(states(&p), ["uncertain"]);
+    let (code, out, err) = p.status(&["send"]);
+    assert_eq!(code, 0, "known already: {err}");
+    assert!(
+        out.contains("0 sent, 0 pending, 0 failed, 1 uncertain"),
+        "{out}"
+    );
+    assert!(
+        err.contains("uncertain to leadership@example.com")
+            && err.contains("its reply never came (no reply within 1 s)")
+            && err.contains("--resend-uncertain"),
+        "{err}"
+    );
+    assert_eq!(server.taken().len(), 1, "not sent again by itself");
+    // Asked for: sent again, with the same Message-ID.
+    let out = p.ok(&["send", "--resend-uncertain"]);
+    assert!(out.contains("send: 1 sent"), "{out}");
+    let taken = server.taken();
+    assert_eq!(taken.len(), 2);
+    assert_eq!(message_id(&taken[0]), message_id(&taken[1]));
+    assert_eq!(states(&p), ["sent"]);
+}
+
+#[test]
+fn a_connection_dropped_after_the_message_makes_it_uncertain_and_a_451_is_retried() {
+    let server = smtp::TestServer::start(smtp::Script {
+        drop_after_data: 1,
+        ..smtp::Script::default()
+    });
+    let p = Project::tiny_with(&smtp_email(server.port, 600));
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let (code, _, err) = p.status(&["run"]);
+    assert_eq!(code, 4, "{err}");
+    assert_eq!(server.taken().len(), 1);
+    assert_eq!(states(&p), ["uncertain"]);
+    assert!(
+        err.contains("took the whole message but its reply never came"),
+        "{err}"
+    );
+
+    // A 451 to the final `.` is a refusal: nothing was delivered, so the
+    // message is retried within the run and delivered once.
+    let server = smtp::TestServer::start(smtp::Script {
+        defer_final: 1,
+        ..smtp::Script::default()
+    });
+    let p = Project::tiny_with(&smtp_email(server.port, 600));
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["run"]);
+    assert_eq!(server.received().len(), 1);
+    assert_eq!(
+        server.taken().len(),
+        2,
+        "the deferred copy and the accepted one"
+    );
+    assert_eq!(states(&p), ["sent"]);
+}
+
+#[test]
+fn killed_while_waiting_for_the_final_reply_the_next_send_does_not_mail_it_again() {
+    let server = smtp::TestServer::start(smtp::Script {
+        stall_final: 1,
+        ..smtp::Script::default()
+    });
+    // Queued by a run while the server was down: pending.
+    let down = smtp::free_port();
+    let p = Project::tiny_with(&smtp_email(down, 600));
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    assert_eq!(p.status(&["run"]).0, 4);
+    assert_eq!(states(&p), ["pending"]);
+    let config = p.read("config.toml").replace(
+        &format!("port = {down}"),
+        &format!("port = {}", server.port),
+    );
+    std::fs::write(p.path("config.toml"), config).unwrap();
+    let mut child = p
+        .process()
+        .arg("send")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The server has the whole message and is not answering: kill.
+    while server.taken().is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "send ended early");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(states(&p), ["in_flight"]);
+    // Before: 14 of 17 re-runs delivered the message again.
+    let (code, _, err) = p.status(&["send"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("the process stopped"), "{err}");
+    assert_eq!(server.taken().len(), 1);
+    assert_eq!(states(&p), ["uncertain"]);
+    // And the next run does not either.
+    let (code, _, err) = p.status(&["run"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.taken().len(), 1);
+}
+
+#[test]
+fn the_smtp_password_is_needed_only_to_send() {
+    let server = smtp::TestServer::start(smtp::Script::default());
+    let email = smtp_email(server.port, 600).replace(
+        "final_reply_timeout_secs = 600",
+        "final_reply_timeout_secs = 600\nusername = \"scorecard\"\npassword_env = \"SMTP_PW\"",
+    );
+    let p = Project::tiny_with(&email);
+    // Before: every command below failed: "SMTP_PW is not set".
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["kpis"]);
+    p.ok(&["show", "--period", "2026-W47"]);
+    p.ok(&["run", "--no-send"]);
+    // Sending needs it: the run archives, keeps the email pending, names the variable.
+    let (code, _, err) = p.status(&["run"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("SMTP_PW is not set"), "{err}");
+    assert_eq!(states(&p), ["pending"]);
+    assert!(server.received().is_empty());
 }

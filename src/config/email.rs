@@ -42,6 +42,7 @@ struct RawSmtp {
     password_env: Option<String>,
     allow_insecure: bool,
     timeout_secs: Option<u64>,
+    final_reply_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,9 +98,14 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     /// The variable the password came from (named in login errors).
     pub password_env: Option<String>,
-    /// The password, read from `password_env` at validation (with a username).
+    /// The password, read from `password_env` at validation (with a
+    /// username); None when that variable is not set (sending then fails
+    /// with a sentence naming it).
     pub password: Option<Secret>,
     pub timeout: Duration,
+    /// How long the server may take to answer the end of a message (RFC
+    /// 5321 gives it 10 minutes); past it the message is `uncertain`.
+    pub final_reply_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -275,8 +281,11 @@ fn smtp(s: RawSmtp, src: &Source<'_>, env: &Env) -> Result<SmtpConfig, ConfigErr
                         .into(),
                 )
             })?;
-            let value = env.get(var).ok_or_else(|| err("password_env", format!("the environment variable {var} is not set (it must hold the SMTP password)")))?;
-            Some(Secret(value.clone()))
+            // Read once, here; a variable that is not set matters only
+            // when something is to be sent (the transport says so then, and
+            // the messages stay pending): import, kpis, show and
+            // `run --no-send` never need it.
+            env.get(var).map(|value| Secret(value.clone()))
         }
     };
     Ok(SmtpConfig {
@@ -287,5 +296,6 @@ fn smtp(s: RawSmtp, src: &Source<'_>, env: &Env) -> Result<SmtpConfig, ConfigErr
         password_env: s.password_env,
         password,
         timeout: Duration::from_secs(s.timeout_secs.unwrap_or(30)),
+        final_reply_timeout: Duration::from_secs(s.final_reply_timeout_secs.unwrap_or(600)),
     })
 }

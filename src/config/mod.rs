@@ -56,6 +56,7 @@ struct RawConfig {
 #[serde(default, deny_unknown_fields)]
 struct RawService {
     first_response_sla_hours: Option<f64>,
+    resolution_hours: Option<f64>,
 }
 
 /// `[run]`: how long a run waits for another one's lock.
@@ -79,6 +80,8 @@ pub struct Config {
     pub benchmarks: Vec<Benchmark>,
     pub industry: Option<String>,
     pub sla_hours: f64,
+    /// `[service] resolution_hours`: the resolution window (kpis.md).
+    pub resolution_hours: f64,
     pub targets: BTreeMap<String, Target>,
     pub custom_kpis: Vec<CustomKpi>,
     pub activity_categories: BTreeMap<String, Category>,
@@ -311,6 +314,14 @@ fn check(
             "must be a positive number of hours",
         ));
     }
+    let resolution_hours = raw.service.resolution_hours.unwrap_or(72.0);
+    if !(resolution_hours.is_finite() && resolution_hours > 0.0) {
+        return Err(src.invalid(
+            "service",
+            "resolution_hours",
+            "must be a positive number of hours",
+        ));
+    }
     let (targets, custom_kpis) = kpi::check(&raw.kpi, src)?;
     let activity_categories = activities::check(raw.activities, src)?;
     let objectives = kpi::objectives(raw.objective, &custom_kpis, src)?;
@@ -322,9 +333,10 @@ fn check(
     let compute_fingerprint = {
         let mut h = Sha256::new();
         h.update(format!(
-            "{}|{}|{:?}",
+            "{}|{}|{}|{:?}",
             report.timezone.name(),
             sla_hours,
+            resolution_hours,
             report.segments
         ));
         hex::encode(&h.finalize()[..8])
@@ -341,6 +353,7 @@ fn check(
         benchmarks,
         industry,
         sla_hours,
+        resolution_hours,
         targets,
         custom_kpis,
         activity_categories,
@@ -433,12 +446,17 @@ mod tests {
             .to_string()
             .contains("needs password_env"));
         let with_env = format!("{base}password_env = \"PW_VAR\"\n");
+        // Not set: only sending needs it (the transport refuses then).
         assert!(parse(&with_env)
-            .unwrap_err()
-            .to_string()
-            .contains("PW_VAR is not set"));
+            .unwrap()
+            .email
+            .smtp
+            .unwrap()
+            .password
+            .is_none());
         let env = Env::from([("PW_VAR".to_string(), "secret".to_string())]);
-        assert!(Config::from_toml(&with_env, Path::new("."), None, &env).is_ok());
+        let c = Config::from_toml(&with_env, Path::new("."), None, &env).unwrap();
+        assert!(c.email.smtp.unwrap().password.is_some());
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub enum Class {
     Permanent,
     /// Every message would fail the same way: stop, leave them pending.
     Setup,
+    /// The server took the whole message and its reply never came: it may
+    /// have been delivered, so it is marked uncertain and not sent again
+    /// unless asked (`scorecard send --resend-uncertain`).
+    Uncertain,
 }
 
 impl Class {
@@ -30,6 +34,7 @@ impl Class {
             Class::Transient => "transient",
             Class::Permanent => "permanent",
             Class::Setup => "setup",
+            Class::Uncertain => "uncertain",
         }
     }
 }
@@ -48,8 +53,11 @@ pub enum Stage {
     RcptTo(String),
     /// The `DATA` command.
     Data,
-    /// The message body and the server's final reply to it.
+    /// The message body, until its last byte is written.
     Body,
+    /// The server's reply to the end of the message (`.`), the body sent
+    /// whole: from here on the server may have the message.
+    FinalReply,
     /// `NOOP` (`scorecard check`).
     Noop,
 }
@@ -196,6 +204,8 @@ pub enum DeliverError {
     SmtpNotConfigured,
     #[error("cannot write to the outbox {path}: {reason} (check [email] outbox_dir and its permissions); the messages stay pending")]
     Outbox { path: String, reason: String },
+    #[error("cannot record the attempt in the send ledger: {reason}; nothing was sent and the messages stay pending")]
+    Ledger { reason: String },
 }
 
 impl DeliverError {
@@ -205,7 +215,8 @@ impl DeliverError {
             DeliverError::MissingPassword { .. }
             | DeliverError::SmtpNotConfigured
             | DeliverError::SendmailMissing { .. }
-            | DeliverError::Outbox { .. } => Class::Setup,
+            | DeliverError::Outbox { .. }
+            | DeliverError::Ledger { .. } => Class::Setup,
             DeliverError::SendmailFailed { .. } => Class::Transient,
         }
     }
@@ -215,6 +226,13 @@ impl DeliverError {
     /// are not tried (they would wait out the same backoff for nothing).
     pub fn stops_run(&self) -> bool {
         match self {
+            // A server too slow to answer the end of a message would keep
+            // every later one waiting as long.
+            DeliverError::Smtp {
+                stage: Stage::FinalReply,
+                cause,
+                ..
+            } => cause.is_timeout(),
             DeliverError::Smtp { stage, .. } => {
                 self.class() == Class::Setup
                     || matches!(
@@ -262,7 +280,10 @@ pub fn classify(stage: &Stage, cause: &Cause) -> Class {
     match (stage, cause.reply()) {
         // A 4xx reply anywhere is a temporary refusal.
         (_, Some((code, _))) if (400..500).contains(&code) => Class::Transient,
-        (Stage::RcptTo(_) | Stage::Data | Stage::Body, Some(_)) => Class::Permanent,
+        (Stage::RcptTo(_) | Stage::Data | Stage::Body | Stage::FinalReply, Some(_)) => {
+            Class::Permanent
+        }
+        (Stage::FinalReply, None) => Class::Uncertain,
         // A 5xx reply to the greeting, EHLO, STARTTLS, AUTH or MAIL FROM
         // concerns every message: a setup problem.
         (_, Some(_)) => Class::Setup,
@@ -361,7 +382,17 @@ fn smtp_sentence(
             (_, Some(_)) => format!("the server deferred recipient {to}: {what} (a temporary refusal; {STAYS_PENDING})"),
             _ => delivery_problem(server, "the message", cause, &what, *timeout_secs),
         },
-        Stage::Data | Stage::Body => match (class, cause.reply()) {
+        Stage::FinalReply if cause.reply().is_none() => {
+            let why = if cause.is_timeout() {
+                format!("no reply within {timeout_secs} s")
+            } else {
+                what.clone()
+            };
+            format!(
+                "the server {server} took the whole message but its reply never came ({why}): it may have been delivered, so it is marked uncertain and not sent again by itself (`scorecard send --resend-uncertain` sends it again, with the same Message-ID)"
+            )
+        }
+        Stage::Data | Stage::Body | Stage::FinalReply => match (class, cause.reply()) {
             (Class::Permanent, _) => format!("the server {server} refused the message: {what}"),
             _ => delivery_problem(server, "the message", cause, &what, *timeout_secs),
         },
@@ -401,6 +432,7 @@ impl fmt::Display for Stage {
             Stage::RcptTo(_) => f.write_str("rcpt to"),
             Stage::Data => f.write_str("data"),
             Stage::Body => f.write_str("message"),
+            Stage::FinalReply => f.write_str("final reply"),
             Stage::Noop => f.write_str("noop"),
         }
     }
@@ -457,6 +489,28 @@ mod tests {
                 true,
             ),
             (Stage::Connect, reply(421, "too busy"), Transient, true),
+            // The body sent whole, no reply: the server may have it.
+            (
+                Stage::FinalReply,
+                io(io::ErrorKind::WouldBlock, "timed out"),
+                Uncertain,
+                true,
+            ),
+            (
+                Stage::FinalReply,
+                io(io::ErrorKind::UnexpectedEof, "eof"),
+                Uncertain,
+                false,
+            ),
+            (Stage::FinalReply, reply(451, "try later"), Transient, false),
+            (Stage::FinalReply, reply(554, "spam"), Permanent, false),
+            // Broken before the end of the body: the server has nothing.
+            (
+                Stage::Body,
+                io(io::ErrorKind::BrokenPipe, "broken pipe"),
+                Transient,
+                false,
+            ),
             (Stage::Connect, reply(554, "no service"), Setup, true),
             (
                 Stage::Connect,

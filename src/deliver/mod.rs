@@ -67,6 +67,14 @@ pub struct DeliveryReport {
     pub fates: Vec<Fate>,
     /// Failed earlier and not retried (`scorecard send --retry` retries them).
     pub failed_earlier: usize,
+    /// Uncertain in the ledger after this call: the server may or may not
+    /// have them; never sent again unless asked (`scorecard send
+    /// --resend-uncertain`). One fate each in `uncertain_fates`.
+    pub uncertain: usize,
+    /// Became uncertain during this call: attempts a process that died left
+    /// `in_flight`, and messages whose final reply never came.
+    pub uncertain_new: usize,
+    pub uncertain_fates: Vec<Fate>,
     /// SMTP connections opened (one per run when the server keeps it open).
     pub connections: usize,
 }
@@ -89,6 +97,10 @@ pub struct Handed {
     pub sent: usize,
     pub pending: usize,
     pub failed: usize,
+    /// Uncertain in the ledger after the send (see [`DeliveryReport`]).
+    pub uncertain: usize,
+    /// Became uncertain during this send.
+    pub uncertain_new: usize,
     /// Written to the outbox by a preview.
     pub previewed: usize,
 }
@@ -122,9 +134,27 @@ pub fn outgoing(config: &Config, p: Period, emails: &[ScopeEmail]) -> (Vec<Outgo
     (out, warnings)
 }
 
-/// Stage 5 of a run, **deliver**: hands the run's emails over as `how`
-/// says. A preview writes the messages to the file outbox and queues
-/// nothing, so a later `send` never mails what was only previewed.
+/// Queues one archived period's emails as `how` says, inside the caller's
+/// transaction (the one that records the period as archived): only
+/// [`Handover::Send`] queues; a preview or `--no-send` queues nothing.
+pub fn queue_for(
+    store: &Store,
+    config: &Config,
+    emails: &[Outgoing],
+    now: DateTime<Utc>,
+    how: Handover,
+) -> Result<usize> {
+    match how {
+        Handover::Send { force } => queue(store, config, emails, now, force),
+        Handover::Preview | Handover::Keep => Ok(0),
+    }
+}
+
+/// Stage 5 of a run, **deliver**: with [`Handover::Send`], sends whatever
+/// the ledger holds pending (this run's emails, queued with their periods
+/// by [`queue_for`], and any an earlier run left), oldest first. A preview
+/// writes `outgoing` to the file outbox and queues nothing, so a later
+/// `send` never mails what was only previewed.
 pub fn hand_over(
     store: &Store,
     config: &Config,
@@ -141,12 +171,13 @@ pub fn hand_over(
                 .len();
         }
         Handover::Send { .. } if config.email.recipients.is_empty() => {}
-        Handover::Send { force } => {
-            enqueue(store, config, outgoing, now, force).context("queueing the emails")?;
+        Handover::Send { .. } => {
             let report = send_pending(store, config, now, false).context("sending the emails")?;
             handed.sent = report.sent;
             handed.pending = report.pending;
             handed.failed = report.failed;
+            handed.uncertain = report.uncertain;
+            handed.uncertain_new = report.uncertain_new;
         }
     }
     Ok(handed)
@@ -170,6 +201,22 @@ pub fn enqueue(
     force: bool,
 ) -> Result<usize> {
     let tx = store.begin()?;
+    let queued = queue(store, config, outgoing, now, force)?;
+    tx.commit()
+        .context("cannot record the queued emails in the store")?;
+    Ok(queued)
+}
+
+/// [`enqueue`] inside the caller's transaction: `run` records a period as
+/// archived and queues its emails in one [`Store::begin`] batch, so that no
+/// archived period exists without its emails in the ledger.
+pub fn queue(
+    store: &Store,
+    config: &Config,
+    outgoing: &[Outgoing],
+    now: DateTime<Utc>,
+    force: bool,
+) -> Result<usize> {
     let ledger = store.sends();
     let from = &config.email.from;
     let envelope_from = from.email.to_string();
@@ -182,7 +229,9 @@ pub fn enqueue(
         let existing = ledger.find(cadence, &o.period, &recipient, &hash)?;
         let resends = match &existing {
             None => 0,
-            Some(row) if force && row.state == "sent" => row.resends + 1,
+            Some(row) if force && (row.state == "sent" || row.state == "uncertain") => {
+                row.resends + 1
+            }
             Some(row) if force && row.state == "failed" => row.resends,
             Some(row) => {
                 debug!(period = %o.period, domains = %domains, state = %row.state, "email already in the ledger");
@@ -214,8 +263,6 @@ pub fn enqueue(
         debug!(period = %o.period, domains = %domains, bytes = bytes.len(), "email queued");
         queued += 1;
     }
-    tx.commit()
-        .context("cannot record the queued emails in the store")?;
     Ok(queued)
 }
 
@@ -235,13 +282,41 @@ pub fn send_pending(
     now: DateTime<Utc>,
     retry_failed: bool,
 ) -> Result<DeliveryReport> {
+    send_due(store, config, now, retry_failed, false)
+}
+
+/// The reason given to an attempt a killed process left `in_flight`.
+const KILLED: &str = "the process stopped (killed, or the machine went down) while the message was being handed to the server: it may have been delivered, so it is marked uncertain and not sent again by itself (`scorecard send --resend-uncertain` sends it again, with the same Message-ID)";
+
+/// [`send_pending`], and with `resend_uncertain` the uncertain messages
+/// too (`scorecard send --resend-uncertain`: the same bytes, the same
+/// Message-ID, so that most mail clients show one copy).
+///
+/// First, every attempt a process that died left `in_flight` becomes
+/// `uncertain` (counted in [`DeliveryReport::uncertain_found`]).
+pub fn send_due(
+    store: &Store,
+    config: &Config,
+    now: DateTime<Utc>,
+    retry_failed: bool,
+    resend_uncertain: bool,
+) -> Result<DeliveryReport> {
     let ledger = store.sends();
     let mut report = DeliveryReport::default();
+    let found = ledger.settle_in_flight(KILLED)?;
+    if found > 0 {
+        warn!(
+            count = found,
+            "emails left in flight by a process that died are now uncertain"
+        );
+    }
+    report.uncertain_new = found;
     if !retry_failed {
         report.failed_earlier = ledger.count("failed")?;
     }
-    let due = ledger.due(retry_failed)?;
+    let due = ledger.due(retry_failed, resend_uncertain)?;
     if due.is_empty() {
+        finish_uncertain(ledger, &mut report)?;
         return Ok(report);
     }
     let (mut sender, mut stopped) = match transport::Sender::new(config) {
@@ -259,7 +334,11 @@ pub fn send_pending(
             (_, Some(e)) => ledger.note_error(row.id, &e.to_string())?,
             (None, None) => unreachable!("a sender, or the reason there is none"),
         }
-        report.fates.push(ledger.fate(row.id)?);
+        let fate = ledger.fate(row.id)?;
+        if fate.state == "uncertain" && row.state != "uncertain" {
+            report.uncertain_new += 1;
+        }
+        report.fates.push(fate);
     }
     if let Some(s) = sender.as_mut() {
         s.close();
@@ -268,7 +347,15 @@ pub fn send_pending(
     report.sent = report.fates.iter().filter(|f| f.state == "sent").count();
     report.pending = report.fates.iter().filter(|f| f.state == "pending").count();
     report.failed = report.fates.iter().filter(|f| f.state == "failed").count();
+    finish_uncertain(ledger, &mut report)?;
     Ok(report)
+}
+
+/// Counts the uncertain messages of the ledger into `report`.
+fn finish_uncertain(ledger: Sends, report: &mut DeliveryReport) -> Result<()> {
+    report.uncertain_fates = ledger.with_state("uncertain")?;
+    report.uncertain = report.uncertain_fates.len();
+    Ok(())
 }
 
 /// Delivers one due message and records its outcome; returns the error that
@@ -295,8 +382,26 @@ fn deliver_one(
         .map(|a| a.parse::<Address>())
         .collect::<Result<_, _>>()
         .with_context(|| format!("the ledger holds an invalid address for {}", row.message_id))?;
+    let mut in_flight = || {
+        ledger
+            .mark_in_flight(row.id)
+            .map_err(|e| DeliverError::Ledger {
+                reason: format!("{e:#}"),
+            })
+    };
     let (tries, outcome) = with_retries(config, row, || {
-        sender.send(&from, &to, &row.message_id, &bytes)
+        let sent = sender.send(&from, &to, &row.message_id, &bytes, &mut in_flight);
+        if let Err(e) = &sent {
+            if e.class() != Class::Uncertain {
+                // The server does not have it: back to the state it was due in.
+                ledger
+                    .end_attempt(row.id, &row.state)
+                    .map_err(|e| DeliverError::Ledger {
+                        reason: format!("{e:#}"),
+                    })?;
+            }
+        }
+        sent
     });
     let attempts = row.attempts + tries;
     match outcome {
@@ -309,6 +414,10 @@ fn deliver_one(
         Err(e) if e.class() == Class::Permanent => {
             ledger.mark_failed(row.id, attempts, &e.to_string())?;
             Ok(None)
+        }
+        Err(e) if e.class() == Class::Uncertain => {
+            ledger.mark_uncertain(row.id, attempts, &e.to_string())?;
+            Ok(e.stops_run().then_some(e))
         }
         Err(e) => {
             let next = (e.class() == Class::Transient)
@@ -384,7 +493,7 @@ pub fn check(config: &Config) -> Result<String> {
 fn check_failure(e: DeliverError) -> anyhow::Error {
     match e.class() {
         Class::Transient => Failure::runtime(e.to_string()).into(),
-        Class::Permanent | Class::Setup => Failure::usage(e.to_string()).into(),
+        Class::Permanent | Class::Setup | Class::Uncertain => Failure::usage(e.to_string()).into(),
     }
 }
 

@@ -56,18 +56,29 @@ impl Sender {
         })
     }
 
-    /// Delivers one formatted message; the file outbox returns the path it wrote.
+    /// Delivers one formatted message; the file outbox returns the path it
+    /// wrote. `before_data` runs at the last moment nothing of the message
+    /// has left yet (SMTP: before the DATA command; sendmail and the file
+    /// outbox: before the hand-over): the ledger records the attempt as
+    /// `in_flight` there, so that a process killed from then on is noticed.
     pub fn send(
         &mut self,
         from: &Address,
         to: &[Address],
         message_id: &str,
         bytes: &[u8],
+        before_data: &mut dyn FnMut() -> Result<(), DeliverError>,
     ) -> Result<Option<PathBuf>, DeliverError> {
         match self {
-            Sender::Smtp(s) => s.send(from, to, bytes).map(|()| None),
-            Sender::Sendmail(s) => s.send(from, to, bytes).map(|()| None),
-            Sender::File(o) => o.write(message_id, bytes).map(Some),
+            Sender::Smtp(s) => s.send(from, to, bytes, before_data).map(|()| None),
+            Sender::Sendmail(s) => {
+                before_data()?;
+                s.send(from, to, bytes).map(|()| None)
+            }
+            Sender::File(o) => {
+                before_data()?;
+                o.write(message_id, bytes).map(Some)
+            }
         }
     }
 
@@ -106,6 +117,9 @@ struct Endpoint {
     implicit_tls: bool,
     password_env: Option<String>,
     timeout: Duration,
+    /// How long the reply to the end of a message may take (RFC 5321
+    /// section 4.5.3.2.6: 10 minutes).
+    final_timeout: Duration,
     secret: Option<String>,
 }
 
@@ -175,6 +189,7 @@ impl SmtpSender {
             implicit_tls: smtp.tls == TlsMode::Tls,
             password_env: smtp.password_env.clone(),
             timeout: smtp.timeout,
+            final_timeout: smtp.final_reply_timeout,
             secret: secret.clone(),
         };
         let tls = match smtp.tls {
@@ -232,7 +247,13 @@ impl SmtpSender {
         Ok(conn)
     }
 
-    fn send(&mut self, from: &Address, to: &[Address], bytes: &[u8]) -> Result<(), DeliverError> {
+    fn send(
+        &mut self,
+        from: &Address,
+        to: &[Address],
+        bytes: &[u8],
+        before_data: &mut dyn FnMut() -> Result<(), DeliverError>,
+    ) -> Result<(), DeliverError> {
         let mut fresh = false;
         if self.conn.as_ref().is_none_or(SmtpConnection::has_broken) {
             self.conn = Some(self.open()?);
@@ -240,7 +261,7 @@ impl SmtpSender {
         }
         loop {
             let conn = self.conn.as_mut().expect("connected above");
-            let Err(e) = transaction(conn, &self.endpoint, from, to, bytes) else {
+            let Err(e) = transaction(conn, &self.endpoint, from, to, bytes, before_data) else {
                 return Ok(());
             };
             // After a refused recipient or DATA the session can go on (RSET);
@@ -306,6 +327,7 @@ fn transaction(
     from: &Address,
     to: &[Address],
     bytes: &[u8],
+    before_data: &mut dyn FnMut() -> Result<(), DeliverError>,
 ) -> Result<(), DeliverError> {
     let mut params = Vec::new();
     let info = conn.server_info();
@@ -322,8 +344,49 @@ fn transaction(
         conn.command(Rcpt::new(address.clone(), vec![]))
             .map_err(|e| ep.error(Stage::RcptTo(address.to_string()), &e))?;
     }
+    before_data()?;
     conn.command(Data).map_err(|e| ep.error(Stage::Data, &e))?;
-    conn.message(bytes).map_err(|e| ep.error(Stage::Body, &e))?;
+    // The body goes out with the RFC's final-reply timeout; lettre writes
+    // each chunk, then `.`, then reads the reply. The empty chunk after the
+    // message is asked for only once the whole body is written: from then
+    // on a missing reply means the server may have the message.
+    let set_timeout = |conn: &mut SmtpConnection, t: Duration| {
+        conn.set_timeout(Some(t)).map_err(|e| {
+            ep.error_from(
+                Stage::Body,
+                Cause::Io {
+                    kind: e.kind(),
+                    text: e.to_string(),
+                },
+            )
+        })
+    };
+    set_timeout(conn, ep.final_timeout)?;
+    let written = std::cell::Cell::new(false);
+    let mut parts = 0;
+    let chunks = std::iter::from_fn(|| {
+        parts += 1;
+        match parts {
+            1 => Some(bytes),
+            2 => {
+                written.set(true);
+                Some(&b""[..])
+            }
+            _ => None,
+        }
+    });
+    match conn.message_iter(chunks) {
+        Ok(_) => {}
+        Err(e) if written.get() => {
+            let mut err = ep.error(Stage::FinalReply, &e);
+            if let DeliverError::Smtp { timeout_secs, .. } = &mut err {
+                *timeout_secs = ep.final_timeout.as_secs();
+            }
+            return Err(err);
+        }
+        Err(e) => return Err(ep.error(Stage::Body, &e)),
+    }
+    set_timeout(conn, ep.timeout)?;
     Ok(())
 }
 

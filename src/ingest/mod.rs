@@ -36,6 +36,8 @@ const PROGRESS_EVERY: u64 = 16_384;
 pub struct ImportOptions {
     pub skip_invalid: bool,
     pub progress: bool,
+    /// `--as-of`: the instant the imported files' data is known up to.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -369,6 +371,11 @@ pub fn import(
         drop(tx); // rolls back: the store is left exactly as it was
         return Err(Failure::input(problems.message()).into());
     }
+    // In the same transaction: a killed import records no as-of either.
+    let kinds: BTreeSet<FileKind> = todo.iter().map(|(i, _)| i.kind).collect();
+    for kind in kinds {
+        record_as_of(&tx, config, kind, opts.as_of)?;
+    }
     tx.invalidate(&touched.days, touched.customers_from)?;
     report.rejects_path = problems.finish()?;
     tx.commit().context("cannot commit the import")?;
@@ -376,6 +383,68 @@ pub fn import(
     // was. Rows imported under an earlier time zone get their days again.
     ensure_timezone(store, config)?;
     Ok(report)
+}
+
+/// The meta key of a file's as-of instant.
+pub fn as_of_key(kind: FileKind) -> String {
+    format!("as_of:{}", kind.default_file_name())
+}
+
+/// Records the instant a file's data is known up to (kpis.md "Data as of"):
+/// `--as-of` when given, else the latest instant in its table (tickets: the
+/// latest of opened, first response and resolved), else the end of its
+/// latest date in the report time zone. Undated files record none.
+fn record_as_of(
+    tx: &ImportTx,
+    config: &Config,
+    kind: FileKind,
+    given: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let instant = match given {
+        Some(t) => Some(t),
+        None => latest_instant(|t, c| tx.latest_values(t, c), config, kind)?,
+    };
+    if let Some(t) = instant {
+        tx.set_meta(
+            &as_of_key(kind),
+            &t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        )?;
+    }
+    Ok(())
+}
+
+/// The latest instant found in a file's stored rows (see [`record_as_of`]),
+/// `latest` reading the maxima of a table's columns.
+pub fn latest_instant(
+    latest: impl Fn(&str, &[&str]) -> Result<Vec<Option<i64>>>,
+    config: &Config,
+    kind: FileKind,
+) -> Result<Option<DateTime<Utc>>> {
+    if kind == FileKind::Tickets {
+        let ms = latest(
+            kind.key(),
+            &["opened_at", "first_response_at", "resolved_at"],
+        )?;
+        return Ok(ms
+            .into_iter()
+            .flatten()
+            .max()
+            .and_then(DateTime::<Utc>::from_timestamp_millis));
+    }
+    let Some(day) = kind.describe().period_day else {
+        return Ok(None);
+    };
+    let Some(last) = latest(kind.key(), &[day])?[0] else {
+        return Ok(None);
+    };
+    use chrono::TimeZone;
+    let next = crate::period::date_from_day(last + 1).and_time(chrono::NaiveTime::MIN);
+    Ok(config
+        .report
+        .timezone
+        .from_local_datetime(&next)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc)))
 }
 
 /// Finds the snapshot files in the given folders (or single files).

@@ -53,8 +53,13 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
             id: c.id.clone(),
             title: c.title.clone(),
             formula: match &c.body {
-                crate::config::CustomBody::Formula(_) => "custom formula".into(),
-                crate::config::CustomBody::Sql(_) => "custom SQL".into(),
+                crate::config::CustomBody::Formula(e) => e.to_string(),
+                crate::config::CustomBody::Sql(q) => {
+                    format!(
+                        "SQL: {}",
+                        q.split_whitespace().collect::<Vec<_>>().join(" ")
+                    )
+                }
             },
             unit: c.unit,
             direction: c.direction,
@@ -86,11 +91,16 @@ pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
 /// Makes sure every period is in the cache, computing the missing ones in one
 /// set-based pass.
 pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<CacheStats> {
-    let fingerprint = cache_fingerprint(store, config)?;
+    let base = cache_fingerprint(store, config)?;
+    let as_of = tickets_as_of(store)?;
+    let fingerprint = |p: Period| match as_of {
+        Some(t) if windows_open(p, t, config) => format!("{base}:as_of={t}"),
+        _ => base.clone(),
+    };
     let mut missing = Vec::new();
     let mut stats = CacheStats::default();
     for p in periods {
-        if store.cached_fingerprint(*p)?.as_deref() == Some(fingerprint.as_str()) {
+        if store.cached_fingerprint(*p)?.as_deref() == Some(fingerprint(*p).as_str()) {
             stats.cached += 1;
         } else {
             missing.push(*p);
@@ -102,9 +112,30 @@ pub fn ensure(store: &mut Store, config: &Config, periods: &[Period]) -> Result<
         return Ok(stats);
     }
     let values = compute(store, config, &missing)?;
-    store.save_kpis(&values, &fingerprint)?;
-    stats.computed = values.keys().map(|p| p.id()).collect();
+    // Periods whose ticket windows were still open at the as-of are cached
+    // with it: a later as-of (an import that matures them) recomputes them.
+    let mut groups: BTreeMap<String, BTreeMap<Period, PeriodValues>> = BTreeMap::new();
+    for (p, v) in values {
+        groups.entry(fingerprint(p)).or_default().insert(p, v);
+    }
+    for (fp, values) in &groups {
+        store.save_kpis(values, fp)?;
+        stats.computed.extend(values.keys().map(|p| p.id()));
+    }
+    stats.computed.sort();
     Ok(stats)
+}
+
+/// Whether a ticket of `p` can still be inside its window at `as_of` (ms):
+/// the period's last local day ends at most 14 h after its UTC end (the
+/// widest time-zone offset), and the longest window is the larger of the
+/// SLA and the resolution window.
+fn windows_open(p: Period, as_of: i64, config: &Config) -> bool {
+    const MS_PER_DAY: i64 = 86_400_000;
+    let epoch = crate::period::day_number(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap());
+    let end = (p.end_day() - epoch) * MS_PER_DAY + 14 * 3_600_000;
+    let window = (config.sla_hours.max(config.resolution_hours) * 3_600_000.0).ceil() as i64;
+    as_of < end + window
 }
 
 /// The cache key: the settings that shape figures, plus the activity kinds
@@ -160,6 +191,11 @@ struct Acc {
     within_sla: u64,
     resolved: u64,
     resolution_ms: i64,
+    // tickets read one by one (SQLite): what is known of each one's first
+    // response and resolution at the data's as-of (kpis.md "Tickets and the
+    // data's as-of")
+    response: Vec<stats::Outcome>,
+    resolution: Vec<stats::Outcome>,
     // surveys
     nps_n: u64,
     promoters: u64,
@@ -365,7 +401,7 @@ pub fn compute(
         customers_into(store, &mut grid, hi)?;
         orders_into(store, &mut grid, lo, hi)?;
         deals_into(store, &mut grid, lo, hi)?;
-        tickets_into(store, &mut grid, lo, hi, config.sla_hours)?;
+        tickets_into(store, &mut grid, lo, hi, tickets_as_of(store)?)?;
         surveys_into(store, &mut grid, lo, hi)?;
         spend_into(store, &mut grid, lo, hi, &spend_attrs)?;
         activities_into(store, &mut grid, lo, hi, &kinds)?;
@@ -375,6 +411,9 @@ pub fn compute(
         imported: &imported,
         spend_attrs: &spend_attrs,
         kinds: &kinds,
+        sla_hours: config.sla_hours,
+        resolution_hours: config.resolution_hours,
+        per_ticket: !store.is_postgres(),
     };
     // The whole business is always listed, even when empty.
     let whole = grid.key(WHOLE);
@@ -608,29 +647,50 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     Ok(())
 }
 
-fn tickets_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64, sla_hours: f64) -> Result<()> {
-    let columns = "first_response_at - opened_at, resolved_at - opened_at";
+/// The instant (ms) the tickets' data is known up to: the as-of recorded by
+/// the last import of tickets.csv, else the latest instant in the table.
+fn tickets_as_of(store: &Store) -> Result<Option<i64>> {
+    let key = crate::ingest::as_of_key(FileKind::Tickets);
+    if let Some(t) = store.meta(&key)? {
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&t) {
+            return Ok(Some(t.timestamp_millis()));
+        }
+    }
+    Ok(store
+        .latest_values(
+            "tickets",
+            &["opened_at", "first_response_at", "resolved_at"],
+        )?
+        .into_iter()
+        .flatten()
+        .max())
+}
+
+fn tickets_into(
+    store: &Store,
+    grid: &mut Grid,
+    lo: i64,
+    hi: i64,
+    as_of: Option<i64>,
+) -> Result<()> {
+    let columns = "opened_at, first_response_at, resolved_at";
     let mut stmt = dated_rows(store, FileKind::Tickets, columns, lo, hi)?;
-    // Instants are milliseconds; whole seconds give the same figures as
-    // before (every division below is exact for them).
-    let sla_ms = sla_hours * 3_600_000.0;
+    const MS_PER_HOUR: f64 = 3_600_000.0;
+    let as_of = as_of.unwrap_or(i64::MAX);
+    // An event after the as-of has not happened yet as far as the data goes.
+    let outcome = |opened: i64, at: Option<i64>| match at {
+        Some(t) if t <= as_of => stats::Outcome::Happened((t - opened) as f64 / MS_PER_HOUR),
+        _ => stats::Outcome::Open((as_of.saturating_sub(opened)).max(0) as f64 / MS_PER_HOUR),
+    };
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {
-        let response: Option<i64> = r.get(2)?;
-        let resolution: Option<i64> = r.get(3)?;
+        let opened: i64 = r.get(2)?;
+        let response = outcome(opened, r.get(3)?);
+        let resolution = outcome(opened, r.get(4)?);
         grid.add(r.get(0)?, text(r, 1)?, |acc| {
             acc.tickets += 1;
-            if let Some(ms) = response {
-                acc.response_ms.push(u64::try_from(ms).unwrap_or(0));
-                acc.response_sum_ms += ms;
-                if ms as f64 <= sla_ms {
-                    acc.within_sla += 1;
-                }
-            }
-            if let Some(ms) = resolution {
-                acc.resolved += 1;
-                acc.resolution_ms += ms;
-            }
+            acc.response.push(response);
+            acc.resolution.push(resolution);
         });
     }
     Ok(())

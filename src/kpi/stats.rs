@@ -263,6 +263,16 @@ impl Incidence {
     }
 }
 
+/// Median of sorted hours (even count: mean of the two middle ones).
+pub fn median_of_sorted(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
 /// Median of sorted values (even count: mean of the two middle ones).
 pub fn median_sorted(sorted: &[u64]) -> Option<f64> {
     let n = sorted.len();

@@ -32,7 +32,12 @@ fn comparison_json(c: &Option<Comparison>) -> Value {
 }
 
 /// `kpis.json` of one period: every KPI of the whole business and of every segment.
-pub fn kpis_json(period: Period, timezone: &str, rows: &[Compared]) -> String {
+pub fn kpis_json(
+    period: Period,
+    timezone: &str,
+    rows: &[Compared],
+    as_of: &[(String, String)],
+) -> String {
     let kpis: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -77,6 +82,10 @@ pub fn kpis_json(period: Period, timezone: &str, rows: &[Compared]) -> String {
                 r.unusual.map(Value::Bool).unwrap_or(Value::Null),
             );
             m.insert("status".into(), json!(r.status.as_str()));
+            if let Some(p) = r.current.pending {
+                m.insert("pending".into(), json!(p));
+                m.insert("provisional".into(), json!(p > 0));
+            }
             if let Some(reason) = &r.current.reason {
                 m.insert("reason".into(), json!(reason));
             }
@@ -92,6 +101,7 @@ pub fn kpis_json(period: Period, timezone: &str, rows: &[Compared]) -> String {
             "end": period.end().to_string(),
         },
         "timezone": timezone,
+        "as_of": as_of.iter().map(|(f, t)| (f.clone(), json!(t))).collect::<Map<String, Value>>(),
         "kpis": kpis,
     });
     let mut text = serde_json::to_string_pretty(&doc).expect("JSON of plain values");

@@ -188,6 +188,20 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str, period: Period
     };
     let mut out = Vec::new();
 
+    // 0. Figures the cut-off still moves (kpis.md "Tickets and the data's as-of").
+    let provisional: Vec<&&Compared> = mine.iter().filter(|r| r.current.provisional()).collect();
+    if let Some(most) = provisional.iter().filter_map(|r| r.current.pending).max() {
+        out.push(format!(
+            "Provisional: {} tickets of this period are still inside their window at the data's as-of, so {} can still move (never called a significant change, status held from the previous period).",
+            format::grouped(most as f64, 0),
+            provisional
+                .iter()
+                .map(|r| r.info.title.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+
     // 1. The largest significant changes, worded by better or worse.
     let mut significant: Vec<(&Compared, f64)> = mine
         .iter()

@@ -82,6 +82,10 @@ pub struct PeriodView {
 
 #[derive(Debug, Serialize)]
 pub struct RowView {
+    /// Some tickets are still inside their window: the figure can move.
+    pub provisional: bool,
+    /// How many (formatted), for "provisional: 41 tickets inside their window".
+    pub pending: String,
     pub id: String,
     pub title: String,
     pub formula: String,
@@ -212,6 +216,8 @@ pub struct ScorecardView {
     pub segment: Option<String>,
     pub generated_at: String,
     pub timezone: String,
+    /// "Sun 29 Nov 23:52 UTC": the latest as-of of the imported files.
+    pub data_as_of: String,
     pub headline: Vec<RowView>,
     pub charts: Vec<ChartView>,
     pub categories: Vec<CategoryView>,
@@ -309,6 +315,22 @@ pub fn arrow_tone(delta: Option<f64>, direction: Direction) -> (&'static str, &'
     }
 }
 
+/// The latest of the files' as-of instants, in the report time zone:
+/// "Sun 29 Nov 23:52 UTC"; empty when none was recorded.
+pub fn data_as_of(as_of: &[(String, String)], timezone: &str) -> String {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    as_of
+        .iter()
+        .filter_map(|(_, t)| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .max()
+        .map(|t| {
+            t.with_timezone(&tz)
+                .format("%a %-d %b %H:%M %Z")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 pub fn period_label(p: Period) -> String {
     let last = p.end() - chrono::Duration::days(1);
     format!(
@@ -363,6 +385,8 @@ pub fn row_view(r: &Compared, currency: &str, with_sparkline: bool) -> anyhow::R
         String::new()
     };
     Ok(RowView {
+        provisional: r.current.provisional(),
+        pending: format::grouped(r.current.pending.unwrap_or(0) as f64, 0),
         id: r.info.id.clone(),
         title: r.info.title.clone(),
         formula: r.info.formula.clone(),
@@ -755,6 +779,7 @@ pub fn build(
         segment: segment.map(segment_label),
         generated_at: input.generated_at.to_string(),
         timezone: input.timezone.to_string(),
+        data_as_of: data_as_of(&input.quality.as_of, input.timezone),
         headline,
         charts: charts_out,
         has_industry: mine.iter().any(|r| r.industry.is_some()),

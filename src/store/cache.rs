@@ -36,8 +36,8 @@ impl Store {
             let mut del =
                 tx.prepare_cached("DELETE FROM kpi_cache WHERE cadence = ?1 AND period = ?2")?;
             let mut ins = tx.prepare_cached(
-                "INSERT INTO kpi_cache (cadence, period, start_day, end_day, segment, kpi, value, n, ci_low, ci_high, se, reason, fingerprint)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "INSERT INTO kpi_cache (cadence, period, start_day, end_day, segment, kpi, value, n, ci_low, ci_high, se, reason, fingerprint, pending)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
             let mut mark = tx.prepare_cached(
                 "INSERT INTO computed_periods (cadence, period, start_day, end_day, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -62,7 +62,8 @@ impl Store {
                             v.ci95.map(|c| c.1),
                             v.se,
                             v.reason,
-                            fingerprint
+                            fingerprint,
+                            v.pending.map(|n| n as i64)
                         ])?;
                     }
                 }
@@ -83,7 +84,7 @@ impl Store {
         let lo = periods.iter().map(|p| p.start_day()).min().unwrap_or(0);
         let hi = periods.iter().map(|p| p.start_day()).max().unwrap_or(0);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT period, segment, kpi, value, n, ci_low, ci_high, se, reason FROM kpi_cache
+            "SELECT period, segment, kpi, value, n, ci_low, ci_high, se, reason, pending FROM kpi_cache
              WHERE cadence = ?1 AND start_day >= ?2 AND start_day <= ?3",
         )?;
         let mut rows = stmt.query(params![cadence.as_str(), lo, hi])?;
@@ -97,6 +98,7 @@ impl Store {
                 ci95: ci.0.zip(ci.1),
                 se: r.get(7)?,
                 reason: r.get(8)?,
+                pending: r.get::<_, Option<i64>>(9)?.map(|n| n as u64),
             };
             out.entry(*p)
                 .or_default()

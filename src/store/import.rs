@@ -248,6 +248,29 @@ impl ImportTx<'_> {
         Ok(())
     }
 
+    /// The latest value of each of `columns` (static names from the source
+    /// descriptions) in `table`, as the import so far leaves it.
+    pub fn latest_values(&self, table: &str, columns: &[&str]) -> Result<Vec<Option<i64>>> {
+        if columns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = columns.iter().map(|c| format!("max({c})")).collect();
+        let sql = format!("SELECT {} FROM {table}", list.join(", "));
+        Ok(self.tx.query_row(&sql, [], |r| {
+            (0..columns.len())
+                .map(|i| r.get::<_, Option<i64>>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?)
+    }
+
+    /// Sets a `meta` key inside the import (the data's as-of of a file).
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
+            .execute([key, value])?;
+        Ok(())
+    }
+
     pub fn commit(self) -> Result<()> {
         Ok(self.tx.commit()?)
     }

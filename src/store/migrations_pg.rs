@@ -134,6 +134,17 @@ const SHIPPED: &[&str] = &[
         first_response_at = first_response_at * 1000,
         resolved_at = resolved_at * 1000;
     "#,
+    // 3: SQLite migration 7: the send ledger's `in_flight` and `uncertain`
+    // states.
+    r#"
+    ALTER TABLE sends DROP CONSTRAINT sends_state_check;
+    ALTER TABLE sends ADD CONSTRAINT sends_state_check
+        CHECK (state IN ('pending', 'in_flight', 'sent', 'failed', 'uncertain'));
+    "#,
+    // 4: SQLite migration 8, the ticket KPIs' pending count.
+    r#"
+    ALTER TABLE kpi_cache ADD COLUMN pending BIGINT;
+    "#,
 ];
 
 /// How Citus should hold each table (docs/scale-out.md): `(table, how)`
@@ -155,8 +166,11 @@ pub const PLACEMENT: &[(&str, &str, &str)] = &[
 #[cfg(test)]
 mod tests {
     /// The SHA-256 of each migration's text as it shipped.
-    const SHIPPED_SHA256: [&str; 1] =
-        ["ad04dece50fc2e32d0eb06da62409dfde2e421e9cbec5d028d229ff4b148c973"];
+    const SHIPPED_SHA256: [&str; 3] = [
+        "ad04dece50fc2e32d0eb06da62409dfde2e421e9cbec5d028d229ff4b148c973",
+        "b06a23148d3e2714794f28f22970897baefb0fb7af50fb9b9bf3eb9337edd3c9",
+        "23b668af465acfe6bbbf1c5369c60daa717ff56c0c0382dc51639cf269ad085f",
+    ];
 
     #[test]
     fn derived_migrations_are_the_shipped_ones_byte_for_byte() {

@@ -364,6 +364,21 @@ impl Store {
             .optional()?)
     }
 
+    /// The latest value of each of `columns` (static names from the source
+    /// descriptions) in `table`, None where the table has none.
+    pub fn latest_values(&self, table: &str, columns: &[&str]) -> Result<Vec<Option<i64>>> {
+        if columns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = columns.iter().map(|c| format!("max({c})")).collect();
+        let sql = format!("SELECT {} FROM {table}", list.join(", "));
+        Ok(self.conn.query_row(&sql, [], |r| {
+            (0..columns.len())
+                .map(|i| r.get::<_, Option<i64>>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?)
+    }
+
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn
             .prepare_cached("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
@@ -466,11 +481,11 @@ mod tests {
                 Some(&b"bytes"[..])
             );
             // The rest of the ledger's life: due, sent, counted.
-            let due = s.sends().due(false).unwrap();
+            let due = s.sends().due(false, false).unwrap();
             assert_eq!(due.len(), 1);
             s.sends().mark_sent(due[0].id, 1, now, None).unwrap();
             assert_eq!(s.sends().count("sent").unwrap(), 1);
-            assert!(s.sends().due(true).unwrap().is_empty());
+            assert!(s.sends().due(true, true).unwrap().is_empty());
             assert_eq!(
                 s.sends().fates("weekly", "2026-W47").unwrap()[0].state,
                 "sent"

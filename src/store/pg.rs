@@ -398,6 +398,7 @@ mod tests {
             .unwrap()
             .get(0);
         assert!(tables >= 17, "{tables} tables");
+        // A store migrated by a newer scorecard.
         client
             .execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
             .unwrap();

@@ -1,4 +1,4 @@
-//! The send ledger: the `sends` table (migrations 3 and 4). One row per
+//! The send ledger: the `sends` table (migrations 3, 4 and 7). One row per
 //! (cadence, period, recipient, content hash) holding the formatted message
 //! itself, so that what `scorecard send` delivers after an outage is exactly
 //! what the run built, and nothing is lost if the archive or outbox moves.
@@ -20,7 +20,9 @@ pub struct Fate {
     pub recipient: String,
     pub segment: String,
     pub message_id: String,
-    /// `pending`, `sent` or `failed`.
+    /// `pending`, `in_flight` (an attempt under way: the state a crash
+    /// leaves), `sent`, `failed` or `uncertain` (the server took the whole
+    /// message and its reply never came: it may have been delivered).
     pub state: String,
     /// Attempts over every run.
     pub attempts: u32,
@@ -140,7 +142,7 @@ impl Sends<'_> {
             .conn
             .prepare_cached(
                 "DELETE FROM sends WHERE cadence = ?1 AND period = ?2 AND recipient = ?3
-                 AND content_hash <> ?4 AND state <> 'sent'",
+                 AND content_hash <> ?4 AND state IN ('pending', 'failed')",
             )?
             .execute(params![cadence, period, recipient, content_hash])?)
     }
@@ -183,13 +185,15 @@ impl Sends<'_> {
         Ok(())
     }
 
-    /// The messages to send: pending ones, and failed ones with `retry_failed`.
-    pub fn due(&self, retry_failed: bool) -> Result<Vec<Due>> {
+    /// The messages to send, oldest first: pending ones, failed ones with
+    /// `retry_failed`, uncertain ones with `resend_uncertain`.
+    pub fn due(&self, retry_failed: bool, resend_uncertain: bool) -> Result<Vec<Due>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, period, recipient, message_id, state, attempts, envelope_from FROM sends
-             WHERE state = 'pending' OR (?1 AND state = 'failed') ORDER BY id",
+             WHERE state = 'pending' OR (?1 AND state = 'failed') OR (?2 AND state = 'uncertain')
+             ORDER BY id",
         )?;
-        let rows = stmt.query_map([retry_failed], |r| {
+        let rows = stmt.query_map([retry_failed, resend_uncertain], |r| {
             Ok(Due {
                 id: r.get(0)?,
                 period: r.get(1)?,
@@ -225,6 +229,48 @@ impl Sends<'_> {
         )?
         .execute(params![id, attempts, timestamp(now), path])?;
         Ok(())
+    }
+
+    /// Written (and committed) before the message's DATA command: if the
+    /// process dies from here on, the next `send` finds it `in_flight` and
+    /// knows the server may have it.
+    pub fn mark_in_flight(&self, id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE sends SET state = 'in_flight' WHERE id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    /// An attempt that ended without the server having the message (a
+    /// refusal, a broken connection before the end of the body) puts the
+    /// row back in the state it was due in.
+    pub fn end_attempt(&self, id: i64, state: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE sends SET state = ?2 WHERE id = ?1 AND state = 'in_flight'")?
+            .execute(params![id, state])?;
+        Ok(())
+    }
+
+    /// The server took the message whole and its reply never came (a
+    /// timeout, a dropped connection): never sent again by itself.
+    pub fn mark_uncertain(&self, id: i64, attempts: u32, error: &str) -> Result<()> {
+        self.conn.prepare_cached(
+            "UPDATE sends SET state = 'uncertain', attempts = ?2, last_error = ?3, next_attempt_at = NULL WHERE id = ?1",
+        )?
+        .execute(params![id, attempts, error])?;
+        Ok(())
+    }
+
+    /// Attempts a process that died left `in_flight` become `uncertain`
+    /// (with `reason`); returns how many.
+    pub fn settle_in_flight(&self, reason: &str) -> Result<usize> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE sends SET state = 'uncertain', attempts = attempts + 1, last_error = ?1, next_attempt_at = NULL
+                 WHERE state = 'in_flight'",
+            )?
+            .execute([reason])?)
     }
 
     pub fn mark_failed(&self, id: i64, attempts: u32, error: &str) -> Result<()> {
@@ -276,6 +322,15 @@ impl Sends<'_> {
             "SELECT {FATE_COLUMNS} FROM sends WHERE cadence = ?1 AND period = ?2 ORDER BY id"
         ))?;
         let rows = stmt.query_map([cadence, period], fate_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every message in `state`, oldest first.
+    pub fn with_state(&self, state: &str) -> Result<Vec<Fate>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {FATE_COLUMNS} FROM sends WHERE state = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([state], fate_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

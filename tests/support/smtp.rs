@@ -3,7 +3,9 @@
 //! [`TestServer`] is a small SMTP server written for the tests (RFC 5321's
 //! EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT) that
 //! records every message it accepts and follows a [`Script`]: answer 451 to
-//! the first N RCPT or DATA commands, or 550 to some recipients. It speaks
+//! the first N RCPT or DATA commands, or 550 to some recipients; take a
+//! message whole and then stall before the final reply, drop the
+//! connection, answer 451, or answer slowly. It speaks
 //! plain SMTP (no STARTTLS), which config allows to a loopback host with
 //! tls = "none". It is hand-written rather than a crate because the SMTP
 //! server crates pull a TLS stack (and aws-lc's C build) into the test tree,
@@ -27,6 +29,16 @@ pub struct Script {
     pub defer_data: usize,
     /// Answer "550 5.1.1" to RCPT for these addresses.
     pub reject: Vec<String>,
+    /// Take this many messages whole, then never answer the final `.`
+    /// (the session stays open until the client leaves).
+    pub stall_final: usize,
+    /// Take this many messages whole, then close the connection without
+    /// answering the final `.`.
+    pub drop_after_data: usize,
+    /// Answer "451 4.3.0" to the final `.` of this many messages.
+    pub defer_final: usize,
+    /// Wait this long before answering each final `.` (a slow server).
+    pub slow_final: std::time::Duration,
 }
 
 /// One accepted message.
@@ -42,6 +54,13 @@ pub struct Received {
 struct State {
     script: Script,
     received: Vec<Received>,
+    /// Every message the server read whole, answered or not (what a real
+    /// server may deliver even when its reply never reaches the client).
+    taken: Vec<Received>,
+    /// The messages a real server would deliver: accepted, or read whole
+    /// and left unanswered (a stall, a dropped connection); not the ones
+    /// refused with 451.
+    kept: Vec<Received>,
     sessions: usize,
     rcpt_commands: usize,
     data_commands: usize,
@@ -88,8 +107,25 @@ impl TestServer {
         TestServer { port, state }
     }
 
+    /// The messages answered with 250.
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
+    }
+
+    /// Every message read whole (after its final `.`), answered or not.
+    pub fn taken(&self) -> Vec<Received> {
+        self.state.lock().unwrap().taken.clone()
+    }
+
+    /// The messages a real server would deliver (accepted, or read whole
+    /// and never answered), in order.
+    pub fn kept(&self) -> Vec<Received> {
+        self.state.lock().unwrap().kept.clone()
+    }
+
+    /// Changes how the server behaves from now on.
+    pub fn set_script(&self, script: Script) {
+        self.state.lock().unwrap().script = script;
     }
 
     /// SMTP sessions opened (one EHLO each).
@@ -171,12 +207,49 @@ fn serve_session(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result
             } else {
                 stream.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
                 let data = read_data(&mut reader)?;
-                state.lock().unwrap().received.push(Received {
+                let message = Received {
                     from: from.take().unwrap_or_default(),
                     to: std::mem::take(&mut to),
                     data,
-                });
-                "250 2.0.0 Ok: queued\r\n".into()
+                };
+                let (fate, slow) = {
+                    let mut s = state.lock().unwrap();
+                    s.taken.push(message.clone());
+                    let fate = if s.script.stall_final > 0 {
+                        s.script.stall_final -= 1;
+                        Final::Stall
+                    } else if s.script.drop_after_data > 0 {
+                        s.script.drop_after_data -= 1;
+                        Final::Drop
+                    } else if s.script.defer_final > 0 {
+                        s.script.defer_final -= 1;
+                        Final::Defer
+                    } else {
+                        Final::Accept
+                    };
+                    if !matches!(fate, Final::Defer) {
+                        s.kept.push(message.clone());
+                    }
+                    (fate, s.script.slow_final)
+                };
+                std::thread::sleep(slow);
+                match fate {
+                    Final::Stall => {
+                        // Never answer; wait for the client to give up.
+                        let mut rest = Vec::new();
+                        let _ = std::io::Read::read_to_end(&mut reader, &mut rest);
+                        return Ok(());
+                    }
+                    Final::Drop => {
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                        return Ok(());
+                    }
+                    Final::Defer => "451 4.3.0 Temporary failure, try again later\r\n".into(),
+                    Final::Accept => {
+                        state.lock().unwrap().received.push(message);
+                        "250 2.0.0 Ok: queued\r\n".into()
+                    }
+                }
             }
         } else if upper == "RSET" {
             from = None;
@@ -192,6 +265,14 @@ fn serve_session(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result
         };
         stream.write_all(reply.as_bytes())?;
     }
+}
+
+/// What the server does with a message it has read whole.
+enum Final {
+    Accept,
+    Defer,
+    Stall,
+    Drop,
 }
 
 /// Reads a DATA body up to the lone `.` line, undoing dot-stuffing.

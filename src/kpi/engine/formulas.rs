@@ -24,6 +24,10 @@ pub(super) struct FormulaCtx<'a> {
     pub(super) imported: &'a BTreeSet<String>,
     pub(super) spend_attrs: &'a BTreeSet<String>,
     pub(super) kinds: &'a [String],
+    pub(super) sla_hours: f64,
+    pub(super) resolution_hours: f64,
+    /// Tickets were read one by one (SQLite), not grouped in the database.
+    pub(super) per_ticket: bool,
 }
 
 /// Why a KPI is null when its file was never imported.
@@ -51,6 +55,96 @@ fn ratio(num: f64, den: f64, reason: &str) -> KpiValue {
     }
 }
 
+/// A ticket rate "the event within `horizon` hours" (kpis.md "Tickets and
+/// the data's as-of"): the Kaplan–Meier share within the horizon, which is
+/// within / decided when nothing is pending; n = decided, with the pending
+/// count; the Wilson interval and standard error on n.
+fn within_rate(outcomes: &[stats::Outcome], horizon: f64) -> KpiValue {
+    let d = stats::decided_within(outcomes, horizon);
+    if d.decided == 0 {
+        let reason = if d.pending > 0 {
+            "every ticket of the period is still inside its window"
+        } else {
+            "no tickets opened in the period"
+        };
+        let mut v = KpiValue::null(reason).with_n(Some(0));
+        v.pending = Some(d.pending);
+        return v;
+    }
+    // Nothing pending: the plain formula, exactly (no product-limit rounding).
+    let q = if d.pending == 0 {
+        d.within as f64 / d.decided as f64
+    } else {
+        stats::Incidence::new(outcomes, horizon)
+            .within()
+            .unwrap_or(0.0)
+    };
+    let n = d.decided as f64;
+    KpiValue {
+        value: Some(100.0 * q),
+        n: Some(d.decided),
+        ci95: stats::wilson(q * n, n),
+        se: stats::proportion_se(q, n),
+        reason: None,
+        pending: Some(d.pending),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Duration {
+    Mean,
+    Median,
+}
+
+/// A ticket duration in hours over the tickets whose event came within the
+/// horizon, from the Kaplan–Meier estimate (the plain mean or median when
+/// nothing is pending); n = those events, with the pending count.
+fn duration(outcomes: &[stats::Outcome], horizon: f64, which: Duration, verb: &str) -> KpiValue {
+    let d = stats::decided_within(outcomes, horizon);
+    let value = if d.pending == 0 {
+        // Nothing pending: the plain mean and median, exactly.
+        let mut xs: Vec<f64> = outcomes
+            .iter()
+            .filter_map(|o| match *o {
+                stats::Outcome::Happened(t) if t <= horizon => Some(t),
+                _ => None,
+            })
+            .collect();
+        xs.sort_by(f64::total_cmp);
+        match which {
+            Duration::Mean => (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64),
+            Duration::Median => stats::median_of_sorted(&xs),
+        }
+    } else {
+        let km = stats::Incidence::new(outcomes, horizon);
+        match which {
+            Duration::Mean => km.mean(),
+            Duration::Median => km.median(),
+        }
+    };
+    let mut v = match value {
+        Some(h) => KpiValue::of(h),
+        None => KpiValue::null(format!(
+            "no tickets opened in the period {verb} within {} h",
+            format::hours(horizon)
+        )),
+    }
+    .with_n(Some(d.within));
+    v.pending = Some(d.pending);
+    v
+}
+
+mod format {
+    /// 72 → "72", 1.5 → "1.5".
+    pub fn hours(h: f64) -> String {
+        if h.fract() == 0.0 {
+            format!("{h:.0}")
+        } else {
+            format!("{h}")
+        }
+    }
+}
+
 /// A proportion KPI on 0..100 with its Wilson interval and standard error.
 fn proportion(successes: u64, n: u64, reason: &str) -> KpiValue {
     if n == 0 {
@@ -63,6 +157,7 @@ fn proportion(successes: u64, n: u64, reason: &str) -> KpiValue {
         ci95: stats::wilson(k, n_f),
         se: stats::proportion_se(k / n_f, n_f),
         reason: None,
+        pending: None,
     }
 }
 
@@ -271,7 +366,33 @@ impl FormulaCtx<'_> {
     }
 
     fn service(&self, a: &Acc, out: &mut Kpis) {
-        if self.has(FileKind::Tickets) {
+        if self.has(FileKind::Tickets) && self.per_ticket {
+            // Tickets read one by one: decided / pending at the data's as-of.
+            let (sla, window) = (self.sla_hours, self.resolution_hours);
+            put!(out, "tickets_opened", KpiValue::of(a.tickets as f64));
+            put!(
+                out,
+                "avg_first_response_hours",
+                duration(&a.response, window, Duration::Mean, "answered")
+            );
+            put!(
+                out,
+                "median_first_response_hours",
+                duration(&a.response, window, Duration::Median, "answered")
+            );
+            put!(
+                out,
+                "first_response_sla_rate",
+                within_rate(&a.response, sla)
+            );
+            put!(
+                out,
+                "avg_resolution_hours",
+                duration(&a.resolution, window, Duration::Mean, "resolved")
+            );
+            put!(out, "resolution_rate", within_rate(&a.resolution, window));
+        } else if self.has(FileKind::Tickets) {
+            // Grouped in PostgreSQL: the plain formulas (no as-of yet).
             let answered =
                 a.response_ms.len() as u64 + a.response_hist.iter().map(|(_, n)| n).sum::<u64>();
             let response_sum = a.response_sum_ms as f64 / 1000.0 / 3600.0;
@@ -342,6 +463,7 @@ impl FormulaCtx<'_> {
                         ci95: stats::nps_interval(p, d, n),
                         se: stats::nps_se(p, d, n),
                         reason: None,
+                        pending: None,
                     }
                 },
             );
