@@ -133,6 +133,7 @@ impl Manifest {
         generated_at: &str,
         snapshots: &[Snapshot],
         emails: Vec<Fate>,
+        posts: Vec<crate::store::posts::PostFate>,
     ) -> Manifest {
         let snapshots: Vec<_> = snapshots
             .iter()
@@ -154,13 +155,14 @@ impl Manifest {
             "generated_at": generated_at,
             "snapshots": snapshots,
             "emails": &emails,
+            "posts": &posts,
         });
         let mut text = serde_json::to_string_pretty(&doc).expect("plain JSON");
         text.push('\n');
         Manifest {
             period,
             text,
-            has_emails: !emails.is_empty(),
+            has_emails: !emails.is_empty() || !posts.is_empty(),
         }
     }
 }

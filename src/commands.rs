@@ -187,6 +187,18 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
             summary.emails_uncertain_new
         ));
     }
+    if summary.posts_pending > 0 {
+        out.warn(format!(
+            "{} Slack/Teams posts are still pending; `scorecard send` (or the next run) retries them",
+            summary.posts_pending
+        ));
+    }
+    if summary.posts_uncertain_new > 0 {
+        out.warn(format!(
+            "{} Slack/Teams posts are uncertain: a run stopped while posting them; look in the channel, and `scorecard send --resend-uncertain` posts them again",
+            summary.posts_uncertain_new
+        ));
+    }
     if summary.emails_pending > 0 {
         out.warn(format!(
             "{} emails are still pending; `scorecard send` (or the next run) retries them",
@@ -194,7 +206,10 @@ fn finish_run(out: &Output, summary: &run::RunSummary, opts: &RunOptions) -> Res
         ));
         return Ok(code::PENDING);
     }
-    if summary.emails_uncertain_new > 0 {
+    if summary.emails_uncertain_new > 0
+        || summary.posts_pending > 0
+        || summary.posts_uncertain_new > 0
+    {
         return Ok(code::PENDING);
     }
     Ok(code::OK)
@@ -212,13 +227,45 @@ pub fn send(
     let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("send", now))?;
     let store = Store::open_existing_at(&config.store)?;
     let report = deliver::send_due(&store, &config, now, retry, resend_uncertain)?;
+    let posts = deliver::notify::send_pending(&store, &config, now, retry, resend_uncertain)?;
+    // The manifests of the periods touched say what became of each message.
+    let mut touched: Vec<String> = report.fates.iter().map(|f| f.period.clone()).collect();
+    touched.extend(posts.fates.iter().map(|f| f.period.clone()));
+    touched.sort();
+    touched.dedup();
+    for id in &touched {
+        if let Ok(p) = Period::parse(id) {
+            crate::run::refresh_manifest(&store, &config, p)?;
+        }
+    }
     if out.json {
         println!(
             "{}",
             serde_json::json!({"sent": report.sent, "pending": report.pending, "failed": report.failed,
-                "uncertain": report.uncertain, "emails": report.fates, "uncertain_emails": report.uncertain_fates})
+                "uncertain": report.uncertain, "emails": report.fates, "uncertain_emails": report.uncertain_fates,
+                "posts": {"sent": posts.sent, "pending": posts.pending, "failed": posts.failed, "uncertain": posts.uncertain, "posts": posts.fates}})
         );
     } else {
+        for f in posts.fates.iter().filter(|f| f.state != "sent") {
+            out.warn(format!(
+                "{} post {} to {}{}: {}",
+                f.period,
+                f.state,
+                f.target,
+                if f.segment.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", f.segment)
+                },
+                f.last_error.clone().unwrap_or_default()
+            ));
+        }
+        if posts.uncertain > 0 {
+            out.warn(format!(
+                "{} posts are uncertain (a run stopped while posting them); `scorecard send --resend-uncertain` posts them again",
+                posts.uncertain
+            ));
+        }
         for f in report
             .fates
             .iter()
@@ -237,6 +284,15 @@ pub fn send(
             "send: {} sent, {} pending, {} failed, {} uncertain",
             report.sent, report.pending, report.failed, report.uncertain
         ));
+        if !posts.fates.is_empty() || !config.notify.is_empty() {
+            out.info(format!(
+                "send: posts {} sent, {} pending, {} failed, {} uncertain",
+                posts.sent, posts.pending, posts.failed, posts.uncertain
+            ));
+        }
+    }
+    if posts.pending > 0 || posts.uncertain_new > 0 {
+        return Ok(code::PENDING);
     }
     Ok(exit_of(&report))
 }
@@ -529,6 +585,13 @@ pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
             .unwrap_or_default()
     ));
     out.info(deliver::check(&config)?);
+    for (ready, line) in deliver::notify::check(&config) {
+        if ready {
+            out.info(line);
+        } else {
+            out.warn(line);
+        }
+    }
     Ok(code::OK)
 }
 

@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::archive;
 use crate::compute::{self, Computed, PeriodFigures};
 use crate::config::Config;
+use crate::deliver::notify::{self, OutgoingPost};
 use crate::deliver::{self, Handed, Handover};
 use crate::period::{Cadence, Period};
 pub use crate::plan::Selection;
@@ -56,6 +57,15 @@ pub struct RunSummary {
     pub emails_uncertain_new: usize,
     /// Written to the file outbox by `--dry-run`, not sent.
     pub emails_previewed: usize,
+    /// Slack and Teams posts (`[[notify]]`).
+    pub posts_sent: usize,
+    pub posts_pending: usize,
+    pub posts_failed: usize,
+    /// Found interrupted mid-request by this run (`send --resend-uncertain`).
+    #[serde(skip)]
+    pub posts_uncertain_new: usize,
+    /// Payloads written to the outbox by `--dry-run`, not posted.
+    pub posts_previewed: usize,
     pub computed_periods: usize,
     pub cached_periods: usize,
     pub stale: Vec<String>,
@@ -73,6 +83,24 @@ pub struct Timings {
 }
 
 impl RunSummary {
+    /// ", posts 1 sent / 0 pending / 0 failed" when there were posts.
+    fn posts_line(&self) -> String {
+        if self.posts_sent + self.posts_pending + self.posts_failed + self.posts_previewed == 0 {
+            return String::new();
+        }
+        let mut s = format!(
+            ", posts {} sent / {} pending / {} failed",
+            self.posts_sent, self.posts_pending, self.posts_failed
+        );
+        if self.posts_previewed > 0 {
+            s.push_str(&format!(
+                " / {} previewed in the outbox",
+                self.posts_previewed
+            ));
+        }
+        s
+    }
+
     pub fn line(&self) -> String {
         let periods = match self.periods.as_slice() {
             [] => "no period".to_string(),
@@ -85,7 +113,7 @@ impl RunSummary {
             ),
         };
         format!(
-            "run: {periods}, {} KPIs × {} segments ({} computed, {} cached), {} reports, emails {} sent / {} pending / {} failed{}; seconds: import {:.2}, compute {:.2}, render {:.2}, deliver {:.2}",
+            "run: {periods}, {} KPIs × {} segments ({} computed, {} cached), {} reports, emails {} sent / {} pending / {} failed{}{}; seconds: import {:.2}, compute {:.2}, render {:.2}, deliver {:.2}",
             self.kpis,
             self.segments,
             self.computed_periods,
@@ -100,6 +128,7 @@ impl RunSummary {
                 (u, 0) => format!(" / {u} uncertain"),
                 (u, p) => format!(" / {u} uncertain / {p} previewed in the outbox"),
             },
+            self.posts_line(),
             self.seconds.import,
             self.seconds.compute,
             self.seconds.render,
@@ -148,22 +177,26 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             &generated_at,
             &snapshots,
             deliver::fates(store, p.cadence, &p.id())?,
+            notify::fates(store, p.cadence, &p.id())?,
         ))
     };
     let how = handover(opts);
     let mut previews = Vec::new();
+    let mut post_previews: Vec<OutgoingPost> = Vec::new();
     for &p in &plan.periods {
         let figures = computed.period(store, config, p)?;
         let report = report::render_period(&renderer, config, &figures, &generated_at)
             .with_context(|| format!("rendering {}", p.id()))?;
         archive::archive_period(out_dir, &report.files, &manifest(store, p)?, mode)
             .with_context(|| format!("archiving {}", p.id()))?;
-        let emails = if figures.stale.is_empty() {
+        let (emails, posts) = if figures.stale.is_empty() {
             let (emails, warnings) = deliver::outgoing(config, p, &report.emails);
             summary.warnings.extend(warnings);
-            emails
+            let (posts, warnings) = notify::outgoing(config, p, &report.notices);
+            summary.warnings.extend(warnings);
+            (emails, posts)
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         // Archived and queued in one transaction (a folder renamed into
         // place without this record is rendered again by the next run).
@@ -171,12 +204,15 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         store.record_run(p, &generated_at)?;
         deliver::queue_for(store, config, &emails, ctx.now, how)
             .with_context(|| format!("queueing the emails of {}", p.id()))?;
+        notify::queue_for(store, &posts, ctx.now, how)
+            .with_context(|| format!("queueing the posts of {}", p.id()))?;
         batch
             .commit()
             .with_context(|| format!("recording {} as archived", p.id()))?;
         summary.archived(&figures, &report);
         if how == Handover::Preview {
             previews.extend(emails);
+            post_previews.extend(posts);
         }
     }
     let archived = archive::list(out_dir)?;
@@ -187,9 +223,11 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
 
     let t = Instant::now();
     let handed = deliver::hand_over(store, config, &previews, ctx.now, how)?;
+    let posted = notify::hand_over(store, config, &post_previews, ctx.now, how)?;
     for &p in &plan.periods {
         archive::update_manifest(out_dir, &manifest(store, p)?, mode)?;
     }
+    summary.posted(posted);
     summary.delivered(handed, t);
     Ok(summary)
 }
@@ -241,6 +279,14 @@ impl RunSummary {
         self.periods.push(id);
     }
 
+    fn posted(&mut self, posted: Handed) {
+        self.posts_sent = posted.sent;
+        self.posts_pending = posted.pending;
+        self.posts_failed = posted.failed;
+        self.posts_uncertain_new = posted.uncertain_new;
+        self.posts_previewed = posted.previewed;
+    }
+
     fn delivered(&mut self, handed: Handed, started: Instant) {
         self.emails_sent = handed.sent;
         self.emails_pending = handed.pending;
@@ -250,4 +296,25 @@ impl RunSummary {
         self.emails_previewed = handed.previewed;
         self.seconds.deliver = started.elapsed().as_secs_f64();
     }
+}
+
+/// Rewrites the `emails` and `posts` of a period's manifest.json from the
+/// ledger (after `scorecard send`), leaving the rest as the run wrote it.
+/// A period with no archived manifest is left alone.
+pub fn refresh_manifest(store: &Store, config: &Config, p: Period) -> Result<()> {
+    let path = archive::period_dir(&config.report.out_dir, p).join("manifest.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("cannot read {}", path.display()))?;
+    doc["emails"] = serde_json::to_value(deliver::fates(store, p.cadence, &p.id())?)?;
+    doc["posts"] = serde_json::to_value(notify::fates(store, p.cadence, &p.id())?)?;
+    let mut s = serde_json::to_string_pretty(&doc)?;
+    s.push('\n');
+    archive::write_file(
+        &path,
+        s.as_bytes(),
+        archive::page_mode(config.report.private),
+    )
 }

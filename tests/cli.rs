@@ -956,6 +956,19 @@ fn a_monday_cut_gives_the_figures_of_the_full_data() {
         }
     }
 
+    // The report says so: the as-of under the title, the figures marked.
+    let md =
+        std::fs::read_to_string(cut_project.path("reports/weekly/2026-W48/scorecard.md")).unwrap();
+    assert!(md.contains("data as of Mon 30 Nov 00:00 UTC"), "{md}");
+    assert!(
+        md.contains("| Resolution rate | 80.9% (provisional) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- Provisional: 125 tickets of this period are still inside their window"),
+        "{md}"
+    );
+
     // A later import that only moves the as-of (one December ticket, W48's
     // rows untouched) recomputes W48: its pending tickets are decided now,
     // the unanswered ones as misses, and the figure is the plain formula.

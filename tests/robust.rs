@@ -790,3 +790,24 @@ fn the_smtp_password_is_needed_only_to_send() {
     assert_eq!(states(&p), ["pending"]);
     assert!(server.received().is_empty());
 }
+
+#[test]
+fn a_server_slower_than_timeout_secs_to_answer_the_final_dot_gets_one_copy() {
+    // timeout_secs (1 s here) is for commands; the reply to the end of the
+    // message has final_reply_timeout_secs (600 s by default, RFC 5321).
+    let server = smtp::TestServer::start(smtp::Script {
+        slow_final: std::time::Duration::from_millis(1_500),
+        ..smtp::Script::default()
+    });
+    let email = smtp_email(server.port, 600).replace("timeout_secs = 5", "timeout_secs = 1");
+    let p = Project::tiny_with(&email);
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    // Before: each attempt timed out after 1 s and was retried: one copy
+    // per attempt, and more with every later `send`.
+    p.ok(&["run"]);
+    assert_eq!(server.taken().len(), 1);
+    assert_eq!(server.received().len(), 1);
+    assert_eq!(states(&p), ["sent"]);
+    p.ok(&["send"]);
+    assert_eq!(server.taken().len(), 1);
+}

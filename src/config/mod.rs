@@ -11,6 +11,7 @@ mod email;
 pub mod error;
 mod import;
 mod kpi;
+mod notify;
 mod report;
 mod store;
 
@@ -29,6 +30,7 @@ pub use email::{
 pub use error::ConfigError;
 pub use import::{DurationColumn, DurationUnit, ImportMapping, RawImport, StageFrom};
 pub use kpi::{CustomBody, CustomKpi, Objective, Target};
+pub use notify::{check_url as check_webhook_url, NotifyKind, NotifyTarget, WebhookUrl};
 pub use report::ReportConfig;
 
 use crate::catalogue::Category;
@@ -48,6 +50,7 @@ struct RawConfig {
     objective: Vec<kpi::RawObjective>,
     import: BTreeMap<String, import::RawImport>,
     email: email::RawEmail,
+    notify: Vec<notify::RawNotify>,
     run: RawRun,
 }
 
@@ -88,6 +91,8 @@ pub struct Config {
     pub objectives: Vec<Objective>,
     pub import: BTreeMap<FileKind, ImportMapping>,
     pub email: EmailConfig,
+    /// `[[notify]]`: Slack and Teams webhooks.
+    pub notify: Vec<NotifyTarget>,
     pub lock_wait: Duration,
     /// SHA-256 of the effective configuration (manifest.json).
     pub hash: String,
@@ -327,6 +332,7 @@ fn check(
     let objectives = kpi::objectives(raw.objective, &custom_kpis, src)?;
     let import = import::check(raw.import, src)?;
     let email = email::check(raw.email, base, &report.segments, src, env)?;
+    let notify = notify::check(raw.notify, &report.segments, src, env)?;
     let store = store::check(raw.store, base, src, env)?;
     // Only what changes a cached figure: comparisons, targets, categories and
     // derived KPIs are recomputed on every run.
@@ -360,6 +366,7 @@ fn check(
         objectives,
         import,
         email,
+        notify,
         lock_wait: Duration::from_secs(raw.run.lock_wait_secs.unwrap_or(600)),
         hash,
         compute_fingerprint,

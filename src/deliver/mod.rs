@@ -18,6 +18,7 @@
 //! anywhere.
 pub mod error;
 pub mod message;
+pub mod notify;
 mod transport;
 
 use std::path::PathBuf;

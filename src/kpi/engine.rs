@@ -180,20 +180,9 @@ struct Acc {
     won_cycle_days: f64,
     /// Won deals with a cycle (closed on or after their creation).
     won_cycle_n: u64,
-    // tickets: response times in seconds, kept for the exact median
+    // tickets: what is known of each one's first response and resolution at
+    // the data's as-of (kpis.md "Tickets and the data's as-of")
     tickets: u64,
-    /// First-response times in milliseconds.
-    response_ms: Vec<u64>,
-    /// The same as (milliseconds, count), sorted, when the database grouped them.
-    response_hist: Vec<(u64, u64)>,
-    /// Sums of whole milliseconds: exact, in any order.
-    response_sum_ms: i64,
-    within_sla: u64,
-    resolved: u64,
-    resolution_ms: i64,
-    // tickets read one by one (SQLite): what is known of each one's first
-    // response and resolution at the data's as-of (kpis.md "Tickets and the
-    // data's as-of")
     response: Vec<stats::Outcome>,
     resolution: Vec<stats::Outcome>,
     // surveys
@@ -393,7 +382,7 @@ pub fn compute(
             &mut grid,
             lo,
             hi,
-            config.sla_hours,
+            tickets_as_of(store)?,
             &spend_attrs,
             &kinds,
         )?;
@@ -413,7 +402,6 @@ pub fn compute(
         kinds: &kinds,
         sla_hours: config.sla_hours,
         resolution_hours: config.resolution_hours,
-        per_ticket: !store.is_postgres(),
     };
     // The whole business is always listed, even when empty.
     let whole = grid.key(WHOLE);
@@ -423,11 +411,7 @@ pub fn compute(
             .iter_mut()
             .enumerate()
             .filter_map(|(k, acc)| acc.as_mut().map(|acc| (k, acc)))
-            .map(|(k, acc)| {
-                acc.response_ms.sort_unstable();
-                acc.response_hist.sort_unstable();
-                (grid.names[k].clone(), ctx.evaluate(&grid.names[k], acc))
-            })
+            .map(|(k, acc)| (grid.names[k].clone(), ctx.evaluate(&grid.names[k], acc)))
             .collect();
         out.insert(*p, by_segment);
     }
@@ -649,7 +633,7 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
 
 /// The instant (ms) the tickets' data is known up to: the as-of recorded by
 /// the last import of tickets.csv, else the latest instant in the table.
-fn tickets_as_of(store: &Store) -> Result<Option<i64>> {
+pub(crate) fn tickets_as_of(store: &Store) -> Result<Option<i64>> {
     let key = crate::ingest::as_of_key(FileKind::Tickets);
     if let Some(t) = store.meta(&key)? {
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&t) {
@@ -666,6 +650,17 @@ fn tickets_as_of(store: &Store) -> Result<Option<i64>> {
         .max())
 }
 
+/// A ticket event's outcome at the data's as-of (ms): `happened` with the
+/// milliseconds it took, or still open since the opening instant `v`.
+fn outcome(happened: bool, v: i64, as_of: i64) -> stats::Outcome {
+    const MS_PER_HOUR: f64 = 3_600_000.0;
+    if happened {
+        stats::Outcome::Happened(v as f64 / MS_PER_HOUR)
+    } else {
+        stats::Outcome::Open((as_of.saturating_sub(v)).max(0) as f64 / MS_PER_HOUR)
+    }
+}
+
 fn tickets_into(
     store: &Store,
     grid: &mut Grid,
@@ -675,12 +670,11 @@ fn tickets_into(
 ) -> Result<()> {
     let columns = "opened_at, first_response_at, resolved_at";
     let mut stmt = dated_rows(store, FileKind::Tickets, columns, lo, hi)?;
-    const MS_PER_HOUR: f64 = 3_600_000.0;
     let as_of = as_of.unwrap_or(i64::MAX);
     // An event after the as-of has not happened yet as far as the data goes.
     let outcome = |opened: i64, at: Option<i64>| match at {
-        Some(t) if t <= as_of => stats::Outcome::Happened((t - opened) as f64 / MS_PER_HOUR),
-        _ => stats::Outcome::Open((as_of.saturating_sub(opened)).max(0) as f64 / MS_PER_HOUR),
+        Some(t) if t <= as_of => outcome(true, t - opened, as_of),
+        _ => outcome(false, opened, as_of),
     };
     let mut rows = stmt.query([lo, hi])?;
     while let Some(r) = rows.next()? {

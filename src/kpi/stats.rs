@@ -283,50 +283,10 @@ pub fn median_sorted(sorted: &[u64]) -> Option<f64> {
     }
 }
 
-/// The median of a histogram of (value, count) sorted by value, exactly as
-/// [`median_sorted`] of the expanded values.
-pub fn median_histogram(hist: &[(u64, u64)]) -> Option<f64> {
-    let n: u64 = hist.iter().map(|(_, c)| c).sum();
-    if n == 0 {
-        return None;
-    }
-    // The value at 0-based position k of the expanded list.
-    let at = |k: u64| {
-        let mut seen = 0;
-        for (v, c) in hist {
-            seen += c;
-            if k < seen {
-                return *v;
-            }
-        }
-        hist.last().map(|(v, _)| *v).unwrap_or(0)
-    };
-    Some(if n % 2 == 1 {
-        at(n / 2) as f64
-    } else {
-        (at(n / 2 - 1) as f64 + at(n / 2) as f64) / 2.0
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn the_histogram_median_is_the_median(mut v in proptest::collection::vec(0u64..50, 0..60)) {
-            v.sort_unstable();
-            let mut hist: Vec<(u64, u64)> = Vec::new();
-            for x in &v {
-                match hist.last_mut() {
-                    Some((y, c)) if y == x => *c += 1,
-                    _ => hist.push((*x, 1)),
-                }
-            }
-            prop_assert_eq!(median_histogram(&hist), median_sorted(&v));
-        }
-    }
 
     #[test]
     fn wilson_known_values() {

@@ -119,6 +119,10 @@ pub fn change(d: f64, of: f64, unit: Unit, currency: &str) -> String {
             let decimals = base_decimals(of.abs().max(d.abs()), unit);
             with_decimals(d.abs(), decimals, unit, currency)
         }
+        // Nor "+0.0 h" for a change of a few minutes.
+        Unit::Hours | Unit::Days if d.abs() < 0.1 && d != 0.0 => {
+            with_decimals(d.abs(), 2, unit, currency)
+        }
         other => value(d.abs(), other, currency),
     };
     format!("{sign}{body}")
@@ -240,6 +244,7 @@ mod tests {
         assert_eq!(delta(0.0, Unit::Percent, "$"), "±0.0 pts");
         assert_eq!(delta(-150.0, Unit::Currency, "$"), "−$150");
         assert_eq!(delta(-0.3, Unit::Hours, "$"), "−0.3 h");
+        assert_eq!(delta(0.04, Unit::Hours, "$"), "+0.04 h");
         // A currency change keeps the precision of its value.
         assert_eq!(change(70.59, 1104.0, Unit::Currency, "$"), "+$71");
         assert_eq!(change(0.35, 85.2, Unit::Currency, "$"), "+$0.35");

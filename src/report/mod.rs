@@ -9,6 +9,7 @@ pub mod index;
 pub mod insights;
 pub mod layout;
 pub mod markdown;
+pub mod notice;
 pub mod period;
 pub mod templates;
 pub mod view;

@@ -30,6 +30,8 @@ pub struct PeriodReport {
     pub reports: usize,
     /// Said to the user, not fatal (a remote image dropped from a note).
     pub warnings: Vec<String>,
+    /// The Slack/Teams notice of each scope a `[[notify]]` entry asks for.
+    pub notices: Vec<(String, super::notice::Notice)>,
 }
 
 /// Renders the period's files. `generated_at` is the run's timestamp.
@@ -98,11 +100,13 @@ pub fn render_period(
             emails.push(scope_email(figures, segment.clone(), email)?);
         }
     }
+    let notices = super::notice::for_scopes(config, &input, &folders)?;
     Ok(PeriodReport {
         files,
         emails,
         reports: 1 + folders.len(),
         warnings,
+        notices,
     })
 }
 

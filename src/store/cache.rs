@@ -6,11 +6,41 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Result;
+use rusqlite::types::Value;
 use rusqlite::{params, OptionalExtension};
 
 use super::Store;
 use crate::model::{KpiValue, PeriodValues};
 use crate::period::Period;
+
+/// Cache rows written by one multi-row INSERT (one round trip to a server).
+const INSERT_ROWS: usize = 500;
+const CACHE_COLUMNS: usize = 14;
+
+/// Writes the buffered cache rows (14 values each) and empties the buffer.
+fn insert_cache_rows(tx: &super::sql::Db, rows: &mut Vec<Value>) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let n = rows.len() / CACHE_COLUMNS;
+    let tuples: Vec<String> = (0..n)
+        .map(|r| {
+            let p: Vec<String> = (1..=CACHE_COLUMNS)
+                .map(|c| format!("?{}", r * CACHE_COLUMNS + c))
+                .collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO kpi_cache (cadence, period, start_day, end_day, segment, kpi, value, n, ci_low, ci_high, se, reason, fingerprint, pending)
+             VALUES {}",
+            tuples.join(", ")
+        ),
+        std::mem::take(rows),
+    )?;
+    Ok(())
+}
 
 impl Store {
     /// The fingerprint the cached figures of `p` were computed with, if any.
@@ -35,38 +65,42 @@ impl Store {
         {
             let mut del =
                 tx.prepare_cached("DELETE FROM kpi_cache WHERE cadence = ?1 AND period = ?2")?;
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO kpi_cache (cadence, period, start_day, end_day, segment, kpi, value, n, ci_low, ci_high, se, reason, fingerprint, pending)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )?;
             let mut mark = tx.prepare_cached(
                 "INSERT INTO computed_periods (cadence, period, start_day, end_day, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (cadence, period) DO UPDATE SET fingerprint = excluded.fingerprint,
                    start_day = excluded.start_day, end_day = excluded.end_day, computations = computed_periods.computations + 1",
             )?;
+            let mut rows: Vec<Value> = Vec::with_capacity(INSERT_ROWS * CACHE_COLUMNS);
             for (p, by_segment) in values {
                 let (cad, id) = (p.cadence.as_str(), p.id());
                 del.execute(params![cad, id])?;
                 for (segment, kpis) in by_segment {
                     for (kpi, v) in kpis {
-                        ins.execute(params![
-                            cad,
-                            id,
-                            p.start_day(),
-                            p.end_day(),
-                            segment,
-                            kpi,
-                            v.value,
-                            v.n.map(|n| n as i64),
-                            v.ci95.map(|c| c.0),
-                            v.ci95.map(|c| c.1),
-                            v.se,
-                            v.reason,
-                            fingerprint,
-                            v.pending.map(|n| n as i64)
-                        ])?;
+                        let opt_real = |x: Option<f64>| x.map(Value::Real).unwrap_or(Value::Null);
+                        rows.extend([
+                            Value::Text(cad.to_string()),
+                            Value::Text(id.clone()),
+                            Value::Integer(p.start_day()),
+                            Value::Integer(p.end_day()),
+                            Value::Text(segment.clone()),
+                            Value::Text(kpi.clone()),
+                            opt_real(v.value),
+                            v.n.map(|n| Value::Integer(n as i64)).unwrap_or(Value::Null),
+                            opt_real(v.ci95.map(|c| c.0)),
+                            opt_real(v.ci95.map(|c| c.1)),
+                            opt_real(v.se),
+                            v.reason.clone().map(Value::Text).unwrap_or(Value::Null),
+                            Value::Text(fingerprint.to_string()),
+                            v.pending
+                                .map(|n| Value::Integer(n as i64))
+                                .unwrap_or(Value::Null),
+                        ]);
+                        if rows.len() >= INSERT_ROWS * CACHE_COLUMNS {
+                            insert_cache_rows(&tx, &mut rows)?;
+                        }
                     }
                 }
+                insert_cache_rows(&tx, &mut rows)?;
                 mark.execute(params![cad, id, p.start_day(), p.end_day(), fingerprint])?;
             }
         }

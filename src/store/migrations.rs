@@ -212,6 +212,33 @@ const SHIPPED: &[&str] = &[
     r#"
     ALTER TABLE kpi_cache ADD COLUMN pending INTEGER;
     "#,
+    // 9: the webhook posts (Slack, Teams) beside the emails of the send
+    // ledger: one row per (cadence, period, target, segment, content hash)
+    // holding the JSON payload posted verbatim. `target` is the kind and the
+    // variable holding the URL (`slack:SLACK_WEBHOOK_URL`), never the URL.
+    // `in_flight` is written before each request, so a run killed mid-post
+    // leaves `uncertain` (reposted only by `send --resend-uncertain`).
+    r#"
+    CREATE TABLE posts (
+        id INTEGER PRIMARY KEY,
+        cadence TEXT NOT NULL,
+        period TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('slack', 'teams')),
+        target TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'in_flight', 'sent', 'failed', 'uncertain')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        http_status INTEGER,
+        last_error TEXT,
+        next_attempt_at TEXT,
+        sent_at TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (cadence, period, target, segment, content_hash)
+    );
+    CREATE INDEX posts_state ON posts(state, id);
+    "#,
 ];
 
 /// Holds derived migrations to the SHA-256 of the texts that shipped.
@@ -239,7 +266,7 @@ pub(super) fn assert_shipped(all: &[String], shipped_sha256: &[&str]) {
 mod tests {
     /// The SHA-256 of each migration's text as it shipped: a store migrated
     /// by an older scorecard has exactly this schema.
-    const SHIPPED_SHA256: [&str; 7] = [
+    const SHIPPED_SHA256: [&str; 9] = [
         "fcbb347f8ff51f1782eaf2d97a0496a9df7451536c5d097a0de1c904c7335f9f",
         "ef660d1aba67ab7d36c2d851190d387d98cfabe53a8f2b4fee1088a76d5f3e77",
         "1727b27699e20c59d910658a28b67f0f78212b9bfc3edde1213352838e598cbd",
@@ -247,6 +274,8 @@ mod tests {
         "8d8dc4e056e89c76dc7afa77cff365d4de087ada0625b5c0ec04100316599715",
         "b06a23148d3e2714794f28f22970897baefb0fb7af50fb9b9bf3eb9337edd3c9",
         "95b86a05959ba191280c3028dd52ad4fed04721cf08d2c9385fe003dab195e07",
+        "8c0da579725b24b31d5a3e24cf860bdee043e4253432f935b3835c725e7bda4d",
+        "c2d53eb36844d08843576c52dbf78d83211340ab197bfdf3439bf92982063ace",
     ];
 
     #[test]

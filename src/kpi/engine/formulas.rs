@@ -26,8 +26,6 @@ pub(super) struct FormulaCtx<'a> {
     pub(super) kinds: &'a [String],
     pub(super) sla_hours: f64,
     pub(super) resolution_hours: f64,
-    /// Tickets were read one by one (SQLite), not grouped in the database.
-    pub(super) per_ticket: bool,
 }
 
 /// Why a KPI is null when its file was never imported.
@@ -366,8 +364,9 @@ impl FormulaCtx<'_> {
     }
 
     fn service(&self, a: &Acc, out: &mut Kpis) {
-        if self.has(FileKind::Tickets) && self.per_ticket {
-            // Tickets read one by one: decided / pending at the data's as-of.
+        if self.has(FileKind::Tickets) {
+            // Decided / pending at the data's as-of (on PostgreSQL the
+            // outcomes come from grouped histograms, the same outcomes).
             let (sla, window) = (self.sla_hours, self.resolution_hours);
             put!(out, "tickets_opened", KpiValue::of(a.tickets as f64));
             put!(
@@ -391,57 +390,6 @@ impl FormulaCtx<'_> {
                 duration(&a.resolution, window, Duration::Mean, "resolved")
             );
             put!(out, "resolution_rate", within_rate(&a.resolution, window));
-        } else if self.has(FileKind::Tickets) {
-            // Grouped in PostgreSQL: the plain formulas (no as-of yet).
-            let answered =
-                a.response_ms.len() as u64 + a.response_hist.iter().map(|(_, n)| n).sum::<u64>();
-            let response_sum = a.response_sum_ms as f64 / 1000.0 / 3600.0;
-            put!(out, "tickets_opened", KpiValue::of(a.tickets as f64));
-            put!(
-                out,
-                "avg_first_response_hours",
-                ratio(
-                    response_sum,
-                    answered as f64,
-                    "no answered tickets opened in the period"
-                )
-                .with_n(Some(answered))
-            );
-            put!(
-                out,
-                "median_first_response_hours",
-                match if a.response_hist.is_empty() {
-                    stats::median_sorted(&a.response_ms)
-                } else {
-                    stats::median_histogram(&a.response_hist)
-                }
-                .map(|ms| ms / 1000.0 / 3600.0)
-                {
-                    Some(m) => KpiValue::of(m),
-                    None => KpiValue::null("no answered tickets opened in the period"),
-                }
-                .with_n(Some(answered)),
-            );
-            put!(
-                out,
-                "first_response_sla_rate",
-                proportion(a.within_sla, a.tickets, "no tickets opened in the period")
-            );
-            put!(
-                out,
-                "avg_resolution_hours",
-                ratio(
-                    a.resolution_ms as f64 / 1000.0 / 3600.0,
-                    a.resolved as f64,
-                    "no resolved tickets opened in the period"
-                )
-                .with_n(Some(a.resolved))
-            );
-            put!(
-                out,
-                "resolution_rate",
-                proportion(a.resolved, a.tickets, "no tickets opened in the period")
-            );
         } else {
             never_imported(out, FileKind::Tickets);
         }

@@ -5,7 +5,7 @@
 //! check against the matching end, since the periods of a run need not be
 //! contiguous); segments by a join with a `VALUES` list of attribute names
 //! and the customer attributes (a reference table under Citus). Exact
-//! medians come from a grouped histogram (milliseconds → count). The SQL avoids
+//! ticket durations come from grouped histograms (milliseconds → count), from which the same per-ticket outcomes as on SQLite are rebuilt. The SQL avoids
 //! GROUPING SETS, recursive CTEs and ordered-set aggregates, which Citus
 //! does not distribute (a test below reads it and fails on them).
 use std::collections::{BTreeSet, HashMap};
@@ -125,9 +125,23 @@ fn f(r: &Row, i: usize) -> Result<f64> {
     Ok(r.get::<_, Option<f64>>(i)?.unwrap_or(0.0))
 }
 
+/// A histogram of one ticket event (`at`: first response or resolution) per
+/// period × segment: (1, milliseconds to the event) for an event by the
+/// data's as-of, else (0, the opening instant), with their counts. The
+/// parent module turns each into the outcome it computes per ticket.
+fn outcome_histogram(source: &str, group: &str, at: &str, as_of: i64) -> String {
+    let happened = format!("x.{at} IS NOT NULL AND x.{at} <= {as_of}");
+    format!(
+        "SELECT p, s.attr, {SEG}, CASE WHEN {happened} THEN 1 ELSE 0 END,
+                CASE WHEN {happened} THEN x.{at} - x.opened_at ELSE x.opened_at END, count(*)
+         FROM {source} WHERE p IS NOT NULL
+         {group}, 4, 5"
+    )
+}
+
 /// The SQL of every grouped query, for one computation (also read by the
 /// Citus test below).
-fn queries(shape: &Shape, lo: i64, hi: i64, sla_ms: f64) -> Vec<(&'static str, String)> {
+fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, String)> {
     let group = format!("GROUP BY p, s.attr, {SEG}");
     let src = |table: &str, day: &str| shape.source(table, day, lo, hi);
     vec![
@@ -162,21 +176,17 @@ fn queries(shape: &Shape, lo: i64, hi: i64, sla_ms: f64) -> Vec<(&'static str, S
         (
             "tickets",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*), sum(x.first_response_at - x.opened_at)::bigint,
-                        count(*) FILTER (WHERE (x.first_response_at - x.opened_at)::float8 <= {sla_ms}),
-                        count(x.resolved_at), sum(x.resolved_at - x.opened_at)::bigint
-                 FROM {} WHERE p IS NOT NULL {group}",
+                "SELECT p, s.attr, {SEG}, count(*) FROM {} WHERE p IS NOT NULL {group}",
                 src("tickets", "opened_day")
             ),
         ),
         (
-            "ticket_response_histogram",
-            format!(
-                "SELECT p, s.attr, {SEG}, x.first_response_at - x.opened_at, count(*)
-                 FROM {} WHERE p IS NOT NULL AND x.first_response_at IS NOT NULL
-                 {group}, x.first_response_at - x.opened_at",
-                src("tickets", "opened_day")
-            ),
+            "ticket_responses",
+            outcome_histogram(&src("tickets", "opened_day"), &group, "first_response_at", as_of),
+        ),
+        (
+            "ticket_resolutions",
+            outcome_histogram(&src("tickets", "opened_day"), &group, "resolved_at", as_of),
         ),
         (
             "surveys",
@@ -255,20 +265,21 @@ pub(super) fn compute_into(
     grid: &mut Grid,
     lo: i64,
     hi: i64,
-    sla_hours: f64,
+    as_of: Option<i64>,
     spend_attrs: &BTreeSet<String>,
     kinds: &[String],
 ) -> Result<()> {
     let shape = Shape::new(grid);
-    // Instants are milliseconds; the SLA compared as SQLite's reader does.
-    let sla_ms = sla_hours * 3_600_000.0;
+    // An event after the data's as-of has not happened yet (as on SQLite).
+    let as_of = as_of.unwrap_or(i64::MAX);
     let kind_index: HashMap<&str, usize> = kinds
         .iter()
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
         .collect();
     let before = store.pg_transfer();
-    for (name, sql) in queries(&shape, lo, hi, sla_ms) {
+    for (name, sql) in queries(&shape, lo, hi, as_of) {
+        let (started, at) = (std::time::Instant::now(), store.pg_transfer());
         match name {
             "orders" => each(store, grid, &shape, &sql, |r, acc| {
                 acc.orders += u(r, 3)?;
@@ -293,18 +304,23 @@ pub(super) fn compute_into(
             })?,
             "tickets" => each(store, grid, &shape, &sql, |r, acc| {
                 acc.tickets += u(r, 3)?;
-                acc.response_sum_ms += r.get::<_, Option<i64>>(4)?.unwrap_or(0);
-                acc.within_sla += u(r, 5)?;
-                acc.resolved += u(r, 6)?;
-                acc.resolution_ms += r.get::<_, Option<i64>>(7)?.unwrap_or(0);
                 Ok(())
             })?,
-            "ticket_response_histogram" => each(store, grid, &shape, &sql, |r, acc| {
-                let ms = r.get::<_, i64>(3)?;
-                acc.response_hist
-                    .push((u64::try_from(ms).unwrap_or(0), u(r, 4)?));
-                Ok(())
-            })?,
+            "ticket_responses" | "ticket_resolutions" => {
+                let responses = name == "ticket_responses";
+                each(store, grid, &shape, &sql, |r, acc| {
+                    let (happened, v, n) =
+                        (r.get::<_, i64>(3)? == 1, r.get::<_, i64>(4)?, u(r, 5)?);
+                    let o = super::outcome(happened, v, as_of);
+                    let list = if responses {
+                        &mut acc.response
+                    } else {
+                        &mut acc.resolution
+                    };
+                    list.extend(std::iter::repeat_n(o, n as usize));
+                    Ok(())
+                })?
+            }
             "surveys" => each(store, grid, &shape, &sql, |r, acc| {
                 acc.nps_n += u(r, 3)?;
                 acc.promoters += u(r, 4)?;
@@ -365,6 +381,14 @@ pub(super) fn compute_into(
             }
             other => unreachable!("no reader for {other}"),
         }
+        let now = store.pg_transfer();
+        tracing::info!(
+            query = name,
+            rows = now.0 - at.0,
+            bytes = now.1 - at.1,
+            ms = started.elapsed().as_millis() as u64,
+            "engine: grouped query on PostgreSQL"
+        );
     }
     let after = store.pg_transfer();
     tracing::info!(
@@ -396,7 +420,7 @@ mod tests {
             .range_to(Period::parse("2026-W47").unwrap());
         let grid = Grid::new(&periods, &config);
         let shape = Shape::new(&grid);
-        let mut all: Vec<String> = queries(&shape, 0, 1000, 86_400_000.0)
+        let mut all: Vec<String> = queries(&shape, 0, 1000, i64::MAX)
             .into_iter()
             .map(|(_, sql)| sql)
             .collect();
