@@ -83,6 +83,9 @@ pub struct DataQuality {
     pub unknown_customers: Vec<(String, u64)>,
     /// Sentences: sources with no rows in the period.
     pub stale: Vec<String>,
+    /// Sentences: what the import kept that a reader should know of (deals
+    /// closed in the period but created after their close).
+    pub notes: Vec<String>,
     /// (file, RFC 3339 instant its data is known up to), by file.
     pub as_of: Vec<(String, String)>,
 }

@@ -131,6 +131,23 @@ pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<Data
             q.never_imported.push(kind.default_file_name());
         }
     }
+    if imported.contains(FileKind::Deals.key()) {
+        // Migrated records: closed before they were created. Kept, counted
+        // by their close date, left out of the sales cycle.
+        let n: i64 = store.reader().query_row(
+            "SELECT count(*) FROM deals WHERE closed_day >= ?1 AND closed_day < ?2 AND closed_day < created_day",
+            [p.start_day(), p.end_day()],
+            |r| r.get(0),
+        )?;
+        if n > 0 {
+            q.notes.push(format!(
+                "{n} deal{} closed in this period {} created after {} close date (migrated records?): counted by the close date, left out of the sales cycle.",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "was" } else { "were" },
+                if n == 1 { "its" } else { "their" }
+            ));
+        }
+    }
     if imported.contains(FileKind::Customers.key()) {
         let checked = FileKind::by_report_rank()
             .into_iter()
