@@ -424,3 +424,48 @@ fn notify_entries_are_checked_with_their_line() {
     assert_eq!(code, 2);
     assert!(err.contains("is not one of [report] segments"), "{err}");
 }
+
+#[test]
+fn a_run_killed_mid_post_leaves_it_uncertain_and_never_posts_it_twice() {
+    // The webhook takes the post and never answers; the run is killed then.
+    let hook = Webhook::start(vec![Reply::hang()]);
+    let url = hook.url("/hook");
+    let p = tiny(&slack_entry("timeout_secs = 300"));
+    let mut child = p
+        .process()
+        .env("SLACK_URL", &url)
+        .args(["run", "--period", "2026-W47"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while hook.received().is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the run never posted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The next `send` does not post it again: it says it is uncertain.
+    let env = [("SLACK_URL", url.as_str())];
+    let (code, out, err) = with_env(&p, &env, &["send"]);
+    assert_eq!(code, 4, "{out}\n{err}");
+    assert!(err.contains("--resend-uncertain"), "{err}");
+    assert_eq!(hook.received().len(), 1);
+    let f = &posts(&p)[0];
+    assert_eq!(f["state"], "uncertain", "{f}");
+    // Nor does a run, nor `send --retry`.
+    with_env(&p, &env, &["run", "--period", "2026-W47"]);
+    with_env(&p, &env, &["send", "--retry"]);
+    assert_eq!(hook.received().len(), 1);
+    // `--resend-uncertain` posts it again, once.
+    let (code, out, err) = with_env(&p, &env, &["send", "--resend-uncertain"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(hook.received().len(), 2);
+    assert_eq!(hook.received()[1].body, hook.received()[0].body);
+    assert_eq!(posts(&p)[0]["state"], "sent");
+}

@@ -182,16 +182,24 @@ impl Posts<'_> {
     }
 
     /// Rows left `in_flight` by a run that died mid-request become
-    /// `uncertain`: the webhook may or may not have shown them.
-    pub fn mark_interrupted(&self) -> Result<usize> {
-        Ok(self
+    /// `uncertain`: the webhook may or may not have shown them. Returns
+    /// their ids.
+    pub fn mark_interrupted(&self) -> Result<Vec<i64>> {
+        let ids: Vec<i64> = self
             .conn
-            .prepare_cached(
-                "UPDATE posts SET state = 'uncertain',
-                        last_error = 'a run stopped while posting this, so whether the channel got it is unknown; `scorecard send --resend-uncertain` posts it again'
-                 WHERE state = 'in_flight'",
-            )?
-            .execute([])?)
+            .prepare_cached("SELECT id FROM posts WHERE state = 'in_flight' ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in &ids {
+            self.conn
+                .prepare_cached(
+                    "UPDATE posts SET state = 'uncertain',
+                            last_error = 'a run stopped while posting this, so whether the channel got it is unknown; look in the channel, and `scorecard send --resend-uncertain` posts it again'
+                     WHERE id = ?1",
+                )?
+                .execute([id])?;
+        }
+        Ok(ids)
     }
 
     /// The posts to send: pending ones, failed ones with `retry_failed`,
@@ -344,7 +352,7 @@ mod tests {
         assert!(posts.due(false, false).unwrap().is_empty());
         // A run that died mid-request leaves it uncertain: only
         // --resend-uncertain posts it again.
-        assert_eq!(posts.mark_interrupted().unwrap(), 1);
+        assert_eq!(posts.mark_interrupted().unwrap(), vec![existing.id]);
         assert!(posts.due(true, false).unwrap().is_empty());
         assert_eq!(posts.due(false, true).unwrap().len(), 1);
         posts.mark_sent(existing.id, 2, 200, now).unwrap();

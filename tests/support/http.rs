@@ -35,6 +35,9 @@ impl Request {
 /// One scripted answer: status, extra headers, body.
 #[derive(Debug, Clone)]
 pub struct Reply {
+    /// Never answer: read the request, record it, hold the connection until
+    /// the server stops (a webhook that took the post and went silent).
+    pub hang: bool,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -43,9 +46,17 @@ pub struct Reply {
 impl Reply {
     pub fn new(status: u16, body: &str) -> Reply {
         Reply {
+            hang: false,
             status,
             headers: Vec::new(),
             body: body.into(),
+        }
+    }
+
+    pub fn hang() -> Reply {
+        Reply {
+            hang: true,
+            ..Reply::new(200, "")
         }
     }
 
@@ -82,6 +93,19 @@ impl Webhook {
                 }
                 let Ok(stream) = stream else { continue };
                 let reply = script.next().unwrap_or_else(|| Reply::new(200, "ok"));
+                if reply.hang {
+                    let (r, s) = (r.clone(), s.clone());
+                    std::thread::spawn(move || {
+                        let _kept = stream.try_clone();
+                        if let Some(req) = read_request(&stream) {
+                            r.lock().unwrap().push(req);
+                        }
+                        while !s.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    });
+                    continue;
+                }
                 if let Some(req) = serve(stream, &reply) {
                     r.lock().unwrap().push(req);
                 }
@@ -117,6 +141,25 @@ impl Drop for Webhook {
 
 /// Reads one request and writes `reply`; None when the peer sent nothing.
 fn serve(stream: TcpStream, reply: &Reply) -> Option<Request> {
+    let req = read_request(&stream)?;
+    let mut out = stream;
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        reason(reply.status),
+        reply.body.len()
+    );
+    for (k, v) in &reply.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = out.write_all(head.as_bytes());
+    let _ = out.write_all(reply.body.as_bytes());
+    let _ = out.flush();
+    Some(req)
+}
+
+fn read_request(stream: &TcpStream) -> Option<Request> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -161,20 +204,6 @@ fn serve(stream: TcpStream, reply: &Reply) -> Option<Request> {
             body.extend_from_slice(&chunk[..n]);
         }
     }
-    let mut out = stream;
-    let mut head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n",
-        reply.status,
-        reason(reply.status),
-        reply.body.len()
-    );
-    for (k, v) in &reply.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(reply.body.as_bytes());
-    let _ = out.flush();
     Some(Request {
         method,
         path,

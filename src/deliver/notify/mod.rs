@@ -213,10 +213,16 @@ pub fn send_pending(
     let ledger = store.posts();
     let mut report = PostReport::default();
     let interrupted = ledger.mark_interrupted()?;
-    report.uncertain_new = interrupted;
-    if interrupted > 0 {
+    report.uncertain_new = interrupted.len();
+    // Listed (and written to the manifests) unless resent just below.
+    if !resend_uncertain {
+        for id in &interrupted {
+            report.fates.push(ledger.fate(*id)?);
+        }
+    }
+    if !interrupted.is_empty() {
         warn!(
-            posts = interrupted,
+            posts = interrupted.len(),
             "posts interrupted by a run that stopped mid-request are marked uncertain"
         );
     }
