@@ -414,7 +414,10 @@ mod tests {
         let svg = sparkline_svg(&[Some(1.0), Some(3.0), None, Some(2.0)], None)
             .unwrap()
             .unwrap();
-        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"), "{svg}");
+        assert!(
+            svg.starts_with("<svg") && svg.ends_with("</svg>\n"),
+            "{svg}"
+        );
         // One path with a segment per run of known values; the lone value
         // after the gap is the latest one, marked by the circle.
         assert_eq!(svg.matches("<path").count(), 1, "{svg}");
