@@ -15,7 +15,7 @@ use crate::kpi::{derive, engine, extras};
 use crate::model::PeriodValues;
 use crate::period::Period;
 use crate::plan::Plan;
-use crate::report::view::{Comment, DataQuality};
+use crate::model::{Comment, DataQuality};
 use crate::store::Store;
 
 /// The values of every needed period and the KPI catalogue they follow.
