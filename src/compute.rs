@@ -13,9 +13,9 @@ use crate::config::Config;
 use crate::kpi::catalogue::KpiInfo;
 use crate::kpi::{derive, engine, extras};
 use crate::model::PeriodValues;
+use crate::model::{Comment, DataQuality};
 use crate::period::Period;
 use crate::plan::Plan;
-use crate::model::{Comment, DataQuality};
 use crate::store::Store;
 
 /// The values of every needed period and the KPI catalogue they follow.
