@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 
 use anyhow::Result;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use crate::config::Config;
 use crate::error::Failure;
-use crate::period::{Cadence, Period};
+use crate::period::{self, Cadence, Period};
 use crate::store::Store;
 
 /// Which periods a run covers.
@@ -56,6 +56,7 @@ pub fn plan(
     selection: &Selection,
     today: NaiveDate,
     force: bool,
+    allow_stale: bool,
 ) -> Result<Plan> {
     let mut warnings = Vec::new();
     let last = Period::last_completed(cadence, today);
@@ -107,7 +108,14 @@ pub fn plan(
             }
             since.range_to(until)
         }
-        Selection::Last => catch_up(store, cadence, last, today, force, &mut warnings)?,
+        Selection::Last => {
+            let periods = catch_up(store, cadence, last, today, force, &mut warnings)?;
+            if allow_stale {
+                periods
+            } else {
+                with_data(store, config, periods, &mut warnings)?
+            }
+        }
     };
     Ok(Plan {
         needed: needed_periods(config, &periods),
@@ -151,6 +159,51 @@ fn catch_up(
             .collect(),
         None => vec![last],
     })
+}
+
+/// The periods of a catch-up that begin before the data's as-of (the latest
+/// instant any imported file is known up to). A period that begins after it
+/// cannot hold a single row: archiving it would only put an empty scorecard
+/// at the top of the index, as when the clock (or `--today`) is ahead of the
+/// data. Such periods are left out with a warning; when none is left the run
+/// stops with exit 3. `--allow-stale` or `--period` archive them anyway.
+fn with_data(
+    store: &Store,
+    config: &Config,
+    periods: Vec<Period>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Period>> {
+    let as_of = crate::kpi::extras::as_of(store)?
+        .into_iter()
+        .filter_map(|(_, t)| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .max();
+    let Some(as_of) = as_of else {
+        return Ok(periods);
+    };
+    let tz = config.report.timezone;
+    let begins_before = |p: &Period| {
+        let start = period::date_from_day(p.start_day()).and_time(NaiveTime::MIN);
+        period::local_to_utc(start, tz).is_none_or(|s| s < as_of)
+    };
+    let (kept, empty): (Vec<Period>, Vec<Period>) = periods.into_iter().partition(begins_before);
+    if empty.is_empty() {
+        return Ok(kept);
+    }
+    let ids: Vec<String> = empty.iter().map(|p| p.id()).collect();
+    let message = format!(
+        "{} begin{} after the data's as-of ({}): not archived, since no row can fall in {}; is the clock (or --today) right? Import a fresh export, or pass --allow-stale to archive {} anyway",
+        ids.join(", "),
+        if ids.len() == 1 { "s" } else { "" },
+        as_of.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z"),
+        if ids.len() == 1 { "it" } else { "them" },
+        if ids.len() == 1 { "it" } else { "them" },
+    );
+    if kept.is_empty() {
+        return Err(Failure::input(message).into());
+    }
+    warnings.push(message);
+    Ok(kept)
 }
 
 /// The periods whose values the reports of `periods` need.

@@ -156,6 +156,7 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
         &opts.selection,
         ctx.today,
         opts.force,
+        opts.allow_stale,
     )?;
     let mut summary = RunSummary::planned(&plan);
 

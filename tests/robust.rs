@@ -532,6 +532,64 @@ fn a_clock_set_back_is_refused_unless_forced() {
 }
 
 #[test]
+fn a_clock_jumped_forward_archives_no_empty_future_weeks() {
+    let p = Project::tiny_with(FILE_EMAIL);
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let run_on = |day: &str, extra: &[&str]| {
+        let out = p
+            .cmd()
+            .arg("run")
+            .args(extra)
+            .env("SCORECARD_TODAY", day)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run_on("2026-11-23", &["--allow-stale"]).0, 0); // W47, the data's last week
+    let emails = || std::fs::read_dir(p.path("outbox")).unwrap().count();
+    assert_eq!(emails(), 1);
+    // Before: a clock three weeks ahead archived W48, W49 and W50 at the
+    // top of the index although the data ends on Tue 24 Nov (W48). W48 holds
+    // data (archived, stale, not mailed: exit 3); W49 and W50 cannot hold a
+    // row and are left out with a warning.
+    let (code, err) = run_on("2026-12-14", &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("2026-W49, 2026-W50 begin after the data's as-of (Tue 24 Nov 2026 23:30 UTC): not archived")
+            && err.contains("is the clock (or --today) right?"),
+        "{err}"
+    );
+    assert!(p.path("reports/weekly/2026-W48/kpis.json").exists());
+    for week in ["2026-W49", "2026-W50"] {
+        assert!(
+            !p.path(&format!("reports/weekly/{week}")).exists(),
+            "{week}"
+        );
+    }
+    let index = std::fs::read_to_string(p.path("reports/index.md")).unwrap();
+    assert!(
+        index.contains("2026-W48") && !index.contains("2026-W49"),
+        "{index}"
+    );
+    assert_eq!(emails(), 1, "nothing mailed");
+    // A clock further ahead than every period with data: nothing archived.
+    let (code, err) = run_on("2027-01-11", &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("2026-W51, 2026-W52, 2026-W53, 2027-W01 begin after"),
+        "{err}"
+    );
+    assert!(!p.path("reports/weekly/2027-W01").exists());
+    // Asked for, they are archived.
+    let (code, err) = run_on("2027-01-11", &["--allow-stale"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(p.path("reports/weekly/2027-W01/kpis.json").exists());
+}
+
+#[test]
 fn a_range_never_archives_a_period_that_has_not_ended() {
     let p = Project::tiny();
     p.ok(&["import", fixture("tiny").to_str().unwrap()]);
