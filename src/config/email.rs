@@ -216,28 +216,7 @@ fn recipient(
             )
         })?);
     }
-    let segment = match r.segment {
-        None => None,
-        Some(s) => {
-            let (attr, value) = s.split_once('=').ok_or_else(|| {
-                err(
-                    "segment",
-                    format!("'{s}' (expected attribute=value, e.g. region=EMEA)"),
-                )
-            })?;
-            let attr = attr.trim().to_string();
-            if !segments.contains(&attr) {
-                return Err(err(
-                    "segment",
-                    format!(
-                        "'{attr}' is not one of [report] segments ({})",
-                        segments.join(", ")
-                    ),
-                ));
-            }
-            Some((attr, value.trim().to_string()))
-        }
-    };
+    let segment = super::segment_of(r.segment, segments, |msg| err("segment", msg))?;
     Ok(Recipient { to, segment })
 }
 

@@ -206,6 +206,31 @@ fn read(
     Ok((raw, hash))
 }
 
+/// The `segment = "attribute=value"` of an email recipient or a webhook
+/// entry, checked against `[report] segments`; `err` locates the message.
+pub(super) fn segment_of(
+    segment: Option<String>,
+    segments: &[String],
+    err: impl Fn(String) -> ConfigError,
+) -> Result<Option<(String, String)>, ConfigError> {
+    let Some(s) = segment else {
+        return Ok(None);
+    };
+    let (attr, value) = s.split_once('=').ok_or_else(|| {
+        err(format!(
+            "'{s}' (expected attribute=value, e.g. region=EMEA)"
+        ))
+    })?;
+    let attr = attr.trim().to_string();
+    if !segments.contains(&attr) {
+        return Err(err(format!(
+            "'{attr}' is not one of [report] segments ({})",
+            segments.join(", ")
+        )));
+    }
+    Ok(Some((attr, value.trim().to_string())))
+}
+
 /// TOML has `nan` and `inf`; no setting of the scorecard means either (a
 /// target of `nan` would render "NaN" and compare as nothing), so any
 /// non-finite number is refused where it is written.
