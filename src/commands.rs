@@ -337,12 +337,7 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
         return Ok(code::OK);
     }
     let term = terminal_of(cli, env);
-    let col = |header, wrap, importance, right| Column {
-        header,
-        wrap,
-        importance,
-        right,
-    };
+    let col = Column::new;
     let mut table = Table {
         columns: vec![
             col("KPI", true, 10, false),
@@ -483,12 +478,7 @@ pub fn show(
     ))
     .into_owned();
     text.push('\n');
-    let col = |header, wrap, importance, right| Column {
-        header,
-        wrap,
-        importance,
-        right,
-    };
+    let col = Column::new;
     let mut table = Table {
         columns: vec![
             col("KPI", true, 10, false),

@@ -109,6 +109,20 @@ pub struct Column {
     pub right: bool,
 }
 
+impl Column {
+    /// A column: its header, whether its cells may wrap at spaces, how
+    /// important it is (the least important go first when the terminal is
+    /// narrow) and whether it is right-aligned (figures).
+    pub fn new(header: &'static str, wrap: bool, importance: u8, right: bool) -> Column {
+        Column {
+            header,
+            wrap,
+            importance,
+            right,
+        }
+    }
+}
+
 pub struct Table {
     pub columns: Vec<Column>,
     pub rows: Vec<Vec<(String, Tone)>>,
