@@ -2,60 +2,34 @@
 //! encodings, delimiters, line numbers, non-data rows, file-level problems,
 //! value formats and the vendor presets. Each refused case checks the exact
 //! message, the exit code and that the store did not change.
-use std::path::{Path, PathBuf};
+#[path = "support/project.rs"]
+mod project;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-#[allow(dead_code)]
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+#[allow(unused_imports)]
+use project::{fixture, Project};
+
+/// What these tests ask of a project beyond the shared one
+/// (tests/support/project.rs): fixture files written on the spot, reads of
+/// the store, and the "refused, store unchanged" checks.
+trait ImportChecks {
+    fn fail(&self, args: &[&str]) -> (i32, String);
+    fn file(&self, folder: &str, name: &str, bytes: &[u8]) -> String;
+    fn store_bytes(&self) -> Option<Vec<u8>>;
+    fn strings(&self, sql: &str) -> Vec<String>;
+    fn number(&self, sql: &str) -> f64;
+    fn kpis(&self, period: &str) -> Value;
+    fn refused_path(&self, path: &str, expected: &str);
+    fn refused(&self, folder: &str, flags: &[&str], expected: &str);
 }
 
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new(config: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.toml"), config).unwrap();
-        Project { dir }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("scorecard").unwrap();
-        c.env_clear()
-            .current_dir(self.dir.path())
-            .env("SCORECARD_TODAY", "2026-11-23");
-        c
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
+impl ImportChecks for Project {
     /// Runs a command expected to fail; returns (exit code, stderr).
     fn fail(&self, args: &[&str]) -> (i32, String) {
-        let out = self.cmd().args(args).output().unwrap();
-        assert!(!out.status.success(), "{args:?} should fail");
-        (
-            out.status.code().unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
+        let (code, _, stderr) = self.status(args);
+        assert!(code != 0, "{args:?} should fail");
+        (code, stderr)
     }
 
     /// Writes one file into a fresh folder and returns the folder.
@@ -64,10 +38,6 @@ impl Project {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), bytes).unwrap();
         dir.to_str().unwrap().to_string()
-    }
-
-    fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.path("scorecard.db")).unwrap()
     }
 
     fn store_bytes(&self) -> Option<Vec<u8>> {
@@ -88,7 +58,6 @@ impl Project {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
-    #[allow(dead_code)]
     fn kpis(&self, period: &str) -> Value {
         let text =
             std::fs::read_to_string(self.path(&format!("reports/weekly/{period}/kpis.json")))
