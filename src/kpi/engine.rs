@@ -195,8 +195,6 @@ struct Acc {
     activities: Vec<u64>,
     activity_total: u64,
     owners: BTreeSet<u32>,
-    /// Distinct owners counted by the database (PostgreSQL).
-    owner_count: u64,
 }
 
 /// A sum of money, exact to 1/10,000 in any order: an amount with at most

@@ -441,7 +441,7 @@ impl FormulaCtx<'_> {
                 "activities_per_owner",
                 ratio(
                     a.activity_total as f64,
-                    (a.owners.len() as u64 + a.owner_count) as f64,
+                    a.owners.len() as f64,
                     "no activities with an owner in the period"
                 )
             );
