@@ -7,9 +7,11 @@
 -- built-in KPI of docs/kpis.md in its mature-period form (the plain
 -- formulas; no Kaplan-Meier for tickets still inside their window, no
 -- confidence intervals or comparisons: those are arithmetic on these
--- counts), with everything PostgreSQL offers and scorecard's Citus-ready
--- SQL does not use: GROUPING SETS, percentile_cont for the exact median,
--- window sums for the customer base, one pass per table. The results are
+-- counts), as one would write it by hand, with everything PostgreSQL offers
+-- and scorecard's Citus-ready SQL does not use: GROUPING SETS,
+-- percentile_cont for the exact median, window sums for the customer base,
+-- one pass per table, plain float sums of money (scorecard sums money
+-- exactly: see `money` in src/kpi/engine/pg.rs). The results are
 -- fetched by the client (COPY TO STDOUT into :out), as scorecard receives its rows.
 --
 --   psql URL -v schema=bench -v lo=DAY -v k=WEEKS -v asof=MS -v sla=MS -v h=MS \
@@ -66,9 +68,9 @@ FROM run WHERE w >= 0 AND acquired_by_end > 0;
 CREATE TEMP TABLE r_orders AS
 SELECT w, CASE WHEN GROUPING(region) = 0 THEN 'region=' || region
                WHEN GROUPING(plan) = 0 THEN 'plan=' || plan ELSE '' END AS seg,
-       count(*) AS orders, sum(amount::numeric)::float8 AS revenue,
-       (sum(amount::numeric) FILTER (WHERE cost IS NOT NULL))::float8 AS costed_amount,
-       sum(cost::numeric)::float8 AS cost, count(cost) AS costed
+       count(*) AS orders, sum(amount) AS revenue,
+       sum(amount) FILTER (WHERE cost IS NOT NULL) AS costed_amount,
+       sum(cost) AS cost, count(cost) AS costed
 FROM (SELECT (x.ordered_day - :lo) / 7 AS w, x.amount, x.cost,
              COALESCE(g.region, '(none)') AS region, COALESCE(g.plan, '(none)') AS plan
       FROM orders x LEFT JOIN r_seg g USING (customer_id)
@@ -113,9 +115,9 @@ CREATE TEMP TABLE r_deals AS
 SELECT w, CASE WHEN GROUPING(region) = 0 THEN 'region=' || region
                WHEN GROUPING(plan) = 0 THEN 'plan=' || plan ELSE '' END AS seg,
        count(*) FILTER (WHERE ev = 'c') AS created,
-       COALESCE(sum(amount::numeric) FILTER (WHERE ev = 'c'), 0)::float8 AS pipeline,
+       COALESCE(sum(amount) FILTER (WHERE ev = 'c'), 0) AS pipeline,
        count(*) FILTER (WHERE ev = 'won') AS won, count(*) FILTER (WHERE ev = 'lost') AS lost,
-       COALESCE(sum(amount::numeric) FILTER (WHERE ev = 'won'), 0)::float8 AS won_amount,
+       COALESCE(sum(amount) FILTER (WHERE ev = 'won'), 0) AS won_amount,
        avg(cycle) FILTER (WHERE ev = 'won' AND cycle >= 0) AS cycle
 FROM (SELECT (CASE WHEN e.ev = 'c' THEN x.created_day ELSE x.closed_day END - :lo) / 7 AS w, e.ev,
              COALESCE(x.amount, 0) AS amount, x.closed_day - x.created_day AS cycle,
@@ -129,8 +131,8 @@ GROUP BY GROUPING SETS ((w), (w, region), (w, plan));
 
 CREATE TEMP TABLE r_spend AS
 SELECT w, CASE WHEN GROUPING(region) = 0 THEN 'region=' || region ELSE '' END AS seg,
-       COALESCE(sum(amount::numeric) FILTER (WHERE category IN ('marketing', 'sales')), 0)::float8 AS acq,
-       COALESCE(sum(amount::numeric) FILTER (WHERE category = 'crm'), 0)::float8 AS crm
+       COALESCE(sum(amount) FILTER (WHERE category IN ('marketing', 'sales')), 0) AS acq,
+       COALESCE(sum(amount) FILTER (WHERE category = 'crm'), 0) AS crm
 FROM (SELECT (x.spent_day - :lo) / 7 AS w, x.category, x.amount, COALESCE(NULLIF(a.value, ''), '(none)') AS region
       FROM spend x LEFT JOIN spend_attributes a ON a.spend_id = x.spend_id AND a.name = 'region'
       WHERE x.spent_day >= :lo AND x.spent_day < :lo + 7 * :k) x

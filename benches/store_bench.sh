@@ -17,8 +17,8 @@
 # PG_URL=none skips PostgreSQL). REPEAT (default 1): the cold backfill and
 # the reference SQL are run that many times (the KPI cache emptied between
 # runs, the archive removed). STAGES (default "sqlite shell pg duckdb")
-# chooses the parts. KEEP=1 keeps the stores (default: removed at the end,
-# the disk is shared). Needs target/release/scorecard (or SCORECARD_BIN),
+# chooses the parts; SCHEMA (default bench) the PostgreSQL schema. KEEP=1
+# keeps the stores (default: each is removed when done, the disk is shared). Needs target/release/scorecard (or SCORECARD_BIN),
 # GNU time, sqlite3, psql, and `pip install duckdb`.
 #
 # Every figure is printed with the 1-minute load average at its start. Peak
@@ -28,6 +28,7 @@
 set -euo pipefail
 SNAP=$(realpath "$1")
 PG_URL=$2
+SCHEMA=${SCHEMA:-bench}
 WORK=${3:-/work/benchdata/store-work}
 REPEAT=${4:-1}
 STAGES=${STAGES:-sqlite shell pg duckdb}
@@ -48,7 +49,7 @@ timezone = "UTC"
 out_dir = "reports"
 segments = ["region", "plan"]'
 printf '[store]\npath = "scorecard.db"\n%s\n' "$common" > "$WORK/sqlite/config.toml"
-printf '[store]\nurl = "%s"\nschema = "bench"\n%s\n' "$PG_URL" "$common" > "$WORK/pg/config.toml"
+printf '[store]\nurl = "%s"\nschema = "%s"\n%s\n' "$PG_URL" "$SCHEMA" "$common" > "$WORK/pg/config.toml"
 echo "snapshot $SNAP: $ROWS rows, $((BYTES / 1048576)) MiB of CSV; $(nproc) cores; $(git -C "$ROOT" log -1 --format='commit %h')"
 echo "load average (1/5/15 min) at the start: $(cut -d" " -f1-3 /proc/loadavg)"
 cat "$SNAP"/*.csv > /dev/null   # page cache warm
@@ -90,7 +91,7 @@ backfill() {  # backfill STORE: REPEAT cold backfills
       if [ "$store" = sqlite ]; then
         sqlite3 "$WORK/sqlite/scorecard.db" "DELETE FROM kpi_cache; DELETE FROM computed_periods; DELETE FROM sends;"
       else
-        psql -qX "$PG_URL" -c "SET search_path = bench; DELETE FROM kpi_cache; DELETE FROM computed_periods; DELETE FROM sends; VACUUM ANALYZE" > /dev/null
+        psql -qX "$PG_URL" -c "SET search_path = $SCHEMA; DELETE FROM kpi_cache; DELETE FROM computed_periods; DELETE FROM sends; VACUUM ANALYZE" > /dev/null
       fi
     fi
     SAMPLE=1 measure "$store cold backfill #$i" "$WORK/$store" "$BIN" --config "$WORK/$store/config.toml" \
@@ -104,6 +105,7 @@ if has sqlite; then
   sqlite3 "$WORK/sqlite/scorecard.db" "PRAGMA wal_checkpoint(TRUNCATE);" > /dev/null
   echo "    store $(($(stat -c %s "$WORK/sqlite/scorecard.db") / 1048576)) MiB"
   backfill sqlite
+  [ "${KEEP:-0}" = 1 ] || rm -f "$WORK/sqlite/scorecard.db"*   # the disk is shared; the reports stay
 fi
 
 if has shell; then
@@ -121,10 +123,10 @@ fi
 
 if has pg && [ "$PG_URL" != none ]; then
   echo "== PostgreSQL store: $(psql -qXAt "$PG_URL" -c "SELECT version()" | cut -d' ' -f1-2)"
-  psql -qX "$PG_URL" -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS bench CASCADE" > /dev/null
+  psql -qX "$PG_URL" -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $SCHEMA CASCADE" > /dev/null
   measure "pg: scorecard import" "$WORK/pg" "$BIN" --config "$WORK/pg/config.toml" import "$SNAP"
   psql -qX "$PG_URL" -c "VACUUM ANALYZE" > /dev/null 2>&1 || true
-  echo "    store $(psql -qXAt "$PG_URL" -c "SELECT sum(pg_total_relation_size(c.oid))::bigint / 1048576 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bench' AND c.relkind = 'r'") MiB (tables with their indexes)"
+  echo "    store $(psql -qXAt "$PG_URL" -c "SELECT sum(pg_total_relation_size(c.oid))::bigint / 1048576 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$SCHEMA' AND c.relkind = 'r'") MiB (tables with their indexes)"
   backfill pg
   echo "    the grouped queries of the last backfill (ms, rows, bytes):"
   sed "s/\x1b\[[0-9;]*m//g" "$WORK/pg/out.txt" | grep "grouped query on PostgreSQL" \
@@ -139,10 +141,10 @@ if has pg && [ "$PG_URL" != none ]; then
   fi
   # The reference: the same KPIs by PostgreSQL's own SQL, in the same server.
   lo=$(python3 -c "import datetime as d; print(d.date.fromisoformat('$FIRST_MONDAY').toordinal() - 1)")
-  asof=$(psql -qXAt "$PG_URL" -c "SELECT greatest(max(opened_at), max(first_response_at), max(resolved_at)) FROM bench.tickets")
+  asof=$(psql -qXAt "$PG_URL" -c "SELECT greatest(max(opened_at), max(first_response_at), max(resolved_at)) FROM $SCHEMA.tickets")
   for i in $(seq 1 "$REPEAT"); do
     l0=$(load)
-    /usr/bin/time -f "%e" -o "$WORK/pg/ref-time.txt" psql -qX "$PG_URL" -v schema=bench -v lo="$lo" -v k="$WEEKS" \
+    /usr/bin/time -f "%e" -o "$WORK/pg/ref-time.txt" psql -qX "$PG_URL" -v schema="$SCHEMA" -v lo="$lo" -v k="$WEEKS" \
       -v asof="$asof" -v sla=$((24 * 3600000)) -v h=$((72 * 3600000)) \
       -v out="$WORK/pg/reference.csv" -v out_kinds="$WORK/pg/reference-kinds.csv" -f "$ROOT/benches/pg_reference.sql"
     printf '%-34s wall %7.2f s  (load %s)\n' "pg: reference SQL #$i" "$(cat "$WORK/pg/ref-time.txt")" "$l0"
@@ -162,5 +164,5 @@ fi
 echo "load average (1/5/15 min) at the end: $(cut -d" " -f1-3 /proc/loadavg)"
 if [ "${KEEP:-0}" != 1 ]; then
   rm -rf "$WORK"
-  [ "$PG_URL" != none ] && has pg && psql -qX "$PG_URL" -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS bench CASCADE" > /dev/null
+  [ "$PG_URL" != none ] && has pg && psql -qX "$PG_URL" -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $SCHEMA CASCADE" > /dev/null
 fi

@@ -91,7 +91,10 @@ impl<'s> Reader<'s> {
         let conn = &mut *conn;
         let mut rows = conn
             .client
-            .query_raw(sql, std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>())
+            .query_raw(
+                sql,
+                std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>(),
+            )
             .with_context(|| format!("PostgreSQL query failed: {sql}"))?;
         use postgres::fallible_iterator::FallibleIterator;
         while let Some(row) = rows

@@ -3,9 +3,10 @@
 //! parent module merge the grouped rows, so that only those rows cross the
 //! wire. Periods are found by `width_bucket` over the period starts (and a
 //! check against the matching end, since the periods of a run need not be
-//! contiguous). Segments: each record is joined once per configured
-//! attribute with the customer attributes (a reference table under Citus)
-//! and grouped by the combination of its values, and each grouped row is
+//! contiguous; by arithmetic when they are contiguous and of one length).
+//! Segments: each record is joined once per configured attribute with the
+//! customer attributes (a reference table under Citus) and grouped by the
+//! combination of its values, and each grouped row is
 //! added to the whole business and to the segment of each of its values, as
 //! the SQLite engine adds a record: one pass per table, one row per
 //! combination instead of one per segment. Exact ticket durations come from
@@ -35,6 +36,11 @@ struct Shape {
     /// `ARRAY[…]` of the period starts and of their ends (day numbers).
     starts: String,
     ends: String,
+    /// `(first start, length in days)` when the periods are contiguous and
+    /// all as long (weeks): a period is then found by arithmetic.
+    uniform: Option<(i64, i64)>,
+    /// How many periods.
+    periods: i64,
     /// The configured attributes' lowercase names (as the store keeps them),
     /// in the grid's order: the value columns v0, v1, … of a grouped row.
     attrs: Vec<String>,
@@ -63,7 +69,23 @@ impl Shape {
             .chain(grid.attrs.iter().map(|(_, lower)| lower.clone()))
             .map(|a| format!("({})", literal(&a)))
             .collect();
+        let len = grid
+            .ends
+            .first()
+            .zip(grid.starts.first())
+            .map(|(e, s)| e - s);
+        let uniform = len.filter(|len| {
+            (0..grid.starts.len()).all(|i| {
+                grid.ends[i] - grid.starts[i] == *len
+                    && grid
+                        .starts
+                        .get(i + 1)
+                        .is_none_or(|next| *next == grid.ends[i])
+            })
+        });
         Shape {
+            uniform: uniform.map(|len| (grid.starts[0], len)),
+            periods: grid.starts.len() as i64,
             starts: format!("ARRAY[{}]::bigint[]", list(&grid.starts)),
             ends: format!("ARRAY[{}]::bigint[]", list(&grid.ends)),
             attrs: grid.attrs.iter().map(|(_, lower)| lower.clone()).collect(),
@@ -76,8 +98,16 @@ impl Shape {
         }
     }
 
-    /// The 1-based index of the period holding `day`, or NULL (bigint).
+    /// The 1-based index of the period holding `day`, or NULL (bigint): by
+    /// arithmetic for contiguous periods of one length (much cheaper per
+    /// row), else by `width_bucket` over the starts.
     fn period(&self, day: &str) -> String {
+        if let Some((first, len)) = self.uniform {
+            let end = first + len * self.periods;
+            return format!(
+                "(CASE WHEN {day} >= {first} AND {day} < {end} THEN ({day} - {first}) / {len} + 1 END)::bigint"
+            );
+        }
         format!(
             "(CASE WHEN {day} < ({ends})[width_bucket({day}, {starts})] THEN width_bucket({day}, {starts}) END)::bigint",
             ends = self.ends,
@@ -101,8 +131,10 @@ impl Shape {
         format!("GROUP BY {}", cols.join(", "))
     }
 
-    /// The joins of the customer attributes of the records `x` (or a
-    /// customer table aliased `x`).
+    /// The joins of the records `x` (or a customer table aliased `x`) with
+    /// their customer's attributes, one per attribute (a pivot of the
+    /// attributes per customer in one join would hide the values' statistics
+    /// from the planner, which then sorts instead of hashing).
     fn joins(&self) -> String {
         self.attrs
             .iter()
@@ -171,6 +203,32 @@ fn f(r: &Row, i: usize) -> Result<f64> {
     Ok(r.try_get::<_, Option<f64>>(i)?.unwrap_or(0.0))
 }
 
+/// Two columns summing the amounts `e` (with `when`, an SQL condition or
+/// "TRUE") as [`Money`](super::Money) adds them: the whole number of
+/// ten-thousandths of each amount that has at most four decimals (as text:
+/// the sum may pass bigint), then the plain sum of the others. In float
+/// arithmetic, which is much cheaper than casting every amount to numeric,
+/// and exact in any order all the same.
+fn money(e: &str, when: &str) -> String {
+    let c = format!("round(({e}) * 10000)");
+    let exact = format!("abs({c}) < 9e15::float8 AND {c} / 10000 = ({e})");
+    format!(
+        "sum(CASE WHEN ({when}) AND {exact} THEN {c}::bigint END)::text,
+         sum(CASE WHEN ({when}) AND NOT ({exact}) THEN {e} END)"
+    )
+}
+
+/// Reads the two columns of [`money`] at `i` into `m`.
+fn money_at(r: &Row, i: usize) -> Result<(i128, f64)> {
+    let units = match r.try_get::<_, Option<&str>>(i)? {
+        Some(t) => t
+            .parse::<i128>()
+            .map_err(|e| anyhow::anyhow!("a sum of money from PostgreSQL, {t:?}: {e}"))?,
+        None => 0,
+    };
+    Ok((units, f(r, i + 1)?))
+}
+
 /// Runs one grouped query (columns: p, v0…, then the figures from column
 /// `b`), parses each row's figures once with `parse` and adds them with
 /// `add` to the accumulator of the whole business and of each segment.
@@ -195,19 +253,27 @@ fn each<T>(
     })
 }
 
-/// A histogram of one ticket event (`at`: first response or resolution) per
-/// period × attribute values: (1, milliseconds to the event) for an event
-/// by the data's as-of, else (0, the opening instant), with their counts.
-/// The parent module turns each into the outcome it computes per ticket.
-fn outcome_histogram(shape: &Shape, source: &str, at: &str, as_of: i64) -> String {
-    let happened = format!("x.{at} IS NOT NULL AND x.{at} <= {as_of}");
+/// The tickets' joint histogram per period × attribute values, ordered by
+/// period: for each ticket's first response and resolution, (1,
+/// milliseconds to the event) for an event by the data's as-of, else (0,
+/// the opening instant), with the count of tickets alike. The parent module
+/// turns each into the outcomes it computes per ticket.
+fn ticket_histogram(shape: &Shape, source: &str, as_of: i64) -> String {
+    let event = |at: &str| {
+        let happened = format!("x.{at} IS NOT NULL AND x.{at} <= {as_of}");
+        format!(
+            "(CASE WHEN {happened} THEN 1 ELSE 0 END)::bigint,
+             CASE WHEN {happened} THEN x.{at} - x.opened_at ELSE x.opened_at END"
+        )
+    };
     format!(
-        "SELECT p{v}, (CASE WHEN {happened} THEN 1 ELSE 0 END)::bigint,
-                CASE WHEN {happened} THEN x.{at} - x.opened_at ELSE x.opened_at END, count(*)
+        "SELECT p{v}, {response}, {resolution}, count(*)
          FROM {source} WHERE p IS NOT NULL
-         {group}",
+         {group} ORDER BY 1",
         v = shape.values(),
-        group = shape.group(2)
+        response = event("first_response_at"),
+        resolution = event("resolved_at"),
+        group = shape.group(4)
     )
 }
 
@@ -221,18 +287,20 @@ fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, St
         (
             "orders",
             format!(
-                "SELECT p{v}, count(*), sum(x.amount::numeric)::float8,
-                        (sum(x.amount::numeric) FILTER (WHERE x.cost IS NOT NULL))::float8,
-                        sum(x.cost::numeric)::float8, count(x.cost)
+                "SELECT p{v}, count(*), {}, {}, {}, count(x.cost)
                  FROM {} WHERE p IS NOT NULL {group}",
+                money("x.amount", "TRUE"),
+                money("x.amount", "x.cost IS NOT NULL"),
+                money("x.cost", "TRUE"),
                 src("orders", "ordered_day")
             ),
         ),
         (
             "deals_created",
             format!(
-                "SELECT p{v}, count(*), sum(COALESCE(x.amount, 0)::numeric)::float8
+                "SELECT p{v}, count(*), {}
                  FROM {} WHERE p IS NOT NULL {group}",
+                money("COALESCE(x.amount, 0)", "TRUE"),
                 src("deals", "created_day")
             ),
         ),
@@ -240,21 +308,17 @@ fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, St
             "deals_closed",
             format!(
                 "SELECT p{v}, count(*) FILTER (WHERE x.stage = 'won'), count(*) FILTER (WHERE x.stage = 'lost'),
-                        (sum(COALESCE(x.amount, 0)::numeric) FILTER (WHERE x.stage = 'won'))::float8,
+                        {},
                         (sum(x.closed_day - x.created_day) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day))::float8,
                         count(*) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day)
                  FROM {} WHERE p IS NOT NULL AND x.stage IN ('won', 'lost') {group}",
+                money("COALESCE(x.amount, 0)", "x.stage = 'won'"),
                 src("deals", "closed_day")
             ),
         ),
         (
-            // Every ticket is in this histogram once: it also counts them.
-            "ticket_responses",
-            outcome_histogram(shape, &src("tickets", "opened_day"), "first_response_at", as_of),
-        ),
-        (
-            "ticket_resolutions",
-            outcome_histogram(shape, &src("tickets", "opened_day"), "resolved_at", as_of),
+            "tickets",
+            ticket_histogram(shape, &src("tickets", "opened_day"), as_of),
         ),
         (
             "surveys",
@@ -269,24 +333,14 @@ fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, St
             ),
         ),
         (
-            // Every activity has a kind: this also counts them.
-            "activity_kinds",
+            // Every activity has a kind: this also counts them. Distinct
+            // owners do not add up over combinations: their names come back.
+            "activities",
             format!(
-                "SELECT p{v}, x.kind, count(*)
+                "SELECT p{v}, x.kind, NULLIF(x.owner, ''), count(*)
                  FROM {} WHERE p IS NOT NULL {}",
                 src("activities", "occurred_day"),
-                shape.group(1)
-            ),
-        ),
-        (
-            // Distinct owners do not add up over combinations: their names
-            // come back, per period and combination.
-            "activity_owners",
-            format!(
-                "SELECT p{v}, x.owner
-                 FROM {} WHERE p IS NOT NULL AND x.owner <> '' {}",
-                src("activities", "occurred_day"),
-                shape.group(1)
+                shape.group(2)
             ),
         ),
         (
@@ -347,6 +401,7 @@ pub(super) fn compute_into(
     lo: i64,
     hi: i64,
     as_of: Option<i64>,
+    (sla_hours, resolution_hours): (f64, f64),
     spend_attrs: &BTreeSet<String>,
     kinds: &[String],
 ) -> Result<()> {
@@ -362,17 +417,27 @@ pub(super) fn compute_into(
     let before = store.pg_transfer();
     for (name, sql) in queries(&shape, lo, hi, as_of) {
         let (started, at) = (std::time::Instant::now(), store.pg_transfer());
+        tracing::debug!(query = name, %sql, "engine: grouped query SQL");
         match name {
             "orders" => each(
                 store,
                 grid,
                 &sql,
-                |r, b| Ok((u(r, b)?, f(r, b + 1)?, f(r, b + 2)?, f(r, b + 3)?, u(r, b + 4)?)),
+                |r, b| {
+                    Ok((
+                        u(r, b)?,
+                        money_at(r, b + 1)?,
+                        money_at(r, b + 3)?,
+                        money_at(r, b + 5)?,
+                        u(r, b + 7)?,
+                    ))
+                },
                 |&(n, revenue, costed_amount, cost, costed), acc| {
                     acc.orders += n;
-                    acc.revenue += revenue;
-                    acc.costed_amount += costed_amount;
-                    acc.cost += cost;
+                    acc.revenue.add_parts(revenue.0, revenue.1);
+                    acc.costed_amount
+                        .add_parts(costed_amount.0, costed_amount.1);
+                    acc.cost.add_parts(cost.0, cost.1);
                     acc.costed += costed;
                 },
             )?,
@@ -380,10 +445,10 @@ pub(super) fn compute_into(
                 store,
                 grid,
                 &sql,
-                |r, b| Ok((u(r, b)?, f(r, b + 1)?)),
-                |&(n, pipeline), acc| {
+                |r, b| Ok((u(r, b)?, money_at(r, b + 1)?)),
+                |&(n, (units, other)), acc| {
                     acc.created += n;
-                    acc.pipeline += pipeline;
+                    acc.pipeline.add_parts(units, other);
                 },
             )?,
             "deals_closed" => each(
@@ -394,46 +459,82 @@ pub(super) fn compute_into(
                     Ok((
                         u(r, b)?,
                         u(r, b + 1)?,
-                        f(r, b + 2)?,
-                        f(r, b + 3)?,
-                        u(r, b + 4)?,
+                        money_at(r, b + 2)?,
+                        f(r, b + 4)?,
+                        u(r, b + 5)?,
                     ))
                 },
-                |&(won, lost, amount, days, n), acc| {
+                |&(won, lost, (units, other), days, n), acc| {
                     acc.won += won;
                     acc.lost += lost;
-                    acc.won_amount += amount;
+                    acc.won_amount.add_parts(units, other);
                     acc.won_cycle_days += days;
                     acc.won_cycle_n += n;
                 },
             )?,
-            "ticket_responses" | "ticket_resolutions" => {
-                let responses = name == "ticket_responses";
-                each(
-                    store,
-                    grid,
-                    &sql,
-                    |r, b| {
-                        let happened = r.try_get::<_, i64>(b)? == 1;
-                        let v: i64 = r.try_get(b + 1)?;
-                        Ok((super::outcome(happened, v, as_of), u(r, b + 2)?))
-                    },
-                    |&(o, n), acc| {
-                        let list = if responses {
-                            acc.tickets += n;
-                            &mut acc.response
-                        } else {
-                            &mut acc.resolution
-                        };
-                        list.extend(std::iter::repeat_n(o, n as usize));
-                    },
-                )?
+            "tickets" => {
+                // Rows come period by period: once a period is complete, its
+                // ticket KPIs are computed and its outcomes dropped, so that
+                // memory does not grow with the number of tickets.
+                let mut current: Option<usize> = None;
+                let seal = |grid: &mut Grid, p: usize| {
+                    for acc in grid.cells[p].iter_mut().flatten() {
+                        let response = std::mem::take(&mut acc.response);
+                        let resolution = std::mem::take(&mut acc.resolution);
+                        acc.service = Some(Box::new(super::formulas::ticket_kpis(
+                            &response,
+                            &resolution,
+                            sla_hours,
+                            resolution_hours,
+                        )));
+                    }
+                };
+                let mut combos = Combos::new();
+                let b = 1 + grid.attrs.len();
+                store.reader().pg_each(&sql, |r| {
+                    let Some(p) = r.try_get::<_, Option<i64>>(0)? else {
+                        return Ok(());
+                    };
+                    let p = p as usize - 1;
+                    if current != Some(p) {
+                        if let Some(done) = current {
+                            seal(grid, done);
+                        }
+                        current = Some(p);
+                    }
+                    let outcome = |i: usize| -> Result<_> {
+                        let happened = r.try_get::<_, i64>(i)? == 1;
+                        Ok(super::outcome(happened, r.try_get(i + 1)?, as_of))
+                    };
+                    let (response, resolution) = (outcome(b)?, outcome(b + 2)?);
+                    let n = u(r, b + 4)?;
+                    for key in combos.of(grid, r, 1)? {
+                        let acc = acc_at(&mut grid.cells, p, *key);
+                        acc.tickets += n;
+                        acc.response
+                            .extend(std::iter::repeat_n(response, n as usize));
+                        acc.resolution
+                            .extend(std::iter::repeat_n(resolution, n as usize));
+                    }
+                    Ok(())
+                })?;
+                if let Some(done) = current {
+                    seal(grid, done);
+                }
             }
             "surveys" => each(
                 store,
                 grid,
                 &sql,
-                |r, b| Ok([u(r, b)?, u(r, b + 1)?, u(r, b + 2)?, u(r, b + 3)?, u(r, b + 4)?]),
+                |r, b| {
+                    Ok([
+                        u(r, b)?,
+                        u(r, b + 1)?,
+                        u(r, b + 2)?,
+                        u(r, b + 3)?,
+                        u(r, b + 4)?,
+                    ])
+                },
                 |&[nps, promoters, detractors, csat, csat_ok], acc| {
                     acc.nps_n += nps;
                     acc.promoters += promoters;
@@ -442,15 +543,22 @@ pub(super) fn compute_into(
                     acc.csat_ok += csat_ok;
                 },
             )?,
-            "activity_kinds" => each(
+            "activities" => each(
                 store,
                 grid,
                 &sql,
                 |r, b| {
                     let kind: &str = r.try_get(b)?;
-                    Ok((kind_index.get(kind).copied(), u(r, b + 1)?))
+                    let owner = match r.try_get::<_, Option<&str>>(b + 1)? {
+                        Some(o) => {
+                            let next = owners.len() as u32;
+                            Some(*owners.entry(o.to_string()).or_insert(next))
+                        }
+                        None => None,
+                    };
+                    Ok((kind_index.get(kind).copied(), owner, u(r, b + 2)?))
                 },
-                |&(k, n), acc| {
+                |&(k, owner, n), acc| {
                     if let Some(k) = k {
                         if acc.activities.len() < kinds.len() {
                             acc.activities.resize(kinds.len(), 0);
@@ -458,19 +566,9 @@ pub(super) fn compute_into(
                         acc.activities[k] += n;
                     }
                     acc.activity_total += n;
-                },
-            )?,
-            "activity_owners" => each(
-                store,
-                grid,
-                &sql,
-                |r, b| {
-                    let owner: &str = r.try_get(b)?;
-                    let next = owners.len() as u32;
-                    Ok(*owners.entry(owner.to_string()).or_insert(next))
-                },
-                |&o, acc| {
-                    acc.owners.insert(o);
+                    if let Some(o) = owner {
+                        acc.owners.insert(o);
+                    }
                 },
             )?,
             "spend" => {
@@ -553,14 +651,29 @@ mod tests {
             &Default::default(),
         )
         .unwrap();
-        let periods: Vec<Period> = Period::parse("2026-W40")
+        let weeks: Vec<Period> = Period::parse("2026-W40")
             .unwrap()
             .range_to(Period::parse("2026-W47").unwrap());
-        let grid = Grid::new(&periods, &config);
-        let shape = Shape::new(&grid);
-        let mut all: Vec<String> = queries(&shape, 0, 1000, i64::MAX)
+        // Periods with gaps (some were cached) and months of unequal length.
+        let gaps: Vec<Period> = ["2026-W40", "2026-W42", "2026-W45"]
+            .iter()
+            .map(|p| Period::parse(p).unwrap())
+            .collect();
+        let months: Vec<Period> = Period::parse("2026-01")
+            .unwrap()
+            .range_to(Period::parse("2026-04").unwrap());
+        let sql_of = |periods: &[Period]| -> Vec<String> {
+            let grid = Grid::new(periods, &config);
+            queries(&Shape::new(&grid), 0, 1000, i64::MAX)
+                .into_iter()
+                .map(|(_, sql)| sql)
+                .collect()
+        };
+        let (weekly, gapped, monthly) = (sql_of(&weeks), sql_of(&gaps), sql_of(&months));
+        let mut all: Vec<String> = [&weekly, &gapped, &monthly]
             .into_iter()
-            .map(|(_, sql)| sql)
+            .flatten()
+            .cloned()
             .collect();
         all.push(KINDS_SQL.to_string());
         all.extend(
@@ -580,8 +693,12 @@ mod tests {
                 assert!(!upper.contains(banned), "{banned} in: {sql}");
             }
         }
-        // Orders: periods by width_bucket, one join per attribute, no fan-out.
-        assert!(all[0].contains("width_bucket") && all[0].contains("a1.name = 'tier'"));
-        assert!(!all[0].contains("VALUES"), "{}", all[0]);
+        // Orders: one join with the pivoted attributes, no fan-out over
+        // segments; contiguous weeks by arithmetic, other periods by
+        // width_bucket over their starts.
+        assert!(weekly[0].contains("a1.name = 'tier'"));
+        assert!(!weekly[0].contains("VALUES"), "{}", weekly[0]);
+        assert!(!weekly[0].contains("width_bucket") && weekly[0].contains(") / 7 + 1"));
+        assert!(gapped[0].contains("width_bucket") && monthly[0].contains("width_bucket"));
     }
 }
