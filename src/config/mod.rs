@@ -13,6 +13,7 @@ mod import;
 mod kpi;
 mod notify;
 mod report;
+mod source;
 mod store;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,7 @@ use error::Source;
 #[serde(default, deny_unknown_fields)]
 struct RawConfig {
     store: store::RawStore,
+    source: source::RawSource,
     report: report::RawReport,
     benchmarks: benchmarks::RawBenchmarks,
     service: RawService,
@@ -79,6 +81,8 @@ pub struct Config {
     pub store_path: PathBuf,
     /// Where the store is: the SQLite file or a PostgreSQL server.
     pub store: crate::store::Location,
+    /// `[source]`: warehouse mode (the CRM tables read where they are).
+    pub warehouse: Option<crate::store::warehouse::WarehouseConfig>,
     pub report: ReportConfig,
     pub benchmarks: Vec<Benchmark>,
     pub industry: Option<String>,
@@ -359,6 +363,7 @@ fn check(
     let email = email::check(raw.email, base, &report.segments, src, env)?;
     let notify = notify::check(raw.notify, &report.segments, src, env)?;
     let store = store::check(raw.store, base, src, env)?;
+    let warehouse = source::check(raw.source, src, env)?;
     // Only what changes a cached figure: comparisons, targets, categories and
     // derived KPIs are recomputed on every run.
     let compute_fingerprint = {
@@ -380,6 +385,7 @@ fn check(
             crate::store::Location::Postgres { dir, .. } => dir.join("scorecard.db"),
         },
         store,
+        warehouse,
         report,
         benchmarks,
         industry,
