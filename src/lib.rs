@@ -16,6 +16,8 @@ pub mod files;
 pub mod formula;
 pub mod ingest;
 pub mod kpi;
+#[cfg(test)]
+mod layers;
 pub mod lock;
 pub mod model;
 pub mod period;
