@@ -9,10 +9,42 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::error::{ConfigError, Source};
+use super::store::{check_pg_url, PgSecret};
 use super::Env;
 use crate::sources::FileKind;
-use crate::store::pg::{self, Secret};
-use crate::store::warehouse::{self, WarehouseConfig};
+
+/// What `[source]` says.
+#[derive(Debug, Clone)]
+pub struct WarehouseConfig {
+    /// `postgres://user@host:port/db` (never with a password).
+    pub url: String,
+    pub password: Option<PgSecret>,
+    /// The snapshot file each relation stands for, by file.
+    pub tables: Vec<(FileKind, String)>,
+}
+
+/// Checks a `[source.tables]` value: `schema.name` of plain identifiers
+/// (it is written into SQL). The schema is required, so that a relation
+/// can never be mistaken for the store's table of the same name.
+pub fn check_relation(name: &str) -> Result<(), String> {
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    match name.split_once('.') {
+        Some((schema, rel)) if ident(schema) && ident(rel) => Ok(()),
+        Some(_) => Err(format!("'{name}' is not a plain schema.table name (letters, digits and _)")),
+        None if ident(name) => Err(format!(
+            "'{name}': name the schema too (e.g. crm.{name}), so that it cannot be taken for the store's own table"
+        )),
+        None => Err(format!("'{name}' is not a plain schema.table name (letters, digits and _)")),
+    }
+}
+
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -44,7 +76,7 @@ pub(super) fn check(
         }
         return Ok(None);
     };
-    pg::check_url(&url)
+    check_pg_url(&url)
         .map_err(|e| src.invalid("source", "url", e.replace("[store]", "[source]")))?;
     if raw.tables.is_empty() {
         return Err(src.invalid(
@@ -65,12 +97,12 @@ pub(super) fn check(
                 ),
             )
         })?;
-        warehouse::check_relation(relation).map_err(|e| src.invalid("source.tables", key, e))?;
+        check_relation(relation).map_err(|e| src.invalid("source.tables", key, e))?;
         tables.push((kind, relation.clone()));
     }
     tables.sort();
     let password = match raw.password_env {
-        Some(var) => Some(Secret(env.get(&var).cloned().ok_or_else(|| {
+        Some(var) => Some(PgSecret(env.get(&var).cloned().ok_or_else(|| {
             src.invalid(
                 "source",
                 "password_env",

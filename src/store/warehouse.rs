@@ -27,42 +27,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono_tz::Tz;
 
-use super::pg::{describe, Secret};
+use super::pg::describe;
+pub use crate::config::{check_relation, WarehouseConfig};
 use super::sql::{self, Db, Row};
 use crate::error::Failure;
 use crate::sources::{ColumnType, FileKind, Table};
-
-/// What `[source]` says.
-#[derive(Debug, Clone)]
-pub struct WarehouseConfig {
-    /// `postgres://user@host:port/db` (never with a password).
-    pub url: String,
-    pub password: Option<Secret>,
-    /// The snapshot file each relation stands for, by file.
-    pub tables: Vec<(FileKind, String)>,
-}
-
-/// Checks a `[source.tables]` value: `schema.name` of plain identifiers
-/// (it is written into SQL). The schema is required, so that a relation
-/// can never be mistaken for the store's table of the same name.
-pub fn check_relation(name: &str) -> Result<(), String> {
-    let ident = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 63
-            && s.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
-    match name.split_once('.') {
-        Some((schema, rel)) if ident(schema) && ident(rel) => Ok(()),
-        Some(_) => Err(format!("'{name}' is not a plain schema.table name (letters, digits and _)")),
-        None if ident(name) => Err(format!(
-            "'{name}': name the schema too (e.g. crm.{name}), so that it cannot be taken for the store's own table"
-        )),
-        None => Err(format!("'{name}' is not a plain schema.table name (letters, digits and _)")),
-    }
-}
 
 /// One configured table, as read on connecting.
 #[derive(Debug, Clone)]
