@@ -926,10 +926,17 @@ mod tests {
             )
             .unwrap()
         };
-        let (utc, ny, tokyo) = (config("UTC"), config("America/New_York"), config("Asia/Tokyo"));
+        let (utc, ny, tokyo) = (
+            config("UTC"),
+            config("America/New_York"),
+            config("Asia/Tokyo"),
+        );
         let days = |s: &Store| -> Vec<(String, i64)> {
             s.reader()
-                .rows("SELECT ticket_id, opened_day FROM tickets ORDER BY ticket_id", [])
+                .rows(
+                    "SELECT ticket_id, opened_day FROM tickets ORDER BY ticket_id",
+                    [],
+                )
                 .unwrap()
                 .iter()
                 .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
