@@ -658,7 +658,11 @@ pub fn build(
         segment: c
             .segments
             .iter()
-            .map(|s| segment_value(s).to_string())
+            // "EMEA · Pro"; an unattributed value names its attribute.
+            .map(|s| match segment_value(s) {
+                UNATTRIBUTED => segment_label(s),
+                v => v.to_string(),
+            })
             .collect::<Vec<_>>()
             .join(" · "),
     };
