@@ -460,7 +460,7 @@ pub fn show(
             p,
             config.report.timezone.name(),
             &scoped,
-            &crate::kpi::extras::as_of(&store)?,
+            &store.data_as_of()?,
         ))?;
         return Ok(code::OK);
     }
