@@ -85,7 +85,7 @@ impl Shape {
             let mut join = String::new();
             let table = kind.table();
             if let (true, Some((cells, id))) = (cells, &table.attributes) {
-                first.push("r.value".to_string());
+                first.push("NULLIF(r.value, '')".to_string());
                 join = format!(" LEFT JOIN {cells} r ON r.{id} = x.{id} AND r.name = s.attr");
             }
             if !first.is_empty() {
