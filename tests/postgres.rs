@@ -395,6 +395,8 @@ fn records_carry_their_own_segment_cells_on_postgres() {
     assert!(emea <= whole && whole <= apac, "{emea} {whole} {apac}");
     assert_eq!(value("win_rate", "region=(none)"), None);
     assert_eq!(value("win_rate", "owner=alice"), Some(40.0));
+}
+
 // ------------------------------------------------------------ warehouse mode
 
 /// The SQL type a warehouse would give a snapshot column (docs/scale-out.md:
