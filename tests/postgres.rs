@@ -3,6 +3,8 @@
 //! what it gives on SQLite, down to the byte of kpis.json. Without a server
 //! each test says it stepped aside and passes; CI (`.ci/run`) starts one and
 //! sets `SCORECARD_REQUIRE_PG=1`, which makes a missing server a failure.
+#[path = "support/attributed.rs"]
+mod attributed;
 #[path = "support/http.rs"]
 mod http;
 #[path = "support/project.rs"]
@@ -348,6 +350,51 @@ fn the_demo_runs_on_postgres_with_the_figures_of_sqlite() {
         !p.path("pg/scorecard.db").exists(),
         "no SQLite file for a PostgreSQL demo"
     );
+}
+
+/// Issue 10 item 4 on PostgreSQL: records' own segment cells (on each of
+/// the five record files, owner as a segment) and win rates that add up
+/// give the figures of SQLite, grouped in the database.
+#[test]
+fn records_carry_their_own_segment_cells_on_postgres() {
+    let Some((url, schema)) = server("records_carry_their_own_segment_cells") else {
+        return;
+    };
+    let (sqlite, pg) = pair(attributed::CONFIG, &url, &schema);
+    for p in [&sqlite, &pg] {
+        let snap = attributed::records_snapshot(p, "records");
+        p.ok(&["import", snap.to_str().unwrap()]);
+        p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+        let deals = p.snapshot("deals", &[("deals.csv", &attributed::win_rate_deals(true))]);
+        p.ok(&["import", deals.to_str().unwrap()]);
+        p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    }
+    assert_same_kpis(&sqlite, &pg);
+    let doc: serde_json::Value =
+        serde_json::from_str(&pg.read("reports/weekly/2026-W47/kpis.json")).unwrap();
+    let value = |id: &str, segment: &str| {
+        doc["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == id && k["segment"].as_str().unwrap_or("") == segment)
+            .and_then(|k| k["value"].as_f64())
+    };
+    for (file, kpi, _) in attributed::record_files() {
+        if file == "deals.csv" {
+            continue; // replaced by the win-rate deals
+        }
+        for (segment, n) in attributed::EXPECTED {
+            assert_eq!(value(kpi, segment), Some(n), "{file} {segment}");
+        }
+    }
+    // Every deal attributed: the whole business lies between its segments.
+    let whole = value("win_rate", "").unwrap();
+    let emea = value("win_rate", "region=EMEA").unwrap();
+    let apac = value("win_rate", "region=APAC").unwrap();
+    assert!(emea <= whole && whole <= apac, "{emea} {whole} {apac}");
+    assert_eq!(value("win_rate", "region=(none)"), None);
+    assert_eq!(value("win_rate", "owner=alice"), Some(40.0));
 }
 
 // ------------------------------------------------------------ warehouse mode
@@ -704,4 +751,31 @@ retry_delay_ms = 10
     // `--force` posts them again, once more each (as on SQLite).
     run(&["run", "--period", "2026-W47", "--force"]);
     assert_eq!(hook.received().len(), 4);
+}
+
+#[test]
+fn warehouse_mode_reads_the_records_own_segment_cells_as_an_import_does() {
+    let Some((url, schema)) = server("warehouse_own_cells") else {
+        return;
+    };
+    let crm = format!("{schema}_crm");
+    let imported = Project::new(attributed::CONFIG);
+    let snap = attributed::records_snapshot(&imported, "records");
+    let source = load_warehouse(&url, &crm, &snap, "UTC");
+    let warehouse = Project::new(&format!("{}{source}", attributed::CONFIG));
+    imported.ok(&["import", snap.to_str().unwrap()]);
+    for p in [&imported, &warehouse] {
+        p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    }
+    assert_same_kpis(&imported, &warehouse);
+    let doc: serde_json::Value =
+        serde_json::from_str(&warehouse.read("reports/weekly/2026-W47/kpis.json")).unwrap();
+    let owner_bob = doc["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == "orders" && k["segment"] == "owner=bob")
+        .and_then(|k| k["value"].as_f64());
+    assert_eq!(owner_bob, Some(1.0), "an order's own owner cell");
+    sql(&url, &format!("DROP SCHEMA {crm} CASCADE"));
 }
