@@ -273,55 +273,66 @@ pub fn send(
                 "posts": {"sent": posts.sent, "pending": posts.pending, "failed": posts.failed, "uncertain": posts.uncertain, "posts": posts.fates}})
         );
     } else {
-        for f in posts.fates.iter().filter(|f| f.state != "sent") {
-            out.warn(format!(
-                "{} post {} to {}{}: {}",
-                f.period,
-                f.state,
-                f.target,
-                if f.segment.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", f.segment)
-                },
-                f.last_error.clone().unwrap_or_default()
-            ));
-        }
-        if posts.uncertain > 0 {
-            out.warn(format!(
-                "{} posts are uncertain (a run stopped while posting them); `scorecard send --resend-uncertain` posts them again",
-                posts.uncertain
-            ));
-        }
-        for f in report
-            .fates
-            .iter()
-            .filter(|f| f.state != "sent" && f.state != "uncertain")
-            .chain(&report.uncertain_fates)
-        {
-            out.warn(format!(
-                "{} {} to {}: {}",
-                f.period,
-                f.state,
-                f.recipient,
-                f.last_error.clone().unwrap_or_default()
-            ));
-        }
-        out.info(format!(
-            "send: {} sent, {} pending, {} failed, {} uncertain",
-            report.sent, report.pending, report.failed, report.uncertain
-        ));
-        if !posts.fates.is_empty() || !config.notify.is_empty() {
-            out.info(format!(
-                "send: posts {} sent, {} pending, {} failed, {} uncertain",
-                posts.sent, posts.pending, posts.failed, posts.uncertain
-            ));
-        }
+        tell_sends(out, &config, &report, &posts);
     }
     if posts.pending > 0 || posts.uncertain_new > 0 {
         return Ok(code::PENDING);
     }
     Ok(exit_of(&report))
+}
+
+/// What `send` did, as text: the posts and emails not sent and why, then
+/// the counts.
+fn tell_sends(
+    out: &Output,
+    config: &Config,
+    report: &deliver::DeliveryReport,
+    posts: &deliver::notify::PostReport,
+) {
+    for f in posts.fates.iter().filter(|f| f.state != "sent") {
+        out.warn(format!(
+            "{} post {} to {}{}: {}",
+            f.period,
+            f.state,
+            f.target,
+            if f.segment.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.segment)
+            },
+            f.last_error.clone().unwrap_or_default()
+        ));
+    }
+    if posts.uncertain > 0 {
+        out.warn(format!(
+            "{} posts are uncertain (a run stopped while posting them); `scorecard send --resend-uncertain` posts them again",
+            posts.uncertain
+        ));
+    }
+    for f in report
+        .fates
+        .iter()
+        .filter(|f| f.state != "sent" && f.state != "uncertain")
+        .chain(&report.uncertain_fates)
+    {
+        out.warn(format!(
+            "{} {} to {}: {}",
+            f.period,
+            f.state,
+            f.recipient,
+            f.last_error.clone().unwrap_or_default()
+        ));
+    }
+    out.info(format!(
+        "send: {} sent, {} pending, {} failed, {} uncertain",
+        report.sent, report.pending, report.failed, report.uncertain
+    ));
+    if !posts.fates.is_empty() || !config.notify.is_empty() {
+        out.info(format!(
+            "send: posts {} sent, {} pending, {} failed, {} uncertain",
+            posts.sent, posts.pending, posts.failed, posts.uncertain
+        ));
+    }
 }
 
 /// Exit 4 when messages are still pending or became uncertain in this call

@@ -258,7 +258,8 @@ fn smtp_config(port: u16) -> String {
         .find("\n[run]")
         .map(|i| i + start + 1)
         .unwrap_or(demo.len());
-    let emea = "[[email.recipients]]\nto = [\"emea-lead@example.com\"]\nsegment = \"region=EMEA\"\n";
+    let emea =
+        "[[email.recipients]]\nto = [\"emea-lead@example.com\"]\nsegment = \"region=EMEA\"\n";
     format!(
         "{}{}{}",
         &demo[..start],
