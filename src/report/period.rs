@@ -81,7 +81,7 @@ pub fn render_period(
             p,
             config.report.timezone.name(),
             rows,
-            &figures.quality.as_of,
+            &figures.quality,
         )
         .into_bytes(),
     ));
