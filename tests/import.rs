@@ -575,7 +575,9 @@ fn deals_as_crms_write_them() {
     );
     let out = p.ok(&["import", &dir]);
     assert!(
-        out.contains("deals.csv: 1 rows: 0 inserted, 0 replaced, 1 unchanged; stages read as open: open (1)"),
+        out.contains(
+            "deals.csv: 1 rows: 0 inserted, 0 replaced, 1 unchanged; stages read as open: open (1)"
+        ),
         "{out}"
     );
     p.ok(&["run", "--no-send", "--period", "2026-W47", "--force"]);
@@ -642,7 +644,10 @@ fn hubspot_deals_default_columns() {
 /// file name `report<epoch ms>.csv` is found without a `file` key.
 #[test]
 fn salesforce_report_export() {
-    let (p, out, k) = preset_run("[import.deals]\npreset = \"salesforce\"\n", "salesforce-report");
+    let (p, out, k) = preset_run(
+        "[import.deals]\npreset = \"salesforce\"\n",
+        "salesforce-report",
+    );
     assert!(
         out.contains("report1763942400000.csv: 5 rows: 5 inserted, 0 replaced, 0 unchanged; 3 non-data rows skipped (extra header rows, footers); stages read as won: Closed Won (3); lost: Closed Lost (1); open: Proposal/Price Quote (1); 1 open deal had a close date, ignored; 1 closed deal was created after its close date, counted by the close date and left out of sales_cycle_days"),
         "{out}"
@@ -908,7 +913,9 @@ fn stripe_payments_and_subscriptions() {
         "{out}"
     );
     assert_eq!(
-        p.strings("SELECT order_id || ' ' || ordered_on || ' ' || amount FROM orders ORDER BY order_id"),
+        p.strings(
+            "SELECT order_id || ' ' || ordered_on || ' ' || amount FROM orders ORDER BY order_id"
+        ),
         [
             "ch_3Q1 2026-11-16 1200.0",
             "ch_3Q2 2026-11-18 50.0",
@@ -950,7 +957,9 @@ fn stripe_older_payment_export() {
         "{out}"
     );
     assert_eq!(
-        p.strings("SELECT order_id || ' ' || ordered_on || ' ' || amount FROM orders ORDER BY order_id"),
+        p.strings(
+            "SELECT order_id || ' ' || ordered_on || ' ' || amount FROM orders ORDER BY order_id"
+        ),
         [
             "ch_1A 2026-11-16 1000.0",
             "ch_1B 2026-11-17 200.0",

@@ -208,7 +208,14 @@ impl ImportMapping {
     /// tie); this mapping when none fits.
     pub fn for_header(&self, names: &[String]) -> &ImportMapping {
         let fits = |sig: &[String]| !sig.is_empty() && sig.iter().all(|s| names.contains(s));
-        let mut best = (self, if fits(&self.signature) { self.signature.len() } else { 0 });
+        let mut best = (
+            self,
+            if fits(&self.signature) {
+                self.signature.len()
+            } else {
+                0
+            },
+        );
         for (sig, m) in &self.variants {
             if fits(sig) && sig.len() > best.1 {
                 best = (m, sig.len());
@@ -269,8 +276,11 @@ pub(super) fn check(
                             }
                         }
                     }
-                    let lower: Vec<String> =
-                        v.signature.iter().map(|s| s.trim().to_lowercase()).collect();
+                    let lower: Vec<String> = v
+                        .signature
+                        .iter()
+                        .map(|s| s.trim().to_lowercase())
+                        .collect();
                     variants.push((kind, lower, vm));
                 }
                 // One export feeding other snapshot files too (Zendesk
@@ -303,7 +313,11 @@ pub(super) fn check(
                 .and_then(crate::ingest::presets::find)
                 .and_then(|p| p.table(key))
             {
-                mapping.signature = t.signature.iter().map(|s| s.trim().to_lowercase()).collect();
+                mapping.signature = t
+                    .signature
+                    .iter()
+                    .map(|s| s.trim().to_lowercase())
+                    .collect();
             }
         }
         import.insert(kind, mapping);
