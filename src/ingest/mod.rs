@@ -5,7 +5,6 @@
 //! rejects CSV next to the store). Rows are upserted by id; a file whose exact
 //! content was imported before is skipped; the KPI cache loses only the periods
 //! the changed rows touch.
-pub mod presets;
 pub mod read;
 pub mod rows;
 pub mod schema;
@@ -23,7 +22,7 @@ use crate::config::Config;
 use crate::error::Failure;
 use crate::sources::Field;
 use crate::store::import::{Counts, ImportTx};
-use crate::store::Store;
+use crate::store::{as_of_key, Store};
 use rows::Layout;
 use schema::FileKind;
 
@@ -421,7 +420,7 @@ pub fn import(
             .filter(|((i, _), _)| i.kind == FileKind::Deals)
             .map(|(_, f)| f.close_dates_ignored)
             .sum();
-        tx.set_meta(CLOSE_DATES_IGNORED_KEY, &ignored.to_string())?;
+        tx.set_meta(crate::store::CLOSE_DATES_IGNORED_KEY, &ignored.to_string())?;
     }
     tx.invalidate(&touched.days, touched.customers_from)?;
     report.rejects_path = problems.finish()?;
@@ -430,15 +429,6 @@ pub fn import(
     // was. Rows imported under an earlier time zone get their days again.
     ensure_timezone(store, config)?;
     Ok(report)
-}
-
-/// The meta key of the open deals whose close date the latest import of
-/// deals ignored (their count).
-pub const CLOSE_DATES_IGNORED_KEY: &str = "close_dates_ignored:deals.csv";
-
-/// The meta key of a file's as-of instant.
-pub fn as_of_key(kind: FileKind) -> String {
-    format!("as_of:{}", kind.default_file_name())
 }
 
 /// Records the instant a file's data is known up to (kpis.md "Data as of"):
@@ -659,7 +649,7 @@ fn preset_hint(path: &Path) -> Option<String> {
                 .to_lowercase()
         })
         .collect();
-    let (name, title, kind) = presets::recognise_any(&header)?;
+    let (name, title, kind) = crate::config::presets::recognise_any(&header)?;
     let file = path.file_name()?.to_string_lossy();
     Some(format!(
         "it looks like a {title} {kind} export: add [import.{kind}] preset = \"{name}\" and file = \"{file}\" to the config"

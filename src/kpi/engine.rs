@@ -634,7 +634,7 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
 /// The instant (ms) the tickets' data is known up to: the as-of recorded by
 /// the last import of tickets.csv, else the latest instant in the table.
 pub(crate) fn tickets_as_of(store: &Store) -> Result<Option<i64>> {
-    let key = crate::ingest::as_of_key(FileKind::Tickets);
+    let key = crate::store::as_of_key(FileKind::Tickets);
     if let Some(t) = store.meta(&key)? {
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&t) {
             return Ok(Some(t.timestamp_millis()));

@@ -27,7 +27,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rusqlite::types::Value;
 
-pub use cells::{CellError, Cells, Extras, RowNotes, RuleCtx};
+pub use cells::{
+    CellError, Cells, DurationColumn, DurationUnit, Extras, RowNotes, RuleCtx, StageFrom,
+};
 
 use crate::catalogue::{self, KpiDef};
 use crate::period;

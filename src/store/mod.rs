@@ -24,6 +24,7 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::Failure;
+use crate::sources::FileKind;
 
 pub struct Store {
     /// The connection, SQLite or PostgreSQL (see [`sql`]).
@@ -35,11 +36,15 @@ pub struct Store {
     pg: Option<pg::PgConfig>,
 }
 
-/// Where the store is: `[store] path` (SQLite) or `[store] url` (PostgreSQL).
-#[derive(Debug, Clone)]
-pub enum Location {
-    Sqlite(PathBuf),
-    Postgres { config: pg::PgConfig, dir: PathBuf },
+pub use crate::config::Location;
+
+/// The meta key of the open deals whose close date the latest import of
+/// deals ignored (their count; the data-quality section reads it).
+pub const CLOSE_DATES_IGNORED_KEY: &str = "close_dates_ignored:deals.csv";
+
+/// The meta key of a file's as-of instant.
+pub fn as_of_key(kind: FileKind) -> String {
+    format!("as_of:{}", kind.default_file_name())
 }
 
 /// The engine readers' view of the store: read-only statements on its
@@ -355,6 +360,19 @@ impl Store {
             .prepare_cached("SELECT name FROM file_columns WHERE file = ?1")?;
         let names = stmt.query_map([file], |r| r.get::<_, String>(0))?;
         Ok(names.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The instant each imported file's data is known up to (kpis.md "Data
+    /// as of"), as recorded by its last import: (file name, RFC 3339), by
+    /// file.
+    pub fn data_as_of(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for kind in FileKind::ALL {
+            if let Some(t) = self.meta(&as_of_key(kind))? {
+                out.push((kind.default_file_name(), t));
+            }
+        }
+        Ok(out)
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
