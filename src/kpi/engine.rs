@@ -73,7 +73,7 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
 /// The distinct activity kinds, hopping through the kind index (one probe
 /// per kind) rather than reading every activity.
 pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
-    if store.is_postgres() {
+    if store.reader().is_postgres() {
         return pg::activity_kinds(store);
     }
     let mut stmt = store.reader().prepare(
@@ -139,12 +139,14 @@ fn windows_open(p: Period, as_of: i64, config: &Config) -> bool {
 }
 
 /// The cache key: the settings that shape figures, plus the activity kinds
-/// (a new kind adds a KPI to every period).
+/// (a new kind adds a KPI to every period), plus in warehouse mode every
+/// table's fingerprint (a change there recomputes).
 fn cache_fingerprint(store: &Store, config: &Config) -> Result<String> {
     Ok(format!(
-        "{}:{}",
+        "{}:{}{}",
         config.compute_fingerprint,
-        activity_kinds(store)?.join(",")
+        activity_kinds(store)?.join(","),
+        store.data_fingerprint()
     ))
 }
 
@@ -375,7 +377,7 @@ pub fn compute(
     // Spend is segmented by its own columns: which attributes does it carry?
     let spend_attrs: BTreeSet<String> = store.file_columns("spend")?;
 
-    if store.is_postgres() {
+    if store.reader().is_postgres() {
         // Grouped in the database; only period × segment rows come back.
         pg::compute_into(
             store,

@@ -347,6 +347,18 @@ pub struct TableColumn {
     key: bool,
 }
 
+impl TableColumn {
+    /// The file column it comes from (an index into the file's columns).
+    pub fn file_column(&self) -> usize {
+        self.from
+    }
+
+    /// Whether it is that column's day number.
+    pub fn is_day(&self) -> bool {
+        self.day
+    }
+}
+
 /// A backend's words for the column types and table options a file's
 /// table uses (its own `TEXT` is everyone's).
 #[derive(Debug, Clone, Copy)]
