@@ -704,6 +704,7 @@ retry_delay_ms = 10
     // `--force` posts them again, once more each (as on SQLite).
     run(&["run", "--period", "2026-W47", "--force"]);
     assert_eq!(hook.received().len(), 4);
+}
 
 /// Vendor exports through presets (a Salesforce report export, Stripe
 /// payments with refunds dated apart) give the same kpis.json on both
