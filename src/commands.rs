@@ -137,7 +137,7 @@ pub fn import(
         let files: Vec<_> = report
             .files
             .iter()
-            .map(|f| serde_json::json!({"file": f.file, "rows": f.rows_read, "inserted": f.inserted, "replaced": f.replaced, "unchanged": f.unchanged, "rejected": f.rejected, "already_imported": f.already_imported.is_some()}))
+            .map(crate::ingest::FileSummary::json)
             .collect();
         println!(
             "{}",
@@ -505,7 +505,7 @@ pub fn show(
             p,
             config.report.timezone.name(),
             &scoped,
-            &store.data_as_of()?,
+            &crate::kpi::extras::data_quality(&store, p, Vec::new(), &Default::default())?,
         ))?;
         return Ok(code::OK);
     }
