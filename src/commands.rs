@@ -8,13 +8,16 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cli::{CadenceArg, Cli, RunArgs};
+use crate::compare::Compared;
 use crate::config::{Config, Env};
 use crate::error::{code, Failure};
 use crate::ingest::{self, ImportOptions};
+use crate::kpi::catalogue::KpiInfo;
 use crate::kpi::engine;
 use crate::period::{self, Cadence, Period};
 use crate::plan::Plan;
 use crate::run::{self, RunContext, RunOptions, Selection};
+use crate::store::warehouse::Warehouse;
 use crate::store::{Location, Store};
 use crate::terminal::{Column, Table, Terminal, Tone};
 use crate::{compute, deliver, lock, report};
@@ -83,6 +86,15 @@ pub fn import(
         })
         .transpose()?;
     let config = Config::load(&cli.config, env)?;
+    if let Some(w) = &config.warehouse {
+        return Err(Failure::usage(format!(
+            "import is not used in warehouse mode: [source] url reads {} where {} (KPIs are computed there by `scorecard run`); remove [source] from {} to import snapshot files instead",
+            w.tables.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>().join(", "),
+            if w.tables.len() == 1 { "it is" } else { "they are" },
+            cli.config.display()
+        ))
+        .into());
+    }
     let _lock =
         lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("import", now))?;
     let existed = config.store_path.exists() || matches!(config.store, Location::Postgres { .. });
@@ -125,7 +137,7 @@ pub fn import(
         let files: Vec<_> = report
             .files
             .iter()
-            .map(|f| serde_json::json!({"file": f.file, "rows": f.rows_read, "inserted": f.inserted, "replaced": f.replaced, "unchanged": f.unchanged, "rejected": f.rejected, "already_imported": f.already_imported.is_some()}))
+            .map(crate::ingest::FileSummary::json)
             .collect();
         println!(
             "{}",
@@ -133,6 +145,22 @@ pub fn import(
         );
     }
     Ok(code::OK)
+}
+
+/// The store the reports read, and in warehouse mode the warehouse attached
+/// to it (then the store is created if needed: no import creates it).
+fn open_reading(config: &Config, now: DateTime<Utc>) -> Result<Store> {
+    let Some(w) = &config.warehouse else {
+        return Store::open_existing_at(&config.store);
+    };
+    let mut store = Store::open_at(&config.store)?;
+    store.attach_warehouse(Warehouse::open(
+        w,
+        config.report.timezone,
+        config.segment_attrs(),
+        &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )?);
+    Ok(store)
 }
 
 pub fn run(out: &Output, cli: &Cli, env: &Env, args: &RunArgs, now: DateTime<Utc>) -> Result<u8> {
@@ -155,7 +183,7 @@ pub fn run(out: &Output, cli: &Cli, env: &Env, args: &RunArgs, now: DateTime<Utc
         allow_stale: args.allow_stale,
     };
     let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("run", now))?;
-    let mut store = Store::open_existing_at(&config.store)?;
+    let mut store = open_reading(&config, now)?;
     let ctx = RunContext {
         config: &config,
         now,
@@ -246,55 +274,66 @@ pub fn send(
                 "posts": {"sent": posts.sent, "pending": posts.pending, "failed": posts.failed, "uncertain": posts.uncertain, "posts": posts.fates}})
         );
     } else {
-        for f in posts.fates.iter().filter(|f| f.state != "sent") {
-            out.warn(format!(
-                "{} post {} to {}{}: {}",
-                f.period,
-                f.state,
-                f.target,
-                if f.segment.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", f.segment)
-                },
-                f.last_error.clone().unwrap_or_default()
-            ));
-        }
-        if posts.uncertain > 0 {
-            out.warn(format!(
-                "{} posts are uncertain (a run stopped while posting them); `scorecard send --resend-uncertain` posts them again",
-                posts.uncertain
-            ));
-        }
-        for f in report
-            .fates
-            .iter()
-            .filter(|f| f.state != "sent" && f.state != "uncertain")
-            .chain(&report.uncertain_fates)
-        {
-            out.warn(format!(
-                "{} {} to {}: {}",
-                f.period,
-                f.state,
-                f.recipient,
-                f.last_error.clone().unwrap_or_default()
-            ));
-        }
-        out.info(format!(
-            "send: {} sent, {} pending, {} failed, {} uncertain",
-            report.sent, report.pending, report.failed, report.uncertain
-        ));
-        if !posts.fates.is_empty() || !config.notify.is_empty() {
-            out.info(format!(
-                "send: posts {} sent, {} pending, {} failed, {} uncertain",
-                posts.sent, posts.pending, posts.failed, posts.uncertain
-            ));
-        }
+        tell_sends(out, &config, &report, &posts);
     }
     if posts.pending > 0 || posts.uncertain_new > 0 {
         return Ok(code::PENDING);
     }
     Ok(exit_of(&report))
+}
+
+/// What `send` did, as text: the posts and emails not sent and why, then
+/// the counts.
+fn tell_sends(
+    out: &Output,
+    config: &Config,
+    report: &deliver::DeliveryReport,
+    posts: &deliver::notify::PostReport,
+) {
+    for f in posts.fates.iter().filter(|f| f.state != "sent") {
+        out.warn(format!(
+            "{} post {} to {}{}: {}",
+            f.period,
+            f.state,
+            f.target,
+            if f.segment.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.segment)
+            },
+            f.last_error.clone().unwrap_or_default()
+        ));
+    }
+    if posts.uncertain > 0 {
+        out.warn(format!(
+            "{} posts are uncertain (a run stopped while posting them); `scorecard send --resend-uncertain` posts them again",
+            posts.uncertain
+        ));
+    }
+    for f in report
+        .fates
+        .iter()
+        .filter(|f| f.state != "sent" && f.state != "uncertain")
+        .chain(&report.uncertain_fates)
+    {
+        out.warn(format!(
+            "{} {} to {}: {}",
+            f.period,
+            f.state,
+            f.recipient,
+            f.last_error.clone().unwrap_or_default()
+        ));
+    }
+    out.info(format!(
+        "send: {} sent, {} pending, {} failed, {} uncertain",
+        report.sent, report.pending, report.failed, report.uncertain
+    ));
+    if !posts.fates.is_empty() || !config.notify.is_empty() {
+        out.info(format!(
+            "send: posts {} sent, {} pending, {} failed, {} uncertain",
+            posts.sent, posts.pending, posts.failed, posts.uncertain
+        ));
+    }
 }
 
 /// Exit 4 when messages are still pending or became uncertain in this call
@@ -313,32 +352,21 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     } else {
         Config::demo(Path::new("."))
     };
-    let catalogue = match Store::open_existing_at(&config.store) {
-        Ok(store) => engine::catalogue_for(&store, &config)?,
-        Err(_) => engine::catalogue_for(&Store::in_memory()?, &config)?,
+    let catalogue = match &config.warehouse {
+        Some(_) => engine::catalogue_for(&open_reading(&config, Utc::now())?, &config)?,
+        None => match Store::open_existing_at(&config.store) {
+            Ok(store) => engine::catalogue_for(&store, &config)?,
+            Err(_) => engine::catalogue_for(&Store::in_memory()?, &config)?,
+        },
     };
     if out.json {
-        let list: Vec<_> = catalogue
-            .iter()
-            .map(|k| {
-                let t = config.targets.get(&k.id);
-                let b = config.benchmark(&k.id);
-                let inputs: Vec<String> = match crate::kpi::catalogue::built_in(&k.id) {
-                    Some(def) => def.inputs.iter().map(|f| format!("{f}.csv")).collect(),
-                    None if k.id.starts_with(crate::kpi::catalogue::ACTIVITY_PREFIX) => vec!["activities.csv".into()],
-                    None => Vec::new(),
-                };
-                serde_json::json!({"id": k.id, "title": k.title, "formula": k.formula, "unit": k.unit, "direction": k.direction, "category": k.category, "inputs": inputs,
-                    "target": t.and_then(|t| t.target), "stretch": t.and_then(|t| t.stretch), "floor": t.and_then(|t| t.floor),
-                    "industry": b.map(|b| serde_json::json!({"value": b.value, "source": b.source, "year": b.year}))})
-            })
-            .collect();
+        let list: Vec<_> = catalogue.iter().map(|k| kpi_json(k, &config)).collect();
         emit(&format!("{}\n", serde_json::to_string_pretty(&list)?))?;
         return Ok(code::OK);
     }
     let term = terminal_of(cli, env);
     let col = Column::new;
-    let mut table = Table {
+    let table = Table {
         columns: vec![
             col("KPI", true, 10, false),
             col("id", false, 9, false),
@@ -349,61 +377,91 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
             col("industry", true, 6, false),
             col("formula", true, 8, false),
         ],
-        rows: Vec::new(),
+        rows: catalogue.iter().map(|k| kpi_row(k, &config)).collect(),
     };
-    let currency = &config.report.currency;
-    for k in &catalogue {
-        let fmt = |v: f64| report::format::value(v, k.unit, currency);
-        let target = config
-            .targets
-            .get(&k.id)
-            .map(|t| {
-                let mut parts = Vec::new();
-                if let Some(v) = t.target {
-                    parts.push(fmt(v));
-                }
-                if let Some(v) = t.floor {
-                    parts.push(format!("floor {}", fmt(v)));
-                }
-                if let Some(v) = t.stretch {
-                    parts.push(format!("stretch {}", fmt(v)));
-                }
-                parts.join(", ")
-            })
-            .unwrap_or_default();
-        let bench = config
-            .benchmark(&k.id)
-            .map(|b| format!("{} ({}, {})", fmt(b.value), b.source, b.year))
-            .unwrap_or_default();
-        let plain = |s: &str| (crate::escape::terminal(s).into_owned(), Tone::Plain);
-        table.rows.push(vec![
-            plain(&k.title),
-            plain(&k.id),
-            plain(k.unit.as_str()),
-            plain(match k.direction {
-                crate::kpi::catalogue::Direction::Higher => "higher",
-                crate::kpi::catalogue::Direction::Lower => "lower",
-            }),
-            plain(k.category.as_str()),
-            plain(&target),
-            plain(&bench),
-            plain(&k.formula),
-        ]);
-    }
     let mut text = table.render(term);
-    let dropped = table.dropped(term);
-    if !dropped.is_empty() {
-        text.push_str(&crate::terminal::paragraph(
-            &format!(
-                "({} left out to fit {} columns; --log-format json lists everything)",
-                dropped.join(", "),
-                term.width.unwrap_or_default()
-            ),
-            term,
-        ));
-    }
+    text.push_str(&left_out(
+        &table,
+        term,
+        "; --log-format json lists everything",
+    ));
     emit(&text)?;
     Ok(code::OK)
+}
+
+/// A KPI of `scorecard kpis --log-format json`: its definition, the files
+/// it reads, its target and benchmark.
+fn kpi_json(k: &KpiInfo, config: &Config) -> serde_json::Value {
+    let t = config.targets.get(&k.id);
+    let b = config.benchmark(&k.id);
+    let inputs: Vec<String> = match crate::kpi::catalogue::built_in(&k.id) {
+        Some(def) => def.inputs.iter().map(|f| format!("{f}.csv")).collect(),
+        None if k.id.starts_with(crate::kpi::catalogue::ACTIVITY_PREFIX) => {
+            vec!["activities.csv".into()]
+        }
+        None => Vec::new(),
+    };
+    serde_json::json!({"id": k.id, "title": k.title, "formula": k.formula, "unit": k.unit, "direction": k.direction, "category": k.category, "inputs": inputs,
+        "target": t.and_then(|t| t.target), "stretch": t.and_then(|t| t.stretch), "floor": t.and_then(|t| t.floor),
+        "industry": b.map(|b| serde_json::json!({"value": b.value, "source": b.source, "year": b.year}))})
+}
+
+/// A KPI's row of the `scorecard kpis` table.
+fn kpi_row(k: &KpiInfo, config: &Config) -> Vec<(String, Tone)> {
+    let currency = &config.report.currency;
+    let fmt = |v: f64| report::format::value(v, k.unit, currency);
+    let target = config
+        .targets
+        .get(&k.id)
+        .map(|t| {
+            let mut parts = Vec::new();
+            if let Some(v) = t.target {
+                parts.push(fmt(v));
+            }
+            if let Some(v) = t.floor {
+                parts.push(format!("floor {}", fmt(v)));
+            }
+            if let Some(v) = t.stretch {
+                parts.push(format!("stretch {}", fmt(v)));
+            }
+            parts.join(", ")
+        })
+        .unwrap_or_default();
+    let bench = config
+        .benchmark(&k.id)
+        .map(|b| format!("{} ({}, {})", fmt(b.value), b.source, b.year))
+        .unwrap_or_default();
+    let plain = |s: &str| (crate::escape::terminal(s).into_owned(), Tone::Plain);
+    vec![
+        plain(&k.title),
+        plain(&k.id),
+        plain(k.unit.as_str()),
+        plain(match k.direction {
+            crate::kpi::catalogue::Direction::Higher => "higher",
+            crate::kpi::catalogue::Direction::Lower => "lower",
+        }),
+        plain(k.category.as_str()),
+        plain(&target),
+        plain(&bench),
+        plain(&k.formula),
+    ]
+}
+
+/// The note under a table that says which columns were left out to fit
+/// the terminal (empty when none was).
+fn left_out(table: &Table, term: Terminal, hint: &str) -> String {
+    let dropped = table.dropped(term);
+    if dropped.is_empty() {
+        return String::new();
+    }
+    crate::terminal::paragraph(
+        &format!(
+            "({} left out to fit {} columns{hint})",
+            dropped.join(", "),
+            term.width.unwrap_or_default()
+        ),
+        term,
+    )
 }
 
 /// Colour and width for `show` and `kpis`.
@@ -436,31 +494,18 @@ pub fn show(
     } else {
         Period::parse(period).map_err(Failure::usage)?
     };
-    let mut store = Store::open_existing_at(&config.store)?;
+    let mut store = open_reading(&config, now)?;
     let computed = compute::compute(&mut store, &config, &Plan::one(&config, p))?;
     let rows = computed.compared(&config, p);
     let key = segment.map(|s| s.trim().to_string()).unwrap_or_default();
-    let mine: Vec<_> = rows.iter().filter(|r| r.segment == key).collect();
-    if mine.is_empty() {
-        let known: std::collections::BTreeSet<_> = rows
-            .iter()
-            .map(|r| r.segment.as_str())
-            .filter(|s| !s.is_empty())
-            .collect();
-        return Err(Failure::usage(format!(
-            "no segment '{key}' in {} (known: {})",
-            p.id(),
-            crate::escape::terminal(&known.into_iter().collect::<Vec<_>>().join(", "))
-        ))
-        .into());
-    }
+    let mine = segment_rows(&rows, &key, p)?;
     if out.json {
         let scoped: Vec<_> = mine.into_iter().cloned().collect();
         emit(&report::data::kpis_json(
             p,
             config.report.timezone.name(),
             &scoped,
-            &crate::kpi::extras::as_of(&store)?,
+            &crate::kpi::extras::data_quality(&store, p, Vec::new(), &Default::default())?,
         ))?;
         return Ok(code::OK);
     }
@@ -479,7 +524,7 @@ pub fn show(
     .into_owned();
     text.push('\n');
     let col = Column::new;
-    let mut table = Table {
+    let table = Table {
         columns: vec![
             col("KPI", true, 10, false),
             col("value", false, 9, true),
@@ -489,54 +534,69 @@ pub fn show(
             col("target", false, 6, true),
             col("status", false, 8, false),
         ],
-        rows: Vec::new(),
+        rows: mine
+            .into_iter()
+            .map(|r| show_row(r, &config.report.currency))
+            .collect::<Result<_>>()?,
     };
-    for r in mine {
-        let v = report::view::row_view(r, &config.report.currency, false)?;
-        let change = if v.delta.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "{} {} {}{}",
-                v.arrow,
-                v.delta,
-                v.verdict,
-                if v.significant { " *" } else { "" }
-            )
-        };
-        let status = if v.status_symbol.is_empty() {
-            v.status_label.clone()
-        } else {
-            format!("{} {}", v.status_symbol, v.status_label)
-        };
-        table.rows.push(vec![
-            (
-                crate::escape::terminal(&r.info.title).into_owned(),
-                Tone::Plain,
-            ),
-            (v.value, Tone::Plain),
-            (v.ci, Tone::Dim),
-            (change, Tone::of(&v.tone)),
-            (v.trailing, Tone::Plain),
-            (v.target, Tone::Plain),
-            (status, Tone::of(&v.status)),
-        ]);
-    }
     text.push_str(&table.render(term));
-    let dropped = table.dropped(term);
-    if !dropped.is_empty() {
-        text.push_str(&crate::terminal::paragraph(
-            &format!(
-                "({} left out to fit {} columns)",
-                dropped.join(", "),
-                term.width.unwrap_or_default()
-            ),
-            term,
-        ));
-    }
+    text.push_str(&left_out(&table, term, ""));
     text.push_str(&crate::terminal::paragraph("▲ ▼ against the previous period, better or worse by the KPI's direction; * significant (95% level); ✓ on track · ! at risk · ✗ off track", term));
     emit(&text)?;
     Ok(code::OK)
+}
+
+/// The rows of segment `key` (the whole business: ""), or a usage error
+/// that lists the segments there are.
+fn segment_rows<'r>(rows: &'r [Compared], key: &str, p: Period) -> Result<Vec<&'r Compared>> {
+    let mine: Vec<_> = rows.iter().filter(|r| r.segment == key).collect();
+    if mine.is_empty() {
+        let known: std::collections::BTreeSet<_> = rows
+            .iter()
+            .map(|r| r.segment.as_str())
+            .filter(|s| !s.is_empty())
+            .collect();
+        return Err(Failure::usage(format!(
+            "no segment '{key}' in {} (known: {})",
+            p.id(),
+            crate::escape::terminal(&known.into_iter().collect::<Vec<_>>().join(", "))
+        ))
+        .into());
+    }
+    Ok(mine)
+}
+
+/// A KPI's row of the `scorecard show` table.
+fn show_row(r: &Compared, currency: &str) -> Result<Vec<(String, Tone)>> {
+    let v = report::view::row_view(r, currency, false)?;
+    let change = if v.delta.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{} {} {}{}",
+            v.arrow,
+            v.delta,
+            v.verdict,
+            if v.significant { " *" } else { "" }
+        )
+    };
+    let status = if v.status_symbol.is_empty() {
+        v.status_label.clone()
+    } else {
+        format!("{} {}", v.status_symbol, v.status_label)
+    };
+    Ok(vec![
+        (
+            crate::escape::terminal(&r.info.title).into_owned(),
+            Tone::Plain,
+        ),
+        (v.value, Tone::Plain),
+        (v.ci, Tone::Dim),
+        (change, Tone::of(&v.tone)),
+        (v.trailing, Tone::Plain),
+        (v.target, Tone::Plain),
+        (status, Tone::of(&v.status)),
+    ])
 }
 
 pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
@@ -544,6 +604,15 @@ pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     out.info(format!("config: {} is valid", cli.config.display()));
     if let Location::Postgres { config: pg, .. } = &config.store {
         for line in crate::store::pg::check(pg)? {
+            out.info(line);
+        }
+    }
+    if let Some(w) = &config.warehouse {
+        // Reaches the warehouse, checks every table's columns and rows.
+        let read_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for line in
+            Warehouse::open(w, config.report.timezone, config.segment_attrs(), &read_at)?.describe()
+        {
             out.info(line);
         }
     }
@@ -620,6 +689,40 @@ pub fn init(out: &Output, dir: Option<&Path>) -> Result<u8> {
     Ok(code::OK)
 }
 
+/// The demo folder's configuration: the sample config.toml (written unless
+/// there is one); with --store-url, the same demo on a PostgreSQL store (its
+/// schema emptied first, as a fresh demo folder would be).
+fn demo_config(dir: &Path, store: Option<(&str, &str)>) -> Result<Config> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the demo folder {}", dir.display()))?;
+    let config_path = dir.join("config.toml");
+    if !config_path.exists() {
+        std::fs::write(&config_path, include_str!("../config.toml"))?;
+    }
+    let mut env = Env::new();
+    if let Some((url, schema)) = store {
+        env.insert("SCORECARD_STORE__URL".into(), url.into());
+        env.insert("SCORECARD_STORE__SCHEMA".into(), schema.into());
+    }
+    let config = Config::load(&config_path, &env)?;
+    if let Location::Postgres { config: pg, .. } = &config.store {
+        crate::store::pg::drop_schema(pg)?;
+    }
+    Ok(config)
+}
+
+/// A demo run of `selection`, sending or not.
+fn demo_run(selection: Selection, no_send: bool) -> RunOptions {
+    RunOptions {
+        selection,
+        cadence: None,
+        no_send,
+        dry_run: false,
+        force: false,
+        allow_stale: false,
+    }
+}
+
 pub fn demo(
     out: &Output,
     dir: &Path,
@@ -630,23 +733,7 @@ pub fn demo(
     now: DateTime<Utc>,
 ) -> Result<u8> {
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the demo folder {}", dir.display()))?;
-    let config_path = dir.join("config.toml");
-    if !config_path.exists() {
-        std::fs::write(&config_path, include_str!("../config.toml"))?;
-    }
-    // --store-url: the same demo on a PostgreSQL store (its schema emptied
-    // first, as a fresh demo folder would be).
-    let mut env = Env::new();
-    if let Some((url, schema)) = store {
-        env.insert("SCORECARD_STORE__URL".into(), url.into());
-        env.insert("SCORECARD_STORE__SCHEMA".into(), schema.into());
-    }
-    let config = Config::load(&config_path, &env)?;
-    if let Location::Postgres { config: pg, .. } = &config.store {
-        crate::store::pg::drop_schema(pg)?;
-    }
+    let config = demo_config(dir, store)?;
     let today = today_of(cli_today, now, &config);
     let last = Period::last_completed(Cadence::Weekly, today);
     let snapshot = dir.join("snapshot");
@@ -686,25 +773,11 @@ pub fn demo(
     // History first (no email), then the last week as a scheduled run would.
     let first = last.back(7.min(weeks.saturating_sub(1) as usize));
     if first < last {
-        let backfill = RunOptions {
-            selection: Selection::Range(first, Some(last.previous())),
-            cadence: None,
-            no_send: true,
-            dry_run: false,
-            force: false,
-            allow_stale: false,
-        };
+        let backfill = demo_run(Selection::Range(first, Some(last.previous())), true);
         run::run(&mut store, &ctx, &backfill)?;
     }
     // The sample config sends to a file outbox: this is a real run.
-    let opts = RunOptions {
-        selection: Selection::One(last),
-        cadence: None,
-        no_send: false,
-        dry_run: false,
-        force: false,
-        allow_stale: false,
-    };
+    let opts = demo_run(Selection::One(last), false);
     let mut s = run::run(&mut store, &ctx, &opts)?;
     s.seconds.import = import_secs;
     let code = finish_run(out, &s, &opts)?;

@@ -12,6 +12,10 @@ pub const WHOLE: &str = "";
 /// The value of records with no (known) customer or an empty attribute.
 pub const NONE_VALUE: &str = "(none)";
 
+/// The usual range of a KPI is computed from this many periods before it
+/// (the plan fetches them, the comparison and the charts read them).
+pub const USUAL_WINDOW: usize = 12;
+
 /// One KPI's figure in one period and segment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct KpiValue {
@@ -88,4 +92,10 @@ pub struct DataQuality {
     pub notes: Vec<String>,
     /// (file, RFC 3339 instant its data is known up to), by file.
     pub as_of: Vec<(String, String)>,
+    /// Open deals whose close date the latest import of deals ignored (CRMs
+    /// write the expected close on open deals).
+    pub close_dates_ignored: u64,
+    /// Deals closed in the period but created after their close (migrated
+    /// records): counted by the close date, left out of the sales cycle.
+    pub created_after_close: u64,
 }

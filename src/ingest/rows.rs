@@ -27,10 +27,13 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// `segments`: the configured segment attributes (a record file keeps
+    /// only its extra columns of these names, as its own segment cells).
     pub fn from_header(
         kind: FileKind,
         header: &csv::ByteRecord,
         mapping: &ImportMapping,
+        segments: &[String],
     ) -> Result<Layout, String> {
         let mut names = Vec::with_capacity(header.len());
         for (i, field) in header.iter().enumerate() {
@@ -104,6 +107,10 @@ impl Layout {
         if let Some(h) = &mapping.refunds {
             wanted_extra.push((h.clone(), "refunds"));
         }
+        // Read when the file has it (older exports do not).
+        if let Some(h) = mapping.refund_date.as_ref().filter(|h| names.contains(h)) {
+            wanted_extra.push((h.clone(), "refund_date"));
+        }
         let mut extra = BTreeMap::new();
         for (h, key) in &wanted_extra {
             match names.iter().position(|n| n == h) {
@@ -140,10 +147,10 @@ impl Layout {
                 expected.join(", "),
                 kind.key()
             );
-            if let Some(h) = super::presets::hint(mapping.preset.as_deref(), kind) {
+            if let Some(h) = crate::config::presets::hint(mapping.preset.as_deref(), kind) {
                 msg.push_str(&format!("; {h}"));
             } else if mapping.preset.is_none() {
-                if let Some((name, title)) = super::presets::recognise(kind, &names) {
+                if let Some((name, title)) = crate::config::presets::recognise(kind, &names) {
                     msg = format!(
                         "this looks like a {title} export: add preset = \"{name}\" to [import.{}] ({msg})",
                         kind.key()
@@ -158,16 +165,21 @@ impl Layout {
             .map(|(h, vs)| (extra[h], h.clone(), vs.clone()))
             .collect();
         let used: Vec<usize> = index.iter().flatten().copied().collect();
-        let attributes = if kind.keeps_attributes() {
-            names
-                .iter()
-                .enumerate()
-                .filter(|(i, n)| !used.contains(i) && !n.is_empty() && !names[..*i].contains(n))
-                .map(|(i, n)| (i, n.clone()))
-                .collect()
-        } else {
-            Vec::new()
+        // Customers and spend keep every extra column; a record file only
+        // those named in `[report] segments` (its own segment cells): a
+        // vendor export's dozens of other columns stay out of the store.
+        let kept = |n: &str| {
+            kind.keeps_attributes()
+                || (kind.has_segment_cells() && segments.iter().any(|s| s.eq_ignore_ascii_case(n)))
         };
+        let attributes = names
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| {
+                !used.contains(i) && !n.is_empty() && !names[..*i].contains(n) && kept(n)
+            })
+            .map(|(i, n)| (i, n.clone()))
+            .collect();
         Ok(Layout {
             index,
             attributes,
@@ -222,8 +234,9 @@ pub struct Parsed {
     pub fields: Vec<Field>,
     pub attributes: Vec<(String, String)>,
     pub notes: RowNotes,
-    /// Orders with `refunds`: the refunded amount, when positive.
-    pub refund: Option<f64>,
+    /// Orders with `refunds`: the refunded amount, when positive, and the
+    /// refund's own date (`refund_date`), when the file gives it.
+    pub refund: Option<(f64, Option<chrono::NaiveDate>)>,
 }
 
 impl ParseCtx<'_> {
@@ -306,6 +319,8 @@ impl ParseCtx<'_> {
                     name,
                     "contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)".into(),
                 ),
+                // A record's empty cell is no cell: its customer's value applies.
+                Ok(v) if v.trim().is_empty() && !self.kind.keeps_attributes() => {}
                 Ok(v) => attributes.push((name.clone(), v.trim().to_string())),
                 Err(_) => c.fail(
                     Some(*pos),
@@ -319,9 +334,19 @@ impl ParseCtx<'_> {
             let (pos, cell) = c.extra(h, "refunds");
             if let Some(cell) = cell {
                 match values::parse_number(cell, m.number_format) {
-                    Ok(v) if v > 0.0 => refund = Some(v),
+                    Ok(v) if v > 0.0 => refund = Some((v, None)),
                     Ok(_) => {}
                     Err(reason) => c.fail(pos, "refunds", format!("'{h}': {reason}")),
+                }
+            }
+        }
+        if let (Some((_, day)), Some(h)) = (&mut refund, &m.refund_date) {
+            let (pos, cell) = c.extra(h, "refund_date");
+            if let Some(cell) = cell {
+                let f = rules.format_of("ordered_on", rules.date_format);
+                match values::parse_date(cell, f, rules.zones) {
+                    Ok(d) => *day = Some(d),
+                    Err(reason) => c.fail(pos, "refund_date", format!("'{h}': {reason}")),
                 }
             }
         }

@@ -21,7 +21,8 @@ const COLUMNS: &[Column] = &[
 
 const DESCRIPTION: Description = Description::new(FileKind::Deals, COLUMNS)
     .dated("created_day", 3)
-    .unknown_customers("closed_day");
+    .unknown_customers("closed_day")
+    .with_segment_cells("deal_attributes");
 
 impl Source for Deals {
     fn describe(&self) -> &'static Description {
@@ -84,7 +85,7 @@ fn parse_bool(cell: &str) -> Result<bool, ()> {
 
 /// Won / lost / open from the mapping's boolean columns: won when `won` is
 /// true, lost when `lost` (or `closed`) is, open otherwise.
-fn stage_from_booleans(sf: &crate::config::StageFrom, c: &mut Cells) -> Option<&'static str> {
+fn stage_from_booleans(sf: &super::StageFrom, c: &mut Cells) -> Option<&'static str> {
     let read = |h: &Option<String>, c: &mut Cells| -> Option<Option<bool>> {
         let Some(h) = h else { return Some(None) };
         let (pos, cell) = c.extra(h, "stage_from");

@@ -21,6 +21,7 @@ use anyhow::Result;
 use postgres::Row;
 
 use super::{acc_at, customer_base_into, Acc, CustomerDays, Grid, WHOLE};
+use crate::sources::FileKind;
 use crate::store::Store;
 
 /// The distinct activity kinds (in byte order, as SQLite's `min` walks them).
@@ -30,6 +31,27 @@ pub(super) fn activity_kinds(store: &Store) -> Result<Vec<String>> {
 }
 
 const KINDS_SQL: &str = "SELECT DISTINCT kind COLLATE \"C\" AS kind FROM activities ORDER BY 1";
+
+/// Which record tables have own segment cells for the configured attributes:
+/// `(owner, cells)`: `owner` is configured and one of the table's columns;
+/// some configured attribute other than that is a column some import of the
+/// file had (its `<record>_attributes` rows may hold it).
+pub(super) type OwnCells = HashMap<&'static str, (bool, bool)>;
+
+/// What each record table can carry, from the columns its imports had.
+pub(super) fn own_cells(store: &Store, grid: &Grid) -> Result<OwnCells> {
+    let mut out = HashMap::new();
+    for kind in FileKind::ALL.into_iter().filter(|k| k.has_segment_cells()) {
+        let seen = store.file_columns(kind.key())?;
+        let owner = kind.has_owner() && grid.attrs.iter().any(|(_, l)| l == "owner");
+        let cells = grid
+            .attrs
+            .iter()
+            .any(|(_, l)| seen.contains(l) && !(l == "owner" && kind.has_owner()));
+        out.insert(kind.key(), (owner, cells));
+    }
+    Ok(out)
+}
 
 /// The SQL pieces shared by every grouped query of one computation.
 struct Shape {
@@ -49,6 +71,9 @@ struct Shape {
     segments: String,
     /// Lowercase attribute → configured name.
     names: HashMap<String, String>,
+    /// Per record table, its own segment cells: `(owner, cells)` of
+    /// [`OwnCells`], with the table of its cells and its id column.
+    own: HashMap<&'static str, (bool, Option<(String, &'static str)>)>,
 }
 
 /// A string as an SQL literal.
@@ -57,7 +82,7 @@ fn literal(s: &str) -> String {
 }
 
 impl Shape {
-    fn new(grid: &Grid) -> Shape {
+    fn new(grid: &Grid, own_cells: &OwnCells) -> Shape {
         let list = |v: &[i64]| {
             v.iter()
                 .map(|d| d.to_string())
@@ -83,7 +108,14 @@ impl Shape {
                         .is_none_or(|next| *next == grid.ends[i])
             })
         });
+        let mut own = HashMap::new();
+        for kind in FileKind::ALL.into_iter().filter(|k| k.has_segment_cells()) {
+            let (owner, cells) = own_cells.get(kind.key()).copied().unwrap_or_default();
+            let cells = cells.then(|| kind.table().attributes).flatten();
+            own.insert(kind.key(), (owner, cells));
+        }
         Shape {
+            own,
             uniform: uniform.map(|len| (grid.starts[0], len)),
             periods: grid.starts.len() as i64,
             starts: format!("ARRAY[{}]::bigint[]", list(&grid.starts)),
@@ -115,11 +147,29 @@ impl Shape {
         )
     }
 
-    /// `, v0, v1, …`: the record's value of each attribute (`(none)` when
-    /// empty or unknown), after its period `p`.
-    fn values(&self) -> String {
+    /// `, v0, v1, …`: a record's value of each attribute, after its period
+    /// `p`: its own cell (its owner for `owner`, or a cell of its file),
+    /// else its customer's, else `(none)` (also for an empty value).
+    /// `table`: the record table, None for the customers themselves.
+    fn values(&self, table: Option<&str>) -> String {
+        let (owner, cells) = table
+            .and_then(|t| self.own.get(t))
+            .map(|(o, c)| (*o, c.is_some()))
+            .unwrap_or_default();
         (0..self.attrs.len())
-            .map(|j| format!(", COALESCE(NULLIF(a{j}.value, ''), '(none)') AS v{j}"))
+            .map(|j| {
+                let mut first = Vec::new();
+                if owner && self.attrs[j] == "owner" {
+                    first.push("NULLIF(x.owner, ''), ".to_string());
+                }
+                if cells {
+                    first.push(format!("NULLIF(r{j}.value, ''), "));
+                }
+                format!(
+                    ", COALESCE({}NULLIF(a{j}.value, ''), '(none)') AS v{j}",
+                    first.concat()
+                )
+            })
             .collect()
     }
 
@@ -131,21 +181,28 @@ impl Shape {
         format!("GROUP BY {}", cols.join(", "))
     }
 
-    /// The joins of the records `x` (or a customer table aliased `x`) with
-    /// their customer's attributes, one per attribute (a pivot of the
-    /// attributes per customer in one join would hide the values' statistics
-    /// from the planner, which then sorts instead of hashing).
-    fn joins(&self) -> String {
-        self.attrs
-            .iter()
-            .enumerate()
-            .map(|(j, a)| {
-                format!(
-                    "\n LEFT JOIN customer_attributes a{j} ON a{j}.customer_id = x.customer_id AND a{j}.name = {}",
-                    literal(a)
-                )
-            })
-            .collect()
+    /// The joins of the records `x` of `table` (None: the customers
+    /// themselves, aliased `x`) with their customer's attributes, one per
+    /// attribute (a pivot of the attributes per customer in one join would
+    /// hide the values' statistics from the planner, which then sorts
+    /// instead of hashing), and with their own cells when they have any.
+    fn joins(&self, table: Option<&str>) -> String {
+        let cells = table
+            .and_then(|t| self.own.get(t))
+            .and_then(|(_, c)| c.as_ref());
+        let mut out = String::new();
+        for (j, a) in self.attrs.iter().enumerate() {
+            let name = literal(a);
+            out.push_str(&format!(
+                "\n LEFT JOIN customer_attributes a{j} ON a{j}.customer_id = x.customer_id AND a{j}.name = {name}"
+            ));
+            if let Some((cells, id)) = cells {
+                out.push_str(&format!(
+                    "\n LEFT JOIN {cells} r{j} ON r{j}.{id} = x.{id} AND r{j}.name = {name}"
+                ));
+            }
+        }
+        out
     }
 
     /// `FROM`: the rows of `table` (alias x) dated in [lo, hi) by `day`, with
@@ -154,7 +211,7 @@ impl Shape {
         format!(
             "(SELECT {p} AS p, t.* FROM {table} t WHERE t.{day} >= {lo} AND t.{day} < {hi}) x{joins}",
             p = self.period(&format!("t.{day}")),
-            joins = self.joins()
+            joins = self.joins(Some(table))
         )
     }
 }
@@ -270,7 +327,7 @@ fn ticket_histogram(shape: &Shape, source: &str, as_of: i64) -> String {
         "SELECT p{v}, {response}, {resolution}, count(*)
          FROM {source} WHERE p IS NOT NULL
          {group} ORDER BY 1",
-        v = shape.values(),
+        v = shape.values(Some("tickets")),
         response = event("first_response_at"),
         resolution = event("resolved_at"),
         group = shape.group(4)
@@ -280,14 +337,16 @@ fn ticket_histogram(shape: &Shape, source: &str, as_of: i64) -> String {
 /// The SQL of every grouped query, for one computation (also read by the
 /// Citus test below).
 fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, String)> {
-    let v = shape.values();
+    let v = |table: &str| shape.values(Some(table));
+    let (orders, deals, surveys, activities) =
+        (v("orders"), v("deals"), v("surveys"), v("activities"));
     let group = shape.group(0);
     let src = |table: &str, day: &str| shape.source(table, day, lo, hi);
     vec![
         (
             "orders",
             format!(
-                "SELECT p{v}, count(*), {}, {}, {}, count(x.cost)
+                "SELECT p{orders}, count(*), {}, {}, {}, count(x.cost)
                  FROM {} WHERE p IS NOT NULL {group}",
                 money("x.amount", "TRUE"),
                 money("x.amount", "x.cost IS NOT NULL"),
@@ -298,7 +357,7 @@ fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, St
         (
             "deals_created",
             format!(
-                "SELECT p{v}, count(*), {}
+                "SELECT p{deals}, count(*), {}
                  FROM {} WHERE p IS NOT NULL {group}",
                 money("COALESCE(x.amount, 0)", "TRUE"),
                 src("deals", "created_day")
@@ -307,7 +366,7 @@ fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, St
         (
             "deals_closed",
             format!(
-                "SELECT p{v}, count(*) FILTER (WHERE x.stage = 'won'), count(*) FILTER (WHERE x.stage = 'lost'),
+                "SELECT p{deals}, count(*) FILTER (WHERE x.stage = 'won'), count(*) FILTER (WHERE x.stage = 'lost'),
                         {},
                         (sum(x.closed_day - x.created_day) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day))::float8,
                         count(*) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day)
@@ -323,7 +382,7 @@ fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, St
         (
             "surveys",
             format!(
-                "SELECT p{v}, count(*) FILTER (WHERE x.kind = 'nps'),
+                "SELECT p{surveys}, count(*) FILTER (WHERE x.kind = 'nps'),
                         count(*) FILTER (WHERE x.kind = 'nps' AND x.score >= 9),
                         count(*) FILTER (WHERE x.kind = 'nps' AND x.score <= 6),
                         count(*) FILTER (WHERE x.kind <> 'nps'),
@@ -337,7 +396,7 @@ fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, St
             // owners do not add up over combinations: their names come back.
             "activities",
             format!(
-                "SELECT p{v}, x.kind, NULLIF(x.owner, ''), count(*)
+                "SELECT p{activities}, x.kind, NULLIF(x.owner, ''), count(*)
                  FROM {} WHERE p IS NOT NULL {}",
                 src("activities", "occurred_day"),
                 shape.group(2)
@@ -386,7 +445,8 @@ fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, St
                      SELECT 2::bigint, pa{cols}, count(*) FROM c WHERE pa = pc GROUP BY {g}",
                     pa = shape.period("x.acquired_day"),
                     pc = shape.period("x.churned_day"),
-                    joins = shape.joins()
+                    v = shape.values(None),
+                    joins = shape.joins(None)
                 )
             },
         ),
@@ -405,7 +465,7 @@ pub(super) fn compute_into(
     spend_attrs: &BTreeSet<String>,
     kinds: &[String],
 ) -> Result<()> {
-    let shape = Shape::new(grid);
+    let shape = Shape::new(grid, &own_cells(store, grid)?);
     // An event after the data's as-of has not happened yet (as on SQLite).
     let as_of = as_of.unwrap_or(i64::MAX);
     let kind_index: HashMap<&str, usize> = kinds
@@ -645,7 +705,7 @@ mod tests {
     #[test]
     fn the_postgres_sql_is_one_citus_distributes() {
         let config = Config::from_toml(
-            "[report]\nsegments = [\"region\", \"tier\"]\n",
+            "[report]\nsegments = [\"region\", \"tier\", \"owner\"]\n",
             std::path::Path::new("."),
             None,
             &Default::default(),
@@ -662,9 +722,15 @@ mod tests {
         let months: Vec<Period> = Period::parse("2026-01")
             .unwrap()
             .range_to(Period::parse("2026-04").unwrap());
+        // Every record table with both kinds of own cells.
+        let own: OwnCells = FileKind::ALL
+            .into_iter()
+            .filter(|k| k.has_segment_cells())
+            .map(|k| (k.key(), (true, true)))
+            .collect();
         let sql_of = |periods: &[Period]| -> Vec<String> {
             let grid = Grid::new(periods, &config);
-            queries(&Shape::new(&grid), 0, 1000, i64::MAX)
+            queries(&Shape::new(&grid, &own), 0, 1000, i64::MAX)
                 .into_iter()
                 .map(|(_, sql)| sql)
                 .collect()
@@ -696,7 +762,7 @@ mod tests {
         // Orders: one join with the pivoted attributes, no fan-out over
         // segments; contiguous weeks by arithmetic, other periods by
         // width_bucket over their starts.
-        assert!(weekly[0].contains("a1.name = 'tier'"));
+        assert!(weekly[0].contains("a1.name = 'tier'") && weekly[0].contains("r1.name = 'tier'"));
         assert!(!weekly[0].contains("VALUES"), "{}", weekly[0]);
         assert!(!weekly[0].contains("width_bucket") && weekly[0].contains(") / 7 + 1"));
         assert!(gapped[0].contains("width_bucket") && monthly[0].contains("width_bucket"));
