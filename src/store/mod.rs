@@ -106,6 +106,11 @@ impl<'s> Reader<'s> {
             anyhow::bail!("a PostgreSQL reader on a SQLite store: {sql}");
         };
         let conn = &mut *conn;
+        let sql = match self.prelude {
+            Some(prelude) => warehouse::with_prelude(prelude, sql),
+            None => sql.to_string(),
+        };
+        let sql = sql.as_str();
         let mut rows = conn
             .client
             .query_raw(
