@@ -73,8 +73,11 @@ struct Shape {
     names: HashMap<String, String>,
     /// Per record table, its own segment cells: `(owner, cells)` of
     /// [`OwnCells`], with the table of its cells and its id column.
-    own: HashMap<&'static str, (bool, Option<(String, &'static str)>)>,
+    own: HashMap<&'static str, (bool, Option<CellTable>)>,
 }
+
+/// A record file's table of segment cells and its id column.
+type CellTable = (String, &'static str);
 
 /// A string as an SQL literal.
 fn literal(s: &str) -> String {
