@@ -11,6 +11,9 @@ use plotters::prelude::*;
 
 use crate::kpi::catalogue::Unit;
 
+mod recorder;
+use recorder::{replay, Recorder};
+
 static FONT: Once = Once::new();
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
@@ -344,16 +347,23 @@ pub fn trend_svg(t: &Trend) -> Result<String> {
 /// The same chart as a PNG for `cid:` images in email: twice the CSS size,
 /// with a transparent background. The bitmap backend has no alpha channel,
 /// so the chart is drawn on white and on black and the alpha of each pixel
-/// recovered from the difference.
+/// recovered from the difference. The chart is laid out and its text and
+/// shapes broken into pixels once ([`Recorder`]), then put on both
+/// backgrounds.
 pub fn trend_png(t: &Trend) -> Result<Vec<u8>> {
     let (w, h) = (TREND_SIZE.0 * PNG_SCALE, TREND_SIZE.1 * PNG_SCALE);
+    let mut ops = Vec::new();
+    let recorder = Recorder {
+        size: (w, h),
+        ops: &mut ops,
+    };
+    draw_trend(recorder.into_drawing_area(), t, PNG_SCALE)?;
     let draw = |background: u8| -> Result<Vec<u8>> {
         let mut rgb = vec![background; (w * h * 3) as usize];
-        draw_trend(
-            BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(),
-            t,
-            PNG_SCALE,
-        )?;
+        let mut bitmap = BitMapBackend::with_buffer(&mut rgb, (w, h));
+        replay(&ops, &mut bitmap).map_err(err)?;
+        bitmap.present().map_err(err)?;
+        drop(bitmap);
         Ok(rgb)
     };
     let on_white = draw(255)?;
@@ -494,5 +504,61 @@ mod tests {
             buf.chunks_exact(4).any(|p| p[3] == 255),
             "something is drawn"
         );
+    }
+
+    /// The PNG as drawn before the recorder: the whole chart drawn twice.
+    fn trend_png_drawn_twice(t: &Trend) -> Vec<u8> {
+        let (w, h) = (TREND_SIZE.0 * PNG_SCALE, TREND_SIZE.1 * PNG_SCALE);
+        let draw = |background: u8| {
+            let mut rgb = vec![background; (w * h * 3) as usize];
+            draw_trend(
+                BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(),
+                t,
+                PNG_SCALE,
+            )
+            .unwrap();
+            rgb
+        };
+        let (on_white, on_black) = (draw(255), draw(0));
+        let rgba: Vec<u8> = on_white
+            .chunks_exact(3)
+            .zip(on_black.chunks_exact(3))
+            .flat_map(|(wp, bp)| unblend(wp, bp))
+            .collect();
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.write_header().unwrap().write_image_data(&rgba).unwrap();
+        out
+    }
+
+    #[test]
+    fn png_laid_out_once_is_the_png_drawn_twice_byte_for_byte() {
+        let labels: Vec<String> = (1..=26).map(|i| format!("W{i:02} 2026")).collect();
+        let wavy: Vec<Option<f64>> = (0..26)
+            .map(|i| (i % 7 != 3).then(|| 1000.0 + 370.0 * (f64::from(i) * 0.7).sin()))
+            .collect();
+        let flat = vec![Some(12.5); 26];
+        let sparse: Vec<Option<f64>> = (0..26).map(|i| (i % 9 == 0).then_some(-3.25)).collect();
+        let cases = [
+            (&wavy, Some(1200.0), Unit::Currency),
+            (&wavy, None, Unit::Percent),
+            (&flat, Some(12.5), Unit::Hours),
+            (&sparse, Some(-40.0), Unit::Score),
+        ];
+        for (values, target, unit) in cases {
+            let t = Trend {
+                title: "Revenue",
+                labels: &labels,
+                values,
+                target,
+                unit,
+                currency: "€",
+                per: "per week",
+            };
+            let png = trend_png(&t).unwrap();
+            assert!(png == trend_png_drawn_twice(&t), "{unit:?} {target:?}");
+        }
     }
 }
