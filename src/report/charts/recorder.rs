@@ -15,11 +15,13 @@ pub(super) struct Recorder<'a> {
     pub ops: &'a mut Vec<Op>,
 }
 
+/// (The bitmap backend's own `blit_bitmap` copies opaque pixels, as the
+/// default one, which draws them one by one, does: no call of its own.)
+#[derive(Clone, Copy)]
 pub(super) enum Op {
     Pixel(BackendCoord, BackendColor),
     Line(BackendCoord, BackendCoord, Recorded),
     Rect(BackendCoord, BackendCoord, Recorded, bool),
-    Blit(BackendCoord, (u32, u32), Vec<u8>),
 }
 
 /// A style as the backend received it.
@@ -96,15 +98,6 @@ impl DrawingBackend for Recorder<'_> {
             .push(Op::Rect(upper_left, bottom_right, recorded(style), fill));
         Ok(())
     }
-    fn blit_bitmap(
-        &mut self,
-        pos: BackendCoord,
-        size: (u32, u32),
-        src: &[u8],
-    ) -> Result<(), DrawingErrorKind<NoError>> {
-        self.ops.push(Op::Blit(pos, size, src.to_vec()));
-        Ok(())
-    }
 }
 
 /// Draws what a [`Recorder`] recorded onto `target`, in order.
@@ -112,15 +105,12 @@ pub(super) fn replay<DB: DrawingBackend>(
     ops: &[Op],
     target: &mut DB,
 ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
-    {
-        for op in ops {
-            match op {
-                Op::Pixel(p, c) => target.draw_pixel(*p, *c)?,
-                Op::Line(a, b, s) => target.draw_line(*a, *b, s)?,
-                Op::Rect(a, b, s, fill) => target.draw_rect(*a, *b, s, *fill)?,
-                Op::Blit(p, size, src) => target.blit_bitmap(*p, *size, src)?,
-            }
+    for op in ops {
+        match op {
+            Op::Pixel(p, c) => target.draw_pixel(*p, *c)?,
+            Op::Line(a, b, s) => target.draw_line(*a, *b, s)?,
+            Op::Rect(a, b, s, fill) => target.draw_rect(*a, *b, s, *fill)?,
         }
-        Ok(())
     }
+    Ok(())
 }
