@@ -230,7 +230,9 @@ impl RunComments {
 /// Days from the first to the last row of `table` (0 when empty).
 fn day_span(store: &Store, table: &str, day: &str) -> Result<i64> {
     let (lo, hi): (Option<i64>, Option<i64>) = store.reader().query_row(
-        &format!("SELECT min({day}), max({day}) FROM {table}"),
+        // Two subqueries: each reads one end of the day index (min and max
+        // in one SELECT would read the whole table).
+        &format!("SELECT (SELECT min({day}) FROM {table}), (SELECT max({day}) FROM {table})"),
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
