@@ -280,11 +280,14 @@ fn a_first_import_builds_the_indexes_after_the_rows() {
         b"customer_id,acquired_on\nC1,2026-01-05\n",
     );
     p.ok(&["import", &customers]);
-    let schema = "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_schema ORDER BY name";
+    let schema =
+        "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_schema ORDER BY name";
     let migrated = p.strings(schema);
     for index in ["orders_customer", "orders_day"] {
         assert!(
-            migrated.iter().any(|s| s.starts_with(&format!("index {index} "))),
+            migrated
+                .iter()
+                .any(|s| s.starts_with(&format!("index {index} "))),
             "{migrated:?}"
         );
     }

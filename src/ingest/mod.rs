@@ -930,7 +930,8 @@ fn import_file(
                     Item::Unreadable { line, reason } => problems.add_file(name, line, &reason),
                     Item::Rejected { line, errors, raw } => {
                         summary.rows_read += 1;
-                        let reasons: Vec<String> = errors.iter().map(|e| e.reason.clone()).collect();
+                        let reasons: Vec<String> =
+                            errors.iter().map(|e| e.reason.clone()).collect();
                         for e in &errors {
                             problems.add(name, line, e.column, &e.reason);
                         }
@@ -1099,7 +1100,13 @@ impl Reading<'_> {
             }
             if items.len() == BATCH {
                 let items = std::mem::replace(&mut items, Vec::with_capacity(BATCH));
-                if send.send(Batch { items, byte: source.byte() }).is_err() {
+                if send
+                    .send(Batch {
+                        items,
+                        byte: source.byte(),
+                    })
+                    .is_err()
+                {
                     return;
                 }
             }
