@@ -15,6 +15,7 @@ use crate::kpi::engine;
 use crate::period::{self, Cadence, Period};
 use crate::plan::Plan;
 use crate::run::{self, RunContext, RunOptions, Selection};
+use crate::store::warehouse::Warehouse;
 use crate::store::{Location, Store};
 use crate::terminal::{Column, Table, Terminal, Tone};
 use crate::{compute, deliver, lock, report};
@@ -83,6 +84,15 @@ pub fn import(
         })
         .transpose()?;
     let config = Config::load(&cli.config, env)?;
+    if let Some(w) = &config.warehouse {
+        return Err(Failure::usage(format!(
+            "import is not used in warehouse mode: [source] url reads {} where {} (KPIs are computed there by `scorecard run`); remove [source] from {} to import snapshot files instead",
+            w.tables.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>().join(", "),
+            if w.tables.len() == 1 { "it is" } else { "they are" },
+            cli.config.display()
+        ))
+        .into());
+    }
     let _lock =
         lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("import", now))?;
     let existed = config.store_path.exists() || matches!(config.store, Location::Postgres { .. });
@@ -135,6 +145,21 @@ pub fn import(
     Ok(code::OK)
 }
 
+/// The store the reports read, and in warehouse mode the warehouse attached
+/// to it (then the store is created if needed: no import creates it).
+fn open_reading(config: &Config, now: DateTime<Utc>) -> Result<Store> {
+    let Some(w) = &config.warehouse else {
+        return Store::open_existing_at(&config.store);
+    };
+    let mut store = Store::open_at(&config.store)?;
+    store.attach_warehouse(Warehouse::open(
+        w,
+        config.report.timezone,
+        &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )?);
+    Ok(store)
+}
+
 pub fn run(out: &Output, cli: &Cli, env: &Env, args: &RunArgs, now: DateTime<Utc>) -> Result<u8> {
     let config = Config::load(&cli.config, env)?;
     let today = today_of(cli.today, now, &config);
@@ -155,7 +180,7 @@ pub fn run(out: &Output, cli: &Cli, env: &Env, args: &RunArgs, now: DateTime<Utc
         allow_stale: args.allow_stale,
     };
     let _lock = lock::RunLock::acquire_for(&config.store, config.lock_wait, &holder("run", now))?;
-    let mut store = Store::open_existing_at(&config.store)?;
+    let mut store = open_reading(&config, now)?;
     let ctx = RunContext {
         config: &config,
         now,
@@ -313,9 +338,12 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     } else {
         Config::demo(Path::new("."))
     };
-    let catalogue = match Store::open_existing_at(&config.store) {
-        Ok(store) => engine::catalogue_for(&store, &config)?,
-        Err(_) => engine::catalogue_for(&Store::in_memory()?, &config)?,
+    let catalogue = match &config.warehouse {
+        Some(_) => engine::catalogue_for(&open_reading(&config, Utc::now())?, &config)?,
+        None => match Store::open_existing_at(&config.store) {
+            Ok(store) => engine::catalogue_for(&store, &config)?,
+            Err(_) => engine::catalogue_for(&Store::in_memory()?, &config)?,
+        },
     };
     if out.json {
         let list: Vec<_> = catalogue
@@ -436,7 +464,7 @@ pub fn show(
     } else {
         Period::parse(period).map_err(Failure::usage)?
     };
-    let mut store = Store::open_existing_at(&config.store)?;
+    let mut store = open_reading(&config, now)?;
     let computed = compute::compute(&mut store, &config, &Plan::one(&config, p))?;
     let rows = computed.compared(&config, p);
     let key = segment.map(|s| s.trim().to_string()).unwrap_or_default();
@@ -460,7 +488,7 @@ pub fn show(
             p,
             config.report.timezone.name(),
             &scoped,
-            &crate::kpi::extras::as_of(&store)?,
+            &store.data_as_of()?,
         ))?;
         return Ok(code::OK);
     }
@@ -544,6 +572,13 @@ pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     out.info(format!("config: {} is valid", cli.config.display()));
     if let Location::Postgres { config: pg, .. } = &config.store {
         for line in crate::store::pg::check(pg)? {
+            out.info(line);
+        }
+    }
+    if let Some(w) = &config.warehouse {
+        // Reaches the warehouse, checks every table's columns and rows.
+        let read_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for line in Warehouse::open(w, config.report.timezone, &read_at)?.describe() {
             out.info(line);
         }
     }

@@ -1,6 +1,7 @@
 //! Error kinds a caller branches on, and their exit codes (cli-and-outputs.md):
 //! 0 success, 1 runtime failure, 2 usage or configuration, 3 input rejected,
-//! 4 reports archived but emails pending.
+//! 4 reports archived but emails pending. A leaf: the mapping of other
+//! modules' error types to exit codes is `crate::exit_code`, at the top.
 use std::fmt;
 
 /// Exit codes, as documented in the README and cli-and-outputs.md.
@@ -48,18 +49,6 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-/// The exit code of an error: the first [`Failure`] or configuration error
-/// (a usage error) in its chain decides, anything else is a runtime failure.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    err.chain()
-        .find_map(|e| {
-            e.downcast_ref::<Failure>()
-                .map(|f| f.code)
-                .or_else(|| e.is::<crate::config::ConfigError>().then_some(code::USAGE))
-        })
-        .unwrap_or(code::FAILURE)
-}
 
 /// One line with the cause chain (ripgrep style), or the failure's own
 /// multi-line message when it is a list of problems.

@@ -16,6 +16,8 @@ pub mod files;
 pub mod formula;
 pub mod ingest;
 pub mod kpi;
+#[cfg(test)]
+mod layers;
 pub mod lock;
 pub mod model;
 pub mod period;
@@ -91,6 +93,20 @@ pub fn run(cli: Cli, now: DateTime<Utc>) -> Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
+/// The exit code of an error: the first [`Failure`](error::Failure) or
+/// configuration error (a usage error) in its chain decides, anything else
+/// is a runtime failure.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    use error::{code, Failure};
+    err.chain()
+        .find_map(|e| {
+            e.downcast_ref::<Failure>()
+                .map(|f| f.code)
+                .or_else(|| e.is::<config::ConfigError>().then_some(code::USAGE))
+        })
+        .unwrap_or(code::FAILURE)
+}
+
 /// Logs go to stderr through tracing; `SCORECARD_LOG=info` (or debug) shows
 /// the stages, `--log-format json` makes every line a JSON object.
 fn init_logging(json: bool) {
@@ -104,4 +120,32 @@ fn init_logging(json: bool) {
     } else {
         builder.without_time().try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_error_kinds() {
+        let e = config::Config::from_toml(
+            "[report]\ncolour = 1\n",
+            Path::new("/base"),
+            None,
+            &config::Env::new(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            exit_code(&anyhow::Error::from(e).context("loading")),
+            error::code::USAGE
+        );
+        let e = anyhow::Error::from(error::Failure::input("bad row")).context("importing");
+        assert_eq!(exit_code(&e), error::code::INPUT);
+        assert_eq!(
+            exit_code(&anyhow::anyhow!("disk full")),
+            error::code::FAILURE
+        );
+    }
 }

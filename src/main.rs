@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("scorecard: {}", scorecard::error::render(&err));
-            ExitCode::from(scorecard::error::exit_code(&err))
+            ExitCode::from(scorecard::exit_code(&err))
         }
     }
 }

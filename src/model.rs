@@ -12,6 +12,10 @@ pub const WHOLE: &str = "";
 /// The value of records with no (known) customer or an empty attribute.
 pub const NONE_VALUE: &str = "(none)";
 
+/// The usual range of a KPI is computed from this many periods before it
+/// (the plan fetches them, the comparison and the charts read them).
+pub const USUAL_WINDOW: usize = 12;
+
 /// One KPI's figure in one period and segment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct KpiValue {

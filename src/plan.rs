@@ -173,7 +173,8 @@ fn with_data(
     periods: Vec<Period>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Period>> {
-    let as_of = crate::kpi::extras::as_of(store)?
+    let as_of = store
+        .data_as_of()?
         .into_iter()
         .filter_map(|(_, t)| DateTime::parse_from_rfc3339(&t).ok())
         .map(|t| t.with_timezone(&Utc))
@@ -213,7 +214,7 @@ fn needed_periods(config: &Config, periods: &[Period]) -> Vec<Period> {
         .report
         .history_periods
         .max(config.report.trailing_periods + 1)
-        .max(crate::kpi::stats::USUAL_WINDOW + 1);
+        .max(crate::model::USUAL_WINDOW + 1);
     for p in periods {
         for k in 0..back {
             set.insert(p.back(k));

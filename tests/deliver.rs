@@ -438,7 +438,7 @@ fn check_says_hello_and_sends_nothing() {
 
     let port = free_port();
     let err = deliver::check(&config(dir.path(), port, "", &Env::new())).unwrap_err();
-    assert_eq!(scorecard::error::exit_code(&err), 1);
+    assert_eq!(scorecard::exit_code(&err), 1);
     assert!(
         format!("{err:#}").starts_with(&format!(
             "cannot connect to 127.0.0.1:{port}: connection refused"
@@ -479,7 +479,7 @@ fn tls_mismatches_read_as_sentences_and_stop_the_run() {
     // STARTTLS required, and the server does not offer it.
     let c = config_tls(dir.path(), server.port, "starttls", "", &Env::new());
     let err = deliver::check(&c).unwrap_err();
-    assert_eq!(scorecard::error::exit_code(&err), 2);
+    assert_eq!(scorecard::exit_code(&err), 2);
     assert!(
         format!("{err:#}").starts_with(&format!(
             "127.0.0.1:{} does not offer STARTTLS",
@@ -549,7 +549,7 @@ fn a_refused_login_names_the_variable_and_never_the_password() {
         .join("|");
     assert!(!ledger.contains(&password));
     let err = deliver::check(&c).unwrap_err();
-    assert_eq!(scorecard::error::exit_code(&err), 2);
+    assert_eq!(scorecard::exit_code(&err), 2);
     assert!(!format!("{err:#} {err:?}").contains(&password));
 }
 

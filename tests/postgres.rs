@@ -3,9 +3,14 @@
 //! what it gives on SQLite, down to the byte of kpis.json. Without a server
 //! each test says it stepped aside and passes; CI (`.ci/run`) starts one and
 //! sets `SCORECARD_REQUIRE_PG=1`, which makes a missing server a failure.
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/project.rs"]
 mod project;
+#[path = "support/smtp.rs"]
+mod smtp;
 
+use std::io::Write;
 use std::path::Path;
 
 use project::{fixture, Project};
@@ -343,4 +348,360 @@ fn the_demo_runs_on_postgres_with_the_figures_of_sqlite() {
         !p.path("pg/scorecard.db").exists(),
         "no SQLite file for a PostgreSQL demo"
     );
+}
+
+// ------------------------------------------------------------ warehouse mode
+
+/// The SQL type a warehouse would give a snapshot column (docs/scale-out.md:
+/// text ids, dates, instants as timestamptz, numeric money, integer scores).
+fn sql_type(column: &str) -> &'static str {
+    match column {
+        c if c.ends_with("_id") => "text",
+        c if c.ends_with("_on") => "date",
+        c if c.ends_with("_at") => "timestamptz",
+        "amount" | "cost" | "value" => "numeric(18, 4)",
+        "score" => "integer",
+        _ => "text",
+    }
+}
+
+/// A warehouse: the CSV files of `dir` copied into typed tables of the
+/// schema `crm` (instants without an offset read in `tz`, as an import
+/// reads them), with a view `v_<file>` over each. Returns `[source]` and
+/// `[source.tables]` naming the views.
+fn load_warehouse(url: &str, crm: &str, dir: &Path, tz: &str) -> String {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "SET client_min_messages = warning; SET TimeZone = '{tz}';
+             DROP SCHEMA IF EXISTS {crm} CASCADE; CREATE SCHEMA {crm}"
+        ))
+        .unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".csv"))
+        .collect();
+    names.sort();
+    let mut tables = String::new();
+    for name in names {
+        let file = name.trim_end_matches(".csv");
+        let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+        let header = text.lines().next().unwrap();
+        let columns: Vec<String> = header
+            .split(',')
+            .map(|c| format!("{c} {}", sql_type(c)))
+            .collect();
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {crm}.{file} ({})",
+                columns.join(", ")
+            ))
+            .unwrap();
+        let mut copy = client
+            .copy_in(&format!(
+                "COPY {crm}.{file} FROM STDIN (FORMAT csv, HEADER true)"
+            ))
+            .unwrap();
+        copy.write_all(text.as_bytes()).unwrap();
+        copy.finish().unwrap();
+        client
+            .batch_execute(&format!(
+                "CREATE VIEW {crm}.v_{file} AS SELECT * FROM {crm}.{file}"
+            ))
+            .unwrap();
+        tables.push_str(&format!("{file} = \"{crm}.v_{file}\"\n"));
+    }
+    format!("[source]\nurl = \"{url}\"\n[source.tables]\n{tables}")
+}
+
+fn sql(url: &str, statements: &str) {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client.batch_execute(statements).unwrap();
+}
+
+#[test]
+fn warehouse_mode_gives_the_kpis_of_an_import_of_the_same_csvs() {
+    let Some((url, schema)) = server("warehouse_equivalence") else {
+        return;
+    };
+    let crm = format!("{schema}_crm");
+    let tz = "America/New_York";
+    let config = format!("[report]\nsegments = [\"region\", \"plan\"]\ntimezone = \"{tz}\"\n");
+    let imported = Project::new(&config);
+    let snap = imported.path("snap");
+    nasty_snapshot(&snap);
+    let source = load_warehouse(&url, &crm, &snap, tz);
+    // The store of warehouse mode stays SQLite: it keeps the cache and ledgers.
+    let warehouse = Project::new(&format!("{config}{source}"));
+    imported.ok(&["import", snap.to_str().unwrap()]);
+    let (code, _, err) = warehouse.status(&["import", snap.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("import is not used in warehouse mode")
+            && err.contains(&format!("{crm}.v_orders")),
+        "{err}"
+    );
+    let check = warehouse.ok(&["check"]);
+    assert!(check.contains("warehouse mode"), "{check}");
+    assert!(
+        check.contains(&format!("source: tickets = {crm}.v_tickets: "))
+            && check.contains("data as of"),
+        "{check}"
+    );
+    let range = ["run", "--since", "2026-W38", "--no-send"];
+    imported.ok(&range);
+    let said = warehouse.ok(&range);
+    assert!(said.contains("0 cached"), "{said}");
+    assert_same_kpis(&imported, &warehouse);
+    for args in [
+        &["show", "--period", "2026-W46"][..],
+        &["show", "--period", "2026-W46", "--segment", "plan=Growth"],
+        &["kpis"],
+    ] {
+        assert_eq!(imported.ok(args), warehouse.ok(args), "{args:?}");
+    }
+    // Unchanged data: every period comes from the cache.
+    let said = warehouse.ok(&["run", "--since", "2026-W40", "--no-send", "--force"]);
+    assert!(said.contains("(0 computed"), "{said}");
+    // A change in the warehouse (a later amount, one more order) is noticed:
+    // the figures are computed again and follow it, as a re-import would.
+    sql(
+        &url,
+        &format!(
+            "UPDATE {crm}.orders SET amount = amount + 1 WHERE order_id IN (SELECT order_id FROM {crm}.orders ORDER BY order_id LIMIT 3);
+             INSERT INTO {crm}.orders (order_id, customer_id, ordered_on, amount) VALUES ('LATE1', 'N2', '2026-11-20', 12.5)"
+        ),
+    );
+    let orders = {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT order_id, customer_id, to_char(ordered_on, 'YYYY-MM-DD'), amount::text, coalesce(cost::text, '') FROM {crm}.orders ORDER BY order_id"
+                ),
+                &[],
+            )
+            .unwrap();
+        let mut text = String::from("order_id,customer_id,ordered_on,amount,cost\n");
+        for r in rows {
+            let cells: Vec<String> = (0..5).map(|i| r.get::<_, String>(i)).collect();
+            text.push_str(&cells.join(","));
+            text.push('\n');
+        }
+        text
+    };
+    let later = imported.snapshot("later", &[("orders.csv", &orders)]);
+    imported.ok(&["import", later.to_str().unwrap()]);
+    let rerun = ["run", "--since", "2026-W40", "--no-send", "--force"];
+    imported.ok(&rerun);
+    let said = warehouse.ok(&rerun);
+    assert!(said.contains("0 cached"), "{said}");
+    assert_same_kpis(&imported, &warehouse);
+    let manifest = warehouse.read("reports/weekly/2026-W46/manifest.json");
+    assert!(
+        manifest.contains(&format!("\"{crm}.v_orders\"")),
+        "{manifest}"
+    );
+    sql(&url, &format!("DROP SCHEMA {crm} CASCADE"));
+}
+
+#[test]
+fn warehouse_mode_names_a_missing_table_a_missing_column_and_a_refused_row() {
+    let Some((url, schema)) = server("warehouse_errors") else {
+        return;
+    };
+    let crm = format!("{schema}_crm");
+    let source = load_warehouse(&url, &crm, &fixture("tiny"), "UTC");
+    let tiny = std::fs::read_to_string(fixture("tiny.toml")).unwrap();
+    let project = |source: &str| Project::new(&format!("{tiny}\n{source}"));
+    let refused = |p: &Project, code: i32, says: &[&str]| {
+        for args in [
+            &["check"][..],
+            &["run", "--period", "2026-W47", "--no-send"],
+        ] {
+            let (got, out, err) = p.status(args);
+            assert_eq!(got, code, "{args:?}: {out}{err}");
+            for s in says {
+                assert!(err.contains(s), "{args:?}: {s:?} not in {err}");
+            }
+            assert!(!err.contains("panicked"), "{err}");
+        }
+        assert!(!p.path("reports/weekly").exists(), "nothing archived");
+    };
+    // A table that does not exist.
+    let p = project(&source.replace(&format!("{crm}.v_deals"), &format!("{crm}.nope")));
+    refused(
+        &p,
+        2,
+        &[&format!(
+            "[source.tables] deals = \"{crm}.nope\": no such table or view"
+        )],
+    );
+    // A view without a required column.
+    sql(
+        &url,
+        &format!("CREATE VIEW {crm}.v_orders_short AS SELECT order_id, customer_id, ordered_on FROM {crm}.orders"),
+    );
+    let p = project(&source.replace(&format!("{crm}.v_orders"), &format!("{crm}.v_orders_short")));
+    refused(
+        &p,
+        3,
+        &["column amount is missing", &format!("{crm}.v_orders_short")],
+    );
+    // Rows a snapshot file would refuse: named by table, id and column.
+    sql(
+        &url,
+        &format!(
+            "INSERT INTO {crm}.surveys (response_id, answered_on, kind, score) VALUES ('R90', '2026-11-18', 'ces', 3), ('R91', '2026-11-18', 'nps', 11);
+             INSERT INTO {crm}.orders (order_id, customer_id, ordered_on, amount) VALUES ('  ', 'C1', '2026-11-18', 5)"
+        ),
+    );
+    let p = project(&source);
+    refused(
+        &p,
+        3,
+        &[&format!(
+            "{crm}.v_orders: order_id '': order_id: required value is empty"
+        )],
+    );
+    sql(
+        &url,
+        &format!("DELETE FROM {crm}.orders WHERE order_id = '  '"),
+    );
+    refused(
+        &p,
+        3,
+        &[
+            &format!("{crm}.v_surveys (surveys) has 2 rows that surveys.csv would refuse"),
+            &format!("{crm}.v_surveys: response_id 'R90': kind: unknown survey kind 'ces' (expected nps or csat)"),
+            &format!("{crm}.v_surveys: response_id 'R91': score: 11 is outside the nps range 0..10"),
+        ],
+    );
+    sql(&url, &format!("DROP SCHEMA {crm} CASCADE"));
+}
+
+#[test]
+fn warehouse_mode_sends_through_smtp_exactly_once() {
+    let Some((url, schema)) = server("warehouse_smtp") else {
+        return;
+    };
+    let crm = format!("{schema}_crm");
+    let source = load_warehouse(&url, &crm, &fixture("tiny"), "UTC");
+    let server = smtp::TestServer::start(smtp::Script::default());
+    let tiny = std::fs::read_to_string(fixture("tiny.toml")).unwrap();
+    // The store of this one is PostgreSQL too, in its own schema.
+    let p = Project::new(&format!(
+        "{}\n[store]\nurl = \"{url}\"\nschema = \"{schema}\"\n{source}
+[email]
+transport = \"smtp\"
+from = \"Scorecard <scorecard@example.com>\"
+retry_delay_ms = 10
+[email.smtp]
+host = \"127.0.0.1\"
+port = {}
+tls = \"none\"
+timeout_secs = 5
+[[email.recipients]]
+to = [\"leadership@example.com\"]
+[[email.recipients]]
+to = [\"emea@example.com\"]
+segment = \"region=EMEA\"
+",
+        tiny.replace("[store]\npath = \"scorecard.db\"\n", ""),
+        server.port
+    ));
+    let out = p.ok(&["run", "--period", "2026-W47"]);
+    assert!(
+        out.contains("emails 2 sent / 0 pending / 0 failed"),
+        "{out}"
+    );
+    p.ok(&["run", "--period", "2026-W47"]);
+    p.ok(&["send"]);
+    let got = server.received();
+    assert_eq!(got.len(), 2, "each recipient once");
+    let mut to: Vec<String> = got.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    assert_eq!(to, ["emea@example.com", "leadership@example.com"]);
+    let text = String::from_utf8_lossy(&got[0].data).into_owned();
+    assert!(text.contains("2026-W47"), "{text}");
+    assert!(
+        !p.path("scorecard.db").exists(),
+        "the ledger is in PostgreSQL"
+    );
+    sql(&url, &format!("DROP SCHEMA {crm} CASCADE"));
+}
+
+#[test]
+fn slack_and_teams_posts_go_out_exactly_once_on_a_postgres_store() {
+    let Some((url, schema)) = server("notify_on_postgres") else {
+        return;
+    };
+    let hook = http::Webhook::start(vec![]);
+    let (slack, teams) = (hook.url("/slack/hook"), hook.url("/teams/hook"));
+    let tiny = std::fs::read_to_string(fixture("tiny.toml")).unwrap();
+    let p = Project::new(&format!(
+        "{}\n[store]\nurl = \"{url}\"\nschema = \"{schema}\"\n
+[[notify]]
+kind = \"slack\"
+url_env = \"SLACK_URL\"
+retry_delay_ms = 10
+[[notify]]
+kind = \"teams\"
+url_env = \"TEAMS_URL\"
+segment = \"region=EMEA\"
+retry_delay_ms = 10
+",
+        tiny.replace("[store]\npath = \"scorecard.db\"\n", "")
+    ));
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    let run = |args: &[&str]| {
+        let out = p
+            .cmd()
+            .env("SLACK_URL", &slack)
+            .env("TEAMS_URL", &teams)
+            .args(args)
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{args:?}: {said}");
+        said
+    };
+    let said = run(&["run", "--period", "2026-W47"]);
+    assert!(
+        said.contains("posts 2 sent / 0 pending / 0 failed"),
+        "{said}"
+    );
+    run(&["run", "--period", "2026-W47"]);
+    run(&["send"]);
+    let got = hook.received();
+    let mut paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+    paths.sort();
+    assert_eq!(paths, ["/slack/hook", "/teams/hook"], "each webhook once");
+    let teams_body = got.iter().find(|r| r.path == "/teams/hook").unwrap().json();
+    assert_eq!(
+        teams_body["attachments"][0]["content"]["type"],
+        "AdaptiveCard"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&p.read("reports/weekly/2026-W47/manifest.json")).unwrap();
+    let states: Vec<&str> = manifest["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["sent", "sent"]);
+    assert!(
+        !p.path("scorecard.db").exists(),
+        "the ledger is in PostgreSQL"
+    );
+    // `--force` posts them again, once more each (as on SQLite).
+    run(&["run", "--period", "2026-W47", "--force"]);
+    assert_eq!(hook.received().len(), 4);
 }

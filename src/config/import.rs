@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::error::{ConfigError, Source};
 use crate::sources::FileKind;
+pub use crate::sources::{DurationColumn, DurationUnit, StageFrom};
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -94,55 +95,6 @@ impl RawImport {
     }
 }
 
-/// Won / lost read from boolean columns (header names, lowercased).
-#[derive(Debug, Clone, Default)]
-pub struct StageFrom {
-    /// True: won.
-    pub won: Option<String>,
-    /// True: closed (won if `won` is true, else lost).
-    pub closed: Option<String>,
-    /// True: lost.
-    pub lost: Option<String>,
-}
-
-/// The unit of a duration column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DurationUnit {
-    Seconds,
-    Minutes,
-    Hours,
-    Days,
-}
-
-impl DurationUnit {
-    pub fn millis(self) -> f64 {
-        match self {
-            DurationUnit::Seconds => 1e3,
-            DurationUnit::Minutes => 60e3,
-            DurationUnit::Hours => 3600e3,
-            DurationUnit::Days => 86400e3,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            DurationUnit::Seconds => "seconds",
-            DurationUnit::Minutes => "minutes",
-            DurationUnit::Hours => "hours",
-            DurationUnit::Days => "days",
-        }
-    }
-}
-
-/// A timestamp column computed as another timestamp plus a duration column.
-#[derive(Debug, Clone)]
-pub struct DurationColumn {
-    /// The header of the duration (lowercased).
-    pub column: String,
-    pub unit: DurationUnit,
-    /// The canonical timestamp it counts from.
-    pub after: String,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct ImportMapping {
     pub file: Option<String>,
@@ -208,13 +160,13 @@ pub(super) fn check(
             None => m.clone(),
             Some(name) => {
                 let section = format!("import.{key}");
-                let preset = crate::ingest::presets::find(name).ok_or_else(|| {
+                let preset = super::presets::find(name).ok_or_else(|| {
                     src.invalid(
                         &section,
                         "preset",
                         format!(
                             "'{name}' is not a preset (presets: {})",
-                            crate::ingest::presets::names().join(", ")
+                            super::presets::names().join(", ")
                         ),
                     )
                 })?;

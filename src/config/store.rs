@@ -1,14 +1,79 @@
 //! `[store]`: the embedded SQLite file (`path`, the default) or a PostgreSQL
 //! server (`url`, with `schema` and the password only through the variable
 //! `password_env` names, never in the URL and never printed).
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::error::{ConfigError, Source};
 use super::Env;
-use crate::store::pg::{self, PgConfig, Secret};
-use crate::store::Location;
+
+/// Where the store is: `[store] path` (SQLite) or `[store] url` (PostgreSQL).
+#[derive(Debug, Clone)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres { config: PgConfig, dir: PathBuf },
+}
+
+/// What `[store]` says about a PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgConfig {
+    /// `postgres://user@host:port/db` (never with a password).
+    pub url: String,
+    pub schema: String,
+    pub password: Option<PgSecret>,
+}
+
+/// A password: never printed, not even by `{:?}`.
+#[derive(Clone)]
+pub struct PgSecret(pub String);
+
+impl std::fmt::Debug for PgSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Checks a `[store] url`: a postgres URL without a password. The message
+/// never repeats the URL's password.
+pub fn check_pg_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .ok_or_else(|| {
+            "must start with postgres:// (postgres://user@host:port/database)".to_string()
+        })?;
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        if userinfo.contains(':') {
+            return Err("must not contain a password: put it in an environment variable and name it in [store] password_env".into());
+        }
+    }
+    if url.contains("password=") {
+        return Err("must not contain a password: put it in an environment variable and name it in [store] password_env".into());
+    }
+    url.parse::<postgres::Config>()
+        .map_err(|e| format!("is not a PostgreSQL connection URL ({e})"))?;
+    Ok(())
+}
+
+/// Checks a `[store] schema` name: it is written into SQL, so only plain
+/// lowercase identifiers.
+pub fn check_pg_schema(name: &str) -> Result<(), String> {
+    let ok = name.len() <= 63
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("'{name}' is not a plain schema name (lowercase letters, digits and _, starting with a letter)"))
+    }
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -48,11 +113,11 @@ pub(super) fn check(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| base.to_path_buf());
-    pg::check_url(&url).map_err(|e| src.invalid("store", "url", e))?;
+    check_pg_url(&url).map_err(|e| src.invalid("store", "url", e))?;
     let schema = raw.schema.unwrap_or_else(|| "scorecard".into());
-    pg::check_schema(&schema).map_err(|e| src.invalid("store", "schema", e))?;
+    check_pg_schema(&schema).map_err(|e| src.invalid("store", "schema", e))?;
     let password = match raw.password_env {
-        Some(var) => Some(Secret(env.get(&var).cloned().ok_or_else(|| {
+        Some(var) => Some(PgSecret(env.get(&var).cloned().ok_or_else(|| {
             src.invalid(
                 "store",
                 "password_env",
@@ -75,8 +140,27 @@ pub(super) fn check(
 mod tests {
     use std::path::Path;
 
+    use super::*;
     use crate::config::{Config, Env};
-    use crate::store::Location;
+
+    #[test]
+    fn urls_with_a_password_are_refused() {
+        assert!(check_pg_url("postgres://u@localhost:5432/db").is_ok());
+        assert!(check_pg_url("postgresql://localhost/db").is_ok());
+        let e = check_pg_url("postgres://u:hunter2@localhost/db").unwrap_err();
+        assert!(e.contains("password_env") && !e.contains("hunter2"));
+        assert!(check_pg_url("postgres://u@h/db?password=x").is_err());
+        assert!(check_pg_url("mysql://u@h/db").is_err());
+    }
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(check_pg_schema("scorecard").is_ok());
+        assert!(check_pg_schema("t_1").is_ok());
+        assert!(check_pg_schema("a;drop").is_err());
+        assert!(check_pg_schema("Upper").is_err());
+        assert!(check_pg_schema("").is_err());
+    }
 
     fn parse(text: &str, env: &Env) -> Result<Config, String> {
         Config::from_toml(

@@ -207,7 +207,10 @@ fn a_missing_sendmail_stops_the_run_and_keeps_everything_pending() {
     assert_eq!(report.fates[1].attempts, 0);
     assert_eq!(report.fates[1].last_error.as_deref(), Some(e.as_str()));
     let err = check(&c).unwrap_err();
-    assert_eq!(crate::error::exit_code(&err), 2);
+    let code = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<crate::error::Failure>());
+    assert_eq!(code.map(|f| f.code), Some(crate::error::code::USAGE));
     assert!(format!("{err:#}").contains("/no/such/sendmail"));
 }
 

@@ -5,7 +5,6 @@
 //! rejects CSV next to the store). Rows are upserted by id; a file whose exact
 //! content was imported before is skipped; the KPI cache loses only the periods
 //! the changed rows touch.
-pub mod presets;
 pub mod read;
 pub mod rows;
 pub mod schema;
@@ -23,7 +22,7 @@ use crate::config::Config;
 use crate::error::Failure;
 use crate::sources::Field;
 use crate::store::import::{Counts, ImportTx};
-use crate::store::Store;
+use crate::store::{as_of_key, Store};
 use rows::Layout;
 use schema::FileKind;
 
@@ -383,11 +382,6 @@ pub fn import(
     Ok(report)
 }
 
-/// The meta key of a file's as-of instant.
-pub fn as_of_key(kind: FileKind) -> String {
-    format!("as_of:{}", kind.default_file_name())
-}
-
 /// Records the instant a file's data is known up to (kpis.md "Data as of"):
 /// `--as-of` when given, else the latest instant in its table (tickets: the
 /// latest of opened, first response and resolved), else the end of its
@@ -602,7 +596,7 @@ fn preset_hint(path: &Path) -> Option<String> {
                 .to_lowercase()
         })
         .collect();
-    let (name, title, kind) = presets::recognise_any(&header)?;
+    let (name, title, kind) = crate::config::presets::recognise_any(&header)?;
     let file = path.file_name()?.to_string_lossy();
     Some(format!(
         "it looks like a {title} {kind} export: add [import.{kind}] preset = \"{name}\" and file = \"{file}\" to the config"

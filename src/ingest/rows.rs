@@ -140,10 +140,10 @@ impl Layout {
                 expected.join(", "),
                 kind.key()
             );
-            if let Some(h) = super::presets::hint(mapping.preset.as_deref(), kind) {
+            if let Some(h) = crate::config::presets::hint(mapping.preset.as_deref(), kind) {
                 msg.push_str(&format!("; {h}"));
             } else if mapping.preset.is_none() {
-                if let Some((name, title)) = super::presets::recognise(kind, &names) {
+                if let Some((name, title)) = crate::config::presets::recognise(kind, &names) {
                     msg = format!(
                         "this looks like a {title} export: add preset = \"{name}\" to [import.{}] ({msg})",
                         kind.key()

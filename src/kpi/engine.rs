@@ -73,7 +73,7 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
 /// The distinct activity kinds, hopping through the kind index (one probe
 /// per kind) rather than reading every activity.
 pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
-    if store.is_postgres() {
+    if store.reader().is_postgres() {
         return pg::activity_kinds(store);
     }
     let mut stmt = store.reader().prepare(
@@ -139,12 +139,14 @@ fn windows_open(p: Period, as_of: i64, config: &Config) -> bool {
 }
 
 /// The cache key: the settings that shape figures, plus the activity kinds
-/// (a new kind adds a KPI to every period).
+/// (a new kind adds a KPI to every period), plus in warehouse mode every
+/// table's fingerprint (a change there recomputes).
 fn cache_fingerprint(store: &Store, config: &Config) -> Result<String> {
     Ok(format!(
-        "{}:{}",
+        "{}:{}{}",
         config.compute_fingerprint,
-        activity_kinds(store)?.join(",")
+        activity_kinds(store)?.join(","),
+        store.data_fingerprint()
     ))
 }
 
@@ -375,7 +377,7 @@ pub fn compute(
     // Spend is segmented by its own columns: which attributes does it carry?
     let spend_attrs: BTreeSet<String> = store.file_columns("spend")?;
 
-    if store.is_postgres() {
+    if store.reader().is_postgres() {
         // Grouped in the database; only period × segment rows come back.
         pg::compute_into(
             store,
@@ -634,7 +636,7 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
 /// The instant (ms) the tickets' data is known up to: the as-of recorded by
 /// the last import of tickets.csv, else the latest instant in the table.
 pub(crate) fn tickets_as_of(store: &Store) -> Result<Option<i64>> {
-    let key = crate::ingest::as_of_key(FileKind::Tickets);
+    let key = crate::store::as_of_key(FileKind::Tickets);
     if let Some(t) = store.meta(&key)? {
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&t) {
             return Ok(Some(t.timestamp_millis()));

@@ -91,18 +91,6 @@ pub fn stale_sources(store: &Store, p: Period) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// The instant each imported file's data is known up to (kpis.md "Data as
-/// of"), as recorded by its last import: (file name, RFC 3339), by file.
-pub fn as_of(store: &Store) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for kind in crate::sources::FileKind::ALL {
-        if let Some(t) = store.meta(&crate::ingest::as_of_key(kind))? {
-            out.push((kind.default_file_name(), t));
-        }
-    }
-    Ok(out)
-}
-
 pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<DataQuality> {
     let mut q = DataQuality {
         stale,
@@ -119,7 +107,7 @@ pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<Data
             as_of: String::new(),
         })
         .collect();
-    q.as_of = as_of(store)?;
+    q.as_of = store.data_as_of()?;
     for f in &mut q.files {
         if let Some((_, t)) = q.as_of.iter().find(|(file, _)| *file == f.file) {
             f.as_of = t.clone();

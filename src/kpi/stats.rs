@@ -70,8 +70,7 @@ pub fn change_significance(current: Sample, previous: Sample) -> Option<bool> {
     Some(significant(v1, v2, se1, se2))
 }
 
-/// The usual range of a KPI is computed from this many periods before it.
-pub const USUAL_WINDOW: usize = 12;
+pub use crate::model::USUAL_WINDOW;
 /// Fewer values than this in the window: no usual range.
 pub const USUAL_MIN_VALUES: usize = 6;
 /// Fewer moving ranges (pairs of adjacent periods both with a value): none.

@@ -473,8 +473,59 @@ pub fn build(
     let key = segment.unwrap_or("");
     let mine: Vec<&Compared> = input.rows.iter().filter(|r| r.segment == key).collect();
     let currency = input.currency;
-    let labels: Vec<String> = input.history.iter().map(|p| axis_label(*p)).collect();
+    let headline = HEADLINE
+        .iter()
+        .filter_map(|id| mine.iter().find(|r| r.info.id == *id))
+        .map(|r| row_view(r, currency, false))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Breakdown tables and links to the segments: whole-business scorecard only.
+    let (breakdowns, segment_links) = match segment {
+        None => (breakdowns(input, &mine), segment_links(input)),
+        Some(_) => (Vec::new(), Vec::new()),
+    };
+    let (detractors, promoters) = comments(input.comments, segment);
+    let summary = Summary::of(&mine, currency)?;
+    Ok(ScorecardView {
+        title: input.title.to_string(),
+        period: PeriodView {
+            id: input.period.id(),
+            cadence: input.period.cadence.as_str().into(),
+            start: input.period.start.to_string(),
+            end: input.period.end().to_string(),
+            label: period_label(input.period),
+        },
+        segment: segment.map(segment_label),
+        generated_at: input.generated_at.to_string(),
+        timezone: input.timezone.to_string(),
+        data_as_of: data_as_of(&input.quality.as_of, input.timezone),
+        headline,
+        charts: trend_charts(input, &mine)?,
+        has_industry: mine.iter().any(|r| r.industry.is_some()),
+        has_targets: mine.iter().any(|r| r.target.is_some()),
+        categories: categories(&mine, currency)?,
+        breakdowns,
+        movers: top_movers(&mine, currency),
+        insights: insights::generate(input.rows, key, currency, input.period),
+        detractors,
+        promoters,
+        note_html: input.note_markdown.map(markdown::to_safe_html),
+        note_markdown: input.note_markdown.map(markdown::without_html),
+        quality: input.quality.clone(),
+        segment_links,
+        root: root.to_string(),
+        segment_name: segment.map(|s| segment_value(s).to_string()),
+        subject_figure: summary.subject_figure,
+        off_track_phrase: summary.off_track_phrase,
+        off_track: summary.off_track,
+        preheader: summary.preheader,
+        archive_url: archive_url(input, segment),
+        week_href: segment.map(|_| "../../scorecard.html".to_string()),
+    })
+}
 
+/// The KPI table, one group per category (in the catalogue's order) that
+/// has a KPI.
+fn categories(mine: &[&Compared], currency: &str) -> anyhow::Result<Vec<CategoryView>> {
     let mut categories = Vec::new();
     for cat in Category::ALL {
         let rows = mine
@@ -496,11 +547,13 @@ pub fn build(
             });
         }
     }
-    let headline = HEADLINE
-        .iter()
-        .filter_map(|id| mine.iter().find(|r| r.info.id == *id))
-        .map(|r| row_view(r, currency, false))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(categories)
+}
+
+/// The trend charts of the [`TRENDS`] KPIs that have any history.
+fn trend_charts(input: &ReportInput, mine: &[&Compared]) -> anyhow::Result<Vec<ChartView>> {
+    let currency = input.currency;
+    let labels: Vec<String> = input.history.iter().map(|p| axis_label(*p)).collect();
     let mut charts_out = Vec::new();
     for id in TRENDS {
         if let Some(r) = mine.iter().find(|r| r.info.id == id) {
@@ -527,86 +580,94 @@ pub fn build(
             });
         }
     }
+    Ok(charts_out)
+}
 
-    // Breakdown tables (whole-business scorecard only).
-    let mut breakdowns = Vec::new();
-    if segment.is_none() {
-        let mut attrs: Vec<&str> = Vec::new();
-        for r in input.rows {
-            if let Some((a, _)) = r.segment.split_once('=') {
-                if !attrs.contains(&a) {
-                    attrs.push(a);
-                }
+/// One breakdown table per segment attribute (in the order the rows name
+/// them): a row per segment, a column per [`BREAKDOWN`] KPI.
+fn breakdowns(input: &ReportInput, mine: &[&Compared]) -> Vec<BreakdownView> {
+    let mut attrs: Vec<&str> = Vec::new();
+    for r in input.rows {
+        if let Some((a, _)) = r.segment.split_once('=') {
+            if !attrs.contains(&a) {
+                attrs.push(a);
             }
-        }
-        for attr in attrs {
-            let mut seg_keys: Vec<&str> = Vec::new();
-            for r in input.rows {
-                if r.segment.split_once('=').is_some_and(|(a, _)| a == attr)
-                    && !seg_keys.contains(&r.segment.as_str())
-                {
-                    seg_keys.push(&r.segment);
-                }
-            }
-            let columns = BREAKDOWN
-                .iter()
-                .filter_map(|id| {
-                    mine.iter()
-                        .find(|r| r.info.id == *id)
-                        .map(|r| r.info.title.clone())
-                })
-                .collect();
-            let rows = seg_keys
-                .iter()
-                .map(|k| BreakdownRow {
-                    segment: k.to_string(),
-                    value: segment_value(k).to_string(),
-                    href: input
-                        .segment_folders
-                        .iter()
-                        .find(|(s, _)| s == k)
-                        .map(|(_, f)| format!("{f}/scorecard.html"))
-                        .unwrap_or_default(),
-                    cells: BREAKDOWN
-                        .iter()
-                        .filter(|id| mine.iter().any(|r| r.info.id == **id))
-                        .map(|id| {
-                            let r = input
-                                .rows
-                                .iter()
-                                .find(|r| r.segment == *k && r.info.id == *id);
-                            BreakdownCell {
-                                value: r
-                                    .and_then(|r| {
-                                        r.current
-                                            .value
-                                            .map(|v| format::value(v, r.info.unit, currency))
-                                    })
-                                    .unwrap_or_else(|| "n/a".into()),
-                                status: r.map(|r| r.status.as_str()).unwrap_or("no_data").into(),
-                                status_label: status_label(
-                                    r.map(|r| r.status).unwrap_or(Status::NoData),
-                                )
-                                .into(),
-                                status_symbol: status_symbol(
-                                    r.map(|r| r.status).unwrap_or(Status::NoData),
-                                )
-                                .into(),
-                            }
-                        })
-                        .collect(),
-                })
-                .collect();
-            breakdowns.push(BreakdownView {
-                attribute: attr.to_string(),
-                columns,
-                rows,
-            });
         }
     }
+    let mut breakdowns = Vec::new();
+    for attr in attrs {
+        let mut seg_keys: Vec<&str> = Vec::new();
+        for r in input.rows {
+            if r.segment.split_once('=').is_some_and(|(a, _)| a == attr)
+                && !seg_keys.contains(&r.segment.as_str())
+            {
+                seg_keys.push(&r.segment);
+            }
+        }
+        let columns = BREAKDOWN
+            .iter()
+            .filter_map(|id| {
+                mine.iter()
+                    .find(|r| r.info.id == *id)
+                    .map(|r| r.info.title.clone())
+            })
+            .collect();
+        let rows = seg_keys
+            .iter()
+            .map(|k| breakdown_row(input, mine, k))
+            .collect();
+        breakdowns.push(BreakdownView {
+            attribute: attr.to_string(),
+            columns,
+            rows,
+        });
+    }
+    breakdowns
+}
 
-    // Top movers: the values furthest outside their usual range, in units
-    // of the range (kpis.md "Usual range"); values inside it are not news.
+/// A segment's row of a breakdown table (`mine`: the whole business's rows,
+/// which say which columns there are).
+fn breakdown_row(input: &ReportInput, mine: &[&Compared], k: &str) -> BreakdownRow {
+    let currency = input.currency;
+    BreakdownRow {
+        segment: k.to_string(),
+        value: segment_value(k).to_string(),
+        href: input
+            .segment_folders
+            .iter()
+            .find(|(s, _)| s == k)
+            .map(|(_, f)| format!("{f}/scorecard.html"))
+            .unwrap_or_default(),
+        cells: BREAKDOWN
+            .iter()
+            .filter(|id| mine.iter().any(|r| r.info.id == **id))
+            .map(|id| {
+                let r = input
+                    .rows
+                    .iter()
+                    .find(|r| r.segment == *k && r.info.id == *id);
+                BreakdownCell {
+                    value: r
+                        .and_then(|r| {
+                            r.current
+                                .value
+                                .map(|v| format::value(v, r.info.unit, currency))
+                        })
+                        .unwrap_or_else(|| "n/a".into()),
+                    status: r.map(|r| r.status.as_str()).unwrap_or("no_data").into(),
+                    status_label: status_label(r.map(|r| r.status).unwrap_or(Status::NoData))
+                        .into(),
+                    status_symbol: status_symbol(r.map(|r| r.status).unwrap_or(Status::NoData))
+                        .into(),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Top movers: the values furthest outside their usual range, in units of
+/// the range (kpis.md "Usual range"); values inside it are not news.
+fn top_movers(mine: &[&Compared], currency: &str) -> Vec<MoverView> {
     let mut movers: Vec<(&Compared, f64)> = mine
         .iter()
         .filter_map(|r| r.outside.filter(|x| *x != 0.0).map(|x| (*r, x)))
@@ -616,7 +677,7 @@ pub fn build(
             .total_cmp(&a.1.abs())
             .then_with(|| a.0.info.id.cmp(&b.0.info.id))
     });
-    let movers = movers
+    movers
         .into_iter()
         .take(5)
         .map(|(r, x)| {
@@ -647,8 +708,12 @@ pub fn build(
                 outside: x,
             }
         })
-        .collect();
+        .collect()
+}
 
+/// The survey comments of the scorecard's segment (all, for the whole
+/// business): up to 5 detractors and up to 5 promoters.
+fn comments(all: &[Comment], segment: Option<&str>) -> (Vec<CommentView>, Vec<CommentView>) {
     let comment_view = |c: &Comment| CommentView {
         date: c.date.clone(),
         score: c.score,
@@ -662,8 +727,7 @@ pub fn build(
             .collect::<Vec<_>>()
             .join(" · "),
     };
-    let relevant: Vec<&Comment> = input
-        .comments
+    let relevant: Vec<&Comment> = all
         .iter()
         .filter(|c| segment.is_none_or(|s| c.segments.iter().any(|x| x == s)))
         .collect();
@@ -679,79 +743,98 @@ pub fn build(
         .take(5)
         .map(|c| comment_view(c))
         .collect();
+    (detractors, promoters)
+}
 
-    let segment_links = if segment.is_none() {
-        input
-            .segment_folders
+/// The links from the whole business's scorecard to each segment's.
+fn segment_links(input: &ReportInput) -> Vec<LinkView> {
+    input
+        .segment_folders
+        .iter()
+        .map(|(k, f)| LinkView {
+            label: segment_label(k),
+            href: format!("{f}/scorecard.html"),
+        })
+        .collect()
+}
+
+/// Subject line and preheader: the facts a lead reads before opening.
+struct Summary {
+    subject_figure: String,
+    off_track_phrase: String,
+    off_track: usize,
+    preheader: String,
+}
+
+impl Summary {
+    fn of(mine: &[&Compared], currency: &str) -> anyhow::Result<Summary> {
+        let off_track: Vec<&&Compared> = mine
             .iter()
-            .map(|(k, f)| LinkView {
-                label: segment_label(k),
-                href: format!("{f}/scorecard.html"),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let insights = insights::generate(input.rows, key, currency, input.period);
-
-    // Subject line and preheader: the facts a lead reads before opening.
-    let off_track: Vec<&&Compared> = mine
-        .iter()
-        .filter(|r| r.status == Status::OffTrack)
-        .collect();
-    let off_track_phrase = match off_track.len() {
-        0 => "no KPI off track".to_string(),
-        1 => "1 KPI off track".to_string(),
-        k => format!("{k} KPIs off track"),
-    };
-    let headline_rows: Vec<&&Compared> = SUBJECT_ORDER
-        .iter()
-        .filter_map(|id| mine.iter().find(|r| r.info.id == *id))
-        .filter(|r| r.current.value.is_some())
-        .collect();
-    let lead = headline_rows
-        .iter()
-        .find(|r| r.status == Status::OffTrack)
-        .or_else(|| headline_rows.iter().find(|r| r.status == Status::AtRisk))
-        .or_else(|| headline_rows.first())
-        .copied();
-    let figure = |r: &Compared, words: bool| {
-        let v = row_view(r, currency, false)?;
-        let mut s = format!("{} {}", short_title(&r.info.id, &r.info.title), v.value);
-        if !v.arrow.is_empty() && v.arrow != "■" {
-            s.push(' ');
-            s.push_str(&v.arrow);
-            if words {
-                s.push_str(&format!(" {} {}", v.delta, v.verdict));
+            .filter(|r| r.status == Status::OffTrack)
+            .collect();
+        let off_track_phrase = match off_track.len() {
+            0 => "no KPI off track".to_string(),
+            1 => "1 KPI off track".to_string(),
+            k => format!("{k} KPIs off track"),
+        };
+        let headline_rows: Vec<&&Compared> = SUBJECT_ORDER
+            .iter()
+            .filter_map(|id| mine.iter().find(|r| r.info.id == *id))
+            .filter(|r| r.current.value.is_some())
+            .collect();
+        let lead = headline_rows
+            .iter()
+            .find(|r| r.status == Status::OffTrack)
+            .or_else(|| headline_rows.iter().find(|r| r.status == Status::AtRisk))
+            .or_else(|| headline_rows.first())
+            .copied();
+        let figure = |r: &Compared, words: bool| {
+            let v = row_view(r, currency, false)?;
+            let mut s = format!("{} {}", short_title(&r.info.id, &r.info.title), v.value);
+            if !v.arrow.is_empty() && v.arrow != "■" {
+                s.push(' ');
+                s.push_str(&v.arrow);
+                if words {
+                    s.push_str(&format!(" {} {}", v.delta, v.verdict));
+                }
             }
+            anyhow::Ok(s)
+        };
+        let subject_figure = match lead {
+            Some(r) => figure(r, false)?,
+            None => String::new(),
+        };
+        let mut facts = Vec::new();
+        if let Some(r) = lead {
+            facts.push(figure(r, true)?);
         }
-        anyhow::Ok(s)
-    };
-    let subject_figure = match lead {
-        Some(r) => figure(r, false)?,
-        None => String::new(),
-    };
-    let mut facts = Vec::new();
-    if let Some(r) = lead {
-        facts.push(figure(r, true)?);
+        let others: Vec<String> = off_track
+            .iter()
+            .filter(|r| lead.is_none_or(|l| l.info.id != r.info.id))
+            .map(|r| r.info.title.clone())
+            .collect();
+        facts.push(match others.len() {
+            0 => off_track_phrase.clone(),
+            1 | 2 => format!("{off_track_phrase} ({})", others.join(", ")),
+            _ => format!("{off_track_phrase} ({}, …)", others[..2].join(", ")),
+        });
+        if let Some(rev) = headline_rows
+            .iter()
+            .find(|r| r.info.id == "revenue" && lead.is_none_or(|l| l.info.id != "revenue"))
+        {
+            facts.push(figure(rev, true)?);
+        }
+        Ok(Summary {
+            subject_figure,
+            off_track_phrase,
+            off_track: off_track.len(),
+            preheader: facts.join(" · "),
+        })
     }
-    let others: Vec<String> = off_track
-        .iter()
-        .filter(|r| lead.is_none_or(|l| l.info.id != r.info.id))
-        .map(|r| r.info.title.clone())
-        .collect();
-    facts.push(match others.len() {
-        0 => off_track_phrase.clone(),
-        1 | 2 => format!("{off_track_phrase} ({})", others.join(", ")),
-        _ => format!("{off_track_phrase} ({}, …)", others[..2].join(", ")),
-    });
-    if let Some(rev) = headline_rows
-        .iter()
-        .find(|r| r.info.id == "revenue" && lead.is_none_or(|l| l.info.id != "revenue"))
-    {
-        facts.push(figure(rev, true)?);
-    }
-    let preheader = facts.join(" · ");
+}
+
+/// The scorecard's address in the published archive (`[report] base_url`).
+fn archive_url(input: &ReportInput, segment: Option<&str>) -> Option<String> {
     let page = match segment {
         Some(s) => input
             .segment_folders
@@ -761,49 +844,13 @@ pub fn build(
             .unwrap_or_else(|| "scorecard.html".into()),
         None => "scorecard.html".into(),
     };
-    let archive_url = input.base_url.map(|base| {
+    input.base_url.map(|base| {
         format!(
             "{}/{}/{}/{page}",
             base.trim_end_matches('/'),
             input.period.cadence.as_str(),
             input.period.id()
         )
-    });
-    Ok(ScorecardView {
-        title: input.title.to_string(),
-        period: PeriodView {
-            id: input.period.id(),
-            cadence: input.period.cadence.as_str().into(),
-            start: input.period.start.to_string(),
-            end: input.period.end().to_string(),
-            label: period_label(input.period),
-        },
-        segment: segment.map(segment_label),
-        generated_at: input.generated_at.to_string(),
-        timezone: input.timezone.to_string(),
-        data_as_of: data_as_of(&input.quality.as_of, input.timezone),
-        headline,
-        charts: charts_out,
-        has_industry: mine.iter().any(|r| r.industry.is_some()),
-        has_targets: mine.iter().any(|r| r.target.is_some()),
-        categories,
-        breakdowns,
-        movers,
-        insights,
-        detractors,
-        promoters,
-        note_html: input.note_markdown.map(markdown::to_safe_html),
-        note_markdown: input.note_markdown.map(markdown::without_html),
-        quality: input.quality.clone(),
-        segment_links,
-        root: root.to_string(),
-        segment_name: segment.map(|s| segment_value(s).to_string()),
-        subject_figure,
-        off_track_phrase,
-        off_track: off_track.len(),
-        preheader,
-        archive_url,
-        week_href: segment.map(|_| "../../scorecard.html".to_string()),
     })
 }
 

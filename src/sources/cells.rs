@@ -22,9 +22,9 @@ pub struct RuleCtx<'a> {
     /// Whether a KPI id is known (built-in, activity kind or custom).
     pub known_kpi: &'a dyn Fn(&str) -> bool,
     /// Deals: won / lost from boolean columns instead of the stage.
-    pub stage_from: Option<&'a crate::config::StageFrom>,
+    pub stage_from: Option<&'a StageFrom>,
     /// Timestamps computed as another one plus a duration column.
-    pub durations: &'a BTreeMap<String, crate::config::DurationColumn>,
+    pub durations: &'a BTreeMap<String, DurationColumn>,
 }
 
 impl<'a> RuleCtx<'a> {
@@ -32,6 +32,55 @@ impl<'a> RuleCtx<'a> {
     fn format_of(&self, name: &str, file_wide: Option<&'a str>) -> Option<&'a str> {
         self.formats.get(name).map(String::as_str).or(file_wide)
     }
+}
+
+/// Won / lost read from boolean columns (header names, lowercased).
+#[derive(Debug, Clone, Default)]
+pub struct StageFrom {
+    /// True: won.
+    pub won: Option<String>,
+    /// True: closed (won if `won` is true, else lost).
+    pub closed: Option<String>,
+    /// True: lost.
+    pub lost: Option<String>,
+}
+
+/// The unit of a duration column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationUnit {
+    Seconds,
+    Minutes,
+    Hours,
+    Days,
+}
+
+impl DurationUnit {
+    pub fn millis(self) -> f64 {
+        match self {
+            DurationUnit::Seconds => 1e3,
+            DurationUnit::Minutes => 60e3,
+            DurationUnit::Hours => 3600e3,
+            DurationUnit::Days => 86400e3,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            DurationUnit::Seconds => "seconds",
+            DurationUnit::Minutes => "minutes",
+            DurationUnit::Hours => "hours",
+            DurationUnit::Days => "days",
+        }
+    }
+}
+
+/// A timestamp column computed as another timestamp plus a duration column.
+#[derive(Debug, Clone)]
+pub struct DurationColumn {
+    /// The header of the duration (lowercased).
+    pub column: String,
+    pub unit: DurationUnit,
+    /// The canonical timestamp it counts from.
+    pub after: String,
 }
 
 /// What the row rules decided about a row, for the import summary.

@@ -84,7 +84,7 @@ fn parse_bool(cell: &str) -> Result<bool, ()> {
 
 /// Won / lost / open from the mapping's boolean columns: won when `won` is
 /// true, lost when `lost` (or `closed`) is, open otherwise.
-fn stage_from_booleans(sf: &crate::config::StageFrom, c: &mut Cells) -> Option<&'static str> {
+fn stage_from_booleans(sf: &super::StageFrom, c: &mut Cells) -> Option<&'static str> {
     let read = |h: &Option<String>, c: &mut Cells| -> Option<Option<bool>> {
         let Some(h) = h else { return Some(None) };
         let (pos, cell) = c.extra(h, "stage_from");

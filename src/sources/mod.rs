@@ -27,7 +27,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rusqlite::types::Value;
 
-pub use cells::{CellError, Cells, Extras, RowNotes, RuleCtx};
+pub use cells::{
+    CellError, Cells, DurationColumn, DurationUnit, Extras, RowNotes, RuleCtx, StageFrom,
+};
 
 use crate::catalogue::{self, KpiDef};
 use crate::period;
@@ -343,6 +345,18 @@ pub struct TableColumn {
     day: bool,
     /// Part of the key (an empty key cell is stored as '').
     key: bool,
+}
+
+impl TableColumn {
+    /// The file column it comes from (an index into the file's columns).
+    pub fn file_column(&self) -> usize {
+        self.from
+    }
+
+    /// Whether it is that column's day number.
+    pub fn is_day(&self) -> bool {
+        self.day
+    }
 }
 
 /// A backend's words for the column types and table options a file's

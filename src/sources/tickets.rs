@@ -84,7 +84,7 @@ impl Source for Tickets {
 
 /// A duration as exports write them: a number of `unit`s (decimals
 /// allowed), or H:MM[:SS].
-fn duration_ms(cell: &str, unit: crate::config::DurationUnit) -> Result<i64, String> {
+fn duration_ms(cell: &str, unit: super::DurationUnit) -> Result<i64, String> {
     let bad = || {
         format!(
             "'{cell}' is not a duration (expected a number of {} or H:MM:SS)",
@@ -112,7 +112,7 @@ fn duration_ms(cell: &str, unit: crate::config::DurationUnit) -> Result<i64, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DurationUnit;
+    use crate::sources::DurationUnit;
 
     #[test]
     fn durations() {

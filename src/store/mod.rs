@@ -17,6 +17,7 @@ pub mod runs;
 pub mod sends;
 pub mod sql;
 pub mod tables;
+pub mod warehouse;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::Failure;
+use crate::sources::FileKind;
 
 pub struct Store {
     /// The connection, SQLite or PostgreSQL (see [`sql`]).
@@ -33,13 +35,16 @@ pub struct Store {
     pub path: PathBuf,
     /// The PostgreSQL store's settings (None: SQLite).
     pg: Option<pg::PgConfig>,
+    /// Warehouse mode: where the CRM data is read instead of the store's
+    /// own tables ([`warehouse`]).
+    warehouse: Option<Box<warehouse::Warehouse>>,
 }
 
-/// Where the store is: `[store] path` (SQLite) or `[store] url` (PostgreSQL).
-#[derive(Debug, Clone)]
-pub enum Location {
-    Sqlite(PathBuf),
-    Postgres { config: pg::PgConfig, dir: PathBuf },
+pub use crate::config::Location;
+
+/// The meta key of a file's as-of instant.
+pub fn as_of_key(kind: FileKind) -> String {
+    format!("as_of:{}", kind.default_file_name())
 }
 
 /// The engine readers' view of the store: read-only statements on its
@@ -47,6 +52,9 @@ pub enum Location {
 #[derive(Clone, Copy)]
 pub struct Reader<'s> {
     conn: &'s sql::Db,
+    /// In warehouse mode, the `WITH` list that puts the user's tables in
+    /// the store's shape ([`warehouse::with_prelude`]).
+    prelude: Option<&'s str>,
 }
 
 impl<'s> Reader<'s> {
@@ -54,7 +62,7 @@ impl<'s> Reader<'s> {
     /// on the SQLite store (the engine's PostgreSQL readers group in the
     /// database instead, through [`Store::pg_query`]).
     pub fn prepare(&self, sql: &str) -> Result<rusqlite::CachedStatement<'s>> {
-        let Some(conn) = self.conn.sqlite() else {
+        let (Some(conn), None) = (self.conn.sqlite(), self.prelude) else {
             anyhow::bail!("a SQLite reader on a PostgreSQL store: {sql}");
         };
         let stmt = conn.prepare_cached(sql)?;
@@ -70,6 +78,11 @@ impl<'s> Reader<'s> {
             self.prepare(sql)?;
         } else if !is_read_only(sql) {
             anyhow::bail!("a reader may only read the store: {sql}");
+        }
+        if let Some(prelude) = self.prelude {
+            return Ok(self
+                .conn
+                .query_all(&warehouse::with_prelude(prelude, sql), params)?);
         }
         Ok(self.conn.query_all(sql, params)?)
     }
@@ -155,6 +168,7 @@ impl Store {
             conn: sql::Db::Postgres(Box::new(std::cell::RefCell::new(sql::PgConn::new(client)))),
             path: dir.join("scorecard.db"),
             pg: Some(config.clone()),
+            warehouse: None,
         })
     }
 
@@ -176,6 +190,7 @@ impl Store {
             conn: sql::Db::Sqlite(conn),
             path: path.to_path_buf(),
             pg: None,
+            warehouse: None,
         };
         store.configure()?;
         store
@@ -191,6 +206,7 @@ impl Store {
             conn: sql::Db::Sqlite(conn),
             path: PathBuf::from(":memory:"),
             pg: None,
+            warehouse: None,
         };
         store.configure()?;
         store.migrate()?;
@@ -224,6 +240,27 @@ impl Store {
         out
     }
 
+    /// Warehouse mode: from now on the engine's readers, the as-of
+    /// instants, the files' columns and the data-quality facts come from
+    /// the warehouse; the ledgers, cache and runs stay in this store.
+    pub fn attach_warehouse(&mut self, w: warehouse::Warehouse) {
+        self.warehouse = Some(Box::new(w));
+    }
+
+    /// The warehouse this store reads the CRM data from, in warehouse mode.
+    pub fn warehouse(&self) -> Option<&warehouse::Warehouse> {
+        self.warehouse.as_deref()
+    }
+
+    /// What the KPI cache key adds for the data read (warehouse mode: every
+    /// table's fingerprint; an import invalidates the cache itself).
+    pub fn data_fingerprint(&self) -> String {
+        self.warehouse
+            .as_ref()
+            .map(|w| w.fingerprint())
+            .unwrap_or_default()
+    }
+
     /// The PostgreSQL store's settings (None for SQLite).
     pub fn pg_config(&self) -> Option<&pg::PgConfig> {
         self.pg.as_ref()
@@ -250,8 +287,11 @@ impl Store {
     /// Rows and bytes received from PostgreSQL by queries so far ((0, 0) on
     /// SQLite): what the engine's grouped readers moved over the wire.
     pub fn pg_transfer(&self) -> (u64, u64) {
-        self.conn
-            .postgres()
+        let conn = match &self.warehouse {
+            Some(w) => w.conn(),
+            None => &self.conn,
+        };
+        conn.postgres()
             .map(|c| (c.rows_in, c.bytes_in))
             .unwrap_or((0, 0))
     }
@@ -317,7 +357,16 @@ impl Store {
 
     /// The engine's readers' read-only access (see [`Reader`]).
     pub fn reader(&self) -> Reader<'_> {
-        Reader { conn: &self.conn }
+        match &self.warehouse {
+            Some(w) => Reader {
+                conn: w.conn(),
+                prelude: Some(&w.prelude),
+            },
+            None => Reader {
+                conn: &self.conn,
+                prelude: None,
+            },
+        }
     }
 
     /// Opens a transaction: the store's methods called until the batch is
@@ -350,6 +399,14 @@ impl Store {
 
     /// The columns seen in a file's header over every import.
     pub fn file_columns(&self, file: &str) -> Result<std::collections::BTreeSet<String>> {
+        if let Some(w) = &self.warehouse {
+            return Ok(w
+                .tables
+                .iter()
+                .find(|t| t.kind.key() == file)
+                .map(|t| t.columns.clone())
+                .unwrap_or_default());
+        }
         let mut stmt = self
             .conn
             .prepare_cached("SELECT name FROM file_columns WHERE file = ?1")?;
@@ -357,7 +414,27 @@ impl Store {
         Ok(names.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The instant each imported file's data is known up to (kpis.md "Data
+    /// as of"), as recorded by its last import: (file name, RFC 3339), by
+    /// file.
+    pub fn data_as_of(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for kind in FileKind::ALL {
+            if let Some(t) = self.meta(&as_of_key(kind))? {
+                out.push((kind.default_file_name(), t));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        if let (Some(w), Some(file)) = (&self.warehouse, key.strip_prefix("as_of:")) {
+            return Ok(w
+                .tables
+                .iter()
+                .find(|t| t.kind.default_file_name() == file)
+                .and_then(|t| t.as_of.clone()));
+        }
         Ok(self
             .conn
             .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
@@ -373,6 +450,13 @@ impl Store {
         }
         let list: Vec<String> = columns.iter().map(|c| format!("max({c})")).collect();
         let sql = format!("SELECT {} FROM {table}", list.join(", "));
+        if self.warehouse.is_some() {
+            return self.reader().query_row(&sql, [], |r| {
+                (0..columns.len())
+                    .map(|i| r.get::<_, Option<i64>>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            });
+        }
         Ok(self.conn.query_row(&sql, [], |r| {
             (0..columns.len())
                 .map(|i| r.get::<_, Option<i64>>(i))
@@ -390,6 +474,9 @@ impl Store {
     /// The snapshot files ever imported (by kind key), for "no data" vs 0. A
     /// failed import leaves no ledger row, so every row here is a real import.
     pub fn imported_files(&self) -> Result<std::collections::BTreeSet<String>> {
+        if let Some(w) = &self.warehouse {
+            return Ok(w.tables.iter().map(|t| t.kind.key().to_string()).collect());
+        }
         let mut stmt = self
             .conn
             .prepare_cached("SELECT DISTINCT file FROM snapshots")?;

@@ -13,65 +13,8 @@ use anyhow::{Context, Result};
 use super::migrations_pg::MIGRATIONS;
 use crate::error::Failure;
 
-/// What `[store]` says about a PostgreSQL store.
-#[derive(Debug, Clone)]
-pub struct PgConfig {
-    /// `postgres://user@host:port/db` (never with a password).
-    pub url: String,
-    pub schema: String,
-    pub password: Option<Secret>,
-}
-
-/// A password: never printed, not even by `{:?}`.
-#[derive(Clone)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(…)")
-    }
-}
-
-/// Checks a `[store] url`: a postgres URL without a password. The message
-/// never repeats the URL's password.
-pub fn check_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("postgres://")
-        .or_else(|| url.strip_prefix("postgresql://"))
-        .ok_or_else(|| {
-            "must start with postgres:// (postgres://user@host:port/database)".to_string()
-        })?;
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if let Some((userinfo, _)) = authority.rsplit_once('@') {
-        if userinfo.contains(':') {
-            return Err("must not contain a password: put it in an environment variable and name it in [store] password_env".into());
-        }
-    }
-    if url.contains("password=") {
-        return Err("must not contain a password: put it in an environment variable and name it in [store] password_env".into());
-    }
-    url.parse::<postgres::Config>()
-        .map_err(|e| format!("is not a PostgreSQL connection URL ({e})"))?;
-    Ok(())
-}
-
-/// Checks a `[store] schema` name: it is written into SQL, so only plain
-/// lowercase identifiers.
-pub fn check_schema(name: &str) -> Result<(), String> {
-    let ok = name.len() <= 63
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("'{name}' is not a plain schema name (lowercase letters, digits and _, starting with a letter)"))
-    }
-}
+use crate::config::check_pg_schema as check_schema;
+pub use crate::config::{PgConfig, PgSecret as Secret};
 
 /// The URL with its user, host, port and database, for messages.
 pub fn describe(url: &str) -> String {
@@ -361,25 +304,6 @@ pub fn test_config(test: &str) -> Option<PgConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_with_a_password_are_refused() {
-        assert!(check_url("postgres://u@localhost:5432/db").is_ok());
-        assert!(check_url("postgresql://localhost/db").is_ok());
-        let e = check_url("postgres://u:hunter2@localhost/db").unwrap_err();
-        assert!(e.contains("password_env") && !e.contains("hunter2"));
-        assert!(check_url("postgres://u@h/db?password=x").is_err());
-        assert!(check_url("mysql://u@h/db").is_err());
-    }
-
-    #[test]
-    fn schema_names_are_plain_identifiers() {
-        assert!(check_schema("scorecard").is_ok());
-        assert!(check_schema("t_1").is_ok());
-        assert!(check_schema("a;drop").is_err());
-        assert!(check_schema("Upper").is_err());
-        assert!(check_schema("").is_err());
-    }
 
     #[test]
     fn migrating_twice_is_harmless_on_postgres() {

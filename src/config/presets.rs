@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use super::schema::FileKind;
-use crate::config::RawImport;
+use super::RawImport;
+use crate::sources::FileKind;
 
 /// The preset files, compiled in.
 const SOURCES: &[(&str, &str)] = &[
