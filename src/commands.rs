@@ -8,9 +8,11 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cli::{CadenceArg, Cli, RunArgs};
+use crate::compare::Compared;
 use crate::config::{Config, Env};
 use crate::error::{code, Failure};
 use crate::ingest::{self, ImportOptions};
+use crate::kpi::catalogue::KpiInfo;
 use crate::kpi::engine;
 use crate::period::{self, Cadence, Period};
 use crate::plan::Plan;
@@ -346,27 +348,13 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
         },
     };
     if out.json {
-        let list: Vec<_> = catalogue
-            .iter()
-            .map(|k| {
-                let t = config.targets.get(&k.id);
-                let b = config.benchmark(&k.id);
-                let inputs: Vec<String> = match crate::kpi::catalogue::built_in(&k.id) {
-                    Some(def) => def.inputs.iter().map(|f| format!("{f}.csv")).collect(),
-                    None if k.id.starts_with(crate::kpi::catalogue::ACTIVITY_PREFIX) => vec!["activities.csv".into()],
-                    None => Vec::new(),
-                };
-                serde_json::json!({"id": k.id, "title": k.title, "formula": k.formula, "unit": k.unit, "direction": k.direction, "category": k.category, "inputs": inputs,
-                    "target": t.and_then(|t| t.target), "stretch": t.and_then(|t| t.stretch), "floor": t.and_then(|t| t.floor),
-                    "industry": b.map(|b| serde_json::json!({"value": b.value, "source": b.source, "year": b.year}))})
-            })
-            .collect();
+        let list: Vec<_> = catalogue.iter().map(|k| kpi_json(k, &config)).collect();
         emit(&format!("{}\n", serde_json::to_string_pretty(&list)?))?;
         return Ok(code::OK);
     }
     let term = terminal_of(cli, env);
     let col = Column::new;
-    let mut table = Table {
+    let table = Table {
         columns: vec![
             col("KPI", true, 10, false),
             col("id", false, 9, false),
@@ -377,61 +365,91 @@ pub fn kpis(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
             col("industry", true, 6, false),
             col("formula", true, 8, false),
         ],
-        rows: Vec::new(),
+        rows: catalogue.iter().map(|k| kpi_row(k, &config)).collect(),
     };
-    let currency = &config.report.currency;
-    for k in &catalogue {
-        let fmt = |v: f64| report::format::value(v, k.unit, currency);
-        let target = config
-            .targets
-            .get(&k.id)
-            .map(|t| {
-                let mut parts = Vec::new();
-                if let Some(v) = t.target {
-                    parts.push(fmt(v));
-                }
-                if let Some(v) = t.floor {
-                    parts.push(format!("floor {}", fmt(v)));
-                }
-                if let Some(v) = t.stretch {
-                    parts.push(format!("stretch {}", fmt(v)));
-                }
-                parts.join(", ")
-            })
-            .unwrap_or_default();
-        let bench = config
-            .benchmark(&k.id)
-            .map(|b| format!("{} ({}, {})", fmt(b.value), b.source, b.year))
-            .unwrap_or_default();
-        let plain = |s: &str| (crate::escape::terminal(s).into_owned(), Tone::Plain);
-        table.rows.push(vec![
-            plain(&k.title),
-            plain(&k.id),
-            plain(k.unit.as_str()),
-            plain(match k.direction {
-                crate::kpi::catalogue::Direction::Higher => "higher",
-                crate::kpi::catalogue::Direction::Lower => "lower",
-            }),
-            plain(k.category.as_str()),
-            plain(&target),
-            plain(&bench),
-            plain(&k.formula),
-        ]);
-    }
     let mut text = table.render(term);
-    let dropped = table.dropped(term);
-    if !dropped.is_empty() {
-        text.push_str(&crate::terminal::paragraph(
-            &format!(
-                "({} left out to fit {} columns; --log-format json lists everything)",
-                dropped.join(", "),
-                term.width.unwrap_or_default()
-            ),
-            term,
-        ));
-    }
+    text.push_str(&left_out(
+        &table,
+        term,
+        "; --log-format json lists everything",
+    ));
     emit(&text)?;
     Ok(code::OK)
+}
+
+/// A KPI of `scorecard kpis --log-format json`: its definition, the files
+/// it reads, its target and benchmark.
+fn kpi_json(k: &KpiInfo, config: &Config) -> serde_json::Value {
+    let t = config.targets.get(&k.id);
+    let b = config.benchmark(&k.id);
+    let inputs: Vec<String> = match crate::kpi::catalogue::built_in(&k.id) {
+        Some(def) => def.inputs.iter().map(|f| format!("{f}.csv")).collect(),
+        None if k.id.starts_with(crate::kpi::catalogue::ACTIVITY_PREFIX) => {
+            vec!["activities.csv".into()]
+        }
+        None => Vec::new(),
+    };
+    serde_json::json!({"id": k.id, "title": k.title, "formula": k.formula, "unit": k.unit, "direction": k.direction, "category": k.category, "inputs": inputs,
+        "target": t.and_then(|t| t.target), "stretch": t.and_then(|t| t.stretch), "floor": t.and_then(|t| t.floor),
+        "industry": b.map(|b| serde_json::json!({"value": b.value, "source": b.source, "year": b.year}))})
+}
+
+/// A KPI's row of the `scorecard kpis` table.
+fn kpi_row(k: &KpiInfo, config: &Config) -> Vec<(String, Tone)> {
+    let currency = &config.report.currency;
+    let fmt = |v: f64| report::format::value(v, k.unit, currency);
+    let target = config
+        .targets
+        .get(&k.id)
+        .map(|t| {
+            let mut parts = Vec::new();
+            if let Some(v) = t.target {
+                parts.push(fmt(v));
+            }
+            if let Some(v) = t.floor {
+                parts.push(format!("floor {}", fmt(v)));
+            }
+            if let Some(v) = t.stretch {
+                parts.push(format!("stretch {}", fmt(v)));
+            }
+            parts.join(", ")
+        })
+        .unwrap_or_default();
+    let bench = config
+        .benchmark(&k.id)
+        .map(|b| format!("{} ({}, {})", fmt(b.value), b.source, b.year))
+        .unwrap_or_default();
+    let plain = |s: &str| (crate::escape::terminal(s).into_owned(), Tone::Plain);
+    vec![
+        plain(&k.title),
+        plain(&k.id),
+        plain(k.unit.as_str()),
+        plain(match k.direction {
+            crate::kpi::catalogue::Direction::Higher => "higher",
+            crate::kpi::catalogue::Direction::Lower => "lower",
+        }),
+        plain(k.category.as_str()),
+        plain(&target),
+        plain(&bench),
+        plain(&k.formula),
+    ]
+}
+
+/// The note under a table that says which columns were left out to fit
+/// the terminal (empty when none was).
+fn left_out(table: &Table, term: Terminal, hint: &str) -> String {
+    let dropped = table.dropped(term);
+    if dropped.is_empty() {
+        return String::new();
+    }
+    crate::terminal::paragraph(
+        &format!(
+            "({} left out to fit {} columns{hint})",
+            dropped.join(", "),
+            term.width.unwrap_or_default()
+        ),
+        term,
+    )
 }
 
 /// Colour and width for `show` and `kpis`.
@@ -468,20 +486,7 @@ pub fn show(
     let computed = compute::compute(&mut store, &config, &Plan::one(&config, p))?;
     let rows = computed.compared(&config, p);
     let key = segment.map(|s| s.trim().to_string()).unwrap_or_default();
-    let mine: Vec<_> = rows.iter().filter(|r| r.segment == key).collect();
-    if mine.is_empty() {
-        let known: std::collections::BTreeSet<_> = rows
-            .iter()
-            .map(|r| r.segment.as_str())
-            .filter(|s| !s.is_empty())
-            .collect();
-        return Err(Failure::usage(format!(
-            "no segment '{key}' in {} (known: {})",
-            p.id(),
-            crate::escape::terminal(&known.into_iter().collect::<Vec<_>>().join(", "))
-        ))
-        .into());
-    }
+    let mine = segment_rows(&rows, &key, p)?;
     if out.json {
         let scoped: Vec<_> = mine.into_iter().cloned().collect();
         emit(&report::data::kpis_json(
@@ -507,7 +512,7 @@ pub fn show(
     .into_owned();
     text.push('\n');
     let col = Column::new;
-    let mut table = Table {
+    let table = Table {
         columns: vec![
             col("KPI", true, 10, false),
             col("value", false, 9, true),
@@ -517,54 +522,69 @@ pub fn show(
             col("target", false, 6, true),
             col("status", false, 8, false),
         ],
-        rows: Vec::new(),
+        rows: mine
+            .into_iter()
+            .map(|r| show_row(r, &config.report.currency))
+            .collect::<Result<_>>()?,
     };
-    for r in mine {
-        let v = report::view::row_view(r, &config.report.currency, false)?;
-        let change = if v.delta.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "{} {} {}{}",
-                v.arrow,
-                v.delta,
-                v.verdict,
-                if v.significant { " *" } else { "" }
-            )
-        };
-        let status = if v.status_symbol.is_empty() {
-            v.status_label.clone()
-        } else {
-            format!("{} {}", v.status_symbol, v.status_label)
-        };
-        table.rows.push(vec![
-            (
-                crate::escape::terminal(&r.info.title).into_owned(),
-                Tone::Plain,
-            ),
-            (v.value, Tone::Plain),
-            (v.ci, Tone::Dim),
-            (change, Tone::of(&v.tone)),
-            (v.trailing, Tone::Plain),
-            (v.target, Tone::Plain),
-            (status, Tone::of(&v.status)),
-        ]);
-    }
     text.push_str(&table.render(term));
-    let dropped = table.dropped(term);
-    if !dropped.is_empty() {
-        text.push_str(&crate::terminal::paragraph(
-            &format!(
-                "({} left out to fit {} columns)",
-                dropped.join(", "),
-                term.width.unwrap_or_default()
-            ),
-            term,
-        ));
-    }
+    text.push_str(&left_out(&table, term, ""));
     text.push_str(&crate::terminal::paragraph("▲ ▼ against the previous period, better or worse by the KPI's direction; * significant (95% level); ✓ on track · ! at risk · ✗ off track", term));
     emit(&text)?;
     Ok(code::OK)
+}
+
+/// The rows of segment `key` (the whole business: ""), or a usage error
+/// that lists the segments there are.
+fn segment_rows<'r>(rows: &'r [Compared], key: &str, p: Period) -> Result<Vec<&'r Compared>> {
+    let mine: Vec<_> = rows.iter().filter(|r| r.segment == key).collect();
+    if mine.is_empty() {
+        let known: std::collections::BTreeSet<_> = rows
+            .iter()
+            .map(|r| r.segment.as_str())
+            .filter(|s| !s.is_empty())
+            .collect();
+        return Err(Failure::usage(format!(
+            "no segment '{key}' in {} (known: {})",
+            p.id(),
+            crate::escape::terminal(&known.into_iter().collect::<Vec<_>>().join(", "))
+        ))
+        .into());
+    }
+    Ok(mine)
+}
+
+/// A KPI's row of the `scorecard show` table.
+fn show_row(r: &Compared, currency: &str) -> Result<Vec<(String, Tone)>> {
+    let v = report::view::row_view(r, currency, false)?;
+    let change = if v.delta.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{} {} {}{}",
+            v.arrow,
+            v.delta,
+            v.verdict,
+            if v.significant { " *" } else { "" }
+        )
+    };
+    let status = if v.status_symbol.is_empty() {
+        v.status_label.clone()
+    } else {
+        format!("{} {}", v.status_symbol, v.status_label)
+    };
+    Ok(vec![
+        (
+            crate::escape::terminal(&r.info.title).into_owned(),
+            Tone::Plain,
+        ),
+        (v.value, Tone::Plain),
+        (v.ci, Tone::Dim),
+        (change, Tone::of(&v.tone)),
+        (v.trailing, Tone::Plain),
+        (v.target, Tone::Plain),
+        (status, Tone::of(&v.status)),
+    ])
 }
 
 pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {

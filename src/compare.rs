@@ -102,112 +102,159 @@ pub fn compare_period(
     catalogue: &[KpiInfo],
     config: &Config,
 ) -> Vec<Compared> {
-    let mut out = Vec::new();
     let Some(by_segment) = values.get(&period) else {
-        return out;
+        return Vec::new();
     };
-    let history_len = config.report.history_periods;
+    let mut out = Vec::new();
     for segment in by_segment.keys() {
         for info in catalogue {
-            let current = lookup(values, period, segment, &info.id)
-                .cloned()
-                .unwrap_or_else(|| KpiValue::null("not computed for this segment"));
-            let value = current.value;
-            let prev_v = lookup(values, period.previous(), segment, &info.id);
-            let previous = prev_v.and_then(|p| p.value).map(|r| {
-                let mut c = comparison(value, r);
-                c.n = prev_v.and_then(|p| p.n);
-                if info.uncertainty != Uncertainty::None {
-                    let sample = |k: &KpiValue| Sample {
-                        value: k.value,
-                        n: k.n,
-                        se: k.se,
-                    };
-                    // A provisional figure is never called a significant change.
-                    c.significant = Some(
-                        change_significance(
-                            sample(&current),
-                            prev_v.map(sample).unwrap_or(Sample {
-                                value: None,
-                                n: None,
-                                se: None,
-                            }),
-                        )
-                        .filter(|_| !current.provisional()),
-                    );
-                }
-                c
-            });
-            let trailing: Vec<f64> = (1..=config.report.trailing_periods)
-                .filter_map(|k| {
-                    lookup(values, period.back(k), segment, &info.id).and_then(|v| v.value)
-                })
-                .collect();
-            let trailing_avg = (!trailing.is_empty())
-                .then(|| comparison(value, trailing.iter().sum::<f64>() / trailing.len() as f64));
-            let year_ago = lookup(values, period.year_ago(), segment, &info.id)
-                .and_then(|v| v.value)
-                .map(|r| comparison(value, r));
-            // Targets and benchmarks of totals (counts, revenue…) are for the
-            // whole business: a segment's share never meets them.
-            let applies = segment.is_empty() || !info.is_total();
-            let bench: Option<&Benchmark> = config.benchmark(&info.id).filter(|_| applies);
-            let industry = bench.map(|b| {
-                let mut c = comparison(value, b.value);
-                c.source = Some(b.source.clone());
-                c.year = Some(b.year);
-                c
-            });
-            let target_spec = config
-                .targets
-                .get(&info.id)
-                .filter(|_| applies)
-                .cloned()
-                .unwrap_or_default();
-            let target = target_spec.target.map(|t| comparison(value, t));
-            let mut status = status(value, info.direction, &target_spec, bench.map(|b| b.value));
-            // A provisional figure never changes status on its own: it keeps
-            // the previous period's.
-            if current.provisional() {
-                if let Some(p) = prev_v.and_then(|p| p.value) {
-                    status = self::status(
-                        Some(p),
-                        info.direction,
-                        &target_spec,
-                        bench.map(|b| b.value),
-                    );
-                }
-            }
-            let history = (0..history_len)
-                .rev()
-                .map(|k| lookup(values, period.back(k), segment, &info.id).and_then(|v| v.value))
-                .collect();
-            let window: Vec<Option<f64>> = (1..=USUAL_WINDOW)
-                .rev()
-                .map(|k| lookup(values, period.back(k), segment, &info.id).and_then(|v| v.value))
-                .collect();
-            let usual = usual_range(&window).map(|u| within_bounds(u, info));
-            let unusual = value.zip(usual).map(|(v, u)| stats::unusual(v, u));
-            let outside = value.zip(usual).and_then(|(v, u)| outside_by(v, u));
-            out.push(Compared {
-                info: info.clone(),
-                segment: segment.clone(),
-                current,
-                previous,
-                trailing_avg,
-                year_ago,
-                industry,
-                target,
-                target_spec,
-                status,
-                history,
-                usual,
-                unusual,
-                outside,
-            });
+            out.push(compare_kpi(period, values, segment, info, config));
         }
     }
     out
+}
+
+/// One KPI of one segment against its previous period, trailing average,
+/// year ago, benchmark and target, with its status, history and usual range.
+fn compare_kpi(
+    period: Period,
+    values: &BTreeMap<Period, PeriodValues>,
+    segment: &str,
+    info: &KpiInfo,
+    config: &Config,
+) -> Compared {
+    let value_at = |p: Period| lookup(values, p, segment, &info.id).and_then(|v| v.value);
+    let current = lookup(values, period, segment, &info.id)
+        .cloned()
+        .unwrap_or_else(|| KpiValue::null("not computed for this segment"));
+    let value = current.value;
+    let prev_v = lookup(values, period.previous(), segment, &info.id);
+    let previous = prev_v
+        .and_then(|p| p.value)
+        .map(|r| against_previous(&current, prev_v, r, info));
+    let trailing: Vec<f64> = (1..=config.report.trailing_periods)
+        .filter_map(|k| value_at(period.back(k)))
+        .collect();
+    let trailing_avg = (!trailing.is_empty())
+        .then(|| comparison(value, trailing.iter().sum::<f64>() / trailing.len() as f64));
+    let year_ago = value_at(period.year_ago()).map(|r| comparison(value, r));
+    let standard = Standard::of(&current, prev_v, segment, info, config);
+    let history = (0..config.report.history_periods)
+        .rev()
+        .map(|k| value_at(period.back(k)))
+        .collect();
+    let window: Vec<Option<f64>> = (1..=USUAL_WINDOW)
+        .rev()
+        .map(|k| value_at(period.back(k)))
+        .collect();
+    let usual = usual_range(&window).map(|u| within_bounds(u, info));
+    let unusual = value.zip(usual).map(|(v, u)| stats::unusual(v, u));
+    let outside = value.zip(usual).and_then(|(v, u)| outside_by(v, u));
+    Compared {
+        info: info.clone(),
+        segment: segment.to_string(),
+        current,
+        previous,
+        trailing_avg,
+        year_ago,
+        industry: standard.industry,
+        target: standard.target,
+        target_spec: standard.target_spec,
+        status: standard.status,
+        history,
+        usual,
+        unusual,
+        outside,
+    }
+}
+
+/// The change against the previous period's value `reference`, with its
+/// significance for KPIs with an interval.
+fn against_previous(
+    current: &KpiValue,
+    prev_v: Option<&KpiValue>,
+    reference: f64,
+    info: &KpiInfo,
+) -> Comparison {
+    let mut c = comparison(current.value, reference);
+    c.n = prev_v.and_then(|p| p.n);
+    if info.uncertainty != Uncertainty::None {
+        let sample = |k: &KpiValue| Sample {
+            value: k.value,
+            n: k.n,
+            se: k.se,
+        };
+        // A provisional figure is never called a significant change.
+        c.significant = Some(
+            change_significance(
+                sample(current),
+                prev_v.map(sample).unwrap_or(Sample {
+                    value: None,
+                    n: None,
+                    se: None,
+                }),
+            )
+            .filter(|_| !current.provisional()),
+        );
+    }
+    c
+}
+
+/// A KPI measured against its industry benchmark and target, and the status
+/// they give it.
+struct Standard {
+    industry: Option<Comparison>,
+    target: Option<Comparison>,
+    target_spec: Target,
+    status: Status,
+}
+
+impl Standard {
+    fn of(
+        current: &KpiValue,
+        prev_v: Option<&KpiValue>,
+        segment: &str,
+        info: &KpiInfo,
+        config: &Config,
+    ) -> Standard {
+        let value = current.value;
+        // Targets and benchmarks of totals (counts, revenue…) are for the
+        // whole business: a segment's share never meets them.
+        let applies = segment.is_empty() || !info.is_total();
+        let bench: Option<&Benchmark> = config.benchmark(&info.id).filter(|_| applies);
+        let industry = bench.map(|b| {
+            let mut c = comparison(value, b.value);
+            c.source = Some(b.source.clone());
+            c.year = Some(b.year);
+            c
+        });
+        let target_spec = config
+            .targets
+            .get(&info.id)
+            .filter(|_| applies)
+            .cloned()
+            .unwrap_or_default();
+        let target = target_spec.target.map(|t| comparison(value, t));
+        let mut status = status(value, info.direction, &target_spec, bench.map(|b| b.value));
+        // A provisional figure never changes status on its own: it keeps
+        // the previous period's.
+        if current.provisional() {
+            if let Some(p) = prev_v.and_then(|p| p.value) {
+                status = self::status(
+                    Some(p),
+                    info.direction,
+                    &target_spec,
+                    bench.map(|b| b.value),
+                );
+            }
+        }
+        Standard {
+            industry,
+            target,
+            target_spec,
+            status,
+        }
+    }
 }
 
 /// The usual range cut to the values a KPI can take (kpis.md "Usual

@@ -190,36 +190,15 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
             .with_context(|| format!("rendering {}", p.id()))?;
         archive::archive_period(out_dir, &report.files, &manifest(store, p)?, mode)
             .with_context(|| format!("archiving {}", p.id()))?;
-        let (emails, posts) = if figures.stale.is_empty() {
-            let (emails, warnings) = deliver::outgoing(config, p, &report.emails);
-            summary.warnings.extend(warnings);
-            let (posts, warnings) = notify::outgoing(config, p, &report.notices);
-            summary.warnings.extend(warnings);
-            (emails, posts)
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        // Archived and queued in one transaction (a folder renamed into
-        // place without this record is rendered again by the next run).
-        let batch = store.begin()?;
-        store.record_run(p, &generated_at)?;
-        deliver::queue_for(store, config, &emails, ctx.now, how)
-            .with_context(|| format!("queueing the emails of {}", p.id()))?;
-        notify::queue_for(store, &posts, ctx.now, how)
-            .with_context(|| format!("queueing the posts of {}", p.id()))?;
-        batch
-            .commit()
-            .with_context(|| format!("recording {} as archived", p.id()))?;
+        let (emails, posts) = outgoing(config, &figures, &report, &mut summary.warnings);
+        record_and_queue(store, ctx, p, &generated_at, (&emails, &posts), how)?;
         summary.archived(&figures, &report);
         if how == Handover::Preview {
             previews.extend(emails);
             post_previews.extend(posts);
         }
     }
-    let archived = archive::list(out_dir)?;
-    archive::link_neighbours(out_dir, &archived, mode)?;
-    let index = report::render_index(&renderer, &config.report.title, &archived)?;
-    archive::write_index(out_dir, &index, mode)?;
+    refresh_index(out_dir, &renderer, config, mode)?;
     summary.seconds.render = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -231,6 +210,61 @@ pub fn run(store: &mut Store, ctx: &RunContext, opts: &RunOptions) -> Result<Run
     summary.posted(posted);
     summary.delivered(handed, t);
     Ok(summary)
+}
+
+/// The emails and posts of a period's report, for the recipients and
+/// webhooks whose segment it has (none when its data is stale).
+fn outgoing(
+    config: &Config,
+    figures: &PeriodFigures,
+    report: &PeriodReport,
+    warnings: &mut Vec<String>,
+) -> (Vec<deliver::Outgoing>, Vec<OutgoingPost>) {
+    if !figures.stale.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let p = figures.period;
+    let (emails, w) = deliver::outgoing(config, p, &report.emails);
+    warnings.extend(w);
+    let (posts, w) = notify::outgoing(config, p, &report.notices);
+    warnings.extend(w);
+    (emails, posts)
+}
+
+/// Records a period as archived and queues its emails and posts, in one
+/// transaction (a folder renamed into place without this record is
+/// rendered again by the next run).
+fn record_and_queue(
+    store: &Store,
+    ctx: &RunContext,
+    p: Period,
+    generated_at: &str,
+    (emails, posts): (&[deliver::Outgoing], &[OutgoingPost]),
+    how: Handover,
+) -> Result<()> {
+    let batch = store.begin()?;
+    store.record_run(p, generated_at)?;
+    deliver::queue_for(store, ctx.config, emails, ctx.now, how)
+        .with_context(|| format!("queueing the emails of {}", p.id()))?;
+    notify::queue_for(store, posts, ctx.now, how)
+        .with_context(|| format!("queueing the posts of {}", p.id()))?;
+    batch
+        .commit()
+        .with_context(|| format!("recording {} as archived", p.id()))
+}
+
+/// The archive's index pages and each period's previous / next links, over
+/// every period folder there is.
+fn refresh_index(
+    out_dir: &std::path::Path,
+    renderer: &Renderer,
+    config: &Config,
+    mode: u32,
+) -> Result<()> {
+    let archived = archive::list(out_dir)?;
+    archive::link_neighbours(out_dir, &archived, mode)?;
+    let index = report::render_index(renderer, &config.report.title, &archived)?;
+    archive::write_index(out_dir, &index, mode)
 }
 
 /// How the run's options hand the emails over.

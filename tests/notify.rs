@@ -173,7 +173,7 @@ fn teams_gets_an_adaptive_card_and_a_segment_entry_its_segment_figures() {
     let body = |v: &Value| v["attachments"][0]["content"]["body"].clone();
     assert_eq!(
         body(&e)[0]["text"],
-        "Weekly CRM scorecard · 2026-W47 · region=EMEA"
+        "Weekly CRM scorecard · 2026-W47 · EMEA (region)"
     );
     assert_eq!(
         e["attachments"][0]["content"]["actions"][0]["url"],

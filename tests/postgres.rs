@@ -3,6 +3,8 @@
 //! what it gives on SQLite, down to the byte of kpis.json. Without a server
 //! each test says it stepped aside and passes; CI (`.ci/run`) starts one and
 //! sets `SCORECARD_REQUIRE_PG=1`, which makes a missing server a failure.
+#[path = "support/attributed.rs"]
+mod attributed;
 #[path = "support/http.rs"]
 mod http;
 #[path = "support/project.rs"]
@@ -348,6 +350,51 @@ fn the_demo_runs_on_postgres_with_the_figures_of_sqlite() {
         !p.path("pg/scorecard.db").exists(),
         "no SQLite file for a PostgreSQL demo"
     );
+}
+
+/// Issue 10 item 4 on PostgreSQL: records' own segment cells (on each of
+/// the five record files, owner as a segment) and win rates that add up
+/// give the figures of SQLite, grouped in the database.
+#[test]
+fn records_carry_their_own_segment_cells_on_postgres() {
+    let Some((url, schema)) = server("records_carry_their_own_segment_cells") else {
+        return;
+    };
+    let (sqlite, pg) = pair(attributed::CONFIG, &url, &schema);
+    for p in [&sqlite, &pg] {
+        let snap = attributed::records_snapshot(p, "records");
+        p.ok(&["import", snap.to_str().unwrap()]);
+        p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+        let deals = p.snapshot("deals", &[("deals.csv", &attributed::win_rate_deals(true))]);
+        p.ok(&["import", deals.to_str().unwrap()]);
+        p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    }
+    assert_same_kpis(&sqlite, &pg);
+    let doc: serde_json::Value =
+        serde_json::from_str(&pg.read("reports/weekly/2026-W47/kpis.json")).unwrap();
+    let value = |id: &str, segment: &str| {
+        doc["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == id && k["segment"].as_str().unwrap_or("") == segment)
+            .and_then(|k| k["value"].as_f64())
+    };
+    for (file, kpi, _) in attributed::record_files() {
+        if file == "deals.csv" {
+            continue; // replaced by the win-rate deals
+        }
+        for (segment, n) in attributed::EXPECTED {
+            assert_eq!(value(kpi, segment), Some(n), "{file} {segment}");
+        }
+    }
+    // Every deal attributed: the whole business lies between its segments.
+    let whole = value("win_rate", "").unwrap();
+    let emea = value("win_rate", "region=EMEA").unwrap();
+    let apac = value("win_rate", "region=APAC").unwrap();
+    assert!(emea <= whole && whole <= apac, "{emea} {whole} {apac}");
+    assert_eq!(value("win_rate", "region=(none)"), None);
+    assert_eq!(value("win_rate", "owner=alice"), Some(40.0));
 }
 
 // ------------------------------------------------------------ warehouse mode

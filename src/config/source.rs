@@ -45,7 +45,6 @@ pub fn check_relation(name: &str) -> Result<(), String> {
     }
 }
 
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawSource {

@@ -833,7 +833,7 @@ fn import_file(
         }
     };
     let header = record.clone();
-    let layout = match Layout::from_header(input.kind, &record, &mapping) {
+    let layout = match Layout::from_header(input.kind, &record, &mapping, config.segment_attrs()) {
         Ok(l) => l,
         Err(reason) => {
             problems.add_file(name, header_line, &reason);

@@ -27,10 +27,13 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// `segments`: the configured segment attributes (a record file keeps
+    /// only its extra columns of these names, as its own segment cells).
     pub fn from_header(
         kind: FileKind,
         header: &csv::ByteRecord,
         mapping: &ImportMapping,
+        segments: &[String],
     ) -> Result<Layout, String> {
         let mut names = Vec::with_capacity(header.len());
         for (i, field) in header.iter().enumerate() {
@@ -158,16 +161,21 @@ impl Layout {
             .map(|(h, vs)| (extra[h], h.clone(), vs.clone()))
             .collect();
         let used: Vec<usize> = index.iter().flatten().copied().collect();
-        let attributes = if kind.keeps_attributes() {
-            names
-                .iter()
-                .enumerate()
-                .filter(|(i, n)| !used.contains(i) && !n.is_empty() && !names[..*i].contains(n))
-                .map(|(i, n)| (i, n.clone()))
-                .collect()
-        } else {
-            Vec::new()
+        // Customers and spend keep every extra column; a record file only
+        // those named in `[report] segments` (its own segment cells): a
+        // vendor export's dozens of other columns stay out of the store.
+        let kept = |n: &str| {
+            kind.keeps_attributes()
+                || (kind.has_segment_cells() && segments.iter().any(|s| s.eq_ignore_ascii_case(n)))
         };
+        let attributes = names
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| {
+                !used.contains(i) && !n.is_empty() && !names[..*i].contains(n) && kept(n)
+            })
+            .map(|(i, n)| (i, n.clone()))
+            .collect();
         Ok(Layout {
             index,
             attributes,
@@ -306,6 +314,8 @@ impl ParseCtx<'_> {
                     name,
                     "contains a NUL byte (a binary value, or a UTF-16 file read as 8-bit: check the export)".into(),
                 ),
+                // A record's empty cell is no cell: its customer's value applies.
+                Ok(v) if v.trim().is_empty() && !self.kind.keeps_attributes() => {}
                 Ok(v) => attributes.push((name.clone(), v.trim().to_string())),
                 Err(_) => c.fail(
                     Some(*pos),

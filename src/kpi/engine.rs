@@ -273,6 +273,8 @@ struct Grid {
     segments: Segments,
     /// Configured attribute names, and their lowercase store names.
     attrs: Vec<(String, String)>,
+    /// Per attribute, the keys of the values records carry in their own cells.
+    own: Vec<HashMap<String, usize>>,
 }
 
 impl Grid {
@@ -280,7 +282,7 @@ impl Grid {
         let mut periods = periods.to_vec();
         periods.sort();
         periods.dedup();
-        let attrs = config
+        let attrs: Vec<(String, String)> = config
             .segment_attrs()
             .iter()
             .map(|a| (a.clone(), a.to_lowercase()))
@@ -298,6 +300,7 @@ impl Grid {
                 unknown: Vec::new(),
                 stride: 0,
             },
+            own: vec![HashMap::new(); attrs.len()],
             attrs,
         };
         let whole = grid.key(WHOLE);
@@ -327,11 +330,21 @@ impl Grid {
         (day < self.ends[i]).then_some(i)
     }
 
-    /// Adds a record dated `day` to the whole business and to each of its
-    /// customer's segments.
-    fn add(&mut self, day: i64, customer: Option<&str>, mut f: impl FnMut(&mut Acc)) {
+    /// The key of `attr j = value` for a record's own cell.
+    fn own_key(&mut self, j: usize, value: &str) -> usize {
+        if let Some(k) = self.own[j].get(value) {
+            return *k;
+        }
+        let k = self.key(&format!("{}={value}", self.attrs[j].0));
+        self.own[j].insert(value.to_string(), k);
+        k
+    }
+
+    /// Adds a record dated `day` to each of its segments (`keys`, from
+    /// [`OwnCells::keys_into`]).
+    fn add(&mut self, day: i64, keys: &[usize], mut f: impl FnMut(&mut Acc)) {
         let Some(p) = self.period_of(day) else { return };
-        for k in self.segments.keys_for(customer) {
+        for k in keys {
             f(acc_at(&mut self.cells, p, *k));
         }
     }
@@ -351,6 +364,80 @@ fn acc_at(cells: &mut [Vec<Option<Acc>>], p: usize, k: usize) -> &mut Acc {
         row.resize_with(k + 1, || None);
     }
     row[k].get_or_insert_with(Acc::default)
+}
+
+/// A record file's own segment cells as its reader selects them (after its
+/// other columns, from index `first`): per configured attribute the file
+/// can carry, its `owner` column (deals, activities) or a lookup of its
+/// `<record>_attributes` row by the record's id (a key probe per row, only
+/// for attributes some import of the file had a column for). A record's
+/// segment for an attribute is its own non-empty cell, else its customer's,
+/// else `(none)` (kpis.md "Segments").
+struct OwnCells {
+    /// `, <cell>, <cell>`, to append to the select list.
+    sql: String,
+    /// The attribute names bound from `?3` on (lowercase, as stored).
+    params: Vec<String>,
+    /// The attribute index of each selected cell.
+    attrs: Vec<usize>,
+    first: usize,
+}
+
+impl OwnCells {
+    fn of(store: &Store, grid: &Grid, kind: FileKind, first: usize) -> Result<OwnCells> {
+        let table = kind.table();
+        let (id, name) = (table.columns[0].name.as_str(), table.name);
+        let seen = store.file_columns(kind.key())?;
+        let mut own = OwnCells {
+            sql: String::new(),
+            params: Vec::new(),
+            attrs: Vec::new(),
+            first,
+        };
+        for (j, (_, lower)) in grid.attrs.iter().enumerate() {
+            if lower == "owner" && kind.has_owner() {
+                own.sql.push_str(&format!(", {name}.owner"));
+            } else if let (Some((cells, _)), true) = (&table.attributes, seen.contains(lower)) {
+                own.params.push(lower.clone());
+                own.sql.push_str(&format!(
+                    ", (SELECT value FROM {cells} WHERE {id} = {name}.{id} AND name = ?{})",
+                    2 + own.params.len()
+                ));
+            } else {
+                continue;
+            }
+            own.attrs.push(j);
+        }
+        Ok(own)
+    }
+
+    /// `?1 = lo, ?2 = hi`, then the attribute names.
+    fn params(&self, lo: i64, hi: i64) -> Vec<rusqlite::types::Value> {
+        use rusqlite::types::Value;
+        [Value::Integer(lo), Value::Integer(hi)]
+            .into_iter()
+            .chain(self.params.iter().map(|p| Value::Text(p.clone())))
+            .collect()
+    }
+
+    /// The segment keys of row `r`: its customer's, each attribute replaced
+    /// by the record's own non-empty cell.
+    fn keys_into(
+        &self,
+        grid: &mut Grid,
+        r: &rusqlite::Row<'_>,
+        customer: Option<&str>,
+        keys: &mut Vec<usize>,
+    ) -> Result<()> {
+        keys.clear();
+        keys.extend_from_slice(grid.segments.keys_for(customer));
+        for (i, j) in self.attrs.iter().enumerate() {
+            if let Some(v) = text(r, self.first + i)?.filter(|v| !v.is_empty()) {
+                keys[1 + j] = grid.own_key(*j, v);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// SQL for a spend row's segment value, given its joined attribute row `a`
@@ -539,6 +626,7 @@ fn dated_rows<'s>(
     store: &'s Store,
     kind: FileKind,
     columns: &str,
+    own: &OwnCells,
     lo: i64,
     hi: i64,
 ) -> Result<rusqlite::CachedStatement<'s>> {
@@ -546,7 +634,8 @@ fn dated_rows<'s>(
     let day = kind.describe().period_day.expect("a dated file");
     let from = source(store, table, day, lo, hi)?;
     store.reader().prepare(&format!(
-        "SELECT {day}, customer_id, {columns} FROM {from} WHERE {day} >= ?1 AND {day} < ?2"
+        "SELECT {day}, customer_id, {columns}{cells} FROM {from} WHERE {day} >= ?1 AND {day} < ?2",
+        cells = own.sql
     ))
 }
 
@@ -578,12 +667,15 @@ fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a str>> {
 }
 
 fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let mut stmt = dated_rows(store, FileKind::Orders, "amount, cost", lo, hi)?;
-    let mut rows = stmt.query([lo, hi])?;
+    let own = OwnCells::of(store, grid, FileKind::Orders, 4)?;
+    let mut stmt = dated_rows(store, FileKind::Orders, "amount, cost", &own, lo, hi)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(own.params(lo, hi)))?;
+    let mut keys = Vec::new();
     while let Some(r) = rows.next()? {
         let amount: f64 = r.get(2)?;
         let cost: Option<f64> = r.get(3)?;
-        grid.add(r.get(0)?, text(r, 1)?, |acc| {
+        own.keys_into(grid, r, text(r, 1)?, &mut keys)?;
+        grid.add(r.get(0)?, &keys, |acc| {
             acc.orders += 1;
             acc.revenue += amount;
             if let Some(c) = cost {
@@ -598,24 +690,28 @@ fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
 
 fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     // One pass over the deals touching the range: created in it, or closed in it.
-    let mut stmt = store.reader().prepare(
-        "SELECT created_day, closed_day, stage, COALESCE(amount, 0), customer_id FROM deals
+    let own = OwnCells::of(store, grid, FileKind::Deals, 5)?;
+    let mut stmt = store.reader().prepare(&format!(
+        "SELECT created_day, closed_day, stage, COALESCE(amount, 0), customer_id{} FROM deals
          WHERE (created_day >= ?1 AND created_day < ?2) OR (closed_day >= ?1 AND closed_day < ?2)",
-    )?;
-    let mut rows = stmt.query([lo, hi])?;
+        own.sql
+    ))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(own.params(lo, hi)))?;
+    let mut keys = Vec::new();
     while let Some(r) = rows.next()? {
         let created: i64 = r.get(0)?;
         let closed: Option<i64> = r.get(1)?;
         let stage = r.get_ref(2)?.as_str()?;
         let amount: f64 = r.get(3)?;
-        let customer = text(r, 4)?;
-        grid.add(created, customer, |acc| {
+        own.keys_into(grid, r, text(r, 4)?, &mut keys)?;
+        let keys = keys.as_slice();
+        grid.add(created, keys, |acc| {
             acc.created += 1;
             acc.pipeline += amount;
         });
         if let Some(closed) = closed {
             match stage {
-                "won" => grid.add(closed, customer, |acc| {
+                "won" => grid.add(closed, keys, |acc| {
                     acc.won += 1;
                     acc.won_amount += amount;
                     // A deal created after its close (a migrated record)
@@ -625,7 +721,7 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
                         acc.won_cycle_n += 1;
                     }
                 }),
-                "lost" => grid.add(closed, customer, |acc| acc.lost += 1),
+                "lost" => grid.add(closed, keys, |acc| acc.lost += 1),
                 _ => {}
             }
         }
@@ -671,19 +767,22 @@ fn tickets_into(
     as_of: Option<i64>,
 ) -> Result<()> {
     let columns = "opened_at, first_response_at, resolved_at";
-    let mut stmt = dated_rows(store, FileKind::Tickets, columns, lo, hi)?;
+    let own = OwnCells::of(store, grid, FileKind::Tickets, 5)?;
+    let mut stmt = dated_rows(store, FileKind::Tickets, columns, &own, lo, hi)?;
     let as_of = as_of.unwrap_or(i64::MAX);
     // An event after the as-of has not happened yet as far as the data goes.
     let outcome = |opened: i64, at: Option<i64>| match at {
         Some(t) if t <= as_of => outcome(true, t - opened, as_of),
         _ => outcome(false, opened, as_of),
     };
-    let mut rows = stmt.query([lo, hi])?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(own.params(lo, hi)))?;
+    let mut keys = Vec::new();
     while let Some(r) = rows.next()? {
         let opened: i64 = r.get(2)?;
         let response = outcome(opened, r.get(3)?);
         let resolution = outcome(opened, r.get(4)?);
-        grid.add(r.get(0)?, text(r, 1)?, |acc| {
+        own.keys_into(grid, r, text(r, 1)?, &mut keys)?;
+        grid.add(r.get(0)?, &keys, |acc| {
             acc.tickets += 1;
             acc.response.push(response);
             acc.resolution.push(resolution);
@@ -693,12 +792,15 @@ fn tickets_into(
 }
 
 fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
-    let mut stmt = dated_rows(store, FileKind::Surveys, "kind, score", lo, hi)?;
-    let mut rows = stmt.query([lo, hi])?;
+    let own = OwnCells::of(store, grid, FileKind::Surveys, 4)?;
+    let mut stmt = dated_rows(store, FileKind::Surveys, "kind, score", &own, lo, hi)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(own.params(lo, hi)))?;
+    let mut keys = Vec::new();
     while let Some(r) = rows.next()? {
         let nps = r.get_ref(2)?.as_str()? == "nps";
         let score: i64 = r.get(3)?;
-        grid.add(r.get(0)?, text(r, 1)?, |acc| {
+        own.keys_into(grid, r, text(r, 1)?, &mut keys)?;
+        grid.add(r.get(0)?, &keys, |acc| {
             if nps {
                 acc.nps_n += 1;
                 acc.promoters += u64::from(score >= 9);
@@ -765,14 +867,16 @@ fn activities_into(
     hi: i64,
     kinds: &[String],
 ) -> Result<()> {
-    let mut stmt = dated_rows(store, FileKind::Activities, "kind, owner", lo, hi)?;
+    let own = OwnCells::of(store, grid, FileKind::Activities, 4)?;
+    let mut stmt = dated_rows(store, FileKind::Activities, "kind, owner", &own, lo, hi)?;
     let kind_index: HashMap<&str, usize> = kinds
         .iter()
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
         .collect();
     let mut owners: HashMap<String, u32> = HashMap::new();
-    let mut rows = stmt.query([lo, hi])?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(own.params(lo, hi)))?;
+    let mut keys = Vec::new();
     while let Some(r) = rows.next()? {
         let kind = kind_index.get(r.get_ref(2)?.as_str()?).copied();
         let owner = match text(r, 3)?.filter(|o| !o.is_empty()) {
@@ -786,7 +890,8 @@ fn activities_into(
             },
             None => None,
         };
-        grid.add(r.get(0)?, text(r, 1)?, |acc| {
+        own.keys_into(grid, r, text(r, 1)?, &mut keys)?;
+        grid.add(r.get(0)?, &keys, |acc| {
             if let Some(k) = kind {
                 if acc.activities.len() < kinds.len() {
                     acc.activities.resize(kinds.len(), 0);
@@ -906,6 +1011,106 @@ mod tests {
             stores[1].pg_transfer().0 > 0,
             "grouped rows came over the wire"
         );
+    }
+
+    /// kpis.md "Segments": on each of the five record files, a record's own
+    /// cell wins over its customer's attribute, which wins over `(none)`; an
+    /// empty cell is no cell; `owner` is deals' and activities' own column
+    /// and an extra column elsewhere; on both engines.
+    #[test]
+    fn a_record_cell_wins_over_its_customer_then_none() {
+        let config = Config::from_toml(
+            "[report]\nsegments = [\"region\", \"Owner\"]\n",
+            std::path::Path::new("."),
+            None,
+            &Default::default(),
+        )
+        .unwrap();
+        // (customer, own region, own owner): C1 is EMEA / carol, C2 has
+        // empty attributes, Y is unknown, the fourth record has no customer
+        // (orders require one: an unknown X).
+        let records = [
+            ("C1", "APAC", ""),
+            ("C1", "", "bob"),
+            ("Y", "AMER", "alice"),
+            ("", "", ""),
+            ("C2", "", ""),
+        ];
+        type Line = fn(usize, &str, &str, &str) -> String;
+        let files: [(&str, &str, &str, Line); 5] = [
+            (
+                "deals",
+                "deal_id,created_on,stage,customer_id,owner,region",
+                "deals_created",
+                |i, c, o, r| format!("D{i},2026-11-17,open,{c},{o},{r}"),
+            ),
+            (
+                "orders",
+                "order_id,ordered_on,amount,customer_id,owner,region",
+                "orders",
+                |i, c, o, r| {
+                    format!(
+                        "O{i},2026-11-17,5,{},{o},{r}",
+                        if c.is_empty() { "X" } else { c }
+                    )
+                },
+            ),
+            (
+                "tickets",
+                "ticket_id,opened_at,customer_id,owner,region",
+                "tickets_opened",
+                |i, c, o, r| format!("T{i},2026-11-17T09:00:00Z,{c},{o},{r}"),
+            ),
+            (
+                "surveys",
+                "response_id,answered_on,kind,score,customer_id,owner,region",
+                "nps_responses",
+                |i, c, o, r| format!("S{i},2026-11-17,nps,9,{c},{o},{r}"),
+            ),
+            (
+                "activities",
+                "activity_id,occurred_on,kind,customer_id,owner,region",
+                "activities.call",
+                |i, c, o, r| format!("A{i},2026-11-17,call,{c},{o},{r}"),
+            ),
+        ];
+        let expected = [
+            ("", 5.0),
+            ("Owner=(none)", 2.0),
+            ("Owner=alice", 1.0),
+            ("Owner=bob", 1.0),
+            ("Owner=carol", 1.0),
+            ("region=(none)", 2.0),
+            ("region=AMER", 1.0),
+            ("region=APAC", 1.0),
+            ("region=EMEA", 1.0),
+        ];
+        let customers =
+            "customer_id,acquired_on,region,owner\nC1,2026-01-01,EMEA,carol\nC2,2026-01-01,,\n";
+        for (file, header, kpi, line) in files {
+            let mut text = format!("{header}\n");
+            for (i, (c, r, o)) in records.iter().enumerate() {
+                text.push_str(&line(i, c, o, r));
+                text.push('\n');
+            }
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("customers.csv"), customers).unwrap();
+            std::fs::write(dir.path().join(format!("{file}.csv")), &text).unwrap();
+            let test = format!("a_record_cell_wins_{file}");
+            for mut store in Store::test_stores(&test) {
+                let now = "2026-11-23T00:00:00Z".parse().unwrap();
+                let paths = [dir.path().to_path_buf()];
+                ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now)
+                    .unwrap();
+                let v = compute(&store, &config, &[week("2026-W47")]).unwrap();
+                let got: Vec<(&str, f64)> = v[&week("2026-W47")]
+                    .iter()
+                    .filter_map(|(seg, kpis)| Some((seg.as_str(), kpis.get(kpi)?.value?)))
+                    .filter(|(_, n)| *n > 0.0)
+                    .collect();
+                assert_eq!(got, expected, "{file} on {}", store.describe());
+            }
+        }
     }
 
     #[test]

@@ -47,15 +47,32 @@ pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment
             out.last_mut().expect("pushed above").2.push((name, value));
         }
     }
+    // The responses' own segment cells, which win over the customer's.
+    let mut own: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+    if !out.is_empty() && !config.segment_attrs().is_empty() {
+        let rows = store.reader().rows(
+            "SELECT s.response_id, a.name, a.value FROM surveys s
+             JOIN survey_attributes a ON a.response_id = s.response_id
+             WHERE s.answered_day >= ?1 AND s.answered_day < ?2 AND s.comment IS NOT NULL AND s.comment <> ''",
+            params![p.start_day(), p.end_day()],
+        )?;
+        for r in &rows {
+            own.entry(r.get(0)?)
+                .or_default()
+                .push((r.get(1)?, r.get(2)?));
+        }
+    }
     Ok(out
         .into_iter()
-        .map(|(_, mut comment, attrs)| {
+        .map(|(id, mut comment, attrs)| {
+            let mine = own.get(&id).map(Vec::as_slice).unwrap_or_default();
             comment.segments = config
                 .segment_attrs()
                 .iter()
                 .map(|attr| {
-                    let value = attrs
+                    let value = mine
                         .iter()
+                        .chain(&attrs)
                         .find(|(n, v)| n.eq_ignore_ascii_case(attr) && !v.is_empty())
                         .map(|(_, v)| v.as_str())
                         .unwrap_or(crate::kpi::engine::NONE_VALUE);

@@ -178,32 +178,76 @@ fn arrows(values: &[f64], r: &Compared, currency: &str) -> String {
     }
 }
 
-pub fn generate(rows: &[Compared], segment: &str, currency: &str, period: Period) -> Vec<String> {
-    let mine: Vec<&Compared> = rows.iter().filter(|r| r.segment == segment).collect();
-    let fmt = |r: &Compared, v: f64| format::value(v, r.info.unit, currency);
-    let amount = |r: &Compared, d: f64| {
-        format::delta(d.abs(), r.info.unit, currency)
-            .trim_start_matches('+')
-            .to_string()
-    };
-    let mut out = Vec::new();
+/// What every rule reads: the period's rows, the scorecard's own, and how
+/// to write a figure.
+struct Scope<'a> {
+    rows: &'a [Compared],
+    /// The rows of the scorecard's segment.
+    mine: Vec<&'a Compared>,
+    segment: &'a str,
+    currency: &'a str,
+    period: Period,
+}
 
-    // 0. Figures the cut-off still moves (kpis.md "Tickets and the data's as-of").
-    let provisional: Vec<&&Compared> = mine.iter().filter(|r| r.current.provisional()).collect();
-    if let Some(most) = provisional.iter().filter_map(|r| r.current.pending).max() {
-        out.push(format!(
-            "Provisional: {} tickets of this period are still inside their window at the data's as-of, so {} can still move (never called a significant change, status held from the previous period).",
-            format::grouped(most as f64, 0),
-            provisional
-                .iter()
-                .map(|r| r.info.title.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+impl Scope<'_> {
+    fn fmt(&self, r: &Compared, v: f64) -> String {
+        format::value(v, r.info.unit, self.currency)
     }
 
-    // 1. The largest significant changes, worded by better or worse.
-    let mut significant: Vec<(&Compared, f64)> = mine
+    /// The size of a change, without its sign.
+    fn amount(&self, r: &Compared, d: f64) -> String {
+        format::delta(d.abs(), r.info.unit, self.currency)
+            .trim_start_matches('+')
+            .to_string()
+    }
+}
+
+pub fn generate(rows: &[Compared], segment: &str, currency: &str, period: Period) -> Vec<String> {
+    let scope = Scope {
+        rows,
+        mine: rows.iter().filter(|r| r.segment == segment).collect(),
+        segment,
+        currency,
+        period,
+    };
+    let mut out = Vec::new();
+    out.extend(provisional(&scope));
+    out.extend(significant_changes(&scope));
+    out.extend(streaks(&scope));
+    out.extend(off_track(&scope));
+    if segment.is_empty() {
+        out.extend(holding_back(&scope));
+    }
+    out.extend(too_few_to_tell(&scope));
+    if out.is_empty() {
+        out.push(
+            "No KPI changed significantly against the previous period, and none is off track."
+                .into(),
+        );
+    }
+    out.truncate(MAX_INSIGHTS);
+    out
+}
+
+/// Figures the cut-off still moves (kpis.md "Tickets and the data's as-of").
+fn provisional(s: &Scope) -> Option<String> {
+    let provisional: Vec<&&Compared> = s.mine.iter().filter(|r| r.current.provisional()).collect();
+    let most = provisional.iter().filter_map(|r| r.current.pending).max()?;
+    Some(format!(
+        "Provisional: {} tickets of this period are still inside their window at the data's as-of, so {} can still move (never called a significant change, status held from the previous period).",
+        format::grouped(most as f64, 0),
+        provisional
+            .iter()
+            .map(|r| r.info.title.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// The largest significant changes, worded by better or worse.
+fn significant_changes(s: &Scope) -> Vec<String> {
+    let mut significant: Vec<(&Compared, f64)> = s
+        .mine
         .iter()
         .filter_map(|r| {
             let c = r.previous.as_ref()?;
@@ -215,30 +259,40 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str, period: Period
             .total_cmp(&a.1.abs())
             .then_with(|| a.0.info.id.cmp(&b.0.info.id))
     });
-    for (r, d) in significant.iter().take(MAX_SIGNIFICANT) {
-        let (lo, hi) = r.current.ci95.unwrap_or_default();
-        out.push(format!(
-            "{} {}: {} {} to {} against the previous period, a significant change (95% interval {} – {}, n = {}).",
-            r.info.title,
-            judged(r.info.direction, *d),
-            moved(*d).0,
-            amount(r, *d),
-            fmt(r, r.current.value.unwrap_or_default()),
-            format::grouped(lo, 1),
-            format::grouped(hi, 1),
-            r.current.n.unwrap_or(0)
-        ));
-    }
+    significant
+        .iter()
+        .take(MAX_SIGNIFICANT)
+        .map(|(r, d)| {
+            let (lo, hi) = r.current.ci95.unwrap_or_default();
+            format!(
+                "{} {}: {} {} to {} against the previous period, a significant change (95% interval {} – {}, n = {}).",
+                r.info.title,
+                judged(r.info.direction, *d),
+                moved(*d).0,
+                s.amount(r, *d),
+                s.fmt(r, r.current.value.unwrap_or_default()),
+                format::grouped(lo, 1),
+                format::grouped(hi, 1),
+                r.current.n.unwrap_or(0)
+            )
+        })
+        .collect()
+}
 
-    // 2. Streaks: the scorecard's own KPIs, and on the whole business the
-    // watched KPIs of every attributed segment with enough observations.
-    let mut streaks: Vec<(&Compared, Streak)> = mine
+/// Streaks: the scorecard's own KPIs, and on the whole business the watched
+/// KPIs of every attributed segment with enough observations (worsening
+/// ones only).
+fn streaks(s: &Scope) -> Vec<String> {
+    let (segment, period) = (s.segment, s.period);
+    let mut streaks: Vec<(&Compared, Streak)> = s
+        .mine
         .iter()
         .filter_map(|r| streak(&r.history, STREAK_MIN).map(|s| (*r, s)))
         .collect();
     if segment.is_empty() {
         streaks.extend(
-            rows.iter()
+            s.rows
+                .iter()
                 .filter(|r| {
                     !r.segment.is_empty()
                         && !r.segment.ends_with("=(none)")
@@ -257,31 +311,39 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str, period: Period
             .then_with(|| ra.segment.cmp(&rb.segment))
             .then_with(|| ra.info.id.cmp(&rb.info.id))
     });
-    for (r, s) in streaks.iter().take(MAX_STREAKS) {
-        let d = s.delta();
-        out.push(format!(
-            "{} has {} {} running, {} each {}: {}.",
-            subject(r, segment),
-            moved(d).1,
-            periods_word(period.cadence, s.moves),
-            if better(r.info.direction, d) {
-                "better"
-            } else {
-                "worse"
-            },
-            period_word(period.cadence),
-            arrows(&s.values, r, currency)
-        ));
-    }
+    streaks
+        .iter()
+        .take(MAX_STREAKS)
+        .map(|(r, st)| {
+            let d = st.delta();
+            format!(
+                "{} has {} {} running, {} each {}: {}.",
+                subject(r, segment),
+                moved(d).1,
+                periods_word(period.cadence, st.moves),
+                if better(r.info.direction, d) {
+                    "better"
+                } else {
+                    "worse"
+                },
+                period_word(period.cadence),
+                arrows(&st.values, r, s.currency)
+            )
+        })
+        .collect()
+}
 
-    // 3. KPIs off track against their target or benchmark; one already off
-    // track the period before is told as "still off track since …".
-    for r in mine
+/// KPIs off track against their target or benchmark; one already off track
+/// the period before is told as "still off track since …".
+fn off_track(s: &Scope) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in s
+        .mine
         .iter()
         .filter(|r| r.status == Status::OffTrack)
         .take(MAX_OFF_TRACK)
     {
-        let value = fmt(r, r.current.value.unwrap_or_default());
+        let value = s.fmt(r, r.current.value.unwrap_or_default());
         let (goal, what, short) = match (&r.target, &r.industry) {
             (Some(t), _) => (t.value, "the target".to_string(), "the target"),
             (None, Some(i)) => (
@@ -294,75 +356,83 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str, period: Period
             ),
             _ => continue,
         };
-        out.push(match off_track_since(r, period) {
+        out.push(match off_track_since(r, s.period) {
             Some((since, at_window_start)) => format!(
                 "{} is still off track since {}{}: {} against {} of {}.",
                 r.info.title,
                 if at_window_start { "at least " } else { "" },
-                period_name(since, period),
+                period_name(since, s.period),
                 value,
                 short,
-                fmt(r, goal)
+                s.fmt(r, goal)
             ),
             None => format!(
                 "{} is off track: {} against {} of {}.",
                 r.info.title,
                 value,
                 what,
-                fmt(r, goal)
+                s.fmt(r, goal)
             ),
         });
     }
+    out
+}
 
-    // 4. Segments holding a KPI back (whole-business scorecard only).
-    if segment.is_empty() {
-        for id in SEGMENT_WATCH {
-            let Some(whole) = mine.iter().find(|r| r.info.id == id) else {
-                continue;
+/// Segments holding a KPI back (for the whole-business scorecard): the
+/// attributed segment furthest worse than the whole business, by more than
+/// its own margin of error.
+fn holding_back(s: &Scope) -> Vec<String> {
+    let mut out = Vec::new();
+    for id in SEGMENT_WATCH {
+        let Some(whole) = s.mine.iter().find(|r| r.info.id == id) else {
+            continue;
+        };
+        let Some(total) = whole.current.value else {
+            continue;
+        };
+        let worst = s
+            .rows
+            .iter()
+            .filter(|r| r.info.id == id && !r.segment.is_empty() && !r.segment.ends_with("=(none)"))
+            .filter(|r| r.current.n.unwrap_or(0) >= MIN_N)
+            .filter_map(|r| r.current.value.map(|v| (r, v)))
+            .filter(|(r, v)| {
+                // Worse than the whole business by more than its own margin of error.
+                let margin = r
+                    .current
+                    .ci95
+                    .map(|(lo, hi)| (hi - lo) / 2.0)
+                    .unwrap_or(total.abs() * 0.2);
+                worse_than(r.info.direction, *v, total) && (v - total).abs() > margin
+            })
+            .max_by(|a, b| (a.1 - total).abs().total_cmp(&(b.1 - total).abs()));
+        if let Some((r, v)) = worst {
+            let trend = match r.previous.as_ref().and_then(|c| c.delta) {
+                Some(d) if d != 0.0 => format!(
+                    ", {} by {} since the previous period",
+                    judged(r.info.direction, d),
+                    s.amount(r, d)
+                ),
+                _ => String::new(),
             };
-            let Some(total) = whole.current.value else {
-                continue;
-            };
-            let worst = rows
-                .iter()
-                .filter(|r| {
-                    r.info.id == id && !r.segment.is_empty() && !r.segment.ends_with("=(none)")
-                })
-                .filter(|r| r.current.n.unwrap_or(0) >= MIN_N)
-                .filter_map(|r| r.current.value.map(|v| (r, v)))
-                .filter(|(r, v)| {
-                    // Worse than the whole business by more than its own margin of error.
-                    let margin = r
-                        .current
-                        .ci95
-                        .map(|(lo, hi)| (hi - lo) / 2.0)
-                        .unwrap_or(total.abs() * 0.2);
-                    worse_than(r.info.direction, *v, total) && (v - total).abs() > margin
-                })
-                .max_by(|a, b| (a.1 - total).abs().total_cmp(&(b.1 - total).abs()));
-            if let Some((r, v)) = worst {
-                let trend = match r.previous.as_ref().and_then(|c| c.delta) {
-                    Some(d) if d != 0.0 => format!(
-                        ", {} by {} since the previous period",
-                        judged(r.info.direction, d),
-                        amount(r, d)
-                    ),
-                    _ => String::new(),
-                };
-                out.push(format!(
-                    "{} is holding back {}: {} against {} for the whole business{}.",
-                    segment_label(&r.segment),
-                    whole.info.title,
-                    fmt(r, v),
-                    fmt(whole, total),
-                    trend
-                ));
-            }
+            out.push(format!(
+                "{} is holding back {}: {} against {} for the whole business{}.",
+                segment_label(&r.segment),
+                whole.info.title,
+                s.fmt(r, v),
+                s.fmt(whole, total),
+                trend
+            ));
         }
     }
+    out
+}
 
-    // 5. Big moves the test cannot judge: too few observations to tell.
-    for r in mine
+/// Big moves the test cannot judge: too few observations to tell.
+fn too_few_to_tell(s: &Scope) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in s
+        .mine
         .iter()
         .filter(|r| r.info.uncertainty != Uncertainty::None)
     {
@@ -382,19 +452,12 @@ pub fn generate(rows: &[Compared], segment: &str, currency: &str, period: Period
                 "{} {} by {}: too few to tell whether the change is real ({}; the test needs {} in each period).",
                 r.info.title,
                 judged(r.info.direction, d),
-                amount(r, d),
+                s.amount(r, d),
                 sizes,
                 MIN_N
             ));
         }
     }
-    if out.is_empty() {
-        out.push(
-            "No KPI changed significantly against the previous period, and none is off track."
-                .into(),
-        );
-    }
-    out.truncate(MAX_INSIGHTS);
     out
 }
 

@@ -31,7 +31,8 @@ pub struct Notice {
     pub period: String,
     /// "16 Nov 2026 – 22 Nov 2026".
     pub period_label: String,
-    /// `region=EMEA`, or None for the whole business.
+    /// The segment as the reports name it ("EMEA (region)", "Unattributed
+    /// (owner)"), or None for the whole business.
     pub segment: Option<String>,
     pub headline: Vec<NoticeFigure>,
     pub insights: Vec<String>,
@@ -77,7 +78,7 @@ pub fn build(
         title: input.title.to_string(),
         period: input.period.id(),
         period_label: view::period_label(input.period),
-        segment: segment.map(str::to_string),
+        segment: segment.map(view::segment_label),
         headline,
         insights: model.insights.into_iter().take(TOP_INSIGHTS).collect(),
         link,

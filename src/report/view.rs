@@ -723,7 +723,11 @@ fn comments(all: &[Comment], segment: Option<&str>) -> (Vec<CommentView>, Vec<Co
         segment: c
             .segments
             .iter()
-            .map(|s| segment_value(s).to_string())
+            // "EMEA · Pro"; an unattributed value names its attribute.
+            .map(|s| match segment_value(s) {
+                UNATTRIBUTED => segment_label(s),
+                v => v.to_string(),
+            })
             .collect::<Vec<_>>()
             .join(" · "),
     };

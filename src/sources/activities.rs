@@ -13,8 +13,9 @@ const COLUMNS: &[Column] = &[
     opt("customer_id", Text),
 ];
 
-const DESCRIPTION: Description =
-    Description::new(FileKind::Activities, COLUMNS).dated("occurred_day", 4);
+const DESCRIPTION: Description = Description::new(FileKind::Activities, COLUMNS)
+    .dated("occurred_day", 4)
+    .with_segment_cells("activity_attributes");
 
 impl Source for Activities {
     fn describe(&self) -> &'static Description {

@@ -21,7 +21,8 @@ const COLUMNS: &[Column] = &[
 
 const DESCRIPTION: Description = Description::new(FileKind::Deals, COLUMNS)
     .dated("created_day", 3)
-    .unknown_customers("closed_day");
+    .unknown_customers("closed_day")
+    .with_segment_cells("deal_attributes");
 
 impl Source for Deals {
     fn describe(&self) -> &'static Description {

@@ -43,6 +43,10 @@ pub struct Description {
     pub columns: &'static [Column],
     /// Whether unknown columns are kept as segment attributes.
     pub keeps_attributes: bool,
+    /// A record file's own segment cells: the table (added by a later
+    /// migration than the file's own) that keeps its extra columns named in
+    /// `[report] segments`, which win over its customer's attributes.
+    pub segment_cells: Option<&'static str>,
     /// The day column that places a row in a period (and tells whether the
     /// file is stale), for the dated files.
     pub period_day: Option<&'static str>,
@@ -61,6 +65,7 @@ impl Description {
             kind,
             columns,
             keeps_attributes: false,
+            segment_cells: None,
             period_day: None,
             unknown_customer_day: None,
             report_rank: u8::MAX,
@@ -70,6 +75,15 @@ impl Description {
     pub const fn keeping_attributes(self) -> Description {
         Description {
             keeps_attributes: true,
+            ..self
+        }
+    }
+
+    /// A record file whose extra columns named in `[report] segments` are
+    /// its own segment cells, kept in `table`.
+    pub const fn with_segment_cells(self, table: &'static str) -> Description {
+        Description {
+            segment_cells: Some(table),
             ..self
         }
     }
@@ -172,6 +186,19 @@ impl FileKind {
     /// Whether unknown columns are kept as segment attributes.
     pub fn keeps_attributes(self) -> bool {
         self.describe().keeps_attributes
+    }
+
+    /// Whether a record carries its own segment cells (extra columns named
+    /// in `[report] segments`, and its `owner`), which win over its
+    /// customer's attributes.
+    pub fn has_segment_cells(self) -> bool {
+        self.describe().segment_cells.is_some()
+    }
+
+    /// Whether `owner` is one of the file's own columns (deals, activities):
+    /// then it is the record's `owner` segment cell.
+    pub fn has_owner(self) -> bool {
+        self.columns().iter().any(|c| c.name == "owner")
     }
 
     /// The built-in KPIs computed from this file alone: when it was never
@@ -381,7 +408,9 @@ pub struct Table {
     pub pk_len: usize,
     /// The day numbers, in column order.
     pub day_columns: Vec<String>,
-    /// `(table, key column)` of the segment attributes, for the files that keep them.
+    /// `(table, key column)` of the segment attributes, for the files that
+    /// keep them (customers, spend: every extra column) and the record files
+    /// (their segment cells).
     pub attributes: Option<(String, &'static str)>,
 }
 
@@ -429,10 +458,13 @@ impl Table {
                 .filter(|c| c.day)
                 .map(|c| c.name.clone())
                 .collect(),
-            attributes: kind.keeps_attributes().then(|| {
-                let stem = id.strip_suffix("_id").unwrap_or(id);
-                (format!("{stem}_attributes"), id)
-            }),
+            attributes: match kind.describe().segment_cells {
+                Some(table) => Some((table.to_string(), id)),
+                None => kind.keeps_attributes().then(|| {
+                    let stem = id.strip_suffix("_id").unwrap_or(id);
+                    (format!("{stem}_attributes"), id)
+                }),
+            },
             columns,
         }
     }
@@ -493,7 +525,12 @@ impl Table {
             self.name,
             lines.join(",\n        ")
         );
-        if let Some((table, key)) = &self.attributes {
+        // A record file's segment cells came later, in a migration of their own.
+        if let Some((table, key)) = self
+            .attributes
+            .as_ref()
+            .filter(|_| self.kind.keeps_attributes())
+        {
             sql.push_str(&format!(
                 "    CREATE TABLE {table} (\n        {key} TEXT NOT NULL,\n        name TEXT NOT NULL,\n        value TEXT NOT NULL,\n        PRIMARY KEY ({key}, name)\n    ){};\n",
                 ddl.keyed_table_suffix

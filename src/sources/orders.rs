@@ -15,7 +15,8 @@ const COLUMNS: &[Column] = &[
 
 const DESCRIPTION: Description = Description::new(FileKind::Orders, COLUMNS)
     .dated("ordered_day", 0)
-    .unknown_customers("ordered_day");
+    .unknown_customers("ordered_day")
+    .with_segment_cells("order_attributes");
 
 impl Source for Orders {
     fn describe(&self) -> &'static Description {

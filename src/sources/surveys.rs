@@ -16,7 +16,8 @@ const COLUMNS: &[Column] = &[
 
 const DESCRIPTION: Description = Description::new(FileKind::Surveys, COLUMNS)
     .dated("answered_day", 2)
-    .unknown_customers("answered_day");
+    .unknown_customers("answered_day")
+    .with_segment_cells("survey_attributes");
 
 impl Source for Surveys {
     fn describe(&self) -> &'static Description {

@@ -17,7 +17,8 @@ const COLUMNS: &[Column] = &[
 
 const DESCRIPTION: Description = Description::new(FileKind::Tickets, COLUMNS)
     .dated("opened_day", 1)
-    .unknown_customers("opened_day");
+    .unknown_customers("opened_day")
+    .with_segment_cells("ticket_attributes");
 
 impl Source for Tickets {
     fn describe(&self) -> &'static Description {

@@ -167,6 +167,40 @@ const SHIPPED: &[&str] = &[
     );
     CREATE INDEX posts_state ON posts(state, id);
     "#,
+    // 6: SQLite migration 10: the records' own segment cells (under Citus,
+    // distributed by the record's id beside its table).
+    r#"
+    CREATE TABLE deal_attributes (
+        deal_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (deal_id, name)
+    );
+    CREATE TABLE order_attributes (
+        order_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (order_id, name)
+    );
+    CREATE TABLE ticket_attributes (
+        ticket_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (ticket_id, name)
+    );
+    CREATE TABLE survey_attributes (
+        response_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (response_id, name)
+    );
+    CREATE TABLE activity_attributes (
+        activity_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (activity_id, name)
+    );
+    "#,
 ];
 
 /// How Citus should hold each table (docs/scale-out.md): `(table, how)`
@@ -178,6 +212,11 @@ pub const PLACEMENT: &[(&str, &str, &str)] = &[
     ("tickets", "distributed", "ticket_id"),
     ("surveys", "distributed", "response_id"),
     ("activities", "distributed", "activity_id"),
+    ("deal_attributes", "distributed", "deal_id"),
+    ("order_attributes", "distributed", "order_id"),
+    ("ticket_attributes", "distributed", "ticket_id"),
+    ("survey_attributes", "distributed", "response_id"),
+    ("activity_attributes", "distributed", "activity_id"),
     ("customers", "reference", ""),
     ("customer_attributes", "reference", ""),
     ("spend", "reference", ""),
@@ -188,12 +227,13 @@ pub const PLACEMENT: &[(&str, &str, &str)] = &[
 #[cfg(test)]
 mod tests {
     /// The SHA-256 of each migration's text as it shipped.
-    const SHIPPED_SHA256: [&str; 5] = [
+    const SHIPPED_SHA256: [&str; 6] = [
         "ad04dece50fc2e32d0eb06da62409dfde2e421e9cbec5d028d229ff4b148c973",
         "b06a23148d3e2714794f28f22970897baefb0fb7af50fb9b9bf3eb9337edd3c9",
         "23b668af465acfe6bbbf1c5369c60daa717ff56c0c0382dc51639cf269ad085f",
         "b2b65fa7ff079947e8e69f5137c3870436549282fdfeffd8ce0b7ae7fd97aa01",
         "34eba28f5efcf3493b8f9ea8f225e56eae577b4b9a5d96385d8160ee0922425d",
+        "69cc7db7bc7533bfabd55967881170faa1e99da159fe0d7b47fb6a7871605f73",
     ];
 
     #[test]

@@ -204,6 +204,9 @@ impl TableWriter<'_> {
         let Some((table, key)) = &self.def.attributes else {
             return Ok(false);
         };
+        if row.attributes.is_empty() && !replacing {
+            return Ok(false);
+        }
         let id = &row.values[0];
         let mut changed = false;
         if replacing {

@@ -28,8 +28,8 @@ use anyhow::{Context, Result};
 use chrono_tz::Tz;
 
 use super::pg::describe;
-pub use crate::config::{check_relation, WarehouseConfig};
 use super::sql::{self, Db, Row};
+pub use crate::config::{check_relation, WarehouseConfig};
 use crate::error::Failure;
 use crate::sources::{ColumnType, FileKind, Table};
 

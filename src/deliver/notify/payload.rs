@@ -44,7 +44,7 @@ pub fn content_hash(payload: &[u8]) -> String {
     hex::encode(&Sha256::digest(payload)[..16])
 }
 
-/// "Weekly CRM scorecard · 2026-W47 · region=EMEA".
+/// "Weekly CRM scorecard · 2026-W47 · EMEA (region)".
 fn heading(n: &Notice) -> String {
     let mut s = format!("{} · {}", one_line(&n.title), n.period);
     if let Some(seg) = &n.segment {

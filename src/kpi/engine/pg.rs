@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::Result;
 
 use super::{acc_at, customer_base_into, Acc, CustomerDays, Grid, WHOLE};
+use crate::sources::FileKind;
 use crate::store::sql::Row;
 use crate::store::Store;
 
@@ -34,10 +35,35 @@ struct Shape {
     segments: String,
     /// Lowercase attribute → configured name.
     names: HashMap<String, String>,
+    /// Per record table, the segment value of a fanned-out row (`CASE …
+    /// END`): its own cell, else its customer's, else `(none)`; and the join
+    /// with its segment cells, when the file can carry any.
+    seg: HashMap<&'static str, (String, String)>,
+}
+
+/// Which record tables have own segment cells for the configured attributes:
+/// `(owner, cells)`: `owner` is configured and one of the table's columns;
+/// some configured attribute other than that is a column some import of the
+/// file had (its `<record>_attributes` rows may hold it).
+pub(super) type OwnCells = HashMap<&'static str, (bool, bool)>;
+
+/// What each record table can carry, from the columns its imports had.
+pub(super) fn own_cells(store: &Store, grid: &Grid) -> Result<OwnCells> {
+    let mut out = HashMap::new();
+    for kind in FileKind::ALL.into_iter().filter(|k| k.has_segment_cells()) {
+        let seen = store.file_columns(kind.key())?;
+        let owner = kind.has_owner() && grid.attrs.iter().any(|(_, l)| l == "owner");
+        let cells = grid
+            .attrs
+            .iter()
+            .any(|(_, l)| seen.contains(l) && !(l == "owner" && kind.has_owner()));
+        out.insert(kind.key(), (owner, cells));
+    }
+    Ok(out)
 }
 
 impl Shape {
-    fn new(grid: &Grid) -> Shape {
+    fn new(grid: &Grid, own: &OwnCells) -> Shape {
         let list = |v: &[i64]| {
             v.iter()
                 .map(|d| d.to_string())
@@ -49,7 +75,29 @@ impl Shape {
             .chain(grid.attrs.iter().map(|(_, lower)| lower.clone()))
             .map(|a| format!("('{}')", a.replace('\'', "''")))
             .collect();
+        let mut seg = HashMap::new();
+        for kind in FileKind::ALL.into_iter().filter(|k| k.has_segment_cells()) {
+            let (owner, cells) = own.get(kind.key()).copied().unwrap_or_default();
+            let mut first = Vec::new();
+            if owner {
+                first.push("NULLIF(CASE WHEN s.attr = 'owner' THEN x.owner END, '')".to_string());
+            }
+            let mut join = String::new();
+            let table = kind.table();
+            if let (true, Some((cells, id))) = (cells, &table.attributes) {
+                first.push("NULLIF(r.value, '')".to_string());
+                join = format!(" LEFT JOIN {cells} r ON r.{id} = x.{id} AND r.name = s.attr");
+            }
+            if !first.is_empty() {
+                let expr = format!(
+                    "CASE WHEN s.attr = '' THEN '' ELSE COALESCE({}, NULLIF(a.value, ''), '(none)') END",
+                    first.join(", ")
+                );
+                seg.insert(kind.key(), (expr, join));
+            }
+        }
         Shape {
+            seg,
             starts: format!("ARRAY[{}]::bigint[]", list(&grid.starts)),
             ends: format!("ARRAY[{}]::bigint[]", list(&grid.ends)),
             segments: format!("(VALUES {}) s(attr)", values.join(", ")),
@@ -77,10 +125,16 @@ impl Shape {
         format!(
             "(SELECT {p} AS p, t.* FROM {table} t WHERE t.{day} >= {lo} AND t.{day} < {hi}) x
              CROSS JOIN {segments}
-             LEFT JOIN customer_attributes a ON a.customer_id = x.customer_id AND a.name = s.attr",
+             LEFT JOIN customer_attributes a ON a.customer_id = x.customer_id AND a.name = s.attr{own}",
             p = self.period(&format!("t.{day}")),
-            segments = self.segments
+            segments = self.segments,
+            own = self.seg.get(table).map(|(_, join)| join.as_str()).unwrap_or("")
         )
+    }
+
+    /// The segment value of a row of `table` fanned out over the segments.
+    fn seg(&self, table: &str) -> &str {
+        self.seg.get(table).map(|(e, _)| e.as_str()).unwrap_or(SEG)
     }
 
     /// The grid key of a grouped row's (attr, seg) columns at `i`, `i + 1`.
@@ -129,10 +183,10 @@ fn f(r: &Row, i: usize) -> Result<f64> {
 /// period × segment: (1, milliseconds to the event) for an event by the
 /// data's as-of, else (0, the opening instant), with their counts. The
 /// parent module turns each into the outcome it computes per ticket.
-fn outcome_histogram(source: &str, group: &str, at: &str, as_of: i64) -> String {
+fn outcome_histogram(source: &str, seg: &str, group: &str, at: &str, as_of: i64) -> String {
     let happened = format!("x.{at} IS NOT NULL AND x.{at} <= {as_of}");
     format!(
-        "SELECT p, s.attr, {SEG}, CASE WHEN {happened} THEN 1 ELSE 0 END,
+        "SELECT p, s.attr, {seg}, CASE WHEN {happened} THEN 1 ELSE 0 END,
                 CASE WHEN {happened} THEN x.{at} - x.opened_at ELSE x.opened_at END, count(*)
          FROM {source} WHERE p IS NOT NULL
          {group}, 4, 5"
@@ -142,78 +196,104 @@ fn outcome_histogram(source: &str, group: &str, at: &str, as_of: i64) -> String 
 /// The SQL of every grouped query, for one computation (also read by the
 /// Citus test below).
 fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, String)> {
-    let group = format!("GROUP BY p, s.attr, {SEG}");
+    let group = |table: &str| format!("GROUP BY p, s.attr, {}", shape.seg(table));
     let src = |table: &str, day: &str| shape.source(table, day, lo, hi);
+    let (orders, deals, tickets, surveys, activities) = (
+        shape.seg("orders"),
+        shape.seg("deals"),
+        shape.seg("tickets"),
+        shape.seg("surveys"),
+        shape.seg("activities"),
+    );
     vec![
         (
             "orders",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*), sum(x.amount::numeric)::float8, (sum(x.amount::numeric) FILTER (WHERE x.cost IS NOT NULL))::float8,
+                "SELECT p, s.attr, {orders}, count(*), sum(x.amount::numeric)::float8, (sum(x.amount::numeric) FILTER (WHERE x.cost IS NOT NULL))::float8,
                         sum(x.cost::numeric)::float8, count(x.cost)
-                 FROM {} WHERE p IS NOT NULL {group}",
-                src("orders", "ordered_day")
+                 FROM {} WHERE p IS NOT NULL {}",
+                src("orders", "ordered_day"),
+                group("orders")
             ),
         ),
         (
             "deals_created",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*), sum(COALESCE(x.amount, 0)::numeric)::float8
-                 FROM {} WHERE p IS NOT NULL {group}",
-                src("deals", "created_day")
+                "SELECT p, s.attr, {deals}, count(*), sum(COALESCE(x.amount, 0)::numeric)::float8
+                 FROM {} WHERE p IS NOT NULL {}",
+                src("deals", "created_day"),
+                group("deals")
             ),
         ),
         (
             "deals_closed",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*) FILTER (WHERE x.stage = 'won'), count(*) FILTER (WHERE x.stage = 'lost'),
+                "SELECT p, s.attr, {deals}, count(*) FILTER (WHERE x.stage = 'won'), count(*) FILTER (WHERE x.stage = 'lost'),
                         (sum(COALESCE(x.amount, 0)::numeric) FILTER (WHERE x.stage = 'won'))::float8,
                         sum(x.closed_day - x.created_day) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day),
                         count(*) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day)
-                 FROM {} WHERE p IS NOT NULL AND x.stage IN ('won', 'lost') {group}",
-                src("deals", "closed_day")
+                 FROM {} WHERE p IS NOT NULL AND x.stage IN ('won', 'lost') {}",
+                src("deals", "closed_day"),
+                group("deals")
             ),
         ),
         (
             "tickets",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*) FROM {} WHERE p IS NOT NULL {group}",
-                src("tickets", "opened_day")
+                "SELECT p, s.attr, {tickets}, count(*) FROM {} WHERE p IS NOT NULL {}",
+                src("tickets", "opened_day"),
+                group("tickets")
             ),
         ),
         (
             "ticket_responses",
-            outcome_histogram(&src("tickets", "opened_day"), &group, "first_response_at", as_of),
+            outcome_histogram(
+                &src("tickets", "opened_day"),
+                tickets,
+                &group("tickets"),
+                "first_response_at",
+                as_of,
+            ),
         ),
         (
             "ticket_resolutions",
-            outcome_histogram(&src("tickets", "opened_day"), &group, "resolved_at", as_of),
+            outcome_histogram(
+                &src("tickets", "opened_day"),
+                tickets,
+                &group("tickets"),
+                "resolved_at",
+                as_of,
+            ),
         ),
         (
             "surveys",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*) FILTER (WHERE x.kind = 'nps'),
+                "SELECT p, s.attr, {surveys}, count(*) FILTER (WHERE x.kind = 'nps'),
                         count(*) FILTER (WHERE x.kind = 'nps' AND x.score >= 9),
                         count(*) FILTER (WHERE x.kind = 'nps' AND x.score <= 6),
                         count(*) FILTER (WHERE x.kind <> 'nps'),
                         count(*) FILTER (WHERE x.kind <> 'nps' AND x.score >= 4)
-                 FROM {} WHERE p IS NOT NULL {group}",
-                src("surveys", "answered_day")
+                 FROM {} WHERE p IS NOT NULL {}",
+                src("surveys", "answered_day"),
+                group("surveys")
             ),
         ),
         (
             "activity_kinds",
             format!(
-                "SELECT p, s.attr, {SEG}, x.kind, count(*)
-                 FROM {} WHERE p IS NOT NULL {group}, x.kind",
-                src("activities", "occurred_day")
+                "SELECT p, s.attr, {activities}, x.kind, count(*)
+                 FROM {} WHERE p IS NOT NULL {}, x.kind",
+                src("activities", "occurred_day"),
+                group("activities")
             ),
         ),
         (
             "activity_owners",
             format!(
-                "SELECT p, s.attr, {SEG}, count(*), count(DISTINCT x.owner) FILTER (WHERE x.owner <> '')
-                 FROM {} WHERE p IS NOT NULL {group}",
-                src("activities", "occurred_day")
+                "SELECT p, s.attr, {activities}, count(*), count(DISTINCT x.owner) FILTER (WHERE x.owner <> '')
+                 FROM {} WHERE p IS NOT NULL {}",
+                src("activities", "occurred_day"),
+                group("activities")
             ),
         ),
         (
@@ -269,7 +349,7 @@ pub(super) fn compute_into(
     spend_attrs: &BTreeSet<String>,
     kinds: &[String],
 ) -> Result<()> {
-    let shape = Shape::new(grid);
+    let shape = Shape::new(grid, &own_cells(store, grid)?);
     // An event after the data's as-of has not happened yet (as on SQLite).
     let as_of = as_of.unwrap_or(i64::MAX);
     let kind_index: HashMap<&str, usize> = kinds
@@ -409,7 +489,7 @@ mod tests {
     #[test]
     fn the_postgres_sql_is_one_citus_distributes() {
         let config = Config::from_toml(
-            "[report]\nsegments = [\"region\", \"tier\"]\n",
+            "[report]\nsegments = [\"region\", \"tier\", \"owner\"]\n",
             std::path::Path::new("."),
             None,
             &Default::default(),
@@ -419,7 +499,13 @@ mod tests {
             .unwrap()
             .range_to(Period::parse("2026-W47").unwrap());
         let grid = Grid::new(&periods, &config);
-        let shape = Shape::new(&grid);
+        // Every record table with both kinds of own cells.
+        let own: OwnCells = FileKind::ALL
+            .into_iter()
+            .filter(|k| k.has_segment_cells())
+            .map(|k| (k.key(), (true, true)))
+            .collect();
+        let shape = Shape::new(&grid, &own);
         let mut all: Vec<String> = queries(&shape, 0, 1000, i64::MAX)
             .into_iter()
             .map(|(_, sql)| sql)
