@@ -25,6 +25,11 @@ pub struct Computed {
     /// Periods computed now, and periods the cache already held.
     pub computed_periods: usize,
     pub cached_periods: usize,
+    /// The periods to report, and their unknown-customer counts where one
+    /// pass for all of them beats a query per period (counted when the
+    /// first period's facts are read: part of the render stage).
+    reported: Vec<Period>,
+    unknown: std::cell::OnceCell<extras::UnknownCustomers>,
 }
 
 /// Everything one period's report shows, figures and facts.
@@ -80,6 +85,8 @@ pub fn compute(store: &mut Store, config: &Config, plan: &Plan) -> Result<Comput
         catalogue,
         computed_periods: cache.computed.len(),
         cached_periods: cache.cached,
+        reported: plan.periods.clone(),
+        unknown: std::cell::OnceCell::new(),
     })
 }
 
@@ -93,6 +100,11 @@ impl Computed {
     /// The figures and facts of `p`'s report.
     pub fn period(&self, store: &Store, config: &Config, p: Period) -> Result<PeriodFigures> {
         let stale = extras::stale_sources(store, p)?;
+        if self.unknown.get().is_none() {
+            let counted = extras::UnknownCustomers::for_periods(store, &self.reported)?;
+            let _ = self.unknown.set(counted);
+        }
+        let unknown = self.unknown.get().expect("set above");
         Ok(PeriodFigures {
             period: p,
             rows: self.compared(config, p),
@@ -100,7 +112,7 @@ impl Computed {
                 .rev()
                 .map(|k| p.back(k))
                 .collect(),
-            quality: extras::data_quality(store, p, stale.clone())?,
+            quality: extras::data_quality(store, p, stale.clone(), unknown)?,
             comments: extras::comments(store, config, p)?,
             stale,
         })

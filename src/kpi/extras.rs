@@ -1,5 +1,7 @@
 //! What a report shows beside the KPIs, read from the store: the voice of the
 //! customer (recent survey comments), data quality and stale sources.
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 use rusqlite::params;
 
@@ -108,7 +110,117 @@ pub fn stale_sources(store: &Store, p: Period) -> Result<Vec<String>> {
     Ok(out)
 }
 
-pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<DataQuality> {
+/// The tables whose rows name a customer, with the day they are counted
+/// by, in the order the reports list them.
+fn unknown_customer_tables() -> impl Iterator<Item = (&'static str, &'static str)> {
+    FileKind::by_report_rank()
+        .into_iter()
+        .filter_map(|k| Some((k.key(), k.describe().unknown_customer_day?)))
+}
+
+/// Rows of `table` in days `from..to` naming a customer the customers file
+/// does not hold: one day-index range with a lookup of each row's customer
+/// (the way for a few periods).
+fn unknown_customers_in(store: &Store, table: &str, day: &str, from: i64, to: i64) -> Result<u64> {
+    let n: i64 = store.reader().query_row(
+        &format!(
+            "SELECT count(*) FROM {table} t WHERE t.{day} >= ?1 AND t.{day} < ?2 AND t.customer_id IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = t.customer_id)"
+        ),
+        [from, to],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}
+
+/// The rows naming an unknown customer, counted by day once for all the
+/// periods of a run (data quality, kpis.md), where that beats one query per
+/// period.
+///
+/// Per period, counting walks the period's day range and looks up every
+/// row's customer: a table seek per row, which in a backfill adds up to
+/// the whole table, seek by seek. Unknown customers are few, so here they
+/// are found first, from each table's `customer_id` index (read in order,
+/// one customers lookup per distinct id), and only their rows are counted,
+/// by day. That reads the whole index once, so it is chosen only when the
+/// run's periods cover at least 1/[`SET_BASED_SHARE`] of the table's days.
+#[derive(Default)]
+pub struct UnknownCustomers {
+    /// The days counted, `from..to`.
+    days: (i64, i64),
+    by_table: Vec<(&'static str, BTreeMap<i64, u64>)>,
+}
+
+/// See [`UnknownCustomers`].
+const SET_BASED_SHARE: i64 = 16;
+
+impl UnknownCustomers {
+    /// Counts the tables for which one pass beats a query per period of
+    /// `periods`; the others are left to [`data_quality`]'s query per period.
+    pub fn for_periods(store: &Store, periods: &[Period]) -> Result<UnknownCustomers> {
+        let mut out = UnknownCustomers::default();
+        let (Some(from), Some(to)) = (
+            periods.iter().map(|p| p.start_day()).min(),
+            periods.iter().map(|p| p.end_day()).max(),
+        ) else {
+            return Ok(out);
+        };
+        out.days = (from, to);
+        let covered: i64 = periods.iter().map(|p| p.end_day() - p.start_day()).sum();
+        for (table, day) in unknown_customer_tables() {
+            let (lo, hi): (Option<i64>, Option<i64>) = store.reader().query_row(
+                &format!("SELECT min({day}), max({day}) FROM {table}"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let span = match (lo, hi) {
+                (Some(lo), Some(hi)) => hi - lo + 1,
+                _ => 0,
+            };
+            if covered * SET_BASED_SHARE < span {
+                continue;
+            }
+            let rows = store.reader().rows(
+                &format!(
+                    "SELECT t.{day}, count(*) FROM {table} t
+                     WHERE t.customer_id IN (
+                         SELECT u.customer_id FROM (SELECT DISTINCT customer_id FROM {table} WHERE customer_id IS NOT NULL) u
+                         WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = u.customer_id))
+                     AND t.{day} >= ?1 AND t.{day} < ?2
+                     GROUP BY t.{day}"
+                ),
+                [from, to],
+            )?;
+            let mut by_day = BTreeMap::new();
+            for r in &rows {
+                let (d, n): (i64, i64) = (r.get(0)?, r.get(1)?);
+                by_day.insert(d, n as u64);
+            }
+            out.by_table.push((table, by_day));
+        }
+        Ok(out)
+    }
+
+    /// The rows of `table` in days `from..to` naming an unknown customer,
+    /// when counted here.
+    fn count(&self, table: &str, from: i64, to: i64) -> Option<u64> {
+        if from < self.days.0 || to > self.days.1 {
+            return None;
+        }
+        let (_, by_day) = self.by_table.iter().find(|(t, _)| *t == table)?;
+        Some(by_day.range(from..to).map(|(_, n)| n).sum())
+    }
+}
+
+/// What the report says about the data of `p` beside the figures.
+/// `unknown` holds the run's unknown-customer counts where they were
+/// counted for all its periods at once ([`UnknownCustomers::for_periods`]).
+pub fn data_quality(
+    store: &Store,
+    p: Period,
+    stale: Vec<String>,
+    unknown: &UnknownCustomers,
+) -> Result<DataQuality> {
     let mut q = DataQuality {
         stale,
         ..Default::default()
@@ -154,20 +266,14 @@ pub fn data_quality(store: &Store, p: Period, stale: Vec<String>) -> Result<Data
         }
     }
     if imported.contains(FileKind::Customers.key()) {
-        let checked = FileKind::by_report_rank()
-            .into_iter()
-            .filter_map(|k| Some((k.key(), k.describe().unknown_customer_day?)));
-        for (table, day) in checked {
-            let n: i64 = store.reader().query_row(
-                &format!(
-                    "SELECT count(*) FROM {table} t WHERE t.{day} >= ?1 AND t.{day} < ?2 AND t.customer_id IS NOT NULL
-                     AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = t.customer_id)"
-                ),
-                [p.start_day(), p.end_day()],
-                |r| r.get(0),
-            )?;
+        for (table, day) in unknown_customer_tables() {
+            let (from, to) = (p.start_day(), p.end_day());
+            let n = match unknown.count(table, from, to) {
+                Some(n) => n,
+                None => unknown_customers_in(store, table, day, from, to)?,
+            };
             if n > 0 {
-                q.unknown_customers.push((format!("{table}.csv"), n as u64));
+                q.unknown_customers.push((format!("{table}.csv"), n));
             }
         }
     }
@@ -210,11 +316,119 @@ mod tests {
         let stale = stale_sources(&store, p).unwrap();
         let files: Vec<&str> = stale.iter().map(|s| s.split(' ').next().unwrap()).collect();
         assert_eq!(files, ["orders.csv", "tickets.csv", "deals.csv"]);
-        let q = data_quality(&store, Period::parse("2026-W41").unwrap(), stale).unwrap();
+        let q = data_quality(
+            &store,
+            Period::parse("2026-W41").unwrap(),
+            stale,
+            &UnknownCustomers::default(),
+        )
+        .unwrap();
         assert_eq!(
             q.never_imported,
             ["surveys.csv", "spend.csv", "activities.csv"]
         );
         assert_eq!(q.unknown_customers, [("orders.csv".to_string(), 1)]);
+    }
+
+    /// The run's one pass over each table and the query per period give
+    /// the same unknown-customer counts, period by period.
+    #[test]
+    fn unknown_customers_counted_once_per_run_agree_with_the_query_per_period() {
+        let dir = tempfile::tempdir().unwrap();
+        // Customers C1 and C2 are known; X and Y are not. Weeks 2026-W41 to
+        // W46 (Mondays 5 Oct to 9 Nov).
+        let days = [
+            "2026-10-05",
+            "2026-10-13",
+            "2026-10-21",
+            "2026-10-29",
+            "2026-11-06",
+            "2026-11-09",
+        ];
+        // An old order of a known customer: orders span 162 days, the
+        // other tables 36.
+        let mut orders =
+            String::from("order_id,customer_id,ordered_on,amount\nO0,C1,2025-06-01,5\n");
+        let mut unknown_rows = 0u64;
+        let mut tickets = String::from("ticket_id,opened_at,customer_id\n");
+        let mut surveys = String::from("response_id,answered_on,kind,score,customer_id\n");
+        let mut deals = String::from("deal_id,created_on,stage,closed_on,customer_id\n");
+        let customers = ["C1", "X", "C2", "Y", "", "X", "Y"];
+        for (i, day) in days.iter().enumerate() {
+            for (j, c) in customers.iter().enumerate().skip(i % 3) {
+                let k = i * 10 + j;
+                if c.is_empty() {
+                    // Tickets may have no customer: not unknown.
+                    tickets.push_str(&format!("T{k},{day}T09:00:00Z,\n"));
+                    continue;
+                }
+                let unknown = u64::from(c.starts_with(['X', 'Y']));
+                unknown_rows += unknown * if j % 2 == 0 { 4 } else { 1 };
+                orders.push_str(&format!("O{k}N,{c},{day},5\n"));
+                if j % 2 == 0 {
+                    tickets.push_str(&format!("T{k},{day}T09:00:00Z,{c}\n"));
+                    surveys.push_str(&format!("R{k},{day},nps,9,{c}\n"));
+                    deals.push_str(&format!("D{k},2026-10-01,won,{day},{c}\n"));
+                }
+            }
+        }
+        let files = [
+            (
+                "customers.csv",
+                "customer_id,acquired_on\nC1,2026-01-05\nC2,2026-01-05\n".to_string(),
+            ),
+            ("orders.csv", orders),
+            ("tickets.csv", tickets),
+            ("surveys.csv", surveys),
+            ("deals.csv", deals),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let config =
+            Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let mut store = Store::in_memory().unwrap();
+        let now = "2026-11-23T00:00:00Z".parse().unwrap();
+        let paths = [dir.path().to_path_buf()];
+        ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now).unwrap();
+        let weeks: Vec<Period> = (41..=46)
+            .map(|w| Period::parse(&format!("2026-W{w}")).unwrap())
+            .collect();
+        let once = UnknownCustomers::for_periods(&store, &weeks).unwrap();
+        let tables: Vec<&str> = once.by_table.iter().map(|(t, _)| *t).collect();
+        assert_eq!(tables, ["orders", "tickets", "surveys", "deals"]);
+        let mut total = 0;
+        for p in &weeks {
+            let by_query =
+                data_quality(&store, *p, Vec::new(), &UnknownCustomers::default()).unwrap();
+            let by_pass = data_quality(&store, *p, Vec::new(), &once).unwrap();
+            assert_eq!(
+                by_pass.unknown_customers,
+                by_query.unknown_customers,
+                "{}",
+                p.id()
+            );
+            total += by_query
+                .unknown_customers
+                .iter()
+                .map(|(_, n)| n)
+                .sum::<u64>();
+        }
+        assert_eq!(
+            total, unknown_rows,
+            "X and Y rows of every table, no empty ids"
+        );
+        assert!(total > 0);
+        // A period outside the counted days is queried, not taken as zero.
+        let later = Period::parse("2026-W47").unwrap();
+        assert_eq!(
+            once.count("orders", later.start_day(), later.end_day()),
+            None
+        );
+        // One week of orders' longer history: a query per period is cheaper
+        // (7 × 16 days < 162); the other tables are still counted at once.
+        let one = UnknownCustomers::for_periods(&store, &weeks[..1]).unwrap();
+        let tables: Vec<&str> = one.by_table.iter().map(|(t, _)| *t).collect();
+        assert_eq!(tables, ["tickets", "surveys", "deals"]);
     }
 }
