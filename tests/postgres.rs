@@ -752,3 +752,39 @@ retry_delay_ms = 10
     run(&["run", "--period", "2026-W47", "--force"]);
     assert_eq!(hook.received().len(), 4);
 }
+
+/// Warehouse mode: the records' own segment columns (a `region` column on
+/// the deals, tickets… views, the deals' `owner`) give the figures of an
+/// import of the same CSVs.
+#[test]
+fn warehouse_mode_reads_the_records_own_segment_cells() {
+    let Some((url, schema)) = server("warehouse_record_cells") else {
+        return;
+    };
+    let crm = format!("{schema}_crm");
+    let imported = Project::new(attributed::CONFIG);
+    let snap = attributed::records_snapshot(&imported, "snap");
+    let source = load_warehouse(&url, &crm, &snap, "UTC");
+    let warehouse = Project::new(&format!(
+        "[report]\nsegments = [\"region\", \"owner\"]\nout_dir = \"reports\"\n{source}"
+    ));
+    imported.ok(&["import", snap.to_str().unwrap()]);
+    for p in [&imported, &warehouse] {
+        p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    }
+    assert_same_kpis(&imported, &warehouse);
+    let doc: serde_json::Value =
+        serde_json::from_str(&warehouse.read("reports/weekly/2026-W47/kpis.json")).unwrap();
+    for (file, kpi, _) in attributed::record_files() {
+        for (segment, n) in attributed::EXPECTED {
+            let got = doc["kpis"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["id"] == kpi && k["segment"].as_str().unwrap_or("") == segment)
+                .and_then(|k| k["value"].as_f64());
+            assert_eq!(got, Some(n), "{file} {segment}");
+        }
+    }
+    sql(&url, &format!("DROP SCHEMA {crm} CASCADE"));
+}

@@ -881,7 +881,7 @@ fn import_file(
                 summary.replaced += 1;
                 touched.add(input.kind, &row.days);
                 touched.add(input.kind, &old_days);
-                if segments_changed && touched.active {
+                if segments_changed && touched.active && input.kind == FileKind::Customers {
                     tx.touch_customer(&row.values[0])?;
                 }
             }

@@ -43,6 +43,8 @@ pub struct PgStage<'t> {
     buffered: usize,
     rows: u64,
     keep_raw: bool,
+    /// Whether any staged row has attributes.
+    any_attrs: bool,
 }
 
 /// The staging table's columns after the table's own: row_hash, line,
@@ -75,11 +77,13 @@ impl<'t> PgStage<'t> {
             buffered: 0,
             rows: 0,
             keep_raw,
+            any_attrs: false,
         })
     }
 
     /// Adds one parsed row (from line `line` of the file).
     pub fn push(&mut self, row: &Row, line: u64, raw: impl FnOnce() -> String) -> Result<()> {
+        self.any_attrs |= !row.attributes.is_empty();
         let attrs = (!row.attributes.is_empty()).then(|| {
             let map: serde_json::Map<String, serde_json::Value> = row
                 .attributes
@@ -254,7 +258,19 @@ impl<'t> PgStage<'t> {
         }
         let staged = self.rows - out.duplicates.len() as u64;
         out.unchanged = staged - out.inserted - out.replaced;
-        if let Some((table, key)) = &def.attributes {
+        // A record file with no segment cell staged and none stored: skip.
+        let attributes = match &def.attributes {
+            Some((table, _)) if !self.any_attrs => db
+                .query_all(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), [])?
+                .first()
+                .map(|r| r.get::<_, bool>(0))
+                .transpose()?
+                .unwrap_or(true)
+                .then_some(def.attributes.as_ref())
+                .flatten(),
+            other => other.as_ref(),
+        };
+        if let Some((table, key)) = attributes {
             db.execute_batch(&format!(
                 "DELETE FROM {table} a USING {changed} c WHERE a.{key} = c.{key};
                  INSERT INTO {table} ({key}, name, value)

@@ -77,9 +77,18 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
     for sql in [&insert, &select, &update, &touch] {
         tx.prepare_cached(sql)?;
     }
+    // A record file's attribute table is empty until some import keeps a
+    // segment cell: then a replaced row has none to compare or delete.
+    let old_attributes = match &def.attributes {
+        Some((t, _)) => tx.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {t})"), [], |r| {
+            r.get(0)
+        })?,
+        None => false,
+    };
     Ok(TableWriter {
         tx,
         deferred,
+        old_attributes,
         def: def.clone(),
         insert: tx.prepare_cached(&insert)?,
         select,
@@ -105,6 +114,8 @@ pub struct TableWriter<'t> {
     tx: &'t Connection,
     /// The `CREATE INDEX` statements of the indexes dropped for a bulk load.
     deferred: Vec<String>,
+    /// Whether the attribute table held any row when the file's import began.
+    old_attributes: bool,
     def: Table,
     /// The hot statement of a fresh import, held rather than looked up per row.
     insert: rusqlite::CachedStatement<'t>,
@@ -204,11 +215,15 @@ impl TableWriter<'_> {
         let Some((table, key)) = &self.def.attributes else {
             return Ok(false);
         };
+        // With nothing stored before this import, a replaced row had no
+        // attributes: any it has now is a change.
+        let fresh = replacing && !self.old_attributes;
+        let replacing = replacing && self.old_attributes;
         if row.attributes.is_empty() && !replacing {
             return Ok(false);
         }
         let id = &row.values[0];
-        let mut changed = false;
+        let mut changed = fresh;
         if replacing {
             let mut old: Vec<(String, String)> = self
                 .tx
