@@ -137,7 +137,7 @@ pub fn import(
         let files: Vec<_> = report
             .files
             .iter()
-            .map(|f| serde_json::json!({"file": f.file, "rows": f.rows_read, "inserted": f.inserted, "replaced": f.replaced, "unchanged": f.unchanged, "rejected": f.rejected, "already_imported": f.already_imported.is_some()}))
+            .map(crate::ingest::FileSummary::json)
             .collect();
         println!(
             "{}",
@@ -157,6 +157,7 @@ fn open_reading(config: &Config, now: DateTime<Utc>) -> Result<Store> {
     store.attach_warehouse(Warehouse::open(
         w,
         config.report.timezone,
+        config.segment_attrs(),
         &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     )?);
     Ok(store)
@@ -504,7 +505,7 @@ pub fn show(
             p,
             config.report.timezone.name(),
             &scoped,
-            &store.data_as_of()?,
+            &crate::kpi::extras::data_quality(&store, p, Vec::new(), &Default::default())?,
         ))?;
         return Ok(code::OK);
     }
@@ -609,7 +610,9 @@ pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     if let Some(w) = &config.warehouse {
         // Reaches the warehouse, checks every table's columns and rows.
         let read_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        for line in Warehouse::open(w, config.report.timezone, &read_at)?.describe() {
+        for line in
+            Warehouse::open(w, config.report.timezone, config.segment_attrs(), &read_at)?.describe()
+        {
             out.info(line);
         }
     }

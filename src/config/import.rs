@@ -32,6 +32,7 @@ pub struct RawImport {
     stage_from: Option<RawStageFrom>,
     durations: BTreeMap<String, RawDuration>,
     refunds: Option<String>,
+    refund_date: Option<String>,
     merge_rows: Option<bool>,
 }
 
@@ -90,6 +91,7 @@ impl RawImport {
             stage_from: self.stage_from.or(base.stage_from),
             durations: table(base.durations, self.durations),
             refunds: self.refunds.or(base.refunds),
+            refund_date: self.refund_date.or(base.refund_date),
             merge_rows: self.merge_rows.or(base.merge_rows),
         }
     }
@@ -136,10 +138,43 @@ pub struct ImportMapping {
     /// Orders: the header of a refunded amount; a positive one adds a
     /// negative order `<id>:refund` on the same day.
     pub refunds: Option<String>,
+    /// Orders with `refunds`: the header of the refund's date or time; the
+    /// negative order is dated by it when the file has the column and the
+    /// cell is set, else by the order's own day.
+    pub refund_date: Option<String>,
     /// Customers: several rows per customer (one per subscription) are one
     /// customer: the earliest acquired_on, the latest churned_on (none while
     /// any row has none), the attributes of the latest-acquired row.
     pub merge_rows: bool,
+    /// A preset's other layouts: (signature, lowercased; the mapping used
+    /// when the header has every name of it). See [`ImportMapping::for_header`].
+    pub variants: Vec<(Vec<String>, ImportMapping)>,
+    /// The preset table's own signature (lowercased), when it has variants.
+    pub signature: Vec<String>,
+}
+
+impl ImportMapping {
+    /// The mapping for a file with this header (lowercased names): of the
+    /// main layout and the variants whose signature the header has, the one
+    /// with the longest signature (the most specific; the main one on a
+    /// tie); this mapping when none fits.
+    pub fn for_header(&self, names: &[String]) -> &ImportMapping {
+        let fits = |sig: &[String]| !sig.is_empty() && sig.iter().all(|s| names.contains(s));
+        let mut best = (
+            self,
+            if fits(&self.signature) {
+                self.signature.len()
+            } else {
+                0
+            },
+        );
+        for (sig, m) in &self.variants {
+            if fits(sig) && sig.len() > best.1 {
+                best = (m, sig.len());
+            }
+        }
+        best.0
+    }
 }
 
 pub(super) fn check(
@@ -148,6 +183,7 @@ pub(super) fn check(
 ) -> Result<BTreeMap<FileKind, ImportMapping>, ConfigError> {
     let mut import = BTreeMap::new();
     let mut companions = Vec::new();
+    let mut variants = Vec::new();
     for key in raw.keys() {
         FileKind::parse(key).ok_or_else(|| ConfigError::UnknownImport {
             file: src.name.clone(),
@@ -180,7 +216,25 @@ pub(super) fn check(
                         ),
                     )
                 })?;
-                let merged = m.clone().over(table.import.clone());
+                let mut merged = m.clone().over(table.import.clone());
+                // The preset's other layouts, each under the user's own keys;
+                // without a `file` of the user's, their files are read too.
+                for v in &table.variants {
+                    let vm = m.clone().over(v.import.clone());
+                    if m.file.is_none() {
+                        if let (Some(base), Some(other)) = (&merged.file, &vm.file) {
+                            if !base.split('|').any(|b| b == other) {
+                                merged.file = Some(format!("{base}|{other}"));
+                            }
+                        }
+                    }
+                    let lower: Vec<String> = v
+                        .signature
+                        .iter()
+                        .map(|s| s.trim().to_lowercase())
+                        .collect();
+                    variants.push((kind, lower, vm));
+                }
                 // One export feeding other snapshot files too (Zendesk
                 // tickets → CSAT surveys), unless those are mapped by hand.
                 for feed in &table.feeds {
@@ -198,7 +252,26 @@ pub(super) fn check(
                 merged
             }
         };
-        let mapping = mapping(kind, key, m, src)?;
+        let mut mapping = mapping(kind, key, m, src)?;
+        for (k, sig, vm) in variants.drain(..) {
+            let mut vm = self::mapping(k, key, vm, src)?;
+            vm.file = mapping.file.clone();
+            mapping.variants.push((sig, vm));
+        }
+        if !mapping.variants.is_empty() {
+            if let Some(t) = mapping
+                .preset
+                .as_deref()
+                .and_then(super::presets::find)
+                .and_then(|p| p.table(key))
+            {
+                mapping.signature = t
+                    .signature
+                    .iter()
+                    .map(|s| s.trim().to_lowercase())
+                    .collect();
+            }
+        }
         import.insert(kind, mapping);
     }
     for (key, m) in companions {
@@ -426,6 +499,12 @@ fn mapping(
             },
         );
     }
+    if m.refund_date.is_some() && m.refunds.is_none() {
+        return Err(err(
+            "refund_date",
+            "dates the refunds of `refunds`: set refunds too".into(),
+        ));
+    }
     if m.refunds.is_some() && kind != FileKind::Orders {
         return Err(err("refunds", "refunds are only for orders".into()));
     }
@@ -455,7 +534,10 @@ fn mapping(
         stage_from,
         durations,
         refunds: m.refunds.as_deref().map(lower),
+        refund_date: m.refund_date.as_deref().map(lower),
         merge_rows: m.merge_rows.unwrap_or(false),
+        variants: Vec::new(),
+        signature: Vec::new(),
     })
 }
 

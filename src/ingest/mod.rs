@@ -112,6 +112,41 @@ impl FileSummary {
         }
     }
 
+    /// The summary as `--log-format json` prints it: the counts of
+    /// [`FileSummary::line`] as fields (cli-and-outputs.md "import").
+    pub fn json(&self) -> serde_json::Value {
+        let mut stages = serde_json::Map::new();
+        for class in ["won", "lost", "open"] {
+            let of: serde_json::Map<String, serde_json::Value> = self
+                .stages
+                .iter()
+                .filter(|((c, _), _)| *c == class)
+                .map(|((_, raw), n)| (raw.clone(), (*n).into()))
+                .collect();
+            if !of.is_empty() {
+                stages.insert(class.into(), of.into());
+            }
+        }
+        serde_json::json!({
+            "file": self.file,
+            "rows": self.rows_read,
+            "inserted": self.inserted,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "already_imported": self.already_imported.is_some(),
+            "skipped": self.skipped,
+            "filtered": self.filtered,
+            "filter_columns": self.filter_columns,
+            "stages": stages,
+            "close_dates_ignored": self.close_dates_ignored,
+            "closed_before_created": self.closed_before_created,
+            "refunds": self.refunds,
+            "merged": self.merged,
+            "format": self.format,
+        })
+    }
+
     pub fn line(&self) -> String {
         match &self.already_imported {
             Some(when) => format!(
@@ -373,6 +408,18 @@ pub fn import(
     for kind in kinds {
         record_as_of(&tx, config, kind, opts.as_of)?;
     }
+    let read_now = &report.files[report.files.len() - todo.len()..];
+    if todo.iter().any(|(i, _)| i.kind == FileKind::Deals) {
+        // Open deals whose close date this import ignored: the data-quality
+        // section reads it back (kpis.md "Data quality").
+        let ignored: u64 = todo
+            .iter()
+            .zip(read_now)
+            .filter(|((i, _), _)| i.kind == FileKind::Deals)
+            .map(|(_, f)| f.close_dates_ignored)
+            .sum();
+        tx.set_meta(crate::store::CLOSE_DATES_IGNORED_KEY, &ignored.to_string())?;
+    }
     tx.invalidate(&touched.days, touched.customers_from)?;
     report.rejects_path = problems.finish()?;
     tx.commit().context("cannot commit the import")?;
@@ -553,6 +600,10 @@ fn discover(
 /// `*` (any run of characters) and `?` (one character), case-insensitive; a
 /// name without either must match exactly (in any case).
 pub fn glob_match(pattern: &str, name: &str) -> bool {
+    // `a*.csv|b*.csv`: either (a preset's layouts, each with its own names).
+    if pattern.contains('|') {
+        return pattern.split('|').any(|p| glob_match(p, name));
+    }
     let p: Vec<char> = pattern.to_lowercase().chars().collect();
     let n: Vec<char> = name.to_lowercase().chars().collect();
     // Iterative wildcard matching with backtracking to the last `*`.
@@ -833,6 +884,21 @@ fn import_file(
         }
     };
     let header = record.clone();
+    // A preset's other layout of the same export (Salesforce report exports).
+    let names: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let t = String::from_utf8_lossy(f);
+            let t: &str = if i == 0 {
+                t.trim_start_matches('\u{feff}')
+            } else {
+                &t
+            };
+            t.trim().to_lowercase()
+        })
+        .collect();
+    let mapping = mapping.for_header(&names).clone();
     let layout = match Layout::from_header(input.kind, &record, &mapping, config.segment_attrs()) {
         Ok(l) => l,
         Err(reason) => {
@@ -1149,10 +1215,13 @@ impl Reading<'_> {
             let ctx = self.ctx;
             let (row, refund) = match refund {
                 None => (ctx.row(&fields, attributes), None),
-                Some(amount) => {
+                Some((amount, day)) => {
                     let mut refunded = fields.clone();
                     if let Field::Text(id) = &refunded[0] {
                         refunded[0] = Field::Text(format!("{id}:refund"));
+                    }
+                    if let Some(d) = day {
+                        refunded[2] = Field::Date(d);
                     }
                     refunded[3] = Field::Real(-amount);
                     (

@@ -107,6 +107,10 @@ impl Layout {
         if let Some(h) = &mapping.refunds {
             wanted_extra.push((h.clone(), "refunds"));
         }
+        // Read when the file has it (older exports do not).
+        if let Some(h) = mapping.refund_date.as_ref().filter(|h| names.contains(h)) {
+            wanted_extra.push((h.clone(), "refund_date"));
+        }
         let mut extra = BTreeMap::new();
         for (h, key) in &wanted_extra {
             match names.iter().position(|n| n == h) {
@@ -230,8 +234,9 @@ pub struct Parsed {
     pub fields: Vec<Field>,
     pub attributes: Vec<(String, String)>,
     pub notes: RowNotes,
-    /// Orders with `refunds`: the refunded amount, when positive.
-    pub refund: Option<f64>,
+    /// Orders with `refunds`: the refunded amount, when positive, and the
+    /// refund's own date (`refund_date`), when the file gives it.
+    pub refund: Option<(f64, Option<chrono::NaiveDate>)>,
 }
 
 impl ParseCtx<'_> {
@@ -329,9 +334,19 @@ impl ParseCtx<'_> {
             let (pos, cell) = c.extra(h, "refunds");
             if let Some(cell) = cell {
                 match values::parse_number(cell, m.number_format) {
-                    Ok(v) if v > 0.0 => refund = Some(v),
+                    Ok(v) if v > 0.0 => refund = Some((v, None)),
                     Ok(_) => {}
                     Err(reason) => c.fail(pos, "refunds", format!("'{h}': {reason}")),
+                }
+            }
+        }
+        if let (Some((_, day)), Some(h)) = (&mut refund, &m.refund_date) {
+            let (pos, cell) = c.extra(h, "refund_date");
+            if let Some(cell) = cell {
+                let f = rules.format_of("ordered_on", rules.date_format);
+                match values::parse_date(cell, f, rules.zones) {
+                    Ok(d) => *day = Some(d),
+                    Err(reason) => c.fail(pos, "refund_date", format!("'{h}': {reason}")),
                 }
             }
         }

@@ -9,8 +9,8 @@
 //! one definition per store table, converting the user's columns into the
 //! store's internal shape (text trimmed, dates as text beside their day
 //! number, instants in milliseconds, the local day in the report time zone,
-//! the extra columns of customers and spend unpivoted into their attribute
-//! tables). The planner inlines them, so the engine's SQL (Citus-friendly:
+//! the extra columns named in `[report] segments` unpivoted into the
+//! attribute tables of customers, spend and the records). The planner inlines them, so the engine's SQL (Citus-friendly:
 //! no GROUPING SETS, recursive CTEs or ordered-set aggregates) runs on the
 //! user's tables unchanged, only grouped rows cross the wire, and nothing
 //! is created on the server: the session is read-only (a replica will do).
@@ -66,7 +66,12 @@ type Present = BTreeMap<String, String>;
 impl Warehouse {
     /// Connects, checks every configured table and reads its fingerprint,
     /// as-of and refused rows (see the module doc).
-    pub fn open(cfg: &WarehouseConfig, tz: Tz, read_at: &str) -> Result<Warehouse> {
+    pub fn open(
+        cfg: &WarehouseConfig,
+        tz: Tz,
+        segments: &[String],
+        read_at: &str,
+    ) -> Result<Warehouse> {
         let mut client = connect(cfg)?;
         let tz_literal = literal(tz.name());
         client
@@ -110,7 +115,7 @@ impl Warehouse {
         }
         let relations: BTreeMap<FileKind, &str> =
             cfg.tables.iter().map(|(k, r)| (*k, r.as_str())).collect();
-        let prelude = prelude(&relations, &present, tz);
+        let prelude = prelude(&relations, &present, segments, tz);
         let mut w = Warehouse {
             conn: Db::Postgres(Box::new(std::cell::RefCell::new(sql::PgConn::new(client)))),
             url: cfg.url.clone(),
@@ -438,8 +443,10 @@ fn day_of(date: &str) -> String {
 fn prelude(
     relations: &BTreeMap<FileKind, &str>,
     present: &BTreeMap<FileKind, Present>,
+    segments: &[String],
     tz: Tz,
 ) -> String {
+    let segments: Vec<String> = segments.iter().map(|s| s.to_lowercase()).collect();
     let mut defs = Vec::new();
     for kind in FileKind::ALL {
         let table = kind.table();
@@ -449,19 +456,37 @@ fn prelude(
         };
         defs.push(format!("{} AS NOT MATERIALIZED ({body})", table.name));
         if let Some((attr_table, key)) = &table.attributes {
+            // The extra columns named in `[report] segments`, one row each
+            // (an empty cell is '', as an import keeps it).
+            let extra: Vec<(String, &String)> = present
+                .get(&kind)
+                .map(|cols| {
+                    cols.iter()
+                        .filter(|(lower, _)| {
+                            segments.contains(lower)
+                                && !kind.columns().iter().any(|c| c.name == lower.as_str())
+                        })
+                        .map(|(lower, real)| (lower.clone(), real))
+                        .collect()
+                })
+                .unwrap_or_default();
             let body = match (relations.get(&kind), present.get(&kind)) {
-                (Some(rel), Some(cols)) => {
-                    let known: Vec<String> = kind
-                        .columns()
+                (Some(rel), Some(cols)) if !extra.is_empty() => {
+                    let values: Vec<String> = extra
                         .iter()
-                        .filter_map(|c| cols.get(c.name))
-                        .map(|real| literal(real))
+                        .map(|(lower, real)| {
+                            format!(
+                                "({}, COALESCE(btrim(t.{}::text), ''))",
+                                literal(lower),
+                                ident(real)
+                            )
+                        })
                         .collect();
                     format!(
-                        "SELECT COALESCE(btrim(t.{}::text), '') AS {key}, lower(j.key) AS name, COALESCE(btrim(j.value), '') AS value
-                         FROM {rel} t CROSS JOIN LATERAL jsonb_each_text(to_jsonb(t) - ARRAY[{}]::text[]) j",
+                        "SELECT COALESCE(btrim(t.{}::text), '') AS {key}, j.name, j.value
+                         FROM {rel} t CROSS JOIN LATERAL (VALUES {}) j(name, value)",
                         ident(&cols[*key]),
-                        known.join(", ")
+                        values.join(", ")
                     )
                 }
                 _ => format!(
@@ -696,7 +721,16 @@ mod tests {
                 .collect();
             present.insert(kind, cols);
         }
-        let sql = prelude(&relations, &present, Tz::Europe__Berlin);
+        let sql = prelude(
+            &relations,
+            &present,
+            &["Region".to_string()],
+            Tz::Europe__Berlin,
+        );
+        assert!(
+            sql.contains("('region', COALESCE(btrim(t.\"Region\"::text), ''))"),
+            "{sql}"
+        );
         let upper = sql.to_ascii_uppercase();
         for banned in [
             "GROUPING SETS",
