@@ -673,6 +673,16 @@ fn salesforce_report_export() {
         k["data_quality"],
         serde_json::json!({"open_deals_close_date_ignored": 1, "deals_created_after_close": 1})
     );
+    // Without the preset: one sentence says what to add, exit 3, no store.
+    let q = Project::new("");
+    let dir = fixture("presets/salesforce-report");
+    let (code, stderr) = q.fail(&["import", dir.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert_eq!(
+        stderr.trim_end(),
+        format!("scorecard: {}: no snapshot files in this folder (expected any of: customers.csv, deals.csv, orders.csv, tickets.csv, surveys.csv, spend.csv, activities.csv, measures.csv; map other names with [import.<file>] file); report1763942400000.csv: it looks like a Salesforce deals export: add [import.deals] preset = \"salesforce\" to the config", dir.display())
+    );
+    assert!(q.store_bytes().is_none());
 }
 
 /// A newer Typeform export: partial responses (no submission) are left out.

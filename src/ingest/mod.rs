@@ -526,6 +526,9 @@ fn discover(
                 ))
             })?;
             let mut found = Vec::new();
+            // Known exports among the ignored files: said again if nothing
+            // else is found (the warnings of a refused import are not shown).
+            let mut hints = Vec::new();
             for entry in entries {
                 let entry = entry.map_err(|e| {
                     Failure::input(format!("{}: cannot list the folder: {e}", path.display()))
@@ -547,6 +550,7 @@ fn discover(
                     );
                     if let Some(hint) = preset_hint(&entry.path()) {
                         w.push_str(&format!("; {hint}"));
+                        hints.push(format!("{name}: {hint}"));
                     }
                     warnings.push(w);
                 }
@@ -560,11 +564,16 @@ fn discover(
                 }
             }
             if found.is_empty() {
-                return Err(Failure::input(format!(
+                let mut msg = format!(
                     "{}: no snapshot files in this folder (expected any of: {}; map other names with [import.<file>] file)",
                     path.display(),
                     all_names()
-                )));
+                );
+                hints.sort();
+                for h in hints.iter().take(3) {
+                    msg.push_str(&format!("; {h}"));
+                }
+                return Err(Failure::input(msg));
             }
             inputs.extend(found);
         } else {
@@ -651,9 +660,16 @@ fn preset_hint(path: &Path) -> Option<String> {
         .collect();
     let (name, title, kind) = crate::config::presets::recognise_any(&header)?;
     let file = path.file_name()?.to_string_lossy();
-    Some(format!(
-        "it looks like a {title} {kind} export: add [import.{kind}] preset = \"{name}\" and file = \"{file}\" to the config"
-    ))
+    let found =
+        crate::config::presets::find(name).is_some_and(|p| p.finds(kind.key(), &file, glob_match));
+    Some(if found {
+        // The preset's own names find it (Salesforce's report<ms>.csv).
+        format!("it looks like a {title} {kind} export: add [import.{kind}] preset = \"{name}\" to the config")
+    } else {
+        format!(
+            "it looks like a {title} {kind} export: add [import.{kind}] preset = \"{name}\" and file = \"{file}\" to the config"
+        )
+    })
 }
 
 fn rejects_path(store: &Path, now: DateTime<Utc>) -> PathBuf {
