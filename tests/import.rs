@@ -1162,4 +1162,24 @@ fn refunds_and_merged_rows_by_hand() {
     let (code, stderr) = q.fail(&["import", &dir]);
     assert_eq!(code, 2);
     assert!(stderr.contains("refunds are only for orders"), "{stderr}");
+    let q = Project::new("[import.orders]\nrefund_date = \"refunded_on\"\n");
+    let (code, stderr) = q.fail(&["import", &dir]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("dates the refunds of `refunds`: set refunds too"),
+        "{stderr}"
+    );
+    // A refund date that is no date: file:line:column, exit 3, store untouched.
+    let r =
+        Project::new("[import.orders]\nrefunds = \"refunded\"\nrefund_date = \"refunded_on\"\n");
+    let bad = r.file(
+        "r",
+        "orders.csv",
+        format!("{ORDERS},refunded,refunded_on\nO1,C1,2026-11-16,50,20,2026-11-18\nO2,C1,2026-11-17,10,5,18/11/2026\n").as_bytes(),
+    );
+    r.refused(
+        &bad,
+        &[],
+        "orders.csv:3:6: refund_date: 'refunded_on': '18/11/2026' is not a date (expected YYYY-MM-DD; set date_format in [import.<file>] for other layouts)",
+    );
 }
