@@ -157,6 +157,7 @@ fn open_reading(config: &Config, now: DateTime<Utc>) -> Result<Store> {
     store.attach_warehouse(Warehouse::open(
         w,
         config.report.timezone,
+        config.segment_attrs(),
         &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     )?);
     Ok(store)
@@ -609,7 +610,9 @@ pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     if let Some(w) = &config.warehouse {
         // Reaches the warehouse, checks every table's columns and rows.
         let read_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        for line in Warehouse::open(w, config.report.timezone, &read_at)?.describe() {
+        for line in
+            Warehouse::open(w, config.report.timezone, config.segment_attrs(), &read_at)?.describe()
+        {
             out.info(line);
         }
     }

@@ -443,7 +443,7 @@ fn record_as_of(
 ) -> Result<()> {
     let instant = match given {
         Some(t) => Some(t),
-        None => latest_instant(|t, c| tx.latest_values(t, c), config, kind)?,
+        None => kind.latest_instant(|t, c| tx.latest_values(t, c), config.report.timezone)?,
     };
     if let Some(t) = instant {
         tx.set_meta(
@@ -452,40 +452,6 @@ fn record_as_of(
         )?;
     }
     Ok(())
-}
-
-/// The latest instant found in a file's stored rows (see [`record_as_of`]),
-/// `latest` reading the maxima of a table's columns.
-pub fn latest_instant(
-    latest: impl Fn(&str, &[&str]) -> Result<Vec<Option<i64>>>,
-    config: &Config,
-    kind: FileKind,
-) -> Result<Option<DateTime<Utc>>> {
-    if kind == FileKind::Tickets {
-        let ms = latest(
-            kind.key(),
-            &["opened_at", "first_response_at", "resolved_at"],
-        )?;
-        return Ok(ms
-            .into_iter()
-            .flatten()
-            .max()
-            .and_then(DateTime::<Utc>::from_timestamp_millis));
-    }
-    let Some(day) = kind.describe().period_day else {
-        return Ok(None);
-    };
-    let Some(last) = latest(kind.key(), &[day])?[0] else {
-        return Ok(None);
-    };
-    use chrono::TimeZone;
-    let next = crate::period::date_from_day(last + 1).and_time(chrono::NaiveTime::MIN);
-    Ok(config
-        .report
-        .timezone
-        .from_local_datetime(&next)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc)))
 }
 
 /// Finds the snapshot files in the given folders (or single files).

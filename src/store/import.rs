@@ -68,10 +68,23 @@ impl Store {
         day_of: impl Fn(i64) -> i64,
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
+        // PostgreSQL derives the days itself, in one statement per column,
+        // when it knows the zone (its own time-zone database).
+        let set_based = rederive
+            && tx.is_postgres()
+            && tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = ?1)",
+                [name],
+                |r| r.get::<_, bool>(0),
+            )?;
         if rederive {
             for table in FileKind::ALL.map(FileKind::table) {
                 let id = &table.columns[0].name;
                 for (at, day) in table.local_days() {
+                    if set_based {
+                        tx.execute(&rederive_sql(table.name, at, day), [name])?;
+                        continue;
+                    }
                     let mut days = Vec::new();
                     {
                         let mut stmt =
@@ -100,6 +113,17 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The one statement that derives the local days `day` of the instants
+/// `at` (milliseconds since the epoch) of `table` again, in the zone `?1`,
+/// on PostgreSQL (days since 0001-01-01, as `period::day_number`); rows
+/// whose day does not change are not written.
+fn rederive_sql(table: &str, at: &str, day: &str) -> String {
+    let local = format!(
+        "(((TIMESTAMPTZ 'epoch' + {at} * INTERVAL '1 millisecond') AT TIME ZONE ?1)::date - DATE '0001-01-01')"
+    );
+    format!("UPDATE {table} SET {day} = {local} WHERE {day} IS DISTINCT FROM {local}")
 }
 
 /// The rows of one file on their way into the store.
