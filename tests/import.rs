@@ -722,6 +722,16 @@ fn salesforce_report_export() {
         k["data_quality"],
         serde_json::json!({"open_deals_close_date_ignored": 1, "deals_created_after_close": 1})
     );
+    // Without the preset: one sentence says what to add, exit 3, no store.
+    let q = Project::new("");
+    let dir = fixture("presets/salesforce-report");
+    let (code, stderr) = q.fail(&["import", dir.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert_eq!(
+        stderr.trim_end(),
+        format!("scorecard: {}: no snapshot files in this folder (expected any of: customers.csv, deals.csv, orders.csv, tickets.csv, surveys.csv, spend.csv, activities.csv, measures.csv; map other names with [import.<file>] file); report1763942400000.csv: it looks like a Salesforce deals export: add [import.deals] preset = \"salesforce\" to the config", dir.display())
+    );
+    assert!(q.store_bytes().is_none());
 }
 
 /// A newer Typeform export: partial responses (no submission) are left out.
@@ -1201,4 +1211,24 @@ fn refunds_and_merged_rows_by_hand() {
     let (code, stderr) = q.fail(&["import", &dir]);
     assert_eq!(code, 2);
     assert!(stderr.contains("refunds are only for orders"), "{stderr}");
+    let q = Project::new("[import.orders]\nrefund_date = \"refunded_on\"\n");
+    let (code, stderr) = q.fail(&["import", &dir]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("dates the refunds of `refunds`: set refunds too"),
+        "{stderr}"
+    );
+    // A refund date that is no date: file:line:column, exit 3, store untouched.
+    let r =
+        Project::new("[import.orders]\nrefunds = \"refunded\"\nrefund_date = \"refunded_on\"\n");
+    let bad = r.file(
+        "r",
+        "orders.csv",
+        format!("{ORDERS},refunded,refunded_on\nO1,C1,2026-11-16,50,20,2026-11-18\nO2,C1,2026-11-17,10,5,18/11/2026\n").as_bytes(),
+    );
+    r.refused(
+        &bad,
+        &[],
+        "orders.csv:3:6: refund_date: 'refunded_on': '18/11/2026' is not a date (expected YYYY-MM-DD; set date_format in [import.<file>] for other layouts)",
+    );
 }

@@ -441,7 +441,7 @@ fn record_as_of(
 ) -> Result<()> {
     let instant = match given {
         Some(t) => Some(t),
-        None => latest_instant(|t, c| tx.latest_values(t, c), config, kind)?,
+        None => kind.latest_instant(|t, c| tx.latest_values(t, c), config.report.timezone)?,
     };
     if let Some(t) = instant {
         tx.set_meta(
@@ -450,40 +450,6 @@ fn record_as_of(
         )?;
     }
     Ok(())
-}
-
-/// The latest instant found in a file's stored rows (see [`record_as_of`]),
-/// `latest` reading the maxima of a table's columns.
-pub fn latest_instant(
-    latest: impl Fn(&str, &[&str]) -> Result<Vec<Option<i64>>>,
-    config: &Config,
-    kind: FileKind,
-) -> Result<Option<DateTime<Utc>>> {
-    if kind == FileKind::Tickets {
-        let ms = latest(
-            kind.key(),
-            &["opened_at", "first_response_at", "resolved_at"],
-        )?;
-        return Ok(ms
-            .into_iter()
-            .flatten()
-            .max()
-            .and_then(DateTime::<Utc>::from_timestamp_millis));
-    }
-    let Some(day) = kind.describe().period_day else {
-        return Ok(None);
-    };
-    let Some(last) = latest(kind.key(), &[day])?[0] else {
-        return Ok(None);
-    };
-    use chrono::TimeZone;
-    let next = crate::period::date_from_day(last + 1).and_time(chrono::NaiveTime::MIN);
-    Ok(config
-        .report
-        .timezone
-        .from_local_datetime(&next)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc)))
 }
 
 /// Finds the snapshot files in the given folders (or single files).
@@ -524,6 +490,9 @@ fn discover(
                 ))
             })?;
             let mut found = Vec::new();
+            // Known exports among the ignored files: said again if nothing
+            // else is found (the warnings of a refused import are not shown).
+            let mut hints = Vec::new();
             for entry in entries {
                 let entry = entry.map_err(|e| {
                     Failure::input(format!("{}: cannot list the folder: {e}", path.display()))
@@ -545,6 +514,7 @@ fn discover(
                     );
                     if let Some(hint) = preset_hint(&entry.path()) {
                         w.push_str(&format!("; {hint}"));
+                        hints.push(format!("{name}: {hint}"));
                     }
                     warnings.push(w);
                 }
@@ -558,11 +528,16 @@ fn discover(
                 }
             }
             if found.is_empty() {
-                return Err(Failure::input(format!(
+                let mut msg = format!(
                     "{}: no snapshot files in this folder (expected any of: {}; map other names with [import.<file>] file)",
                     path.display(),
                     all_names()
-                )));
+                );
+                hints.sort();
+                for h in hints.iter().take(3) {
+                    msg.push_str(&format!("; {h}"));
+                }
+                return Err(Failure::input(msg));
             }
             inputs.extend(found);
         } else {
@@ -649,9 +624,16 @@ fn preset_hint(path: &Path) -> Option<String> {
         .collect();
     let (name, title, kind) = crate::config::presets::recognise_any(&header)?;
     let file = path.file_name()?.to_string_lossy();
-    Some(format!(
-        "it looks like a {title} {kind} export: add [import.{kind}] preset = \"{name}\" and file = \"{file}\" to the config"
-    ))
+    let found =
+        crate::config::presets::find(name).is_some_and(|p| p.finds(kind.key(), &file, glob_match));
+    Some(if found {
+        // The preset's own names find it (Salesforce's report<ms>.csv).
+        format!("it looks like a {title} {kind} export: add [import.{kind}] preset = \"{name}\" to the config")
+    } else {
+        format!(
+            "it looks like a {title} {kind} export: add [import.{kind}] preset = \"{name}\" and file = \"{file}\" to the config"
+        )
+    })
 }
 
 fn rejects_path(store: &Path, now: DateTime<Utc>) -> PathBuf {
