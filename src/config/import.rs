@@ -53,6 +53,11 @@ pub struct RawDuration {
 }
 
 impl RawImport {
+    /// The `file` name or glob, when set.
+    pub fn file(&self) -> Option<&str> {
+        self.file.as_deref()
+    }
+
     /// This mapping over `base` (a preset's): every key set here wins, and
     /// tables are merged entry by entry.
     fn over(self, base: RawImport) -> RawImport {
