@@ -137,7 +137,7 @@ pub fn import(
         let files: Vec<_> = report
             .files
             .iter()
-            .map(|f| serde_json::json!({"file": f.file, "rows": f.rows_read, "inserted": f.inserted, "replaced": f.replaced, "unchanged": f.unchanged, "rejected": f.rejected, "already_imported": f.already_imported.is_some()}))
+            .map(crate::ingest::FileSummary::json)
             .collect();
         println!(
             "{}",
@@ -157,6 +157,7 @@ fn open_reading(config: &Config, now: DateTime<Utc>) -> Result<Store> {
     store.attach_warehouse(Warehouse::open(
         w,
         config.report.timezone,
+        config.segment_attrs(),
         &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     )?);
     Ok(store)
@@ -273,55 +274,66 @@ pub fn send(
                 "posts": {"sent": posts.sent, "pending": posts.pending, "failed": posts.failed, "uncertain": posts.uncertain, "posts": posts.fates}})
         );
     } else {
-        for f in posts.fates.iter().filter(|f| f.state != "sent") {
-            out.warn(format!(
-                "{} post {} to {}{}: {}",
-                f.period,
-                f.state,
-                f.target,
-                if f.segment.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", f.segment)
-                },
-                f.last_error.clone().unwrap_or_default()
-            ));
-        }
-        if posts.uncertain > 0 {
-            out.warn(format!(
-                "{} posts are uncertain (a run stopped while posting them); `scorecard send --resend-uncertain` posts them again",
-                posts.uncertain
-            ));
-        }
-        for f in report
-            .fates
-            .iter()
-            .filter(|f| f.state != "sent" && f.state != "uncertain")
-            .chain(&report.uncertain_fates)
-        {
-            out.warn(format!(
-                "{} {} to {}: {}",
-                f.period,
-                f.state,
-                f.recipient,
-                f.last_error.clone().unwrap_or_default()
-            ));
-        }
-        out.info(format!(
-            "send: {} sent, {} pending, {} failed, {} uncertain",
-            report.sent, report.pending, report.failed, report.uncertain
-        ));
-        if !posts.fates.is_empty() || !config.notify.is_empty() {
-            out.info(format!(
-                "send: posts {} sent, {} pending, {} failed, {} uncertain",
-                posts.sent, posts.pending, posts.failed, posts.uncertain
-            ));
-        }
+        tell_sends(out, &config, &report, &posts);
     }
     if posts.pending > 0 || posts.uncertain_new > 0 {
         return Ok(code::PENDING);
     }
     Ok(exit_of(&report))
+}
+
+/// What `send` did, as text: the posts and emails not sent and why, then
+/// the counts.
+fn tell_sends(
+    out: &Output,
+    config: &Config,
+    report: &deliver::DeliveryReport,
+    posts: &deliver::notify::PostReport,
+) {
+    for f in posts.fates.iter().filter(|f| f.state != "sent") {
+        out.warn(format!(
+            "{} post {} to {}{}: {}",
+            f.period,
+            f.state,
+            f.target,
+            if f.segment.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.segment)
+            },
+            f.last_error.clone().unwrap_or_default()
+        ));
+    }
+    if posts.uncertain > 0 {
+        out.warn(format!(
+            "{} posts are uncertain (a run stopped while posting them); `scorecard send --resend-uncertain` posts them again",
+            posts.uncertain
+        ));
+    }
+    for f in report
+        .fates
+        .iter()
+        .filter(|f| f.state != "sent" && f.state != "uncertain")
+        .chain(&report.uncertain_fates)
+    {
+        out.warn(format!(
+            "{} {} to {}: {}",
+            f.period,
+            f.state,
+            f.recipient,
+            f.last_error.clone().unwrap_or_default()
+        ));
+    }
+    out.info(format!(
+        "send: {} sent, {} pending, {} failed, {} uncertain",
+        report.sent, report.pending, report.failed, report.uncertain
+    ));
+    if !posts.fates.is_empty() || !config.notify.is_empty() {
+        out.info(format!(
+            "send: posts {} sent, {} pending, {} failed, {} uncertain",
+            posts.sent, posts.pending, posts.failed, posts.uncertain
+        ));
+    }
 }
 
 /// Exit 4 when messages are still pending or became uncertain in this call
@@ -493,7 +505,7 @@ pub fn show(
             p,
             config.report.timezone.name(),
             &scoped,
-            &store.data_as_of()?,
+            &crate::kpi::extras::data_quality(&store, p, Vec::new(), &Default::default())?,
         ))?;
         return Ok(code::OK);
     }
@@ -598,7 +610,9 @@ pub fn check(out: &Output, cli: &Cli, env: &Env) -> Result<u8> {
     if let Some(w) = &config.warehouse {
         // Reaches the warehouse, checks every table's columns and rows.
         let read_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        for line in Warehouse::open(w, config.report.timezone, &read_at)?.describe() {
+        for line in
+            Warehouse::open(w, config.report.timezone, config.segment_attrs(), &read_at)?.describe()
+        {
             out.info(line);
         }
     }
@@ -675,6 +689,40 @@ pub fn init(out: &Output, dir: Option<&Path>) -> Result<u8> {
     Ok(code::OK)
 }
 
+/// The demo folder's configuration: the sample config.toml (written unless
+/// there is one); with --store-url, the same demo on a PostgreSQL store (its
+/// schema emptied first, as a fresh demo folder would be).
+fn demo_config(dir: &Path, store: Option<(&str, &str)>) -> Result<Config> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the demo folder {}", dir.display()))?;
+    let config_path = dir.join("config.toml");
+    if !config_path.exists() {
+        std::fs::write(&config_path, include_str!("../config.toml"))?;
+    }
+    let mut env = Env::new();
+    if let Some((url, schema)) = store {
+        env.insert("SCORECARD_STORE__URL".into(), url.into());
+        env.insert("SCORECARD_STORE__SCHEMA".into(), schema.into());
+    }
+    let config = Config::load(&config_path, &env)?;
+    if let Location::Postgres { config: pg, .. } = &config.store {
+        crate::store::pg::drop_schema(pg)?;
+    }
+    Ok(config)
+}
+
+/// A demo run of `selection`, sending or not.
+fn demo_run(selection: Selection, no_send: bool) -> RunOptions {
+    RunOptions {
+        selection,
+        cadence: None,
+        no_send,
+        dry_run: false,
+        force: false,
+        allow_stale: false,
+    }
+}
+
 pub fn demo(
     out: &Output,
     dir: &Path,
@@ -685,23 +733,7 @@ pub fn demo(
     now: DateTime<Utc>,
 ) -> Result<u8> {
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the demo folder {}", dir.display()))?;
-    let config_path = dir.join("config.toml");
-    if !config_path.exists() {
-        std::fs::write(&config_path, include_str!("../config.toml"))?;
-    }
-    // --store-url: the same demo on a PostgreSQL store (its schema emptied
-    // first, as a fresh demo folder would be).
-    let mut env = Env::new();
-    if let Some((url, schema)) = store {
-        env.insert("SCORECARD_STORE__URL".into(), url.into());
-        env.insert("SCORECARD_STORE__SCHEMA".into(), schema.into());
-    }
-    let config = Config::load(&config_path, &env)?;
-    if let Location::Postgres { config: pg, .. } = &config.store {
-        crate::store::pg::drop_schema(pg)?;
-    }
+    let config = demo_config(dir, store)?;
     let today = today_of(cli_today, now, &config);
     let last = Period::last_completed(Cadence::Weekly, today);
     let snapshot = dir.join("snapshot");
@@ -741,25 +773,11 @@ pub fn demo(
     // History first (no email), then the last week as a scheduled run would.
     let first = last.back(7.min(weeks.saturating_sub(1) as usize));
     if first < last {
-        let backfill = RunOptions {
-            selection: Selection::Range(first, Some(last.previous())),
-            cadence: None,
-            no_send: true,
-            dry_run: false,
-            force: false,
-            allow_stale: false,
-        };
+        let backfill = demo_run(Selection::Range(first, Some(last.previous())), true);
         run::run(&mut store, &ctx, &backfill)?;
     }
     // The sample config sends to a file outbox: this is a real run.
-    let opts = RunOptions {
-        selection: Selection::One(last),
-        cadence: None,
-        no_send: false,
-        dry_run: false,
-        force: false,
-        allow_stale: false,
-    };
+    let opts = demo_run(Selection::One(last), false);
     let mut s = run::run(&mut store, &ctx, &opts)?;
     s.seconds.import = import_secs;
     let code = finish_run(out, &s, &opts)?;

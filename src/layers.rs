@@ -53,90 +53,89 @@ fn module_of(rel: &Path) -> String {
 fn code_only(text: &str) -> String {
     let b: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
-    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        let next = b.get(i + 1).copied();
-        if c == '/' && next == Some('/') {
-            while i < b.len() && b[i] != '\n' {
-                out.push(' ');
+        match literal_end(&b, i) {
+            Some(end) => {
+                let end = end.min(b.len());
+                out.extend(
+                    b[i..end]
+                        .iter()
+                        .map(|&c| if c == '\n' { '\n' } else { ' ' }),
+                );
+                i = end;
+            }
+            None => {
+                out.push(b[i]);
                 i += 1;
             }
-        } else if c == '/' && next == Some('*') {
-            let mut depth = 0;
-            while i < b.len() {
-                if b[i] == '/' && b.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    out.push_str("  ");
-                    i += 2;
-                } else if b[i] == '*' && b.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    out.push_str("  ");
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    out.push(blank(b[i]));
-                    i += 1;
-                }
-            }
-        } else if c == 'r' && (next == Some('"') || next == Some('#')) && !ident_before(&b, i) {
-            // A raw string r"…" or r#"…"#.
-            let mut j = i + 1;
-            while b.get(j) == Some(&'#') {
-                j += 1;
-            }
-            if b.get(j) != Some(&'"') {
-                out.push(c);
-                i += 1;
-                continue;
-            }
-            let hashes = j - i - 1;
-            let mut k = j + 1;
-            while k < b.len() {
-                if b[k] == '"' && (0..hashes).all(|h| b.get(k + 1 + h) == Some(&'#')) {
-                    k += 1 + hashes;
-                    break;
-                }
-                k += 1;
-            }
-            out.extend(b[i..k.min(b.len())].iter().map(|&c| blank(c)));
-            i = k;
-        } else if c == '"' {
+        }
+    }
+    out
+}
+
+/// Where the comment, string or character literal that starts at `i` ends
+/// (None: no literal starts there; a lifetime is none).
+fn literal_end(b: &[char], i: usize) -> Option<usize> {
+    let at = |k: usize| b.get(k).copied();
+    match (b[i], at(i + 1)) {
+        ('/', Some('/')) => Some((i..b.len()).find(|&k| b[k] == '\n').unwrap_or(b.len())),
+        ('/', Some('*')) => Some(block_comment_end(b, i)),
+        ('r', Some('"' | '#')) if !ident_before(b, i) => raw_string_end(b, i),
+        ('"', _) => {
             let mut k = i + 1;
             while k < b.len() && b[k] != '"' {
                 k += if b[k] == '\\' { 2 } else { 1 };
             }
-            let end = (k + 1).min(b.len());
-            out.extend(b[i..end].iter().map(|&c| blank(c)));
-            i = end;
-        } else if c == '\'' {
-            // A character literal ('x', '\n', '\u{..}'), else a lifetime.
-            let end = if next == Some('\\') {
-                (i + 3..b.len()).find(|&k| b[k] == '\'').map(|k| k + 1)
-            } else if b.get(i + 2) == Some(&'\'') {
-                Some(i + 3)
-            } else {
-                None
-            };
-            match end {
-                Some(end) => {
-                    out.extend(b[i..end].iter().map(|&c| blank(c)));
-                    i = end;
-                }
-                None => {
-                    out.push(c);
-                    i += 1;
-                }
+            Some(k + 1)
+        }
+        // A character literal ('x', '\n', '\u{..}'), else a lifetime.
+        ('\'', Some('\\')) => (i + 3..b.len()).find(|&k| b[k] == '\'').map(|k| k + 1),
+        ('\'', _) if at(i + 2) == Some('\'') => Some(i + 3),
+        _ => None,
+    }
+}
+
+/// The end of a (nested) block comment starting at `i`.
+fn block_comment_end(b: &[char], i: usize) -> usize {
+    let mut depth = 0;
+    let mut k = i;
+    while k < b.len() {
+        if b[k] == '/' && b.get(k + 1) == Some(&'*') {
+            depth += 1;
+            k += 2;
+        } else if b[k] == '*' && b.get(k + 1) == Some(&'/') {
+            depth -= 1;
+            k += 2;
+            if depth == 0 {
+                return k;
             }
         } else {
-            out.push(c);
-            i += 1;
+            k += 1;
         }
     }
-    out
+    k
+}
+
+/// The end of a raw string r"…" or r#"…"# starting at `i` (None: an
+/// identifier that starts with r, followed by #).
+fn raw_string_end(b: &[char], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    while b.get(j) == Some(&'#') {
+        j += 1;
+    }
+    if b.get(j) != Some(&'"') {
+        return None;
+    }
+    let hashes = j - i - 1;
+    let mut k = j + 1;
+    while k < b.len() {
+        if b[k] == '"' && (0..hashes).all(|h| b.get(k + 1 + h) == Some(&'#')) {
+            return Some(k + 1 + hashes);
+        }
+        k += 1;
+    }
+    Some(k)
 }
 
 fn ident_before(b: &[char], i: usize) -> bool {

@@ -92,4 +92,10 @@ pub struct DataQuality {
     pub notes: Vec<String>,
     /// (file, RFC 3339 instant its data is known up to), by file.
     pub as_of: Vec<(String, String)>,
+    /// Open deals whose close date the latest import of deals ignored (CRMs
+    /// write the expected close on open deals).
+    pub close_dates_ignored: u64,
+    /// Deals closed in the period but created after their close (migrated
+    /// records): counted by the close date, left out of the sales cycle.
+    pub created_after_close: u64,
 }

@@ -222,3 +222,142 @@ fn only_configured_columns_are_kept_and_a_later_segment_is_picked_up() {
     assert_eq!(of("region=EMEA"), Some(1.0));
     assert_eq!(of("region=(none)"), Some(1.0));
 }
+
+/// Cells that arrive with a later snapshot (none stored before) re-segment
+/// the rows they replace, and the cached week is recomputed; a customer
+/// whose attributes arrive later moves its records too.
+#[test]
+fn cells_arriving_later_move_cached_figures() {
+    let p = Project::new(attributed::CONFIG);
+    let first = p.snapshot(
+        "first",
+        &[
+            ("customers.csv", "customer_id,acquired_on\nC1,2026-01-01\n"),
+            (
+                "deals.csv",
+                "deal_id,created_on,stage,customer_id\nD1,2026-11-17,open,C1\nD2,2026-11-17,open,\n",
+            ),
+        ],
+    );
+    p.ok(&["import", first.to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let created = |p: &Project| {
+        by_segment(
+            &kpis(p, "reports/weekly/2026-W47/kpis.json"),
+            "deals_created",
+        )
+    };
+    let of =
+        |v: &[(String, Option<f64>)], s: &str| v.iter().find(|(k, _)| k == s).and_then(|(_, v)| *v);
+    assert_eq!(of(&created(&p), "region=(none)"), Some(2.0));
+    let later = p.snapshot(
+        "later",
+        &[
+            ("customers.csv", "customer_id,acquired_on,region\nC1,2026-01-01,EMEA\n"),
+            (
+                "deals.csv",
+                "deal_id,created_on,stage,customer_id,region\nD1,2026-11-17,open,C1,\nD2,2026-11-17,open,,AMER\n",
+            ),
+        ],
+    );
+    let out = p.ok(&["import", later.to_str().unwrap()]);
+    assert!(
+        out.contains("deals.csv: 2 rows: 0 inserted, 1 replaced, 1 unchanged"),
+        "{out}"
+    );
+    p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    let now = created(&p);
+    assert_eq!(of(&now, "region=EMEA"), Some(1.0), "{now:?}");
+    assert_eq!(of(&now, "region=AMER"), Some(1.0), "{now:?}");
+    assert_eq!(of(&now, "region=(none)"), None, "{now:?}");
+}
+
+/// A rep's email and the unattributed deals' email: the subject names the
+/// segment as the reports do.
+#[test]
+fn one_email_per_rep_and_one_for_the_unattributed() {
+    let p = Project::new(&format!(
+        "{}[email]\ntransport = \"file\"\nfrom = \"Scorecard <scorecard@example.com>\"\n[[email.recipients]]\nto = [\"alice@example.com\"]\nsegment = \"owner=alice\"\n[[email.recipients]]\nto = [\"ops@example.com\"]\nsegment = \"owner=(none)\"\n",
+        attributed::CONFIG
+    ));
+    let snap = attributed::records_snapshot(&p, "snap");
+    p.ok(&["import", snap.to_str().unwrap()]);
+    p.ok(&["run", "--period", "2026-W47"]);
+    let mut subjects: Vec<String> = std::fs::read_dir(p.path("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .map(|m| {
+            m.lines()
+                .find(|l| l.starts_with("Subject:"))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    // (the "·" is MIME-encoded in the header)
+    for (s, who) in subjects.iter().zip(["Unattributed (owner) ", "alice "]) {
+        assert!(
+            s.starts_with(&format!("Subject: {who}"))
+                && s.contains(" Weekly CRM scorecard 2026-W47"),
+            "{subjects:?}"
+        );
+    }
+}
+
+/// The demo's prospects carry their region and plan: every week's win rate
+/// of the whole business lies between its regions' and between its plans',
+/// and no closed deal is unattributed.
+#[test]
+fn the_demo_win_rates_add_up() {
+    let p = Project::new("");
+    p.ok(&["demo", "--dir", "d", "--weeks", "12"]);
+    let mut weeks = 0;
+    for e in std::fs::read_dir(p.path("d/reports/weekly")).unwrap() {
+        let path = e.unwrap().path().join("kpis.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let rates: Vec<(String, f64, u64)> = doc["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["id"] == "win_rate" && k["n"].as_u64().unwrap_or(0) > 0)
+            .map(|k| {
+                let segment = k["segment"].as_str().unwrap_or("").to_string();
+                (
+                    segment,
+                    k["value"].as_f64().unwrap(),
+                    k["n"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let Some((_, whole, _)) = rates.iter().find(|(s, _, _)| s.is_empty()) else {
+            continue;
+        };
+        weeks += 1;
+        for attr in ["region", "plan"] {
+            let of: Vec<f64> = rates
+                .iter()
+                .filter(|(s, _, _)| s.starts_with(&format!("{attr}=")))
+                .map(|(s, v, _)| {
+                    assert!(
+                        !s.ends_with("(none)"),
+                        "{}: {s} has closed deals",
+                        path.display()
+                    );
+                    *v
+                })
+                .collect();
+            let min = of.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = of.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert!(
+                min <= *whole && *whole <= max,
+                "{}: {attr}: {whole} not within {rates:?}",
+                path.display()
+            );
+        }
+    }
+    assert!(weeks >= 6, "{weeks} weeks with closed deals");
+}

@@ -258,26 +258,12 @@ fn smtp_config(port: u16) -> String {
         .find("\n[run]")
         .map(|i| i + start + 1)
         .unwrap_or(demo.len());
+    let emea =
+        "[[email.recipients]]\nto = [\"emea-lead@example.com\"]\nsegment = \"region=EMEA\"\n";
     format!(
-        r#"{}
-[email]
-transport = "smtp"
-from = "Scorecard <scorecard@example.com>"
-max_attempts = 2
-retry_delay_ms = 10
-[email.smtp]
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-timeout_secs = 5
-final_reply_timeout_secs = 1
-[[email.recipients]]
-to = ["leadership@example.com"]
-[[email.recipients]]
-to = ["emea-lead@example.com"]
-segment = "region=EMEA"
-{}"#,
+        "{}{}{}",
         &demo[..start],
+        smtp::email_section(port, 1, emea),
         &demo[end..]
     )
 }

@@ -752,3 +752,98 @@ retry_delay_ms = 10
     run(&["run", "--period", "2026-W47", "--force"]);
     assert_eq!(hook.received().len(), 4);
 }
+
+/// Warehouse mode: the records' own segment columns (a `region` column on
+/// the deals, tickets… views, the deals' `owner`) give the figures of an
+/// import of the same CSVs.
+#[test]
+fn warehouse_mode_reads_the_records_own_segment_cells() {
+    let Some((url, schema)) = server("warehouse_record_cells") else {
+        return;
+    };
+    let crm = format!("{schema}_crm");
+    let imported = Project::new(attributed::CONFIG);
+    let snap = attributed::records_snapshot(&imported, "snap");
+    let source = load_warehouse(&url, &crm, &snap, "UTC");
+    let warehouse = Project::new(&format!(
+        "[report]\nsegments = [\"region\", \"owner\"]\nout_dir = \"reports\"\n{source}"
+    ));
+    imported.ok(&["import", snap.to_str().unwrap()]);
+    for p in [&imported, &warehouse] {
+        p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+    }
+    assert_same_kpis(&imported, &warehouse);
+    let doc: serde_json::Value =
+        serde_json::from_str(&warehouse.read("reports/weekly/2026-W47/kpis.json")).unwrap();
+    for (file, kpi, _) in attributed::record_files() {
+        for (segment, n) in attributed::EXPECTED {
+            let got = doc["kpis"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["id"] == kpi && k["segment"].as_str().unwrap_or("") == segment)
+                .and_then(|k| k["value"].as_f64());
+            assert_eq!(got, Some(n), "{file} {segment}");
+        }
+    }
+    sql(&url, &format!("DROP SCHEMA {crm} CASCADE"));
+}
+
+/// Vendor exports through presets (a Salesforce report export, Stripe
+/// payments with refunds dated apart) give the same kpis.json on both
+/// stores, down to the data-quality counts: the ignored close date recorded
+/// by the import, the deal created after its close counted from the rows.
+#[test]
+fn preset_exports_and_data_quality_alike_on_postgres() {
+    let Some((url, schema)) = server("preset_exports_and_data_quality") else {
+        return;
+    };
+    let (sqlite, pg) = pair(
+        "[report]\ntimezone = \"Europe/Berlin\"\n[import.deals]\npreset = \"salesforce\"\n[import.orders]\npreset = \"stripe\"\n",
+        &url,
+        &schema,
+    );
+    let deals = fixture("presets/salesforce-report");
+    let orders = fixture("presets/stripe");
+    for p in [&sqlite, &pg] {
+        let out = p.ok(&["import", deals.to_str().unwrap(), orders.to_str().unwrap()]);
+        assert!(
+            out.contains("1 open deal had a close date, ignored; 1 closed deal was created after its close date"),
+            "{out}"
+        );
+        assert!(
+            out.contains("unified_payments.csv: 5 rows: 7 inserted"),
+            "{out}"
+        );
+        p.ok(&["run", "--no-send", "--period", "2026-W47"]);
+        p.ok(&["run", "--no-send", "--period", "2026-W48"]);
+    }
+    assert_same_kpis(&sqlite, &pg);
+    let w47: serde_json::Value =
+        serde_json::from_str(&pg.read("reports/weekly/2026-W47/kpis.json")).unwrap();
+    assert_eq!(
+        w47["data_quality"],
+        serde_json::json!({"open_deals_close_date_ignored": 1, "deals_created_after_close": 1})
+    );
+    let revenue = |doc: &serde_json::Value| {
+        doc["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == "revenue" && k["segment"].is_null())
+            .unwrap()["value"]
+            .as_f64()
+            .unwrap()
+    };
+    // 1200 + 50 + 30 + 100 − 40; W48: 20.5 − 30 (ch_3Q4's refund on 11-25).
+    assert_eq!(revenue(&w47), 1340.0);
+    let w48: serde_json::Value =
+        serde_json::from_str(&pg.read("reports/weekly/2026-W48/kpis.json")).unwrap();
+    assert_eq!(revenue(&w48), -9.5);
+    assert_eq!(w48["data_quality"]["deals_created_after_close"], 0);
+    let md = pg.read("reports/weekly/2026-W47/scorecard.md");
+    assert!(
+        md.contains("1 open deal had a close date (the expected close CRMs write) that the latest import of deals.csv ignored: it counts as open."),
+        "{md}"
+    );
+}

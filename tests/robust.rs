@@ -620,23 +620,7 @@ fn a_range_never_archives_a_period_that_has_not_ended() {
 /// SMTP to the test server on 127.0.0.1:`port`, one recipient, fast
 /// retries, a final-reply timeout of `final_secs`.
 fn smtp_email(port: u16, final_secs: u64) -> String {
-    format!(
-        r#"
-[email]
-transport = "smtp"
-from = "Scorecard <scorecard@example.com>"
-max_attempts = 2
-retry_delay_ms = 10
-[email.smtp]
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-timeout_secs = 5
-final_reply_timeout_secs = {final_secs}
-[[email.recipients]]
-to = ["leadership@example.com"]
-"#
-    )
+    smtp::email_section(port, final_secs, "")
 }
 
 fn message_id(m: &smtp::Received) -> String {

@@ -42,6 +42,19 @@ pub struct PresetTable {
     pub hint: Option<String>,
     #[serde(default)]
     pub import: RawImport,
+    /// Other layouts of the same export (Salesforce report exports with
+    /// field labels beside Data Loader's API names), each a whole mapping
+    /// chosen when the file's header has every name of its signature.
+    #[serde(default)]
+    pub variants: Vec<PresetVariant>,
+}
+
+/// Another layout of an export: its signature and its whole mapping.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresetVariant {
+    pub signature: Vec<String>,
+    pub import: RawImport,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +72,17 @@ pub struct Preset {
 }
 
 impl Preset {
+    /// Whether a file of this name is found by the preset's own `file`
+    /// globs for snapshot file `kind` (of its main layout or a variant).
+    pub fn finds(&self, kind: &str, name: &str, glob: impl Fn(&str, &str) -> bool) -> bool {
+        self.table(kind).is_some_and(|t| {
+            std::iter::once(&t.import)
+                .chain(t.variants.iter().map(|v| &v.import))
+                .filter_map(RawImport::file)
+                .any(|f| glob(f, name))
+        })
+    }
+
     pub fn table(&self, file: &str) -> Option<&PresetTable> {
         self.tables.get(file)
     }
@@ -107,12 +131,19 @@ pub fn hint(preset: Option<&str>, kind: FileKind) -> Option<String> {
 pub fn recognise(kind: FileKind, header: &[String]) -> Option<(&'static str, String)> {
     all().iter().find_map(|p| {
         let t = p.table(kind.key())?;
-        let fits = !t.signature.is_empty()
-            && t.signature
-                .iter()
-                .all(|s| header.iter().any(|h| h == &s.trim().to_lowercase()));
+        let fits = std::iter::once(&t.signature)
+            .chain(t.variants.iter().map(|v| &v.signature))
+            .any(|sig| signature_fits(sig, header));
         fits.then(|| (p.name, p.title.clone()))
     })
+}
+
+/// Whether every name of a signature is in the header (lowercased names).
+pub fn signature_fits(signature: &[String], header: &[String]) -> bool {
+    !signature.is_empty()
+        && signature
+            .iter()
+            .all(|s| header.iter().any(|h| h == &s.trim().to_lowercase()))
 }
 
 /// A preset and snapshot file for any export this header looks like (for a

@@ -1013,6 +1013,79 @@ mod tests {
         );
     }
 
+    /// A change of the report time zone derives the tickets' local days
+    /// again, on both backends (on PostgreSQL in one set-based UPDATE, in
+    /// the server's time-zone database): the same days as an import in the
+    /// new zone, and the cache emptied.
+    #[test]
+    fn a_new_time_zone_rederives_the_local_days_on_both_backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let tickets = "ticket_id,opened_at\nT1,2026-11-16T03:30:00Z\nT2,2026-11-16T05:30:00Z\nT3,2026-11-17T23:30:00-05:00\n";
+        std::fs::write(dir.path().join("tickets.csv"), tickets).unwrap();
+        let config = |tz: &str| {
+            Config::from_toml(
+                &format!("[report]\ntimezone = \"{tz}\"\n"),
+                std::path::Path::new("."),
+                None,
+                &Default::default(),
+            )
+            .unwrap()
+        };
+        let (utc, ny, tokyo) = (
+            config("UTC"),
+            config("America/New_York"),
+            config("Asia/Tokyo"),
+        );
+        let days = |s: &Store| -> Vec<(String, i64)> {
+            s.reader()
+                .rows(
+                    "SELECT ticket_id, opened_day FROM tickets ORDER BY ticket_id",
+                    [],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+                .collect()
+        };
+        let day = |d: &str| crate::period::day_number(d.parse().unwrap());
+        let now = "2026-11-23T00:00:00Z".parse().unwrap();
+        for mut s in Store::test_stores("a_new_time_zone_rederives_the_local_days") {
+            let paths = [dir.path().to_path_buf()];
+            ingest::import(&mut s, &utc, &paths, &ImportOptions::default(), now).unwrap();
+            let w = [week("2026-W47")];
+            ensure(&mut s, &utc, &w).unwrap();
+            assert_eq!(
+                days(&s),
+                [
+                    ("T1".to_string(), day("2026-11-16")),
+                    ("T2".to_string(), day("2026-11-16")),
+                    ("T3".to_string(), day("2026-11-18")),
+                ]
+            );
+            ingest::ensure_timezone(&mut s, &ny).unwrap();
+            assert_eq!(
+                days(&s),
+                [
+                    ("T1".to_string(), day("2026-11-15")),
+                    ("T2".to_string(), day("2026-11-16")),
+                    ("T3".to_string(), day("2026-11-17")),
+                ],
+                "postgres: {}",
+                s.is_postgres()
+            );
+            assert_eq!(s.cached_fingerprint(w[0]).unwrap(), None, "cache emptied");
+            ingest::ensure_timezone(&mut s, &tokyo).unwrap();
+            assert_eq!(
+                days(&s),
+                [
+                    ("T1".to_string(), day("2026-11-16")),
+                    ("T2".to_string(), day("2026-11-16")),
+                    ("T3".to_string(), day("2026-11-18")),
+                ]
+            );
+        }
+    }
+
     /// kpis.md "Segments": on each of the five record files, a record's own
     /// cell wins over its customer's attribute, which wins over `(none)`; an
     /// empty cell is no cell; `owner` is deals' and activities' own column

@@ -266,6 +266,40 @@ pub fn stale_sources(store: &Store, p: Period) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// What the importer kept of the deals that a reader should know of
+/// (snapshot-format.md "deals.csv"): open deals whose close date the latest
+/// import ignored (recorded by that import), and the period's deals closed
+/// before they were created (from the stored rows).
+fn deal_notes(store: &Store, p: Period, q: &mut DataQuality) -> Result<()> {
+    q.close_dates_ignored = store
+        .meta(crate::store::CLOSE_DATES_IGNORED_KEY)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let n = q.close_dates_ignored;
+    if n > 0 {
+        q.notes.push(format!(
+            "{n} open deal{} had a close date (the expected close CRMs write) that the latest import of deals.csv ignored: {} as open.",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it counts" } else { "they count" }
+        ));
+    }
+    let n: i64 = store.reader().query_row(
+        "SELECT count(*) FROM deals WHERE closed_day >= ?1 AND closed_day < ?2 AND closed_day < created_day",
+        [p.start_day(), p.end_day()],
+        |r| r.get(0),
+    )?;
+    q.created_after_close = n as u64;
+    if n > 0 {
+        q.notes.push(format!(
+            "{n} deal{} closed in this period {} created after {} close date (migrated records?): counted by the close date, left out of the sales cycle.",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "was" } else { "were" },
+            if n == 1 { "its" } else { "their" }
+        ));
+    }
+    Ok(())
+}
+
 /// The tables whose rows name a customer, with the day they are counted
 /// by, in the order the reports list them.
 fn unknown_customer_tables() -> impl Iterator<Item = (&'static str, &'static str)> {
@@ -396,21 +430,7 @@ pub fn data_quality(
         }
     }
     if imported.contains(FileKind::Deals.key()) {
-        // Migrated records: closed before they were created. Kept, counted
-        // by their close date, left out of the sales cycle.
-        let n: i64 = store.reader().query_row(
-            "SELECT count(*) FROM deals WHERE closed_day >= ?1 AND closed_day < ?2 AND closed_day < created_day",
-            [p.start_day(), p.end_day()],
-            |r| r.get(0),
-        )?;
-        if n > 0 {
-            q.notes.push(format!(
-                "{n} deal{} closed in this period {} created after {} close date (migrated records?): counted by the close date, left out of the sales cycle.",
-                if n == 1 { "" } else { "s" },
-                if n == 1 { "was" } else { "were" },
-                if n == 1 { "its" } else { "their" }
-            ));
-        }
+        deal_notes(store, p, &mut q)?;
     }
     if imported.contains(FileKind::Customers.key()) {
         for (table, day) in unknown_customer_tables() {

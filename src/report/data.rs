@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::compare::{Compared, Comparison};
+use crate::model::DataQuality;
 use crate::period::Period;
 
 fn number(x: Option<f64>) -> Value {
@@ -36,7 +37,7 @@ pub fn kpis_json(
     period: Period,
     timezone: &str,
     rows: &[Compared],
-    as_of: &[(String, String)],
+    quality: &DataQuality,
 ) -> String {
     let kpis: Vec<Value> = rows
         .iter()
@@ -101,7 +102,11 @@ pub fn kpis_json(
             "end": period.end().to_string(),
         },
         "timezone": timezone,
-        "as_of": as_of.iter().map(|(f, t)| (f.clone(), json!(t))).collect::<Map<String, Value>>(),
+        "as_of": quality.as_of.iter().map(|(f, t)| (f.clone(), json!(t))).collect::<Map<String, Value>>(),
+        "data_quality": {
+            "open_deals_close_date_ignored": quality.close_dates_ignored,
+            "deals_created_after_close": quality.created_after_close,
+        },
         "kpis": kpis,
     });
     let mut text = serde_json::to_string_pretty(&doc).expect("JSON of plain values");

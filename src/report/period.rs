@@ -77,13 +77,7 @@ pub fn render_period(
     emails.push(scope_email(figures, String::new(), whole_email)?);
     files.push((
         "kpis.json".into(),
-        data::kpis_json(
-            p,
-            config.report.timezone.name(),
-            rows,
-            &figures.quality.as_of,
-        )
-        .into_bytes(),
+        data::kpis_json(p, config.report.timezone.name(), rows, &figures.quality).into_bytes(),
     ));
     files.push(("kpis.csv".into(), data::kpis_csv(p, rows)?.into_bytes()));
     let summary = layout::summary(p, rows, &config.report.currency);

@@ -237,7 +237,8 @@ pub struct ScorecardView {
     pub root: String,
     pub has_industry: bool,
     pub has_targets: bool,
-    /// The segment's value alone ("EMEA"), for the subject line.
+    /// The segment's value alone ("EMEA"; "Unattributed (owner)"), for the
+    /// subject line.
     pub segment_name: Option<String>,
     /// The headline figure of the subject: "NPS 22.9 ▼".
     pub subject_figure: String,
@@ -453,6 +454,15 @@ fn segment_value(key: &str) -> &str {
     }
 }
 
+/// A segment's value for a short line ("EMEA · Pro", a subject): an
+/// unattributed one names its attribute ("Unattributed (owner)").
+fn segment_name(key: &str) -> String {
+    match segment_value(key) {
+        UNATTRIBUTED => segment_label(key),
+        v => v.to_string(),
+    }
+}
+
 /// A segment key as people say it: `region=EMEA` → "EMEA (region)",
 /// `region=(none)` → "Unattributed (region)", the whole business → "the
 /// whole business".
@@ -513,7 +523,7 @@ pub fn build(
         quality: input.quality.clone(),
         segment_links,
         root: root.to_string(),
-        segment_name: segment.map(|s| segment_value(s).to_string()),
+        segment_name: segment.map(segment_name),
         subject_figure: summary.subject_figure,
         off_track_phrase: summary.off_track_phrase,
         off_track: summary.off_track,
@@ -672,11 +682,7 @@ fn top_movers(mine: &[&Compared], currency: &str) -> Vec<MoverView> {
         .iter()
         .filter_map(|r| r.outside.filter(|x| *x != 0.0).map(|x| (*r, x)))
         .collect();
-    movers.sort_by(|a, b| {
-        b.1.abs()
-            .total_cmp(&a.1.abs())
-            .then_with(|| a.0.info.id.cmp(&b.0.info.id))
-    });
+    insights::largest_first(&mut movers);
     movers
         .into_iter()
         .take(5)
@@ -723,11 +729,7 @@ fn comments(all: &[Comment], segment: Option<&str>) -> (Vec<CommentView>, Vec<Co
         segment: c
             .segments
             .iter()
-            // "EMEA · Pro"; an unattributed value names its attribute.
-            .map(|s| match segment_value(s) {
-                UNATTRIBUTED => segment_label(s),
-                v => v.to_string(),
-            })
+            .map(|s| segment_name(s))
             .collect::<Vec<_>>()
             .join(" · "),
     };

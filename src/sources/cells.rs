@@ -29,7 +29,7 @@ pub struct RuleCtx<'a> {
 
 impl<'a> RuleCtx<'a> {
     /// A column's own format, else the file's for its type, else None (ISO).
-    fn format_of(&self, name: &str, file_wide: Option<&'a str>) -> Option<&'a str> {
+    pub fn format_of(&self, name: &str, file_wide: Option<&'a str>) -> Option<&'a str> {
         self.formats.get(name).map(String::as_str).or(file_wide)
     }
 }

@@ -41,6 +41,13 @@ impl Store {
     /// concurrent import waits instead of failing half-way).
     pub fn begin_import(&mut self) -> Result<ImportTx<'_>> {
         let dialect = self.dialect();
+        if let Some(conn) = self.conn.sqlite() {
+            // Temporary files on disk, not in memory, while importing: the
+            // sort that builds a bulk-loaded table's indexes spills to them,
+            // so memory stays flat however large the file (set outside the
+            // transaction, as SQLite requires; see ImportTx::commit).
+            conn.pragma_update(None, "temp_store", "FILE")?;
+        }
         let tx = self.conn.begin(true)?;
         // With an empty KPI cache there is nothing to invalidate: skip the bookkeeping.
         let cache_in_use: bool =
@@ -68,10 +75,23 @@ impl Store {
         day_of: impl Fn(i64) -> i64,
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
+        // PostgreSQL derives the days itself, in one statement per column,
+        // when it knows the zone (its own time-zone database).
+        let set_based = rederive
+            && tx.is_postgres()
+            && tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = ?1)",
+                [name],
+                |r| r.get::<_, bool>(0),
+            )?;
         if rederive {
             for table in FileKind::ALL.map(FileKind::table) {
                 let id = &table.columns[0].name;
                 for (at, day) in table.local_days() {
+                    if set_based {
+                        tx.execute(&rederive_sql(table.name, at, day), [name])?;
+                        continue;
+                    }
                     let mut days = Vec::new();
                     {
                         let mut stmt =
@@ -100,6 +120,17 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The one statement that derives the local days `day` of the instants
+/// `at` (milliseconds since the epoch) of `table` again, in the zone `?1`,
+/// on PostgreSQL (days since 0001-01-01, as `period::day_number`); rows
+/// whose day does not change are not written.
+fn rederive_sql(table: &str, at: &str, day: &str) -> String {
+    let local = format!(
+        "(((TIMESTAMPTZ 'epoch' + {at} * INTERVAL '1 millisecond') AT TIME ZONE ?1)::date - DATE '0001-01-01')"
+    );
+    format!("UPDATE {table} SET {day} = {local} WHERE {day} IS DISTINCT FROM {local}")
 }
 
 /// The rows of one file on their way into the store.
@@ -136,7 +167,10 @@ impl Writer<'_> {
         touch_customers: bool,
     ) -> Result<Option<Staged>> {
         match self {
-            Writer::Sqlite(_) => Ok(None),
+            Writer::Sqlite(w) => {
+                w.finish()?;
+                Ok(None)
+            }
             Writer::Postgres(s) => Ok(Some(s.finish(
                 snapshot_id,
                 cache_in_use,
@@ -272,6 +306,12 @@ impl ImportTx<'_> {
     }
 
     pub fn commit(self) -> Result<()> {
-        Ok(self.tx.commit()?)
+        let ImportTx { tx, .. } = self;
+        let db = tx.db();
+        tx.commit()?;
+        if let Some(conn) = db.sqlite() {
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
+        }
+        Ok(())
     }
 }

@@ -42,6 +42,10 @@ pub struct Store {
 
 pub use crate::config::Location;
 
+/// The meta key of the open deals whose close date the latest import of
+/// deals ignored (their count; the data-quality section reads it).
+pub const CLOSE_DATES_IGNORED_KEY: &str = "close_dates_ignored:deals.csv";
+
 /// The meta key of a file's as-of instant.
 pub fn as_of_key(kind: FileKind) -> String {
     format!("as_of:{}", kind.default_file_name())

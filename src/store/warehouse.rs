@@ -9,8 +9,8 @@
 //! one definition per store table, converting the user's columns into the
 //! store's internal shape (text trimmed, dates as text beside their day
 //! number, instants in milliseconds, the local day in the report time zone,
-//! the extra columns of customers and spend unpivoted into their attribute
-//! tables). The planner inlines them, so the engine's SQL (Citus-friendly:
+//! the extra columns named in `[report] segments` unpivoted into the
+//! attribute tables of customers, spend and the records). The planner inlines them, so the engine's SQL (Citus-friendly:
 //! no GROUPING SETS, recursive CTEs or ordered-set aggregates) runs on the
 //! user's tables unchanged, only grouped rows cross the wire, and nothing
 //! is created on the server: the session is read-only (a replica will do).
@@ -66,7 +66,12 @@ type Present = BTreeMap<String, String>;
 impl Warehouse {
     /// Connects, checks every configured table and reads its fingerprint,
     /// as-of and refused rows (see the module doc).
-    pub fn open(cfg: &WarehouseConfig, tz: Tz, read_at: &str) -> Result<Warehouse> {
+    pub fn open(
+        cfg: &WarehouseConfig,
+        tz: Tz,
+        segments: &[String],
+        read_at: &str,
+    ) -> Result<Warehouse> {
         let mut client = connect(cfg)?;
         let tz_literal = literal(tz.name());
         client
@@ -110,7 +115,7 @@ impl Warehouse {
         }
         let relations: BTreeMap<FileKind, &str> =
             cfg.tables.iter().map(|(k, r)| (*k, r.as_str())).collect();
-        let prelude = prelude(&relations, &present, tz);
+        let prelude = prelude(&relations, &present, segments, tz);
         let mut w = Warehouse {
             conn: Db::Postgres(Box::new(std::cell::RefCell::new(sql::PgConn::new(client)))),
             url: cfg.url.clone(),
@@ -230,7 +235,8 @@ impl Warehouse {
                 .map(|c| dates.iter().position(|d| d == c).and_then(|i| maxima[i]))
                 .collect())
         };
-        let as_of = latest_instant(latest, tz, kind)?
+        let as_of = kind
+            .latest_instant(latest, tz)?
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
         Ok(TableState {
             kind,
@@ -285,40 +291,6 @@ impl Warehouse {
         }
         Ok(Failure::input(lines.join("\n")))
     }
-}
-
-/// The instant a table's data is known up to, as an import records it
-/// without `--as-of` (ingest's `latest_instant`): tickets, the latest of
-/// their instants; another dated file, the end of its latest day in the
-/// report time zone; an undated file, none.
-fn latest_instant(
-    latest: impl Fn(&str, &[&str]) -> Result<Vec<Option<i64>>>,
-    tz: Tz,
-    kind: FileKind,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
-    use chrono::TimeZone;
-    if kind == FileKind::Tickets {
-        let ms = latest(
-            kind.key(),
-            &["opened_at", "first_response_at", "resolved_at"],
-        )?;
-        return Ok(ms
-            .into_iter()
-            .flatten()
-            .max()
-            .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis));
-    }
-    let Some(day) = kind.describe().period_day else {
-        return Ok(None);
-    };
-    let Some(last) = latest(kind.key(), &[day])?[0] else {
-        return Ok(None);
-    };
-    let next = crate::period::date_from_day(last + 1).and_time(chrono::NaiveTime::MIN);
-    Ok(tz
-        .from_local_datetime(&next)
-        .earliest()
-        .map(|t| t.with_timezone(&chrono::Utc)))
 }
 
 /// Connects to the warehouse (`[source] url`).
@@ -438,8 +410,10 @@ fn day_of(date: &str) -> String {
 fn prelude(
     relations: &BTreeMap<FileKind, &str>,
     present: &BTreeMap<FileKind, Present>,
+    segments: &[String],
     tz: Tz,
 ) -> String {
+    let segments: Vec<String> = segments.iter().map(|s| s.to_lowercase()).collect();
     let mut defs = Vec::new();
     for kind in FileKind::ALL {
         let table = kind.table();
@@ -449,19 +423,37 @@ fn prelude(
         };
         defs.push(format!("{} AS NOT MATERIALIZED ({body})", table.name));
         if let Some((attr_table, key)) = &table.attributes {
+            // The extra columns named in `[report] segments`, one row each
+            // (an empty cell is '', as an import keeps it).
+            let extra: Vec<(String, &String)> = present
+                .get(&kind)
+                .map(|cols| {
+                    cols.iter()
+                        .filter(|(lower, _)| {
+                            segments.contains(lower)
+                                && !kind.columns().iter().any(|c| c.name == lower.as_str())
+                        })
+                        .map(|(lower, real)| (lower.clone(), real))
+                        .collect()
+                })
+                .unwrap_or_default();
             let body = match (relations.get(&kind), present.get(&kind)) {
-                (Some(rel), Some(cols)) => {
-                    let known: Vec<String> = kind
-                        .columns()
+                (Some(rel), Some(cols)) if !extra.is_empty() => {
+                    let values: Vec<String> = extra
                         .iter()
-                        .filter_map(|c| cols.get(c.name))
-                        .map(|real| literal(real))
+                        .map(|(lower, real)| {
+                            format!(
+                                "({}, COALESCE(btrim(t.{}::text), ''))",
+                                literal(lower),
+                                ident(real)
+                            )
+                        })
                         .collect();
                     format!(
-                        "SELECT COALESCE(btrim(t.{}::text), '') AS {key}, lower(j.key) AS name, COALESCE(btrim(j.value), '') AS value
-                         FROM {rel} t CROSS JOIN LATERAL jsonb_each_text(to_jsonb(t) - ARRAY[{}]::text[]) j",
+                        "SELECT COALESCE(btrim(t.{}::text), '') AS {key}, j.name, j.value
+                         FROM {rel} t CROSS JOIN LATERAL (VALUES {}) j(name, value)",
                         ident(&cols[*key]),
-                        known.join(", ")
+                        values.join(", ")
                     )
                 }
                 _ => format!(
@@ -696,7 +688,16 @@ mod tests {
                 .collect();
             present.insert(kind, cols);
         }
-        let sql = prelude(&relations, &present, Tz::Europe__Berlin);
+        let sql = prelude(
+            &relations,
+            &present,
+            &["Region".to_string()],
+            Tz::Europe__Berlin,
+        );
+        assert!(
+            sql.contains("('region', COALESCE(btrim(t.\"Region\"::text), ''))"),
+            "{sql}"
+        );
         let upper = sql.to_ascii_uppercase();
         for banned in [
             "GROUPING SETS",

@@ -297,6 +297,30 @@ fn read_data(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
 }
 
 /// A port nothing listens on (bound, then released).
+/// An `[email]` section that sends over SMTP to a test server on
+/// 127.0.0.1:`port` (plain SMTP, 2 attempts 10 ms apart, a 5 s timeout, a
+/// final-reply timeout of `final_secs`), to one recipient for the whole
+/// business; `more` follows it (more `[[email.recipients]]`).
+pub fn email_section(port: u16, final_secs: u64, more: &str) -> String {
+    format!(
+        r#"
+[email]
+transport = "smtp"
+from = "Scorecard <scorecard@example.com>"
+max_attempts = 2
+retry_delay_ms = 10
+[email.smtp]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+timeout_secs = 5
+final_reply_timeout_secs = {final_secs}
+[[email.recipients]]
+to = ["leadership@example.com"]
+{more}"#
+    )
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

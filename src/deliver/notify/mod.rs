@@ -25,7 +25,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
-use crate::config::{Config, NotifyTarget};
+use crate::config::{Config, NotifyTarget, WebhookUrl};
 use crate::period::Cadence;
 use crate::report::notice::Notice;
 use crate::store::posts::{DuePost, NewPost, PostFate};
@@ -117,25 +117,25 @@ pub fn hand_over(
     now: DateTime<Utc>,
     how: super::Handover,
 ) -> Result<super::Handed> {
-    let mut handed = super::Handed::default();
-    match how {
-        super::Handover::Keep => {}
-        super::Handover::Preview => {
-            handed.previewed = preview(config, outgoing)
+    how.hand_over(
+        !config.notify.is_empty(),
+        || {
+            Ok(preview(config, outgoing)
                 .context("writing the preview posts")?
-                .len();
-        }
-        super::Handover::Send { .. } if config.notify.is_empty() => {}
-        super::Handover::Send { .. } => {
+                .len())
+        },
+        || {
             let report = send_pending(store, config, now, false, false)
                 .context("posting to the webhooks")?;
-            handed.sent = report.sent;
-            handed.pending = report.pending;
-            handed.failed = report.failed;
-            handed.uncertain_new = report.uncertain_new;
-        }
-    }
-    Ok(handed)
+            Ok(super::Handed {
+                sent: report.sent,
+                pending: report.pending,
+                failed: report.failed,
+                uncertain_new: report.uncertain_new,
+                ..super::Handed::default()
+            })
+        },
+    )
 }
 
 /// Builds each payload and records it as pending, unless already in the
@@ -285,6 +285,23 @@ fn post_one(
         }
         return ledger.fate(row.id);
     }
+    post_with_retries(store, target, url, row, now, stopped)?;
+    ledger.fate(row.id)
+}
+
+/// Posts a due post to its webhook, retrying transient failures up to the
+/// target's `max_attempts` (waiting as the server asks, else with backoff),
+/// and records each attempt's outcome in the ledger. A target that cannot
+/// be reached is noted in `stopped`, so that its other posts wait.
+fn post_with_retries(
+    store: &Store,
+    target: &NotifyTarget,
+    url: &WebhookUrl,
+    row: &DuePost,
+    now: DateTime<Utc>,
+    stopped: &mut HashMap<String, String>,
+) -> Result<()> {
+    let ledger = store.posts();
     let body = ledger.payload(row.id)?;
     let mut tries = 0;
     loop {
@@ -338,7 +355,7 @@ fn post_one(
             }
         }
     }
-    ledger.fate(row.id)
+    Ok(())
 }
 
 /// `--dry-run`: writes each payload to the outbox folder as
