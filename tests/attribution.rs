@@ -304,3 +304,60 @@ fn one_email_per_rep_and_one_for_the_unattributed() {
         );
     }
 }
+
+/// The demo's prospects carry their region and plan: every week's win rate
+/// of the whole business lies between its regions' and between its plans',
+/// and no closed deal is unattributed.
+#[test]
+fn the_demo_win_rates_add_up() {
+    let p = Project::new("");
+    p.ok(&["demo", "--dir", "d", "--weeks", "12"]);
+    let mut weeks = 0;
+    for e in std::fs::read_dir(p.path("d/reports/weekly")).unwrap() {
+        let path = e.unwrap().path().join("kpis.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let rates: Vec<(String, f64, u64)> = doc["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["id"] == "win_rate" && k["n"].as_u64().unwrap_or(0) > 0)
+            .map(|k| {
+                let segment = k["segment"].as_str().unwrap_or("").to_string();
+                (
+                    segment,
+                    k["value"].as_f64().unwrap(),
+                    k["n"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let Some((_, whole, _)) = rates.iter().find(|(s, _, _)| s.is_empty()) else {
+            continue;
+        };
+        weeks += 1;
+        for attr in ["region", "plan"] {
+            let of: Vec<f64> = rates
+                .iter()
+                .filter(|(s, _, _)| s.starts_with(&format!("{attr}=")))
+                .map(|(s, v, _)| {
+                    assert!(
+                        !s.ends_with("(none)"),
+                        "{}: {s} has closed deals",
+                        path.display()
+                    );
+                    *v
+                })
+                .collect();
+            let min = of.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = of.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert!(
+                min <= *whole && *whole <= max,
+                "{}: {attr}: {whole} not within {rates:?}",
+                path.display()
+            );
+        }
+    }
+    assert!(weeks >= 6, "{weeks} weeks with closed deals");
+}

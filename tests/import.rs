@@ -267,6 +267,55 @@ fn skip_invalid_never_skips_a_whole_file() {
     assert_eq!(p.number("SELECT count(*) FROM snapshots"), 1.0);
 }
 
+/// A first import into an empty table builds its indexes after the rows
+/// (dropped and created again inside the import's transaction): the schema
+/// ends byte for byte as migrated, the indexes hold every row, and a refused
+/// first import leaves them as they were.
+#[test]
+fn a_first_import_builds_the_indexes_after_the_rows() {
+    let p = Project::new("");
+    let customers = p.file(
+        "customers",
+        "customers.csv",
+        b"customer_id,acquired_on\nC1,2026-01-05\n",
+    );
+    p.ok(&["import", &customers]);
+    let schema =
+        "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_schema ORDER BY name";
+    let migrated = p.strings(schema);
+    for index in ["orders_customer", "orders_day"] {
+        assert!(
+            migrated
+                .iter()
+                .any(|s| s.starts_with(&format!("index {index} "))),
+            "{migrated:?}"
+        );
+    }
+    let bad = p.file(
+        "bad",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,2026-11-16,5\nO2,C2,someday,5\n").as_bytes(),
+    );
+    p.fail(&["import", &bad]);
+    assert_eq!(p.strings(schema), migrated);
+    let good = p.file(
+        "good",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,2026-11-16,5\nO2,C2,2026-11-17,5\nO3,C2,2026-11-18,5\n")
+            .as_bytes(),
+    );
+    p.ok(&["import", &good]);
+    assert_eq!(p.strings(schema), migrated);
+    assert_eq!(p.strings("PRAGMA integrity_check"), ["ok"]);
+    let through = |index: &str, filter: &str| {
+        p.number(&format!(
+            "SELECT count(*) FROM orders INDEXED BY {index} WHERE {filter}"
+        ))
+    };
+    assert_eq!(through("orders_customer", "customer_id = 'C2'"), 2.0);
+    assert_eq!(through("orders_day", "ordered_day > 0"), 3.0);
+}
+
 /// "Unchanged" only against the latest import of that file: A, B, A leaves A.
 #[test]
 fn reimporting_an_earlier_export_restores_it() {
@@ -673,6 +722,16 @@ fn salesforce_report_export() {
         k["data_quality"],
         serde_json::json!({"open_deals_close_date_ignored": 1, "deals_created_after_close": 1})
     );
+    // Without the preset: one sentence says what to add, exit 3, no store.
+    let q = Project::new("");
+    let dir = fixture("presets/salesforce-report");
+    let (code, stderr) = q.fail(&["import", dir.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert_eq!(
+        stderr.trim_end(),
+        format!("scorecard: {}: no snapshot files in this folder (expected any of: customers.csv, deals.csv, orders.csv, tickets.csv, surveys.csv, spend.csv, activities.csv, measures.csv; map other names with [import.<file>] file); report1763942400000.csv: it looks like a Salesforce deals export: add [import.deals] preset = \"salesforce\" to the config", dir.display())
+    );
+    assert!(q.store_bytes().is_none());
 }
 
 /// A newer Typeform export: partial responses (no submission) are left out.
@@ -1152,4 +1211,24 @@ fn refunds_and_merged_rows_by_hand() {
     let (code, stderr) = q.fail(&["import", &dir]);
     assert_eq!(code, 2);
     assert!(stderr.contains("refunds are only for orders"), "{stderr}");
+    let q = Project::new("[import.orders]\nrefund_date = \"refunded_on\"\n");
+    let (code, stderr) = q.fail(&["import", &dir]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("dates the refunds of `refunds`: set refunds too"),
+        "{stderr}"
+    );
+    // A refund date that is no date: file:line:column, exit 3, store untouched.
+    let r =
+        Project::new("[import.orders]\nrefunds = \"refunded\"\nrefund_date = \"refunded_on\"\n");
+    let bad = r.file(
+        "r",
+        "orders.csv",
+        format!("{ORDERS},refunded,refunded_on\nO1,C1,2026-11-16,50,20,2026-11-18\nO2,C1,2026-11-17,10,5,18/11/2026\n").as_bytes(),
+    );
+    r.refused(
+        &bad,
+        &[],
+        "orders.csv:3:6: refund_date: 'refunded_on': '18/11/2026' is not a date (expected YYYY-MM-DD; set date_format in [import.<file>] for other layouts)",
+    );
 }

@@ -72,6 +72,17 @@ pub struct Preset {
 }
 
 impl Preset {
+    /// Whether a file of this name is found by the preset's own `file`
+    /// globs for snapshot file `kind` (of its main layout or a variant).
+    pub fn finds(&self, kind: &str, name: &str, glob: impl Fn(&str, &str) -> bool) -> bool {
+        self.table(kind).is_some_and(|t| {
+            std::iter::once(&t.import)
+                .chain(t.variants.iter().map(|v| &v.import))
+                .filter_map(RawImport::file)
+                .any(|f| glob(f, name))
+        })
+    }
+
     pub fn table(&self, file: &str) -> Option<&PresetTable> {
         self.tables.get(file)
     }

@@ -163,25 +163,47 @@ pub fn hand_over(
     now: DateTime<Utc>,
     how: Handover,
 ) -> Result<Handed> {
-    let mut handed = Handed::default();
-    match how {
-        Handover::Keep => {}
-        Handover::Preview => {
-            handed.previewed = preview(config, outgoing, now)
+    how.hand_over(
+        !config.email.recipients.is_empty(),
+        || {
+            Ok(preview(config, outgoing, now)
                 .context("writing the preview emails")?
-                .len();
-        }
-        Handover::Send { .. } if config.email.recipients.is_empty() => {}
-        Handover::Send { .. } => {
+                .len())
+        },
+        || {
             let report = send_pending(store, config, now, false).context("sending the emails")?;
-            handed.sent = report.sent;
-            handed.pending = report.pending;
-            handed.failed = report.failed;
-            handed.uncertain = report.uncertain;
-            handed.uncertain_new = report.uncertain_new;
+            Ok(Handed {
+                sent: report.sent,
+                pending: report.pending,
+                failed: report.failed,
+                uncertain: report.uncertain,
+                uncertain_new: report.uncertain_new,
+                previewed: 0,
+            })
+        },
+    )
+}
+
+impl Handover {
+    /// What every channel (emails, posts) does at the end of a run: nothing
+    /// (`--no-send`), a preview (its count in `previewed`), or sending what
+    /// its ledger holds pending when the channel has anyone to send to.
+    pub fn hand_over(
+        self,
+        configured: bool,
+        preview: impl FnOnce() -> Result<usize>,
+        send: impl FnOnce() -> Result<Handed>,
+    ) -> Result<Handed> {
+        match self {
+            Handover::Keep => Ok(Handed::default()),
+            Handover::Preview => Ok(Handed {
+                previewed: preview()?,
+                ..Handed::default()
+            }),
+            Handover::Send { .. } if !configured => Ok(Handed::default()),
+            Handover::Send { .. } => send(),
         }
     }
-    Ok(handed)
 }
 
 /// Builds each message and records it in the send ledger as pending, unless

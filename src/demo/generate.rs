@@ -9,7 +9,9 @@
 //! growth over time, a spring peak, a summer lull and a dip over the year-end
 //! holidays. Starter customers sign up mostly on their own, bigger plans come
 //! through seven sales reps who run deals (win rate about 25 %, cycles of
-//! 10-60 days), seminars and calls. Customers pay monthly invoices, buy add-ons,
+//! 10-60 days; a prospect's deal carries its own region and the plan
+//! quoted, so that segment win rates count the lost ones), seminars and
+//! calls. Customers pay monthly invoices, buy add-ons,
 //! occasionally get refunds, open support tickets and answer NPS/CSAT surveys
 //! (NPS around 35-40).
 //!
@@ -447,6 +449,10 @@ struct Deal<'a> {
     amount: Option<f64>,
     customer_id: &'a str,
     owner: &'static str,
+    /// The deal's own segment cells: a prospect's region and the plan
+    /// quoted (empty on a customer's deal, which takes its customer's).
+    region: &'static str,
+    plan: &'static str,
 }
 
 fn write_deals(dir: &Path, biz: &Business) -> Result<(String, u64)> {
@@ -468,6 +474,8 @@ fn write_deals(dir: &Path, biz: &Business) -> Result<(String, u64)> {
                 amount: Some(amount),
                 customer_id: &c.id,
                 owner,
+                region: "",
+                plan: "",
             });
         }
     }
@@ -496,13 +504,15 @@ fn write_deals(dir: &Path, biz: &Business) -> Result<(String, u64)> {
                     amount,
                     customer_id: customer.map_or("", |c| &c.id),
                     owner: region.random_rep(&mut rng),
+                    region: if customer.is_some() { "" } else { region.name },
+                    plan: if customer.is_some() { "" } else { plan.name },
                 });
             }
         }
     }
     deals.sort_by_key(|d| d.created_on);
 
-    let header = "deal_id,created_on,stage,closed_on,amount,customer_id,owner";
+    let header = "deal_id,created_on,stage,closed_on,amount,customer_id,owner,region,plan";
     let mut out = Table::create(dir, "deals.csv", header)?;
     for (n, deal) in deals.iter().enumerate() {
         let closed = deal.closed_on.map(|d| d.to_string()).unwrap_or_default();
@@ -516,6 +526,8 @@ fn write_deals(dir: &Path, biz: &Business) -> Result<(String, u64)> {
             &amount,
             deal.customer_id,
             deal.owner,
+            deal.region,
+            deal.plan,
         ])?;
     }
     out.finish()
@@ -811,7 +823,7 @@ mod tests {
         ),
         (
             "deals.csv",
-            "deal_id,created_on,stage,closed_on,amount,customer_id,owner",
+            "deal_id,created_on,stage,closed_on,amount,customer_id,owner,region,plan",
         ),
         ("orders.csv", "order_id,customer_id,ordered_on,amount,cost"),
         (

@@ -254,11 +254,7 @@ fn significant_changes(s: &Scope) -> Vec<String> {
             (c.significant.flatten() == Some(true)).then_some((*r, c.delta?))
         })
         .collect();
-    significant.sort_by(|a, b| {
-        b.1.abs()
-            .total_cmp(&a.1.abs())
-            .then_with(|| a.0.info.id.cmp(&b.0.info.id))
-    });
+    largest_first(&mut significant);
     significant
         .iter()
         .take(MAX_SIGNIFICANT)
@@ -277,6 +273,16 @@ fn significant_changes(s: &Scope) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// KPIs with a size (a change, a distance from the usual range), the
+/// largest first whatever its sign, then by id.
+pub(super) fn largest_first(kpis: &mut [(&Compared, f64)]) {
+    kpis.sort_by(|a, b| {
+        b.1.abs()
+            .total_cmp(&a.1.abs())
+            .then_with(|| a.0.info.id.cmp(&b.0.info.id))
+    });
 }
 
 /// Streaks: the scorecard's own KPIs, and on the whole business the watched

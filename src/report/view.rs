@@ -682,11 +682,7 @@ fn top_movers(mine: &[&Compared], currency: &str) -> Vec<MoverView> {
         .iter()
         .filter_map(|r| r.outside.filter(|x| *x != 0.0).map(|x| (*r, x)))
         .collect();
-    movers.sort_by(|a, b| {
-        b.1.abs()
-            .total_cmp(&a.1.abs())
-            .then_with(|| a.0.info.id.cmp(&b.0.info.id))
-    });
+    insights::largest_first(&mut movers);
     movers
         .into_iter()
         .take(5)

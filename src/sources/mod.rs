@@ -174,6 +174,41 @@ impl FileKind {
         FileKind::ALL.into_iter().find(|k| k.key() == key)
     }
 
+    /// The instant this file's stored rows are known up to, as an import
+    /// records it without `--as-of` (kpis.md "Data as of"), `latest`
+    /// reading the maxima of a table's columns: tickets, the latest of their
+    /// instants; another dated file, the end of its latest day in `tz`; an
+    /// undated file, none.
+    pub fn latest_instant<E>(
+        self,
+        latest: impl Fn(&str, &[&str]) -> Result<Vec<Option<i64>>, E>,
+        tz: Tz,
+    ) -> Result<Option<DateTime<Utc>>, E> {
+        use chrono::TimeZone;
+        if self == FileKind::Tickets {
+            let ms = latest(
+                self.key(),
+                &["opened_at", "first_response_at", "resolved_at"],
+            )?;
+            return Ok(ms
+                .into_iter()
+                .flatten()
+                .max()
+                .and_then(DateTime::<Utc>::from_timestamp_millis));
+        }
+        let Some(day) = self.describe().period_day else {
+            return Ok(None);
+        };
+        let Some(last) = latest(self.key(), &[day])?[0] else {
+            return Ok(None);
+        };
+        let next = period::date_from_day(last + 1).and_time(chrono::NaiveTime::MIN);
+        Ok(tz
+            .from_local_datetime(&next)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc)))
+    }
+
     /// What the file's module says of it.
     pub fn describe(self) -> &'static Description {
         self.source().describe()

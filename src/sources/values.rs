@@ -328,65 +328,9 @@ pub fn parse_number(cell: &str, format: NumberFormat) -> Result<f64, String> {
     let canonical = if format.plain {
         cell.to_string()
     } else {
-        let mut s = cell.trim().replace(['\u{a0}', '\u{202f}'], " ");
-        let mut negative = false;
-        if s.starts_with('(') && s.ends_with(')') {
-            negative = true;
-            s = s[1..s.len() - 1].trim().to_string();
-        }
-        loop {
-            let before = s.clone();
-            if let Some(rest) = s.strip_prefix('-') {
-                negative = !negative;
-                s = rest.trim().to_string();
-            }
-            if let Some(rest) = s.strip_suffix('-') {
-                negative = !negative;
-                s = rest.trim().to_string();
-            }
-            for c in CURRENCY {
-                if let Some(rest) = s.strip_prefix(c) {
-                    s = rest.trim().to_string();
-                }
-                if let Some(rest) = s.strip_suffix(c) {
-                    s = rest.trim().to_string();
-                }
-            }
-            if s == before {
-                break;
-            }
-        }
-        let (int, frac) = match s.rsplit_once(format.decimal) {
-            Some((i, f)) => (i.to_string(), Some(f.to_string())),
-            None => (s.clone(), None),
-        };
-        let int = match format.group {
-            Some(g) => {
-                // Groups after the first have three digits.
-                let groups: Vec<&str> = int.split(g).collect();
-                if groups.len() > 1
-                    && (groups[0].is_empty()
-                        || groups[0].len() > 3
-                        || groups[1..].iter().any(|x| x.len() != 3))
-                {
-                    return Err(format!(
-                        "'{shown}' is not a number as number_format writes them (misplaced thousands separator)"
-                    ));
-                }
-                groups.concat()
-            }
-            None => int,
-        };
-        let mut out = String::new();
-        if negative {
-            out.push('-');
-        }
-        out.push_str(&int);
-        if let Some(f) = frac {
-            out.push('.');
-            out.push_str(&f);
-        }
-        out
+        canonical_number(cell, format).map_err(|why| {
+            format!("'{shown}' is not a number as number_format writes them ({why})")
+        })?
     };
     let digits = canonical.strip_prefix('-').unwrap_or(&canonical);
     let (int, frac) = match digits.split_once('.') {
@@ -415,6 +359,77 @@ pub fn parse_number(cell: &str, format: NumberFormat) -> Result<f64, String> {
         ));
     }
     Ok(v)
+}
+
+/// A number as `format` writes it, rewritten as `-1234.56` (signs, currency
+/// and thousands separators gone, `.` as decimal point); not yet checked to
+/// be digits. Err: why the thousands separators do not fit.
+fn canonical_number(cell: &str, format: NumberFormat) -> Result<String, &'static str> {
+    let (s, negative) = without_sign_and_currency(cell);
+    let (int, frac) = match s.rsplit_once(format.decimal) {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (s.clone(), None),
+    };
+    let int = match format.group {
+        Some(g) => {
+            // Groups after the first have three digits.
+            let groups: Vec<&str> = int.split(g).collect();
+            if groups.len() > 1
+                && (groups[0].is_empty()
+                    || groups[0].len() > 3
+                    || groups[1..].iter().any(|x| x.len() != 3))
+            {
+                return Err("misplaced thousands separator");
+            }
+            groups.concat()
+        }
+        None => int,
+    };
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    out.push_str(&int);
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(&f);
+    }
+    Ok(out)
+}
+
+/// A cell without its accounting parentheses, `-` signs (before or after)
+/// and currency symbols or codes (at either end), and whether it is
+/// negative.
+fn without_sign_and_currency(cell: &str) -> (String, bool) {
+    let mut s = cell.trim().replace(['\u{a0}', '\u{202f}'], " ");
+    let mut negative = false;
+    if s.starts_with('(') && s.ends_with(')') {
+        negative = true;
+        s = s[1..s.len() - 1].trim().to_string();
+    }
+    loop {
+        let before = s.clone();
+        if let Some(rest) = s.strip_prefix('-') {
+            negative = !negative;
+            s = rest.trim().to_string();
+        }
+        if let Some(rest) = s.strip_suffix('-') {
+            negative = !negative;
+            s = rest.trim().to_string();
+        }
+        for c in CURRENCY {
+            if let Some(rest) = s.strip_prefix(c) {
+                s = rest.trim().to_string();
+            }
+            if let Some(rest) = s.strip_suffix(c) {
+                s = rest.trim().to_string();
+            }
+        }
+        if s == before {
+            break;
+        }
+    }
+    (s, negative)
 }
 
 pub fn parse_integer(cell: &str) -> Result<i64, String> {

@@ -154,108 +154,31 @@ impl<'t> PgStage<'t> {
         touched: Option<&str>,
     ) -> Result<Staged> {
         self.flush()?;
-        let mut out = Staged::default();
-        let (db, def, stage) = (self.db, &self.def, self.stage.clone());
-        let columns = def.column_names();
-        let pk: Vec<&str> = columns[..def.pk_len].to_vec();
-        let pk_list = pk.join(", ");
-        let pk_text = pk
-            .iter()
-            .map(|c| format!("{c}::text"))
-            .collect::<Vec<_>>()
-            .join(" || ', ' || ");
-        // Ids repeated within the file: the first line wins.
-        let dups = db.query_all(
-            &format!(
-                "SELECT line, {pk_text}, raw FROM (
-                   SELECT line, raw, {pk_list}, row_number() OVER (PARTITION BY {pk_list} ORDER BY line) AS rn
-                   FROM {stage}) d WHERE rn > 1 ORDER BY line"
-            ),
-            [],
-        )?;
-        if !dups.is_empty() {
-            for r in &dups {
-                out.duplicates
-                    .push((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?));
-            }
-            db.execute_batch(&format!(
-                "DELETE FROM {stage} s USING (
-                   SELECT line, row_number() OVER (PARTITION BY {pk_list} ORDER BY line) AS rn FROM {stage}
-                 ) d WHERE d.line = s.line AND d.rn > 1"
-            ))?;
-        }
-        let join = pk
-            .iter()
-            .map(|c| format!("t.{c} = s.{c}"))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        // The old days of rows about to be replaced.
+        let (db, def, stage) = (self.db, &self.def, self.stage.as_str());
+        let keys = Keys::of(def);
+        let mut out = Staged {
+            duplicates: drop_duplicates(db, stage, &keys)?,
+            ..Default::default()
+        };
         if want_days {
-            for day in &def.day_columns {
-                let rows = db.query_all(
-                    &format!(
-                        "SELECT DISTINCT t.{day} FROM {t} t JOIN {stage} s ON {join}
-                         WHERE t.row_hash IS DISTINCT FROM s.row_hash AND t.{day} IS NOT NULL",
-                        t = def.name
-                    ),
-                    [],
-                )?;
-                for r in rows {
-                    out.days.insert(r.get(0)?);
-                }
-            }
+            out.days = replaced_days(db, def, stage, &keys)?;
         }
-        let cols = columns.join(", ");
-        let sets: Vec<String> = columns[def.pk_len..]
-            .iter()
-            .chain(["snapshot_id", "row_hash"].iter())
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect();
-        let days: Vec<String> = def.day_columns.iter().map(|d| d.to_string()).collect();
-        let group: Vec<String> = std::iter::once("inserted".to_string())
-            .chain(days.iter().filter(|_| want_days).cloned())
-            .collect();
         let changed = "changed_ids";
         db.execute_batch(&format!(
-            "DROP TABLE IF EXISTS {changed}; CREATE TEMP TABLE {changed} ({} TEXT, PRIMARY KEY ({pk_list}));",
-            pk.join(" TEXT, ")
+            "DROP TABLE IF EXISTS {changed}; CREATE TEMP TABLE {changed} ({} TEXT, PRIMARY KEY ({}));",
+            keys.pk.join(" TEXT, "),
+            keys.list
         ))?;
-        let returning: Vec<String> = std::iter::once("(xmax = 0) AS inserted".to_string())
-            .chain(pk.iter().map(|c| c.to_string()))
-            .chain(days.iter().cloned())
-            .collect();
-        let rows = db.query_all(
-            &format!(
-                "WITH up AS (
-                   INSERT INTO {t} AS t ({cols}, snapshot_id, row_hash)
-                   SELECT {cols}, ?1, row_hash FROM {stage}
-                   ON CONFLICT ({pk_list}) DO UPDATE SET {sets}
-                   WHERE t.row_hash IS DISTINCT FROM excluded.row_hash
-                   RETURNING {returning}
-                 ), ch AS (
-                   INSERT INTO {changed} SELECT {pk_list} FROM up
-                 )
-                 SELECT {group}, count(*) FROM up GROUP BY {group}",
-                t = def.name,
-                sets = sets.join(", "),
-                returning = returning.join(", "),
-                group = group.join(", "),
-            ),
-            [snapshot_id],
+        upsert(
+            db,
+            def,
+            stage,
+            &keys,
+            snapshot_id,
+            want_days,
+            changed,
+            &mut out,
         )?;
-        for r in rows {
-            let n = r.get::<_, i64>(group.len())? as u64;
-            if r.get::<_, bool>(0)? {
-                out.inserted += n;
-            } else {
-                out.replaced += n;
-            }
-            for i in 1..group.len() {
-                if let Some(d) = r.get::<_, Option<i64>>(i)? {
-                    out.days.insert(d);
-                }
-            }
-        }
         let staged = self.rows - out.duplicates.len() as u64;
         out.unchanged = staged - out.inserted - out.replaced;
         // A record file with no segment cell staged and none stored: skip.
@@ -281,10 +204,157 @@ impl<'t> PgStage<'t> {
         if let Some(touched) = touched {
             db.execute_batch(&format!(
                 "INSERT INTO {touched} SELECT {} FROM {changed} ON CONFLICT DO NOTHING",
-                pk[0]
+                keys.pk[0]
             ))?;
         }
         db.execute_batch(&format!("DROP TABLE {stage}; DROP TABLE {changed};"))?;
         Ok(out)
     }
+}
+
+/// A table's key columns, as the upsert's SQL writes them.
+struct Keys<'a> {
+    pk: Vec<&'a str>,
+    /// `a, b`
+    list: String,
+    /// The key as text for messages: `a::text || ', ' || b::text`.
+    text: String,
+    /// The staged row joined to the stored one: `t.a = s.a AND t.b = s.b`.
+    join: String,
+}
+
+impl<'a> Keys<'a> {
+    fn of(def: &'a Table) -> Keys<'a> {
+        let columns = def.column_names();
+        let pk: Vec<&str> = columns[..def.pk_len].to_vec();
+        Keys {
+            list: pk.join(", "),
+            text: pk
+                .iter()
+                .map(|c| format!("{c}::text"))
+                .collect::<Vec<_>>()
+                .join(" || ', ' || "),
+            join: pk
+                .iter()
+                .map(|c| format!("t.{c} = s.{c}"))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+            pk,
+        }
+    }
+}
+
+/// Ids repeated within the file: the first line wins; the later lines are
+/// removed from the staging table and returned as (line, id, raw record).
+fn drop_duplicates(
+    db: &Db,
+    stage: &str,
+    keys: &Keys,
+) -> Result<Vec<(u64, String, Option<String>)>> {
+    let (pk_list, pk_text) = (&keys.list, &keys.text);
+    let dups = db.query_all(
+        &format!(
+            "SELECT line, {pk_text}, raw FROM (
+               SELECT line, raw, {pk_list}, row_number() OVER (PARTITION BY {pk_list} ORDER BY line) AS rn
+               FROM {stage}) d WHERE rn > 1 ORDER BY line"
+        ),
+        [],
+    )?;
+    let mut out = Vec::new();
+    if !dups.is_empty() {
+        for r in &dups {
+            out.push((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?));
+        }
+        db.execute_batch(&format!(
+            "DELETE FROM {stage} s USING (
+               SELECT line, row_number() OVER (PARTITION BY {pk_list} ORDER BY line) AS rn FROM {stage}
+             ) d WHERE d.line = s.line AND d.rn > 1"
+        ))?;
+    }
+    Ok(out)
+}
+
+/// The old days of the stored rows about to be replaced.
+fn replaced_days(db: &Db, def: &Table, stage: &str, keys: &Keys) -> Result<BTreeSet<i64>> {
+    let mut days = BTreeSet::new();
+    for day in &def.day_columns {
+        let rows = db.query_all(
+            &format!(
+                "SELECT DISTINCT t.{day} FROM {t} t JOIN {stage} s ON {join}
+                 WHERE t.row_hash IS DISTINCT FROM s.row_hash AND t.{day} IS NOT NULL",
+                t = def.name,
+                join = keys.join
+            ),
+            [],
+        )?;
+        for r in rows {
+            days.insert(r.get(0)?);
+        }
+    }
+    Ok(days)
+}
+
+/// The one upsert of the staged rows: inserted and replaced counted, the
+/// new rows' days added to `out.days` (with `want_days`), the ids written
+/// recorded in the temporary table `changed`.
+#[allow(clippy::too_many_arguments)]
+fn upsert(
+    db: &Db,
+    def: &Table,
+    stage: &str,
+    keys: &Keys,
+    snapshot_id: i64,
+    want_days: bool,
+    changed: &str,
+    out: &mut Staged,
+) -> Result<()> {
+    let columns = def.column_names();
+    let cols = columns.join(", ");
+    let pk_list = &keys.list;
+    let sets: Vec<String> = columns[def.pk_len..]
+        .iter()
+        .chain(["snapshot_id", "row_hash"].iter())
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let days: Vec<String> = def.day_columns.iter().map(|d| d.to_string()).collect();
+    let group: Vec<String> = std::iter::once("inserted".to_string())
+        .chain(days.iter().filter(|_| want_days).cloned())
+        .collect();
+    let returning: Vec<String> = std::iter::once("(xmax = 0) AS inserted".to_string())
+        .chain(keys.pk.iter().map(|c| c.to_string()))
+        .chain(days.iter().cloned())
+        .collect();
+    let rows = db.query_all(
+        &format!(
+            "WITH up AS (
+               INSERT INTO {t} AS t ({cols}, snapshot_id, row_hash)
+               SELECT {cols}, ?1, row_hash FROM {stage}
+               ON CONFLICT ({pk_list}) DO UPDATE SET {sets}
+               WHERE t.row_hash IS DISTINCT FROM excluded.row_hash
+               RETURNING {returning}
+             ), ch AS (
+               INSERT INTO {changed} SELECT {pk_list} FROM up
+             )
+             SELECT {group}, count(*) FROM up GROUP BY {group}",
+            t = def.name,
+            sets = sets.join(", "),
+            returning = returning.join(", "),
+            group = group.join(", "),
+        ),
+        [snapshot_id],
+    )?;
+    for r in rows {
+        let n = r.get::<_, i64>(group.len())? as u64;
+        if r.get::<_, bool>(0)? {
+            out.inserted += n;
+        } else {
+            out.replaced += n;
+        }
+        for i in 1..group.len() {
+            if let Some(d) = r.get::<_, Option<i64>>(i)? {
+                out.days.insert(d);
+            }
+        }
+    }
+    Ok(())
 }

@@ -235,7 +235,8 @@ impl Warehouse {
                 .map(|c| dates.iter().position(|d| d == c).and_then(|i| maxima[i]))
                 .collect())
         };
-        let as_of = latest_instant(latest, tz, kind)?
+        let as_of = kind
+            .latest_instant(latest, tz)?
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
         Ok(TableState {
             kind,
@@ -290,40 +291,6 @@ impl Warehouse {
         }
         Ok(Failure::input(lines.join("\n")))
     }
-}
-
-/// The instant a table's data is known up to, as an import records it
-/// without `--as-of` (ingest's `latest_instant`): tickets, the latest of
-/// their instants; another dated file, the end of its latest day in the
-/// report time zone; an undated file, none.
-fn latest_instant(
-    latest: impl Fn(&str, &[&str]) -> Result<Vec<Option<i64>>>,
-    tz: Tz,
-    kind: FileKind,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
-    use chrono::TimeZone;
-    if kind == FileKind::Tickets {
-        let ms = latest(
-            kind.key(),
-            &["opened_at", "first_response_at", "resolved_at"],
-        )?;
-        return Ok(ms
-            .into_iter()
-            .flatten()
-            .max()
-            .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis));
-    }
-    let Some(day) = kind.describe().period_day else {
-        return Ok(None);
-    };
-    let Some(last) = latest(kind.key(), &[day])?[0] else {
-        return Ok(None);
-    };
-    let next = crate::period::date_from_day(last + 1).and_time(chrono::NaiveTime::MIN);
-    Ok(tz
-        .from_local_datetime(&next)
-        .earliest()
-        .map(|t| t.with_timezone(&chrono::Utc)))
 }
 
 /// Connects to the warehouse (`[source] url`).

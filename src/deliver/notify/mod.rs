@@ -117,25 +117,25 @@ pub fn hand_over(
     now: DateTime<Utc>,
     how: super::Handover,
 ) -> Result<super::Handed> {
-    let mut handed = super::Handed::default();
-    match how {
-        super::Handover::Keep => {}
-        super::Handover::Preview => {
-            handed.previewed = preview(config, outgoing)
+    how.hand_over(
+        !config.notify.is_empty(),
+        || {
+            Ok(preview(config, outgoing)
                 .context("writing the preview posts")?
-                .len();
-        }
-        super::Handover::Send { .. } if config.notify.is_empty() => {}
-        super::Handover::Send { .. } => {
+                .len())
+        },
+        || {
             let report = send_pending(store, config, now, false, false)
                 .context("posting to the webhooks")?;
-            handed.sent = report.sent;
-            handed.pending = report.pending;
-            handed.failed = report.failed;
-            handed.uncertain_new = report.uncertain_new;
-        }
-    }
-    Ok(handed)
+            Ok(super::Handed {
+                sent: report.sent,
+                pending: report.pending,
+                failed: report.failed,
+                uncertain_new: report.uncertain_new,
+                ..super::Handed::default()
+            })
+        },
+    )
 }
 
 /// Builds each payload and records it as pending, unless already in the
