@@ -267,6 +267,55 @@ fn skip_invalid_never_skips_a_whole_file() {
     assert_eq!(p.number("SELECT count(*) FROM snapshots"), 1.0);
 }
 
+/// A first import into an empty table builds its indexes after the rows
+/// (dropped and created again inside the import's transaction): the schema
+/// ends byte for byte as migrated, the indexes hold every row, and a refused
+/// first import leaves them as they were.
+#[test]
+fn a_first_import_builds_the_indexes_after_the_rows() {
+    let p = Project::new("");
+    let customers = p.file(
+        "customers",
+        "customers.csv",
+        b"customer_id,acquired_on\nC1,2026-01-05\n",
+    );
+    p.ok(&["import", &customers]);
+    let schema =
+        "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_schema ORDER BY name";
+    let migrated = p.strings(schema);
+    for index in ["orders_customer", "orders_day"] {
+        assert!(
+            migrated
+                .iter()
+                .any(|s| s.starts_with(&format!("index {index} "))),
+            "{migrated:?}"
+        );
+    }
+    let bad = p.file(
+        "bad",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,2026-11-16,5\nO2,C2,someday,5\n").as_bytes(),
+    );
+    p.fail(&["import", &bad]);
+    assert_eq!(p.strings(schema), migrated);
+    let good = p.file(
+        "good",
+        "orders.csv",
+        format!("{ORDERS}\nO1,C1,2026-11-16,5\nO2,C2,2026-11-17,5\nO3,C2,2026-11-18,5\n")
+            .as_bytes(),
+    );
+    p.ok(&["import", &good]);
+    assert_eq!(p.strings(schema), migrated);
+    assert_eq!(p.strings("PRAGMA integrity_check"), ["ok"]);
+    let through = |index: &str, filter: &str| {
+        p.number(&format!(
+            "SELECT count(*) FROM orders INDEXED BY {index} WHERE {filter}"
+        ))
+    };
+    assert_eq!(through("orders_customer", "customer_id = 'C2'"), 2.0);
+    assert_eq!(through("orders_day", "ordered_day > 0"), 3.0);
+}
+
 /// "Unchanged" only against the latest import of that file: A, B, A leaves A.
 #[test]
 fn reimporting_an_earlier_export_restores_it() {

@@ -28,8 +28,6 @@ use schema::FileKind;
 
 /// Problems listed in the error message before "and N more".
 const SHOWN_PROBLEMS: usize = 50;
-/// Rows between progress-bar updates.
-const PROGRESS_EVERY: u64 = 16_384;
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -721,21 +719,8 @@ impl Problems {
         self.shown.truncate(SHOWN_PROBLEMS);
     }
 
-    /// A rejected row (with `--skip-invalid`): one line in the rejects file.
-    fn reject_row(
-        &mut self,
-        file: &str,
-        line: u64,
-        reasons: &[String],
-        record: &csv::ByteRecord,
-    ) -> Result<()> {
-        if !self.skip_invalid {
-            return Ok(());
-        }
-        self.reject_raw(file, line, reasons, &raw_record(record))
-    }
-
-    /// A rejected row given as its CSV text.
+    /// A rejected row (with `--skip-invalid`): one line in the rejects file,
+    /// the record given as its CSV text.
     fn reject_raw(&mut self, file: &str, line: u64, reasons: &[String], raw: &str) -> Result<()> {
         if !self.skip_invalid {
             return Ok(());
@@ -923,18 +908,18 @@ fn import_file(
         bar
     });
 
-    let mut extra_headers = mapping.header_rows.max(1) - 1;
     let mut writer = tx.writer(&table, opts.skip_invalid)?;
     let mut merged: BTreeMap<String, Merged> = BTreeMap::new();
     macro_rules! write_row {
-        ($row:ident, $line:expr, $raw:expr) => {
-        match writer.upsert(&$row, snapshot_id, $line, $raw)? {
+        ($row:expr, $line:expr, $raw:expr) => {
+        let row = &$row;
+        match writer.upsert(row, snapshot_id, $line, $raw)? {
             rows::Upsert::Staged => {}
             rows::Upsert::Inserted => {
                 summary.inserted += 1;
-                touched.add(input.kind, &$row.days);
+                touched.add(input.kind, &row.days);
                 if input.kind == FileKind::Customers && touched.active {
-                    tx.touch_customer(&$row.values[0])?;
+                    tx.touch_customer(&row.values[0])?;
                 }
             }
             rows::Upsert::Replaced {
@@ -942,15 +927,15 @@ fn import_file(
                 segments_changed,
             } => {
                 summary.replaced += 1;
-                touched.add(input.kind, &$row.days);
+                touched.add(input.kind, &row.days);
                 touched.add(input.kind, &old_days);
                 if segments_changed && touched.active && input.kind == FileKind::Customers {
-                    tx.touch_customer(&$row.values[0])?;
+                    tx.touch_customer(&row.values[0])?;
                 }
             }
             rows::Upsert::Unchanged => summary.unchanged += 1,
             rows::Upsert::Duplicate => {
-                let reason = format!("duplicate {} '{}': it appears on an earlier line of this file (ids must be unique)", table.pk_label(), $row.pk_text());
+                let reason = format!("duplicate {} '{}': it appears on an earlier line of this file (ids must be unique)", table.pk_label(), row.pk_text());
                 problems.add(name, $line, Some(layout.pk_column()), &reason);
                 problems.reject_raw(name, $line, &[reason], &$raw())?;
                 summary.rejected += 1;
@@ -958,103 +943,95 @@ fn import_file(
         }
         };
     }
-    loop {
-        let line = match source.next(&mut record) {
-            Ok(None) => break,
-            Ok(Some(line)) => line,
-            Err(e) => {
-                problems.add_file(
-                    name,
-                    e.line,
-                    &format!("cannot read this row: {} (is this a CSV file?)", e.error),
-                );
-                break;
+    // One thread reads and checks the records, this one writes them: the
+    // batches keep the file's order, so counts, problems and rejects come out
+    // exactly as if one thread did both.
+    let reading = Reading {
+        ctx: &ctx,
+        layout: &layout,
+        header: &header,
+        // The record's text, for the rejects file (and a merged customer's
+        // duplicate): only when it can be written.
+        keep_raw: opts.skip_invalid,
+        bom: format_bom(&source),
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        let (send, batches) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        scope.spawn(move || reading.run(source, record, send));
+        for batch in batches {
+            if let Some(bar) = &progress {
+                bar.set_position(batch.byte);
             }
-        };
-        if extra_headers > 0 {
-            extra_headers -= 1;
-            summary.skipped += 1;
-            continue;
-        }
-        if is_not_data(&record, &header, &mapping.skip_rows) {
-            summary.skipped += 1;
-            continue;
-        }
-        summary.rows_read += 1;
-        if let (Some(bar), true) = (&progress, summary.rows_read.is_multiple_of(PROGRESS_EVERY)) {
-            bar.set_position(source.byte());
-        }
-        if let Some(column) = layout.filtered_out(&record) {
-            summary.rows_read -= 1;
-            summary.filtered += 1;
-            summary.filter_columns.insert(column);
-            continue;
-        }
-        let parsed = match ctx.check(&layout, &record, format_bom(&source)) {
-            Ok(p) => {
-                if let Some((raw, stage)) = &p.notes.stage {
-                    *summary.stages.entry((stage, raw.clone())).or_default() += 1;
+            for item in batch.items {
+                match item {
+                    Item::Skipped => summary.skipped += 1,
+                    Item::Filtered(column) => {
+                        summary.filtered += 1;
+                        summary.filter_columns.insert(column);
+                    }
+                    Item::Unreadable { line, reason } => problems.add_file(name, line, &reason),
+                    Item::Rejected { line, errors, raw } => {
+                        summary.rows_read += 1;
+                        let reasons: Vec<String> =
+                            errors.iter().map(|e| e.reason.clone()).collect();
+                        for e in &errors {
+                            problems.add(name, line, e.column, &e.reason);
+                        }
+                        problems.reject_raw(name, line, &reasons, raw.as_deref().unwrap_or(""))?;
+                        summary.rejected += 1;
+                    }
+                    Item::Checked { line, notes, body } => {
+                        summary.rows_read += 1;
+                        if let Some((raw, stage)) = &notes.stage {
+                            *summary.stages.entry((stage, raw.clone())).or_default() += 1;
+                        }
+                        summary.close_dates_ignored += u64::from(notes.close_date_ignored);
+                        summary.closed_before_created += u64::from(notes.closed_before_created);
+                        match body {
+                            Body::Rows { row, refund, raw } => {
+                                let raw = || raw.clone().unwrap_or_default();
+                                write_row!(row, line, raw);
+                                if let Some(refund) = refund {
+                                    summary.refunds += 1;
+                                    write_row!(refund, line, raw);
+                                }
+                            }
+                            // One customer over several rows (subscriptions):
+                            // merged, then written after the last row.
+                            Body::Merge {
+                                fields,
+                                attributes,
+                                raw,
+                            } => {
+                                let id = match &fields[0] {
+                                    Field::Text(t) => t.clone(),
+                                    _ => String::new(),
+                                };
+                                match merged.get_mut(&id) {
+                                    Some(m) => {
+                                        m.merge(fields, attributes);
+                                        summary.merged += 1;
+                                    }
+                                    None => {
+                                        merged.insert(
+                                            id,
+                                            Merged {
+                                                fields,
+                                                attributes,
+                                                line,
+                                                raw,
+                                            },
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
-                summary.close_dates_ignored += u64::from(p.notes.close_date_ignored);
-                summary.closed_before_created += u64::from(p.notes.closed_before_created);
-                p
             }
-            Err(cell_errors) => {
-                let reasons: Vec<String> = cell_errors.iter().map(|e| e.reason.clone()).collect();
-                for e in &cell_errors {
-                    problems.add(name, line, e.column, &e.reason);
-                }
-                problems.reject_row(name, line, &reasons, &record)?;
-                summary.rejected += 1;
-                continue;
-            }
-        };
-        if mapping.merge_rows {
-            // One customer over several rows (subscriptions): merged, then
-            // written after the last row.
-            let id = match &parsed.fields[0] {
-                Field::Text(t) => t.clone(),
-                _ => String::new(),
-            };
-            let raw = raw_record(&record);
-            match merged.get_mut(&id) {
-                Some(m) => {
-                    m.merge(parsed.fields, parsed.attributes);
-                    summary.merged += 1;
-                }
-                None => {
-                    merged.insert(
-                        id,
-                        Merged {
-                            fields: parsed.fields,
-                            attributes: parsed.attributes,
-                            line,
-                            raw,
-                        },
-                    );
-                }
-            }
-            continue;
         }
-        let refund = parsed.refund.map(|(amount, day)| {
-            let mut fields = parsed.fields.clone();
-            if let Field::Text(id) = &fields[0] {
-                fields[0] = Field::Text(format!("{id}:refund"));
-            }
-            if let Some(d) = day {
-                fields[2] = Field::Date(d);
-            }
-            fields[3] = Field::Real(-amount);
-            fields
-        });
-        let row = ctx.row(&parsed.fields, parsed.attributes.clone());
-        write_row!(row, line, || raw_record(&record));
-        if let Some(fields) = refund {
-            summary.refunds += 1;
-            let row = ctx.row(&fields, parsed.attributes);
-            write_row!(row, line, || raw_record(&record));
-        }
-    }
+        Ok(())
+    })?;
     for (_, m) in std::mem::take(&mut merged) {
         let row = ctx.row(&m.fields, m.attributes);
         let raw = m.raw;
@@ -1079,6 +1056,170 @@ fn import_file(
         }
     }
     Ok(summary)
+}
+
+/// Batches on their way from the reading thread to the writing one, at
+/// most: the memory between the two threads stays bounded.
+const BATCHES_IN_FLIGHT: usize = 4;
+/// Records per batch.
+const BATCH: usize = 1024;
+
+/// Records read and checked, in file order, and how far the file was read.
+struct Batch {
+    items: Vec<Item>,
+    byte: u64,
+}
+
+/// One record as the reading thread leaves it.
+enum Item {
+    /// Not data: an extra header row, the header again, a footer.
+    Skipped,
+    /// Left out by the mapping's filter on this column.
+    Filtered(String),
+    /// The file cannot be read from this line on (the last item).
+    Unreadable { line: u64, reason: String },
+    /// Cells that break the file's rules (`raw`: its text, with --skip-invalid).
+    Rejected {
+        line: u64,
+        errors: Vec<rows::CellError>,
+        raw: Option<String>,
+    },
+    /// A valid record.
+    Checked {
+        line: u64,
+        notes: rows::RowNotes,
+        body: Body,
+    },
+}
+
+enum Body {
+    /// Its row, and the row of its refund (orders with `refunds`).
+    Rows {
+        row: rows::Row,
+        refund: Option<rows::Row>,
+        raw: Option<String>,
+    },
+    /// With `merge_rows`: its fields, merged with the customer's other rows
+    /// before one row is written.
+    Merge {
+        fields: Vec<Field>,
+        attributes: Vec<(String, String)>,
+        raw: String,
+    },
+}
+
+/// What the reading thread needs to check a file's records.
+struct Reading<'a> {
+    ctx: &'a rows::ParseCtx<'a>,
+    layout: &'a Layout,
+    header: &'a csv::ByteRecord,
+    keep_raw: bool,
+    bom: u64,
+}
+
+impl Reading<'_> {
+    /// Reads the records after the header and sends them in batches; stops
+    /// early when the writing thread hangs up (it failed).
+    fn run(
+        self,
+        mut source: read::Source,
+        mut record: csv::ByteRecord,
+        send: std::sync::mpsc::SyncSender<Batch>,
+    ) {
+        let mut extra_headers = self.ctx.mapping.header_rows.max(1) - 1;
+        let mut items = Vec::with_capacity(BATCH);
+        loop {
+            match source.next(&mut record) {
+                Ok(None) => break,
+                Ok(Some(line)) => items.push(self.item(line, &record, &mut extra_headers)),
+                Err(e) => {
+                    items.push(Item::Unreadable {
+                        line: e.line,
+                        reason: format!("cannot read this row: {} (is this a CSV file?)", e.error),
+                    });
+                    break;
+                }
+            }
+            if items.len() == BATCH {
+                let items = std::mem::replace(&mut items, Vec::with_capacity(BATCH));
+                if send
+                    .send(Batch {
+                        items,
+                        byte: source.byte(),
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        let _ = send.send(Batch {
+            items,
+            byte: source.byte(),
+        });
+    }
+
+    fn item(&self, line: u64, record: &csv::ByteRecord, extra_headers: &mut usize) -> Item {
+        if *extra_headers > 0 {
+            *extra_headers -= 1;
+            return Item::Skipped;
+        }
+        if is_not_data(record, self.header, &self.ctx.mapping.skip_rows) {
+            return Item::Skipped;
+        }
+        if let Some(column) = self.layout.filtered_out(record) {
+            return Item::Filtered(column);
+        }
+        let raw = || self.keep_raw.then(|| raw_record(record));
+        let parsed = match self.ctx.check(self.layout, record, self.bom) {
+            Ok(p) => p,
+            Err(errors) => {
+                return Item::Rejected {
+                    line,
+                    errors,
+                    raw: raw(),
+                }
+            }
+        };
+        let rows::Parsed {
+            fields,
+            attributes,
+            notes,
+            refund,
+        } = parsed;
+        let body = if self.ctx.mapping.merge_rows {
+            Body::Merge {
+                fields,
+                attributes,
+                raw: raw_record(record),
+            }
+        } else {
+            let ctx = self.ctx;
+            let (row, refund) = match refund {
+                None => (ctx.row(&fields, attributes), None),
+                Some((amount, day)) => {
+                    let mut refunded = fields.clone();
+                    if let Field::Text(id) = &refunded[0] {
+                        refunded[0] = Field::Text(format!("{id}:refund"));
+                    }
+                    if let Some(d) = day {
+                        refunded[2] = Field::Date(d);
+                    }
+                    refunded[3] = Field::Real(-amount);
+                    (
+                        ctx.row(&fields, attributes.clone()),
+                        Some(ctx.row(&refunded, attributes)),
+                    )
+                }
+            };
+            Body::Rows {
+                row,
+                refund,
+                raw: raw(),
+            }
+        };
+        Item::Checked { line, notes, body }
+    }
 }
 
 /// A record as one CSV line (for the rejects file).

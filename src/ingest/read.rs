@@ -9,12 +9,10 @@
 //! through [`Lines`], which notes where every non-empty physical line starts,
 //! and a record's line is the first non-empty line at or after its byte
 //! position.
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
-use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 
@@ -309,14 +307,14 @@ struct Decoded {
     out: Vec<u8>,
     out_pos: usize,
     eof: bool,
-    lines: Rc<RefCell<LineIndex>>,
+    lines: LineIndex,
 }
 
 impl Read for Decoded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.decoder.is_none() {
             let n = self.inner.read(buf)?;
-            self.lines.borrow_mut().feed(&buf[..n]);
+            self.lines.feed(&buf[..n]);
             return Ok(n);
         }
         while self.out_pos >= self.out.len() {
@@ -337,7 +335,7 @@ impl Read for Decoded {
                 decoder.decode_to_utf8(&self.raw[..n], &mut self.out, last);
             self.out.truncate(written);
             self.out_pos = 0;
-            self.lines.borrow_mut().feed(&self.out);
+            self.lines.feed(&self.out);
             if last {
                 self.eof = true;
             }
@@ -349,10 +347,11 @@ impl Read for Decoded {
     }
 }
 
-/// A CSV file opened for records with their physical line numbers.
+/// A CSV file opened for records with their physical line numbers (its own
+/// line index travels inside the reader: a `Source` can move to the thread
+/// that parses).
 pub struct Source {
     reader: csv::Reader<Decoded>,
-    lines: Rc<RefCell<LineIndex>>,
     pub format: Format,
 }
 
@@ -368,7 +367,6 @@ impl Source {
         let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
         let mut skip = vec![0u8; format.bom_len];
         file.read_exact(&mut skip)?;
-        let lines = Rc::new(RefCell::new(LineIndex::new()));
         let decoded = Decoded {
             inner: file,
             decoder: format.encoding.decoder(),
@@ -376,7 +374,7 @@ impl Source {
             out: Vec::new(),
             out_pos: 0,
             eof: false,
-            lines: lines.clone(),
+            lines: LineIndex::new(),
         };
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -384,11 +382,7 @@ impl Source {
             .delimiter(format.delimiter)
             .buffer_capacity(1 << 16)
             .from_reader(decoded);
-        Ok(Source {
-            reader,
-            lines,
-            format,
-        })
+        Ok(Source { reader, format })
     }
 
     /// The next record and its physical line; Ok(None) at the end.
@@ -397,13 +391,14 @@ impl Source {
             Ok(false) => Ok(None),
             Ok(true) => {
                 let at = record.position().map(|p| p.byte()).unwrap_or(0);
-                Ok(Some(self.lines.borrow_mut().line_at(at)))
+                Ok(Some(self.reader.get_mut().lines.line_at(at)))
             }
             Err(error) => {
                 let at = error.position().map(|p| p.byte());
+                let lines = &mut self.reader.get_mut().lines;
                 let line = match at {
-                    Some(at) => self.lines.borrow_mut().line_at(at),
-                    None => self.lines.borrow().line,
+                    Some(at) => lines.line_at(at),
+                    None => lines.line,
                 };
                 Err(ReadError { line, error })
             }

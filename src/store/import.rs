@@ -41,6 +41,13 @@ impl Store {
     /// concurrent import waits instead of failing half-way).
     pub fn begin_import(&mut self) -> Result<ImportTx<'_>> {
         let dialect = self.dialect();
+        if let Some(conn) = self.conn.sqlite() {
+            // Temporary files on disk, not in memory, while importing: the
+            // sort that builds a bulk-loaded table's indexes spills to them,
+            // so memory stays flat however large the file (set outside the
+            // transaction, as SQLite requires; see ImportTx::commit).
+            conn.pragma_update(None, "temp_store", "FILE")?;
+        }
         let tx = self.conn.begin(true)?;
         // With an empty KPI cache there is nothing to invalidate: skip the bookkeeping.
         let cache_in_use: bool =
@@ -160,7 +167,10 @@ impl Writer<'_> {
         touch_customers: bool,
     ) -> Result<Option<Staged>> {
         match self {
-            Writer::Sqlite(_) => Ok(None),
+            Writer::Sqlite(w) => {
+                w.finish()?;
+                Ok(None)
+            }
             Writer::Postgres(s) => Ok(Some(s.finish(
                 snapshot_id,
                 cache_in_use,
@@ -296,6 +306,12 @@ impl ImportTx<'_> {
     }
 
     pub fn commit(self) -> Result<()> {
-        Ok(self.tx.commit()?)
+        let ImportTx { tx, .. } = self;
+        let db = tx.db();
+        tx.commit()?;
+        if let Some(conn) = db.sqlite() {
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
+        }
+        Ok(())
     }
 }

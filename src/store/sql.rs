@@ -418,7 +418,12 @@ impl std::ops::Deref for Tx<'_> {
     }
 }
 
-impl Tx<'_> {
+impl<'d> Tx<'d> {
+    /// The connection, beyond the transaction's life.
+    pub fn db(&self) -> &'d Db {
+        self.db
+    }
+
     pub fn commit(mut self) -> rusqlite::Result<()> {
         self.open = false;
         self.db.execute_batch("COMMIT")

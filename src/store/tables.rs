@@ -29,7 +29,14 @@ impl Row {
 
 /// The statements of one table's upsert, built from its shape (every one
 /// prepared at once, so that a mistake shows before the first row).
+///
+/// Into an empty table (a first import), the table's secondary indexes are
+/// dropped and built again by [`TableWriter::finish`] from their stored
+/// definitions: one sort per index instead of a B-tree descent per row and
+/// index, and fuller index pages. All of it inside the import's transaction,
+/// so a refused import leaves the indexes as they were.
 pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<TableWriter<'t>> {
+    let deferred = defer_indexes(def.name, tx)?;
     let columns = def.column_names();
     let cols = columns.join(", ");
     let n = columns.len();
@@ -80,6 +87,7 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
     };
     Ok(TableWriter {
         tx,
+        deferred,
         old_attributes,
         def: def.clone(),
         insert: tx.prepare_cached(&insert)?,
@@ -104,6 +112,8 @@ pub enum Upsert {
 
 pub struct TableWriter<'t> {
     tx: &'t Connection,
+    /// The `CREATE INDEX` statements of the indexes dropped for a bulk load.
+    deferred: Vec<String>,
     /// Whether the attribute table held any row when the file's import began.
     old_attributes: bool,
     def: Table,
@@ -114,7 +124,40 @@ pub struct TableWriter<'t> {
     touch: String,
 }
 
+/// Drops the secondary indexes of `table` when it is empty and returns their
+/// definitions, as `sqlite_schema` keeps them (the text they were created
+/// with, so that building them again leaves the schema byte for byte as it
+/// was). A table with rows keeps its indexes: the upsert reads through them.
+fn defer_indexes(table: &str, tx: &Connection) -> rusqlite::Result<Vec<String>> {
+    let empty: bool = tx.query_row(
+        &format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"),
+        [],
+        |r| r.get(0),
+    )?;
+    if !empty {
+        return Ok(Vec::new());
+    }
+    let indexes: Vec<(String, String)> = tx
+        .prepare(
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY rowid",
+        )?
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, _) in &indexes {
+        tx.execute_batch(&format!("DROP INDEX {name}"))?;
+    }
+    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
+}
+
 impl TableWriter<'_> {
+    /// Builds the indexes dropped for a bulk load again (a no-op otherwise).
+    pub fn finish(self) -> rusqlite::Result<()> {
+        for sql in &self.deferred {
+            self.tx.execute_batch(sql)?;
+        }
+        Ok(())
+    }
+
     pub fn upsert(&mut self, row: &Row, snapshot_id: i64) -> rusqlite::Result<Upsert> {
         let tx = self.tx;
         let extra = [Value::Integer(snapshot_id), Value::Integer(row.hash)];
