@@ -107,6 +107,16 @@ impl<'s> Reader<'s> {
     pub fn is_postgres(&self) -> bool {
         self.conn.is_postgres()
     }
+
+    /// The SQL words of the backend these reads run on (in warehouse mode,
+    /// the warehouse's, not the store's: [`Store::dialect`] is the store's).
+    pub fn dialect(&self) -> &'static dyn dialect::Dialect {
+        if self.conn.is_postgres() {
+            &dialect::Postgres
+        } else {
+            &dialect::Sqlite
+        }
+    }
 }
 
 /// A statement that starts by reading (SELECT or WITH … SELECT) and names
