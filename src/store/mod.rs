@@ -315,8 +315,18 @@ impl Store {
         Ok(())
     }
 
-    /// The SQL dialect of this store (see [`dialect`]).
+    /// The SQL dialect of the engine's readers (see [`dialect`]): the
+    /// store's, or in warehouse mode the warehouse's (PostgreSQL).
     pub fn dialect(&self) -> &'static dyn dialect::Dialect {
+        if self.reader().is_postgres() {
+            &dialect::Postgres
+        } else {
+            &dialect::Sqlite
+        }
+    }
+
+    /// The SQL dialect of the store's own connection (its writes).
+    pub(crate) fn own_dialect(&self) -> &'static dyn dialect::Dialect {
         if self.conn.is_postgres() {
             &dialect::Postgres
         } else {
@@ -390,7 +400,7 @@ impl Store {
         column: &str,
         keys: impl IntoIterator<Item = &'k str>,
     ) -> Result<()> {
-        let d = self.dialect();
+        let d = self.own_dialect();
         self.conn.execute_batch(&d.create_scratch(name, column))?;
         let mut ins = self
             .conn
