@@ -199,63 +199,16 @@ pub(super) fn check(
         let kind = FileKind::parse(key).expect("checked");
         let m = match m.preset.as_deref() {
             None => m.clone(),
-            Some(name) => {
-                let section = format!("import.{key}");
-                let preset = super::presets::find(name).ok_or_else(|| {
-                    src.invalid(
-                        &section,
-                        "preset",
-                        format!(
-                            "'{name}' is not a preset (presets: {})",
-                            super::presets::names().join(", ")
-                        ),
-                    )
-                })?;
-                let table = preset.table(key).ok_or_else(|| {
-                    src.invalid(
-                        &section,
-                        "preset",
-                        format!(
-                            "preset '{name}' has no mapping for {key}.csv (it maps: {})",
-                            preset.files().join(", ")
-                        ),
-                    )
-                })?;
-                let mut merged = m.clone().over(table.import.clone());
-                // The preset's other layouts, each under the user's own keys;
-                // without a `file` of the user's, their files are read too.
-                for v in &table.variants {
-                    let vm = m.clone().over(v.import.clone());
-                    if m.file.is_none() {
-                        if let (Some(base), Some(other)) = (&merged.file, &vm.file) {
-                            if !base.split('|').any(|b| b == other) {
-                                merged.file = Some(format!("{base}|{other}"));
-                            }
-                        }
-                    }
-                    let lower: Vec<String> = v
-                        .signature
-                        .iter()
-                        .map(|s| s.trim().to_lowercase())
-                        .collect();
-                    variants.push((kind, lower, vm));
-                }
-                // One export feeding other snapshot files too (Zendesk
-                // tickets → CSAT surveys), unless those are mapped by hand.
-                for feed in &table.feeds {
-                    if !raw.contains_key(feed) {
-                        if let Some(t) = preset.table(feed) {
-                            let mut c = t.import.clone();
-                            c.preset = Some(name.to_string());
-                            if c.file.is_none() || m.file.is_some() {
-                                c.file = merged.file.clone();
-                            }
-                            companions.push((feed.clone(), c));
-                        }
-                    }
-                }
-                merged
-            }
+            Some(name) => with_preset(
+                kind,
+                key,
+                m,
+                name,
+                &raw,
+                src,
+                &mut variants,
+                &mut companions,
+            )?,
         };
         let mut mapping = mapping(kind, key, m, src)?;
         for (k, sig, vm) in variants.drain(..) {
@@ -270,11 +223,7 @@ pub(super) fn check(
                 .and_then(super::presets::find)
                 .and_then(|p| p.table(key))
             {
-                mapping.signature = t
-                    .signature
-                    .iter()
-                    .map(|s| s.trim().to_lowercase())
-                    .collect();
+                mapping.signature = t.signature.iter().map(|s| lower(s)).collect();
             }
         }
         import.insert(kind, mapping);
@@ -287,6 +236,77 @@ pub(super) fn check(
     Ok(import)
 }
 
+/// A user's `[import.<key>]` over its preset `name`'s table: the user's
+/// keys win. Pushes the preset's other layouts (variants, each under the
+/// user's keys) and the other snapshot files the same export feeds
+/// (companions, unless the user maps those by hand).
+#[allow(clippy::too_many_arguments)]
+fn with_preset(
+    kind: FileKind,
+    key: &str,
+    m: &RawImport,
+    name: &str,
+    raw: &BTreeMap<String, RawImport>,
+    src: &Source<'_>,
+    variants: &mut Vec<(FileKind, Vec<String>, RawImport)>,
+    companions: &mut Vec<(String, RawImport)>,
+) -> Result<RawImport, ConfigError> {
+    let section = format!("import.{key}");
+    let preset = super::presets::find(name).ok_or_else(|| {
+        src.invalid(
+            &section,
+            "preset",
+            format!(
+                "'{name}' is not a preset (presets: {})",
+                super::presets::names().join(", ")
+            ),
+        )
+    })?;
+    let table = preset.table(key).ok_or_else(|| {
+        src.invalid(
+            &section,
+            "preset",
+            format!(
+                "preset '{name}' has no mapping for {key}.csv (it maps: {})",
+                preset.files().join(", ")
+            ),
+        )
+    })?;
+    let mut merged = m.clone().over(table.import.clone());
+    // The preset's other layouts, each under the user's own keys;
+    // without a `file` of the user's, their files are read too.
+    for v in &table.variants {
+        let vm = m.clone().over(v.import.clone());
+        if m.file.is_none() {
+            if let (Some(base), Some(other)) = (&merged.file, &vm.file) {
+                if !base.split('|').any(|b| b == other) {
+                    merged.file = Some(format!("{base}|{other}"));
+                }
+            }
+        }
+        let signature = v.signature.iter().map(|s| lower(s)).collect();
+        variants.push((kind, signature, vm));
+    }
+    // One export feeding other snapshot files too (Zendesk
+    // tickets → CSAT surveys), unless those are mapped by hand.
+    for feed in &table.feeds {
+        if !raw.contains_key(feed) {
+            if let Some(t) = preset.table(feed) {
+                let mut c = t.import.clone();
+                c.preset = Some(name.to_string());
+                if c.file.is_none() || m.file.is_some() {
+                    c.file = merged.file.clone();
+                }
+                companions.push((feed.clone(), c));
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// The error of a key of this `[import.<file>]` section, at its line.
+type KeyError<'e> = &'e dyn Fn(&str, String) -> ConfigError;
+
 fn mapping(
     kind: FileKind,
     key: &str,
@@ -295,104 +315,26 @@ fn mapping(
 ) -> Result<ImportMapping, ConfigError> {
     let section = format!("import.{key}");
     let err = |k: &str, msg: String| src.invalid(&section, k, msg);
-    let mut columns = BTreeMap::new();
-    for (canonical, header) in m.columns {
-        if !kind.columns().iter().any(|c| c.name == canonical) {
-            let known: Vec<_> = kind.columns().iter().map(|c| c.name).collect();
-            return Err(err(
-                "columns",
-                format!(
-                    "'{canonical}' is not a column of {key}.csv (columns: {})",
-                    known.join(", ")
-                ),
-            ));
-        }
-        columns.insert(canonical, header.trim().to_lowercase());
-    }
+    let columns = columns(kind, m.columns.clone(), &err)?;
     if !m.stages.is_empty() && kind != FileKind::Deals {
         return Err(err("stages", "stage mapping is only for deals".into()));
     }
-    let stages = stages(m.stages, &err)?;
-    for (column, f) in &m.formats {
-        use crate::sources::ColumnType;
-        match kind.columns().iter().find(|c| c.name == column) {
-            Some(c) if matches!(c.ty, ColumnType::Date | ColumnType::Timestamp) => {}
-            Some(_) => {
-                return Err(err(
-                    "formats",
-                    format!("'{column}' is not a date or timestamp column of {key}.csv"),
-                ))
-            }
-            None => {
-                let known: Vec<_> = kind.columns().iter().map(|c| c.name).collect();
-                return Err(err(
-                    "formats",
-                    format!(
-                        "'{column}' is not a column of {key}.csv (columns: {})",
-                        known.join(", ")
-                    ),
-                ));
-            }
-        }
-        if chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error)) {
-            return Err(err(
-                "formats",
-                format!("'{f}' ({column}) is not a valid strftime format"),
-            ));
-        }
-    }
-    let timezone = match &m.timezone {
-        None => None,
-        Some(t) => Some(t.parse::<chrono_tz::Tz>().map_err(|_| {
-            err(
-                "timezone",
-                format!(
-                    "'{t}' is not an IANA time zone name (like Europe/Berlin or America/New_York)"
-                ),
-            )
-        })?),
-    };
-    let number_format = match &m.number_format {
-        None => crate::sources::values::NumberFormat::PLAIN,
-        Some(f) => crate::sources::values::NumberFormat::parse(f).ok_or_else(|| {
-            err(
-                "number_format",
-                format!("'{f}' (write how 1234.56 looks in the file: \"1,234.56\", \"1.234,56\", \"1 234,56\", \"1'234.56\", \"1234,56\" or \"1234.56\")"),
-            )
-        })?,
-    };
+    let stages = stages(m.stages.clone(), &err)?;
+    check_formats(kind, &m.formats, &err)?;
+    let timezone = timezone(m.timezone.as_deref(), &err)?;
+    let number_format = number_format(m.number_format.as_deref(), &err)?;
     for (k, f) in [
         ("date_format", &m.date_format),
         ("timestamp_format", &m.timestamp_format),
     ] {
         if let Some(f) = f {
-            if chrono::format::StrftimeItems::new(f)
-                .any(|i| matches!(i, chrono::format::Item::Error))
-            {
+            if !valid_strftime(f) {
                 return Err(err(k, format!("'{f}' is not a valid strftime format")));
             }
         }
     }
-    let encoding = match &m.encoding {
-        None => None,
-        Some(e) => Some(crate::sources::format::Encoding::parse(e).ok_or_else(|| {
-            err(
-                "encoding",
-                format!("'{e}' (expected utf-8, utf-16, utf-16be or windows-1252; leave it out to detect it)"),
-            )
-        })?),
-    };
-    let delimiter = match &m.delimiter {
-        None => None,
-        Some(d) => Some(crate::sources::format::parse_delimiter(d).ok_or_else(|| {
-            err(
-                "delimiter",
-                format!(
-                    "'{d}' (expected \",\", \";\", \"tab\" or \"|\"; leave it out to detect it)"
-                ),
-            )
-        })?),
-    };
+    let encoding = encoding(m.encoding.as_deref(), &err)?;
+    let delimiter = delimiter(m.delimiter.as_deref(), &err)?;
     let header_rows = m.header_rows.unwrap_or(1);
     if header_rows == 0 {
         return Err(err(
@@ -400,34 +342,61 @@ fn mapping(
             "must be at least 1 (the first row names the columns)".into(),
         ));
     }
-    let canonical = |k: &str, column: &str| -> Result<(), ConfigError> {
-        if kind.columns().iter().any(|c| c.name == column) {
-            Ok(())
-        } else {
-            let known: Vec<_> = kind.columns().iter().map(|c| c.name).collect();
-            Err(err(
-                k,
-                format!(
-                    "'{column}' is not a column of {key}.csv (columns: {})",
-                    known.join(", ")
-                ),
-            ))
-        }
-    };
     for column in m.constants.keys().chain(m.maps.keys()) {
-        canonical(
-            if m.constants.contains_key(column) {
-                "constants"
-            } else {
-                "maps"
-            },
-            column,
-        )?;
+        let k = if m.constants.contains_key(column) {
+            "constants"
+        } else {
+            "maps"
+        };
+        if !kind.columns().iter().any(|c| c.name == column) {
+            return Err(err(k, not_a_column(kind, column)));
+        }
     }
-    let lower = |s: &str| s.trim().to_lowercase();
-    let maps = m
-        .maps
-        .iter()
+    let stage_from = stage_from(kind, m.stage_from.as_ref(), &err)?;
+    let durations = durations(kind, &m.durations, &err)?;
+    check_file_only_keys(kind, &m, &err)?;
+    Ok(ImportMapping {
+        file: m.file,
+        columns,
+        date_format: m.date_format,
+        timestamp_format: m.timestamp_format,
+        stages,
+        encoding,
+        delimiter,
+        header_rows,
+        skip_rows: m.skip_rows,
+        formats: m.formats,
+        timezone,
+        number_format,
+        preset: m.preset,
+        constants: m.constants,
+        maps: lowered_maps(&m.maps),
+        filters: m
+            .filters
+            .iter()
+            .map(|(h, vs)| (lower(h), vs.iter().map(|v| lower(v)).collect()))
+            .collect(),
+        stage_from,
+        durations,
+        refunds: m.refunds.as_deref().map(lower),
+        refund_date: m.refund_date.as_deref().map(lower),
+        merge_rows: m.merge_rows.unwrap_or(false),
+        variants: Vec::new(),
+        signature: Vec::new(),
+    })
+}
+
+/// A header or a value as the mapping compares it: trimmed, lowercase.
+fn lower(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// `maps = { score = { "Good" = "5" } }` with the cells lowercased (they
+/// are matched so) and the values trimmed.
+fn lowered_maps(
+    maps: &BTreeMap<String, BTreeMap<String, String>>,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    maps.iter()
         .map(|(c, t)| {
             (
                 c.clone(),
@@ -436,16 +405,141 @@ fn mapping(
                     .collect(),
             )
         })
-        .collect();
-    let filters = m
-        .filters
-        .iter()
-        .map(|(h, vs)| (lower(h), vs.iter().map(|v| lower(v)).collect()))
-        .collect();
-    let stage_from = match &m.stage_from {
-        None => None,
+        .collect()
+}
+
+/// "'x' is not a column of deals.csv (columns: …)".
+fn not_a_column(kind: FileKind, column: &str) -> String {
+    let known: Vec<_> = kind.columns().iter().map(|c| c.name).collect();
+    format!(
+        "'{column}' is not a column of {}.csv (columns: {})",
+        kind.key(),
+        known.join(", ")
+    )
+}
+
+fn valid_strftime(f: &str) -> bool {
+    !chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error))
+}
+
+/// `columns = { deal_id = "Record ID" }` → canonical column → header
+/// (lowercased), each canonical name one of the file's columns.
+fn columns(
+    kind: FileKind,
+    raw: BTreeMap<String, String>,
+    err: KeyError,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut columns = BTreeMap::new();
+    for (canonical, header) in raw {
+        if !kind.columns().iter().any(|c| c.name == canonical) {
+            return Err(err("columns", not_a_column(kind, &canonical)));
+        }
+        columns.insert(canonical, lower(&header));
+    }
+    Ok(columns)
+}
+
+/// `formats`: each a date or timestamp column of the file, with a valid
+/// strftime format.
+fn check_formats(
+    kind: FileKind,
+    formats: &BTreeMap<String, String>,
+    err: KeyError,
+) -> Result<(), ConfigError> {
+    use crate::sources::ColumnType;
+    for (column, f) in formats {
+        match kind.columns().iter().find(|c| c.name == column) {
+            Some(c) if matches!(c.ty, ColumnType::Date | ColumnType::Timestamp) => {}
+            Some(_) => {
+                return Err(err(
+                    "formats",
+                    format!(
+                        "'{column}' is not a date or timestamp column of {}.csv",
+                        kind.key()
+                    ),
+                ))
+            }
+            None => return Err(err("formats", not_a_column(kind, column))),
+        }
+        if !valid_strftime(f) {
+            return Err(err(
+                "formats",
+                format!("'{f}' ({column}) is not a valid strftime format"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn timezone(raw: Option<&str>, err: KeyError) -> Result<Option<chrono_tz::Tz>, ConfigError> {
+    raw.map(|t| {
+        t.parse::<chrono_tz::Tz>().map_err(|_| {
+            err(
+                "timezone",
+                format!(
+                    "'{t}' is not an IANA time zone name (like Europe/Berlin or America/New_York)"
+                ),
+            )
+        })
+    })
+    .transpose()
+}
+
+fn number_format(
+    raw: Option<&str>,
+    err: KeyError,
+) -> Result<crate::sources::values::NumberFormat, ConfigError> {
+    match raw {
+        None => Ok(crate::sources::values::NumberFormat::PLAIN),
+        Some(f) => crate::sources::values::NumberFormat::parse(f).ok_or_else(|| {
+            err(
+                "number_format",
+                format!("'{f}' (write how 1234.56 looks in the file: \"1,234.56\", \"1.234,56\", \"1 234,56\", \"1'234.56\", \"1234,56\" or \"1234.56\")"),
+            )
+        }),
+    }
+}
+
+fn encoding(
+    raw: Option<&str>,
+    err: KeyError,
+) -> Result<Option<crate::sources::format::Encoding>, ConfigError> {
+    raw.map(|e| {
+        crate::sources::format::Encoding::parse(e).ok_or_else(|| {
+            err(
+                "encoding",
+                format!("'{e}' (expected utf-8, utf-16, utf-16be or windows-1252; leave it out to detect it)"),
+            )
+        })
+    })
+    .transpose()
+}
+
+fn delimiter(raw: Option<&str>, err: KeyError) -> Result<Option<u8>, ConfigError> {
+    raw.map(|d| {
+        crate::sources::format::parse_delimiter(d).ok_or_else(|| {
+            err(
+                "delimiter",
+                format!(
+                    "'{d}' (expected \",\", \";\", \"tab\" or \"|\"; leave it out to detect it)"
+                ),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// `stage_from = { won = "Is Closed Won", closed = "Is Closed" }`: deals
+/// only, with a column that says won or lost.
+fn stage_from(
+    kind: FileKind,
+    raw: Option<&RawStageFrom>,
+    err: KeyError,
+) -> Result<Option<StageFrom>, ConfigError> {
+    match raw {
+        None => Ok(None),
         Some(_) if kind != FileKind::Deals => {
-            return Err(err("stage_from", "only deals have a stage".into()))
+            Err(err("stage_from", "only deals have a stage".into()))
         }
         Some(sf) => {
             if sf.won.is_none() && sf.lost.is_none() {
@@ -455,21 +549,32 @@ fn mapping(
                         .into(),
                 ));
             }
-            Some(StageFrom {
+            Ok(Some(StageFrom {
                 won: sf.won.as_deref().map(lower),
                 closed: sf.closed.as_deref().map(lower),
                 lost: sf.lost.as_deref().map(lower),
-            })
+            }))
         }
+    }
+}
+
+/// `durations = { first_response_at = { column = "…", unit = "hours",
+/// after = "opened_at" } }`: a timestamp column computed as another one
+/// plus a duration.
+fn durations(
+    kind: FileKind,
+    raw: &BTreeMap<String, RawDuration>,
+    err: KeyError,
+) -> Result<BTreeMap<String, DurationColumn>, ConfigError> {
+    use crate::sources::ColumnType;
+    let key = kind.key();
+    let is_ts = |c: &str| {
+        kind.columns()
+            .iter()
+            .any(|col| col.name == c && col.ty == ColumnType::Timestamp)
     };
     let mut durations = BTreeMap::new();
-    for (target, d) in &m.durations {
-        use crate::sources::ColumnType;
-        let is_ts = |c: &str| {
-            kind.columns()
-                .iter()
-                .any(|col| col.name == c && col.ty == ColumnType::Timestamp)
-        };
+    for (target, d) in raw {
         if !is_ts(target) {
             return Err(err(
                 "durations",
@@ -504,6 +609,11 @@ fn mapping(
             },
         );
     }
+    Ok(durations)
+}
+
+/// Keys that only one file takes: refunds (orders), merge_rows (customers).
+fn check_file_only_keys(kind: FileKind, m: &RawImport, err: KeyError) -> Result<(), ConfigError> {
     if m.refund_date.is_some() && m.refunds.is_none() {
         return Err(err(
             "refund_date",
@@ -519,37 +629,13 @@ fn mapping(
             "merging rows by id is only for customers".into(),
         ));
     }
-    Ok(ImportMapping {
-        file: m.file,
-        columns,
-        date_format: m.date_format,
-        timestamp_format: m.timestamp_format,
-        stages,
-        encoding,
-        delimiter,
-        header_rows,
-        skip_rows: m.skip_rows,
-        formats: m.formats,
-        timezone,
-        number_format,
-        preset: m.preset,
-        constants: m.constants,
-        maps,
-        filters,
-        stage_from,
-        durations,
-        refunds: m.refunds.as_deref().map(lower),
-        refund_date: m.refund_date.as_deref().map(lower),
-        merge_rows: m.merge_rows.unwrap_or(false),
-        variants: Vec::new(),
-        signature: Vec::new(),
-    })
+    Ok(())
 }
 
 /// `stages = { won = ["Closed Won"] }` → user stage (lowercased) → won / lost / open.
 fn stages(
     raw: BTreeMap<String, Vec<String>>,
-    err: &dyn Fn(&str, String) -> ConfigError,
+    err: KeyError,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut stages = BTreeMap::new();
     for (canonical, names) in raw {

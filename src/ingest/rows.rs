@@ -35,151 +35,19 @@ impl Layout {
         mapping: &ImportMapping,
         segments: &[String],
     ) -> Result<Layout, String> {
-        let mut names = Vec::with_capacity(header.len());
-        for (i, field) in header.iter().enumerate() {
-            if field.contains(&0) {
-                return Err(
-                    "the header contains NUL bytes: this is a binary file, not CSV text".into(),
-                );
-            }
-            let text = std::str::from_utf8(field).map_err(|e| {
-                format!("column {}: the header is not UTF-8 text (invalid byte at offset {}): is this a CSV file saved as UTF-8?", i + 1, e.valid_up_to())
-            })?;
-            let text = if i == 0 {
-                text.trim_start_matches('\u{feff}')
-            } else {
-                text
-            };
-            names.push(text.trim().to_lowercase());
-        }
-        let columns = kind.columns();
-        let mut index = Vec::with_capacity(columns.len());
+        let names = header_names(header)?;
         let mut missing = Vec::new();
-        // Columns that come from elsewhere than a header of their own.
-        let provided = |name: &str| {
-            mapping.constants.contains_key(name)
-                || mapping.durations.contains_key(name)
-                || (name == "stage" && mapping.stage_from.is_some())
-        };
-        for c in columns {
-            let wanted = mapping
-                .columns
-                .get(c.name)
-                .map(String::as_str)
-                .unwrap_or(c.name);
-            let pos = names.iter().position(|n| n == wanted);
-            // A name that appears twice is only a problem if it is read.
-            if let Some(p) = pos {
-                if let Some(again) = names[p + 1..].iter().position(|n| n == wanted) {
-                    return Err(format!(
-                        "column {}: '{wanted}' appears twice in the header (columns {} and {}) and is read as {}; rename one of them or map {} to another column in [import.{}] columns",
-                        p + again + 2,
-                        p + 1,
-                        p + again + 2,
-                        c.name,
-                        c.name,
-                        kind.key()
-                    ));
-                }
-            }
-            if pos.is_none() && c.required && !provided(c.name) {
-                missing.push(if wanted == c.name {
-                    c.name.to_string()
-                } else {
-                    format!("{} (mapped to '{wanted}')", c.name)
-                });
-            }
-            index.push(pos);
-        }
-        // The other columns the mapping reads by header name.
-        let mut wanted_extra: Vec<(String, &str)> = Vec::new();
-        for h in mapping.filters.keys() {
-            wanted_extra.push((h.clone(), "filters"));
-        }
-        for d in mapping.durations.values() {
-            wanted_extra.push((d.column.clone(), "durations"));
-        }
-        if let Some(sf) = &mapping.stage_from {
-            for h in [&sf.won, &sf.closed, &sf.lost].into_iter().flatten() {
-                wanted_extra.push((h.clone(), "stage_from"));
-            }
-        }
-        if let Some(h) = &mapping.refunds {
-            wanted_extra.push((h.clone(), "refunds"));
-        }
-        // Read when the file has it (older exports do not).
-        if let Some(h) = mapping.refund_date.as_ref().filter(|h| names.contains(h)) {
-            wanted_extra.push((h.clone(), "refund_date"));
-        }
-        let mut extra = BTreeMap::new();
-        for (h, key) in &wanted_extra {
-            match names.iter().position(|n| n == h) {
-                Some(p) => {
-                    if let Some(again) = names[p + 1..].iter().position(|n| n == h) {
-                        return Err(format!(
-                            "column {}: '{h}' appears twice in the header (columns {} and {}) and is read by {key}; rename one of them",
-                            p + again + 2,
-                            p + 1,
-                            p + again + 2,
-                        ));
-                    }
-                    extra.insert(h.clone(), p);
-                }
-                None => missing.push(format!("'{h}' (read by {key})")),
-            }
-        }
+        let index = file_columns(kind, mapping, &names, &mut missing)?;
+        let extra = extra_columns(mapping, &names, &mut missing)?;
         if !missing.is_empty() {
-            let expected: Vec<String> = columns
-                .iter()
-                .map(|c| {
-                    if c.required {
-                        c.name.to_string()
-                    } else {
-                        format!("{} (optional)", c.name)
-                    }
-                })
-                .collect();
-            let mut msg = format!(
-                "missing required column{} {}; found: {}; expected: {} (header names are matched case-insensitively; map other names in [import.{}] columns)",
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", "),
-                names.join(", "),
-                expected.join(", "),
-                kind.key()
-            );
-            if let Some(h) = crate::config::presets::hint(mapping.preset.as_deref(), kind) {
-                msg.push_str(&format!("; {h}"));
-            } else if mapping.preset.is_none() {
-                if let Some((name, title)) = crate::config::presets::recognise(kind, &names) {
-                    msg = format!(
-                        "this looks like a {title} export: add preset = \"{name}\" to [import.{}] ({msg})",
-                        kind.key()
-                    );
-                }
-            }
-            return Err(msg);
+            return Err(missing_columns(kind, mapping, &names, &missing));
         }
         let filters = mapping
             .filters
             .iter()
             .map(|(h, vs)| (extra[h], h.clone(), vs.clone()))
             .collect();
-        let used: Vec<usize> = index.iter().flatten().copied().collect();
-        // Customers and spend keep every extra column; a record file only
-        // those named in `[report] segments` (its own segment cells): a
-        // vendor export's dozens of other columns stay out of the store.
-        let kept = |n: &str| {
-            kind.keeps_attributes()
-                || (kind.has_segment_cells() && segments.iter().any(|s| s.eq_ignore_ascii_case(n)))
-        };
-        let attributes = names
-            .iter()
-            .enumerate()
-            .filter(|(i, n)| {
-                !used.contains(i) && !n.is_empty() && !names[..*i].contains(n) && kept(n)
-            })
-            .map(|(i, n)| (i, n.clone()))
-            .collect();
+        let attributes = attribute_columns(kind, &names, &index, segments);
         Ok(Layout {
             index,
             attributes,
@@ -218,6 +86,188 @@ impl Layout {
     pub fn pk_column(&self) -> usize {
         self.index[0].map(|i| i + 1).unwrap_or(1)
     }
+}
+
+/// The header's names, trimmed and lowercased (a UTF-8 BOM dropped).
+fn header_names(header: &csv::ByteRecord) -> Result<Vec<String>, String> {
+    let mut names = Vec::with_capacity(header.len());
+    for (i, field) in header.iter().enumerate() {
+        if field.contains(&0) {
+            return Err(
+                "the header contains NUL bytes: this is a binary file, not CSV text".into(),
+            );
+        }
+        let text = std::str::from_utf8(field).map_err(|e| {
+            format!("column {}: the header is not UTF-8 text (invalid byte at offset {}): is this a CSV file saved as UTF-8?", i + 1, e.valid_up_to())
+        })?;
+        let text = if i == 0 {
+            text.trim_start_matches('\u{feff}')
+        } else {
+            text
+        };
+        names.push(text.trim().to_lowercase());
+    }
+    Ok(names)
+}
+
+/// Where each of the file's own columns is in the header (None: absent),
+/// the required ones that are absent (and not provided otherwise: a
+/// constant, a duration, stage booleans) added to `missing`.
+fn file_columns(
+    kind: FileKind,
+    mapping: &ImportMapping,
+    names: &[String],
+    missing: &mut Vec<String>,
+) -> Result<Vec<Option<usize>>, String> {
+    let columns = kind.columns();
+    let mut index = Vec::with_capacity(columns.len());
+    // Columns that come from elsewhere than a header of their own.
+    let provided = |name: &str| {
+        mapping.constants.contains_key(name)
+            || mapping.durations.contains_key(name)
+            || (name == "stage" && mapping.stage_from.is_some())
+    };
+    for c in columns {
+        let wanted = mapping
+            .columns
+            .get(c.name)
+            .map(String::as_str)
+            .unwrap_or(c.name);
+        let pos = names.iter().position(|n| n == wanted);
+        // A name that appears twice is only a problem if it is read.
+        if let Some(p) = pos {
+            if let Some(again) = names[p + 1..].iter().position(|n| n == wanted) {
+                return Err(format!(
+                    "column {}: '{wanted}' appears twice in the header (columns {} and {}) and is read as {}; rename one of them or map {} to another column in [import.{}] columns",
+                    p + again + 2,
+                    p + 1,
+                    p + again + 2,
+                    c.name,
+                    c.name,
+                    kind.key()
+                ));
+            }
+        }
+        if pos.is_none() && c.required && !provided(c.name) {
+            missing.push(if wanted == c.name {
+                c.name.to_string()
+            } else {
+                format!("{} (mapped to '{wanted}')", c.name)
+            });
+        }
+        index.push(pos);
+    }
+    Ok(index)
+}
+
+/// The other columns the mapping reads by header name (filters, durations,
+/// stage booleans, refunds) → their position; the absent ones added to
+/// `missing`.
+fn extra_columns(
+    mapping: &ImportMapping,
+    names: &[String],
+    missing: &mut Vec<String>,
+) -> Result<BTreeMap<String, usize>, String> {
+    let mut wanted_extra: Vec<(String, &str)> = Vec::new();
+    for h in mapping.filters.keys() {
+        wanted_extra.push((h.clone(), "filters"));
+    }
+    for d in mapping.durations.values() {
+        wanted_extra.push((d.column.clone(), "durations"));
+    }
+    if let Some(sf) = &mapping.stage_from {
+        for h in [&sf.won, &sf.closed, &sf.lost].into_iter().flatten() {
+            wanted_extra.push((h.clone(), "stage_from"));
+        }
+    }
+    if let Some(h) = &mapping.refunds {
+        wanted_extra.push((h.clone(), "refunds"));
+    }
+    // Read when the file has it (older exports do not).
+    if let Some(h) = mapping.refund_date.as_ref().filter(|h| names.contains(h)) {
+        wanted_extra.push((h.clone(), "refund_date"));
+    }
+    let mut extra = BTreeMap::new();
+    for (h, key) in &wanted_extra {
+        match names.iter().position(|n| n == h) {
+            Some(p) => {
+                if let Some(again) = names[p + 1..].iter().position(|n| n == h) {
+                    return Err(format!(
+                        "column {}: '{h}' appears twice in the header (columns {} and {}) and is read by {key}; rename one of them",
+                        p + again + 2,
+                        p + 1,
+                        p + again + 2,
+                    ));
+                }
+                extra.insert(h.clone(), p);
+            }
+            None => missing.push(format!("'{h}' (read by {key})")),
+        }
+    }
+    Ok(extra)
+}
+
+/// The message for missing columns: what was found, what is expected, and
+/// the preset's hint (or the preset the header looks like).
+fn missing_columns(
+    kind: FileKind,
+    mapping: &ImportMapping,
+    names: &[String],
+    missing: &[String],
+) -> String {
+    let columns = kind.columns();
+    let expected: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            if c.required {
+                c.name.to_string()
+            } else {
+                format!("{} (optional)", c.name)
+            }
+        })
+        .collect();
+    let mut msg = format!(
+        "missing required column{} {}; found: {}; expected: {} (header names are matched case-insensitively; map other names in [import.{}] columns)",
+        if missing.len() == 1 { "" } else { "s" },
+        missing.join(", "),
+        names.join(", "),
+        expected.join(", "),
+        kind.key()
+    );
+    if let Some(h) = crate::config::presets::hint(mapping.preset.as_deref(), kind) {
+        msg.push_str(&format!("; {h}"));
+    } else if mapping.preset.is_none() {
+        if let Some((name, title)) = crate::config::presets::recognise(kind, names) {
+            msg = format!(
+                "this looks like a {title} export: add preset = \"{name}\" to [import.{}] ({msg})",
+                kind.key()
+            );
+        }
+    }
+    msg
+}
+
+/// The extra columns kept as attributes: customers and spend keep every
+/// one; a record file only those named in `[report] segments` (its own
+/// segment cells), so a vendor export's dozens of other columns stay out
+/// of the store.
+fn attribute_columns(
+    kind: FileKind,
+    names: &[String],
+    index: &[Option<usize>],
+    segments: &[String],
+) -> Vec<(usize, String)> {
+    let used: Vec<usize> = index.iter().flatten().copied().collect();
+    let kept = |n: &str| {
+        kind.keeps_attributes()
+            || (kind.has_segment_cells() && segments.iter().any(|s| s.eq_ignore_ascii_case(n)))
+    };
+    names
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| !used.contains(i) && !n.is_empty() && !names[..*i].contains(n) && kept(n))
+        .map(|(i, n)| (i, n.clone()))
+        .collect()
 }
 
 pub struct ParseCtx<'a> {
