@@ -458,22 +458,7 @@ fn discover(
     config: &Config,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Input>, Failure> {
-    let expected = |kind: FileKind| {
-        config
-            .import
-            .get(&kind)
-            .and_then(|m| m.file.clone())
-            .unwrap_or_else(|| kind.default_file_name())
-    };
-    // Every snapshot file whose name (or glob) matches: one export may feed
-    // several (Zendesk tickets → tickets and CSAT surveys).
-    let kinds_of = |name: &str| -> Vec<FileKind> {
-        FileKind::ALL
-            .into_iter()
-            .filter(|k| glob_match(&expected(*k), name))
-            .collect()
-    };
-    let all_names = || FileKind::ALL.map(expected).join(", ");
+    let names = FileNames { config };
     let mut inputs = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| {
@@ -483,93 +468,138 @@ fn discover(
             ))
         })?;
         if meta.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| {
-                Failure::input(format!(
-                    "{}: cannot read the folder: {e} (check its permissions)",
-                    path.display()
-                ))
-            })?;
-            let mut found = Vec::new();
-            // Known exports among the ignored files: said again if nothing
-            // else is found (the warnings of a refused import are not shown).
-            let mut hints = Vec::new();
-            for entry in entries {
-                let entry = entry.map_err(|e| {
-                    Failure::input(format!("{}: cannot list the folder: {e}", path.display()))
-                })?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let kinds = kinds_of(&name);
-                if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".zip") {
-                    warnings.push(format!(
-                        "{}: ignored, a zip archive inside a folder (import the archive itself: scorecard import {})",
-                        entry.path().display(),
-                        entry.path().display()
-                    ));
-                }
-                if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".csv") {
-                    let mut w = format!(
-                        "{}: ignored, not a snapshot file (expected: {})",
-                        entry.path().display(),
-                        all_names()
-                    );
-                    if let Some(hint) = preset_hint(&entry.path()) {
-                        w.push_str(&format!("; {hint}"));
-                        hints.push(format!("{name}: {hint}"));
-                    }
-                    warnings.push(w);
-                }
-                for kind in kinds {
-                    found.push(Input {
-                        kind,
-                        path: entry.path(),
-                        name: name.clone(),
-                        origin: String::new(),
-                    });
-                }
-            }
-            if found.is_empty() {
-                let mut msg = format!(
-                    "{}: no snapshot files in this folder (expected any of: {}; map other names with [import.<file>] file)",
-                    path.display(),
-                    all_names()
-                );
-                hints.sort();
-                for h in hints.iter().take(3) {
-                    msg.push_str(&format!("; {h}"));
-                }
-                return Err(Failure::input(msg));
-            }
-            inputs.extend(found);
+            inputs.extend(folder_inputs(path, &names, warnings)?);
         } else {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let kinds = kinds_of(&name);
-            if kinds.is_empty() {
-                let mut msg = format!(
-                    "{}: not a snapshot file name (expected one of: {}; map other names with [import.<file>] file)",
-                    path.display(),
-                    all_names()
-                );
-                if let Some(hint) = preset_hint(path) {
-                    msg.push_str(&format!("; {hint}"));
-                }
-                return Err(Failure::input(msg));
-            }
-            for kind in kinds {
-                inputs.push(Input {
-                    kind,
-                    path: path.clone(),
-                    name: name.clone(),
-                    origin: String::new(),
-                });
-            }
+            inputs.extend(file_inputs(path, &names)?);
         }
     }
     // Customers first (segments), then the rest; folders in the order given.
     inputs.sort_by_key(|i| i.kind);
     Ok(inputs)
+}
+
+/// The snapshot files' names as the configuration says them (globs).
+struct FileNames<'c> {
+    config: &'c Config,
+}
+
+impl FileNames<'_> {
+    fn expected(&self, kind: FileKind) -> String {
+        self.config
+            .import
+            .get(&kind)
+            .and_then(|m| m.file.clone())
+            .unwrap_or_else(|| kind.default_file_name())
+    }
+
+    /// Every snapshot file whose name (or glob) matches: one export may feed
+    /// several (Zendesk tickets → tickets and CSAT surveys).
+    fn kinds_of(&self, name: &str) -> Vec<FileKind> {
+        FileKind::ALL
+            .into_iter()
+            .filter(|k| glob_match(&self.expected(*k), name))
+            .collect()
+    }
+
+    fn all(&self) -> String {
+        FileKind::ALL.map(|k| self.expected(k)).join(", ")
+    }
+}
+
+/// The snapshot files in a folder; the other CSV and zip files there are
+/// warned about (with the preset their header looks like).
+fn folder_inputs(
+    path: &Path,
+    names: &FileNames,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Input>, Failure> {
+    let entries = std::fs::read_dir(path).map_err(|e| {
+        Failure::input(format!(
+            "{}: cannot read the folder: {e} (check its permissions)",
+            path.display()
+        ))
+    })?;
+    let mut found = Vec::new();
+    // Known exports among the ignored files: said again if nothing
+    // else is found (the warnings of a refused import are not shown).
+    let mut hints = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| {
+            Failure::input(format!("{}: cannot list the folder: {e}", path.display()))
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kinds = names.kinds_of(&name);
+        if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".zip") {
+            warnings.push(format!(
+                "{}: ignored, a zip archive inside a folder (import the archive itself: scorecard import {})",
+                entry.path().display(),
+                entry.path().display()
+            ));
+        }
+        if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".csv") {
+            let mut w = format!(
+                "{}: ignored, not a snapshot file (expected: {})",
+                entry.path().display(),
+                names.all()
+            );
+            if let Some(hint) = preset_hint(&entry.path()) {
+                w.push_str(&format!("; {hint}"));
+                hints.push(format!("{name}: {hint}"));
+            }
+            warnings.push(w);
+        }
+        for kind in kinds {
+            found.push(Input {
+                kind,
+                path: entry.path(),
+                name: name.clone(),
+                origin: String::new(),
+            });
+        }
+    }
+    if found.is_empty() {
+        let mut msg = format!(
+            "{}: no snapshot files in this folder (expected any of: {}; map other names with [import.<file>] file)",
+            path.display(),
+            names.all()
+        );
+        hints.sort();
+        for h in hints.iter().take(3) {
+            msg.push_str(&format!("; {h}"));
+        }
+        return Err(Failure::input(msg));
+    }
+    Ok(found)
+}
+
+/// A file named on the command line: the snapshot files its name matches,
+/// or an error (with the preset its header looks like).
+fn file_inputs(path: &Path, names: &FileNames) -> Result<Vec<Input>, Failure> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kinds = names.kinds_of(&name);
+    if kinds.is_empty() {
+        let mut msg = format!(
+            "{}: not a snapshot file name (expected one of: {}; map other names with [import.<file>] file)",
+            path.display(),
+            names.all()
+        );
+        if let Some(hint) = preset_hint(path) {
+            msg.push_str(&format!("; {hint}"));
+        }
+        return Err(Failure::input(msg));
+    }
+    Ok(kinds
+        .into_iter()
+        .map(|kind| Input {
+            kind,
+            path: path.to_path_buf(),
+            name: name.clone(),
+            origin: String::new(),
+        })
+        .collect())
 }
 
 /// `*` (any run of characters) and `?` (one character), case-insensitive; a
