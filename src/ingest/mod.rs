@@ -355,23 +355,7 @@ pub fn import(
     for input in &mut inputs {
         input.origin = unpacked.origin(&input.path);
     }
-
-    // Hash first: a file identical to the latest import of its snapshot file
-    // is skipped (A, B, then A again imports A again).
-    let mut todo = Vec::new();
-    for input in inputs {
-        let scanned = read::scan(&input.path)
-            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", input.path.display())))?;
-        match store.imported_before(input.kind.key(), &scanned.sha256)? {
-            Some(when) => report.files.push(FileSummary {
-                file: input.name.clone(),
-                path: input.path.clone(),
-                already_imported: Some(when),
-                ..Default::default()
-            }),
-            _ => todo.push((input, scanned)),
-        }
-    }
+    let todo = not_imported_yet(store, inputs, &mut report.files)?;
     if todo.is_empty() {
         ensure_timezone(store, config)?;
         return Ok(report);
@@ -409,17 +393,7 @@ pub fn import(
         record_as_of(&tx, config, kind, opts.as_of)?;
     }
     let read_now = &report.files[report.files.len() - todo.len()..];
-    if todo.iter().any(|(i, _)| i.kind == FileKind::Deals) {
-        // Open deals whose close date this import ignored: the data-quality
-        // section reads it back (kpis.md "Data quality").
-        let ignored: u64 = todo
-            .iter()
-            .zip(read_now)
-            .filter(|((i, _), _)| i.kind == FileKind::Deals)
-            .map(|(_, f)| f.close_dates_ignored)
-            .sum();
-        tx.set_meta(crate::store::CLOSE_DATES_IGNORED_KEY, &ignored.to_string())?;
-    }
+    record_close_dates_ignored(&tx, &todo, read_now)?;
     tx.invalidate(&touched.days, touched.customers_from)?;
     report.rejects_path = problems.finish()?;
     tx.commit().context("cannot commit the import")?;
@@ -427,6 +401,51 @@ pub fn import(
     // was. Rows imported under an earlier time zone get their days again.
     ensure_timezone(store, config)?;
     Ok(report)
+}
+
+/// The inputs not identical to the latest import of their snapshot file,
+/// with their scan (hashed first: A, B, then A again imports A again); the
+/// others are summarised in `files` as already imported.
+fn not_imported_yet(
+    store: &Store,
+    inputs: Vec<Input>,
+    files: &mut Vec<FileSummary>,
+) -> Result<Vec<(Input, read::Scan)>> {
+    let mut todo = Vec::new();
+    for input in inputs {
+        let scanned = read::scan(&input.path)
+            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", input.path.display())))?;
+        match store.imported_before(input.kind.key(), &scanned.sha256)? {
+            Some(when) => files.push(FileSummary {
+                file: input.name.clone(),
+                path: input.path.clone(),
+                already_imported: Some(when),
+                ..Default::default()
+            }),
+            _ => todo.push((input, scanned)),
+        }
+    }
+    Ok(todo)
+}
+
+/// Open deals whose close date this import ignored (`read_now`: the
+/// summaries of `todo`, in order): the data-quality section reads it back
+/// (kpis.md "Data quality"). Nothing is recorded without a deals file.
+fn record_close_dates_ignored(
+    tx: &ImportTx,
+    todo: &[(Input, read::Scan)],
+    read_now: &[FileSummary],
+) -> Result<()> {
+    if !todo.iter().any(|(i, _)| i.kind == FileKind::Deals) {
+        return Ok(());
+    }
+    let ignored: u64 = todo
+        .iter()
+        .zip(read_now)
+        .filter(|((i, _), _)| i.kind == FileKind::Deals)
+        .map(|(_, f)| f.close_dates_ignored)
+        .sum();
+    tx.set_meta(crate::store::CLOSE_DATES_IGNORED_KEY, &ignored.to_string())
 }
 
 /// Records the instant a file's data is known up to (kpis.md "Data as of"):
