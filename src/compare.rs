@@ -85,15 +85,6 @@ fn comparison(value: Option<f64>, reference: f64) -> Comparison {
     }
 }
 
-fn lookup<'a>(
-    values: &'a BTreeMap<Period, PeriodValues>,
-    p: Period,
-    segment: &str,
-    kpi: &str,
-) -> Option<&'a KpiValue> {
-    values.get(&p)?.get(segment)?.get(kpi)
-}
-
 /// Compares every KPI of every segment of `period`. `values` holds the
 /// period and its references (previous, trailing window, year ago, history).
 pub fn compare_period(
@@ -105,48 +96,73 @@ pub fn compare_period(
     let Some(by_segment) = values.get(&period) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
+    // The periods the comparisons read, resolved once: 0, 1, 2… back, and
+    // the year ago.
+    let reach = config
+        .report
+        .history_periods
+        .max(USUAL_WINDOW + 1)
+        .max(config.report.trailing_periods + 1);
+    let back: Vec<Period> = std::iter::successors(Some(period), |p| Some(p.previous()))
+        .take(reach)
+        .collect();
+    let year_ago = period.year_ago();
+    let mut out = Vec::with_capacity(by_segment.len() * catalogue.len());
     for segment in by_segment.keys() {
+        let of = |p: &Period| values.get(p).and_then(|v| v.get(segment.as_str()));
+        let seen = Seen {
+            back: back.iter().map(of).collect(),
+            year_ago: of(&year_ago),
+        };
         for info in catalogue {
-            out.push(compare_kpi(period, values, segment, info, config));
+            out.push(compare_kpi(&seen, segment, info, config));
         }
     }
     out
 }
 
+/// One segment's values in the periods a comparison reads.
+struct Seen<'a> {
+    /// `back[k]`: `k` periods back (0 = the period compared).
+    back: Vec<Option<&'a BTreeMap<String, KpiValue>>>,
+    year_ago: Option<&'a BTreeMap<String, KpiValue>>,
+}
+
+impl<'a> Seen<'a> {
+    fn back(&self, k: usize, kpi: &str) -> Option<&'a KpiValue> {
+        self.back.get(k).copied().flatten()?.get(kpi)
+    }
+}
+
 /// One KPI of one segment against its previous period, trailing average,
 /// year ago, benchmark and target, with its status, history and usual range.
-fn compare_kpi(
-    period: Period,
-    values: &BTreeMap<Period, PeriodValues>,
-    segment: &str,
-    info: &KpiInfo,
-    config: &Config,
-) -> Compared {
-    let value_at = |p: Period| lookup(values, p, segment, &info.id).and_then(|v| v.value);
-    let current = lookup(values, period, segment, &info.id)
+fn compare_kpi(seen: &Seen, segment: &str, info: &KpiInfo, config: &Config) -> Compared {
+    let value_at = |k: usize| seen.back(k, &info.id).and_then(|v| v.value);
+    let current = seen
+        .back(0, &info.id)
         .cloned()
         .unwrap_or_else(|| KpiValue::null("not computed for this segment"));
     let value = current.value;
-    let prev_v = lookup(values, period.previous(), segment, &info.id);
+    let prev_v = seen.back(1, &info.id);
     let previous = prev_v
         .and_then(|p| p.value)
         .map(|r| against_previous(&current, prev_v, r, info));
     let trailing: Vec<f64> = (1..=config.report.trailing_periods)
-        .filter_map(|k| value_at(period.back(k)))
+        .filter_map(value_at)
         .collect();
     let trailing_avg = (!trailing.is_empty())
         .then(|| comparison(value, trailing.iter().sum::<f64>() / trailing.len() as f64));
-    let year_ago = value_at(period.year_ago()).map(|r| comparison(value, r));
+    let year_ago = seen
+        .year_ago
+        .and_then(|v| v.get(&info.id))
+        .and_then(|v| v.value)
+        .map(|r| comparison(value, r));
     let standard = Standard::of(&current, prev_v, segment, info, config);
     let history = (0..config.report.history_periods)
         .rev()
-        .map(|k| value_at(period.back(k)))
+        .map(value_at)
         .collect();
-    let window: Vec<Option<f64>> = (1..=USUAL_WINDOW)
-        .rev()
-        .map(|k| value_at(period.back(k)))
-        .collect();
+    let window: Vec<Option<f64>> = (1..=USUAL_WINDOW).rev().map(value_at).collect();
     let usual = usual_range(&window).map(|u| within_bounds(u, info));
     let unusual = value.zip(usual).map(|(v, u)| stats::unusual(v, u));
     let outside = value.zip(usual).and_then(|(v, u)| outside_by(v, u));

@@ -25,11 +25,17 @@ pub struct Computed {
     /// Periods computed now, and periods the cache already held.
     pub computed_periods: usize,
     pub cached_periods: usize,
-    /// The periods to report, and their unknown-customer counts where one
-    /// pass for all of them beats a query per period (counted when the
-    /// first period's facts are read: part of the render stage).
+    /// The periods to report, and the facts read for all of them at once
+    /// where one pass beats a query per period (read when the first
+    /// period's facts are asked for: part of the render stage).
     reported: Vec<Period>,
-    unknown: std::cell::OnceCell<extras::UnknownCustomers>,
+    facts: std::cell::RefCell<Option<RunFacts>>,
+}
+
+/// What [`Computed::period`] reads once per run.
+struct RunFacts {
+    unknown: extras::UnknownCustomers,
+    comments: Option<extras::RunComments>,
 }
 
 /// Everything one period's report shows, figures and facts.
@@ -86,7 +92,7 @@ pub fn compute(store: &mut Store, config: &Config, plan: &Plan) -> Result<Comput
         computed_periods: cache.computed.len(),
         cached_periods: cache.cached,
         reported: plan.periods.clone(),
-        unknown: std::cell::OnceCell::new(),
+        facts: std::cell::RefCell::new(None),
     })
 }
 
@@ -100,11 +106,18 @@ impl Computed {
     /// The figures and facts of `p`'s report.
     pub fn period(&self, store: &Store, config: &Config, p: Period) -> Result<PeriodFigures> {
         let stale = extras::stale_sources(store, p)?;
-        if self.unknown.get().is_none() {
-            let counted = extras::UnknownCustomers::for_periods(store, &self.reported)?;
-            let _ = self.unknown.set(counted);
+        let mut facts = self.facts.borrow_mut();
+        if facts.is_none() {
+            *facts = Some(RunFacts {
+                unknown: extras::UnknownCustomers::for_periods(store, &self.reported)?,
+                comments: extras::RunComments::for_periods(store, config, &self.reported)?,
+            });
         }
-        let unknown = self.unknown.get().expect("set above");
+        let facts = facts.as_mut().expect("set above");
+        let comments = match facts.comments.as_mut().and_then(|c| c.take(p)) {
+            Some(comments) => comments,
+            None => extras::comments(store, config, p)?,
+        };
         Ok(PeriodFigures {
             period: p,
             rows: self.compared(config, p),
@@ -112,8 +125,8 @@ impl Computed {
                 .rev()
                 .map(|k| p.back(k))
                 .collect(),
-            quality: extras::data_quality(store, p, stale.clone(), unknown)?,
-            comments: extras::comments(store, config, p)?,
+            quality: extras::data_quality(store, p, stale.clone(), &facts.unknown)?,
+            comments,
             stale,
         })
     }

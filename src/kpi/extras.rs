@@ -19,7 +19,7 @@ pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment
     // One query: the period's recent comments with every attribute of their
     // customer (one row per comment and attribute, or one with NULLs).
     let rows = store.reader().rows(
-        "SELECT v.response_id, v.answered_on, v.kind, v.score, v.comment, a.name, a.value
+        "SELECT v.response_id, v.answered_on, v.kind, v.score, v.comment, a.name, a.value, v.answered_day
          FROM (SELECT response_id, answered_day, answered_on, kind, score, comment, customer_id FROM surveys
                WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> ''
                ORDER BY answered_day DESC, response_id LIMIT ?3) v
@@ -27,12 +27,62 @@ pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment
          ORDER BY v.answered_day DESC, v.response_id",
         params![p.start_day(), p.end_day(), COMMENT_POOL],
     )?;
-    // (response id, comment, the customer's attributes as (name, value))
-    type Pending = (String, Comment, Vec<(String, String)>);
-    let mut out: Vec<Pending> = Vec::new();
-    for r in &rows {
+    let pending = pending_comments(&rows)?;
+    let own = if pending.is_empty() {
+        Default::default()
+    } else {
+        own_cells(store, config, "surveys", p.start_day(), p.end_day())?
+    };
+    Ok(pending
+        .into_iter()
+        .map(|c| c.finish(&own, config))
+        .collect())
+}
+
+/// A comment read from the store, its segments not yet resolved.
+struct PendingComment {
+    id: String,
+    day: i64,
+    comment: Comment,
+    /// The customer's attributes, (name, value).
+    attrs: Vec<(String, String)>,
+}
+
+impl PendingComment {
+    /// The comment with its segments: the response's own cells win over
+    /// its customer's attributes.
+    fn finish(self, own: &OwnCells, config: &Config) -> Comment {
+        let PendingComment {
+            id,
+            mut comment,
+            attrs,
+            ..
+        } = self;
+        let mine = own.get(&id).map(Vec::as_slice).unwrap_or_default();
+        comment.segments = config
+            .segment_attrs()
+            .iter()
+            .map(|attr| {
+                let value = mine
+                    .iter()
+                    .chain(&attrs)
+                    .find(|(n, v)| n.eq_ignore_ascii_case(attr) && !v.is_empty())
+                    .map(|(_, v)| v.as_str())
+                    .unwrap_or(crate::kpi::engine::NONE_VALUE);
+                format!("{attr}={value}")
+            })
+            .collect();
+        comment
+    }
+}
+
+/// The rows of a comments query (one per comment and customer attribute,
+/// comments in order), one entry per comment.
+fn pending_comments(rows: &[crate::store::sql::Row]) -> Result<Vec<PendingComment>> {
+    let mut out: Vec<PendingComment> = Vec::new();
+    for r in rows {
         let id: String = r.get(0)?;
-        if out.last().is_none_or(|(last, _, _)| *last != id) {
+        if out.last().is_none_or(|last| last.id != id) {
             let comment = Comment {
                 date: r.get(1)?,
                 kind: r.get(2)?,
@@ -40,50 +90,156 @@ pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment
                 text: r.get(4)?,
                 segments: Vec::new(),
             };
-            out.push((id, comment, Vec::new()));
+            out.push(PendingComment {
+                id,
+                day: r.get(7)?,
+                comment,
+                attrs: Vec::new(),
+            });
         }
         if let (Some(name), Some(value)) = (
             r.get::<_, Option<String>>(5)?,
             r.get::<_, Option<String>>(6)?,
         ) {
-            out.last_mut().expect("pushed above").2.push((name, value));
+            out.last_mut()
+                .expect("pushed above")
+                .attrs
+                .push((name, value));
         }
     }
-    // The responses' own segment cells, which win over the customer's.
-    let mut own: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
-    if !out.is_empty() && !config.segment_attrs().is_empty() {
+    Ok(out)
+}
+
+/// The own segment cells of the commented responses of days `from..to`,
+/// by response id; `surveys` is the table as the query reads it.
+type OwnCells = std::collections::HashMap<String, Vec<(String, String)>>;
+
+fn own_cells(
+    store: &Store,
+    config: &Config,
+    surveys: &str,
+    from: i64,
+    to: i64,
+) -> Result<OwnCells> {
+    let mut own = OwnCells::default();
+    if config.segment_attrs().is_empty() {
+        return Ok(own);
+    }
+    let rows = store.reader().rows(
+        &format!(
+            "SELECT s.response_id, a.name, a.value
+             FROM (SELECT response_id FROM {surveys}
+                   WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> '') s
+             JOIN survey_attributes a ON a.response_id = s.response_id"
+        ),
+        params![from, to],
+    )?;
+    for r in &rows {
+        own.entry(r.get(0)?)
+            .or_default()
+            .push((r.get(1)?, r.get(2)?));
+    }
+    Ok(own)
+}
+
+/// The survey comments of all the periods of a run, read by one plain scan
+/// of the surveys where that beats a query per period (the day range of
+/// each period looks up every survey of the period to see whether it has a
+/// comment: a table seek per survey). Chosen, as [`UnknownCustomers`], when
+/// the periods cover at least 1/[`SET_BASED_SHARE`] of the surveys' days.
+/// Holds at most [`COMMENT_POOL`] comments per period, as a query per
+/// period picks them.
+pub struct RunComments {
+    /// The periods, by start, with their comments, newest first.
+    periods: Vec<(Period, Vec<Comment>)>,
+}
+
+impl RunComments {
+    /// None when a query per period is cheaper.
+    pub fn for_periods(
+        store: &Store,
+        config: &Config,
+        periods: &[Period],
+    ) -> Result<Option<RunComments>> {
+        let (Some(from), Some(to)) = (
+            periods.iter().map(|p| p.start_day()).min(),
+            periods.iter().map(|p| p.end_day()).max(),
+        ) else {
+            return Ok(None);
+        };
+        let covered: i64 = periods.iter().map(|p| p.end_day() - p.start_day()).sum();
+        if covered * SET_BASED_SHARE < day_span(store, "surveys", "answered_day")? {
+            return Ok(None);
+        }
+        let scan = store.dialect().table_scan("surveys");
         let rows = store.reader().rows(
-            "SELECT s.response_id, a.name, a.value FROM surveys s
-             JOIN survey_attributes a ON a.response_id = s.response_id
-             WHERE s.answered_day >= ?1 AND s.answered_day < ?2 AND s.comment IS NOT NULL AND s.comment <> ''",
-            params![p.start_day(), p.end_day()],
+            &format!(
+                "SELECT v.response_id, v.answered_on, v.kind, v.score, v.comment, a.name, a.value, v.answered_day
+                 FROM (SELECT response_id, answered_day, answered_on, kind, score, comment, customer_id FROM {scan}
+                       WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> '') v
+                 LEFT JOIN customer_attributes a ON a.customer_id = v.customer_id
+                 ORDER BY v.answered_day DESC, v.response_id"
+            ),
+            params![from, to],
         )?;
-        for r in &rows {
-            own.entry(r.get(0)?)
-                .or_default()
-                .push((r.get(1)?, r.get(2)?));
+        let mut sorted: Vec<Period> = periods.to_vec();
+        sorted.sort_by_key(|p| (p.start_day(), p.end_day()));
+        sorted.dedup();
+        if sorted.windows(2).any(|w| w[0].end_day() > w[1].start_day()) {
+            // Overlapping periods (never one cadence's): one query each.
+            return Ok(None);
         }
-    }
-    Ok(out
-        .into_iter()
-        .map(|(id, mut comment, attrs)| {
-            let mine = own.get(&id).map(Vec::as_slice).unwrap_or_default();
-            comment.segments = config
-                .segment_attrs()
-                .iter()
-                .map(|attr| {
-                    let value = mine
-                        .iter()
-                        .chain(&attrs)
-                        .find(|(n, v)| n.eq_ignore_ascii_case(attr) && !v.is_empty())
-                        .map(|(_, v)| v.as_str())
-                        .unwrap_or(crate::kpi::engine::NONE_VALUE);
-                    format!("{attr}={value}")
+        let mut pools: Vec<Vec<PendingComment>> = sorted.iter().map(|_| Vec::new()).collect();
+        for c in pending_comments(&rows)? {
+            // The reported period holding the comment's day, if any.
+            let k = sorted.partition_point(|p| p.start_day() <= c.day);
+            if let Some(k) = k.checked_sub(1) {
+                let pool = &mut pools[k];
+                if c.day < sorted[k].end_day() && pool.len() < COMMENT_POOL as usize {
+                    pool.push(c);
+                }
+            }
+        }
+        let own = if pools.iter().all(Vec::is_empty) {
+            OwnCells::default()
+        } else {
+            own_cells(store, config, &scan, from, to)?
+        };
+        Ok(Some(RunComments {
+            periods: sorted
+                .into_iter()
+                .zip(pools)
+                .map(|(p, pool)| {
+                    (
+                        p,
+                        pool.into_iter().map(|c| c.finish(&own, config)).collect(),
+                    )
                 })
-                .collect();
-            comment
-        })
-        .collect())
+                .collect(),
+        }))
+    }
+
+    /// The comments of `p`, when it is one of the run's periods (once: a
+    /// second call is None).
+    pub fn take(&mut self, p: Period) -> Option<Vec<Comment>> {
+        let k = self.periods.iter().position(|(q, _)| *q == p)?;
+        Some(self.periods.remove(k).1)
+    }
+}
+
+/// Days from the first to the last row of `table` (0 when empty).
+fn day_span(store: &Store, table: &str, day: &str) -> Result<i64> {
+    let (lo, hi): (Option<i64>, Option<i64>) = store.reader().query_row(
+        // Two subqueries: each reads one end of the day index (min and max
+        // in one SELECT would read the whole table).
+        &format!("SELECT (SELECT min({day}) FROM {table}), (SELECT max({day}) FROM {table})"),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(match (lo, hi) {
+        (Some(lo), Some(hi)) => hi - lo + 1,
+        _ => 0,
+    })
 }
 
 /// Sources with rows before the period but none in it: a scorecard of zeros
@@ -202,16 +358,7 @@ impl UnknownCustomers {
         out.days = (from, to);
         let covered: i64 = periods.iter().map(|p| p.end_day() - p.start_day()).sum();
         for (table, day) in unknown_customer_tables() {
-            let (lo, hi): (Option<i64>, Option<i64>) = store.reader().query_row(
-                &format!("SELECT min({day}), max({day}) FROM {table}"),
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            let span = match (lo, hi) {
-                (Some(lo), Some(hi)) => hi - lo + 1,
-                _ => 0,
-            };
-            if covered * SET_BASED_SHARE < span {
+            if covered * SET_BASED_SHARE < day_span(store, table, day)? {
                 continue;
             }
             let rows = store.reader().rows(
@@ -450,5 +597,95 @@ mod tests {
         let one = UnknownCustomers::for_periods(&store, &weeks[..1]).unwrap();
         let tables: Vec<&str> = one.by_table.iter().map(|(t, _)| *t).collect();
         assert_eq!(tables, ["tickets", "surveys", "deals"]);
+    }
+
+    /// The run's one scan of the surveys picks, period by period, the
+    /// comments a query per period picks (at most COMMENT_POOL, newest
+    /// first), with the same segments (own cells over the customer's).
+    #[test]
+    fn comments_read_once_per_run_are_the_comments_of_a_query_per_period() {
+        let dir = tempfile::tempdir().unwrap();
+        // An old answer without comment: the surveys span 245 days.
+        let mut surveys = String::from(
+            "response_id,answered_on,kind,score,customer_id,comment,region\nQ0,2026-03-01,nps,9,C0,,\n",
+        );
+        // 2026-W41 has more comments than the pool; W42 a few; W43 none;
+        // W44 some without a customer, some with their own region.
+        for i in 0..(COMMENT_POOL + 50) {
+            let day = 5 + i % 7;
+            surveys.push_str(&format!(
+                "R{i:04},2026-10-{day:02},nps,{},C{},said {i},\n",
+                i % 11,
+                i % 3
+            ));
+        }
+        for i in 0..30 {
+            let comment = if i % 2 == 0 { "fine" } else { "" };
+            surveys.push_str(&format!(
+                "S{i:02},2026-10-{:02},csat,{},C1,{comment},\n",
+                12 + i % 7,
+                1 + i % 5
+            ));
+        }
+        for i in 0..12 {
+            let (customer, region) = match i % 3 {
+                0 => ("", ""),
+                1 => ("C2", "APAC"),
+                _ => ("X", ""),
+            };
+            surveys.push_str(&format!(
+                "T{i:02},2026-10-{:02},nps,{},{customer},\"so, so\",{region}\n",
+                26 + i % 6,
+                i % 11
+            ));
+        }
+        let files = [
+            ("customers.csv", "customer_id,acquired_on,region,plan\nC0,2026-01-05,EMEA,Pro\nC1,2026-01-05,,Basic\nC2,2026-01-05,LATAM,\n".to_string()),
+            ("surveys.csv", surveys),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let config = Config::from_toml(
+            "[report]\nsegments = [\"region\", \"plan\"]\n",
+            std::path::Path::new("."),
+            None,
+            &Default::default(),
+        )
+        .unwrap();
+        let mut store = Store::in_memory().unwrap();
+        let now = "2026-11-23T00:00:00Z".parse().unwrap();
+        let paths = [dir.path().to_path_buf()];
+        ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now).unwrap();
+        let weeks: Vec<Period> = (41..=44)
+            .map(|w| Period::parse(&format!("2026-W{w}")).unwrap())
+            .collect();
+        let mut once = RunComments::for_periods(&store, &config, &weeks)
+            .unwrap()
+            .expect("4 weeks × 16 > 245 days: read at once");
+        let mut seen = 0;
+        for p in &weeks {
+            let by_query = comments(&store, &config, *p).unwrap();
+            let by_scan = once.take(*p).unwrap();
+            let text = |c: &[Comment]| format!("{c:?}");
+            assert_eq!(text(&by_scan), text(&by_query), "{}", p.id());
+            seen += by_query.len();
+        }
+        assert_eq!(
+            seen,
+            COMMENT_POOL as usize + 15 + 12,
+            "the pool, W42's comments, W44's"
+        );
+        let w44 = comments(&store, &config, weeks[3]).unwrap();
+        assert!(
+            w44.iter()
+                .any(|c| c.segments == ["region=APAC", "plan=(none)"]),
+            "{w44:?}"
+        );
+        assert!(once.take(weeks[0]).is_none(), "taken once");
+        // One week × 16 < 245 days: a query per period is cheaper.
+        assert!(RunComments::for_periods(&store, &config, &weeks[..1])
+            .unwrap()
+            .is_none());
     }
 }
