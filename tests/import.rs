@@ -316,6 +316,65 @@ fn a_first_import_builds_the_indexes_after_the_rows() {
     assert_eq!(through("orders_day", "ordered_day > 0"), 3.0);
 }
 
+/// A row is unchanged when every stored value and attribute is the same,
+/// compared as stored (whatever the order of the file's columns); any other
+/// difference replaces it.
+#[test]
+fn unchanged_rows_are_told_by_their_values_and_attributes() {
+    let p = Project::new("");
+    let a = p.file(
+        "a",
+        "customers.csv",
+        b"customer_id,acquired_on,region,plan\nC1,2026-01-05,EMEA,Pro\nC2,2026-01-06,APAC,Pro\nC3,2026-01-07,APAC,Free\nC4,2026-01-07,,Free\n",
+    );
+    p.ok(&["import", &a]);
+    // C1 the same in another column order, C2 in another region, C3 acquired
+    // a day later, C4 the same with its empty region.
+    let b = p.file(
+        "b",
+        "customers.csv",
+        b"plan,region,customer_id,acquired_on\nPro,EMEA,C1,2026-01-05\nPro,AMER,C2,2026-01-06\nFree,APAC,C3,2026-01-08\nFree,,C4,2026-01-07\n",
+    );
+    let out = p.ok(&["import", &b]);
+    assert!(
+        out.contains("customers.csv: 4 rows: 0 inserted, 2 replaced, 2 unchanged"),
+        "{out}"
+    );
+    assert_eq!(
+        p.strings("SELECT customer_id || ' ' || value FROM customer_attributes WHERE name = 'region' ORDER BY customer_id"),
+        ["C1 EMEA", "C2 AMER", "C3 APAC", "C4 "]
+    );
+    assert_eq!(
+        p.strings("SELECT acquired_on FROM customers WHERE customer_id = 'C3'"),
+        ["2026-01-08"]
+    );
+    let orders = |name: &str, rows: &str| {
+        p.file(
+            name,
+            "orders.csv",
+            format!("{ORDERS},cost\n{rows}").as_bytes(),
+        )
+    };
+    p.ok(&[
+        "import",
+        &orders(
+            "o1",
+            "O1,C1,2026-11-16,5,1.25\nO2,C1,2026-11-16,5,\nO3,C1,2026-11-16,5.10,\n",
+        ),
+    ]);
+    let out = p.ok(&[
+        "import",
+        &orders(
+            "o2",
+            "O1,C1,2026-11-16,5.00,1.250\nO2,C1,2026-11-16,5,0\nO3,C1,2026-11-16,5.1,\n",
+        ),
+    ]);
+    assert!(
+        out.contains("orders.csv: 3 rows: 0 inserted, 1 replaced, 2 unchanged"),
+        "{out}"
+    );
+}
+
 /// "Unchanged" only against the latest import of that file: A, B, A leaves A.
 #[test]
 fn reimporting_an_earlier_export_restores_it() {

@@ -434,7 +434,8 @@ pub struct Ddl {
 
 /// A file's table, derived from its columns: the key columns first, each
 /// dated column followed by its day number, then `snapshot_id` and
-/// `row_hash` (the ledger entry that last wrote the row, and its hash).
+/// `row_hash` (the ledger entry that last wrote the row, and its hash; the
+/// SQLite store dropped `row_hash` in its migration 10 and compares values).
 #[derive(Debug, Clone)]
 pub struct Table {
     pub kind: FileKind,

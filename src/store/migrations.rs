@@ -274,6 +274,20 @@ const SHIPPED: &[&str] = &[
         PRIMARY KEY (activity_id, name)
     ) WITHOUT ROWID;
     "#,
+    // 11: no row hash in the SQLite store: an import tells an unchanged row
+    // from a replaced one by comparing the stored values (and attributes)
+    // with the new ones, exactly, and each row is 8 bytes smaller. (The
+    // PostgreSQL store keeps its hash for its set-based upsert.)
+    r#"
+    ALTER TABLE customers DROP COLUMN row_hash;
+    ALTER TABLE deals DROP COLUMN row_hash;
+    ALTER TABLE orders DROP COLUMN row_hash;
+    ALTER TABLE tickets DROP COLUMN row_hash;
+    ALTER TABLE surveys DROP COLUMN row_hash;
+    ALTER TABLE spend DROP COLUMN row_hash;
+    ALTER TABLE activities DROP COLUMN row_hash;
+    ALTER TABLE measures DROP COLUMN row_hash;
+    "#,
 ];
 
 /// Holds derived migrations to the SHA-256 of the texts that shipped.
@@ -301,7 +315,7 @@ pub(super) fn assert_shipped(all: &[String], shipped_sha256: &[&str]) {
 mod tests {
     /// The SHA-256 of each migration's text as it shipped: a store migrated
     /// by an older scorecard has exactly this schema.
-    const SHIPPED_SHA256: [&str; 10] = [
+    const SHIPPED_SHA256: [&str; 11] = [
         "fcbb347f8ff51f1782eaf2d97a0496a9df7451536c5d097a0de1c904c7335f9f",
         "ef660d1aba67ab7d36c2d851190d387d98cfabe53a8f2b4fee1088a76d5f3e77",
         "1727b27699e20c59d910658a28b67f0f78212b9bfc3edde1213352838e598cbd",
@@ -312,6 +326,7 @@ mod tests {
         "8c0da579725b24b31d5a3e24cf860bdee043e4253432f935b3835c725e7bda4d",
         "c2d53eb36844d08843576c52dbf78d83211340ab197bfdf3439bf92982063ace",
         "656935b96d62321fc84005b273d29faac73fc00d8344fde3a2110f36d40af373",
+        "d92206a989dce43ea49e4ee7d896a8ea1640a99507465325e09be5e6506cd1a7",
     ];
 
     #[test]
@@ -345,6 +360,74 @@ mod tests {
                 .unwrap();
         }
         assert!(conn.execute("UPDATE sends SET state = 'lost'", []).is_err());
+    }
+
+    /// A store made before migration 11 keeps every row and value; only the
+    /// row hash goes.
+    #[test]
+    fn migration_11_drops_the_row_hash_and_keeps_the_rows() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let all = super::migrations();
+        for sql in &all[..10] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO orders (order_id, customer_id, ordered_on, ordered_day, amount, cost, snapshot_id, row_hash)
+                 VALUES ('O1', 'C1', '2026-11-16', 739571, 5.5, NULL, 1, -42);
+             INSERT INTO customers (customer_id, acquired_on, acquired_day, churned_on, churned_day, snapshot_id, row_hash)
+                 VALUES ('C1', '2026-01-05', 739256, NULL, NULL, 1, 7);
+             INSERT INTO customer_attributes VALUES ('C1', 'region', 'EMEA');",
+        )
+        .unwrap();
+        conn.execute_batch(&all[10]).unwrap();
+        let columns = |table: &str| -> Vec<String> {
+            conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        for kind in crate::sources::FileKind::ALL {
+            let table = kind.table();
+            let mut expected: Vec<String> =
+                table.column_names().iter().map(|c| c.to_string()).collect();
+            expected.push("snapshot_id".into());
+            assert_eq!(columns(table.name), expected, "{}", table.name);
+        }
+        let order: (String, String, i64, f64, Option<f64>, i64) = conn
+            .query_row(
+                "SELECT order_id, ordered_on, ordered_day, amount, cost, snapshot_id FROM orders",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            order,
+            ("O1".into(), "2026-11-16".into(), 739571, 5.5, None, 1)
+        );
+        let region: String = conn
+            .query_row(
+                "SELECT value FROM customer_attributes WHERE customer_id = 'C1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(region, "EMEA");
+        assert_eq!(
+            conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+                .unwrap(),
+            "ok"
+        );
     }
 
     #[test]

@@ -91,6 +91,45 @@ impl<'s> Reader<'s> {
         Ok(self.conn.query_all(sql, params)?)
     }
 
+    /// Streams the rows of a read-only statement on the PostgreSQL store
+    /// (the engine's grouped queries) to `f` as they arrive, without holding
+    /// them, counting the rows and their bytes on the wire.
+    pub fn pg_each(
+        &self,
+        sql: &str,
+        mut f: impl FnMut(&postgres::Row) -> Result<()>,
+    ) -> Result<()> {
+        if !is_read_only(sql) {
+            anyhow::bail!("a reader may only read the store: {sql}");
+        }
+        let Some(mut conn) = self.conn.postgres() else {
+            anyhow::bail!("a PostgreSQL reader on a SQLite store: {sql}");
+        };
+        let conn = &mut *conn;
+        let sql = match self.prelude {
+            Some(prelude) => warehouse::with_prelude(prelude, sql),
+            None => sql.to_string(),
+        };
+        let sql = sql.as_str();
+        let mut rows = conn
+            .client
+            .query_raw(
+                sql,
+                std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>(),
+            )
+            .with_context(|| format!("PostgreSQL query failed: {sql}"))?;
+        use postgres::fallible_iterator::FallibleIterator;
+        while let Some(row) = rows
+            .next()
+            .with_context(|| format!("PostgreSQL query failed: {sql}"))?
+        {
+            conn.rows_in += 1;
+            conn.bytes_in += sql::wire_bytes(&row);
+            f(&row)?;
+        }
+        Ok(())
+    }
+
     /// One row of a read-only statement, on either backend.
     pub fn query_row<T>(
         &self,

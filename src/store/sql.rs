@@ -95,6 +95,28 @@ pub fn value_bytes(v: &Value) -> u64 {
     }
 }
 
+/// What a streamed row weighed on the wire: its DataRow message (type byte,
+/// length, column count, then each column's length and bytes).
+pub fn wire_bytes(row: &postgres::Row) -> u64 {
+    /// A column's raw length, whatever its type.
+    struct RawLen(usize);
+    impl<'a> FromSql<'a> for RawLen {
+        fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+            Ok(RawLen(raw.len()))
+        }
+        fn from_sql_null(_: &Type) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+            Ok(RawLen(0))
+        }
+        fn accepts(_: &Type) -> bool {
+            true
+        }
+    }
+    let columns: usize = (0..row.len())
+        .map(|i| 4 + row.try_get::<_, RawLen>(i).map(|l| l.0).unwrap_or(0))
+        .sum();
+    (7 + columns) as u64
+}
+
 /// `?N` (and bare `?`) placeholders as PostgreSQL's `$N`, outside quotes.
 pub fn numbered(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);

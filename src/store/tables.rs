@@ -40,7 +40,7 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
     let columns = def.column_names();
     let cols = columns.join(", ");
     let n = columns.len();
-    let placeholders: Vec<String> = (1..=n + 2).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=n + 1).map(|i| format!("?{i}")).collect();
     let pk_where: Vec<String> = columns[..def.pk_len]
         .iter()
         .enumerate()
@@ -49,26 +49,23 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
     let pk_where = pk_where.join(" AND ");
     let table = def.name;
     let insert = format!(
-        "INSERT INTO {table} ({cols}, snapshot_id, row_hash) VALUES ({ph}) ON CONFLICT DO NOTHING",
+        "INSERT INTO {table} ({cols}, snapshot_id) VALUES ({ph}) ON CONFLICT DO NOTHING",
         ph = placeholders.join(", ")
     );
-    let select_days = if def.day_columns.is_empty() {
-        "NULL".to_string()
-    } else {
-        def.day_columns.join(", ")
-    };
-    let select =
-        format!("SELECT snapshot_id, row_hash, {select_days} FROM {table} WHERE {pk_where}");
+    // The stored row, to tell unchanged from replaced by its values.
+    let select = format!(
+        "SELECT snapshot_id, {} FROM {table} WHERE {pk_where}",
+        columns[def.pk_len..].join(", ")
+    );
     let sets: Vec<String> = columns[def.pk_len..]
         .iter()
         .enumerate()
         .map(|(i, c)| format!("{c} = ?{}", def.pk_len + i + 1))
         .collect();
     let update = format!(
-        "UPDATE {table} SET {sets}, snapshot_id = ?{s}, row_hash = ?{h} WHERE {pk_where}",
+        "UPDATE {table} SET {sets}, snapshot_id = ?{s} WHERE {pk_where}",
         sets = sets.join(", "),
         s = n + 1,
-        h = n + 2
     );
     let touch = format!(
         "UPDATE {table} SET snapshot_id = ?{} WHERE {pk_where}",
@@ -85,10 +82,16 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
         })?,
         None => false,
     };
+    let days = def
+        .day_columns
+        .iter()
+        .filter_map(|d| columns.iter().position(|c| c == d))
+        .collect();
     Ok(TableWriter {
         tx,
         deferred,
         old_attributes,
+        days,
         def: def.clone(),
         insert: tx.prepare_cached(&insert)?,
         select,
@@ -116,12 +119,25 @@ pub struct TableWriter<'t> {
     deferred: Vec<String>,
     /// Whether the attribute table held any row when the file's import began.
     old_attributes: bool,
+    /// Where the day numbers sit among the table's columns.
+    days: Vec<usize>,
     def: Table,
     /// The hot statement of a fresh import, held rather than looked up per row.
     insert: rusqlite::CachedStatement<'t>,
     select: String,
     update: String,
     touch: String,
+}
+
+/// A stored value against a new one: equal, or the same number read back
+/// through the column's affinity (an integral REAL is kept as an integer).
+fn same_value(stored: &Value, new: &Value) -> bool {
+    match (stored, new) {
+        (Value::Real(a), Value::Integer(b)) | (Value::Integer(b), Value::Real(a)) => {
+            *a == *b as f64
+        }
+        _ => stored == new,
+    }
 }
 
 /// Drops the secondary indexes of `table` when it is empty and returns their
@@ -160,7 +176,7 @@ impl TableWriter<'_> {
 
     pub fn upsert(&mut self, row: &Row, snapshot_id: i64) -> rusqlite::Result<Upsert> {
         let tx = self.tx;
-        let extra = [Value::Integer(snapshot_id), Value::Integer(row.hash)];
+        let extra = [Value::Integer(snapshot_id)];
         let inserted = self
             .insert
             .execute(params_from_iter(row.values.iter().chain(extra.iter())))?;
@@ -168,21 +184,21 @@ impl TableWriter<'_> {
             self.write_attributes(row, false)?;
             return Ok(Upsert::Inserted);
         }
-        let pk = &row.values[..self.def.pk_len];
-        let ndays = self.def.day_columns.len();
+        let pk_len = self.def.pk_len;
+        let pk = &row.values[..pk_len];
+        let width = row.values.len() - pk_len;
         let old = tx
             .prepare_cached(&self.select)?
             .query_row(params_from_iter(pk.iter()), |r| {
                 let sid: i64 = r.get(0)?;
-                let hash: i64 = r.get(1)?;
-                let mut days = Vec::new();
-                for i in 0..ndays {
-                    days.push(r.get::<_, Option<i64>>(2 + i)?);
+                let mut values = Vec::with_capacity(width);
+                for i in 0..width {
+                    values.push(r.get::<_, Value>(1 + i)?);
                 }
-                Ok((sid, hash, days))
+                Ok((sid, values))
             })
             .optional()?;
-        let Some((old_snapshot, old_hash, old_days)) = old else {
+        let Some((old_snapshot, old_values)) = old else {
             // The insert was ignored for a reason other than the id: cannot happen
             // with these schemas, but never report a row as stored when it is not.
             return Err(rusqlite::Error::QueryReturnedNoRows);
@@ -190,17 +206,29 @@ impl TableWriter<'_> {
         if old_snapshot == snapshot_id {
             return Ok(Upsert::Duplicate);
         }
-        if old_hash == row.hash {
+        let same = old_values
+            .iter()
+            .zip(&row.values[pk_len..])
+            .all(|(a, b)| same_value(a, b));
+        if same && !self.attributes_changed(row)? {
             let params = pk.iter().cloned().chain([Value::Integer(snapshot_id)]);
             tx.prepare_cached(&self.touch)?
                 .execute(params_from_iter(params))?;
             return Ok(Upsert::Unchanged);
         }
+        let old_days = self
+            .days
+            .iter()
+            .map(|&i| match old_values[i - pk_len] {
+                Value::Integer(d) => Some(d),
+                _ => None,
+            })
+            .collect();
         let params = row
             .values
             .iter()
             .cloned()
-            .chain([Value::Integer(snapshot_id), Value::Integer(row.hash)]);
+            .chain([Value::Integer(snapshot_id)]);
         tx.prepare_cached(&self.update)?
             .execute(params_from_iter(params))?;
         let segments_changed = self.write_attributes(row, true)?;
@@ -208,6 +236,29 @@ impl TableWriter<'_> {
             old_days,
             segments_changed,
         })
+    }
+
+    /// Whether the row's attributes differ from the stored ones (in any
+    /// order; false for a table without attributes).
+    fn attributes_changed(&self, row: &Row) -> rusqlite::Result<bool> {
+        let Some((table, key)) = &self.def.attributes else {
+            return Ok(false);
+        };
+        if !self.old_attributes {
+            // Nothing stored before this import: the stored row had none.
+            return Ok(!row.attributes.is_empty());
+        }
+        let mut old: Vec<(String, String)> = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT name, value FROM {table} WHERE {key} = ?1 ORDER BY name"
+            ))?
+            .query_map([&row.values[0]], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut new = row.attributes.clone();
+        new.sort();
+        old.sort();
+        Ok(old != new)
     }
 
     /// Stores the row's attributes; on replace, says whether they changed.

@@ -132,6 +132,32 @@ fn duration(outcomes: &[stats::Outcome], horizon: f64, which: Duration, verb: &s
     v
 }
 
+/// The ticket KPIs computed from the outcomes, in the order of [`ticket_kpis`].
+const TICKET_KPIS: [&str; 5] = [
+    "avg_first_response_hours",
+    "median_first_response_hours",
+    "first_response_sla_rate",
+    "avg_resolution_hours",
+    "resolution_rate",
+];
+
+/// The five ticket KPIs of one (period, segment) from its tickets' first
+/// response and resolution outcomes (S = `sla`, H = `window` hours).
+pub(super) fn ticket_kpis(
+    response: &[stats::Outcome],
+    resolution: &[stats::Outcome],
+    sla: f64,
+    window: f64,
+) -> [KpiValue; 5] {
+    [
+        duration(response, window, Duration::Mean, "answered"),
+        duration(response, window, Duration::Median, "answered"),
+        within_rate(response, sla),
+        duration(resolution, window, Duration::Mean, "resolved"),
+        within_rate(resolution, window),
+    ]
+}
+
 mod format {
     /// 72 → "72", 1.5 → "1.5".
     pub fn hours(h: f64) -> String {
@@ -369,27 +395,17 @@ impl FormulaCtx<'_> {
             // outcomes come from grouped histograms, the same outcomes).
             let (sla, window) = (self.sla_hours, self.resolution_hours);
             put!(out, "tickets_opened", KpiValue::of(a.tickets as f64));
-            put!(
-                out,
-                "avg_first_response_hours",
-                duration(&a.response, window, Duration::Mean, "answered")
-            );
-            put!(
-                out,
-                "median_first_response_hours",
-                duration(&a.response, window, Duration::Median, "answered")
-            );
-            put!(
-                out,
-                "first_response_sla_rate",
-                within_rate(&a.response, sla)
-            );
-            put!(
-                out,
-                "avg_resolution_hours",
-                duration(&a.resolution, window, Duration::Mean, "resolved")
-            );
-            put!(out, "resolution_rate", within_rate(&a.resolution, window));
+            let computed;
+            let values = match &a.service {
+                Some(sealed) => sealed.as_ref(),
+                None => {
+                    computed = ticket_kpis(&a.response, &a.resolution, sla, window);
+                    &computed
+                }
+            };
+            for (id, v) in TICKET_KPIS.iter().zip(values.iter()) {
+                put!(out, id, v.clone());
+            }
         } else {
             never_imported(out, FileKind::Tickets);
         }
@@ -441,7 +457,7 @@ impl FormulaCtx<'_> {
                 "activities_per_owner",
                 ratio(
                     a.activity_total as f64,
-                    (a.owners.len() as u64 + a.owner_count) as f64,
+                    a.owners.len() as f64,
                     "no activities with an owner in the period"
                 )
             );

@@ -3,18 +3,25 @@
 //! parent module merge the grouped rows, so that only those rows cross the
 //! wire. Periods are found by `width_bucket` over the period starts (and a
 //! check against the matching end, since the periods of a run need not be
-//! contiguous); segments by a join with a `VALUES` list of attribute names
-//! and the customer attributes (a reference table under Citus). Exact
-//! ticket durations come from grouped histograms (milliseconds → count), from which the same per-ticket outcomes as on SQLite are rebuilt. The SQL avoids
-//! GROUPING SETS, recursive CTEs and ordered-set aggregates, which Citus
-//! does not distribute (a test below reads it and fails on them).
+//! contiguous; by arithmetic when they are contiguous and of one length).
+//! Segments: each record is joined once per configured attribute with the
+//! customer attributes (a reference table under Citus) and grouped by the
+//! combination of its values, and each grouped row is
+//! added to the whole business and to the segment of each of its values, as
+//! the SQLite engine adds a record: one pass per table, one row per
+//! combination instead of one per segment. Exact ticket durations come from
+//! grouped histograms (milliseconds → count), from which the same
+//! per-ticket outcomes as on SQLite are rebuilt. Rows are streamed, not
+//! held. The SQL avoids GROUPING SETS, recursive CTEs and ordered-set
+//! aggregates, which Citus does not distribute (a test below reads it and
+//! fails on them).
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Result;
+use postgres::Row;
 
 use super::{acc_at, customer_base_into, Acc, CustomerDays, Grid, WHOLE};
 use crate::sources::FileKind;
-use crate::store::sql::Row;
 use crate::store::Store;
 
 /// The distinct activity kinds (in byte order, as SQLite's `min` walks them).
@@ -24,22 +31,6 @@ pub(super) fn activity_kinds(store: &Store) -> Result<Vec<String>> {
 }
 
 const KINDS_SQL: &str = "SELECT DISTINCT kind COLLATE \"C\" AS kind FROM activities ORDER BY 1";
-
-/// The SQL pieces shared by every grouped query of one computation.
-struct Shape {
-    /// `ARRAY[…]` of the period starts and of their ends (day numbers).
-    starts: String,
-    ends: String,
-    /// `(VALUES (''), ('region'), …) s(attr)`: the whole business and each
-    /// configured attribute (lowercase, as the store keeps them).
-    segments: String,
-    /// Lowercase attribute → configured name.
-    names: HashMap<String, String>,
-    /// Per record table, the segment value of a fanned-out row (`CASE …
-    /// END`): its own cell, else its customer's, else `(none)`; and the join
-    /// with its segment cells, when the file can carry any.
-    seg: HashMap<&'static str, (String, String)>,
-}
 
 /// Which record tables have own segment cells for the configured attributes:
 /// `(owner, cells)`: `owner` is configured and one of the table's columns;
@@ -62,8 +53,39 @@ pub(super) fn own_cells(store: &Store, grid: &Grid) -> Result<OwnCells> {
     Ok(out)
 }
 
+/// The SQL pieces shared by every grouped query of one computation.
+struct Shape {
+    /// `ARRAY[…]` of the period starts and of their ends (day numbers).
+    starts: String,
+    ends: String,
+    /// `(first start, length in days)` when the periods are contiguous and
+    /// all as long (weeks): a period is then found by arithmetic.
+    uniform: Option<(i64, i64)>,
+    /// How many periods.
+    periods: i64,
+    /// The configured attributes' lowercase names (as the store keeps them),
+    /// in the grid's order: the value columns v0, v1, … of a grouped row.
+    attrs: Vec<String>,
+    /// `(VALUES (''), ('region'), …) s(attr)`: the whole business and each
+    /// attribute, for spend (which carries its own attributes).
+    segments: String,
+    /// Lowercase attribute → configured name.
+    names: HashMap<String, String>,
+    /// Per record table, its own segment cells: `(owner, cells)` of
+    /// [`OwnCells`], with the table of its cells and its id column.
+    own: HashMap<&'static str, (bool, Option<CellTable>)>,
+}
+
+/// A record file's table of segment cells and its id column.
+type CellTable = (String, &'static str);
+
+/// A string as an SQL literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 impl Shape {
-    fn new(grid: &Grid, own: &OwnCells) -> Shape {
+    fn new(grid: &Grid, own_cells: &OwnCells) -> Shape {
         let list = |v: &[i64]| {
             v.iter()
                 .map(|d| d.to_string())
@@ -73,33 +95,35 @@ impl Shape {
         // Attribute names come from the config: quoted as SQL literals.
         let values: Vec<String> = std::iter::once(WHOLE.to_string())
             .chain(grid.attrs.iter().map(|(_, lower)| lower.clone()))
-            .map(|a| format!("('{}')", a.replace('\'', "''")))
+            .map(|a| format!("({})", literal(&a)))
             .collect();
-        let mut seg = HashMap::new();
+        let len = grid
+            .ends
+            .first()
+            .zip(grid.starts.first())
+            .map(|(e, s)| e - s);
+        let uniform = len.filter(|len| {
+            (0..grid.starts.len()).all(|i| {
+                grid.ends[i] - grid.starts[i] == *len
+                    && grid
+                        .starts
+                        .get(i + 1)
+                        .is_none_or(|next| *next == grid.ends[i])
+            })
+        });
+        let mut own = HashMap::new();
         for kind in FileKind::ALL.into_iter().filter(|k| k.has_segment_cells()) {
-            let (owner, cells) = own.get(kind.key()).copied().unwrap_or_default();
-            let mut first = Vec::new();
-            if owner {
-                first.push("NULLIF(CASE WHEN s.attr = 'owner' THEN x.owner END, '')".to_string());
-            }
-            let mut join = String::new();
-            let table = kind.table();
-            if let (true, Some((cells, id))) = (cells, &table.attributes) {
-                first.push("NULLIF(r.value, '')".to_string());
-                join = format!(" LEFT JOIN {cells} r ON r.{id} = x.{id} AND r.name = s.attr");
-            }
-            if !first.is_empty() {
-                let expr = format!(
-                    "CASE WHEN s.attr = '' THEN '' ELSE COALESCE({}, NULLIF(a.value, ''), '(none)') END",
-                    first.join(", ")
-                );
-                seg.insert(kind.key(), (expr, join));
-            }
+            let (owner, cells) = own_cells.get(kind.key()).copied().unwrap_or_default();
+            let cells = cells.then(|| kind.table().attributes).flatten();
+            own.insert(kind.key(), (owner, cells));
         }
         Shape {
-            seg,
+            own,
+            uniform: uniform.map(|len| (grid.starts[0], len)),
+            periods: grid.starts.len() as i64,
             starts: format!("ARRAY[{}]::bigint[]", list(&grid.starts)),
             ends: format!("ARRAY[{}]::bigint[]", list(&grid.ends)),
+            attrs: grid.attrs.iter().map(|(_, lower)| lower.clone()).collect(),
             segments: format!("(VALUES {}) s(attr)", values.join(", ")),
             names: grid
                 .attrs
@@ -109,205 +133,291 @@ impl Shape {
         }
     }
 
-    /// The 1-based index of the period holding `day`, or NULL.
+    /// The 1-based index of the period holding `day`, or NULL (bigint): by
+    /// arithmetic for contiguous periods of one length (much cheaper per
+    /// row), else by `width_bucket` over the starts.
     fn period(&self, day: &str) -> String {
+        if let Some((first, len)) = self.uniform {
+            let end = first + len * self.periods;
+            return format!(
+                "(CASE WHEN {day} >= {first} AND {day} < {end} THEN ({day} - {first}) / {len} + 1 END)::bigint"
+            );
+        }
         format!(
-            "CASE WHEN {day} < ({ends})[width_bucket({day}, {starts})] THEN width_bucket({day}, {starts}) END",
+            "(CASE WHEN {day} < ({ends})[width_bucket({day}, {starts})] THEN width_bucket({day}, {starts}) END)::bigint",
             ends = self.ends,
             starts = self.starts
         )
     }
 
+    /// `, v0, v1, …`: a record's value of each attribute, after its period
+    /// `p`: its own cell (its owner for `owner`, or a cell of its file),
+    /// else its customer's, else `(none)` (also for an empty value).
+    /// `table`: the record table, None for the customers themselves.
+    fn values(&self, table: Option<&str>) -> String {
+        let (owner, cells) = table
+            .and_then(|t| self.own.get(t))
+            .map(|(o, c)| (*o, c.is_some()))
+            .unwrap_or_default();
+        (0..self.attrs.len())
+            .map(|j| {
+                let mut first = Vec::new();
+                if owner && self.attrs[j] == "owner" {
+                    first.push("NULLIF(x.owner, ''), ".to_string());
+                }
+                if cells {
+                    first.push(format!("NULLIF(r{j}.value, ''), "));
+                }
+                format!(
+                    ", COALESCE({}NULLIF(a{j}.value, ''), '(none)') AS v{j}",
+                    first.concat()
+                )
+            })
+            .collect()
+    }
+
+    /// `GROUP BY 1, 2, …`: the period, the attribute values and `extra`
+    /// more leading columns.
+    fn group(&self, extra: usize) -> String {
+        let n = 1 + self.attrs.len() + extra;
+        let cols: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+        format!("GROUP BY {}", cols.join(", "))
+    }
+
+    /// The joins of the records `x` of `table` (None: the customers
+    /// themselves, aliased `x`) with their customer's attributes, one per
+    /// attribute (a pivot of the attributes per customer in one join would
+    /// hide the values' statistics from the planner, which then sorts
+    /// instead of hashing), and with their own cells when they have any.
+    fn joins(&self, table: Option<&str>) -> String {
+        let cells = table
+            .and_then(|t| self.own.get(t))
+            .and_then(|(_, c)| c.as_ref());
+        let mut out = String::new();
+        for (j, a) in self.attrs.iter().enumerate() {
+            let name = literal(a);
+            out.push_str(&format!(
+                "\n LEFT JOIN customer_attributes a{j} ON a{j}.customer_id = x.customer_id AND a{j}.name = {name}"
+            ));
+            if let Some((cells, id)) = cells {
+                out.push_str(&format!(
+                    "\n LEFT JOIN {cells} r{j} ON r{j}.{id} = x.{id} AND r{j}.name = {name}"
+                ));
+            }
+        }
+        out
+    }
+
     /// `FROM`: the rows of `table` (alias x) dated in [lo, hi) by `day`, with
-    /// their period `p`, fanned out over the segments (attr, seg) of their
-    /// customer. The caller groups by `p, s.attr, seg`.
+    /// their period `p`, joined with their customer's attributes.
     fn source(&self, table: &str, day: &str, lo: i64, hi: i64) -> String {
         format!(
-            "(SELECT {p} AS p, t.* FROM {table} t WHERE t.{day} >= {lo} AND t.{day} < {hi}) x
-             CROSS JOIN {segments}
-             LEFT JOIN customer_attributes a ON a.customer_id = x.customer_id AND a.name = s.attr{own}",
+            "(SELECT {p} AS p, t.* FROM {table} t WHERE t.{day} >= {lo} AND t.{day} < {hi}) x{joins}",
             p = self.period(&format!("t.{day}")),
-            segments = self.segments,
-            own = self.seg.get(table).map(|(_, join)| join.as_str()).unwrap_or("")
+            joins = self.joins(Some(table))
         )
-    }
-
-    /// The segment value of a row of `table` fanned out over the segments.
-    fn seg(&self, table: &str) -> &str {
-        self.seg.get(table).map(|(e, _)| e.as_str()).unwrap_or(SEG)
-    }
-
-    /// The grid key of a grouped row's (attr, seg) columns at `i`, `i + 1`.
-    fn key(&self, grid: &mut Grid, r: &Row, i: usize) -> Result<usize> {
-        let attr: String = r.get(i)?;
-        let name = match self.names.get(&attr) {
-            Some(configured) => format!("{configured}={}", r.get::<_, String>(i + 1)?),
-            None => WHOLE.to_string(),
-        };
-        Ok(grid.key(&name))
     }
 }
 
-/// A segment value: '' for the whole business, else the attribute's value
-/// or `(none)`.
-const SEG: &str = "CASE WHEN s.attr = '' THEN '' ELSE COALESCE(NULLIF(a.value, ''), '(none)') END";
+/// A grouped row's segment keys: the whole business, then the segment of
+/// each attribute value in columns `from..from + attrs` (cached per
+/// combination of values).
+struct Combos {
+    keys: HashMap<String, Vec<usize>>,
+    buf: String,
+}
 
-/// Runs one grouped query and hands each row, with its period index and
-/// accumulator, to `f`.
-fn each(
-    store: &Store,
-    grid: &mut Grid,
-    shape: &Shape,
-    sql: &str,
-    mut f: impl FnMut(&Row, &mut Acc) -> Result<()>,
-) -> Result<()> {
-    for r in store.reader().rows(sql, [])? {
-        let Some(p) = r.get::<_, Option<i64>>(0)? else {
-            continue;
-        };
-        let key = shape.key(grid, &r, 1)?;
-        f(&r, acc_at(&mut grid.cells, p as usize - 1, key))?;
+impl Combos {
+    fn new() -> Combos {
+        Combos {
+            keys: HashMap::new(),
+            buf: String::new(),
+        }
     }
-    Ok(())
+
+    fn of(&mut self, grid: &mut Grid, r: &Row, from: usize) -> Result<&[usize]> {
+        let n = grid.attrs.len();
+        self.buf.clear();
+        for j in 0..n {
+            self.buf.push_str(r.try_get::<_, &str>(from + j)?);
+            self.buf.push('\u{1f}');
+        }
+        if !self.keys.contains_key(&self.buf) {
+            let mut keys = vec![grid.key(WHOLE)];
+            for j in 0..n {
+                let v: &str = r.try_get(from + j)?;
+                let name = format!("{}={v}", grid.attrs[j].0);
+                keys.push(grid.key(&name));
+            }
+            self.keys.insert(self.buf.clone(), keys);
+        }
+        Ok(&self.keys[&self.buf])
+    }
 }
 
 fn u(r: &Row, i: usize) -> Result<u64> {
-    Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0) as u64)
+    Ok(r.try_get::<_, Option<i64>>(i)?.unwrap_or(0) as u64)
 }
 
 fn f(r: &Row, i: usize) -> Result<f64> {
-    Ok(r.get::<_, Option<f64>>(i)?.unwrap_or(0.0))
+    Ok(r.try_get::<_, Option<f64>>(i)?.unwrap_or(0.0))
 }
 
-/// A histogram of one ticket event (`at`: first response or resolution) per
-/// period × segment: (1, milliseconds to the event) for an event by the
-/// data's as-of, else (0, the opening instant), with their counts. The
-/// parent module turns each into the outcome it computes per ticket.
-fn outcome_histogram(source: &str, seg: &str, group: &str, at: &str, as_of: i64) -> String {
-    let happened = format!("x.{at} IS NOT NULL AND x.{at} <= {as_of}");
+/// Two columns summing the amounts `e` (with `when`, an SQL condition or
+/// "TRUE") as [`Money`](super::Money) adds them: the whole number of
+/// ten-thousandths of each amount that has at most four decimals (as text:
+/// the sum may pass bigint), then the plain sum of the others. In float
+/// arithmetic, which is much cheaper than casting every amount to numeric,
+/// and exact in any order all the same.
+fn money(e: &str, when: &str) -> String {
+    let c = format!("round(({e}) * 10000)");
+    let exact = format!("abs({c}) < 9e15::float8 AND {c} / 10000 = ({e})");
     format!(
-        "SELECT p, s.attr, {seg}, CASE WHEN {happened} THEN 1 ELSE 0 END,
-                CASE WHEN {happened} THEN x.{at} - x.opened_at ELSE x.opened_at END, count(*)
+        "sum(CASE WHEN ({when}) AND {exact} THEN {c}::bigint END)::text,
+         sum(CASE WHEN ({when}) AND NOT ({exact}) THEN {e} END)"
+    )
+}
+
+/// Reads the two columns of [`money`] at `i` into `m`.
+fn money_at(r: &Row, i: usize) -> Result<(i128, f64)> {
+    let units = match r.try_get::<_, Option<&str>>(i)? {
+        Some(t) => t
+            .parse::<i128>()
+            .map_err(|e| anyhow::anyhow!("a sum of money from PostgreSQL, {t:?}: {e}"))?,
+        None => 0,
+    };
+    Ok((units, f(r, i + 1)?))
+}
+
+/// Runs one grouped query (columns: p, v0…, then the figures from column
+/// `b`), parses each row's figures once with `parse` and adds them with
+/// `add` to the accumulator of the whole business and of each segment.
+fn each<T>(
+    store: &Store,
+    grid: &mut Grid,
+    sql: &str,
+    mut parse: impl FnMut(&Row, usize) -> Result<T>,
+    mut add: impl FnMut(&T, &mut Acc),
+) -> Result<()> {
+    let b = 1 + grid.attrs.len();
+    let mut combos = Combos::new();
+    store.reader().pg_each(sql, |r| {
+        let Some(p) = r.try_get::<_, Option<i64>>(0)? else {
+            return Ok(());
+        };
+        let figures = parse(r, b)?;
+        for key in combos.of(grid, r, 1)? {
+            add(&figures, acc_at(&mut grid.cells, p as usize - 1, *key));
+        }
+        Ok(())
+    })
+}
+
+/// The tickets' joint histogram per period × attribute values, ordered by
+/// period: for each ticket's first response and resolution, (1,
+/// milliseconds to the event) for an event by the data's as-of, else (0,
+/// the opening instant), with the count of tickets alike. The parent module
+/// turns each into the outcomes it computes per ticket.
+fn ticket_histogram(shape: &Shape, source: &str, as_of: i64) -> String {
+    let event = |at: &str| {
+        let happened = format!("x.{at} IS NOT NULL AND x.{at} <= {as_of}");
+        format!(
+            "(CASE WHEN {happened} THEN 1 ELSE 0 END)::bigint,
+             CASE WHEN {happened} THEN x.{at} - x.opened_at ELSE x.opened_at END"
+        )
+    };
+    format!(
+        "SELECT p{v}, {response}, {resolution}, count(*)
          FROM {source} WHERE p IS NOT NULL
-         {group}, 4, 5"
+         {group} ORDER BY 1",
+        v = shape.values(Some("tickets")),
+        response = event("first_response_at"),
+        resolution = event("resolved_at"),
+        group = shape.group(4)
     )
 }
 
 /// The SQL of every grouped query, for one computation (also read by the
 /// Citus test below).
 fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, String)> {
-    let group = |table: &str| format!("GROUP BY p, s.attr, {}", shape.seg(table));
+    let v = |table: &str| shape.values(Some(table));
+    let (orders, deals, surveys, activities) =
+        (v("orders"), v("deals"), v("surveys"), v("activities"));
+    let group = shape.group(0);
     let src = |table: &str, day: &str| shape.source(table, day, lo, hi);
-    let (orders, deals, tickets, surveys, activities) = (
-        shape.seg("orders"),
-        shape.seg("deals"),
-        shape.seg("tickets"),
-        shape.seg("surveys"),
-        shape.seg("activities"),
-    );
     vec![
         (
             "orders",
             format!(
-                "SELECT p, s.attr, {orders}, count(*), sum(x.amount::numeric)::float8, (sum(x.amount::numeric) FILTER (WHERE x.cost IS NOT NULL))::float8,
-                        sum(x.cost::numeric)::float8, count(x.cost)
-                 FROM {} WHERE p IS NOT NULL {}",
-                src("orders", "ordered_day"),
-                group("orders")
+                "SELECT p{orders}, count(*), {}, {}, {}, count(x.cost)
+                 FROM {} WHERE p IS NOT NULL {group}",
+                money("x.amount", "TRUE"),
+                money("x.amount", "x.cost IS NOT NULL"),
+                money("x.cost", "TRUE"),
+                src("orders", "ordered_day")
             ),
         ),
         (
             "deals_created",
             format!(
-                "SELECT p, s.attr, {deals}, count(*), sum(COALESCE(x.amount, 0)::numeric)::float8
-                 FROM {} WHERE p IS NOT NULL {}",
-                src("deals", "created_day"),
-                group("deals")
+                "SELECT p{deals}, count(*), {}
+                 FROM {} WHERE p IS NOT NULL {group}",
+                money("COALESCE(x.amount, 0)", "TRUE"),
+                src("deals", "created_day")
             ),
         ),
         (
             "deals_closed",
             format!(
-                "SELECT p, s.attr, {deals}, count(*) FILTER (WHERE x.stage = 'won'), count(*) FILTER (WHERE x.stage = 'lost'),
-                        (sum(COALESCE(x.amount, 0)::numeric) FILTER (WHERE x.stage = 'won'))::float8,
-                        sum(x.closed_day - x.created_day) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day),
+                "SELECT p{deals}, count(*) FILTER (WHERE x.stage = 'won'), count(*) FILTER (WHERE x.stage = 'lost'),
+                        {},
+                        (sum(x.closed_day - x.created_day) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day))::float8,
                         count(*) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day)
-                 FROM {} WHERE p IS NOT NULL AND x.stage IN ('won', 'lost') {}",
-                src("deals", "closed_day"),
-                group("deals")
+                 FROM {} WHERE p IS NOT NULL AND x.stage IN ('won', 'lost') {group}",
+                money("COALESCE(x.amount, 0)", "x.stage = 'won'"),
+                src("deals", "closed_day")
             ),
         ),
         (
             "tickets",
-            format!(
-                "SELECT p, s.attr, {tickets}, count(*) FROM {} WHERE p IS NOT NULL {}",
-                src("tickets", "opened_day"),
-                group("tickets")
-            ),
-        ),
-        (
-            "ticket_responses",
-            outcome_histogram(
-                &src("tickets", "opened_day"),
-                tickets,
-                &group("tickets"),
-                "first_response_at",
-                as_of,
-            ),
-        ),
-        (
-            "ticket_resolutions",
-            outcome_histogram(
-                &src("tickets", "opened_day"),
-                tickets,
-                &group("tickets"),
-                "resolved_at",
-                as_of,
-            ),
+            ticket_histogram(shape, &src("tickets", "opened_day"), as_of),
         ),
         (
             "surveys",
             format!(
-                "SELECT p, s.attr, {surveys}, count(*) FILTER (WHERE x.kind = 'nps'),
+                "SELECT p{surveys}, count(*) FILTER (WHERE x.kind = 'nps'),
                         count(*) FILTER (WHERE x.kind = 'nps' AND x.score >= 9),
                         count(*) FILTER (WHERE x.kind = 'nps' AND x.score <= 6),
                         count(*) FILTER (WHERE x.kind <> 'nps'),
                         count(*) FILTER (WHERE x.kind <> 'nps' AND x.score >= 4)
-                 FROM {} WHERE p IS NOT NULL {}",
-                src("surveys", "answered_day"),
-                group("surveys")
+                 FROM {} WHERE p IS NOT NULL {group}",
+                src("surveys", "answered_day")
             ),
         ),
         (
-            "activity_kinds",
+            // Every activity has a kind: this also counts them. Distinct
+            // owners do not add up over combinations: their names come back.
+            "activities",
             format!(
-                "SELECT p, s.attr, {activities}, x.kind, count(*)
-                 FROM {} WHERE p IS NOT NULL {}, x.kind",
-                src("activities", "occurred_day"),
-                group("activities")
-            ),
-        ),
-        (
-            "activity_owners",
-            format!(
-                "SELECT p, s.attr, {activities}, count(*), count(DISTINCT x.owner) FILTER (WHERE x.owner <> '')
+                "SELECT p{activities}, x.kind, NULLIF(x.owner, ''), count(*)
                  FROM {} WHERE p IS NOT NULL {}",
                 src("activities", "occurred_day"),
-                group("activities")
+                shape.group(2)
             ),
         ),
         (
             "spend",
-            // Spend carries its own attributes instead of a customer.
+            // Spend carries its own attributes instead of a customer: a
+            // small table, fanned out over the attributes.
             format!(
-                "SELECT p, s.attr, {SEG},
+                "SELECT p, s.attr, CASE WHEN s.attr = '' THEN '' ELSE COALESCE(NULLIF(a.value, ''), '(none)') END,
                         CASE WHEN x.category IN ('marketing', 'sales') THEN 'acquisition' ELSE x.category END AS kind,
                         sum(x.amount::numeric)::float8
                  FROM (SELECT {p} AS p, t.* FROM spend t WHERE t.spent_day >= {lo} AND t.spent_day < {hi}) x
                  CROSS JOIN {segments}
                  LEFT JOIN spend_attributes a ON a.spend_id = x.spend_id AND a.name = s.attr
                  WHERE p IS NOT NULL AND x.category IN ('marketing', 'sales', 'crm')
-                 GROUP BY p, s.attr, {SEG}, 4",
+                 GROUP BY 1, 2, 3, 4",
                 p = shape.period("t.spent_day"),
                 segments = shape.segments
             ),
@@ -315,25 +425,33 @@ fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, St
         (
             "customers",
             // Acquisitions and churns by day, and the customers acquired and
-            // churned in the same period, per segment (customers and their
-            // attributes are reference tables under Citus).
-            format!(
-                "WITH c AS (
-                   SELECT s.attr, {SEG} AS seg, x.acquired_day, x.churned_day,
-                          {pa} AS pa, {pc} AS pc
-                   FROM customers x CROSS JOIN {segments}
-                   LEFT JOIN customer_attributes a ON a.customer_id = x.customer_id AND a.name = s.attr
-                   WHERE x.acquired_day < {hi}
-                 )
-                 SELECT 0, attr, seg, acquired_day, count(*) FROM c GROUP BY attr, seg, acquired_day
-                 UNION ALL
-                 SELECT 1, attr, seg, churned_day, count(*) FROM c WHERE churned_day IS NOT NULL GROUP BY attr, seg, churned_day
-                 UNION ALL
-                 SELECT 2, attr, seg, pa, count(*) FROM c WHERE pa = pc GROUP BY attr, seg, pa",
-                pa = shape.period("x.acquired_day"),
-                pc = shape.period("x.churned_day"),
-                segments = shape.segments
-            ),
+            // churned in the same period, per combination of attribute values
+            // (customers and their attributes are reference tables under Citus).
+            {
+                // Columns: what, day, v0…, count; grouped by day and values.
+                let cols: String = (0..shape.attrs.len()).map(|j| format!(", v{j}")).collect();
+                let g: String = (2..=shape.attrs.len() + 2)
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "WITH c AS (
+                       SELECT x.acquired_day, x.churned_day{v},
+                              {pa} AS pa, {pc} AS pc
+                       FROM customers x{joins}
+                       WHERE x.acquired_day < {hi}
+                     )
+                     SELECT 0::bigint, acquired_day{cols}, count(*) FROM c GROUP BY {g}
+                     UNION ALL
+                     SELECT 1::bigint, churned_day{cols}, count(*) FROM c WHERE churned_day IS NOT NULL GROUP BY {g}
+                     UNION ALL
+                     SELECT 2::bigint, pa{cols}, count(*) FROM c WHERE pa = pc GROUP BY {g}",
+                    pa = shape.period("x.acquired_day"),
+                    pc = shape.period("x.churned_day"),
+                    v = shape.values(None),
+                    joins = shape.joins(None)
+                )
+            },
         ),
     ]
 }
@@ -346,6 +464,7 @@ pub(super) fn compute_into(
     lo: i64,
     hi: i64,
     as_of: Option<i64>,
+    (sla_hours, resolution_hours): (f64, f64),
     spend_attrs: &BTreeSet<String>,
     kinds: &[String],
 ) -> Result<()> {
@@ -357,106 +476,206 @@ pub(super) fn compute_into(
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
         .collect();
+    let mut owners: HashMap<String, u32> = HashMap::new();
     let before = store.pg_transfer();
     for (name, sql) in queries(&shape, lo, hi, as_of) {
         let (started, at) = (std::time::Instant::now(), store.pg_transfer());
+        tracing::debug!(query = name, %sql, "engine: grouped query SQL");
         match name {
-            "orders" => each(store, grid, &shape, &sql, |r, acc| {
-                acc.orders += u(r, 3)?;
-                acc.revenue += f(r, 4)?;
-                acc.costed_amount += f(r, 5)?;
-                acc.cost += f(r, 6)?;
-                acc.costed += u(r, 7)?;
-                Ok(())
-            })?,
-            "deals_created" => each(store, grid, &shape, &sql, |r, acc| {
-                acc.created += u(r, 3)?;
-                acc.pipeline += f(r, 4)?;
-                Ok(())
-            })?,
-            "deals_closed" => each(store, grid, &shape, &sql, |r, acc| {
-                acc.won += u(r, 3)?;
-                acc.lost += u(r, 4)?;
-                acc.won_amount += f(r, 5)?;
-                acc.won_cycle_days += f(r, 6)?;
-                acc.won_cycle_n += u(r, 7)?;
-                Ok(())
-            })?,
-            "tickets" => each(store, grid, &shape, &sql, |r, acc| {
-                acc.tickets += u(r, 3)?;
-                Ok(())
-            })?,
-            "ticket_responses" | "ticket_resolutions" => {
-                let responses = name == "ticket_responses";
-                each(store, grid, &shape, &sql, |r, acc| {
-                    let (happened, v, n) =
-                        (r.get::<_, i64>(3)? == 1, r.get::<_, i64>(4)?, u(r, 5)?);
-                    let o = super::outcome(happened, v, as_of);
-                    let list = if responses {
-                        &mut acc.response
-                    } else {
-                        &mut acc.resolution
+            "orders" => each(
+                store,
+                grid,
+                &sql,
+                |r, b| {
+                    Ok((
+                        u(r, b)?,
+                        money_at(r, b + 1)?,
+                        money_at(r, b + 3)?,
+                        money_at(r, b + 5)?,
+                        u(r, b + 7)?,
+                    ))
+                },
+                |&(n, revenue, costed_amount, cost, costed), acc| {
+                    acc.orders += n;
+                    acc.revenue.add_parts(revenue.0, revenue.1);
+                    acc.costed_amount
+                        .add_parts(costed_amount.0, costed_amount.1);
+                    acc.cost.add_parts(cost.0, cost.1);
+                    acc.costed += costed;
+                },
+            )?,
+            "deals_created" => each(
+                store,
+                grid,
+                &sql,
+                |r, b| Ok((u(r, b)?, money_at(r, b + 1)?)),
+                |&(n, (units, other)), acc| {
+                    acc.created += n;
+                    acc.pipeline.add_parts(units, other);
+                },
+            )?,
+            "deals_closed" => each(
+                store,
+                grid,
+                &sql,
+                |r, b| {
+                    Ok((
+                        u(r, b)?,
+                        u(r, b + 1)?,
+                        money_at(r, b + 2)?,
+                        f(r, b + 4)?,
+                        u(r, b + 5)?,
+                    ))
+                },
+                |&(won, lost, (units, other), days, n), acc| {
+                    acc.won += won;
+                    acc.lost += lost;
+                    acc.won_amount.add_parts(units, other);
+                    acc.won_cycle_days += days;
+                    acc.won_cycle_n += n;
+                },
+            )?,
+            "tickets" => {
+                // Rows come period by period: once a period is complete, its
+                // ticket KPIs are computed and its outcomes dropped, so that
+                // memory does not grow with the number of tickets.
+                let mut current: Option<usize> = None;
+                let seal = |grid: &mut Grid, p: usize| {
+                    for acc in grid.cells[p].iter_mut().flatten() {
+                        let response = std::mem::take(&mut acc.response);
+                        let resolution = std::mem::take(&mut acc.resolution);
+                        acc.service = Some(Box::new(super::formulas::ticket_kpis(
+                            &response,
+                            &resolution,
+                            sla_hours,
+                            resolution_hours,
+                        )));
+                    }
+                };
+                let mut combos = Combos::new();
+                let b = 1 + grid.attrs.len();
+                store.reader().pg_each(&sql, |r| {
+                    let Some(p) = r.try_get::<_, Option<i64>>(0)? else {
+                        return Ok(());
                     };
-                    list.extend(std::iter::repeat_n(o, n as usize));
+                    let p = p as usize - 1;
+                    if current != Some(p) {
+                        if let Some(done) = current {
+                            seal(grid, done);
+                        }
+                        current = Some(p);
+                    }
+                    let outcome = |i: usize| -> Result<_> {
+                        let happened = r.try_get::<_, i64>(i)? == 1;
+                        Ok(super::outcome(happened, r.try_get(i + 1)?, as_of))
+                    };
+                    let (response, resolution) = (outcome(b)?, outcome(b + 2)?);
+                    let n = u(r, b + 4)?;
+                    for key in combos.of(grid, r, 1)? {
+                        let acc = acc_at(&mut grid.cells, p, *key);
+                        acc.tickets += n;
+                        acc.response
+                            .extend(std::iter::repeat_n(response, n as usize));
+                        acc.resolution
+                            .extend(std::iter::repeat_n(resolution, n as usize));
+                    }
                     Ok(())
-                })?
-            }
-            "surveys" => each(store, grid, &shape, &sql, |r, acc| {
-                acc.nps_n += u(r, 3)?;
-                acc.promoters += u(r, 4)?;
-                acc.detractors += u(r, 5)?;
-                acc.csat_n += u(r, 6)?;
-                acc.csat_ok += u(r, 7)?;
-                Ok(())
-            })?,
-            "activity_kinds" => each(store, grid, &shape, &sql, |r, acc| {
-                let kind: String = r.get(3)?;
-                if let Some(k) = kind_index.get(kind.as_str()) {
-                    if acc.activities.len() < kinds.len() {
-                        acc.activities.resize(kinds.len(), 0);
-                    }
-                    acc.activities[*k] += u(r, 4)?;
+                })?;
+                if let Some(done) = current {
+                    seal(grid, done);
                 }
-                Ok(())
-            })?,
-            "activity_owners" => each(store, grid, &shape, &sql, |r, acc| {
-                acc.activity_total += u(r, 3)?;
-                acc.owner_count += u(r, 4)?;
-                Ok(())
-            })?,
-            "spend" => {
-                for r in store.reader().rows(&sql, [])? {
-                    let Some(p) = r.get::<_, Option<i64>>(0)? else {
-                        continue;
+            }
+            "surveys" => each(
+                store,
+                grid,
+                &sql,
+                |r, b| {
+                    Ok([
+                        u(r, b)?,
+                        u(r, b + 1)?,
+                        u(r, b + 2)?,
+                        u(r, b + 3)?,
+                        u(r, b + 4)?,
+                    ])
+                },
+                |&[nps, promoters, detractors, csat, csat_ok], acc| {
+                    acc.nps_n += nps;
+                    acc.promoters += promoters;
+                    acc.detractors += detractors;
+                    acc.csat_n += csat;
+                    acc.csat_ok += csat_ok;
+                },
+            )?,
+            "activities" => each(
+                store,
+                grid,
+                &sql,
+                |r, b| {
+                    let kind: &str = r.try_get(b)?;
+                    let owner = match r.try_get::<_, Option<&str>>(b + 1)? {
+                        Some(o) => {
+                            let next = owners.len() as u32;
+                            Some(*owners.entry(o.to_string()).or_insert(next))
+                        }
+                        None => None,
                     };
-                    let attr: String = r.get(1)?;
-                    if !attr.is_empty() && !spend_attrs.contains(&attr) {
-                        continue; // spend.csv has no such column: null, not (none)
+                    Ok((kind_index.get(kind).copied(), owner, u(r, b + 2)?))
+                },
+                |&(k, owner, n), acc| {
+                    if let Some(k) = k {
+                        if acc.activities.len() < kinds.len() {
+                            acc.activities.resize(kinds.len(), 0);
+                        }
+                        acc.activities[k] += n;
                     }
-                    let key = shape.key(grid, &r, 1)?;
-                    let category: String = r.get(3)?;
-                    let amount = f(&r, 4)?;
+                    acc.activity_total += n;
+                    if let Some(o) = owner {
+                        acc.owners.insert(o);
+                    }
+                },
+            )?,
+            "spend" => {
+                store.reader().pg_each(&sql, |r| {
+                    let Some(p) = r.try_get::<_, Option<i64>>(0)? else {
+                        return Ok(());
+                    };
+                    let attr: &str = r.try_get(1)?;
+                    if !attr.is_empty() && !spend_attrs.contains(attr) {
+                        return Ok(()); // spend.csv has no such column: null, not (none)
+                    }
+                    let name = match shape.names.get(attr) {
+                        Some(configured) => format!("{configured}={}", r.try_get::<_, &str>(2)?),
+                        None => WHOLE.to_string(),
+                    };
+                    let key = grid.key(&name);
+                    let category: &str = r.try_get(3)?;
+                    let amount = f(r, 4)?;
                     let acc = acc_at(&mut grid.cells, p as usize - 1, key);
-                    match category.as_str() {
+                    match category {
                         "acquisition" => acc.acquisition_spend += amount,
                         _ => acc.crm_spend += amount,
                     }
-                }
+                    Ok(())
+                })?;
             }
             "customers" => {
                 let mut by_key: HashMap<usize, CustomerDays> = HashMap::new();
-                for r in store.reader().rows(&sql, [])? {
-                    let what: i64 = r.get(0)?;
-                    let key = shape.key(grid, &r, 1)?;
-                    let day: i64 = r.get(3)?;
-                    let n = u(&r, 4)?;
-                    let days = by_key.entry(key).or_default();
-                    match what {
-                        0 => days.acquired.push((day, n)),
-                        1 => days.churned.push((day, n)),
-                        _ => *days.same_period.entry(day as usize - 1).or_default() += n,
+                let mut combos = Combos::new();
+                let b = 2 + grid.attrs.len();
+                store.reader().pg_each(&sql, |r| {
+                    let what: i64 = r.try_get(0)?;
+                    let day: i64 = r.try_get(1)?;
+                    let n = u(r, b)?;
+                    for key in combos.of(grid, r, 2)? {
+                        let days = by_key.entry(*key).or_default();
+                        match what {
+                            0 => days.acquired.push((day, n)),
+                            1 => days.churned.push((day, n)),
+                            _ => *days.same_period.entry(day as usize - 1).or_default() += n,
+                        }
                     }
-                }
+                    Ok(())
+                })?;
                 customer_base_into(grid, by_key);
             }
             other => unreachable!("no reader for {other}"),
@@ -495,20 +714,35 @@ mod tests {
             &Default::default(),
         )
         .unwrap();
-        let periods: Vec<Period> = Period::parse("2026-W40")
+        let weeks: Vec<Period> = Period::parse("2026-W40")
             .unwrap()
             .range_to(Period::parse("2026-W47").unwrap());
-        let grid = Grid::new(&periods, &config);
+        // Periods with gaps (some were cached) and months of unequal length.
+        let gaps: Vec<Period> = ["2026-W40", "2026-W42", "2026-W45"]
+            .iter()
+            .map(|p| Period::parse(p).unwrap())
+            .collect();
+        let months: Vec<Period> = Period::parse("2026-01")
+            .unwrap()
+            .range_to(Period::parse("2026-04").unwrap());
         // Every record table with both kinds of own cells.
         let own: OwnCells = FileKind::ALL
             .into_iter()
             .filter(|k| k.has_segment_cells())
             .map(|k| (k.key(), (true, true)))
             .collect();
-        let shape = Shape::new(&grid, &own);
-        let mut all: Vec<String> = queries(&shape, 0, 1000, i64::MAX)
+        let sql_of = |periods: &[Period]| -> Vec<String> {
+            let grid = Grid::new(periods, &config);
+            queries(&Shape::new(&grid, &own), 0, 1000, i64::MAX)
+                .into_iter()
+                .map(|(_, sql)| sql)
+                .collect()
+        };
+        let (weekly, gapped, monthly) = (sql_of(&weeks), sql_of(&gaps), sql_of(&months));
+        let mut all: Vec<String> = [&weekly, &gapped, &monthly]
             .into_iter()
-            .map(|(_, sql)| sql)
+            .flatten()
+            .cloned()
             .collect();
         all.push(KINDS_SQL.to_string());
         all.extend(
@@ -528,6 +762,12 @@ mod tests {
                 assert!(!upper.contains(banned), "{banned} in: {sql}");
             }
         }
-        assert!(all[0].contains("width_bucket") && all[0].contains("(VALUES ('')"));
+        // Orders: one join with the pivoted attributes, no fan-out over
+        // segments; contiguous weeks by arithmetic, other periods by
+        // width_bucket over their starts.
+        assert!(weekly[0].contains("a1.name = 'tier'") && weekly[0].contains("r1.name = 'tier'"));
+        assert!(!weekly[0].contains("VALUES"), "{}", weekly[0]);
+        assert!(!weekly[0].contains("width_bucket") && weekly[0].contains(") / 7 + 1"));
+        assert!(gapped[0].contains("width_bucket") && monthly[0].contains("width_bucket"));
     }
 }
