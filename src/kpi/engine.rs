@@ -668,7 +668,7 @@ fn source(store: &Store, table: &str, day: &str, lo: i64, hi: i64) -> Result<Str
     let span = max + 1 - min;
     let covered = hi.min(max + 1) - lo.max(min);
     Ok(if covered * 2 >= span {
-        store.dialect().table_scan(table)
+        store.reader().dialect().table_scan(table)
     } else {
         table.to_string()
     })

@@ -171,7 +171,7 @@ impl RunComments {
         if covered * SET_BASED_SHARE < day_span(store, "surveys", "answered_day")? {
             return Ok(None);
         }
-        let scan = store.dialect().table_scan("surveys");
+        let scan = store.reader().dialect().table_scan("surveys");
         let rows = store.reader().rows(
             &format!(
                 "SELECT v.response_id, v.answered_on, v.kind, v.score, v.comment, a.name, a.value, v.answered_day

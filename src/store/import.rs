@@ -40,7 +40,7 @@ impl Store {
     /// Starts an import (a write transaction taken at once, so that a
     /// concurrent import waits instead of failing half-way).
     pub fn begin_import(&mut self) -> Result<ImportTx<'_>> {
-        let dialect = self.dialect();
+        let dialect = self.own_dialect();
         if let Some(conn) = self.conn.sqlite() {
             // Temporary files on disk, not in memory, while importing: the
             // sort that builds a bulk-loaded table's indexes spills to them,

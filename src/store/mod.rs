@@ -146,6 +146,16 @@ impl<'s> Reader<'s> {
     pub fn is_postgres(&self) -> bool {
         self.conn.is_postgres()
     }
+
+    /// The SQL words of the backend these reads run on (in warehouse mode,
+    /// the warehouse's, not the store's: [`Store::dialect`] is the store's).
+    pub fn dialect(&self) -> &'static dyn dialect::Dialect {
+        if self.conn.is_postgres() {
+            &dialect::Postgres
+        } else {
+            &dialect::Sqlite
+        }
+    }
 }
 
 /// A statement that starts by reading (SELECT or WITH … SELECT) and names
@@ -354,8 +364,18 @@ impl Store {
         Ok(())
     }
 
-    /// The SQL dialect of this store (see [`dialect`]).
+    /// The SQL dialect of the engine's readers (see [`dialect`]): the
+    /// store's, or in warehouse mode the warehouse's (PostgreSQL).
     pub fn dialect(&self) -> &'static dyn dialect::Dialect {
+        if self.reader().is_postgres() {
+            &dialect::Postgres
+        } else {
+            &dialect::Sqlite
+        }
+    }
+
+    /// The SQL dialect of the store's own connection (its writes).
+    pub(crate) fn own_dialect(&self) -> &'static dyn dialect::Dialect {
         if self.conn.is_postgres() {
             &dialect::Postgres
         } else {
@@ -429,7 +449,7 @@ impl Store {
         column: &str,
         keys: impl IntoIterator<Item = &'k str>,
     ) -> Result<()> {
-        let d = self.dialect();
+        let d = self.own_dialect();
         self.conn.execute_batch(&d.create_scratch(name, column))?;
         let mut ins = self
             .conn
