@@ -407,6 +407,18 @@ fn check(
     })
 }
 
+/// Tests: a config.toml at /base, read with `env` (the message as text).
+#[cfg(test)]
+pub(crate) fn parse_for_test(text: &str, env: &Env) -> Result<Config, String> {
+    Config::from_toml(
+        text,
+        Path::new("/base"),
+        Some(Path::new("config.toml")),
+        env,
+    )
+    .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,20 +119,10 @@ pub(super) fn check(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::config::{Config, Env};
+    use crate::config::Env;
     use crate::sources::FileKind;
 
-    fn parse(text: &str, env: &Env) -> Result<Config, String> {
-        Config::from_toml(
-            text,
-            Path::new("/base"),
-            Some(Path::new("config.toml")),
-            env,
-        )
-        .map_err(|e| e.to_string())
-    }
+    use crate::config::parse_for_test as parse;
 
     #[test]
     fn a_source_url_with_tables_selects_warehouse_mode() {

@@ -138,10 +138,8 @@ pub(super) fn check(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::config::{Config, Env};
+    use crate::config::Env;
 
     #[test]
     fn urls_with_a_password_are_refused() {
@@ -162,15 +160,7 @@ mod tests {
         assert!(check_pg_schema("").is_err());
     }
 
-    fn parse(text: &str, env: &Env) -> Result<Config, String> {
-        Config::from_toml(
-            text,
-            Path::new("/base"),
-            Some(Path::new("config.toml")),
-            env,
-        )
-        .map_err(|e| e.to_string())
-    }
+    use crate::config::parse_for_test as parse;
 
     #[test]
     fn a_url_selects_postgres_and_the_password_comes_from_the_environment() {

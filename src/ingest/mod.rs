@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::error::Failure;
 use crate::sources::Field;
-use crate::store::import::{Counts, ImportTx};
+use crate::store::import::{Counts, ImportTx, Writer};
 use crate::store::{as_of_key, Store};
 use rows::Layout;
 use schema::FileKind;
@@ -355,23 +355,7 @@ pub fn import(
     for input in &mut inputs {
         input.origin = unpacked.origin(&input.path);
     }
-
-    // Hash first: a file identical to the latest import of its snapshot file
-    // is skipped (A, B, then A again imports A again).
-    let mut todo = Vec::new();
-    for input in inputs {
-        let scanned = read::scan(&input.path)
-            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", input.path.display())))?;
-        match store.imported_before(input.kind.key(), &scanned.sha256)? {
-            Some(when) => report.files.push(FileSummary {
-                file: input.name.clone(),
-                path: input.path.clone(),
-                already_imported: Some(when),
-                ..Default::default()
-            }),
-            _ => todo.push((input, scanned)),
-        }
-    }
+    let todo = not_imported_yet(store, inputs, &mut report.files)?;
     if todo.is_empty() {
         ensure_timezone(store, config)?;
         return Ok(report);
@@ -409,17 +393,7 @@ pub fn import(
         record_as_of(&tx, config, kind, opts.as_of)?;
     }
     let read_now = &report.files[report.files.len() - todo.len()..];
-    if todo.iter().any(|(i, _)| i.kind == FileKind::Deals) {
-        // Open deals whose close date this import ignored: the data-quality
-        // section reads it back (kpis.md "Data quality").
-        let ignored: u64 = todo
-            .iter()
-            .zip(read_now)
-            .filter(|((i, _), _)| i.kind == FileKind::Deals)
-            .map(|(_, f)| f.close_dates_ignored)
-            .sum();
-        tx.set_meta(crate::store::CLOSE_DATES_IGNORED_KEY, &ignored.to_string())?;
-    }
+    record_close_dates_ignored(&tx, &todo, read_now)?;
     tx.invalidate(&touched.days, touched.customers_from)?;
     report.rejects_path = problems.finish()?;
     tx.commit().context("cannot commit the import")?;
@@ -427,6 +401,51 @@ pub fn import(
     // was. Rows imported under an earlier time zone get their days again.
     ensure_timezone(store, config)?;
     Ok(report)
+}
+
+/// The inputs not identical to the latest import of their snapshot file,
+/// with their scan (hashed first: A, B, then A again imports A again); the
+/// others are summarised in `files` as already imported.
+fn not_imported_yet(
+    store: &Store,
+    inputs: Vec<Input>,
+    files: &mut Vec<FileSummary>,
+) -> Result<Vec<(Input, read::Scan)>> {
+    let mut todo = Vec::new();
+    for input in inputs {
+        let scanned = read::scan(&input.path)
+            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", input.path.display())))?;
+        match store.imported_before(input.kind.key(), &scanned.sha256)? {
+            Some(when) => files.push(FileSummary {
+                file: input.name.clone(),
+                path: input.path.clone(),
+                already_imported: Some(when),
+                ..Default::default()
+            }),
+            _ => todo.push((input, scanned)),
+        }
+    }
+    Ok(todo)
+}
+
+/// Open deals whose close date this import ignored (`read_now`: the
+/// summaries of `todo`, in order): the data-quality section reads it back
+/// (kpis.md "Data quality"). Nothing is recorded without a deals file.
+fn record_close_dates_ignored(
+    tx: &ImportTx,
+    todo: &[(Input, read::Scan)],
+    read_now: &[FileSummary],
+) -> Result<()> {
+    if !todo.iter().any(|(i, _)| i.kind == FileKind::Deals) {
+        return Ok(());
+    }
+    let ignored: u64 = todo
+        .iter()
+        .zip(read_now)
+        .filter(|((i, _), _)| i.kind == FileKind::Deals)
+        .map(|(_, f)| f.close_dates_ignored)
+        .sum();
+    tx.set_meta(crate::store::CLOSE_DATES_IGNORED_KEY, &ignored.to_string())
 }
 
 /// Records the instant a file's data is known up to (kpis.md "Data as of"):
@@ -458,22 +477,7 @@ fn discover(
     config: &Config,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Input>, Failure> {
-    let expected = |kind: FileKind| {
-        config
-            .import
-            .get(&kind)
-            .and_then(|m| m.file.clone())
-            .unwrap_or_else(|| kind.default_file_name())
-    };
-    // Every snapshot file whose name (or glob) matches: one export may feed
-    // several (Zendesk tickets → tickets and CSAT surveys).
-    let kinds_of = |name: &str| -> Vec<FileKind> {
-        FileKind::ALL
-            .into_iter()
-            .filter(|k| glob_match(&expected(*k), name))
-            .collect()
-    };
-    let all_names = || FileKind::ALL.map(expected).join(", ");
+    let names = FileNames { config };
     let mut inputs = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| {
@@ -483,93 +487,138 @@ fn discover(
             ))
         })?;
         if meta.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| {
-                Failure::input(format!(
-                    "{}: cannot read the folder: {e} (check its permissions)",
-                    path.display()
-                ))
-            })?;
-            let mut found = Vec::new();
-            // Known exports among the ignored files: said again if nothing
-            // else is found (the warnings of a refused import are not shown).
-            let mut hints = Vec::new();
-            for entry in entries {
-                let entry = entry.map_err(|e| {
-                    Failure::input(format!("{}: cannot list the folder: {e}", path.display()))
-                })?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let kinds = kinds_of(&name);
-                if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".zip") {
-                    warnings.push(format!(
-                        "{}: ignored, a zip archive inside a folder (import the archive itself: scorecard import {})",
-                        entry.path().display(),
-                        entry.path().display()
-                    ));
-                }
-                if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".csv") {
-                    let mut w = format!(
-                        "{}: ignored, not a snapshot file (expected: {})",
-                        entry.path().display(),
-                        all_names()
-                    );
-                    if let Some(hint) = preset_hint(&entry.path()) {
-                        w.push_str(&format!("; {hint}"));
-                        hints.push(format!("{name}: {hint}"));
-                    }
-                    warnings.push(w);
-                }
-                for kind in kinds {
-                    found.push(Input {
-                        kind,
-                        path: entry.path(),
-                        name: name.clone(),
-                        origin: String::new(),
-                    });
-                }
-            }
-            if found.is_empty() {
-                let mut msg = format!(
-                    "{}: no snapshot files in this folder (expected any of: {}; map other names with [import.<file>] file)",
-                    path.display(),
-                    all_names()
-                );
-                hints.sort();
-                for h in hints.iter().take(3) {
-                    msg.push_str(&format!("; {h}"));
-                }
-                return Err(Failure::input(msg));
-            }
-            inputs.extend(found);
+            inputs.extend(folder_inputs(path, &names, warnings)?);
         } else {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let kinds = kinds_of(&name);
-            if kinds.is_empty() {
-                let mut msg = format!(
-                    "{}: not a snapshot file name (expected one of: {}; map other names with [import.<file>] file)",
-                    path.display(),
-                    all_names()
-                );
-                if let Some(hint) = preset_hint(path) {
-                    msg.push_str(&format!("; {hint}"));
-                }
-                return Err(Failure::input(msg));
-            }
-            for kind in kinds {
-                inputs.push(Input {
-                    kind,
-                    path: path.clone(),
-                    name: name.clone(),
-                    origin: String::new(),
-                });
-            }
+            inputs.extend(file_inputs(path, &names)?);
         }
     }
     // Customers first (segments), then the rest; folders in the order given.
     inputs.sort_by_key(|i| i.kind);
     Ok(inputs)
+}
+
+/// The snapshot files' names as the configuration says them (globs).
+struct FileNames<'c> {
+    config: &'c Config,
+}
+
+impl FileNames<'_> {
+    fn expected(&self, kind: FileKind) -> String {
+        self.config
+            .import
+            .get(&kind)
+            .and_then(|m| m.file.clone())
+            .unwrap_or_else(|| kind.default_file_name())
+    }
+
+    /// Every snapshot file whose name (or glob) matches: one export may feed
+    /// several (Zendesk tickets → tickets and CSAT surveys).
+    fn kinds_of(&self, name: &str) -> Vec<FileKind> {
+        FileKind::ALL
+            .into_iter()
+            .filter(|k| glob_match(&self.expected(*k), name))
+            .collect()
+    }
+
+    fn all(&self) -> String {
+        FileKind::ALL.map(|k| self.expected(k)).join(", ")
+    }
+}
+
+/// The snapshot files in a folder; the other CSV and zip files there are
+/// warned about (with the preset their header looks like).
+fn folder_inputs(
+    path: &Path,
+    names: &FileNames,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Input>, Failure> {
+    let entries = std::fs::read_dir(path).map_err(|e| {
+        Failure::input(format!(
+            "{}: cannot read the folder: {e} (check its permissions)",
+            path.display()
+        ))
+    })?;
+    let mut found = Vec::new();
+    // Known exports among the ignored files: said again if nothing
+    // else is found (the warnings of a refused import are not shown).
+    let mut hints = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| {
+            Failure::input(format!("{}: cannot list the folder: {e}", path.display()))
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kinds = names.kinds_of(&name);
+        if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".zip") {
+            warnings.push(format!(
+                "{}: ignored, a zip archive inside a folder (import the archive itself: scorecard import {})",
+                entry.path().display(),
+                entry.path().display()
+            ));
+        }
+        if kinds.is_empty() && name.to_ascii_lowercase().ends_with(".csv") {
+            let mut w = format!(
+                "{}: ignored, not a snapshot file (expected: {})",
+                entry.path().display(),
+                names.all()
+            );
+            if let Some(hint) = preset_hint(&entry.path()) {
+                w.push_str(&format!("; {hint}"));
+                hints.push(format!("{name}: {hint}"));
+            }
+            warnings.push(w);
+        }
+        for kind in kinds {
+            found.push(Input {
+                kind,
+                path: entry.path(),
+                name: name.clone(),
+                origin: String::new(),
+            });
+        }
+    }
+    if found.is_empty() {
+        let mut msg = format!(
+            "{}: no snapshot files in this folder (expected any of: {}; map other names with [import.<file>] file)",
+            path.display(),
+            names.all()
+        );
+        hints.sort();
+        for h in hints.iter().take(3) {
+            msg.push_str(&format!("; {h}"));
+        }
+        return Err(Failure::input(msg));
+    }
+    Ok(found)
+}
+
+/// A file named on the command line: the snapshot files its name matches,
+/// or an error (with the preset its header looks like).
+fn file_inputs(path: &Path, names: &FileNames) -> Result<Vec<Input>, Failure> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kinds = names.kinds_of(&name);
+    if kinds.is_empty() {
+        let mut msg = format!(
+            "{}: not a snapshot file name (expected one of: {}; map other names with [import.<file>] file)",
+            path.display(),
+            names.all()
+        );
+        if let Some(hint) = preset_hint(path) {
+            msg.push_str(&format!("; {hint}"));
+        }
+        return Err(Failure::input(msg));
+    }
+    Ok(kinds
+        .into_iter()
+        .map(|kind| Input {
+            kind,
+            path: path.to_path_buf(),
+            name: name.clone(),
+            origin: String::new(),
+        })
+        .collect())
 }
 
 /// `*` (any run of characters) and `?` (one character), case-insensitive; a
@@ -844,43 +893,13 @@ fn import_file(
     summary.format = format.note();
     let mut source = read::Source::open(&input.path, format)
         .map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
-
     let mut record = csv::ByteRecord::new();
-    let header_line = match source.next(&mut record) {
-        Ok(Some(line)) => line,
-        Ok(None) => {
-            problems.add_file(
-                name,
-                1,
-                "the file is empty (expected a header row; see snapshot-format.md)",
-            );
-            return Ok(summary);
-        }
-        Err(e) => {
-            problems.add_file(
-                name,
-                e.line,
-                &format!("cannot read the header: {} (is this a CSV file?)", e.error),
-            );
-            return Ok(summary);
-        }
+    let Some(header_line) = read_header(&mut source, &mut record, name, problems) else {
+        return Ok(summary);
     };
     let header = record.clone();
     // A preset's other layout of the same export (Salesforce report exports).
-    let names: Vec<String> = header
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let t = String::from_utf8_lossy(f);
-            let t: &str = if i == 0 {
-                t.trim_start_matches('\u{feff}')
-            } else {
-                &t
-            };
-            t.trim().to_lowercase()
-        })
-        .collect();
-    let mapping = mapping.for_header(&names).clone();
+    let mapping = mapping.for_header(&lowered_names(&header)).clone();
     let layout = match Layout::from_header(input.kind, &record, &mapping, config.segment_attrs()) {
         Ok(l) => l,
         Err(reason) => {
@@ -896,53 +915,20 @@ fn import_file(
         mapping: &mapping,
         config,
     };
-    let progress = (opts.progress && size > 8 << 20).then(|| {
-        let bar = indicatif::ProgressBar::new(size);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg:>16} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_message(name.to_string());
-        bar
-    });
-
-    let mut writer = tx.writer(&table, opts.skip_invalid)?;
-    let mut merged: BTreeMap<String, Merged> = BTreeMap::new();
-    macro_rules! write_row {
-        ($row:expr, $line:expr, $raw:expr) => {
-        let row = &$row;
-        match writer.upsert(row, snapshot_id, $line, $raw)? {
-            rows::Upsert::Staged => {}
-            rows::Upsert::Inserted => {
-                summary.inserted += 1;
-                touched.add(input.kind, &row.days);
-                if input.kind == FileKind::Customers && touched.active {
-                    tx.touch_customer(&row.values[0])?;
-                }
-            }
-            rows::Upsert::Replaced {
-                old_days,
-                segments_changed,
-            } => {
-                summary.replaced += 1;
-                touched.add(input.kind, &row.days);
-                touched.add(input.kind, &old_days);
-                if segments_changed && touched.active && input.kind == FileKind::Customers {
-                    tx.touch_customer(&row.values[0])?;
-                }
-            }
-            rows::Upsert::Unchanged => summary.unchanged += 1,
-            rows::Upsert::Duplicate => {
-                let reason = format!("duplicate {} '{}': it appears on an earlier line of this file (ids must be unique)", table.pk_label(), row.pk_text());
-                problems.add(name, $line, Some(layout.pk_column()), &reason);
-                problems.reject_raw(name, $line, &[reason], &$raw())?;
-                summary.rejected += 1;
-            }
-        }
-        };
-    }
+    let progress = progress_bar(opts.progress && size > 8 << 20, size, name);
+    let mut w = FileWrite {
+        writer: Some(tx.writer(&table, opts.skip_invalid)?),
+        tx,
+        kind: input.kind,
+        name,
+        table: &table,
+        pk_column: layout.pk_column(),
+        snapshot_id,
+        summary,
+        problems,
+        touched,
+        merged: BTreeMap::new(),
+    };
     // One thread reads and checks the records, this one writes them: the
     // batches keep the file's order, so counts, problems and rejects come out
     // exactly as if one thread did both.
@@ -963,67 +949,168 @@ fn import_file(
                 bar.set_position(batch.byte);
             }
             for item in batch.items {
-                match item {
-                    Item::Skipped => summary.skipped += 1,
-                    Item::Filtered(column) => {
-                        summary.filtered += 1;
-                        summary.filter_columns.insert(column);
-                    }
-                    Item::Unreadable { line, reason } => problems.add_file(name, line, &reason),
-                    Item::Rejected { line, errors, raw } => {
-                        summary.rows_read += 1;
-                        let reasons: Vec<String> =
-                            errors.iter().map(|e| e.reason.clone()).collect();
-                        for e in &errors {
-                            problems.add(name, line, e.column, &e.reason);
+                w.take(item)?;
+            }
+        }
+        Ok(())
+    })?;
+    let summary = w.finish(&ctx)?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(summary)
+}
+
+/// Reads the header of a file just opened into `record`: its line, or None
+/// (the problem reported) when the file is empty or unreadable.
+fn read_header(
+    source: &mut read::Source,
+    record: &mut csv::ByteRecord,
+    name: &str,
+    problems: &mut Problems,
+) -> Option<u64> {
+    match source.next(record) {
+        Ok(Some(line)) => Some(line),
+        Ok(None) => {
+            problems.add_file(
+                name,
+                1,
+                "the file is empty (expected a header row; see snapshot-format.md)",
+            );
+            None
+        }
+        Err(e) => {
+            problems.add_file(
+                name,
+                e.line,
+                &format!("cannot read the header: {} (is this a CSV file?)", e.error),
+            );
+            None
+        }
+    }
+}
+
+/// The header's names as a preset's signature is compared with them:
+/// trimmed, lowercased, a UTF-8 BOM dropped (invalid UTF-8 replaced: the
+/// layout reports it).
+fn lowered_names(header: &csv::ByteRecord) -> Vec<String> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let t = String::from_utf8_lossy(f);
+            let t: &str = if i == 0 {
+                t.trim_start_matches('\u{feff}')
+            } else {
+                &t
+            };
+            t.trim().to_lowercase()
+        })
+        .collect()
+}
+
+/// A progress bar on stderr for a large file (`show`), named after it.
+fn progress_bar(show: bool, size: u64, name: &str) -> Option<indicatif::ProgressBar> {
+    show.then(|| {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:>16} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(name.to_string());
+        bar
+    })
+}
+
+/// The writing side of one file's import: each checked record written (or
+/// staged, on PostgreSQL) and counted in the file's summary, the days and
+/// customers it touches noted, a duplicate id or a rejected record reported.
+struct FileWrite<'a, 't> {
+    tx: &'a ImportTx<'t>,
+    /// Taken by [`FileWrite::finish`].
+    writer: Option<Writer<'a>>,
+    kind: FileKind,
+    name: &'a str,
+    table: &'a crate::sources::Table,
+    /// The id's file column, for duplicate messages.
+    pk_column: usize,
+    snapshot_id: i64,
+    summary: FileSummary,
+    problems: &'a mut Problems,
+    touched: &'a mut Touched,
+    /// With `merge_rows`: the customers merged so far, by id.
+    merged: BTreeMap<String, Merged>,
+}
+
+impl FileWrite<'_, '_> {
+    /// One record from the reading thread.
+    fn take(&mut self, item: Item) -> Result<()> {
+        let summary = &mut self.summary;
+        match item {
+            Item::Skipped => summary.skipped += 1,
+            Item::Filtered(column) => {
+                summary.filtered += 1;
+                summary.filter_columns.insert(column);
+            }
+            Item::Unreadable { line, reason } => self.problems.add_file(self.name, line, &reason),
+            Item::Rejected { line, errors, raw } => {
+                summary.rows_read += 1;
+                let reasons: Vec<String> = errors.iter().map(|e| e.reason.clone()).collect();
+                for e in &errors {
+                    self.problems.add(self.name, line, e.column, &e.reason);
+                }
+                self.problems.reject_raw(
+                    self.name,
+                    line,
+                    &reasons,
+                    raw.as_deref().unwrap_or(""),
+                )?;
+                self.summary.rejected += 1;
+            }
+            Item::Checked { line, notes, body } => {
+                summary.rows_read += 1;
+                if let Some((raw, stage)) = &notes.stage {
+                    *summary.stages.entry((stage, raw.clone())).or_default() += 1;
+                }
+                summary.close_dates_ignored += u64::from(notes.close_date_ignored);
+                summary.closed_before_created += u64::from(notes.closed_before_created);
+                match body {
+                    Body::Rows { row, refund, raw } => {
+                        let raw = || raw.clone().unwrap_or_default();
+                        self.write(&row, line, raw)?;
+                        if let Some(refund) = refund {
+                            self.summary.refunds += 1;
+                            self.write(&refund, line, raw)?;
                         }
-                        problems.reject_raw(name, line, &reasons, raw.as_deref().unwrap_or(""))?;
-                        summary.rejected += 1;
                     }
-                    Item::Checked { line, notes, body } => {
-                        summary.rows_read += 1;
-                        if let Some((raw, stage)) = &notes.stage {
-                            *summary.stages.entry((stage, raw.clone())).or_default() += 1;
-                        }
-                        summary.close_dates_ignored += u64::from(notes.close_date_ignored);
-                        summary.closed_before_created += u64::from(notes.closed_before_created);
-                        match body {
-                            Body::Rows { row, refund, raw } => {
-                                let raw = || raw.clone().unwrap_or_default();
-                                write_row!(row, line, raw);
-                                if let Some(refund) = refund {
-                                    summary.refunds += 1;
-                                    write_row!(refund, line, raw);
-                                }
+                    // One customer over several rows (subscriptions):
+                    // merged, then written after the last row.
+                    Body::Merge {
+                        fields,
+                        attributes,
+                        raw,
+                    } => {
+                        let id = match &fields[0] {
+                            Field::Text(t) => t.clone(),
+                            _ => String::new(),
+                        };
+                        match self.merged.get_mut(&id) {
+                            Some(m) => {
+                                m.merge(fields, attributes);
+                                self.summary.merged += 1;
                             }
-                            // One customer over several rows (subscriptions):
-                            // merged, then written after the last row.
-                            Body::Merge {
-                                fields,
-                                attributes,
-                                raw,
-                            } => {
-                                let id = match &fields[0] {
-                                    Field::Text(t) => t.clone(),
-                                    _ => String::new(),
-                                };
-                                match merged.get_mut(&id) {
-                                    Some(m) => {
-                                        m.merge(fields, attributes);
-                                        summary.merged += 1;
-                                    }
-                                    None => {
-                                        merged.insert(
-                                            id,
-                                            Merged {
-                                                fields,
-                                                attributes,
-                                                line,
-                                                raw,
-                                            },
-                                        );
-                                    }
-                                }
+                            None => {
+                                self.merged.insert(
+                                    id,
+                                    Merged {
+                                        fields,
+                                        attributes,
+                                        line,
+                                        raw,
+                                    },
+                                );
                             }
                         }
                     }
@@ -1031,31 +1118,75 @@ fn import_file(
             }
         }
         Ok(())
-    })?;
-    for (_, m) in std::mem::take(&mut merged) {
-        let row = ctx.row(&m.fields, m.attributes);
-        let raw = m.raw;
-        write_row!(row, m.line, || raw.clone());
     }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    // PostgreSQL: the staged rows are upserted in one statement now.
-    let customers = input.kind == FileKind::Customers;
-    if let Some(staged) = writer.finish(snapshot_id, touched.active, customers)? {
-        summary.inserted = staged.inserted;
-        summary.replaced = staged.replaced;
-        summary.unchanged = staged.unchanged;
-        let days: Vec<Option<i64>> = staged.days.iter().map(|d| Some(*d)).collect();
-        touched.add(input.kind, &days);
-        for (line, id, raw) in staged.duplicates {
-            let reason = format!("duplicate {} '{id}': it appears on an earlier line of this file (ids must be unique)", table.pk_label());
-            problems.add(name, line, Some(layout.pk_column()), &reason);
-            problems.reject_raw(name, line, &[reason], raw.as_deref().unwrap_or(""))?;
-            summary.rejected += 1;
+
+    /// Writes one row and counts what became of it.
+    fn write(&mut self, row: &rows::Row, line: u64, raw: impl Fn() -> String) -> Result<()> {
+        let (kind, active) = (self.kind, self.touched.active);
+        let writer = self
+            .writer
+            .as_mut()
+            .expect("rows are written before finish");
+        match writer.upsert(row, self.snapshot_id, line, &raw)? {
+            rows::Upsert::Staged => {}
+            rows::Upsert::Inserted => {
+                self.summary.inserted += 1;
+                self.touched.add(kind, &row.days);
+                if kind == FileKind::Customers && active {
+                    self.tx.touch_customer(&row.values[0])?;
+                }
+            }
+            rows::Upsert::Replaced {
+                old_days,
+                segments_changed,
+            } => {
+                self.summary.replaced += 1;
+                self.touched.add(kind, &row.days);
+                self.touched.add(kind, &old_days);
+                if segments_changed && active && kind == FileKind::Customers {
+                    self.tx.touch_customer(&row.values[0])?;
+                }
+            }
+            rows::Upsert::Unchanged => self.summary.unchanged += 1,
+            rows::Upsert::Duplicate => self.duplicate(line, &row.pk_text(), &raw())?,
         }
+        Ok(())
     }
-    Ok(summary)
+
+    fn duplicate(&mut self, line: u64, id: &str, raw: &str) -> Result<()> {
+        let reason = format!(
+            "duplicate {} '{id}': it appears on an earlier line of this file (ids must be unique)",
+            self.table.pk_label()
+        );
+        self.problems
+            .add(self.name, line, Some(self.pk_column), &reason);
+        self.problems.reject_raw(self.name, line, &[reason], raw)?;
+        self.summary.rejected += 1;
+        Ok(())
+    }
+
+    /// Writes the merged customers, then (PostgreSQL) upserts the staged
+    /// rows in one statement; the file's summary.
+    fn finish(mut self, ctx: &rows::ParseCtx) -> Result<FileSummary> {
+        for (_, m) in std::mem::take(&mut self.merged) {
+            let row = ctx.row(&m.fields, m.attributes);
+            let raw = m.raw;
+            self.write(&row, m.line, || raw.clone())?;
+        }
+        let customers = self.kind == FileKind::Customers;
+        let writer = self.writer.take().expect("finished once");
+        if let Some(staged) = writer.finish(self.snapshot_id, self.touched.active, customers)? {
+            self.summary.inserted = staged.inserted;
+            self.summary.replaced = staged.replaced;
+            self.summary.unchanged = staged.unchanged;
+            let days: Vec<Option<i64>> = staged.days.iter().map(|d| Some(*d)).collect();
+            self.touched.add(self.kind, &days);
+            for (line, id, raw) in staged.duplicates {
+                self.duplicate(line, &id, raw.as_deref().unwrap_or(""))?;
+            }
+        }
+        Ok(self.summary)
+    }
 }
 
 /// Batches on their way from the reading thread to the writing one, at

@@ -361,6 +361,28 @@ impl ParseCtx<'_> {
             durations: &m.durations,
         };
         let fields = source.read(&mut c, &rules);
+        let attributes = self.attribute_cells(layout, record, &mut c);
+        let refund = refund(m, &mut c, &rules);
+        if !c.errors.is_empty() {
+            return Err(c.errors);
+        }
+        let notes = std::mem::take(&mut c.notes);
+        Ok(Parsed {
+            fields,
+            attributes,
+            notes,
+            refund,
+        })
+    }
+
+    /// The row's attribute cells (name, trimmed value); a record's empty
+    /// cell is none, a NUL byte or invalid UTF-8 a problem of the row.
+    fn attribute_cells(
+        &self,
+        layout: &Layout,
+        record: &csv::ByteRecord,
+        c: &mut Cells,
+    ) -> Vec<(String, String)> {
         let mut attributes = Vec::new();
         for (pos, name) in &layout.attributes {
             match std::str::from_utf8(record.get(*pos).unwrap_or_default()) {
@@ -379,38 +401,39 @@ impl ParseCtx<'_> {
                 ),
             }
         }
-        let mut refund = None;
-        if let Some(h) = &m.refunds {
-            let (pos, cell) = c.extra(h, "refunds");
-            if let Some(cell) = cell {
-                match values::parse_number(cell, m.number_format) {
-                    Ok(v) if v > 0.0 => refund = Some((v, None)),
-                    Ok(_) => {}
-                    Err(reason) => c.fail(pos, "refunds", format!("'{h}': {reason}")),
-                }
-            }
-        }
-        if let (Some((_, day)), Some(h)) = (&mut refund, &m.refund_date) {
-            let (pos, cell) = c.extra(h, "refund_date");
-            if let Some(cell) = cell {
-                let f = rules.format_of("ordered_on", rules.date_format);
-                match values::parse_date(cell, f, rules.zones) {
-                    Ok(d) => *day = Some(d),
-                    Err(reason) => c.fail(pos, "refund_date", format!("'{h}': {reason}")),
-                }
-            }
-        }
-        if !c.errors.is_empty() {
-            return Err(c.errors);
-        }
-        let notes = std::mem::take(&mut c.notes);
-        Ok(Parsed {
-            fields,
-            attributes,
-            notes,
-            refund,
-        })
+        attributes
     }
+}
+
+/// Orders with `refunds`: a positive refunded amount, dated by the
+/// `refund_date` cell when the file has one (else None: the order's day).
+fn refund(
+    m: &ImportMapping,
+    c: &mut Cells,
+    rules: &RuleCtx,
+) -> Option<(f64, Option<chrono::NaiveDate>)> {
+    let mut refund = None;
+    if let Some(h) = &m.refunds {
+        let (pos, cell) = c.extra(h, "refunds");
+        if let Some(cell) = cell {
+            match values::parse_number(cell, m.number_format) {
+                Ok(v) if v > 0.0 => refund = Some((v, None)),
+                Ok(_) => {}
+                Err(reason) => c.fail(pos, "refunds", format!("'{h}': {reason}")),
+            }
+        }
+    }
+    if let (Some((_, day)), Some(h)) = (&mut refund, &m.refund_date) {
+        let (pos, cell) = c.extra(h, "refund_date");
+        if let Some(cell) = cell {
+            let f = rules.format_of("ordered_on", rules.date_format);
+            match values::parse_date(cell, f, rules.zones) {
+                Ok(d) => *day = Some(d),
+                Err(reason) => c.fail(pos, "refund_date", format!("'{h}': {reason}")),
+            }
+        }
+    }
+    refund
 }
 
 /// FNV-1a over the row's values: stable across runs and Rust versions.
