@@ -148,7 +148,7 @@ impl<'s> Reader<'s> {
     }
 
     /// The SQL words of the backend these reads run on (in warehouse mode,
-    /// the warehouse's, not the store's: [`Store::dialect`] is the store's).
+    /// the warehouse's, not the store's own: see [`Store::own_dialect`]).
     pub fn dialect(&self) -> &'static dyn dialect::Dialect {
         if self.conn.is_postgres() {
             &dialect::Postgres
@@ -367,11 +367,7 @@ impl Store {
     /// The SQL dialect of the engine's readers (see [`dialect`]): the
     /// store's, or in warehouse mode the warehouse's (PostgreSQL).
     pub fn dialect(&self) -> &'static dyn dialect::Dialect {
-        if self.reader().is_postgres() {
-            &dialect::Postgres
-        } else {
-            &dialect::Sqlite
-        }
+        self.reader().dialect()
     }
 
     /// The SQL dialect of the store's own connection (its writes).
