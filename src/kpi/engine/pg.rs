@@ -464,220 +464,26 @@ pub(super) fn compute_into(
     lo: i64,
     hi: i64,
     as_of: Option<i64>,
-    (sla_hours, resolution_hours): (f64, f64),
+    windows: (f64, f64),
     spend_attrs: &BTreeSet<String>,
     kinds: &[String],
 ) -> Result<()> {
     let shape = Shape::new(grid, &own_cells(store, grid)?);
     // An event after the data's as-of has not happened yet (as on SQLite).
     let as_of = as_of.unwrap_or(i64::MAX);
-    let kind_index: HashMap<&str, usize> = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k.as_str(), i))
-        .collect();
-    let mut owners: HashMap<String, u32> = HashMap::new();
     let before = store.pg_transfer();
     for (name, sql) in queries(&shape, lo, hi, as_of) {
         let (started, at) = (std::time::Instant::now(), store.pg_transfer());
         tracing::debug!(query = name, %sql, "engine: grouped query SQL");
         match name {
-            "orders" => each(
-                store,
-                grid,
-                &sql,
-                |r, b| {
-                    Ok((
-                        u(r, b)?,
-                        money_at(r, b + 1)?,
-                        money_at(r, b + 3)?,
-                        money_at(r, b + 5)?,
-                        u(r, b + 7)?,
-                    ))
-                },
-                |&(n, revenue, costed_amount, cost, costed), acc| {
-                    acc.orders += n;
-                    acc.revenue.add_parts(revenue.0, revenue.1);
-                    acc.costed_amount
-                        .add_parts(costed_amount.0, costed_amount.1);
-                    acc.cost.add_parts(cost.0, cost.1);
-                    acc.costed += costed;
-                },
-            )?,
-            "deals_created" => each(
-                store,
-                grid,
-                &sql,
-                |r, b| Ok((u(r, b)?, money_at(r, b + 1)?)),
-                |&(n, (units, other)), acc| {
-                    acc.created += n;
-                    acc.pipeline.add_parts(units, other);
-                },
-            )?,
-            "deals_closed" => each(
-                store,
-                grid,
-                &sql,
-                |r, b| {
-                    Ok((
-                        u(r, b)?,
-                        u(r, b + 1)?,
-                        money_at(r, b + 2)?,
-                        f(r, b + 4)?,
-                        u(r, b + 5)?,
-                    ))
-                },
-                |&(won, lost, (units, other), days, n), acc| {
-                    acc.won += won;
-                    acc.lost += lost;
-                    acc.won_amount.add_parts(units, other);
-                    acc.won_cycle_days += days;
-                    acc.won_cycle_n += n;
-                },
-            )?,
-            "tickets" => {
-                // Rows come period by period: once a period is complete, its
-                // ticket KPIs are computed and its outcomes dropped, so that
-                // memory does not grow with the number of tickets.
-                let mut current: Option<usize> = None;
-                let seal = |grid: &mut Grid, p: usize| {
-                    for acc in grid.cells[p].iter_mut().flatten() {
-                        let response = std::mem::take(&mut acc.response);
-                        let resolution = std::mem::take(&mut acc.resolution);
-                        acc.service = Some(Box::new(super::formulas::ticket_kpis(
-                            &response,
-                            &resolution,
-                            sla_hours,
-                            resolution_hours,
-                        )));
-                    }
-                };
-                let mut combos = Combos::new();
-                let b = 1 + grid.attrs.len();
-                store.reader().pg_each(&sql, |r| {
-                    let Some(p) = r.try_get::<_, Option<i64>>(0)? else {
-                        return Ok(());
-                    };
-                    let p = p as usize - 1;
-                    if current != Some(p) {
-                        if let Some(done) = current {
-                            seal(grid, done);
-                        }
-                        current = Some(p);
-                    }
-                    let outcome = |i: usize| -> Result<_> {
-                        let happened = r.try_get::<_, i64>(i)? == 1;
-                        Ok(super::outcome(happened, r.try_get(i + 1)?, as_of))
-                    };
-                    let (response, resolution) = (outcome(b)?, outcome(b + 2)?);
-                    let n = u(r, b + 4)?;
-                    for key in combos.of(grid, r, 1)? {
-                        let acc = acc_at(&mut grid.cells, p, *key);
-                        acc.tickets += n;
-                        acc.response
-                            .extend(std::iter::repeat_n(response, n as usize));
-                        acc.resolution
-                            .extend(std::iter::repeat_n(resolution, n as usize));
-                    }
-                    Ok(())
-                })?;
-                if let Some(done) = current {
-                    seal(grid, done);
-                }
-            }
-            "surveys" => each(
-                store,
-                grid,
-                &sql,
-                |r, b| {
-                    Ok([
-                        u(r, b)?,
-                        u(r, b + 1)?,
-                        u(r, b + 2)?,
-                        u(r, b + 3)?,
-                        u(r, b + 4)?,
-                    ])
-                },
-                |&[nps, promoters, detractors, csat, csat_ok], acc| {
-                    acc.nps_n += nps;
-                    acc.promoters += promoters;
-                    acc.detractors += detractors;
-                    acc.csat_n += csat;
-                    acc.csat_ok += csat_ok;
-                },
-            )?,
-            "activities" => each(
-                store,
-                grid,
-                &sql,
-                |r, b| {
-                    let kind: &str = r.try_get(b)?;
-                    let owner = match r.try_get::<_, Option<&str>>(b + 1)? {
-                        Some(o) => {
-                            let next = owners.len() as u32;
-                            Some(*owners.entry(o.to_string()).or_insert(next))
-                        }
-                        None => None,
-                    };
-                    Ok((kind_index.get(kind).copied(), owner, u(r, b + 2)?))
-                },
-                |&(k, owner, n), acc| {
-                    if let Some(k) = k {
-                        if acc.activities.len() < kinds.len() {
-                            acc.activities.resize(kinds.len(), 0);
-                        }
-                        acc.activities[k] += n;
-                    }
-                    acc.activity_total += n;
-                    if let Some(o) = owner {
-                        acc.owners.insert(o);
-                    }
-                },
-            )?,
-            "spend" => {
-                store.reader().pg_each(&sql, |r| {
-                    let Some(p) = r.try_get::<_, Option<i64>>(0)? else {
-                        return Ok(());
-                    };
-                    let attr: &str = r.try_get(1)?;
-                    if !attr.is_empty() && !spend_attrs.contains(attr) {
-                        return Ok(()); // spend.csv has no such column: null, not (none)
-                    }
-                    let name = match shape.names.get(attr) {
-                        Some(configured) => format!("{configured}={}", r.try_get::<_, &str>(2)?),
-                        None => WHOLE.to_string(),
-                    };
-                    let key = grid.key(&name);
-                    let category: &str = r.try_get(3)?;
-                    let amount = f(r, 4)?;
-                    let acc = acc_at(&mut grid.cells, p as usize - 1, key);
-                    match category {
-                        "acquisition" => acc.acquisition_spend += amount,
-                        _ => acc.crm_spend += amount,
-                    }
-                    Ok(())
-                })?;
-            }
-            "customers" => {
-                let mut by_key: HashMap<usize, CustomerDays> = HashMap::new();
-                let mut combos = Combos::new();
-                let b = 2 + grid.attrs.len();
-                store.reader().pg_each(&sql, |r| {
-                    let what: i64 = r.try_get(0)?;
-                    let day: i64 = r.try_get(1)?;
-                    let n = u(r, b)?;
-                    for key in combos.of(grid, r, 2)? {
-                        let days = by_key.entry(*key).or_default();
-                        match what {
-                            0 => days.acquired.push((day, n)),
-                            1 => days.churned.push((day, n)),
-                            _ => *days.same_period.entry(day as usize - 1).or_default() += n,
-                        }
-                    }
-                    Ok(())
-                })?;
-                customer_base_into(grid, by_key);
-            }
+            "orders" => read_orders(store, grid, &sql)?,
+            "deals_created" => read_deals_created(store, grid, &sql)?,
+            "deals_closed" => read_deals_closed(store, grid, &sql)?,
+            "tickets" => read_tickets(store, grid, &sql, as_of, windows)?,
+            "surveys" => read_surveys(store, grid, &sql)?,
+            "activities" => read_activities(store, grid, &sql, kinds)?,
+            "spend" => read_spend(store, grid, &shape, &sql, spend_attrs)?,
+            "customers" => read_customers(store, grid, &sql)?,
             other => unreachable!("no reader for {other}"),
         }
         let now = store.pg_transfer();
@@ -695,6 +501,242 @@ pub(super) fn compute_into(
         bytes = after.1 - before.1,
         "engine: grouped rows received from PostgreSQL"
     );
+    Ok(())
+}
+
+fn read_orders(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
+    each(
+        store,
+        grid,
+        sql,
+        |r, b| {
+            Ok((
+                u(r, b)?,
+                money_at(r, b + 1)?,
+                money_at(r, b + 3)?,
+                money_at(r, b + 5)?,
+                u(r, b + 7)?,
+            ))
+        },
+        |&(n, revenue, costed_amount, cost, costed), acc| {
+            acc.orders += n;
+            acc.revenue.add_parts(revenue.0, revenue.1);
+            acc.costed_amount
+                .add_parts(costed_amount.0, costed_amount.1);
+            acc.cost.add_parts(cost.0, cost.1);
+            acc.costed += costed;
+        },
+    )
+}
+
+fn read_deals_created(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
+    each(
+        store,
+        grid,
+        sql,
+        |r, b| Ok((u(r, b)?, money_at(r, b + 1)?)),
+        |&(n, (units, other)), acc| {
+            acc.created += n;
+            acc.pipeline.add_parts(units, other);
+        },
+    )
+}
+
+fn read_deals_closed(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
+    each(
+        store,
+        grid,
+        sql,
+        |r, b| {
+            Ok((
+                u(r, b)?,
+                u(r, b + 1)?,
+                money_at(r, b + 2)?,
+                f(r, b + 4)?,
+                u(r, b + 5)?,
+            ))
+        },
+        |&(won, lost, (units, other), days, n), acc| {
+            acc.won += won;
+            acc.lost += lost;
+            acc.won_amount.add_parts(units, other);
+            acc.won_cycle_days += days;
+            acc.won_cycle_n += n;
+        },
+    )
+}
+
+/// Rows come period by period: once a period is complete, its ticket KPIs
+/// are computed and its outcomes dropped, so that memory does not grow with
+/// the number of tickets.
+fn read_tickets(
+    store: &Store,
+    grid: &mut Grid,
+    sql: &str,
+    as_of: i64,
+    (sla_hours, resolution_hours): (f64, f64),
+) -> Result<()> {
+    let mut current: Option<usize> = None;
+    let seal = |grid: &mut Grid, p: usize| {
+        for acc in grid.cells[p].iter_mut().flatten() {
+            let response = std::mem::take(&mut acc.response);
+            let resolution = std::mem::take(&mut acc.resolution);
+            acc.service = Some(Box::new(super::formulas::ticket_kpis(
+                &response,
+                &resolution,
+                sla_hours,
+                resolution_hours,
+            )));
+        }
+    };
+    let mut combos = Combos::new();
+    let b = 1 + grid.attrs.len();
+    store.reader().pg_each(sql, |r| {
+        let Some(p) = r.try_get::<_, Option<i64>>(0)? else {
+            return Ok(());
+        };
+        let p = p as usize - 1;
+        if current != Some(p) {
+            if let Some(done) = current {
+                seal(grid, done);
+            }
+            current = Some(p);
+        }
+        let outcome = |i: usize| -> Result<_> {
+            let happened = r.try_get::<_, i64>(i)? == 1;
+            Ok(super::outcome(happened, r.try_get(i + 1)?, as_of))
+        };
+        let (response, resolution) = (outcome(b)?, outcome(b + 2)?);
+        let n = u(r, b + 4)?;
+        for key in combos.of(grid, r, 1)? {
+            let acc = acc_at(&mut grid.cells, p, *key);
+            acc.tickets += n;
+            acc.response
+                .extend(std::iter::repeat_n(response, n as usize));
+            acc.resolution
+                .extend(std::iter::repeat_n(resolution, n as usize));
+        }
+        Ok(())
+    })?;
+    if let Some(done) = current {
+        seal(grid, done);
+    }
+    Ok(())
+}
+
+fn read_surveys(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
+    each(
+        store,
+        grid,
+        sql,
+        |r, b| {
+            Ok([
+                u(r, b)?,
+                u(r, b + 1)?,
+                u(r, b + 2)?,
+                u(r, b + 3)?,
+                u(r, b + 4)?,
+            ])
+        },
+        |&[nps, promoters, detractors, csat, csat_ok], acc| {
+            acc.nps_n += nps;
+            acc.promoters += promoters;
+            acc.detractors += detractors;
+            acc.csat_n += csat;
+            acc.csat_ok += csat_ok;
+        },
+    )
+}
+
+fn read_activities(store: &Store, grid: &mut Grid, sql: &str, kinds: &[String]) -> Result<()> {
+    let kind_index: HashMap<&str, usize> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let mut owners: HashMap<String, u32> = HashMap::new();
+    each(
+        store,
+        grid,
+        sql,
+        |r, b| {
+            let kind: &str = r.try_get(b)?;
+            let owner = match r.try_get::<_, Option<&str>>(b + 1)? {
+                Some(o) => {
+                    let next = owners.len() as u32;
+                    Some(*owners.entry(o.to_string()).or_insert(next))
+                }
+                None => None,
+            };
+            Ok((kind_index.get(kind).copied(), owner, u(r, b + 2)?))
+        },
+        |&(k, owner, n), acc| {
+            if let Some(k) = k {
+                if acc.activities.len() < kinds.len() {
+                    acc.activities.resize(kinds.len(), 0);
+                }
+                acc.activities[k] += n;
+            }
+            acc.activity_total += n;
+            if let Some(o) = owner {
+                acc.owners.insert(o);
+            }
+        },
+    )
+}
+
+/// Spend carries its own attribute columns (no customer): one row per
+/// attribute name, the whole business under the empty name.
+fn read_spend(
+    store: &Store,
+    grid: &mut Grid,
+    shape: &Shape,
+    sql: &str,
+    spend_attrs: &BTreeSet<String>,
+) -> Result<()> {
+    store.reader().pg_each(sql, |r| {
+        let Some(p) = r.try_get::<_, Option<i64>>(0)? else {
+            return Ok(());
+        };
+        let attr: &str = r.try_get(1)?;
+        if !attr.is_empty() && !spend_attrs.contains(attr) {
+            return Ok(()); // spend.csv has no such column: null, not (none)
+        }
+        let name = match shape.names.get(attr) {
+            Some(configured) => format!("{configured}={}", r.try_get::<_, &str>(2)?),
+            None => WHOLE.to_string(),
+        };
+        let key = grid.key(&name);
+        let category: &str = r.try_get(3)?;
+        let amount = f(r, 4)?;
+        let acc = acc_at(&mut grid.cells, p as usize - 1, key);
+        match category {
+            "acquisition" => acc.acquisition_spend += amount,
+            _ => acc.crm_spend += amount,
+        }
+        Ok(())
+    })
+}
+
+fn read_customers(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
+    let mut by_key: HashMap<usize, CustomerDays> = HashMap::new();
+    let mut combos = Combos::new();
+    let b = 2 + grid.attrs.len();
+    store.reader().pg_each(sql, |r| {
+        let what: i64 = r.try_get(0)?;
+        let day: i64 = r.try_get(1)?;
+        let n = u(r, b)?;
+        for key in combos.of(grid, r, 2)? {
+            let days = by_key.entry(*key).or_default();
+            match what {
+                0 => days.acquired.push((day, n)),
+                1 => days.churned.push((day, n)),
+                _ => *days.same_period.entry(day as usize - 1).or_default() += n,
+            }
+        }
+        Ok(())
+    })?;
+    customer_base_into(grid, by_key);
     Ok(())
 }
 
