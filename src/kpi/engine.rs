@@ -370,6 +370,15 @@ impl Grid {
 }
 
 /// The accumulator of segment key `k` in period `p`, created on first use.
+/// Each activity kind's position in `kinds` (the accumulators' order).
+fn kind_index(kinds: &[String]) -> HashMap<&str, usize> {
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect()
+}
+
 fn acc_at(cells: &mut [Vec<Option<Acc>>], p: usize, k: usize) -> &mut Acc {
     let row = &mut cells[p];
     if row.len() <= k {
@@ -882,11 +891,7 @@ fn activities_into(
 ) -> Result<()> {
     let own = OwnCells::of(store, grid, FileKind::Activities, 4)?;
     let mut stmt = dated_rows(store, FileKind::Activities, "kind, owner", &own, lo, hi)?;
-    let kind_index: HashMap<&str, usize> = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k.as_str(), i))
-        .collect();
+    let kind_index = kind_index(kinds);
     let mut owners: HashMap<String, u32> = HashMap::new();
     let mut rows = stmt.query(rusqlite::params_from_iter(own.params(lo, hi)))?;
     let mut keys = Vec::new();

@@ -66,9 +66,37 @@ impl Dialect for Postgres {
     }
 }
 
+/// The SQL constructs a Citus coordinator does not distribute, found in
+/// `sql` (the tests of every PostgreSQL statement call it).
+#[cfg(test)]
+pub(crate) fn citus_refusals(sql: &str) -> Vec<&'static str> {
+    let upper = sql.to_ascii_uppercase();
+    [
+        "GROUPING SETS",
+        "WITH RECURSIVE",
+        "WITHIN GROUP",
+        "ROLLUP",
+        "CUBE(",
+    ]
+    .into_iter()
+    .filter(|banned| upper.contains(banned))
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn citus_refusals_name_each_construct() {
+        assert!(citus_refusals("SELECT a, count(*) FROM t GROUP BY a").is_empty());
+        assert_eq!(
+            citus_refusals(
+                "select percentile_cont(0.5) within group (order by x) from t group by rollup(a)"
+            ),
+            ["WITHIN GROUP", "ROLLUP"]
+        );
+    }
 
     #[test]
     fn sqlite_statements_run() {
