@@ -851,7 +851,11 @@ fn tickets_into(
     let mut wanted: Vec<Vec<usize>> = vec![Vec::new(); exact_from];
     let mut any = false;
     for (p, row) in grid.cells.iter_mut().enumerate().take(exact_from) {
-        for s in row.iter_mut().flatten().filter_map(|a| a.ticket_summary.as_mut()) {
+        for s in row
+            .iter_mut()
+            .flatten()
+            .filter_map(|a| a.ticket_summary.as_mut())
+        {
             if s.plan() {
                 any = true;
                 for b in s.wanted() {
@@ -890,7 +894,11 @@ fn tickets_into(
         }
     }
     for row in grid.cells.iter_mut().take(exact_from) {
-        for s in row.iter_mut().flatten().filter_map(|a| a.ticket_summary.as_mut()) {
+        for s in row
+            .iter_mut()
+            .flatten()
+            .filter_map(|a| a.ticket_summary.as_mut())
+        {
             s.finish()?;
         }
     }
@@ -1190,7 +1198,11 @@ mod tests {
             let got = &computed[p][WHOLE];
             for (id, v) in ["avg_first_response_hours", "median_first_response_hours"]
                 .iter()
-                .chain(&["first_response_sla_rate", "avg_resolution_hours", "resolution_rate"])
+                .chain(&[
+                    "first_response_sla_rate",
+                    "avg_resolution_hours",
+                    "resolution_rate",
+                ])
                 .zip(expected.iter())
             {
                 assert_eq!(&got[*id], v, "{} {id}", p.id());

@@ -139,7 +139,7 @@ pub fn hours(ms: i64) -> f64 {
 /// ([`hours`] is monotone), so that SQL can compare integers.
 pub fn within_ms(horizon: f64) -> i64 {
     let guess = (horizon * MS_PER_HOUR).floor();
-    if !(guess < 9.0e18) {
+    if guess.is_nan() || guess >= 9.0e18 {
         return i64::MAX;
     }
     let mut ms = (guess as i64).max(i64::MIN / 2);

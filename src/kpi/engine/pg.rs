@@ -713,7 +713,11 @@ fn read_ticket_summaries(
     )?;
     let mut wanted: Vec<(usize, usize)> = Vec::new();
     for (p, row) in grid.cells.iter_mut().enumerate().take(t.first_pending) {
-        for s in row.iter_mut().flatten().filter_map(|a| a.ticket_summary.as_mut()) {
+        for s in row
+            .iter_mut()
+            .flatten()
+            .filter_map(|a| a.ticket_summary.as_mut())
+        {
             if s.plan() {
                 for b in s.wanted() {
                     if !wanted.contains(&(p, b)) {
@@ -754,7 +758,11 @@ fn read_ticket_summaries(
         );
     }
     for row in grid.cells.iter_mut().take(t.first_pending) {
-        for s in row.iter_mut().flatten().filter_map(|a| a.ticket_summary.as_mut()) {
+        for s in row
+            .iter_mut()
+            .flatten()
+            .filter_map(|a| a.ticket_summary.as_mut())
+        {
             s.finish()?;
         }
     }
@@ -978,7 +986,13 @@ mod tests {
                 .map(|(_, sql)| sql)
                 .collect();
             let source = shape.source("tickets", "opened_day", 0, split.day);
-            sql.push(ticket_middles(&shape, &source, i64::MAX, &w, &[(0, 3), (0, 4)]));
+            sql.push(ticket_middles(
+                &shape,
+                &source,
+                i64::MAX,
+                &w,
+                &[(0, 3), (0, 4)],
+            ));
             sql
         };
         let (weekly, gapped, monthly) = (sql_of(&weeks), sql_of(&gaps), sql_of(&months));

@@ -366,7 +366,10 @@ mod tests {
     fn buckets_are_width_buckets() {
         let b = Buckets::new(72 * HOUR, 4);
         assert_eq!((b.of(-5), b.of(0), b.of(1), b.of(2)), (0, 1, 2, 3));
-        assert!(b.of(72 * HOUR) < b.bounds.len(), "the window has its own buckets");
+        assert!(
+            b.of(72 * HOUR) < b.bounds.len(),
+            "the window has its own buckets"
+        );
         assert!(b.bounds.len() < 130, "{}", b.bounds.len());
         assert!(b.bounds.windows(2).all(|w| w[0] < w[1]));
         for ms in [3, 17, 999, 1000, 1001, 3_599_999, 72 * HOUR] {
@@ -401,7 +404,10 @@ mod tests {
         let open = |h: i64| Outcome::Open(h * HOUR);
         assert!(w.read(open(80), open(80)).is_some());
         assert!(w.read(open(23), open(80)).is_none(), "pending at S");
-        assert!(w.read(Outcome::Happened(5), open(71)).is_none(), "pending at H");
+        assert!(
+            w.read(Outcome::Happened(5), open(71)).is_none(),
+            "pending at H"
+        );
         assert!(w.read(open(73), Outcome::Happened(-4)).is_some());
         // A week ending on day e: pending possible until e + 1 day + 14 h + 72 h.
         let e = crate::period::day_number("2026-11-23".parse().unwrap());
