@@ -24,6 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::Result;
 use postgres::Row;
 
+use super::tickets::Windows;
 use super::{acc_at, customer_base_into, Acc, CustomerDays, Grid, WHOLE};
 use crate::sources::FileKind;
 use crate::store::Store;
@@ -347,6 +348,15 @@ struct SegKeys<'c> {
 }
 
 impl SegKeys<'_> {
+    /// The keys of rows with one value column per attribute (the tickets').
+    fn values() -> SegKeys<'static> {
+        SegKeys {
+            combos: None,
+            values: Combos::new(),
+            ids: HashMap::new(),
+        }
+    }
+
     /// How many segment columns the rows have.
     fn width(&self, grid: &Grid) -> usize {
         if self.combos.is_some() {
@@ -361,22 +371,32 @@ impl SegKeys<'_> {
             return self.values.of(grid, r, from);
         };
         let id: Option<i64> = r.try_get(from)?;
-        if !self.ids.contains_key(&id) {
-            let vals = match id {
-                Some(c) => Some(combos.get(&c).filter(|v| v.len() == grid.attrs.len()).ok_or_else(
-                    || anyhow::anyhow!("combination {c} of the per-customer segment table is unknown (was the store changed during the run?)"),
-                )?),
-                None => None,
-            };
-            let mut keys = vec![grid.key(WHOLE)];
-            for j in 0..grid.attrs.len() {
-                let v = vals.map_or(super::NONE_VALUE, |v| v[j].as_str());
-                let name = format!("{}={v}", grid.attrs[j].0);
-                keys.push(grid.key(&name));
+        let entry = match self.ids.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let vals = match id {
+                    Some(c) => Some(
+                        combos
+                            .get(&c)
+                            .filter(|v| v.len() == grid.attrs.len())
+                            .ok_or_else(|| {
+                                anyhow::anyhow!(
+                                    "combination {c} of the per-customer segment table is unknown (was the store changed during the run?)"
+                                )
+                            })?,
+                    ),
+                    None => None,
+                };
+                let mut keys = vec![grid.key(WHOLE)];
+                for j in 0..grid.attrs.len() {
+                    let v = vals.map_or(super::NONE_VALUE, |v| v[j].as_str());
+                    let name = format!("{}={v}", grid.attrs[j].0);
+                    keys.push(grid.key(&name));
+                }
+                e.insert(keys)
             }
-            self.ids.insert(id, keys);
-        }
-        Ok(&self.ids[&id])
+        };
+        Ok(entry)
     }
 }
 
@@ -478,16 +498,92 @@ fn ticket_histogram(shape: &Shape, source: &str, as_of: i64) -> String {
     )
 }
 
+/// A ticket's first response (`first_response_at`) or resolution time in
+/// ms when it happened by the data's as-of, else NULL.
+fn event_ms(at: &str, as_of: i64) -> String {
+    format!("(CASE WHEN x.{at} IS NOT NULL AND x.{at} <= {as_of} THEN x.{at} - x.opened_at END)")
+}
+
+/// The bounded summaries of the tickets of the periods whose tickets are
+/// all decided ([`super::tickets::Summary`]): per period × attribute
+/// values × bucket of the response time within H (NULL: not answered
+/// within H), the tickets, those answered within S, the sum of the
+/// response times (within H: all of the row's when its bucket is not
+/// NULL), those resolved within H and the sum of their times; sums of ms
+/// as text (exact, past bigint).
+fn ticket_summaries(shape: &Shape, source: &str, as_of: i64, w: &Windows) -> String {
+    let (response, resolution) = (
+        event_ms("first_response_at", as_of),
+        event_ms("resolved_at", as_of),
+    );
+    let (sla, window) = (w.sla_ms, w.window_ms);
+    format!(
+        "SELECT p{v}, (CASE WHEN {response} <= {window} THEN width_bucket({response}, {bounds}) END)::bigint,
+                count(*), count(*) FILTER (WHERE {response} <= {sla}),
+                (sum({response}) FILTER (WHERE {response} <= {window}))::text,
+                count(*) FILTER (WHERE {resolution} <= {window}),
+                (sum({resolution}) FILTER (WHERE {resolution} <= {window}))::text
+         FROM {source} WHERE p IS NOT NULL
+         {group}",
+        v = shape.values(Some("tickets")),
+        bounds = w.buckets.sql(),
+        group = shape.group(1)
+    )
+}
+
+/// The second pass of the medians: the response times within H (ms, with
+/// their count) per period × attribute values, only in the (period,
+/// bucket) pairs `wanted` (a small VALUES list) where the middle ranks fall.
+fn ticket_middles(
+    shape: &Shape,
+    source: &str,
+    as_of: i64,
+    w: &Windows,
+    wanted: &[(usize, usize)],
+) -> String {
+    let response = event_ms("first_response_at", as_of);
+    let pairs: Vec<String> = wanted
+        .iter()
+        .map(|(p, b)| format!("({}, {b})", p + 1))
+        .collect();
+    format!(
+        "SELECT p{v}, {response}, count(*)
+         FROM {source}
+         JOIN (VALUES {pairs}) n(np, nb) ON n.np = x.p AND n.nb = width_bucket({response}, {bounds})
+         WHERE p IS NOT NULL AND {response} <= {window}
+         {group}",
+        v = shape.values(Some("tickets")),
+        pairs = pairs.join(", "),
+        bounds = w.buckets.sql(),
+        window = w.window_ms,
+        group = shape.group(1)
+    )
+}
+
+/// How the tickets are read: the windows, and the first period (index)
+/// whose tickets may still be pending, from the day it starts; the periods
+/// before it are summarized, it and the later ones read per ticket.
+struct TicketSplit<'a> {
+    windows: &'a Windows,
+    first_pending: usize,
+    day: i64,
+}
+
 /// The SQL of every grouped query, for one computation (also read by the
 /// Citus test below).
-fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, String)> {
-    // Every table but tickets (whose reader reads the value columns) takes
+fn queries(
+    shape: &Shape,
+    lo: i64,
+    hi: i64,
+    as_of: i64,
+    t: &TicketSplit,
+) -> Vec<(&'static str, String)> {
+    // Every table but tickets (whose readers read the value columns) takes
     // its segments from the per-customer segment table when it can.
     let v = |table: &str| shape.seg_values(Some(table));
     let (orders, deals, surveys, activities) =
         (v("orders"), v("deals"), v("surveys"), v("activities"));
     let group = |table: &str| shape.seg_group(table, 0);
-    let src = |table: &str, day: &str| shape.source(table, day, lo, hi);
     let seg_src = |table: &str, day: &str| shape.seg_source(table, day, lo, hi);
     vec![
         (
@@ -527,7 +623,20 @@ fn queries(shape: &Shape, lo: i64, hi: i64, as_of: i64) -> Vec<(&'static str, St
         ),
         (
             "tickets",
-            ticket_histogram(shape, &src("tickets", "opened_day"), as_of),
+            ticket_summaries(
+                shape,
+                &shape.source("tickets", "opened_day", lo, t.day.min(hi)),
+                as_of,
+                t.windows,
+            ),
+        ),
+        (
+            "tickets_pending",
+            ticket_histogram(
+                shape,
+                &shape.source("tickets", "opened_day", t.day.max(lo), hi),
+                as_of,
+            ),
         ),
         (
             "surveys",
@@ -621,17 +730,31 @@ pub(super) fn compute_into(
     if let Some(combos) = combos(store, &shape.attrs)? {
         shape = shape.with_combos(combos);
     }
+    let first_pending = super::first_pending(grid, as_of, windows);
+    let w = Windows::new(windows.0, windows.1, 4);
+    let split = TicketSplit {
+        windows: &w,
+        first_pending,
+        day: grid.starts.get(first_pending).copied().unwrap_or(hi),
+    };
     // An event after the data's as-of has not happened yet (as on SQLite).
     let as_of = as_of.unwrap_or(i64::MAX);
     let before = store.pg_transfer();
-    for (name, sql) in queries(&shape, lo, hi, as_of) {
+    for (name, sql) in queries(&shape, lo, hi, as_of, &split) {
+        // No period to read tickets of for one of the two ticket queries.
+        match name {
+            "tickets" if split.first_pending == 0 => continue,
+            "tickets_pending" if split.first_pending == grid.periods.len() => continue,
+            _ => {}
+        }
         let (started, at) = (std::time::Instant::now(), store.pg_transfer());
         tracing::debug!(query = name, %sql, "engine: grouped query SQL");
         match name {
             "orders" => read_orders(store, grid, shape.keys(Some("orders")), &sql)?,
             "deals_created" => read_deals_created(store, grid, shape.keys(Some("deals")), &sql)?,
             "deals_closed" => read_deals_closed(store, grid, shape.keys(Some("deals")), &sql)?,
-            "tickets" => read_tickets(store, grid, &sql, as_of, windows)?,
+            "tickets" => read_ticket_summaries(store, grid, &shape, &sql, as_of, &split)?,
+            "tickets_pending" => read_tickets(store, grid, &sql, as_of, windows)?,
             "surveys" => read_surveys(store, grid, shape.keys(Some("surveys")), &sql)?,
             "activities" => {
                 read_activities(store, grid, shape.keys(Some("activities")), &sql, kinds)?
@@ -721,6 +844,106 @@ fn read_deals_closed(store: &Store, grid: &mut Grid, keys: SegKeys, sql: &str) -
             acc.won_cycle_n += n;
         },
     )
+}
+
+/// The summaries of the periods whose tickets are all decided, then the
+/// second query for their medians (only the middle buckets' times).
+fn read_ticket_summaries(
+    store: &Store,
+    grid: &mut Grid,
+    shape: &Shape,
+    sql: &str,
+    as_of: i64,
+    t: &TicketSplit,
+) -> Result<()> {
+    let sum = |r: &Row, i: usize| -> Result<i128> {
+        Ok(match r.try_get::<_, Option<&str>>(i)? {
+            Some(v) => v
+                .parse()
+                .map_err(|e| anyhow::anyhow!("a sum of ms from PostgreSQL, {v:?}: {e}"))?,
+            None => 0,
+        })
+    };
+    each(
+        store,
+        grid,
+        SegKeys::values(),
+        sql,
+        |r, b| {
+            let bucket = r.try_get::<_, Option<i64>>(b)?.map(|k| k as usize);
+            Ok((
+                u(r, b + 1)?,
+                u(r, b + 2)?,
+                bucket,
+                sum(r, b + 3)?,
+                u(r, b + 4)?,
+                sum(r, b + 5)?,
+            ))
+        },
+        |&(n, within_sla, bucket, response, resolved, resolution), acc| {
+            acc.tickets += n;
+            acc.ticket_summary
+                .get_or_insert_with(Default::default)
+                .add_grouped(n, within_sla, bucket, response, resolved, resolution);
+        },
+    )?;
+    let mut wanted: Vec<(usize, usize)> = Vec::new();
+    for (p, row) in grid.cells.iter_mut().enumerate().take(t.first_pending) {
+        for s in row
+            .iter_mut()
+            .flatten()
+            .filter_map(|a| a.ticket_summary.as_mut())
+        {
+            if s.plan() {
+                for b in s.wanted() {
+                    if !wanted.contains(&(p, b)) {
+                        wanted.push((p, b));
+                    }
+                }
+            }
+        }
+    }
+    if !wanted.is_empty() {
+        wanted.sort_unstable();
+        let source = shape.source("tickets", "opened_day", grid.starts[0], t.day);
+        let sql = ticket_middles(shape, &source, as_of, t.windows, &wanted);
+        tracing::debug!(query = "ticket_middles", %sql, "engine: grouped query SQL");
+        let (started, at) = (std::time::Instant::now(), store.pg_transfer());
+        let w = t.windows;
+        each(
+            store,
+            grid,
+            SegKeys::values(),
+            &sql,
+            |r, b| {
+                let ms: i64 = r.try_get(b)?;
+                Ok((w.buckets.of(ms), ms, u(r, b + 1)?))
+            },
+            |&(bucket, ms, n), acc| {
+                if let Some(s) = acc.ticket_summary.as_mut() {
+                    s.offer(bucket, ms, n);
+                }
+            },
+        )?;
+        let now = store.pg_transfer();
+        tracing::info!(
+            query = "ticket_middles",
+            rows = now.0 - at.0,
+            bytes = now.1 - at.1,
+            ms = started.elapsed().as_millis() as u64,
+            "engine: grouped query on PostgreSQL"
+        );
+    }
+    for row in grid.cells.iter_mut().take(t.first_pending) {
+        for s in row
+            .iter_mut()
+            .flatten()
+            .filter_map(|a| a.ticket_summary.as_mut())
+        {
+            s.finish()?;
+        }
+    }
+    Ok(())
 }
 
 /// Rows come period by period: once a period is complete, its ticket KPIs
@@ -935,14 +1158,29 @@ mod tests {
             .collect();
         let sql_of = |periods: &[Period], own: &OwnCells, combos: bool| -> Vec<String> {
             let grid = Grid::new(periods, &config);
+            let w = Windows::new(24.0, 72.0, 4);
+            let split = TicketSplit {
+                windows: &w,
+                first_pending: 1,
+                day: grid.starts[1],
+            };
             let mut shape = Shape::new(&grid, own);
             if combos {
                 shape = shape.with_combos(HashMap::new());
             }
-            queries(&shape, 0, 1000, i64::MAX)
+            let mut sql: Vec<String> = queries(&shape, 0, 1000, i64::MAX, &split)
                 .into_iter()
                 .map(|(_, sql)| sql)
-                .collect()
+                .collect();
+            let source = shape.source("tickets", "opened_day", 0, split.day);
+            sql.push(ticket_middles(
+                &shape,
+                &source,
+                i64::MAX,
+                &w,
+                &[(0, 3), (0, 4)],
+            ));
+            sql
         };
         let (weekly, gapped, monthly) = (
             sql_of(&weeks, &own, false),
@@ -979,7 +1217,14 @@ mod tests {
         assert!(gapped[0].contains("width_bucket") && monthly[0].contains("width_bucket"));
         // The per-customer segment table: one join, for every table without
         // own cells but the tickets (and the customers); none with them.
-        let names: Vec<&str> = queries(&Shape::new(&Grid::new(&weeks, &config), &own), 0, 1, 0)
+        let grid = Grid::new(&weeks, &config);
+        let w = Windows::new(24.0, 72.0, 4);
+        let split = TicketSplit {
+            windows: &w,
+            first_pending: 1,
+            day: grid.starts[1],
+        };
+        let names: Vec<&str> = queries(&Shape::new(&grid, &own), 0, 1, 0, &split)
             .into_iter()
             .map(|(name, _)| name)
             .collect();
@@ -987,7 +1232,7 @@ mod tests {
             let joined = sql.contains("LEFT JOIN customer_segments cs") && !sql.contains("a0.");
             assert_eq!(
                 joined,
-                !matches!(*name, "tickets" | "spend"),
+                !(name.starts_with("tickets") || *name == "spend"),
                 "{name}: {sql}"
             );
         }
