@@ -102,9 +102,14 @@ impl Store {
                             days.push((key, day_of(r.get(1)?)));
                         }
                     }
+                    // The stored table (SQLite's compact layout writes its base).
+                    let stored = if tx.is_postgres() {
+                        table.name.to_string()
+                    } else {
+                        tables::base_table(table.name)
+                    };
                     let mut update = tx.prepare(&format!(
-                        "UPDATE {} SET {day} = ?2 WHERE {id} = ?1",
-                        table.name
+                        "UPDATE {stored} SET {day} = ?2 WHERE {id} = ?1"
                     ))?;
                     for (key, d) in days {
                         update.execute(rusqlite::params![key, d])?;

@@ -577,7 +577,7 @@ mod tests {
             .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
-        let err = s.reader().prepare("DELETE FROM orders").err().unwrap();
+        let err = s.reader().prepare("DELETE FROM tickets").err().unwrap();
         assert!(err.to_string().contains("may only read"), "{err}");
     }
 
@@ -648,7 +648,7 @@ mod tests {
                 .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(n, 0);
-            let err = s.reader().rows("DELETE FROM orders", []).err().unwrap();
+            let err = s.reader().rows("DELETE FROM tickets", []).err().unwrap();
             assert!(err.to_string().contains("may only read"), "{err}");
         }
     }
