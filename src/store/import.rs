@@ -108,9 +108,8 @@ impl Store {
                     } else {
                         tables::base_table(table.name)
                     };
-                    let mut update = tx.prepare(&format!(
-                        "UPDATE {stored} SET {day} = ?2 WHERE {id} = ?1"
-                    ))?;
+                    let mut update =
+                        tx.prepare(&format!("UPDATE {stored} SET {day} = ?2 WHERE {id} = ?1"))?;
                     for (key, d) in days {
                         update.execute(rusqlite::params![key, d])?;
                     }
@@ -186,6 +185,12 @@ impl Writer<'_> {
 }
 
 impl ImportTx<'_> {
+    /// Whether the store keeps a file's dates as text beside their day
+    /// numbers (not in SQLite's compact tables, migration 12).
+    pub fn keeps_date_text(&self, kind: FileKind) -> bool {
+        self.tx.sqlite().is_none() || !tables::COMPACT.contains(&kind)
+    }
+
     /// Whether any period is cached (and so may have to be invalidated).
     pub fn cache_in_use(&self) -> bool {
         self.cache_in_use

@@ -674,10 +674,26 @@ mod tests {
             conn.execute_batch(sql).unwrap();
         }
         let amounts = [
-            75.45, 0.0, -0.0, 5.0, -12.5, 0.1, 1.23456789, 1e15, 123456789.1234, -0.0001,
-            0.00005, 9.9999, 1e-300, 4.2e21, 838.8607, 838.8608,
+            75.45,
+            0.0,
+            -0.0,
+            5.0,
+            -12.5,
+            0.1,
+            1.23456789,
+            1e15,
+            123456789.1234,
+            -0.0001,
+            0.00005,
+            9.9999,
+            1e-300,
+            4.2e21,
+            838.8607,
+            838.8608,
         ];
-        let days = [0i64, 1, 59, 365, 693_595, 738_885, 739_571, 803_162, 3_652_000];
+        let days = [
+            0i64, 1, 59, 365, 693_595, 738_885, 739_571, 803_162, 3_652_000,
+        ];
         for (i, a) in amounts.iter().enumerate() {
             let day = days[i % days.len()];
             let date = crate::period::date_from_day(day).to_string();
@@ -726,7 +742,14 @@ mod tests {
                 .map(Result::unwrap)
                 .collect()
         };
-        let tables = ["customers", "deals", "orders", "surveys", "spend", "activities"];
+        let tables = [
+            "customers",
+            "deals",
+            "orders",
+            "surveys",
+            "spend",
+            "activities",
+        ];
         let before: Vec<_> = tables.iter().map(|t| dump(t)).collect();
         conn.execute_batch(&all[11]).unwrap();
         for (t, rows) in tables.iter().zip(&before) {
@@ -750,10 +773,7 @@ mod tests {
         for ((_, a), (v, _)) in by_id.iter().zip(&stored) {
             assert_eq!(v, &crate::store::tables::money(*a), "{a}");
         }
-        assert_eq!(
-            crate::store::tables::money(75.45),
-            Value::Integer(754_500)
-        );
+        assert_eq!(crate::store::tables::money(75.45), Value::Integer(754_500));
         assert_eq!(
             crate::store::tables::money(1.23456789),
             Value::Real(1.23456789)
@@ -764,7 +784,10 @@ mod tests {
             let mut expected = layout.names.clone();
             expected.push("snapshot_id".into());
             let got: Vec<String> = conn
-                .prepare(&format!("SELECT name FROM pragma_table_info('{}')", layout.table))
+                .prepare(&format!(
+                    "SELECT name FROM pragma_table_info('{}')",
+                    layout.table
+                ))
                 .unwrap()
                 .query_map([], |r| r.get(0))
                 .unwrap()

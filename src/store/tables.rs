@@ -15,10 +15,16 @@ pub struct Row {
     pub values: Vec<Value>,
     pub days: Vec<Option<i64>>,
     pub attributes: Vec<(String, String)>,
-    pub hash: i64,
 }
 
 impl Row {
+    /// FNV-1a over the row's values and attributes: stable across runs and
+    /// Rust versions (the PostgreSQL store's `row_hash`; computed only
+    /// there, the SQLite store compares values).
+    pub fn hash(&self) -> i64 {
+        row_hash(&self.values, &self.attributes)
+    }
+
     pub fn pk_text(&self) -> String {
         match &self.values[0] {
             Value::Text(s) => s.clone(),
@@ -133,6 +139,46 @@ impl ToSql for Stored<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(ToSqlOutput::Borrowed(ValueRef::from(self.get())))
     }
+}
+
+/// FNV-1a over the row's values: stable across runs and Rust versions.
+fn row_hash(values: &[Value], attributes: &[(String, String)]) -> i64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    };
+    for v in values {
+        match v {
+            Value::Null => eat(&[0]),
+            Value::Integer(i) => {
+                eat(&[1]);
+                eat(&i.to_le_bytes())
+            }
+            Value::Real(r) => {
+                eat(&[2]);
+                eat(&r.to_bits().to_le_bytes())
+            }
+            Value::Text(t) => {
+                eat(&[3]);
+                eat(t.as_bytes());
+                eat(&[0xff])
+            }
+            Value::Blob(b) => {
+                eat(&[4]);
+                eat(b)
+            }
+        }
+    }
+    for (k, v) in attributes {
+        eat(k.as_bytes());
+        eat(&[0xfe]);
+        eat(v.as_bytes());
+        eat(&[0xff]);
+    }
+    h as i64
 }
 
 /// The statements of one table's upsert, built from its shape (every one
@@ -340,10 +386,9 @@ impl TableWriter<'_> {
                 _ => None,
             })
             .collect();
-        tx.prepare_cached(&self.update)?
-            .execute(params_from_iter(
-                (0..width).map(stored).chain([Stored::Borrowed(&sid)]),
-            ))?;
+        tx.prepare_cached(&self.update)?.execute(params_from_iter(
+            (0..width).map(stored).chain([Stored::Borrowed(&sid)]),
+        ))?;
         let segments_changed = self.write_attributes(row, true)?;
         Ok(Upsert::Replaced {
             old_days,
