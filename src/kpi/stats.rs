@@ -125,14 +125,48 @@ pub fn unusual(value: f64, usual: (f64, f64)) -> bool {
     !(usual.0..=usual.1).contains(&value)
 }
 
+/// Milliseconds per hour: ticket instants are stored in milliseconds.
+pub const MS_PER_HOUR: f64 = 3_600_000.0;
+
+/// A ticket duration of `ms` milliseconds in hours (THE conversion: every
+/// comparison with a window and every figure goes through it).
+pub fn hours(ms: i64) -> f64 {
+    ms as f64 / MS_PER_HOUR
+}
+
+/// The largest whole number of milliseconds whose [`hours`] is at most
+/// `horizon`: `hours(ms) <= horizon` exactly when `ms <= within_ms(horizon)`
+/// ([`hours`] is monotone), so that SQL can compare integers.
+pub fn within_ms(horizon: f64) -> i64 {
+    let guess = (horizon * MS_PER_HOUR).floor();
+    if guess.is_nan() || guess >= 9.0e18 {
+        return i64::MAX;
+    }
+    let mut ms = (guess as i64).max(i64::MIN / 2);
+    while hours(ms) > horizon {
+        ms -= 1;
+    }
+    while ms < i64::MAX && hours(ms + 1) <= horizon {
+        ms += 1;
+    }
+    ms
+}
+
+/// The plain mean in hours of durations summing to `sum_ms` milliseconds
+/// over `n` tickets: an exact integer sum, the same in any order and on
+/// both engines, converted once.
+pub fn mean_hours(sum_ms: i128, n: u64) -> Option<f64> {
+    (n > 0).then(|| sum_ms as f64 / MS_PER_HOUR / n as f64)
+}
+
 /// What is known of one ticket's wait for an event (first response or
-/// resolution) at the data's `as_of`, in hours after it was opened.
+/// resolution) at the data's `as_of`, in milliseconds after it was opened.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome {
-    /// The event happened this many hours after opening.
-    Happened(f64),
-    /// No event yet; the ticket has been open this many hours (as_of − opened).
-    Open(f64),
+    /// The event happened this many milliseconds after opening.
+    Happened(i64),
+    /// No event yet; the ticket has been open this many milliseconds (as_of − opened).
+    Open(i64),
 }
 
 /// Decided / pending counting of "the event happened within `horizon`
@@ -158,12 +192,12 @@ pub fn decided_within(outcomes: &[Outcome], horizon: f64) -> Decided {
     let mut d = Decided::default();
     for o in outcomes {
         match *o {
-            Outcome::Happened(t) if t <= horizon => {
+            Outcome::Happened(t) if hours(t) <= horizon => {
                 d.within += 1;
                 d.decided += 1;
             }
             Outcome::Happened(_) => d.decided += 1,
-            Outcome::Open(c) if c >= horizon => d.decided += 1,
+            Outcome::Open(c) if hours(c) >= horizon => d.decided += 1,
             Outcome::Open(_) => d.pending += 1,
         }
     }
@@ -188,8 +222,8 @@ impl Incidence {
         let mut times: Vec<(f64, bool)> = outcomes
             .iter()
             .map(|o| match *o {
-                Outcome::Happened(t) if t <= horizon => (t.max(0.0), true),
-                Outcome::Happened(t) | Outcome::Open(t) => (t.max(0.0), false),
+                Outcome::Happened(t) if hours(t) <= horizon => (hours(t).max(0.0), true),
+                Outcome::Happened(t) | Outcome::Open(t) => (hours(t).max(0.0), false),
             })
             .collect();
         times.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
@@ -407,7 +441,29 @@ mod tests {
         assert_eq!(outside_by(3.0, flat), Some(0.0));
     }
 
-    use Outcome::{Happened as H, Open as O};
+    /// An event after `h` hours (tests write hours; outcomes hold milliseconds).
+    #[allow(non_snake_case)]
+    fn H(h: f64) -> Outcome {
+        Outcome::Happened((h * MS_PER_HOUR).round() as i64)
+    }
+
+    /// Open for `h` hours.
+    #[allow(non_snake_case)]
+    fn O(h: f64) -> Outcome {
+        Outcome::Open((h * MS_PER_HOUR).round() as i64)
+    }
+
+    #[test]
+    fn within_ms_is_the_hours_comparison() {
+        for horizon in [24.0, 72.0, 1.5, 0.001, 1.0 / 3.0, 7.7, 100_000.3] {
+            let m = within_ms(horizon);
+            assert!(hours(m) <= horizon && hours(m + 1) > horizon, "{horizon}");
+        }
+        assert_eq!(within_ms(24.0), 86_400_000);
+        assert_eq!(within_ms(1e300), i64::MAX);
+        assert_eq!(mean_hours(0, 0), None);
+        assert_eq!(mean_hours(3 * 3_600_000, 2), Some(1.5));
+    }
 
     #[test]
     fn decided_and_pending_by_hand() {
@@ -502,9 +558,9 @@ mod tests {
         ) {
             let horizon = 72.0;
             let mut outcomes: Vec<Outcome> =
-                hours.iter().map(|h| Outcome::Happened(*h as f64)).collect();
+                hours.iter().map(|h| H(*h as f64)).collect();
             // Tickets open past the horizon are decided misses, not pending.
-            outcomes.extend((0..old_open).map(|k| Outcome::Open(horizon + k as f64)));
+            outcomes.extend((0..old_open).map(|k| O(horizon + k as f64)));
             let d = decided_within(&outcomes, horizon);
             prop_assert_eq!(d.pending, 0);
             let mut within: Vec<u64> = hours.iter().copied().filter(|h| *h as f64 <= horizon).collect();

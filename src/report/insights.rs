@@ -190,8 +190,18 @@ struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    fn fmt(&self, r: &Compared, v: f64) -> String {
-        format::value(v, r.info.unit, self.currency)
+    /// The scorecard's current value as its table shows it: with the
+    /// decimals it takes not to read the same as a target, floor or
+    /// benchmark it differs from.
+    fn current(&self, r: &Compared) -> String {
+        let v = r.current.value.unwrap_or_default();
+        format::value_against(v, &super::view::references(r), r.info.unit, self.currency)
+    }
+
+    /// `v` said beside `other` (a goal, the whole business): never the same
+    /// figure when the two differ ("0.84% against 0.8%", not "0.8% against 0.8%").
+    fn beside(&self, r: &Compared, v: f64, other: f64) -> String {
+        format::value_against(v, &[other], r.info.unit, self.currency)
     }
 
     /// The size of a change, without its sign.
@@ -266,7 +276,7 @@ fn significant_changes(s: &Scope) -> Vec<String> {
                 judged(r.info.direction, *d),
                 moved(*d).0,
                 s.amount(r, *d),
-                s.fmt(r, r.current.value.unwrap_or_default()),
+                s.current(r),
                 format::grouped(lo, 1),
                 format::grouped(hi, 1),
                 r.current.n.unwrap_or(0)
@@ -349,7 +359,8 @@ fn off_track(s: &Scope) -> Vec<String> {
         .filter(|r| r.status == Status::OffTrack)
         .take(MAX_OFF_TRACK)
     {
-        let value = s.fmt(r, r.current.value.unwrap_or_default());
+        let value = s.current(r);
+        let current = r.current.value.unwrap_or_default();
         let (goal, what, short) = match (&r.target, &r.industry) {
             (Some(t), _) => (t.value, "the target".to_string(), "the target"),
             (None, Some(i)) => (
@@ -370,14 +381,14 @@ fn off_track(s: &Scope) -> Vec<String> {
                 period_name(since, s.period),
                 value,
                 short,
-                s.fmt(r, goal)
+                s.beside(r, goal, current)
             ),
             None => format!(
                 "{} is off track: {} against {} of {}.",
                 r.info.title,
                 value,
                 what,
-                s.fmt(r, goal)
+                s.beside(r, goal, current)
             ),
         });
     }
@@ -425,8 +436,8 @@ fn holding_back(s: &Scope) -> Vec<String> {
                 "{} is holding back {}: {} against {} for the whole business{}.",
                 segment_label(&r.segment),
                 whole.info.title,
-                s.fmt(r, v),
-                s.fmt(whole, total),
+                s.beside(r, v, total),
+                s.beside(whole, total, v),
                 trend
             ));
         }
@@ -640,6 +651,35 @@ mod tests {
         assert!(
             out.iter()
                 .any(|s| s.contains("still off track since at least 2025-W51")),
+            "{out:#?}"
+        );
+    }
+
+    #[test]
+    fn an_off_track_figure_never_reads_the_same_as_its_target() {
+        let mut r = row("csat", "", &[Some(85.0), Some(79.96)]);
+        r.target_spec = Target {
+            target: Some(80.0),
+            stretch: None,
+            floor: Some(79.99),
+        };
+        r.target = Some(Comparison {
+            value: 80.0,
+            delta: Some(-0.04),
+            delta_pct: None,
+            significant: None,
+            n: None,
+            source: None,
+            year: None,
+        });
+        r.status = Status::OffTrack;
+        let out = generate(std::slice::from_ref(&r), "", "$", week("2026-W48"));
+        // The table shows 79.96% (it differs from 79.99 and 80 only there).
+        assert!(
+            out.contains(
+                &"Customer satisfaction is off track: 79.96% against the target of 80.00%."
+                    .to_string()
+            ),
             "{out:#?}"
         );
     }

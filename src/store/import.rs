@@ -265,12 +265,19 @@ impl ImportTx<'_> {
             [],
             |r| r.get(0),
         )?;
+        // SQLite: CROSS JOIN keeps the touched customers outermost; PostgreSQL
+        // has no CROSS JOIN … ON (and plans the join order itself).
+        let join = if tx.is_postgres() {
+            "JOIN"
+        } else {
+            "CROSS JOIN"
+        };
         for (table, day) in crate::sources::customer_linked_days()
             .iter()
             .filter(|_| any)
         {
             let sql = format!(
-                "SELECT DISTINCT t.{day} FROM {touched} c CROSS JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
+                "SELECT DISTINCT t.{day} FROM {touched} c {join} {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
             );
             let mut stmt = tx.prepare(&sql)?;
             let linked = stmt.query_map([], |r| r.get::<_, i64>(0))?;
@@ -313,6 +320,13 @@ impl ImportTx<'_> {
             .prepare_cached("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
             .execute([key, value])?;
         Ok(())
+    }
+
+    /// On a PostgreSQL store, rebuilds the per-customer segment table for
+    /// `attrs` (the configured segments, lowercase) inside the import
+    /// ([`super::pg_segments`]); nothing on SQLite.
+    pub fn refresh_customer_segments(&self, attrs: &[String]) -> Result<()> {
+        super::pg_segments::rebuild(&self.tx, attrs)
     }
 
     pub fn commit(self) -> Result<()> {

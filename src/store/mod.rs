@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod migrations_pg;
 pub mod pg;
 pub mod pg_import;
+pub mod pg_segments;
 pub mod posts;
 pub mod runs;
 pub mod sends;

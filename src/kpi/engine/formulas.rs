@@ -59,6 +59,18 @@ fn ratio(num: f64, den: f64, reason: &str) -> KpiValue {
 /// count; the Wilson interval and standard error on n.
 fn within_rate(outcomes: &[stats::Outcome], horizon: f64) -> KpiValue {
     let d = stats::decided_within(outcomes, horizon);
+    // Nothing pending: the plain formula, exactly (no product-limit rounding).
+    let q = (d.pending > 0).then(|| {
+        stats::Incidence::new(outcomes, horizon)
+            .within()
+            .unwrap_or(0.0)
+    });
+    rate_value(d, q)
+}
+
+/// The rate KPI of counts `d`, with the share `q` estimated when some
+/// tickets are pending (None: nothing pending, within / decided).
+fn rate_value(d: stats::Decided, q: Option<f64>) -> KpiValue {
     if d.decided == 0 {
         let reason = if d.pending > 0 {
             "every ticket of the period is still inside its window"
@@ -69,14 +81,7 @@ fn within_rate(outcomes: &[stats::Outcome], horizon: f64) -> KpiValue {
         v.pending = Some(d.pending);
         return v;
     }
-    // Nothing pending: the plain formula, exactly (no product-limit rounding).
-    let q = if d.pending == 0 {
-        d.within as f64 / d.decided as f64
-    } else {
-        stats::Incidence::new(outcomes, horizon)
-            .within()
-            .unwrap_or(0.0)
-    };
+    let q = q.unwrap_or(d.within as f64 / d.decided as f64);
     let n = d.decided as f64;
     KpiValue {
         value: Some(100.0 * q),
@@ -100,18 +105,24 @@ enum Duration {
 fn duration(outcomes: &[stats::Outcome], horizon: f64, which: Duration, verb: &str) -> KpiValue {
     let d = stats::decided_within(outcomes, horizon);
     let value = if d.pending == 0 {
-        // Nothing pending: the plain mean and median, exactly.
-        let mut xs: Vec<f64> = outcomes
+        // Nothing pending: the plain mean (of the exact sum of milliseconds)
+        // and median, exactly, as the bounded accumulators give them.
+        let mut ms: Vec<i64> = outcomes
             .iter()
             .filter_map(|o| match *o {
-                stats::Outcome::Happened(t) if t <= horizon => Some(t),
+                stats::Outcome::Happened(t) if stats::hours(t) <= horizon => Some(t),
                 _ => None,
             })
             .collect();
-        xs.sort_by(f64::total_cmp);
         match which {
-            Duration::Mean => (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64),
-            Duration::Median => stats::median_of_sorted(&xs),
+            Duration::Mean => {
+                stats::mean_hours(ms.iter().map(|t| i128::from(*t)).sum(), ms.len() as u64)
+            }
+            Duration::Median => {
+                ms.sort_unstable();
+                let xs: Vec<f64> = ms.iter().map(|t| stats::hours(*t)).collect();
+                stats::median_of_sorted(&xs)
+            }
         }
     } else {
         let km = stats::Incidence::new(outcomes, horizon);
@@ -120,6 +131,11 @@ fn duration(outcomes: &[stats::Outcome], horizon: f64, which: Duration, verb: &s
             Duration::Median => km.median(),
         }
     };
+    duration_value(d, value, horizon, verb)
+}
+
+/// The duration KPI of counts `d` and value `value` (hours).
+fn duration_value(d: stats::Decided, value: Option<f64>, horizon: f64, verb: &str) -> KpiValue {
     let mut v = match value {
         Some(h) => KpiValue::of(h),
         None => KpiValue::null(format!(
@@ -155,6 +171,41 @@ pub(super) fn ticket_kpis(
         within_rate(response, sla),
         duration(resolution, window, Duration::Mean, "resolved"),
         within_rate(resolution, window),
+    ]
+}
+
+/// The same five KPIs from a bounded summary of a period whose tickets are
+/// all decided ([`super::tickets::Summary`]; kpis.md: with nothing pending,
+/// the plain formulas): the same figures to the bit as [`ticket_kpis`] on
+/// the tickets' outcomes.
+pub(super) fn ticket_kpis_bounded(
+    tickets: u64,
+    s: &super::tickets::Summary,
+    window: f64,
+) -> [KpiValue; 5] {
+    let decided = |within: u64| stats::Decided {
+        within,
+        decided: tickets,
+        pending: 0,
+    };
+    let response = decided(s.response_within);
+    let resolution = decided(s.resolution_within);
+    [
+        duration_value(
+            response,
+            stats::mean_hours(s.response_ms, s.response_within),
+            window,
+            "answered",
+        ),
+        duration_value(response, s.median(), window, "answered"),
+        rate_value(decided(s.response_within_sla), None),
+        duration_value(
+            resolution,
+            stats::mean_hours(s.resolution_ms, s.resolution_within),
+            window,
+            "resolved",
+        ),
+        rate_value(resolution, None),
     ]
 }
 
@@ -396,9 +447,14 @@ impl FormulaCtx<'_> {
             let (sla, window) = (self.sla_hours, self.resolution_hours);
             put!(out, "tickets_opened", KpiValue::of(a.tickets as f64));
             let computed;
-            let values = match &a.service {
-                Some(sealed) => sealed.as_ref(),
-                None => {
+            let values = match (&a.service, &a.ticket_summary) {
+                (Some(sealed), _) => sealed.as_ref(),
+                // A period whose tickets are all decided: its bounded summary.
+                (None, Some(summary)) => {
+                    computed = ticket_kpis_bounded(a.tickets, summary, window);
+                    &computed
+                }
+                (None, None) => {
                     computed = ticket_kpis(&a.response, &a.resolution, sla, window);
                     &computed
                 }
