@@ -137,7 +137,9 @@ fn rederive_sql(table: &str, at: &str, day: &str) -> String {
     format!("UPDATE {table} SET {day} = {local} WHERE {day} IS DISTINCT FROM {local}")
 }
 
-/// The rows of one file on their way into the store.
+/// The rows of one file on their way into the store (one per file: its
+/// size does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum Writer<'t> {
     Sqlite(TableWriter<'t>),
     Postgres(PgStage<'t>),
