@@ -917,6 +917,7 @@ fn import_file(
         table: &table,
         mapping: &mapping,
         config,
+        date_text: tx.keeps_date_text(input.kind),
     };
     let progress = progress_bar(opts.progress && size > 8 << 20, size, name);
     let mut w = FileWrite {
