@@ -77,6 +77,7 @@ impl PeriodFigures {
 /// Computes (or takes from the cache) the values of `plan.needed`.
 pub fn compute(store: &mut Store, config: &Config, plan: &Plan) -> Result<Computed> {
     crate::ingest::ensure_timezone(store, config)?;
+    store.ensure_customer_segments(&crate::store::pg_segments::configured(config))?;
     let cache = engine::ensure(store, config, &plan.needed).context("computing the KPIs")?;
     let mut values = engine::load(store, &plan.needed)?;
     derive::apply(store, config, &mut values).context("deriving custom and ROI KPIs")?;

@@ -309,7 +309,7 @@ fn a_first_import_builds_the_indexes_after_the_rows() {
     assert_eq!(p.strings("PRAGMA integrity_check"), ["ok"]);
     let through = |index: &str, filter: &str| {
         p.number(&format!(
-            "SELECT count(*) FROM orders INDEXED BY {index} WHERE {filter}"
+            "SELECT count(*) FROM orders_rows INDEXED BY {index} WHERE {filter}"
         ))
     };
     assert_eq!(through("orders_customer", "customer_id = 'C2'"), 2.0);

@@ -325,6 +325,115 @@ fn a_nasty_generated_snapshot_gives_identical_kpis_on_both_stores() {
     assert_same_kpis(&sqlite, &pg);
 }
 
+/// The PostgreSQL store's per-customer segment table (the engine's one join
+/// per record for the segments) follows the customers: a re-import that
+/// moves customers to another region, empties a plan and adds a customer,
+/// then changes of the configured segments between runs (another order, one
+/// attribute fewer), give SQLite's figures every time.
+#[test]
+fn the_per_customer_segment_table_follows_the_customers_on_postgres() {
+    let Some((url, schema)) = server("customer_segments_follow") else {
+        return;
+    };
+    let config = |segments: &str| format!("[report]\nsegments = [{segments}]\n");
+    let (sqlite, pg) = pair(&config("\"region\", \"plan\""), &url, &schema);
+    let snap = sqlite.path("snap");
+    nasty_snapshot(&snap);
+    // The second snapshot: every third customer in another region, every
+    // fifth without a plan, and one new customer.
+    let text = std::fs::read_to_string(snap.join("customers.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (region, plan, acquired) = (at("region"), at("plan"), at("acquired_on"));
+    let mut moved = format!("{}\n", header.join(","));
+    let mut changed = 0;
+    for (i, line) in text.lines().skip(1).enumerate() {
+        let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        if cells.len() == header.len() && i % 3 == 0 && !cells[region].is_empty() {
+            cells[region] = if cells[region] == "EMEA" {
+                "APAC"
+            } else {
+                "EMEA"
+            }
+            .into();
+            changed += 1;
+        }
+        if cells.len() == header.len() && i % 5 == 0 {
+            cells[plan] = String::new();
+        }
+        moved.push_str(&cells.join(","));
+        moved.push('\n');
+    }
+    assert!(changed > 50, "{changed} customers moved");
+    let mut new = vec![String::new(); header.len()];
+    new[at("customer_id")] = "NEW1".into();
+    new[acquired] = "2026-10-05".into();
+    new[region] = "Mars".into();
+    moved.push_str(&format!("{}\n", new.join(",")));
+    let later = sqlite.path("later");
+    std::fs::create_dir_all(&later).unwrap();
+    std::fs::write(later.join("customers.csv"), moved).unwrap();
+    let run = [
+        "run",
+        "--since",
+        "2026-W30",
+        "--until",
+        "2026-W46",
+        "--no-send",
+        "--force",
+    ];
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut held = || -> (Option<String>, i64) {
+        let meta = client
+            .query_opt(
+                &format!("SELECT value FROM {schema}.meta WHERE key = 'customer_segments'"),
+                &[],
+            )
+            .unwrap()
+            .map(|r| r.get(0));
+        let n = client
+            .query_one(
+                &format!("SELECT count(*) FROM {schema}.customer_segments"),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        (meta, n)
+    };
+    for p in [&sqlite, &pg] {
+        p.ok(&["import", snap.to_str().unwrap()]);
+        p.ok(&run);
+    }
+    assert_same_kpis(&sqlite, &pg);
+    let customers = text.lines().count() as i64 - 1;
+    assert_eq!(held(), (Some(r#"["region","plan"]"#.into()), customers));
+    let before = all_kpis(&pg);
+    for p in [&sqlite, &pg] {
+        p.ok(&["import", later.to_str().unwrap()]);
+        p.ok(&run);
+    }
+    assert_same_kpis(&sqlite, &pg);
+    assert_ne!(before, all_kpis(&pg), "the moves changed no figure");
+    assert_eq!(held(), (Some(r#"["region","plan"]"#.into()), customers + 1));
+    // The configured segments change: the run rebuilds the table first.
+    let mut current = config("\"region\", \"plan\"");
+    for (segments, held_now) in [
+        ("\"Plan\", \"Region\"", r#"["plan","region"]"#),
+        ("\"region\"", r#"["region"]"#),
+    ] {
+        let next = config(segments);
+        for p in [&sqlite, &pg] {
+            let text = std::fs::read_to_string(p.path("config.toml")).unwrap();
+            assert!(text.contains(&current), "{text}");
+            std::fs::write(p.path("config.toml"), text.replace(&current, &next)).unwrap();
+            p.ok(&run);
+        }
+        current = next;
+        assert_same_kpis(&sqlite, &pg);
+        assert_eq!(held(), (Some(held_now.into()), customers + 1));
+    }
+}
+
 #[test]
 fn the_demo_runs_on_postgres_with_the_figures_of_sqlite() {
     let Some((url, schema)) = server("demo_on_postgres") else {

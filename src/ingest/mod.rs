@@ -395,6 +395,9 @@ pub fn import(
     let read_now = &report.files[report.files.len() - todo.len()..];
     record_close_dates_ignored(&tx, &todo, read_now)?;
     tx.invalidate(&touched.days, touched.customers_from)?;
+    if todo.iter().any(|(i, _)| i.kind == FileKind::Customers) {
+        tx.refresh_customer_segments(&crate::store::pg_segments::configured(config))?;
+    }
     report.rejects_path = problems.finish()?;
     tx.commit().context("cannot commit the import")?;
     // Only after a successful import: a refused one leaves the store as it
@@ -914,6 +917,7 @@ fn import_file(
         table: &table,
         mapping: &mapping,
         config,
+        date_text: tx.keeps_date_text(input.kind),
     };
     let progress = progress_bar(opts.progress && size > 8 << 20, size, name);
     let mut w = FileWrite {

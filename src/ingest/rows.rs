@@ -3,8 +3,6 @@
 //! (inserted, replaced, unchanged, duplicate) is `store::tables`.
 use std::collections::BTreeMap;
 
-use rusqlite::types::Value;
-
 pub use crate::sources::{CellError, RowNotes};
 pub use crate::store::tables::{Row, Upsert};
 
@@ -275,6 +273,8 @@ pub struct ParseCtx<'a> {
     pub table: &'a Table,
     pub mapping: &'a ImportMapping,
     pub config: &'a Config,
+    /// Whether the store keeps the dates' text beside their day numbers.
+    pub date_text: bool,
 }
 
 /// One record checked by its file's rules, before it is laid out for its
@@ -305,13 +305,13 @@ impl ParseCtx<'_> {
 
     /// Lays checked fields out as a row of the table.
     pub fn row(&self, fields: &[Field], attributes: Vec<(String, String)>) -> Row {
-        let (values, days) = self.table.values(fields, self.config.report.timezone);
-        let hash = row_hash(&values, &attributes);
+        let (values, days) =
+            self.table
+                .values_with(fields, self.config.report.timezone, self.date_text);
         Row {
             values,
             days,
             attributes,
-            hash,
         }
     }
 
@@ -434,44 +434,4 @@ fn refund(
         }
     }
     refund
-}
-
-/// FNV-1a over the row's values: stable across runs and Rust versions.
-fn row_hash(values: &[Value], attributes: &[(String, String)]) -> i64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    };
-    for v in values {
-        match v {
-            Value::Null => eat(&[0]),
-            Value::Integer(i) => {
-                eat(&[1]);
-                eat(&i.to_le_bytes())
-            }
-            Value::Real(r) => {
-                eat(&[2]);
-                eat(&r.to_bits().to_le_bytes())
-            }
-            Value::Text(t) => {
-                eat(&[3]);
-                eat(t.as_bytes());
-                eat(&[0xff])
-            }
-            Value::Blob(b) => {
-                eat(&[4]);
-                eat(b)
-            }
-        }
-    }
-    for (k, v) in attributes {
-        eat(k.as_bytes());
-        eat(&[0xfe]);
-        eat(v.as_bytes());
-        eat(&[0xff]);
-    }
-    h as i64
 }

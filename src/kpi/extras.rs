@@ -19,8 +19,8 @@ pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment
     // One query: the period's recent comments with every attribute of their
     // customer (one row per comment and attribute, or one with NULLs).
     let rows = store.reader().rows(
-        "SELECT v.response_id, v.answered_on, v.kind, v.score, v.comment, a.name, a.value, v.answered_day
-         FROM (SELECT response_id, answered_day, answered_on, kind, score, comment, customer_id FROM surveys
+        "SELECT v.response_id, v.answered_day, v.kind, v.score, v.comment, a.name, a.value, v.answered_day
+         FROM (SELECT response_id, answered_day, kind, score, comment, customer_id FROM surveys
                WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> ''
                ORDER BY answered_day DESC, response_id LIMIT ?3) v
          LEFT JOIN customer_attributes a ON a.customer_id = v.customer_id
@@ -83,8 +83,10 @@ fn pending_comments(rows: &[crate::store::sql::Row]) -> Result<Vec<PendingCommen
     for r in rows {
         let id: String = r.get(0)?;
         if out.last().is_none_or(|last| last.id != id) {
+            // The date from its day number (the SQLite store keeps no text
+            // beside it): the `YYYY-MM-DD` the file gave.
             let comment = Comment {
-                date: r.get(1)?,
+                date: period::date_from_day(r.get(1)?).to_string(),
                 kind: r.get(2)?,
                 score: r.get(3)?,
                 text: r.get(4)?,
@@ -174,8 +176,8 @@ impl RunComments {
         let scan = store.reader().dialect().table_scan("surveys");
         let rows = store.reader().rows(
             &format!(
-                "SELECT v.response_id, v.answered_on, v.kind, v.score, v.comment, a.name, a.value, v.answered_day
-                 FROM (SELECT response_id, answered_day, answered_on, kind, score, comment, customer_id FROM {scan}
+                "SELECT v.response_id, v.answered_day, v.kind, v.score, v.comment, a.name, a.value, v.answered_day
+                 FROM (SELECT response_id, answered_day, kind, score, comment, customer_id FROM {scan}
                        WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> '') v
                  LEFT JOIN customer_attributes a ON a.customer_id = v.customer_id
                  ORDER BY v.answered_day DESC, v.response_id"

@@ -578,6 +578,18 @@ impl Table {
     /// A row's stored values (in table column order) and its day numbers
     /// (in `day_columns` order), from its fields (in file column order).
     pub fn values(&self, fields: &[Field], tz: Tz) -> (Vec<Value>, Vec<Option<i64>>) {
+        self.values_with(fields, tz, true)
+    }
+
+    /// [`Table::values`], with the dates' text left out (NULL) unless
+    /// `date_text`: a store that keeps only the day numbers (SQLite's
+    /// compact tables) spares formatting and allocating it for every row.
+    pub fn values_with(
+        &self,
+        fields: &[Field],
+        tz: Tz,
+        date_text: bool,
+    ) -> (Vec<Value>, Vec<Option<i64>>) {
         let mut values = Vec::with_capacity(self.columns.len());
         let mut days = Vec::with_capacity(self.day_columns.len());
         for c in &self.columns {
@@ -595,6 +607,7 @@ impl Table {
                     Field::Null if c.key => Value::Text(String::new()),
                     Field::Null => Value::Null,
                     Field::Text(t) => Value::Text(t.clone()),
+                    Field::Date(_) if !date_text => Value::Null,
                     Field::Date(d) => Value::Text(d.to_string()),
                     Field::Instant(t) => Value::Integer(values::millis(*t)),
                     Field::Real(r) => Value::Real(*r),

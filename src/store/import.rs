@@ -102,10 +102,14 @@ impl Store {
                             days.push((key, day_of(r.get(1)?)));
                         }
                     }
-                    let mut update = tx.prepare(&format!(
-                        "UPDATE {} SET {day} = ?2 WHERE {id} = ?1",
-                        table.name
-                    ))?;
+                    // The stored table (SQLite's compact layout writes its base).
+                    let stored = if tx.is_postgres() {
+                        table.name.to_string()
+                    } else {
+                        tables::base_table(table.name)
+                    };
+                    let mut update =
+                        tx.prepare(&format!("UPDATE {stored} SET {day} = ?2 WHERE {id} = ?1"))?;
                     for (key, d) in days {
                         update.execute(rusqlite::params![key, d])?;
                     }
@@ -133,7 +137,9 @@ fn rederive_sql(table: &str, at: &str, day: &str) -> String {
     format!("UPDATE {table} SET {day} = {local} WHERE {day} IS DISTINCT FROM {local}")
 }
 
-/// The rows of one file on their way into the store.
+/// The rows of one file on their way into the store (one per file: its
+/// size does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum Writer<'t> {
     Sqlite(TableWriter<'t>),
     Postgres(PgStage<'t>),
@@ -181,6 +187,12 @@ impl Writer<'_> {
 }
 
 impl ImportTx<'_> {
+    /// Whether the store keeps a file's dates as text beside their day
+    /// numbers (not in SQLite's compact tables, migration 12).
+    pub fn keeps_date_text(&self, kind: FileKind) -> bool {
+        self.tx.sqlite().is_none() || !tables::COMPACT.contains(&kind)
+    }
+
     /// Whether any period is cached (and so may have to be invalidated).
     pub fn cache_in_use(&self) -> bool {
         self.cache_in_use
@@ -255,12 +267,19 @@ impl ImportTx<'_> {
             [],
             |r| r.get(0),
         )?;
+        // SQLite: CROSS JOIN keeps the touched customers outermost; PostgreSQL
+        // has no CROSS JOIN … ON (and plans the join order itself).
+        let join = if tx.is_postgres() {
+            "JOIN"
+        } else {
+            "CROSS JOIN"
+        };
         for (table, day) in crate::sources::customer_linked_days()
             .iter()
             .filter(|_| any)
         {
             let sql = format!(
-                "SELECT DISTINCT t.{day} FROM {touched} c CROSS JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
+                "SELECT DISTINCT t.{day} FROM {touched} c {join} {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
             );
             let mut stmt = tx.prepare(&sql)?;
             let linked = stmt.query_map([], |r| r.get::<_, i64>(0))?;
@@ -303,6 +322,13 @@ impl ImportTx<'_> {
             .prepare_cached("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
             .execute([key, value])?;
         Ok(())
+    }
+
+    /// On a PostgreSQL store, rebuilds the per-customer segment table for
+    /// `attrs` (the configured segments, lowercase) inside the import
+    /// ([`super::pg_segments`]); nothing on SQLite.
+    pub fn refresh_customer_segments(&self, attrs: &[String]) -> Result<()> {
+        super::pg_segments::rebuild(&self.tx, attrs)
     }
 
     pub fn commit(self) -> Result<()> {

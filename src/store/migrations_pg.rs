@@ -201,6 +201,19 @@ const SHIPPED: &[&str] = &[
         PRIMARY KEY (activity_id, name)
     );
     "#,
+    // 7: the per-customer segment table (store/pg_segments.rs), filled by
+    // the next import of customers or the next run (reference tables under
+    // Citus).
+    r#"
+    CREATE TABLE segment_combos (
+        combo BIGINT PRIMARY KEY,
+        vals TEXT[] NOT NULL
+    );
+    CREATE TABLE customer_segments (
+        customer_id TEXT PRIMARY KEY,
+        combo BIGINT NOT NULL
+    );
+    "#,
 ];
 
 /// How Citus should hold each table (docs/scale-out.md): `(table, how)`
@@ -222,18 +235,21 @@ pub const PLACEMENT: &[(&str, &str, &str)] = &[
     ("spend", "reference", ""),
     ("spend_attributes", "reference", ""),
     ("measures", "reference", ""),
+    ("segment_combos", "reference", ""),
+    ("customer_segments", "reference", ""),
 ];
 
 #[cfg(test)]
 mod tests {
     /// The SHA-256 of each migration's text as it shipped.
-    const SHIPPED_SHA256: [&str; 6] = [
+    const SHIPPED_SHA256: [&str; 7] = [
         "ad04dece50fc2e32d0eb06da62409dfde2e421e9cbec5d028d229ff4b148c973",
         "b06a23148d3e2714794f28f22970897baefb0fb7af50fb9b9bf3eb9337edd3c9",
         "23b668af465acfe6bbbf1c5369c60daa717ff56c0c0382dc51639cf269ad085f",
         "b2b65fa7ff079947e8e69f5137c3870436549282fdfeffd8ce0b7ae7fd97aa01",
         "34eba28f5efcf3493b8f9ea8f225e56eae577b4b9a5d96385d8160ee0922425d",
         "69cc7db7bc7533bfabd55967881170faa1e99da159fe0d7b47fb6a7871605f73",
+        "7dac9ab03bce23af7b7ebcd591967a8196fe397dd2b7ce929ff372d6f142c011",
     ];
 
     #[test]

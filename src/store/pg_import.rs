@@ -93,7 +93,7 @@ impl<'t> PgStage<'t> {
             serde_json::Value::Object(map).to_string()
         });
         let extra = [
-            Value::Integer(row.hash),
+            Value::Integer(row.hash()),
             Value::Integer(line as i64),
             attrs.map(Value::Text).unwrap_or(Value::Null),
             if self.keep_raw {

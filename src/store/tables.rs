@@ -3,10 +3,10 @@
 //! description in `sources`), the upsert that tells inserted,
 //! replaced, unchanged and duplicate rows apart. The SQL lives here, next to
 //! the store's connection; the importer only hands over rows.
-use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 
-use crate::sources::Table;
+use crate::sources::{ColumnType, FileKind, Table};
 
 /// A validated row: values in table column order, the day numbers that tie it
 /// to periods, and its segment attributes.
@@ -15,16 +15,170 @@ pub struct Row {
     pub values: Vec<Value>,
     pub days: Vec<Option<i64>>,
     pub attributes: Vec<(String, String)>,
-    pub hash: i64,
 }
 
 impl Row {
+    /// FNV-1a over the row's values and attributes: stable across runs and
+    /// Rust versions (the PostgreSQL store's `row_hash`; computed only
+    /// there, the SQLite store compares values).
+    pub fn hash(&self) -> i64 {
+        row_hash(&self.values, &self.attributes)
+    }
+
     pub fn pk_text(&self) -> String {
         match &self.values[0] {
             Value::Text(s) => s.clone(),
             v => format!("{v:?}"),
         }
     }
+}
+
+/// The files whose rows the SQLite store keeps in the compact layout of
+/// migration 12: `<file>_rows` without the dates' text, amounts as whole
+/// ten-thousandths, and a view of the file's name showing them as before.
+pub const COMPACT: [FileKind; 6] = [
+    FileKind::Customers,
+    FileKind::Deals,
+    FileKind::Orders,
+    FileKind::Surveys,
+    FileKind::Spend,
+    FileKind::Activities,
+];
+
+/// Whether `table` (a file's table name) is a view over a compact table.
+pub fn is_compact(table: &str) -> bool {
+    COMPACT.iter().any(|k| k.key() == table)
+}
+
+/// The table that holds a file's rows in the SQLite store.
+pub fn base_table(table: &str) -> String {
+    if is_compact(table) {
+        format!("{table}_rows")
+    } else {
+        table.to_string()
+    }
+}
+
+/// An amount as the compact layout stores it: whole ten-thousandths as an
+/// INTEGER when that is exact (`75.45` → 754500, read back as 754500 /
+/// 10000.0, the same double), else the REAL itself. Migration 12 applies
+/// the same rule in SQL.
+pub fn money(v: f64) -> Value {
+    let units = v * 10000.0;
+    if units.abs() < 9_007_199_254_740_992.0
+        && units.fract() == 0.0
+        && (units as i64) as f64 / 10000.0 == v
+    {
+        Value::Integer(units as i64)
+    } else {
+        Value::Real(v)
+    }
+}
+
+/// Which of a table's columns the SQLite store keeps, and how: the
+/// positions (in [`Table::columns`]) of the stored ones and whether each is
+/// an amount. A table outside [`COMPACT`] keeps every column as it is.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub table: String,
+    pub names: Vec<String>,
+    positions: Vec<usize>,
+    money: Vec<bool>,
+}
+
+impl Layout {
+    pub fn of(def: &Table) -> Layout {
+        let compact = COMPACT.contains(&def.kind);
+        let file = def.kind.columns();
+        let mut layout = Layout {
+            table: base_table(def.name),
+            names: Vec::new(),
+            positions: Vec::new(),
+            money: Vec::new(),
+        };
+        for (i, c) in def.columns.iter().enumerate() {
+            let ty = file[c.file_column()].ty;
+            if compact && !c.is_day() && ty == ColumnType::Date {
+                continue;
+            }
+            layout.names.push(c.name.clone());
+            layout.positions.push(i);
+            layout
+                .money
+                .push(compact && !c.is_day() && ty == ColumnType::Decimal);
+        }
+        layout
+    }
+
+    /// The stored value of stored column `k` of `row`.
+    fn value<'r>(&self, row: &'r Row, k: usize) -> Stored<'r> {
+        let v = &row.values[self.positions[k]];
+        match (self.money[k], v) {
+            (true, Value::Real(r)) => Stored::Owned(money(*r)),
+            _ => Stored::Borrowed(v),
+        }
+    }
+}
+
+/// A value bound to a statement: the row's own, or an amount re-encoded.
+enum Stored<'r> {
+    Borrowed(&'r Value),
+    Owned(Value),
+}
+
+impl Stored<'_> {
+    fn get(&self) -> &Value {
+        match self {
+            Stored::Borrowed(v) => v,
+            Stored::Owned(v) => v,
+        }
+    }
+}
+
+impl ToSql for Stored<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(ValueRef::from(self.get())))
+    }
+}
+
+/// FNV-1a over the row's values: stable across runs and Rust versions.
+fn row_hash(values: &[Value], attributes: &[(String, String)]) -> i64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    };
+    for v in values {
+        match v {
+            Value::Null => eat(&[0]),
+            Value::Integer(i) => {
+                eat(&[1]);
+                eat(&i.to_le_bytes())
+            }
+            Value::Real(r) => {
+                eat(&[2]);
+                eat(&r.to_bits().to_le_bytes())
+            }
+            Value::Text(t) => {
+                eat(&[3]);
+                eat(t.as_bytes());
+                eat(&[0xff])
+            }
+            Value::Blob(b) => {
+                eat(&[4]);
+                eat(b)
+            }
+        }
+    }
+    for (k, v) in attributes {
+        eat(k.as_bytes());
+        eat(&[0xfe]);
+        eat(v.as_bytes());
+        eat(&[0xff]);
+    }
+    h as i64
 }
 
 /// The statements of one table's upsert, built from its shape (every one
@@ -36,8 +190,10 @@ impl Row {
 /// index, and fuller index pages. All of it inside the import's transaction,
 /// so a refused import leaves the indexes as they were.
 pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<TableWriter<'t>> {
-    let deferred = defer_indexes(def.name, tx)?;
-    let columns = def.column_names();
+    let layout = Layout::of(def);
+    let table = layout.table.as_str();
+    let deferred = defer_indexes(table, tx)?;
+    let columns: Vec<&str> = layout.names.iter().map(String::as_str).collect();
     let cols = columns.join(", ");
     let n = columns.len();
     let placeholders: Vec<String> = (1..=n + 1).map(|i| format!("?{i}")).collect();
@@ -47,7 +203,6 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
         .map(|(i, c)| format!("{c} = ?{}", i + 1))
         .collect();
     let pk_where = pk_where.join(" AND ");
-    let table = def.name;
     let insert = format!(
         "INSERT INTO {table} ({cols}, snapshot_id) VALUES ({ph}) ON CONFLICT DO NOTHING",
         ph = placeholders.join(", ")
@@ -82,6 +237,7 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
         })?,
         None => false,
     };
+    // Where the day numbers sit among the stored columns.
     let days = def
         .day_columns
         .iter()
@@ -94,9 +250,10 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
         days,
         def: def.clone(),
         insert: tx.prepare_cached(&insert)?,
-        select,
+        select: tx.prepare_cached(&select)?,
         update,
         touch,
+        layout,
     })
 }
 
@@ -119,14 +276,17 @@ pub struct TableWriter<'t> {
     deferred: Vec<String>,
     /// Whether the attribute table held any row when the file's import began.
     old_attributes: bool,
-    /// Where the day numbers sit among the table's columns.
+    /// Where the day numbers sit among the stored columns.
     days: Vec<usize>,
     def: Table,
-    /// The hot statement of a fresh import, held rather than looked up per row.
+    /// The hot statements (a fresh import's insert, a re-import's look-up
+    /// of the stored row), held rather than looked up per row.
     insert: rusqlite::CachedStatement<'t>,
-    select: String,
+    select: rusqlite::CachedStatement<'t>,
     update: String,
     touch: String,
+    /// The stored columns (the compact layout of migration 12).
+    layout: Layout,
 }
 
 /// A stored value against a new one: equal, or the same number read back
@@ -176,23 +336,25 @@ impl TableWriter<'_> {
 
     pub fn upsert(&mut self, row: &Row, snapshot_id: i64) -> rusqlite::Result<Upsert> {
         let tx = self.tx;
-        let extra = [Value::Integer(snapshot_id)];
-        let inserted = self
-            .insert
-            .execute(params_from_iter(row.values.iter().chain(extra.iter())))?;
+        let layout = &self.layout;
+        let width = layout.names.len();
+        let sid = Value::Integer(snapshot_id);
+        let stored = |k: usize| layout.value(row, k);
+        let inserted = self.insert.execute(params_from_iter(
+            (0..width).map(stored).chain([Stored::Borrowed(&sid)]),
+        ))?;
         if inserted == 1 {
             self.write_attributes(row, false)?;
             return Ok(Upsert::Inserted);
         }
         let pk_len = self.def.pk_len;
         let pk = &row.values[..pk_len];
-        let width = row.values.len() - pk_len;
-        let old = tx
-            .prepare_cached(&self.select)?
+        let old = self
+            .select
             .query_row(params_from_iter(pk.iter()), |r| {
                 let sid: i64 = r.get(0)?;
-                let mut values = Vec::with_capacity(width);
-                for i in 0..width {
+                let mut values = Vec::with_capacity(width - pk_len);
+                for i in 0..width - pk_len {
                     values.push(r.get::<_, Value>(1 + i)?);
                 }
                 Ok((sid, values))
@@ -208,10 +370,10 @@ impl TableWriter<'_> {
         }
         let same = old_values
             .iter()
-            .zip(&row.values[pk_len..])
-            .all(|(a, b)| same_value(a, b));
+            .enumerate()
+            .all(|(i, a)| same_value(a, stored(pk_len + i).get()));
         if same && !self.attributes_changed(row)? {
-            let params = pk.iter().cloned().chain([Value::Integer(snapshot_id)]);
+            let params = pk.iter().chain([&sid]);
             tx.prepare_cached(&self.touch)?
                 .execute(params_from_iter(params))?;
             return Ok(Upsert::Unchanged);
@@ -224,13 +386,9 @@ impl TableWriter<'_> {
                 _ => None,
             })
             .collect();
-        let params = row
-            .values
-            .iter()
-            .cloned()
-            .chain([Value::Integer(snapshot_id)]);
-        tx.prepare_cached(&self.update)?
-            .execute(params_from_iter(params))?;
+        tx.prepare_cached(&self.update)?.execute(params_from_iter(
+            (0..width).map(stored).chain([Stored::Borrowed(&sid)]),
+        ))?;
         let segments_changed = self.write_attributes(row, true)?;
         Ok(Upsert::Replaced {
             old_days,

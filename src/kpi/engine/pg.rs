@@ -4,9 +4,13 @@
 //! wire. Periods are found by `width_bucket` over the period starts (and a
 //! check against the matching end, since the periods of a run need not be
 //! contiguous; by arithmetic when they are contiguous and of one length).
-//! Segments: each record is joined once per configured attribute with the
-//! customer attributes (a reference table under Citus) and grouped by the
-//! combination of its values, and each grouped row is
+//! Segments: each record is joined once with the store's per-customer
+//! segment table (store/pg_segments.rs, a reference table under Citus) and
+//! grouped by its customer's combination of values; where that table does
+//! not hold the configured attributes (warehouse mode), for records with
+//! own segment cells, and for tickets, once per configured attribute with
+//! the customer attributes (a reference table too) and grouped by the
+//! values themselves. Each grouped row is
 //! added to the whole business and to the segment of each of its values, as
 //! the SQLite engine adds a record: one pass per table, one row per
 //! combination instead of one per segment. Exact ticket durations come from
@@ -75,6 +79,11 @@ struct Shape {
     /// Per record table, its own segment cells: `(owner, cells)` of
     /// [`OwnCells`], with the table of its cells and its id column.
     own: HashMap<&'static str, (bool, Option<CellTable>)>,
+    /// When the store's per-customer segment table holds the configured
+    /// attributes (store/pg_segments.rs): its combinations (id → the value
+    /// of each attribute), and the queries of the tables without own cells
+    /// join it once instead of `customer_attributes` once per attribute.
+    combos: Option<HashMap<i64, Vec<String>>>,
 }
 
 /// A record file's table of segment cells and its id column.
@@ -120,6 +129,7 @@ impl Shape {
         }
         Shape {
             own,
+            combos: None,
             uniform: uniform.map(|len| (grid.starts[0], len)),
             periods: grid.starts.len() as i64,
             starts: format!("ARRAY[{}]::bigint[]", list(&grid.starts)),
@@ -131,6 +141,78 @@ impl Shape {
                 .iter()
                 .map(|(configured, lower)| (lower.clone(), configured.clone()))
                 .collect(),
+        }
+    }
+
+    /// The queries join the per-customer segment table, whose combinations
+    /// are `combos`.
+    fn with_combos(mut self, combos: HashMap<i64, Vec<String>>) -> Shape {
+        self.combos = Some(combos);
+        self
+    }
+
+    /// Whether the rows of `table` (None: the customers) take their segment
+    /// values from the per-customer segment table: it holds the configured
+    /// attributes and the table has no own cells for them.
+    fn by_combo(&self, table: Option<&str>) -> bool {
+        self.combos.is_some()
+            && !self.attrs.is_empty()
+            && table
+                .and_then(|t| self.own.get(t))
+                .is_none_or(|(owner, cells)| !owner && cells.is_none())
+    }
+
+    /// How many segment columns a grouped row of `table` has after its
+    /// period: one (the combination) or one per attribute (the values).
+    fn width(&self, table: Option<&str>) -> usize {
+        if self.by_combo(table) {
+            1
+        } else {
+            self.attrs.len()
+        }
+    }
+
+    /// [`Shape::values`], or the customer's combination (`v0`, NULL for a
+    /// record without a known customer).
+    fn seg_values(&self, table: Option<&str>) -> String {
+        if self.by_combo(table) {
+            return ", cs.combo AS v0".to_string();
+        }
+        self.values(table)
+    }
+
+    /// [`Shape::joins`], or the one join with the per-customer segment table.
+    fn seg_joins(&self, table: Option<&str>) -> String {
+        if self.by_combo(table) {
+            return "\n LEFT JOIN customer_segments cs ON cs.customer_id = x.customer_id"
+                .to_string();
+        }
+        self.joins(table)
+    }
+
+    /// `GROUP BY 1, 2, …`: the period, the segment columns of `table` and
+    /// `extra` more leading columns.
+    fn seg_group(&self, table: &str, extra: usize) -> String {
+        let n = 1 + self.width(Some(table)) + extra;
+        let cols: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+        format!("GROUP BY {}", cols.join(", "))
+    }
+
+    /// [`Shape::source`] with [`Shape::seg_joins`].
+    fn seg_source(&self, table: &str, day: &str, lo: i64, hi: i64) -> String {
+        format!(
+            "(SELECT {p} AS p, t.* FROM {table} t WHERE t.{day} >= {lo} AND t.{day} < {hi}) x{joins}",
+            p = self.period(&format!("t.{day}")),
+            joins = self.seg_joins(Some(table))
+        )
+    }
+
+    /// The segment keys of the grouped rows of `table`.
+    fn keys(&self, table: Option<&str>) -> SegKeys<'_> {
+        SegKeys {
+            combos: self.combos.as_ref().filter(|_| self.by_combo(table)),
+            values: Combos::new(),
+            ids: HashMap::new(),
         }
     }
 
@@ -256,6 +338,84 @@ impl Combos {
     }
 }
 
+/// A grouped row's segment keys from its segment columns: the values
+/// ([`Combos`]) or the customer's combination in the per-customer segment
+/// table (cached per combination).
+struct SegKeys<'c> {
+    combos: Option<&'c HashMap<i64, Vec<String>>>,
+    values: Combos,
+    ids: HashMap<Option<i64>, Vec<usize>>,
+}
+
+impl SegKeys<'_> {
+    /// The keys of rows with one value column per attribute (the tickets').
+    fn values() -> SegKeys<'static> {
+        SegKeys {
+            combos: None,
+            values: Combos::new(),
+            ids: HashMap::new(),
+        }
+    }
+
+    /// How many segment columns the rows have.
+    fn width(&self, grid: &Grid) -> usize {
+        if self.combos.is_some() {
+            1
+        } else {
+            grid.attrs.len()
+        }
+    }
+
+    fn of(&mut self, grid: &mut Grid, r: &Row, from: usize) -> Result<&[usize]> {
+        let Some(combos) = self.combos else {
+            return self.values.of(grid, r, from);
+        };
+        let id: Option<i64> = r.try_get(from)?;
+        let entry = match self.ids.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let vals = match id {
+                    Some(c) => Some(
+                        combos
+                            .get(&c)
+                            .filter(|v| v.len() == grid.attrs.len())
+                            .ok_or_else(|| {
+                                anyhow::anyhow!(
+                                    "combination {c} of the per-customer segment table is unknown (was the store changed during the run?)"
+                                )
+                            })?,
+                    ),
+                    None => None,
+                };
+                let mut keys = vec![grid.key(WHOLE)];
+                for j in 0..grid.attrs.len() {
+                    let v = vals.map_or(super::NONE_VALUE, |v| v[j].as_str());
+                    let name = format!("{}={v}", grid.attrs[j].0);
+                    keys.push(grid.key(&name));
+                }
+                e.insert(keys)
+            }
+        };
+        Ok(entry)
+    }
+}
+
+/// The combinations of the per-customer segment table, when it holds the
+/// configured attributes (`attrs`, lowercase); None: join the attributes.
+fn combos(store: &Store, attrs: &[String]) -> Result<Option<HashMap<i64, Vec<String>>>> {
+    if !store.customer_segments_hold(attrs)? {
+        return Ok(None);
+    }
+    let mut out = HashMap::new();
+    store.reader().pg_each(COMBOS_SQL, |r| {
+        out.insert(r.try_get::<_, i64>(0)?, r.try_get::<_, Vec<String>>(1)?);
+        Ok(())
+    })?;
+    Ok(Some(out))
+}
+
+const COMBOS_SQL: &str = "SELECT combo, vals FROM segment_combos";
+
 fn u(r: &Row, i: usize) -> Result<u64> {
     Ok(r.try_get::<_, Option<i64>>(i)?.unwrap_or(0) as u64)
 }
@@ -296,12 +456,12 @@ fn money_at(r: &Row, i: usize) -> Result<(i128, f64)> {
 fn each<T>(
     store: &Store,
     grid: &mut Grid,
+    mut combos: SegKeys,
     sql: &str,
     mut parse: impl FnMut(&Row, usize) -> Result<T>,
     mut add: impl FnMut(&T, &mut Acc),
 ) -> Result<()> {
-    let b = 1 + grid.attrs.len();
-    let mut combos = Combos::new();
+    let b = 1 + combos.width(grid);
     store.reader().pg_each(sql, |r| {
         let Some(p) = r.try_get::<_, Option<i64>>(0)? else {
             return Ok(());
@@ -418,30 +578,34 @@ fn queries(
     as_of: i64,
     t: &TicketSplit,
 ) -> Vec<(&'static str, String)> {
-    let v = |table: &str| shape.values(Some(table));
+    // Every table but tickets (whose readers read the value columns) takes
+    // its segments from the per-customer segment table when it can.
+    let v = |table: &str| shape.seg_values(Some(table));
     let (orders, deals, surveys, activities) =
         (v("orders"), v("deals"), v("surveys"), v("activities"));
-    let group = shape.group(0);
-    let src = |table: &str, day: &str| shape.source(table, day, lo, hi);
+    let group = |table: &str| shape.seg_group(table, 0);
+    let seg_src = |table: &str, day: &str| shape.seg_source(table, day, lo, hi);
     vec![
         (
             "orders",
             format!(
                 "SELECT p{orders}, count(*), {}, {}, {}, count(x.cost)
-                 FROM {} WHERE p IS NOT NULL {group}",
+                 FROM {} WHERE p IS NOT NULL {}",
                 money("x.amount", "TRUE"),
                 money("x.amount", "x.cost IS NOT NULL"),
                 money("x.cost", "TRUE"),
-                src("orders", "ordered_day")
+                seg_src("orders", "ordered_day"),
+                group("orders")
             ),
         ),
         (
             "deals_created",
             format!(
                 "SELECT p{deals}, count(*), {}
-                 FROM {} WHERE p IS NOT NULL {group}",
+                 FROM {} WHERE p IS NOT NULL {}",
                 money("COALESCE(x.amount, 0)", "TRUE"),
-                src("deals", "created_day")
+                seg_src("deals", "created_day"),
+                group("deals")
             ),
         ),
         (
@@ -451,9 +615,10 @@ fn queries(
                         {},
                         (sum(x.closed_day - x.created_day) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day))::float8,
                         count(*) FILTER (WHERE x.stage = 'won' AND x.closed_day >= x.created_day)
-                 FROM {} WHERE p IS NOT NULL AND x.stage IN ('won', 'lost') {group}",
+                 FROM {} WHERE p IS NOT NULL AND x.stage IN ('won', 'lost') {}",
                 money("COALESCE(x.amount, 0)", "x.stage = 'won'"),
-                src("deals", "closed_day")
+                seg_src("deals", "closed_day"),
+                group("deals")
             ),
         ),
         (
@@ -481,8 +646,9 @@ fn queries(
                         count(*) FILTER (WHERE x.kind = 'nps' AND x.score <= 6),
                         count(*) FILTER (WHERE x.kind <> 'nps'),
                         count(*) FILTER (WHERE x.kind <> 'nps' AND x.score >= 4)
-                 FROM {} WHERE p IS NOT NULL {group}",
-                src("surveys", "answered_day")
+                 FROM {} WHERE p IS NOT NULL {}",
+                seg_src("surveys", "answered_day"),
+                group("surveys")
             ),
         ),
         (
@@ -492,8 +658,8 @@ fn queries(
             format!(
                 "SELECT p{activities}, x.kind, NULLIF(x.owner, ''), count(*)
                  FROM {} WHERE p IS NOT NULL {}",
-                src("activities", "occurred_day"),
-                shape.group(2)
+                seg_src("activities", "occurred_day"),
+                shape.seg_group("activities", 2)
             ),
         ),
         (
@@ -520,8 +686,9 @@ fn queries(
             // (customers and their attributes are reference tables under Citus).
             {
                 // Columns: what, day, v0…, count; grouped by day and values.
-                let cols: String = (0..shape.attrs.len()).map(|j| format!(", v{j}")).collect();
-                let g: String = (2..=shape.attrs.len() + 2)
+                let width = shape.width(None);
+                let cols: String = (0..width).map(|j| format!(", v{j}")).collect();
+                let g: String = (2..=width + 2)
                     .map(|i| i.to_string())
                     .collect::<Vec<_>>()
                     .join(", ");
@@ -539,8 +706,8 @@ fn queries(
                      SELECT 2::bigint, pa{cols}, count(*) FROM c WHERE pa = pc GROUP BY {g}",
                     pa = shape.period("x.acquired_day"),
                     pc = shape.period("x.churned_day"),
-                    v = shape.values(None),
-                    joins = shape.joins(None)
+                    v = shape.seg_values(None),
+                    joins = shape.seg_joins(None)
                 )
             },
         ),
@@ -559,7 +726,10 @@ pub(super) fn compute_into(
     spend_attrs: &BTreeSet<String>,
     kinds: &[String],
 ) -> Result<()> {
-    let shape = Shape::new(grid, &own_cells(store, grid)?);
+    let mut shape = Shape::new(grid, &own_cells(store, grid)?);
+    if let Some(combos) = combos(store, &shape.attrs)? {
+        shape = shape.with_combos(combos);
+    }
     let first_pending = super::first_pending(grid, as_of, windows);
     let w = Windows::new(windows.0, windows.1, 4);
     let split = TicketSplit {
@@ -580,15 +750,17 @@ pub(super) fn compute_into(
         let (started, at) = (std::time::Instant::now(), store.pg_transfer());
         tracing::debug!(query = name, %sql, "engine: grouped query SQL");
         match name {
-            "orders" => read_orders(store, grid, &sql)?,
-            "deals_created" => read_deals_created(store, grid, &sql)?,
-            "deals_closed" => read_deals_closed(store, grid, &sql)?,
+            "orders" => read_orders(store, grid, shape.keys(Some("orders")), &sql)?,
+            "deals_created" => read_deals_created(store, grid, shape.keys(Some("deals")), &sql)?,
+            "deals_closed" => read_deals_closed(store, grid, shape.keys(Some("deals")), &sql)?,
             "tickets" => read_ticket_summaries(store, grid, &shape, &sql, as_of, &split)?,
             "tickets_pending" => read_tickets(store, grid, &sql, as_of, windows)?,
-            "surveys" => read_surveys(store, grid, &sql)?,
-            "activities" => read_activities(store, grid, &sql, kinds)?,
+            "surveys" => read_surveys(store, grid, shape.keys(Some("surveys")), &sql)?,
+            "activities" => {
+                read_activities(store, grid, shape.keys(Some("activities")), &sql, kinds)?
+            }
             "spend" => read_spend(store, grid, &shape, &sql, spend_attrs)?,
-            "customers" => read_customers(store, grid, &sql)?,
+            "customers" => read_customers(store, grid, shape.keys(None), &sql)?,
             other => unreachable!("no reader for {other}"),
         }
         let now = store.pg_transfer();
@@ -609,10 +781,11 @@ pub(super) fn compute_into(
     Ok(())
 }
 
-fn read_orders(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
+fn read_orders(store: &Store, grid: &mut Grid, keys: SegKeys, sql: &str) -> Result<()> {
     each(
         store,
         grid,
+        keys,
         sql,
         |r, b| {
             Ok((
@@ -634,10 +807,11 @@ fn read_orders(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
     )
 }
 
-fn read_deals_created(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
+fn read_deals_created(store: &Store, grid: &mut Grid, keys: SegKeys, sql: &str) -> Result<()> {
     each(
         store,
         grid,
+        keys,
         sql,
         |r, b| Ok((u(r, b)?, money_at(r, b + 1)?)),
         |&(n, (units, other)), acc| {
@@ -647,10 +821,11 @@ fn read_deals_created(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
     )
 }
 
-fn read_deals_closed(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
+fn read_deals_closed(store: &Store, grid: &mut Grid, keys: SegKeys, sql: &str) -> Result<()> {
     each(
         store,
         grid,
+        keys,
         sql,
         |r, b| {
             Ok((
@@ -692,6 +867,7 @@ fn read_ticket_summaries(
     each(
         store,
         grid,
+        SegKeys::values(),
         sql,
         |r, b| {
             let bucket = r.try_get::<_, Option<i64>>(b)?.map(|k| k as usize);
@@ -737,6 +913,7 @@ fn read_ticket_summaries(
         each(
             store,
             grid,
+            SegKeys::values(),
             &sql,
             |r, b| {
                 let ms: i64 = r.try_get(b)?;
@@ -827,10 +1004,11 @@ fn read_tickets(
     Ok(())
 }
 
-fn read_surveys(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
+fn read_surveys(store: &Store, grid: &mut Grid, keys: SegKeys, sql: &str) -> Result<()> {
     each(
         store,
         grid,
+        keys,
         sql,
         |r, b| {
             Ok([
@@ -851,12 +1029,19 @@ fn read_surveys(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
     )
 }
 
-fn read_activities(store: &Store, grid: &mut Grid, sql: &str, kinds: &[String]) -> Result<()> {
+fn read_activities(
+    store: &Store,
+    grid: &mut Grid,
+    keys: SegKeys,
+    sql: &str,
+    kinds: &[String],
+) -> Result<()> {
     let kind_index = super::kind_index(kinds);
     let mut owners: HashMap<String, u32> = HashMap::new();
     each(
         store,
         grid,
+        keys,
         sql,
         |r, b| {
             let kind: &str = r.try_get(b)?;
@@ -917,10 +1102,9 @@ fn read_spend(
     })
 }
 
-fn read_customers(store: &Store, grid: &mut Grid, sql: &str) -> Result<()> {
+fn read_customers(store: &Store, grid: &mut Grid, mut combos: SegKeys, sql: &str) -> Result<()> {
     let mut by_key: HashMap<usize, CustomerDays> = HashMap::new();
-    let mut combos = Combos::new();
-    let b = 2 + grid.attrs.len();
+    let b = 2 + combos.width(grid);
     store.reader().pg_each(sql, |r| {
         let what: i64 = r.try_get(0)?;
         let day: i64 = r.try_get(1)?;
@@ -972,7 +1156,7 @@ mod tests {
             .filter(|k| k.has_segment_cells())
             .map(|k| (k.key(), (true, true)))
             .collect();
-        let sql_of = |periods: &[Period]| -> Vec<String> {
+        let sql_of = |periods: &[Period], own: &OwnCells, combos: bool| -> Vec<String> {
             let grid = Grid::new(periods, &config);
             let w = Windows::new(24.0, 72.0, 4);
             let split = TicketSplit {
@@ -980,7 +1164,10 @@ mod tests {
                 first_pending: 1,
                 day: grid.starts[1],
             };
-            let shape = Shape::new(&grid, &own);
+            let mut shape = Shape::new(&grid, own);
+            if combos {
+                shape = shape.with_combos(HashMap::new());
+            }
             let mut sql: Vec<String> = queries(&shape, 0, 1000, i64::MAX, &split)
                 .into_iter()
                 .map(|(_, sql)| sql)
@@ -995,13 +1182,23 @@ mod tests {
             ));
             sql
         };
-        let (weekly, gapped, monthly) = (sql_of(&weeks), sql_of(&gaps), sql_of(&months));
-        let mut all: Vec<String> = [&weekly, &gapped, &monthly]
+        let (weekly, gapped, monthly) = (
+            sql_of(&weeks, &own, false),
+            sql_of(&gaps, &own, false),
+            sql_of(&months, &own, false),
+        );
+        // With the per-customer segment table, with and without own cells.
+        let none: OwnCells = own.keys().map(|k| (*k, (false, false))).collect();
+        let (combo, combo_own) = (sql_of(&weeks, &none, true), sql_of(&weeks, &own, true));
+        let mut all: Vec<String> = [&weekly, &gapped, &monthly, &combo, &combo_own]
             .into_iter()
             .flatten()
             .cloned()
             .collect();
         all.push(KINDS_SQL.to_string());
+        all.push(COMBOS_SQL.to_string());
+        let attrs = ["region", "tier", "owner"].map(String::from);
+        all.push(crate::store::pg_segments::rebuild_sql(&attrs));
         all.extend(
             crate::store::migrations_pg::MIGRATIONS
                 .iter()
@@ -1018,5 +1215,30 @@ mod tests {
         assert!(!weekly[0].contains("VALUES"), "{}", weekly[0]);
         assert!(!weekly[0].contains("width_bucket") && weekly[0].contains(") / 7 + 1"));
         assert!(gapped[0].contains("width_bucket") && monthly[0].contains("width_bucket"));
+        // The per-customer segment table: one join, for every table without
+        // own cells but the tickets (and the customers); none with them.
+        let grid = Grid::new(&weeks, &config);
+        let w = Windows::new(24.0, 72.0, 4);
+        let split = TicketSplit {
+            windows: &w,
+            first_pending: 1,
+            day: grid.starts[1],
+        };
+        let names: Vec<&str> = queries(&Shape::new(&grid, &own), 0, 1, 0, &split)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        for (name, sql) in names.iter().zip(&combo) {
+            let joined = sql.contains("LEFT JOIN customer_segments cs") && !sql.contains("a0.");
+            assert_eq!(
+                joined,
+                !(name.starts_with("tickets") || *name == "spend"),
+                "{name}: {sql}"
+            );
+        }
+        for (name, sql) in names.iter().zip(&combo_own) {
+            let joined = sql.contains("customer_segments");
+            assert_eq!(joined, *name == "customers", "{name}: {sql}");
+        }
     }
 }
