@@ -30,6 +30,7 @@ import glob
 import json
 import math
 import os
+import resource
 import time
 
 import duckdb
@@ -277,22 +278,27 @@ def main():
     if args.threads:
         con.execute(f"SET threads = {args.threads}")
     threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     con.execute(LOAD.format(d=os.path.abspath(args.snapshot)))
     load = time.perf_counter() - t
+    load_cpu = time.process_time() - c
     rows = sum(con.execute(f"SELECT count(*) FROM {x}").fetchone()[0]
                for x in ["c", "orders", "tickets", "surveys", "deals", "spend", "activities"])
-    print(f"duckdb {duckdb.__version__}, {threads} threads: loaded {rows} rows from CSV in {load:.2f} s")
+    print(f"duckdb {duckdb.__version__}, {threads} threads: loaded {rows} rows from CSV in {load:.2f} s"
+          f" (CPU {load_cpu:.2f} s)")
     best = None
     for i in range(args.repeat):
+        c = time.process_time()
         times, out, kinds = run_queries(con, args.lo, args.hi)
         total = sum(times.values())
-        print(f"  run {i + 1}: queries {total:.3f} s (" + ", ".join(f"{k} {v:.3f}" for k, v in times.items()) + ")")
+        print(f"  run {i + 1}: queries {total:.3f} s, CPU {time.process_time() - c:.2f} s ("
+              + ", ".join(f"{k} {v:.3f}" for k, v in times.items()) + ")")
         best = total if best is None else min(best, total)
     weeks = len({r[0] for r in out})
     segs = len({r[1] for r in out})
     print(f"result: {len(out)} (week, segment) rows, {weeks} weeks, {segs} segments; "
-          f"best query time {best:.3f} s; load + best {load + best:.2f} s")
+          f"best query time {best:.3f} s; load + best {load + best:.2f} s; "
+          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
     if args.check:
         check(con, args.check, kinds)
 

@@ -23,8 +23,11 @@
 #
 # Every figure is printed with the 1-minute load average at its start. Peak
 # memory: GNU time's maximum resident set size of the process; for the
-# backfill also the peak up to the end of the compute stage (VmHWM of the
-# process polled every 50 ms until its first "archived" log line).
+# backfill also the peak and the CPU seconds (user + sys) up to the end of
+# the compute stage (VmHWM and utime + stime of the process, polled every
+# 50 ms until its "compute done" log line), so that compute and render each
+# have a CPU figure. COMMIT names the commit SCORECARD_BIN was built from
+# (default: this worktree's HEAD).
 set -euo pipefail
 SNAP=$(realpath "$1")
 PG_URL=$2
@@ -50,25 +53,31 @@ out_dir = "reports"
 segments = ["region", "plan"]'
 printf '[store]\npath = "scorecard.db"\n%s\n' "$common" > "$WORK/sqlite/config.toml"
 printf '[store]\nurl = "%s"\nschema = "%s"\n%s\n' "$PG_URL" "$SCHEMA" "$common" > "$WORK/pg/config.toml"
-echo "snapshot $SNAP: $ROWS rows, $((BYTES / 1048576)) MiB of CSV; $(nproc) cores; $(git -C "$ROOT" log -1 --format='commit %h')"
+echo "snapshot $SNAP: $ROWS rows, $((BYTES / 1048576)) MiB of CSV; $(nproc) cores; binary $BIN, commit ${COMMIT:-$(git -C "$ROOT" log -1 --format=%h)}"
+echo "disk: $(df -h --output=avail,pcent "$(dirname "$WORK")" | tail -1 | xargs) free/used"
 echo "load average (1/5/15 min) at the start: $(cut -d" " -f1-3 /proc/loadavg)"
 cat "$SNAP"/*.csv > /dev/null   # page cache warm
 
 # measure LABEL DIR CMD...: wall, CPU (user + sys) and peak RSS of CMD, the
 # load average at its start, its summary line; with SAMPLE=1 also the peak
-# RSS up to its first "archived" log line (the end of the compute stage).
+# RSS and the CPU seconds up to its "compute done" log line (the end of the
+# compute stage; the first "archived" line if there is none).
 measure() {
   local label=$1 dir=$2; shift 2
   local l0; l0=$(load)
   SCORECARD_LOG=info /usr/bin/time -v -o "$dir/time.txt" "$@" > "$dir/out.txt" 2>&1 &
-  local tpid=$! peak_compute=""
+  local tpid=$! peak_compute="" cpu_compute=""
   if [ "${SAMPLE:-0}" = 1 ]; then
-    local pid="" hwm=0
+    local pid="" hwm=0 ticks=0 hz; hz=$(getconf CLK_TCK)
     while kill -0 "$tpid" 2>/dev/null; do
       [ -z "$pid" ] && pid=$(pgrep -P "$tpid" | head -1 || true)
       if [ -n "$pid" ] && [ -r "/proc/$pid/status" ]; then
         hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo "$hwm")
-        if grep -q '"archived"\| archived' "$dir/out.txt" 2>/dev/null; then peak_compute=$hwm; break; fi
+        # utime + stime: fields 14 and 15 of /proc/PID/stat (after the "(comm)")
+        ticks=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}' || echo "$ticks")
+        if grep -q 'compute done\|"archived"\| archived' "$dir/out.txt" 2>/dev/null; then
+          peak_compute=$hwm; cpu_compute=$(awk -v t="$ticks" -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}'); break
+        fi
       fi
       sleep 0.05
     done
@@ -79,7 +88,7 @@ measure() {
   cpu=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {print u + s}' "$dir/time.txt")
   rss=$(awk -F': ' '/Maximum resident set size/ {print int($2 / 1024)}' "$dir/time.txt")
   printf '%-34s wall %7.2f s  cpu %7.2f s  peak RSS %5d MiB%s  (load %s)\n' "$label" "$wall" "$cpu" "$rss" \
-    "${peak_compute:+, up to the end of compute $((peak_compute / 1024)) MiB}" "$l0"
+    "${peak_compute:+; up to the end of compute: $((peak_compute / 1024)) MiB, cpu $cpu_compute s (render and archive: cpu $(awk -v a="$cpu" -v b="$cpu_compute" 'BEGIN {printf "%.2f", a - b}') s)}" "$l0"
   grep -E '^run:|inserted' "$dir/out.txt" | sed "s/\x1b\[[0-9;]*m//g; s/^/    /" | tail -3 || true
 }
 
