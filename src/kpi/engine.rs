@@ -502,14 +502,31 @@ pub fn compute(
             &kinds,
         )?;
     } else {
+        // Each reader's time, logged (`SCORECARD_LOG=scorecard::kpi=debug`).
+        let mut started = std::time::Instant::now();
+        let mut done = |table: &str| {
+            tracing::debug!(
+                table,
+                ms = started.elapsed().as_millis() as u64,
+                "engine: table read on SQLite"
+            );
+            started = std::time::Instant::now();
+        };
         customers_into(store, &mut grid, hi)?;
+        done("customers");
         orders_into(store, &mut grid, lo, hi)?;
+        done("orders");
         deals_into(store, &mut grid, lo, hi)?;
+        done("deals");
         let windows = (config.sla_hours, config.resolution_hours);
         tickets_into(store, &mut grid, lo, hi, tickets_as_of(store)?, windows)?;
+        done("tickets");
         surveys_into(store, &mut grid, lo, hi)?;
+        done("surveys");
         spend_into(store, &mut grid, lo, hi, &spend_attrs)?;
+        done("spend");
         activities_into(store, &mut grid, lo, hi, &kinds)?;
+        done("activities");
     }
 
     let ctx = FormulaCtx {
