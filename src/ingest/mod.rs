@@ -1173,7 +1173,7 @@ impl FileWrite<'_, '_> {
     /// rows in one statement; the file's summary.
     fn finish(mut self, ctx: &rows::ParseCtx) -> Result<FileSummary> {
         for (_, m) in std::mem::take(&mut self.merged) {
-            let row = ctx.row(&m.fields, m.attributes);
+            let row = ctx.row(m.fields, m.attributes);
             let raw = m.raw;
             self.write(&row, m.line, || raw.clone())?;
         }
@@ -1331,7 +1331,7 @@ impl Reading<'_> {
         } else {
             let ctx = self.ctx;
             let (row, refund) = match refund {
-                None => (ctx.row(&fields, attributes), None),
+                None => (ctx.row(fields, attributes), None),
                 Some((amount, day)) => {
                     let mut refunded = fields.clone();
                     if let Field::Text(id) = &refunded[0] {
@@ -1342,8 +1342,8 @@ impl Reading<'_> {
                     }
                     refunded[3] = Field::Real(-amount);
                     (
-                        ctx.row(&fields, attributes.clone()),
-                        Some(ctx.row(&refunded, attributes)),
+                        ctx.row(fields, attributes.clone()),
+                        Some(ctx.row(refunded, attributes)),
                     )
                 }
             };

@@ -300,11 +300,11 @@ impl ParseCtx<'_> {
         bom: u64,
     ) -> Result<(Row, RowNotes), Vec<CellError>> {
         let p = self.check(layout, record, bom)?;
-        Ok((self.row(&p.fields, p.attributes), p.notes))
+        Ok((self.row(p.fields, p.attributes), p.notes))
     }
 
     /// Lays checked fields out as a row of the table.
-    pub fn row(&self, fields: &[Field], attributes: Vec<(String, String)>) -> Row {
+    pub fn row(&self, fields: Vec<Field>, attributes: Vec<(String, String)>) -> Row {
         let (values, days) =
             self.table
                 .values_with(fields, self.config.report.timezone, self.date_text);

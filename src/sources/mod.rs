@@ -578,22 +578,23 @@ impl Table {
     /// A row's stored values (in table column order) and its day numbers
     /// (in `day_columns` order), from its fields (in file column order).
     pub fn values(&self, fields: &[Field], tz: Tz) -> (Vec<Value>, Vec<Option<i64>>) {
-        self.values_with(fields, tz, true)
+        self.values_with(fields.to_vec(), tz, true)
     }
 
-    /// [`Table::values`], with the dates' text left out (NULL) unless
-    /// `date_text`: a store that keeps only the day numbers (SQLite's
-    /// compact tables) spares formatting and allocating it for every row.
+    /// [`Table::values`] of owned fields (their text moves into the values,
+    /// no copy), with the dates' text left out (NULL) unless `date_text`: a
+    /// store that keeps only the day numbers (SQLite's compact tables)
+    /// spares formatting and allocating it for every row.
     pub fn values_with(
         &self,
-        fields: &[Field],
+        mut fields: Vec<Field>,
         tz: Tz,
         date_text: bool,
     ) -> (Vec<Value>, Vec<Option<i64>>) {
         let mut values = Vec::with_capacity(self.columns.len());
         let mut days = Vec::with_capacity(self.day_columns.len());
         for c in &self.columns {
-            let field = &fields[c.from];
+            let field = &mut fields[c.from];
             let v = if c.day {
                 let day = match field {
                     Field::Date(d) => Some(period::day_number(*d)),
@@ -606,7 +607,9 @@ impl Table {
                 match field {
                     Field::Null if c.key => Value::Text(String::new()),
                     Field::Null => Value::Null,
-                    Field::Text(t) => Value::Text(t.clone()),
+                    // Each file column is one table column (its day number
+                    // aside): a text is taken once.
+                    Field::Text(t) => Value::Text(std::mem::take(t)),
                     Field::Date(_) if !date_text => Value::Null,
                     Field::Date(d) => Value::Text(d.to_string()),
                     Field::Instant(t) => Value::Integer(values::millis(*t)),

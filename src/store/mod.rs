@@ -28,6 +28,9 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::error::Failure;
 use crate::sources::FileKind;
 
+/// The SQLite page cache (`PRAGMA cache_size`, negative: KiB): 64 MiB.
+const CACHE_KIB: i64 = -65536;
+
 pub struct Store {
     /// The connection, SQLite or PostgreSQL (see [`sql`]).
     conn: sql::Db,
@@ -361,7 +364,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         Ok(())
     }
 
@@ -406,6 +409,8 @@ impl Store {
         // copies the store: on disk, not in memory (set outside the
         // transaction, as SQLite requires).
         conn.pragma_update(None, "temp_store", "FILE")?;
+        // Small sorter runs for the indexes they build (tables::SORT_CACHE_KIB).
+        conn.pragma_update(None, "cache_size", tables::SORT_CACHE_KIB)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
         let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let current = current as usize;
@@ -431,6 +436,7 @@ impl Store {
             conn.execute_batch("VACUUM")?;
         }
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         Ok(())
     }
 
