@@ -7,8 +7,8 @@
 //! Segments: each record is joined once with the store's per-customer
 //! segment table (store/pg_segments.rs, a reference table under Citus) and
 //! grouped by its customer's combination of values; where that table does
-//! not hold the configured attributes (warehouse mode), for records with
-//! own segment cells, and for tickets, once per configured attribute with
+//! not hold the configured attributes (warehouse mode) and for records with
+//! own segment cells, once per configured attribute with
 //! the customer attributes (a reference table too) and grouped by the
 //! values themselves. Each grouped row is
 //! added to the whole business and to the segment of each of its values, as
@@ -192,14 +192,16 @@ impl Shape {
 
     /// `GROUP BY 1, 2, …`: the period, the segment columns of `table` and
     /// `extra` more leading columns.
-    fn seg_group(&self, table: &str, extra: usize) -> String {
+    fn group(&self, table: &str, extra: usize) -> String {
         let n = 1 + self.width(Some(table)) + extra;
         let cols: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
         format!("GROUP BY {}", cols.join(", "))
     }
 
-    /// [`Shape::source`] with [`Shape::seg_joins`].
-    fn seg_source(&self, table: &str, day: &str, lo: i64, hi: i64) -> String {
+    /// `FROM`: the rows of `table` (alias x) dated in [lo, hi) by `day`, with
+    /// their period `p`, joined with their customer's segment values
+    /// ([`Shape::seg_joins`]).
+    fn source(&self, table: &str, day: &str, lo: i64, hi: i64) -> String {
         format!(
             "(SELECT {p} AS p, t.* FROM {table} t WHERE t.{day} >= {lo} AND t.{day} < {hi}) x{joins}",
             p = self.period(&format!("t.{day}")),
@@ -259,14 +261,6 @@ impl Shape {
             .collect()
     }
 
-    /// `GROUP BY 1, 2, …`: the period, the attribute values and `extra`
-    /// more leading columns.
-    fn group(&self, extra: usize) -> String {
-        let n = 1 + self.attrs.len() + extra;
-        let cols: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
-        format!("GROUP BY {}", cols.join(", "))
-    }
-
     /// The joins of the records `x` of `table` (None: the customers
     /// themselves, aliased `x`) with their customer's attributes, one per
     /// attribute (a pivot of the attributes per customer in one join would
@@ -289,16 +283,6 @@ impl Shape {
             }
         }
         out
-    }
-
-    /// `FROM`: the rows of `table` (alias x) dated in [lo, hi) by `day`, with
-    /// their period `p`, joined with their customer's attributes.
-    fn source(&self, table: &str, day: &str, lo: i64, hi: i64) -> String {
-        format!(
-            "(SELECT {p} AS p, t.* FROM {table} t WHERE t.{day} >= {lo} AND t.{day} < {hi}) x{joins}",
-            p = self.period(&format!("t.{day}")),
-            joins = self.joins(Some(table))
-        )
     }
 }
 
@@ -348,15 +332,6 @@ struct SegKeys<'c> {
 }
 
 impl SegKeys<'_> {
-    /// The keys of rows with one value column per attribute (the tickets').
-    fn values() -> SegKeys<'static> {
-        SegKeys {
-            combos: None,
-            values: Combos::new(),
-            ids: HashMap::new(),
-        }
-    }
-
     /// How many segment columns the rows have.
     fn width(&self, grid: &Grid) -> usize {
         if self.combos.is_some() {
@@ -491,10 +466,10 @@ fn ticket_histogram(shape: &Shape, source: &str, as_of: i64) -> String {
         "SELECT p{v}, {response}, {resolution}, count(*)
          FROM {source} WHERE p IS NOT NULL
          {group} ORDER BY 1",
-        v = shape.values(Some("tickets")),
+        v = shape.seg_values(Some("tickets")),
         response = event("first_response_at"),
         resolution = event("resolved_at"),
-        group = shape.group(4)
+        group = shape.group("tickets", 4)
     )
 }
 
@@ -525,9 +500,9 @@ fn ticket_summaries(shape: &Shape, source: &str, as_of: i64, w: &Windows) -> Str
                 (sum({resolution}) FILTER (WHERE {resolution} <= {window}))::text
          FROM {source} WHERE p IS NOT NULL
          {group}",
-        v = shape.values(Some("tickets")),
+        v = shape.seg_values(Some("tickets")),
         bounds = w.buckets.sql(),
-        group = shape.group(1)
+        group = shape.group("tickets", 1)
     )
 }
 
@@ -552,11 +527,11 @@ fn ticket_middles(
          JOIN (VALUES {pairs}) n(np, nb) ON n.np = x.p AND n.nb = width_bucket({response}, {bounds})
          WHERE p IS NOT NULL AND {response} <= {window}
          {group}",
-        v = shape.values(Some("tickets")),
+        v = shape.seg_values(Some("tickets")),
         pairs = pairs.join(", "),
         bounds = w.buckets.sql(),
         window = w.window_ms,
-        group = shape.group(1)
+        group = shape.group("tickets", 1)
     )
 }
 
@@ -578,13 +553,13 @@ fn queries(
     as_of: i64,
     t: &TicketSplit,
 ) -> Vec<(&'static str, String)> {
-    // Every table but tickets (whose readers read the value columns) takes
-    // its segments from the per-customer segment table when it can.
+    // Every customer-linked table takes its segments from the per-customer
+    // segment table when it can (Shape::by_combo).
     let v = |table: &str| shape.seg_values(Some(table));
     let (orders, deals, surveys, activities) =
         (v("orders"), v("deals"), v("surveys"), v("activities"));
-    let group = |table: &str| shape.seg_group(table, 0);
-    let seg_src = |table: &str, day: &str| shape.seg_source(table, day, lo, hi);
+    let group = |table: &str| shape.group(table, 0);
+    let seg_src = |table: &str, day: &str| shape.source(table, day, lo, hi);
     vec![
         (
             "orders",
@@ -659,7 +634,7 @@ fn queries(
                 "SELECT p{activities}, x.kind, NULLIF(x.owner, ''), count(*)
                  FROM {} WHERE p IS NOT NULL {}",
                 seg_src("activities", "occurred_day"),
-                shape.seg_group("activities", 2)
+                shape.group("activities", 2)
             ),
         ),
         (
@@ -754,7 +729,14 @@ pub(super) fn compute_into(
             "deals_created" => read_deals_created(store, grid, shape.keys(Some("deals")), &sql)?,
             "deals_closed" => read_deals_closed(store, grid, shape.keys(Some("deals")), &sql)?,
             "tickets" => read_ticket_summaries(store, grid, &shape, &sql, as_of, &split)?,
-            "tickets_pending" => read_tickets(store, grid, &sql, as_of, windows)?,
+            "tickets_pending" => read_tickets(
+                store,
+                grid,
+                shape.keys(Some("tickets")),
+                &sql,
+                as_of,
+                windows,
+            )?,
             "surveys" => read_surveys(store, grid, shape.keys(Some("surveys")), &sql)?,
             "activities" => {
                 read_activities(store, grid, shape.keys(Some("activities")), &sql, kinds)?
@@ -867,7 +849,7 @@ fn read_ticket_summaries(
     each(
         store,
         grid,
-        SegKeys::values(),
+        shape.keys(Some("tickets")),
         sql,
         |r, b| {
             let bucket = r.try_get::<_, Option<i64>>(b)?.map(|k| k as usize);
@@ -913,7 +895,7 @@ fn read_ticket_summaries(
         each(
             store,
             grid,
-            SegKeys::values(),
+            shape.keys(Some("tickets")),
             &sql,
             |r, b| {
                 let ms: i64 = r.try_get(b)?;
@@ -952,6 +934,7 @@ fn read_ticket_summaries(
 fn read_tickets(
     store: &Store,
     grid: &mut Grid,
+    mut combos: SegKeys,
     sql: &str,
     as_of: i64,
     (sla_hours, resolution_hours): (f64, f64),
@@ -969,8 +952,7 @@ fn read_tickets(
             )));
         }
     };
-    let mut combos = Combos::new();
-    let b = 1 + grid.attrs.len();
+    let b = 1 + combos.width(grid);
     store.reader().pg_each(sql, |r| {
         let Some(p) = r.try_get::<_, Option<i64>>(0)? else {
             return Ok(());
@@ -1216,7 +1198,7 @@ mod tests {
         assert!(!weekly[0].contains("width_bucket") && weekly[0].contains(") / 7 + 1"));
         assert!(gapped[0].contains("width_bucket") && monthly[0].contains("width_bucket"));
         // The per-customer segment table: one join, for every table without
-        // own cells but the tickets (and the customers); none with them.
+        // own cells (and the customers); none with them.
         let grid = Grid::new(&weeks, &config);
         let w = Windows::new(24.0, 72.0, 4);
         let split = TicketSplit {
@@ -1230,11 +1212,7 @@ mod tests {
             .collect();
         for (name, sql) in names.iter().zip(&combo) {
             let joined = sql.contains("LEFT JOIN customer_segments cs") && !sql.contains("a0.");
-            assert_eq!(
-                joined,
-                !(name.starts_with("tickets") || *name == "spend"),
-                "{name}: {sql}"
-            );
+            assert_eq!(joined, *name != "spend", "{name}: {sql}");
         }
         for (name, sql) in names.iter().zip(&combo_own) {
             let joined = sql.contains("customer_segments");
