@@ -408,7 +408,7 @@ fn the_per_customer_segment_table_follows_the_customers_on_postgres() {
     let customers = text.lines().count() as i64 - 1;
     assert_eq!(held(), (Some(r#"["region","plan"]"#.into()), customers));
     let before = all_kpis(&pg);
-    let mut combos = || -> std::collections::BTreeMap<String, i64> {
+    let combos = || -> std::collections::BTreeMap<String, i64> {
         let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
         client
             .query(
