@@ -1291,3 +1291,68 @@ fn refunds_and_merged_rows_by_hand() {
         "orders.csv:3:6: refund_date: 'refunded_on': '18/11/2026' is not a date (expected YYYY-MM-DD; set date_format in [import.<file>] for other layouts)",
     );
 }
+
+/// The compact SQLite tables (store migration 12) show every date and
+/// amount as the file gave it (through the view of the file's name, also
+/// for custom SQL), whatever the amount's decimals; and importing the same
+/// rows again in other bytes finds each one unchanged.
+#[test]
+fn compact_tables_keep_every_date_and_amount_and_reimport_is_a_no_op() {
+    let p = Project::new("");
+    let amounts = [
+        "75.45",
+        "-3",
+        "0.0001",
+        "1719.08",
+        "12.34567",
+        "0.1",
+        "99999999.9999",
+        "1000",
+        "-0.5",
+        "123456789012.5",
+    ];
+    let mut csv = format!("{ORDERS},cost\n");
+    for (i, a) in amounts.iter().enumerate() {
+        let cost = if i % 2 == 0 { "1.25" } else { "" };
+        csv.push_str(&format!("O{i},C{i},2026-11-{:02},{a},{cost}\n", 10 + i));
+    }
+    let first = p.file("first", "orders.csv", csv.as_bytes());
+    p.ok(&["import", &first]);
+    let stored = p.strings(
+        "SELECT order_id || ' ' || ordered_on || ' ' || ordered_day || ' ' || printf('%!.17g', amount) || ' ' || ifnull(cost, '-') FROM orders ORDER BY ordered_day",
+    );
+    for (i, (row, a)) in stored.iter().zip(amounts).enumerate() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 10 + i as u32).unwrap();
+        let number: f64 = a.parse().unwrap();
+        let shown: Vec<&str> = row.split(' ').collect();
+        assert_eq!(shown[0], format!("O{i}"));
+        assert_eq!(shown[1], day.to_string());
+        assert_eq!(
+            shown[3].parse::<f64>().unwrap().to_bits(),
+            number.to_bits(),
+            "{row}"
+        );
+        assert_eq!(shown[4], if i % 2 == 0 { "1.25" } else { "-" });
+    }
+    // Amounts of at most four decimals are stored as whole ten-thousandths.
+    let kinds = p.strings("SELECT typeof(amount) FROM orders_rows ORDER BY ordered_day");
+    assert_eq!(
+        kinds,
+        [
+            "integer", "integer", "integer", "integer", "real", "integer", "integer", "integer",
+            "integer", "integer"
+        ]
+    );
+    assert_eq!(
+        p.number("SELECT count(*) FROM orders WHERE ordered_on >= '2026-11-15' AND amount > 1"),
+        3.0
+    );
+    let crlf = csv.replace('\n', "\r\n");
+    let again = p.file("again", "orders.csv", crlf.as_bytes());
+    let out = p.ok(&["import", &again]);
+    assert!(
+        out.contains("orders.csv: 10 rows: 0 inserted, 0 replaced, 10 unchanged"),
+        "{out}"
+    );
+    assert_eq!(p.strings("PRAGMA integrity_check"), ["ok"]);
+}

@@ -7,7 +7,8 @@
 //!
 //! - `segment_combos (combo, vals)`: every combination of values some
 //!   customer has, `vals[j]` the value of the `j`-th configured attribute,
-//!   `(none)` for a missing or empty one;
+//!   `(none)` for a missing or empty one; `combo` a 64-bit hash of the
+//!   values, the same for the same values over every rebuild;
 //! - `customer_segments (customer_id, combo)`: every customer's combination.
 //!
 //! Both are reference tables under Citus. They hold the attributes named in
@@ -64,15 +65,20 @@ pub fn rebuild_sql(attrs: &[String]) -> String {
         })
         .collect();
     let vals = format!("ARRAY[{}]::text[]", vals.join(", "));
+    // A combination's id is a hash of its values (their array's text, which
+    // quotes each value): the same values keep their id over rebuilds, so
+    // that a computation reading the tables while an import rebuilds them
+    // never takes one combination for another.
+    let id = |vals: &str| format!("hashtextextended(({vals})::text, 0)");
     let mut sql = String::from("DELETE FROM customer_segments;\nDELETE FROM segment_combos;\n");
     if !attrs.is_empty() {
         sql.push_str(&format!(
             "INSERT INTO segment_combos (combo, vals)
-             SELECT row_number() OVER (ORDER BY vals), vals
-             FROM (SELECT DISTINCT {vals} AS vals FROM customers c{joins}) d;
+             SELECT {}, vals FROM (SELECT DISTINCT {vals} AS vals FROM customers c{joins}) d;
              INSERT INTO customer_segments (customer_id, combo)
-             SELECT c.customer_id, s.combo FROM customers c{joins}
-             JOIN segment_combos s ON s.vals = {vals};\n"
+             SELECT c.customer_id, {} FROM customers c{joins};\n",
+            id("vals"),
+            id(&vals)
         ));
     }
     sql.push_str(&format!(

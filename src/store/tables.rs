@@ -61,14 +61,12 @@ pub fn base_table(table: &str) -> String {
 
 /// An amount as the compact layout stores it: whole ten-thousandths as an
 /// INTEGER when that is exact (`75.45` → 754500, read back as 754500 /
-/// 10000.0, the same double), else the REAL itself. Migration 12 applies
-/// the same rule in SQL.
+/// 10000.0, the same double: every amount of at most four decimals below
+/// 2^53 / 10^4), else the REAL itself. Migration 13 applies the same rule
+/// in SQL (`round` rounds half away from zero there too).
 pub fn money(v: f64) -> Value {
-    let units = v * 10000.0;
-    if units.abs() < 9_007_199_254_740_992.0
-        && units.fract() == 0.0
-        && (units as i64) as f64 / 10000.0 == v
-    {
+    let units = (v * 10000.0).round();
+    if units.abs() < 9_007_199_254_740_992.0 && units / 10000.0 == v {
         Value::Integer(units as i64)
     } else {
         Value::Real(v)
@@ -474,5 +472,48 @@ impl TableWriter<'_> {
             insert.execute(rusqlite::params![id, name, value])?;
         }
         Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An amount read back through the compact view's expression.
+    fn shown(conn: &Connection, stored: &Value) -> f64 {
+        conn.query_row(
+            "SELECT CASE WHEN typeof(?1) = 'integer' THEN ?1 / 10000.0 ELSE ?1 END",
+            [stored],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        /// Whatever the amount, the view shows the very double the file's
+        /// text parses to (zero without its sign, as a REAL column kept
+        /// it); up to four decimals it is stored as an integer.
+        #[test]
+        fn amounts_round_trip_exactly(
+            whole in prop_oneof![-10_000_000_000i64..10_000_000_000, -1_000_000i64..1_000_000],
+            fraction in 0u32..1_000_000,
+            decimals in 0usize..7,
+        ) {
+            let text = if decimals == 0 {
+                whole.to_string()
+            } else {
+                let f = format!("{fraction:06}");
+                format!("{whole}.{}", &f[..decimals])
+            };
+            let v: f64 = text.parse().unwrap();
+            let conn = Connection::open_in_memory().unwrap();
+            let stored = money(v);
+            let back = shown(&conn, &stored);
+            prop_assert!(back.to_bits() == v.to_bits() || (v == 0.0 && back == 0.0), "{}", text);
+            if decimals <= 4 {
+                prop_assert!(matches!(stored, Value::Integer(_)), "{}", text);
+            }
+        }
     }
 }

@@ -356,7 +356,7 @@ impl SegKeys<'_> {
                             .filter(|v| v.len() == grid.attrs.len())
                             .ok_or_else(|| {
                                 anyhow::anyhow!(
-                                    "combination {c} of the per-customer segment table is unknown (was the store changed during the run?)"
+                                    "the per-customer segment table changed during the computation (an import of customers ran meanwhile): run the command again"
                                 )
                             })?,
                     ),
