@@ -71,20 +71,15 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
     Ok(list)
 }
 
-/// The distinct activity kinds, hopping through the kind index (one probe
-/// per kind) rather than reading every activity.
+/// The distinct activity kinds, in order: on SQLite from the small table
+/// the import keeps (store migration 14), rather than reading every activity.
 pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
     if store.reader().is_postgres() {
         return pg::activity_kinds(store);
     }
-    let mut stmt = store.reader().prepare(
-        "WITH RECURSIVE k(kind) AS (
-             SELECT min(kind) FROM activities
-             UNION ALL
-             SELECT (SELECT min(kind) FROM activities WHERE kind > k.kind) FROM k WHERE k.kind IS NOT NULL
-         )
-         SELECT kind FROM k WHERE kind IS NOT NULL",
-    )?;
+    let mut stmt = store
+        .reader()
+        .prepare("SELECT kind FROM activity_kinds ORDER BY kind")?;
     let kinds = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(kinds.collect::<rusqlite::Result<_>>()?)
 }
