@@ -1356,3 +1356,33 @@ fn compact_tables_keep_every_date_and_amount_and_reimport_is_a_no_op() {
     );
     assert_eq!(p.strings("PRAGMA integrity_check"), ["ok"]);
 }
+
+/// The activity kinds (a KPI each) follow the stored activities: a kind no
+/// activity has any more is gone after the import that replaced it, and a
+/// refused import leaves them as they were.
+#[test]
+fn the_activity_kinds_follow_the_stored_activities() {
+    let p = Project::new("");
+    let kinds = |p: &Project| p.strings("SELECT kind FROM activity_kinds ORDER BY kind");
+    let first = p.file(
+        "first",
+        "activities.csv",
+        b"activity_id,occurred_on,kind\nA1,2026-11-16,call\nA2,2026-11-17,demo\nA3,2026-11-17,call\n",
+    );
+    p.ok(&["import", &first]);
+    assert_eq!(kinds(&p), ["call", "demo"]);
+    let second = p.file(
+        "second",
+        "activities.csv",
+        b"activity_id,occurred_on,kind\nA2,2026-11-17,meeting\n",
+    );
+    p.ok(&["import", &second]);
+    assert_eq!(kinds(&p), ["call", "meeting"]);
+    let bad = p.file(
+        "bad",
+        "activities.csv",
+        b"activity_id,occurred_on,kind\nA4,2026-11-18,visit\nA5,someday,visit\n",
+    );
+    p.fail(&["import", &bad]);
+    assert_eq!(kinds(&p), ["call", "meeting"]);
+}

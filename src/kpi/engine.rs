@@ -10,7 +10,7 @@
 //! cached periods its rows touch, so a weekly run computes one new week.
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::catalogue::{self, KpiInfo, Uncertainty};
 use super::stats;
@@ -71,20 +71,15 @@ pub fn catalogue_for(store: &Store, config: &Config) -> Result<Vec<KpiInfo>> {
     Ok(list)
 }
 
-/// The distinct activity kinds, hopping through the kind index (one probe
-/// per kind) rather than reading every activity.
+/// The distinct activity kinds, in order: on SQLite from the small table
+/// the import keeps (store migration 14), rather than reading every activity.
 pub fn activity_kinds(store: &Store) -> Result<Vec<String>> {
     if store.reader().is_postgres() {
         return pg::activity_kinds(store);
     }
-    let mut stmt = store.reader().prepare(
-        "WITH RECURSIVE k(kind) AS (
-             SELECT min(kind) FROM activities
-             UNION ALL
-             SELECT (SELECT min(kind) FROM activities WHERE kind > k.kind) FROM k WHERE k.kind IS NOT NULL
-         )
-         SELECT kind FROM k WHERE kind IS NOT NULL",
-    )?;
+    let mut stmt = store
+        .reader()
+        .prepare("SELECT kind FROM activity_kinds ORDER BY kind")?;
     let kinds = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(kinds.collect::<rusqlite::Result<_>>()?)
 }
@@ -255,23 +250,211 @@ impl std::ops::AddAssign<f64> for Money {
 }
 
 /// Each customer's segment keys, read once per computation: a record finds
-/// its segments with one hash lookup of its customer_id, instead of a join
-/// per record and attribute.
+/// its segments with one lookup of its customer_id, instead of a join per
+/// record and attribute. Compact, for a million customers and more: the
+/// distinct combinations of segment keys (a few dozen) are interned once,
+/// and each customer is one 32-byte slot of an open-addressing table
+/// holding its id's bytes inline (longer ids in an arena) and its
+/// combination, so that a lookup touches one cache line.
 struct Segments {
-    customer: rustc_hash::FxHashMap<String, usize>,
-    /// Per customer, `stride` keys: the whole business, then one per attribute.
-    keys: Vec<usize>,
-    /// The keys of a record with no customer, or one the store does not know.
-    unknown: Vec<usize>,
+    ids: CustomerTable,
+    /// Per combination, `stride` keys: the whole business, then one per
+    /// attribute. Combination 0 is the one of a record with no customer,
+    /// one the store does not know, or a customer without attributes.
+    combos: Vec<usize>,
+    combo_of: HashMap<Box<[usize]>, u32>,
     stride: usize,
 }
 
 impl Segments {
-    fn keys_for(&self, customer: Option<&str>) -> &[usize] {
-        match customer.and_then(|c| self.customer.get(c)) {
-            Some(i) => &self.keys[i * self.stride..(i + 1) * self.stride],
-            None => &self.unknown,
+    fn new(unknown: Vec<usize>) -> Segments {
+        let mut segments = Segments {
+            ids: CustomerTable::with_capacity(0),
+            combos: Vec::new(),
+            combo_of: HashMap::new(),
+            stride: unknown.len(),
+        };
+        segments.intern(&unknown);
+        segments
+    }
+
+    /// The combination of `keys` (`stride` of them), interned.
+    fn intern(&mut self, keys: &[usize]) -> u32 {
+        if let Some(c) = self.combo_of.get(keys) {
+            return *c;
         }
+        let c = u32::try_from(self.combos.len() / self.stride.max(1)).expect("combinations fit u32");
+        self.combos.extend_from_slice(keys);
+        self.combo_of.insert(keys.into(), c);
+        c
+    }
+
+    fn combo(&self, c: u32) -> &[usize] {
+        let i = c as usize * self.stride;
+        &self.combos[i..i + self.stride]
+    }
+
+    fn keys_for(&self, customer: Option<&str>) -> &[usize] {
+        let c = customer.and_then(|c| self.ids.get(c)).unwrap_or(0);
+        self.combo(c)
+    }
+}
+
+/// Customer ids → a u32 each (while the customers are read, their index;
+/// then their combination): linear probing over 32-byte slots, at most
+/// 70 % full.
+struct CustomerTable {
+    slots: Vec<Slot>,
+    /// The bytes of the ids too long to be held inline.
+    arena: Vec<u8>,
+    len: usize,
+}
+
+/// Bytes of an id held in its slot.
+const INLINE: usize = 26;
+/// `Slot::len` of an empty slot, and of an id kept in the arena (its
+/// slot's bytes: offset and length, u32 little-endian, then its first
+/// bytes).
+const EMPTY: u8 = u8::MAX;
+const LONG: u8 = u8::MAX - 1;
+
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct Slot {
+    id: [u8; INLINE],
+    len: u8,
+    value: u32,
+}
+
+impl CustomerTable {
+    fn with_capacity(n: usize) -> CustomerTable {
+        let slots = (n * 10 / 7 + 1).max(8);
+        CustomerTable {
+            slots: vec![
+                Slot {
+                    id: [0; INLINE],
+                    len: EMPTY,
+                    value: 0,
+                };
+                slots
+            ],
+            arena: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn home(&self, id: &[u8]) -> usize {
+        use std::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(id);
+        // Fibonacci-mixed, then scaled to the table (no power of two).
+        let mixed = h.finish().wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        ((mixed as u128 * self.slots.len() as u128) >> 64) as usize
+    }
+
+    fn holds(&self, slot: &Slot, id: &[u8]) -> bool {
+        if id.len() <= INLINE {
+            usize::from(slot.len) == id.len() && &slot.id[..id.len()] == id
+        } else if slot.len == LONG {
+            let at = u32::from_le_bytes(slot.id[0..4].try_into().unwrap()) as usize;
+            let n = u32::from_le_bytes(slot.id[4..8].try_into().unwrap()) as usize;
+            n == id.len()
+                && slot.id[8..] == id[..INLINE - 8]
+                && &self.arena[at..at + n] == id
+        } else {
+            false
+        }
+    }
+
+    /// The slot of `id`, or the empty one where it would go.
+    fn find(&self, id: &[u8]) -> usize {
+        let mut i = self.home(id);
+        loop {
+            let slot = &self.slots[i];
+            if slot.len == EMPTY || self.holds(slot, id) {
+                return i;
+            }
+            i += 1;
+            if i == self.slots.len() {
+                i = 0;
+            }
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<u32> {
+        let slot = &self.slots[self.find(id.as_bytes())];
+        (slot.len != EMPTY).then_some(slot.value)
+    }
+
+    /// Sets the value of `id` (added if new).
+    fn insert(&mut self, id: &str, value: u32) {
+        if (self.len + 1) * 10 > self.slots.len() * 7 {
+            self.grow();
+        }
+        let id = id.as_bytes();
+        let i = self.find(id);
+        if self.slots[i].len == EMPTY {
+            self.slots[i] = self.slot_for(id);
+            self.len += 1;
+        }
+        self.slots[i].value = value;
+    }
+
+    fn slot_for(&mut self, id: &[u8]) -> Slot {
+        let mut slot = Slot {
+            id: [0; INLINE],
+            len: LONG,
+            value: 0,
+        };
+        if id.len() <= INLINE {
+            slot.id[..id.len()].copy_from_slice(id);
+            slot.len = id.len() as u8;
+        } else {
+            let at = u32::try_from(self.arena.len()).expect("customer ids under 4 GiB");
+            let n = u32::try_from(id.len()).expect("a customer id under 4 GiB");
+            self.arena.extend_from_slice(id);
+            slot.id[0..4].copy_from_slice(&at.to_le_bytes());
+            slot.id[4..8].copy_from_slice(&n.to_le_bytes());
+            slot.id[8..].copy_from_slice(&id[..INLINE - 8]);
+        }
+        slot
+    }
+
+    /// Twice the slots, every id placed again.
+    fn grow(&mut self) {
+        let mut bigger = CustomerTable::with_capacity(self.slots.len() * 2);
+        bigger.arena = std::mem::take(&mut self.arena);
+        for slot in self.slots.iter().filter(|s| s.len != EMPTY) {
+            let i = bigger.find_slot_of(slot);
+            bigger.slots[i] = *slot;
+        }
+        bigger.len = self.len;
+        *self = bigger;
+    }
+
+    /// The empty slot where `slot` (an id of this table's arena) goes.
+    fn find_slot_of(&self, slot: &Slot) -> usize {
+        let id: &[u8] = if slot.len == LONG {
+            let at = u32::from_le_bytes(slot.id[0..4].try_into().unwrap()) as usize;
+            let n = u32::from_le_bytes(slot.id[4..8].try_into().unwrap()) as usize;
+            &self.arena[at..at + n]
+        } else {
+            &slot.id[..usize::from(slot.len)]
+        };
+        self.find(id)
+    }
+
+    /// Every value, to be replaced by `f` of it.
+    fn map_values(&mut self, f: impl Fn(u32) -> u32) {
+        for slot in self.slots.iter_mut().filter(|s| s.len != EMPTY) {
+            slot.value = f(slot.value);
+        }
+    }
+
+    /// Bytes held: the slots and the arena.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot>() + self.arena.capacity()
     }
 }
 
@@ -310,12 +493,7 @@ impl Grid {
             periods,
             names: Vec::new(),
             name_of: HashMap::new(),
-            segments: Segments {
-                customer: Default::default(),
-                keys: Vec::new(),
-                unknown: Vec::new(),
-                stride: 0,
-            },
+            segments: Segments::new(Vec::new()),
             own: vec![HashMap::new(); attrs.len()],
             attrs,
         };
@@ -325,8 +503,7 @@ impl Grid {
             let none = format!("{}={NONE_VALUE}", grid.attrs[j].0);
             unknown.push(grid.key(&none));
         }
-        grid.segments.stride = unknown.len();
-        grid.segments.unknown = unknown;
+        grid.segments = Segments::new(unknown);
         grid
     }
 
@@ -584,18 +761,24 @@ fn prefix_sums(days: &mut [(i64, u64)]) -> Vec<u64> {
 /// acquired in P too.
 fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     let stride = grid.segments.stride;
-    let mut customers: Vec<(i64, Option<i64>)> = Vec::new();
+    let count: i64 = store
+        .reader()
+        .query_row("SELECT count(*) FROM customers", [], |r| r.get(0))?;
+    // While the customers are read: each id's index here, and the
+    // combination of each (0, none, until its attributes are read).
+    let mut customers: Vec<(i64, Option<i64>)> = Vec::with_capacity(count.max(0) as usize);
+    let mut combo_of: Vec<u32> = Vec::with_capacity(customers.capacity());
+    let mut ids = CustomerTable::with_capacity(customers.capacity());
     {
         let mut stmt = store
             .reader()
             .prepare("SELECT customer_id, acquired_day, churned_day FROM customers")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let index = customers.len();
-            grid.segments.customer.insert(r.get(0)?, index);
+            let index = u32::try_from(customers.len()).context("more than 4 billion customers")?;
+            ids.insert(r.get_ref(0)?.as_str()?, index);
             customers.push((r.get(1)?, r.get(2)?));
-            let unknown = grid.segments.unknown.clone();
-            grid.segments.keys.extend(unknown);
+            combo_of.push(0);
         }
     }
     if stride > 1 {
@@ -603,35 +786,60 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
             "SELECT customer_id, name, value FROM customer_attributes WHERE value <> ''",
         )?;
         let mut rows = stmt.query([])?;
+        let mut keys = Vec::with_capacity(stride);
         while let Some(r) = rows.next()? {
             let name = r.get_ref(1)?.as_str()?;
             let Some(j) = grid.attrs.iter().position(|(_, lower)| lower == name) else {
                 continue;
             };
-            let Some(&i) = grid.segments.customer.get(r.get_ref(0)?.as_str()?) else {
+            let Some(i) = ids.get(r.get_ref(0)?.as_str()?) else {
                 continue;
             };
             let key = grid.key(&format!("{}={}", grid.attrs[j].0, r.get_ref(2)?.as_str()?));
-            grid.segments.keys[i * stride + 1 + j] = key;
+            let c = &mut combo_of[i as usize];
+            keys.clear();
+            keys.extend_from_slice(grid.segments.combo(*c));
+            keys[1 + j] = key;
+            *c = grid.segments.intern(&keys);
         }
     }
-    let mut by_key: HashMap<usize, CustomerDays> = HashMap::new();
-    for (i, (acquired, churned)) in customers.iter().enumerate() {
+    // Day counts per combination (few), then per key of each.
+    #[derive(Default)]
+    struct Counts {
+        acquired: HashMap<i64, u64>,
+        churned: HashMap<i64, u64>,
+        same_period: HashMap<usize, u64>,
+    }
+    let mut by_combo: HashMap<u32, Counts> = HashMap::new();
+    for ((acquired, churned), c) in customers.iter().zip(&combo_of) {
         if *acquired >= hi {
             continue;
         }
-        let same = churned.and_then(|c| {
-            let p = grid.period_of(*acquired)?;
-            (grid.period_of(c) == Some(p)).then_some(p)
-        });
-        for k in &grid.segments.keys[i * stride..(i + 1) * stride] {
-            let days = by_key.entry(*k).or_default();
-            days.acquired.push((*acquired, 1));
-            if let Some(c) = churned {
-                days.churned.push((*c, 1));
-            }
+        let counts = by_combo.entry(*c).or_default();
+        *counts.acquired.entry(*acquired).or_default() += 1;
+        if let Some(ch) = churned {
+            *counts.churned.entry(*ch).or_default() += 1;
+            let same = grid
+                .period_of(*acquired)
+                .filter(|p| grid.period_of(*ch) == Some(*p));
             if let Some(p) = same {
-                *days.same_period.entry(p).or_default() += 1;
+                *counts.same_period.entry(p).or_default() += 1;
+            }
+        }
+    }
+    drop(customers);
+    // From here on each id maps to its combination.
+    ids.map_values(|i| combo_of[i as usize]);
+    drop(combo_of);
+    grid.segments.ids = ids;
+    let mut by_key: HashMap<usize, CustomerDays> = HashMap::new();
+    for (c, counts) in by_combo {
+        for k in grid.segments.combo(c) {
+            let days = by_key.entry(*k).or_default();
+            days.acquired.extend(counts.acquired.iter().map(|(d, n)| (*d, *n)));
+            days.churned.extend(counts.churned.iter().map(|(d, n)| (*d, *n)));
+            for (p, n) in &counts.same_period {
+                *days.same_period.entry(*p).or_default() += n;
             }
         }
     }
@@ -1060,6 +1268,96 @@ mod tests {
 
     fn week(id: &str) -> Period {
         Period::parse(id).unwrap()
+    }
+
+    /// The compact customer table: short ids inline, long ones (sharing
+    /// their first bytes) in the arena, grown from empty; every id finds
+    /// its value, an unknown one none; a few dozen bytes per customer.
+    #[test]
+    fn the_customer_table_finds_every_id_and_only_those() {
+        let mut table = CustomerTable::with_capacity(0);
+        // 8 bytes; long with a shared prefix; exactly a slot's bytes; one more.
+        let id = |i: u32| match i % 4 {
+            0 => format!("C{i:07}"),
+            1 => format!("customer-with-a-long-shared-prefix-{i}"),
+            2 => format!("{i:x>26}"),
+            _ => format!("{i:y>27}"),
+        };
+        assert_eq!((id(2).len(), id(3).len()), (INLINE, INLINE + 1));
+        for i in 0..20_000 {
+            table.insert(&id(i), i);
+        }
+        table.insert(&id(7), 70); // again: replaced, not added
+        assert_eq!(table.len, 20_000);
+        for i in 0..20_000 {
+            let want = if i == 7 { 70 } else { i };
+            assert_eq!(table.get(&id(i)), Some(want), "{}", id(i));
+        }
+        for unknown in ["", "C", "C9999999", "customer-with-a-long-shared-prefix-", "customer-with-a-long-shared-prefix-20001", "c0000003"] {
+            assert_eq!(table.get(unknown), None, "{unknown}");
+        }
+        table.insert("", 5);
+        assert_eq!(table.get(""), Some(5), "an empty id is an id");
+        table.map_values(|v| v + 1);
+        assert_eq!(table.get(&id(3)), Some(4));
+        let per_id = table.bytes() / table.len;
+        assert!(per_id < 100, "{per_id} bytes per customer");
+    }
+
+    /// Each customer's segments through the interned combinations: its
+    /// attributes, `(none)` for an empty or missing one, the unknown
+    /// combination for an unknown customer or none; long ids too.
+    #[test]
+    fn a_customer_finds_its_segments_in_the_compact_lookup() {
+        let config = Config::from_toml(
+            "[report]\nsegments = [\"region\", \"plan\"]\n",
+            std::path::Path::new("."),
+            None,
+            &Default::default(),
+        )
+        .unwrap();
+        let long = "a-customer-id-much-longer-than-a-slot-holds-1";
+        let long2 = "a-customer-id-much-longer-than-a-slot-holds-2";
+        let mut customers = String::from("customer_id,acquired_on,region,plan\n");
+        customers.push_str(&format!(
+            "C1,2026-01-05,EMEA,Pro\nC2,2026-01-05,,\nC3,2026-01-05,APAC,\n{long},2026-01-05,EMEA,Basic\n{long2},2026-01-05,,Pro\n"
+        ));
+        for i in 0..500 {
+            let region = ["EMEA", "APAC", ""][i % 3];
+            customers.push_str(&format!("N{i},2026-01-05,{region},Pro\n"));
+        }
+        let store = store_with(&config, &[("customers.csv", customers)]);
+        let periods = [week("2026-W47")];
+        let mut grid = Grid::new(&periods, &config);
+        let hi = grid.day_range().1;
+        customers_into(&store, &mut grid, hi).unwrap();
+        let names = |c: Option<&str>| -> Vec<String> {
+            grid.segments
+                .keys_for(c)
+                .iter()
+                .map(|k| grid.names[*k].clone())
+                .collect()
+        };
+        let of = |w: [&str; 3]| w.map(String::from).to_vec();
+        assert_eq!(names(Some("C1")), of(["", "region=EMEA", "plan=Pro"]));
+        let none = of(["", "region=(none)", "plan=(none)"]);
+        assert_eq!(names(Some("C2")), none, "empty attributes");
+        assert_eq!(names(Some("C3")), of(["", "region=APAC", "plan=(none)"]));
+        assert_eq!(names(Some(long)), of(["", "region=EMEA", "plan=Basic"]));
+        assert_eq!(names(Some(long2)), of(["", "region=(none)", "plan=Pro"]));
+        assert_eq!(names(Some("N4")), of(["", "region=APAC", "plan=Pro"]));
+        assert_eq!(names(Some("N5")), of(["", "region=(none)", "plan=Pro"]));
+        assert_eq!(names(Some("X")), none, "unknown customer");
+        assert_eq!(names(Some("c1")), none, "ids are case-sensitive");
+        assert_eq!(names(None), none, "no customer");
+        // Combinations are interned once (with those met on the way, as
+        // one attribute is read before the other): not one per customer.
+        let combos = grid.segments.combos.len() / grid.segments.stride;
+        assert!((6..=10).contains(&combos), "{combos} combinations");
+        // And the customer base counts each customer once per segment.
+        let emea = grid.names.iter().position(|n| n == "region=EMEA").unwrap();
+        let acc = grid.cells[0][emea].as_ref().unwrap();
+        assert_eq!(acc.end, 2 + 167);
     }
 
     /// The grouped PostgreSQL readers against SQLite's row-by-row ones on a

@@ -31,7 +31,8 @@ pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment
     let own = if pending.is_empty() {
         Default::default()
     } else {
-        own_cells(store, config, "surveys", p.start_day(), p.end_day())?
+        let kept = pending.iter().map(|c| c.id.as_str()).collect();
+        own_cells(store, config, "surveys", p.start_day(), p.end_day(), &kept)?
     };
     Ok(pending
         .into_iter()
@@ -79,37 +80,74 @@ impl PendingComment {
 /// The rows of a comments query (one per comment and customer attribute,
 /// comments in order), one entry per comment.
 fn pending_comments(rows: &[crate::store::sql::Row]) -> Result<Vec<PendingComment>> {
-    let mut out: Vec<PendingComment> = Vec::new();
+    let mut out = Vec::new();
+    let mut g = Grouping::default();
     for r in rows {
-        let id: String = r.get(0)?;
-        if out.last().is_none_or(|last| last.id != id) {
-            // The date from its day number (the SQLite store keeps no text
-            // beside it): the `YYYY-MM-DD` the file gave.
-            let comment = Comment {
-                date: period::date_from_day(r.get(1)?).to_string(),
-                kind: r.get(2)?,
-                score: r.get(3)?,
-                text: r.get(4)?,
-                segments: Vec::new(),
-            };
-            out.push(PendingComment {
-                id,
-                day: r.get(7)?,
-                comment,
-                attrs: Vec::new(),
-            });
+        if g.continues(r)? {
+            continue;
         }
-        if let (Some(name), Some(value)) = (
-            r.get::<_, Option<String>>(5)?,
-            r.get::<_, Option<String>>(6)?,
-        ) {
-            out.last_mut()
-                .expect("pushed above")
-                .attrs
-                .push((name, value));
-        }
+        out.extend(g.current.take());
+        g.start(r)?;
     }
+    out.extend(g.current.take());
     Ok(out)
+}
+
+/// Rows of a comments query (one per comment and customer attribute,
+/// comments in order) read one at a time into the comment being read, or
+/// past one not wanted.
+#[derive(Default)]
+struct Grouping {
+    current: Option<PendingComment>,
+    /// The id of the comment whose rows are being skipped.
+    skipped: Option<String>,
+}
+
+impl Grouping {
+    /// Whether row `r` belongs to the comment being read (its attribute is
+    /// added) or skipped.
+    fn continues(&mut self, r: &crate::store::sql::Row) -> Result<bool> {
+        let id = r.get_ref(0)?.as_str()?;
+        if let Some(c) = self.current.as_mut().filter(|c| c.id == id) {
+            if let (Some(name), Some(value)) = (
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+            ) {
+                c.attrs.push((name, value));
+            }
+            return Ok(true);
+        }
+        Ok(self.skipped.as_deref() == Some(id))
+    }
+
+    /// Starts reading the comment of row `r` (the previous one taken out).
+    fn start(&mut self, r: &crate::store::sql::Row) -> Result<()> {
+        // The date from its day number (the SQLite store keeps no text
+        // beside it): the `YYYY-MM-DD` the file gave.
+        let comment = Comment {
+            date: period::date_from_day(r.get(1)?).to_string(),
+            kind: r.get(2)?,
+            score: r.get(3)?,
+            text: r.get(4)?,
+            segments: Vec::new(),
+        };
+        self.skipped = None;
+        self.current = Some(PendingComment {
+            id: r.get(0)?,
+            day: r.get(7)?,
+            comment,
+            attrs: Vec::new(),
+        });
+        self.continues(r)?;
+        Ok(())
+    }
+
+    /// Skips the rows of the comment of row `r`.
+    fn skip(&mut self, r: &crate::store::sql::Row) -> Result<()> {
+        self.current = None;
+        self.skipped = Some(r.get(0)?);
+        Ok(())
+    }
 }
 
 /// The own segment cells of the commented responses of days `from..to`,
@@ -122,12 +160,14 @@ fn own_cells(
     surveys: &str,
     from: i64,
     to: i64,
+    kept: &std::collections::HashSet<&str>,
 ) -> Result<OwnCells> {
     let mut own = OwnCells::default();
     if config.segment_attrs().is_empty() {
         return Ok(own);
     }
-    let rows = store.reader().rows(
+    // Streamed: only the cells of the comments kept are held.
+    store.reader().each(
         &format!(
             "SELECT s.response_id, a.name, a.value
              FROM (SELECT response_id FROM {surveys}
@@ -135,12 +175,16 @@ fn own_cells(
              JOIN survey_attributes a ON a.response_id = s.response_id"
         ),
         params![from, to],
+        |r| {
+            let id = r.get_ref(0)?.as_str()?;
+            if kept.contains(id) {
+                own.entry(id.to_string())
+                    .or_default()
+                    .push((r.get(1)?, r.get(2)?));
+            }
+            Ok(())
+        },
     )?;
-    for r in &rows {
-        own.entry(r.get(0)?)
-            .or_default()
-            .push((r.get(1)?, r.get(2)?));
-    }
     Ok(own)
 }
 
@@ -173,17 +217,6 @@ impl RunComments {
         if covered * SET_BASED_SHARE < day_span(store, "surveys", "answered_day")? {
             return Ok(None);
         }
-        let scan = store.reader().dialect().table_scan("surveys");
-        let rows = store.reader().rows(
-            &format!(
-                "SELECT v.response_id, v.answered_day, v.kind, v.score, v.comment, a.name, a.value, v.answered_day
-                 FROM (SELECT response_id, answered_day, kind, score, comment, customer_id FROM {scan}
-                       WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> '') v
-                 LEFT JOIN customer_attributes a ON a.customer_id = v.customer_id
-                 ORDER BY v.answered_day DESC, v.response_id"
-            ),
-            params![from, to],
-        )?;
         let mut sorted: Vec<Period> = periods.to_vec();
         sorted.sort_by_key(|p| (p.start_day(), p.end_day()));
         sorted.dedup();
@@ -191,21 +224,17 @@ impl RunComments {
             // Overlapping periods (never one cadence's): one query each.
             return Ok(None);
         }
-        let mut pools: Vec<Vec<PendingComment>> = sorted.iter().map(|_| Vec::new()).collect();
-        for c in pending_comments(&rows)? {
-            // The reported period holding the comment's day, if any.
-            let k = sorted.partition_point(|p| p.start_day() <= c.day);
-            if let Some(k) = k.checked_sub(1) {
-                let pool = &mut pools[k];
-                if c.day < sorted[k].end_day() && pool.len() < COMMENT_POOL as usize {
-                    pool.push(c);
-                }
-            }
-        }
+        let scan = store.reader().dialect().table_scan("surveys");
+        let pools = if store.reader().is_postgres() {
+            pools_by_query(store, &scan, &sorted, from, to)?
+        } else {
+            pools_by_scan(store, &scan, &sorted, from, to)?
+        };
         let own = if pools.iter().all(Vec::is_empty) {
             OwnCells::default()
         } else {
-            own_cells(store, config, &scan, from, to)?
+            let kept = pools.iter().flatten().map(|c| c.id.as_str()).collect();
+            own_cells(store, config, &scan, from, to, &kept)?
         };
         Ok(Some(RunComments {
             periods: sorted
@@ -227,6 +256,169 @@ impl RunComments {
         let k = self.periods.iter().position(|(q, _)| *q == p)?;
         Some(self.periods.remove(k).1)
     }
+}
+
+/// The pools of `periods` (sorted, apart) from one query of days
+/// `from..to` that sorts the comments newest first in the database, read
+/// row by row: a comment is kept while its period's pool has room, the
+/// others are stepped past.
+fn pools_by_query(
+    store: &Store,
+    scan: &str,
+    periods: &[Period],
+    from: i64,
+    to: i64,
+) -> Result<Vec<Vec<PendingComment>>> {
+    let mut pools: Vec<Vec<PendingComment>> = periods.iter().map(|_| Vec::new()).collect();
+    // The reported period holding `day` with room left in its pool.
+    let room = |pools: &[Vec<PendingComment>], day: i64| {
+        let k = periods.partition_point(|p| p.start_day() <= day).checked_sub(1)?;
+        (day < periods[k].end_day() && pools[k].len() < COMMENT_POOL as usize).then_some(k)
+    };
+    let mut g = Grouping::default();
+    let keep = |pools: &mut Vec<Vec<PendingComment>>, c: Option<PendingComment>| {
+        if let Some(c) = c {
+            let k = room(pools, c.day).expect("started with room");
+            pools[k].push(c);
+        }
+    };
+    store.reader().each(
+        &format!(
+            "SELECT v.response_id, v.answered_day, v.kind, v.score, v.comment, a.name, a.value, v.answered_day
+             FROM (SELECT response_id, answered_day, kind, score, comment, customer_id FROM {scan}
+                   WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> '') v
+             LEFT JOIN customer_attributes a ON a.customer_id = v.customer_id
+             ORDER BY v.answered_day DESC, v.response_id"
+        ),
+        params![from, to],
+        |r| {
+            if g.continues(r)? {
+                return Ok(());
+            }
+            keep(&mut pools, g.current.take());
+            if room(&pools, r.get(7)?).is_some() {
+                g.start(r)
+            } else {
+                g.skip(r)
+            }
+        },
+    )?;
+    keep(&mut pools, g.current.take());
+    Ok(pools)
+}
+
+/// A comment ranked as the comments query orders them: newest first, then
+/// by response id (SQLite's BINARY collation: byte order, as `str`'s).
+/// The greatest is the one a full pool gives up first.
+struct Ranked {
+    comment: PendingComment,
+    customer: Option<String>,
+}
+
+impl Ranked {
+    fn rank(&self) -> (std::cmp::Reverse<i64>, &str) {
+        (std::cmp::Reverse(self.comment.day), &self.comment.id)
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank() == other.rank()
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+/// The pools of `periods` (sorted, apart) from one plain scan of the
+/// commented surveys of days `from..to` on SQLite, in table order: each
+/// period keeps its [`COMMENT_POOL`] newest in a heap as the rows go by,
+/// so that no more are held, and nothing is sorted in the database (the
+/// SQLite sorter would hold every comment of the run); then the customer
+/// attributes of the comments kept, by a key lookup each.
+fn pools_by_scan(
+    store: &Store,
+    scan: &str,
+    periods: &[Period],
+    from: i64,
+    to: i64,
+) -> Result<Vec<Vec<PendingComment>>> {
+    use std::collections::BinaryHeap;
+    let mut heaps: Vec<BinaryHeap<Ranked>> = periods.iter().map(|_| BinaryHeap::new()).collect();
+    store.reader().each(
+        &format!(
+            "SELECT response_id, answered_day, kind, score, comment, customer_id FROM {scan}
+             WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> ''"
+        ),
+        params![from, to],
+        |r| {
+            let day: i64 = r.get(1)?;
+            let Some(k) = periods.partition_point(|p| p.start_day() <= day).checked_sub(1) else {
+                return Ok(());
+            };
+            if day >= periods[k].end_day() {
+                return Ok(());
+            }
+            let heap = &mut heaps[k];
+            let id = r.get_ref(0)?.as_str()?;
+            if heap.len() >= COMMENT_POOL as usize {
+                let worst = heap.peek().expect("a full pool");
+                if (std::cmp::Reverse(day), id) >= worst.rank() {
+                    return Ok(());
+                }
+                heap.pop();
+            }
+            heap.push(Ranked {
+                comment: PendingComment {
+                    id: id.to_string(),
+                    day,
+                    comment: Comment {
+                        // The date from its day number (the SQLite store
+                        // keeps no text beside it): the `YYYY-MM-DD` the file gave.
+                        date: period::date_from_day(day).to_string(),
+                        kind: r.get(2)?,
+                        score: r.get(3)?,
+                        text: r.get(4)?,
+                        segments: Vec::new(),
+                    },
+                    attrs: Vec::new(),
+                },
+                customer: r.get(5)?,
+            });
+            Ok(())
+        },
+    )?;
+    let mut pools = Vec::with_capacity(heaps.len());
+    for heap in heaps {
+        let mut pool = Vec::with_capacity(heap.len());
+        for Ranked {
+            mut comment,
+            customer,
+        } in heap.into_sorted_vec()
+        {
+            if let Some(customer) = customer {
+                store.reader().each(
+                    "SELECT name, value FROM customer_attributes WHERE customer_id = ?1",
+                    params![customer],
+                    |r| {
+                        comment.attrs.push((r.get(0)?, r.get(1)?));
+                        Ok(())
+                    },
+                )?;
+            }
+            pool.push(comment);
+        }
+        pools.push(pool);
+    }
+    Ok(pools)
 }
 
 /// Days from the first to the last row of `table` (0 when empty).

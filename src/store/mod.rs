@@ -95,6 +95,29 @@ impl<'s> Reader<'s> {
         Ok(self.conn.query_all(sql, params)?)
     }
 
+    /// Each row of a read-only statement to `f`, on either backend: on
+    /// SQLite as they are stepped to, one row held at a time (a reader that
+    /// keeps only some of them stays bounded); on PostgreSQL as
+    /// [`Reader::rows`] reads them.
+    pub fn each(
+        &self,
+        sql: &str,
+        params: impl sql::Params,
+        f: impl FnMut(&sql::Row) -> Result<()>,
+    ) -> Result<()> {
+        if self.conn.sqlite().is_some() {
+            self.prepare(sql)?;
+        } else if !is_read_only(sql) {
+            anyhow::bail!("a reader may only read the store: {sql}");
+        }
+        if let Some(prelude) = self.prelude {
+            return self
+                .conn
+                .query_each(&warehouse::with_prelude(prelude, sql), params, f);
+        }
+        self.conn.query_each(sql, params, f)
+    }
+
     /// Streams the rows of a read-only statement on the PostgreSQL store
     /// (the engine's grouped queries) to `f` as they arrive, without holding
     /// them, counting the rows and their bytes on the wire.

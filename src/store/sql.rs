@@ -289,6 +289,39 @@ impl Stmt<'_> {
         }
     }
 
+    /// Each row to `f` as SQLite steps to it, one row held at a time (on
+    /// PostgreSQL, the rows as [`Stmt::all`] reads them).
+    fn each<E: From<rusqlite::Error>>(
+        &mut self,
+        params: impl Params,
+        mut f: impl FnMut(&Row) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self {
+            Stmt::Sqlite(stmt) => {
+                let values = params.values()?;
+                let n = stmt.column_count();
+                let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
+                let mut row = Row {
+                    values: Vec::with_capacity(n),
+                };
+                while let Some(r) = rows.next()? {
+                    row.values.clear();
+                    for i in 0..n {
+                        row.values.push(r.get::<_, Value>(i)?);
+                    }
+                    f(&row)?;
+                }
+                Ok(())
+            }
+            Stmt::Postgres { .. } => {
+                for r in &self.all(params)? {
+                    f(r)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     pub fn execute(&mut self, params: impl Params) -> rusqlite::Result<usize> {
         let values = params.values()?;
         match self {
@@ -391,6 +424,16 @@ impl Db {
     /// Every row of a query.
     pub fn query_all(&self, sql: &str, params: impl Params) -> rusqlite::Result<Vec<Row>> {
         self.prepare_cached(sql)?.all(params)
+    }
+
+    /// Each row of a query to `f`, without holding them all on SQLite.
+    pub fn query_each<E: From<rusqlite::Error>>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        f: impl FnMut(&Row) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.prepare_cached(sql)?.each(params, f)
     }
 
     /// Statements without parameters, separated by semicolons.

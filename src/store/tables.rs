@@ -252,6 +252,7 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
         update,
         touch,
         layout,
+        changed: false,
     })
 }
 
@@ -285,6 +286,9 @@ pub struct TableWriter<'t> {
     touch: String,
     /// The stored columns (the compact layout of migration 12).
     layout: Layout,
+    /// Whether a row was inserted or replaced (activities: the kinds table
+    /// is built again).
+    changed: bool,
 }
 
 /// A stored value against a new one: equal, or the same number read back
@@ -330,6 +334,15 @@ fn defer_indexes(table: &str, tx: &Connection) -> rusqlite::Result<Vec<String>> 
 impl TableWriter<'_> {
     /// Builds the indexes dropped for a bulk load again (a no-op otherwise).
     pub fn finish(self) -> rusqlite::Result<()> {
+        if self.changed && self.def.kind == FileKind::Activities {
+            // The distinct kinds (a KPI each), kept small beside the rows
+            // instead of an index over every activity (migration 14): one
+            // pass when the activities change, none when they do not.
+            self.tx.execute_batch(
+                "DELETE FROM activity_kinds;
+                 INSERT INTO activity_kinds (kind) SELECT DISTINCT kind FROM activities_rows;",
+            )?;
+        }
         if self.deferred.is_empty() {
             return Ok(());
         }
@@ -357,6 +370,7 @@ impl TableWriter<'_> {
             (0..width).map(stored).chain([Stored::Borrowed(&sid)]),
         ))?;
         if inserted == 1 {
+            self.changed = true;
             self.write_attributes(row, false)?;
             return Ok(Upsert::Inserted);
         }
@@ -402,6 +416,7 @@ impl TableWriter<'_> {
         tx.prepare_cached(&self.update)?.execute(params_from_iter(
             (0..width).map(stored).chain([Stored::Borrowed(&sid)]),
         ))?;
+        self.changed = true;
         let segments_changed = self.write_attributes(row, true)?;
         Ok(Upsert::Replaced {
             old_days,
