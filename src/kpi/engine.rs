@@ -283,7 +283,8 @@ impl Segments {
         if let Some(c) = self.combo_of.get(keys) {
             return *c;
         }
-        let c = u32::try_from(self.combos.len() / self.stride.max(1)).expect("combinations fit u32");
+        let c =
+            u32::try_from(self.combos.len() / self.stride.max(1)).expect("combinations fit u32");
         self.combos.extend_from_slice(keys);
         self.combo_of.insert(keys.into(), c);
         c
@@ -358,9 +359,7 @@ impl CustomerTable {
         } else if slot.len == LONG {
             let at = u32::from_le_bytes(slot.id[0..4].try_into().unwrap()) as usize;
             let n = u32::from_le_bytes(slot.id[4..8].try_into().unwrap()) as usize;
-            n == id.len()
-                && slot.id[8..] == id[..INLINE - 8]
-                && &self.arena[at..at + n] == id
+            n == id.len() && slot.id[8..] == id[..INLINE - 8] && &self.arena[at..at + n] == id
         } else {
             false
         }
@@ -836,8 +835,10 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     for (c, counts) in by_combo {
         for k in grid.segments.combo(c) {
             let days = by_key.entry(*k).or_default();
-            days.acquired.extend(counts.acquired.iter().map(|(d, n)| (*d, *n)));
-            days.churned.extend(counts.churned.iter().map(|(d, n)| (*d, *n)));
+            days.acquired
+                .extend(counts.acquired.iter().map(|(d, n)| (*d, *n)));
+            days.churned
+                .extend(counts.churned.iter().map(|(d, n)| (*d, *n)));
             for (p, n) in &counts.same_period {
                 *days.same_period.entry(*p).or_default() += n;
             }
@@ -1293,7 +1294,14 @@ mod tests {
             let want = if i == 7 { 70 } else { i };
             assert_eq!(table.get(&id(i)), Some(want), "{}", id(i));
         }
-        for unknown in ["", "C", "C9999999", "customer-with-a-long-shared-prefix-", "customer-with-a-long-shared-prefix-20001", "c0000003"] {
+        for unknown in [
+            "",
+            "C",
+            "C9999999",
+            "customer-with-a-long-shared-prefix-",
+            "customer-with-a-long-shared-prefix-20001",
+            "c0000003",
+        ] {
             assert_eq!(table.get(unknown), None, "{unknown}");
         }
         table.insert("", 5);

@@ -272,7 +272,9 @@ fn pools_by_query(
     let mut pools: Vec<Vec<PendingComment>> = periods.iter().map(|_| Vec::new()).collect();
     // The reported period holding `day` with room left in its pool.
     let room = |pools: &[Vec<PendingComment>], day: i64| {
-        let k = periods.partition_point(|p| p.start_day() <= day).checked_sub(1)?;
+        let k = periods
+            .partition_point(|p| p.start_day() <= day)
+            .checked_sub(1)?;
         (day < periods[k].end_day() && pools[k].len() < COMMENT_POOL as usize).then_some(k)
     };
     let mut g = Grouping::default();
