@@ -321,13 +321,9 @@ to = ["leadership@example.com"]
     )
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "ports.rs"]
+mod ports;
+pub use ports::free_port;
 
 /// A minimal server that offers AUTH PLAIN LOGIN and refuses every
 /// credential with 535, recording the AUTH lines it was sent.
