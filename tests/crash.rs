@@ -11,6 +11,8 @@
 //! unkilled command takes, so a failure can be replayed
 //! (`SCORECARD_CRASH_SEED`). `cargo test` kills 10 times per phase; the
 //! ignored `*_many` tests kill 100 times (`cargo test --test crash -- --ignored`).
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "support/project.rs"]
 mod project;
 #[path = "support/smtp.rs"]
@@ -498,7 +500,7 @@ struct SendCounts {
 fn send_phase(kills: usize) -> SendCounts {
     let demo = &demo();
     // Twelve emails queued by a backfill while the server was down.
-    let down = smtp::free_port();
+    let down = ports::free_port();
     let base = Project::new(&smtp_config(down));
     base.ok(&["import", demo.snapshot.to_str().unwrap()]);
     let (code, _, err) = base.status(&["run", "--since", BACKFILL[0], "--until", BACKFILL[5]]);

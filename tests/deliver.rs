@@ -4,6 +4,8 @@
 //! pending until `send` finds it back, a rejected recipient is marked
 //! failed with the server's reason, and setup errors read as sentences that
 //! never contain the password.
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "support/smtp.rs"]
 mod smtp;
 
@@ -12,12 +14,13 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use mailparse::{MailHeaderMap, ParsedMail};
+use ports::free_port;
 use scorecard::config::{Config, Env};
 use scorecard::deliver::{self, Outgoing};
 use scorecard::period::Cadence;
 use scorecard::report::EmailParts;
 use scorecard::store::Store;
-use smtp::{free_port, AuthServer, Received, Script, TestServer};
+use smtp::{AuthServer, Received, Script, TestServer};
 
 fn now() -> DateTime<Utc> {
     "2026-11-23T07:00:00Z".parse().unwrap()

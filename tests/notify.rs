@@ -6,6 +6,8 @@
 //! entries with their segment's figures, and the URL never printed.
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "support/project.rs"]
 mod project;
 
@@ -306,7 +308,7 @@ fn a_400_is_failed_with_the_webhooks_reason_and_not_retried() {
 
 #[test]
 fn an_unreachable_webhook_leaves_the_post_pending_until_send() {
-    let port = http::free_port();
+    let port = ports::free_port();
     let url = format!("http://127.0.0.1:{port}{SECRET_PATH}");
     let p = tiny(&slack_entry("max_attempts = 2"));
     let env = [("SLACK_URL", url.as_str())];

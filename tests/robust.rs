@@ -1,5 +1,7 @@
 //! Issue 12, "never lost, never twice": one test per defect, each through
 //! the binary (real SQLite file, real templates, the environment cleared).
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "support/project.rs"]
 mod project;
 #[path = "support/smtp.rs"]
@@ -775,7 +777,7 @@ fn killed_while_waiting_for_the_final_reply_the_next_send_does_not_mail_it_again
         ..smtp::Script::default()
     });
     // Queued by a run while the server was down: pending.
-    let down = smtp::free_port();
+    let down = ports::free_port();
     let p = Project::tiny_with(&smtp_email(down, 600));
     p.ok(&["import", fixture("tiny").to_str().unwrap()]);
     assert_eq!(p.status(&["run"]).0, 4);

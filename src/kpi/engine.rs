@@ -476,6 +476,21 @@ struct Grid {
 }
 
 impl Grid {
+    /// After the second pass over the tickets: the exact medians of the
+    /// summarized (period, key) cells of the first `periods` periods.
+    fn finish_ticket_summaries(&mut self, periods: usize) -> Result<()> {
+        for row in self.cells.iter_mut().take(periods) {
+            for s in row
+                .iter_mut()
+                .flatten()
+                .filter_map(|a| a.ticket_summary.as_mut())
+            {
+                s.finish()?;
+            }
+        }
+        Ok(())
+    }
+
     fn new(periods: &[Period], config: &Config) -> Grid {
         let mut periods = periods.to_vec();
         periods.sort();
@@ -1119,16 +1134,7 @@ fn tickets_into(
             }
         }
     }
-    for row in grid.cells.iter_mut().take(exact_from) {
-        for s in row
-            .iter_mut()
-            .flatten()
-            .filter_map(|a| a.ticket_summary.as_mut())
-        {
-            s.finish()?;
-        }
-    }
-    Ok(())
+    grid.finish_ticket_summaries(exact_from)
 }
 
 fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {

@@ -224,7 +224,3 @@ fn reason(status: u16) -> &'static str {
         _ => "Status",
     }
 }
-
-#[path = "ports.rs"]
-mod ports;
-pub use ports::free_port;

@@ -321,10 +321,6 @@ to = ["leadership@example.com"]
     )
 }
 
-#[path = "ports.rs"]
-mod ports;
-pub use ports::free_port;
-
 /// A minimal server that offers AUTH PLAIN LOGIN and refuses every
 /// credential with 535, recording the AUTH lines it was sent.
 pub struct AuthServer {

@@ -916,16 +916,7 @@ fn read_ticket_summaries(
             "engine: grouped query on PostgreSQL"
         );
     }
-    for row in grid.cells.iter_mut().take(t.first_pending) {
-        for s in row
-            .iter_mut()
-            .flatten()
-            .filter_map(|a| a.ticket_summary.as_mut())
-        {
-            s.finish()?;
-        }
-    }
-    Ok(())
+    grid.finish_ticket_summaries(t.first_pending)
 }
 
 /// Rows come period by period: once a period is complete, its ticket KPIs
