@@ -322,7 +322,9 @@ impl Stmt<'_> {
                 let stmt = conn.statement(sql).map_err(pg_error)?;
                 let args: Vec<PgParam> = values.iter().map(PgParam).collect();
                 let failed = |e: postgres::Error| {
-                    pg_error(anyhow::Error::new(e).context(format!("PostgreSQL query failed: {sql}")))
+                    pg_error(
+                        anyhow::Error::new(e).context(format!("PostgreSQL query failed: {sql}")),
+                    )
                 };
                 let mut rows = conn
                     .client
