@@ -95,10 +95,10 @@ impl<'s> Reader<'s> {
         Ok(self.conn.query_all(sql, params)?)
     }
 
-    /// Each row of a read-only statement to `f`, on either backend: on
-    /// SQLite as they are stepped to, one row held at a time (a reader that
-    /// keeps only some of them stays bounded); on PostgreSQL as
-    /// [`Reader::rows`] reads them.
+    /// Each row of a read-only statement to `f`, on either backend, one row
+    /// held at a time (a reader that keeps only some of them stays
+    /// bounded). `f` must not query the store (on PostgreSQL the rows are
+    /// still streaming on the connection).
     pub fn each(
         &self,
         sql: &str,

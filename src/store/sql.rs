@@ -289,8 +289,9 @@ impl Stmt<'_> {
         }
     }
 
-    /// Each row to `f` as SQLite steps to it, one row held at a time (on
-    /// PostgreSQL, the rows as [`Stmt::all`] reads them).
+    /// Each row to `f` as it comes, one row held at a time (SQLite: as it
+    /// steps to it; PostgreSQL: as the portal streams it, so `f` must not
+    /// query the same connection).
     fn each<E: From<rusqlite::Error>>(
         &mut self,
         params: impl Params,
@@ -313,9 +314,33 @@ impl Stmt<'_> {
                 }
                 Ok(())
             }
-            Stmt::Postgres { .. } => {
-                for r in &self.all(params)? {
-                    f(r)?;
+            Stmt::Postgres { conn, sql } => {
+                let values = params.values()?;
+                // Streamed from the portal: `f` must not use the connection.
+                let mut conn = conn.borrow_mut();
+                let conn = &mut *conn;
+                let stmt = conn.statement(sql).map_err(pg_error)?;
+                let args: Vec<PgParam> = values.iter().map(PgParam).collect();
+                let failed = |e: postgres::Error| {
+                    pg_error(
+                        anyhow::Error::new(e).context(format!("PostgreSQL query failed: {sql}")),
+                    )
+                };
+                let mut rows = conn
+                    .client
+                    .query_raw(&stmt, args.iter().map(|a| a as &(dyn ToSql + Sync)))
+                    .map_err(failed)?;
+                use postgres::fallible_iterator::FallibleIterator;
+                let mut row = Row { values: Vec::new() };
+                while let Some(r) = rows.next().map_err(failed)? {
+                    row.values.clear();
+                    for i in 0..r.len() {
+                        let PgValue(v) = r.try_get(i).map_err(failed)?;
+                        conn.bytes_in += value_bytes(&v);
+                        row.values.push(v);
+                    }
+                    conn.rows_in += 1;
+                    f(&row)?;
                 }
                 Ok(())
             }
