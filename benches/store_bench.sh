@@ -100,7 +100,10 @@ backfill() {  # backfill STORE: REPEAT cold backfills
       if [ "$store" = sqlite ]; then
         sqlite3 "$WORK/sqlite/scorecard.db" "DELETE FROM kpi_cache; DELETE FROM computed_periods; DELETE FROM sends;"
       else
-        psql -qX "$PG_URL" -c "SET search_path = $SCHEMA; DELETE FROM kpi_cache; DELETE FROM computed_periods; DELETE FROM sends; VACUUM ANALYZE" > /dev/null
+        # One -c per transaction: VACUUM refuses to run inside the block
+        # that a multi-statement -c string is.
+        psql -qX "$PG_URL" -c "SET search_path = $SCHEMA" \
+          -c "DELETE FROM kpi_cache; DELETE FROM computed_periods; DELETE FROM sends" -c "VACUUM ANALYZE" > /dev/null
       fi
     fi
     SAMPLE=1 measure "$store cold backfill #$i" "$WORK/$store" "$BIN" --config "$WORK/$store/config.toml" \
