@@ -21,6 +21,7 @@ use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
 
 use super::Outgoing;
 use crate::config::Recipient;
@@ -84,6 +85,12 @@ pub fn message_id(
 /// `"Weekly CRM scorecard" <weekly-crm-scorecard.example.com>`: a phrase and
 /// a dot-atom list label under the sender's domain (RFC 2919), ASCII only.
 pub fn list_id(name: &str, from: &Mailbox) -> String {
+    // "Île-de-France" → "Ile-de-France": letters keep their base letter
+    // rather than vanish (other scripts still drop out).
+    let name: String = name
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect();
     let mut label = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
@@ -427,9 +434,13 @@ pub(crate) mod tests {
         let from: Mailbox = "Scorecard <scorecard@example.com>".parse().unwrap();
         assert_eq!(
             list_id("Weekly CRM scorecard region=Île-de-France", &from),
-            "\"Weekly CRM scorecard region=le-de-France\" <weekly-crm-scorecard-region-le-de-france.example.com>"
+            "\"Weekly CRM scorecard region=Ile-de-France\" <weekly-crm-scorecard-region-ile-de-france.example.com>"
         );
         assert_eq!(list_id("€€", &from), "\"\" <scorecard.example.com>");
+        assert_eq!(
+            list_id("São Paulo / München", &from),
+            "\"Sao Paulo / Munchen\" <sao-paulo-munchen.example.com>"
+        );
     }
 
     #[test]
