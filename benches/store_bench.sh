@@ -96,7 +96,9 @@ backfill() {  # backfill STORE: REPEAT cold backfills
   local store=$1
   for i in $(seq 1 "$REPEAT"); do
     if [ "$i" -gt 1 ]; then
-      rm -rf "$WORK/$store/reports"
+      # The archive stays: the run replaces each period folder in place, as
+      # a user's does. Deleting it first made the next run's file creation
+      # slow on ext4 (BENCHMARKS.md §6, "Explained since").
       if [ "$store" = sqlite ]; then
         sqlite3 "$WORK/sqlite/scorecard.db" "DELETE FROM kpi_cache; DELETE FROM computed_periods; DELETE FROM sends;"
       else
