@@ -122,15 +122,7 @@ impl Grouping {
 
     /// Starts reading the comment of row `r` (the previous one taken out).
     fn start(&mut self, r: &crate::store::sql::Row) -> Result<()> {
-        // The date from its day number (the SQLite store keeps no text
-        // beside it): the `YYYY-MM-DD` the file gave.
-        let comment = Comment {
-            date: period::date_from_day(r.get(1)?).to_string(),
-            kind: r.get(2)?,
-            score: r.get(3)?,
-            text: r.get(4)?,
-            segments: Vec::new(),
-        };
+        let comment = comment_of(r, r.get(1)?)?;
         self.skipped = None;
         self.current = Some(PendingComment {
             id: r.get(0)?,
@@ -258,6 +250,27 @@ impl RunComments {
     }
 }
 
+/// The index of the period of `periods` (sorted, apart) holding `day`.
+fn period_holding(periods: &[Period], day: i64) -> Option<usize> {
+    let k = periods
+        .partition_point(|p| p.start_day() <= day)
+        .checked_sub(1)?;
+    (day < periods[k].end_day()).then_some(k)
+}
+
+/// A comments query's row as the report shows it: its kind, score and
+/// text in columns 2–4, its date from the day number (the SQLite store
+/// keeps no text beside it), the `YYYY-MM-DD` the file gave.
+fn comment_of(r: &crate::store::sql::Row, day: i64) -> Result<Comment> {
+    Ok(Comment {
+        date: period::date_from_day(day).to_string(),
+        kind: r.get(2)?,
+        score: r.get(3)?,
+        text: r.get(4)?,
+        segments: Vec::new(),
+    })
+}
+
 /// The pools of `periods` (sorted, apart) from one query of days
 /// `from..to` that sorts the comments newest first in the database, read
 /// row by row: a comment is kept while its period's pool has room, the
@@ -272,10 +285,7 @@ fn pools_by_query(
     let mut pools: Vec<Vec<PendingComment>> = periods.iter().map(|_| Vec::new()).collect();
     // The reported period holding `day` with room left in its pool.
     let room = |pools: &[Vec<PendingComment>], day: i64| {
-        let k = periods
-            .partition_point(|p| p.start_day() <= day)
-            .checked_sub(1)?;
-        (day < periods[k].end_day() && pools[k].len() < COMMENT_POOL as usize).then_some(k)
+        period_holding(periods, day).filter(|&k| pools[k].len() < COMMENT_POOL as usize)
     };
     let mut g = Grouping::default();
     let keep = |pools: &mut Vec<Vec<PendingComment>>, c: Option<PendingComment>| {
@@ -363,12 +373,9 @@ fn pools_by_scan(
         params![from, to],
         |r| {
             let day: i64 = r.get(1)?;
-            let Some(k) = periods.partition_point(|p| p.start_day() <= day).checked_sub(1) else {
+            let Some(k) = period_holding(periods, day) else {
                 return Ok(());
             };
-            if day >= periods[k].end_day() {
-                return Ok(());
-            }
             let heap = &mut heaps[k];
             let id = r.get_ref(0)?.as_str()?;
             if heap.len() >= COMMENT_POOL as usize {
@@ -382,15 +389,7 @@ fn pools_by_scan(
                 comment: PendingComment {
                     id: id.to_string(),
                     day,
-                    comment: Comment {
-                        // The date from its day number (the SQLite store
-                        // keeps no text beside it): the `YYYY-MM-DD` the file gave.
-                        date: period::date_from_day(day).to_string(),
-                        kind: r.get(2)?,
-                        score: r.get(3)?,
-                        text: r.get(4)?,
-                        segments: Vec::new(),
-                    },
+                    comment: comment_of(r, day)?,
                     attrs: Vec::new(),
                 },
                 customer: r.get(5)?,
