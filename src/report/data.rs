@@ -362,7 +362,6 @@ mod tests {
             text
         }
 
-
         /// `kpis.csv`: one row per KPI × segment.
         pub fn kpis_csv(period: Period, rows: &[Compared]) -> anyhow::Result<String> {
             let mut w = csv::Writer::from_writer(Vec::new());
@@ -429,8 +428,8 @@ mod tests {
     fn comparison(value: f64, k: u32) -> Comparison {
         Comparison {
             value,
-            delta: (k % 3 != 0).then_some(value / 7.0 - 1.5),
-            delta_pct: (k % 2 == 0).then_some(f64::from(k) * 1.0e-3 / 3.0),
+            delta: (!k.is_multiple_of(3)).then_some(value / 7.0 - 1.5),
+            delta_pct: k.is_multiple_of(2).then_some(f64::from(k) * 1.0e-3 / 3.0),
             significant: match k % 4 {
                 0 => None,
                 1 => Some(None),
@@ -444,7 +443,12 @@ mod tests {
     }
 
     fn rows() -> Vec<Compared> {
-        let ids = ["revenue", "nps", "churn_rate", "median_first_response_hours"];
+        let ids = [
+            "revenue",
+            "nps",
+            "churn_rate",
+            "median_first_response_hours",
+        ];
         let values = [
             Some(1234.5),
             None,
@@ -458,10 +462,11 @@ mod tests {
         let mut out = Vec::new();
         for (k, v) in values.into_iter().enumerate() {
             let k = k as u32;
-            let with = |i: u32| (k + i) % 3 != 0;
+            let with = |i: u32| !(k + i).is_multiple_of(3);
             out.push(Compared {
                 info: KpiInfo::from(built_in(ids[k as usize % ids.len()]).unwrap()),
-                segment: ["", "region=EMEA", "plan=(none)", "=HYPERLINK(\"x,y\")"][k as usize % 4].into(),
+                segment: ["", "region=EMEA", "plan=(none)", "=HYPERLINK(\"x,y\")"][k as usize % 4]
+                    .into(),
                 current: KpiValue {
                     value: v,
                     n: with(1).then_some(u64::from(k) * 1000),
@@ -473,8 +478,10 @@ mod tests {
                 previous: with(0).then(|| comparison(100.0 + f64::from(k), k)),
                 trailing_avg: with(1).then(|| comparison(f64::from(k) / 9.0, k + 1)),
                 year_ago: with(2).then(|| comparison(-f64::from(k), k + 2)),
-                industry: (k % 2 == 1).then(|| comparison(42.0, 1)),
-                target: (k % 2 == 0).then(|| comparison(f64::from(k) * 1.1, k + 3)),
+                industry: (!k.is_multiple_of(2)).then(|| comparison(42.0, 1)),
+                target: k
+                    .is_multiple_of(2)
+                    .then(|| comparison(f64::from(k) * 1.1, k + 3)),
                 target_spec: Target::default(),
                 status: [Status::OnTrack, Status::AtRisk, Status::NoData][k as usize % 3],
                 history: Vec::new(),

@@ -20,33 +20,47 @@ pub fn grouped(v: f64, decimals: usize) -> String {
     // Halves round away from zero (0.5 → "1"), not to even as `format!` does.
     let scale = 10f64.powi(decimals.min(12) as i32);
     let m = (v.abs() * scale).round();
-    let mut digits = String::with_capacity(24);
     if decimals <= 12 && m < 1e15 {
         // `format!("{:.*}", decimals, m / scale)` without the float
         // formatter: below 2^52, m / scale is nearer m·10^-decimals than
         // any other number of `decimals` decimals, so those are m's digits.
-        use std::fmt::Write;
-        let m = m as u64;
-        let _ = write!(digits, "{:01$}", m, decimals + 1);
-        if decimals > 0 {
-            digits.insert(digits.len() - decimals, '.');
+        let mut buf = [0u8; 32];
+        let (mut m, mut at) = (m as u64, buf.len());
+        while m > 0 || buf.len() - at <= decimals {
+            at -= 1;
+            buf[at] = b'0' + (m % 10) as u8;
+            m /= 10;
         }
-    } else {
-        use std::fmt::Write;
-        let _ = write!(digits, "{:.*}", decimals, m / scale);
+        let (int, frac) = buf[at..].split_at(buf.len() - at - decimals);
+        return with_separators(int, (decimals > 0).then_some(frac), v < 0.0);
     }
-    let int_len = digits.find('.').unwrap_or(digits.len());
-    let mut out = String::with_capacity(digits.len() + int_len / 3 + 3);
-    if v < 0.0 && digits.bytes().any(|c| c.is_ascii_digit() && c != b'0') {
+    let digits = format!("{:.*}", decimals, m / scale);
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f.as_bytes())),
+        None => (digits.as_str(), None),
+    };
+    with_separators(int.as_bytes(), frac, v < 0.0)
+}
+
+/// `int.frac` (ASCII) with a comma between thousands of `int`, and a minus
+/// sign when `negative` and not all zeros.
+fn with_separators(int: &[u8], frac: Option<&[u8]>, negative: bool) -> String {
+    let frac_len = frac.map_or(0, |f| f.len() + 1);
+    let mut out = String::with_capacity(int.len() + int.len() / 3 + frac_len + 3);
+    let nonzero = |d: &[u8]| d.iter().any(|c| c.is_ascii_digit() && *c != b'0');
+    if negative && (nonzero(int) || frac.is_some_and(nonzero)) {
         out.push(MINUS);
     }
-    for (i, c) in digits[..int_len].chars().enumerate() {
-        if i > 0 && (int_len - i) % 3 == 0 {
+    for (i, c) in int.iter().enumerate() {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             out.push(',');
         }
-        out.push(c);
+        out.push(char::from(*c));
     }
-    out.push_str(&digits[int_len..]);
+    if let Some(f) = frac {
+        out.push('.');
+        out.extend(f.iter().map(|c| char::from(*c)));
+    }
     out
 }
 
@@ -235,10 +249,36 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::SmallRng::seed_from_u64(15);
         let mut values = vec![
-            0.0, -0.0, 0.5, 1.5, 2.5, -0.5, 0.05, 0.15, 0.25, 0.35, 0.45, 1.005, 2.675,
-            999.5, 999_999.5, 1e14, 4.4e15, 9.9e15, 1e16, 1e21, 1e300, 5e-324, -1e-9,
-            f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MAX, f64::MIN_POSITIVE,
-            123_456_789.123_456_789, 0.1 + 0.2,
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            0.05,
+            0.15,
+            0.25,
+            0.35,
+            0.45,
+            1.005,
+            2.675,
+            999.5,
+            999_999.5,
+            1e14,
+            4.4e15,
+            9.9e15,
+            1e16,
+            1e21,
+            1e300,
+            5e-324,
+            -1e-9,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            123_456_789.123_456_789,
+            0.1 + 0.2,
         ];
         for _ in 0..20_000 {
             let scale = 10f64.powi(rng.gen_range(-8..16));
