@@ -5,6 +5,7 @@
 //! group source rows in SQL for speed: they get a [`Reader`], which prepares
 //! read-only statements only. A second backend (PostgreSQL) implements these
 //! methods; nothing else has to change.
+mod bulk;
 pub mod cache;
 pub mod dialect;
 pub mod import;

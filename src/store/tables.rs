@@ -6,6 +6,7 @@
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 
+use super::bulk::Bulk;
 use crate::sources::{ColumnType, FileKind, Table};
 
 /// A validated row: values in table column order, the day numbers that tie it
@@ -227,6 +228,16 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
     for sql in [&insert, &select, &update, &touch] {
         tx.prepare_cached(sql)?;
     }
+    // Into a table empty at the start, rows in id order go many at a time.
+    let empty: bool = tx.query_row(
+        &format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"),
+        [],
+        |r| r.get(0),
+    )?;
+    let bulk = match empty && def.pk_len == 1 {
+        true => Some(Bulk::new(tx, table, &columns)?),
+        false => None,
+    };
     // A record file's attribute table is empty until some import keeps a
     // segment cell: then a replaced row has none to compare or delete.
     let old_attributes = match &def.attributes {
@@ -244,6 +255,7 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
     Ok(TableWriter {
         tx,
         deferred,
+        bulk,
         old_attributes,
         days,
         def: def.clone(),
@@ -273,6 +285,9 @@ pub struct TableWriter<'t> {
     tx: &'t Connection,
     /// The `CREATE INDEX` statements of the indexes dropped for a bulk load.
     deferred: Vec<String>,
+    /// Into a table empty when the file's import began: the rows in id
+    /// order, many per statement.
+    bulk: Option<Bulk<'t>>,
     /// Whether the attribute table held any row when the file's import began.
     old_attributes: bool,
     /// Where the day numbers sit among the stored columns.
@@ -333,7 +348,10 @@ fn defer_indexes(table: &str, tx: &Connection) -> rusqlite::Result<Vec<String>> 
 
 impl TableWriter<'_> {
     /// Builds the indexes dropped for a bulk load again (a no-op otherwise).
-    pub fn finish(self) -> rusqlite::Result<()> {
+    pub fn finish(mut self) -> rusqlite::Result<()> {
+        if let Some(bulk) = &mut self.bulk {
+            bulk.flush()?;
+        }
         if self.changed && self.def.kind == FileKind::Activities {
             // The distinct kinds (a KPI each), kept small beside the rows
             // instead of an index over every activity (migration 14): one
@@ -366,6 +384,20 @@ impl TableWriter<'_> {
         let width = layout.names.len();
         let sid = Value::Integer(snapshot_id);
         let stored = |k: usize| layout.value(row, k);
+        if let Some(bulk) = &mut self.bulk {
+            // A row that can only be new goes with the next ones; any other
+            // is upserted on its own, after the rows bound so far.
+            let new = bulk.takes(&row.values[0]);
+            match new {
+                true => bulk.push(&row.values[0], snapshot_id, (0..width).map(stored))?,
+                false => bulk.flush()?,
+            }
+            if new {
+                self.changed = true;
+                self.write_attributes(row, false)?;
+                return Ok(Upsert::Inserted);
+            }
+        }
         let inserted = self.insert.execute(params_from_iter(
             (0..width).map(stored).chain([Stored::Borrowed(&sid)]),
         ))?;
