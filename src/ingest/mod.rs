@@ -947,14 +947,20 @@ fn import_file(
     };
     std::thread::scope(|scope| -> Result<()> {
         let (send, batches) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-        scope.spawn(move || reading.run(source, record, send));
-        for batch in batches {
+        // The batches written go back to the reading thread, which frees
+        // their rows and fills them again: memory is freed by the thread
+        // that allocated it (glibc's per-thread caches), not across threads.
+        let (give_back, returned) = std::sync::mpsc::sync_channel::<Vec<Item>>(BATCHES_IN_FLIGHT);
+        scope.spawn(move || reading.run(source, record, send, returned));
+        for mut batch in batches {
             if let Some(bar) = &progress {
                 bar.set_position(batch.byte);
             }
-            for item in batch.items {
+            for item in &mut batch.items {
                 w.take(item)?;
             }
+            // Full (the reader has enough) or gone (it finished): freed here.
+            let _ = give_back.try_send(batch.items);
         }
         Ok(())
     })?;
@@ -1049,20 +1055,22 @@ struct FileWrite<'a, 't> {
 }
 
 impl FileWrite<'_, '_> {
-    /// One record from the reading thread.
-    fn take(&mut self, item: Item) -> Result<()> {
+    /// One record from the reading thread (left to it to free: what is
+    /// kept is taken out).
+    fn take(&mut self, item: &mut Item) -> Result<()> {
         let summary = &mut self.summary;
         match item {
             Item::Skipped => summary.skipped += 1,
             Item::Filtered(column) => {
                 summary.filtered += 1;
-                summary.filter_columns.insert(column);
+                summary.filter_columns.insert(std::mem::take(column));
             }
-            Item::Unreadable { line, reason } => self.problems.add_file(self.name, line, &reason),
+            Item::Unreadable { line, reason } => self.problems.add_file(self.name, *line, reason),
             Item::Rejected { line, errors, raw } => {
+                let line = *line;
                 summary.rows_read += 1;
                 let reasons: Vec<String> = errors.iter().map(|e| e.reason.clone()).collect();
-                for e in &errors {
+                for e in errors.iter() {
                     self.problems.add(self.name, line, e.column, &e.reason);
                 }
                 self.problems.reject_raw(
@@ -1074,6 +1082,7 @@ impl FileWrite<'_, '_> {
                 self.summary.rejected += 1;
             }
             Item::Checked { line, notes, body } => {
+                let line = *line;
                 summary.rows_read += 1;
                 if let Some((raw, stage)) = &notes.stage {
                     *summary.stages.entry((stage, raw.clone())).or_default() += 1;
@@ -1083,10 +1092,10 @@ impl FileWrite<'_, '_> {
                 match body {
                     Body::Rows { row, refund, raw } => {
                         let raw = || raw.clone().unwrap_or_default();
-                        self.write(&row, line, raw)?;
+                        self.write(row, line, raw)?;
                         if let Some(refund) = refund {
                             self.summary.refunds += 1;
-                            self.write(&refund, line, raw)?;
+                            self.write(refund, line, raw)?;
                         }
                     }
                     // One customer over several rows (subscriptions):
@@ -1096,6 +1105,11 @@ impl FileWrite<'_, '_> {
                         attributes,
                         raw,
                     } => {
+                        let (fields, attributes, raw) = (
+                            std::mem::take(fields),
+                            std::mem::take(attributes),
+                            std::mem::take(raw),
+                        );
                         let id = match &fields[0] {
                             Field::Text(t) => t.clone(),
                             _ => String::new(),
@@ -1260,9 +1274,19 @@ impl Reading<'_> {
         mut source: read::Source,
         mut record: csv::ByteRecord,
         send: std::sync::mpsc::SyncSender<Batch>,
+        returned: std::sync::mpsc::Receiver<Vec<Item>>,
     ) {
         let mut extra_headers = self.ctx.mapping.header_rows.max(1) - 1;
-        let mut items = Vec::with_capacity(BATCH);
+        // A batch the writing thread is done with, emptied (its rows freed
+        // on this thread), else a new one.
+        let next = || match returned.try_recv() {
+            Ok(mut items) => {
+                items.clear();
+                items
+            }
+            Err(_) => Vec::with_capacity(BATCH),
+        };
+        let mut items = next();
         loop {
             match source.next(&mut record) {
                 Ok(None) => break,
@@ -1276,7 +1300,7 @@ impl Reading<'_> {
                 }
             }
             if items.len() == BATCH {
-                let items = std::mem::replace(&mut items, Vec::with_capacity(BATCH));
+                let items = std::mem::replace(&mut items, next());
                 if send
                     .send(Batch {
                         items,
