@@ -14,6 +14,7 @@ pub mod error;
 pub mod escape;
 pub mod files;
 pub mod formula;
+pub mod ids;
 pub mod ingest;
 pub mod kpi;
 #[cfg(test)]

@@ -617,6 +617,65 @@ fn runs_are_deterministic_and_incremental() {
     assert_eq!(w46, 1);
 }
 
+/// A customer that changes segment moves its records between segments in
+/// every period that holds one, before its acquisition too: those periods
+/// are computed again, the others stay cached. (The SQLite store keeps no
+/// customer index since its migration 15: the import reads each record
+/// table once for the customer's key.)
+#[test]
+fn a_resegmented_customer_invalidates_the_periods_of_its_records() {
+    let p = Project::tiny();
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    // C3 (EMEA, acquired 2026-11-17) ordered in W41 already.
+    let early = p.snapshot(
+        "early",
+        &[(
+            "orders.csv",
+            "order_id,customer_id,ordered_on,amount\nO9,C3,2026-10-05,7\n",
+        )],
+    );
+    p.ok(&["import", early.to_str().unwrap()]);
+    p.ok(&["run", "--no-send", "--period", "2026-W41"]);
+    close(
+        value(&p.kpis("2026-W41"), "revenue", Some("region=EMEA")),
+        7.0,
+    );
+    let cached = |period: &str| -> i64 {
+        p.db()
+            .query_row(
+                "SELECT count(*) FROM computed_periods WHERE period = ?1",
+                [period],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!((cached("2026-W41"), cached("2026-W40")), (1, 1));
+    let moved = p.snapshot(
+        "moved",
+        &[(
+            "customers.csv",
+            "customer_id,acquired_on,churned_on,region,plan\nC3,2026-11-17,,APAC,Basic\n",
+        )],
+    );
+    p.ok(&["import", moved.to_str().unwrap()]);
+    assert_eq!(
+        (cached("2026-W41"), cached("2026-W40")),
+        (0, 1),
+        "the week of C3's order is stale, the week before is not"
+    );
+    p.ok(&["run", "--no-send", "--period", "2026-W41"]);
+    let doc = p.kpis("2026-W41");
+    close(value(&doc, "revenue", Some("region=APAC")), 7.0);
+    assert!(
+        doc["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| !(k["id"] == "revenue" && k["segment"] == "region=EMEA" && k["value"] == 7.0)),
+        "{doc}"
+    );
+}
+
 #[test]
 fn measures_override_and_custom_kpis() {
     let p = Project::new(&format!(

@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use super::catalogue::{self, KpiInfo, Uncertainty};
 use super::stats;
 use crate::config::Config;
+use crate::ids::IdTable;
 use crate::period::Period;
 use crate::sources::FileKind;
 use crate::store::Store;
@@ -250,14 +251,15 @@ impl std::ops::AddAssign<f64> for Money {
 }
 
 /// Each customer's segment keys, read once per computation: a record finds
-/// its segments with one lookup of its customer_id, instead of a join per
-/// record and attribute. Compact, for a million customers and more: the
-/// distinct combinations of segment keys (a few dozen) are interned once,
-/// and each customer is one 32-byte slot of an open-addressing table
-/// holding its id's bytes inline (longer ids in an arena) and its
-/// combination, so that a lookup touches one cache line.
+/// its segments by its customer's key (store migration 15), instead of a
+/// join per record and attribute. Compact, for a million customers and
+/// more: the distinct combinations of segment keys (a few dozen) are
+/// interned once, and each customer key indexes its combination in an
+/// array of u32 (4 MiB for a million customers: a record's lookup mostly
+/// hits the processor's cache, where a map of the ids' text missed it).
 struct Segments {
-    ids: CustomerTable,
+    /// Per customer key, its combination (0 past the end).
+    by_key: Vec<u32>,
     /// Per combination, `stride` keys: the whole business, then one per
     /// attribute. Combination 0 is the one of a record with no customer,
     /// one the store does not know, or a customer without attributes.
@@ -269,7 +271,7 @@ struct Segments {
 impl Segments {
     fn new(unknown: Vec<usize>) -> Segments {
         let mut segments = Segments {
-            ids: CustomerTable::with_capacity(0),
+            by_key: Vec::new(),
             combos: Vec::new(),
             combo_of: HashMap::new(),
             stride: unknown.len(),
@@ -295,165 +297,13 @@ impl Segments {
         &self.combos[i..i + self.stride]
     }
 
-    fn keys_for(&self, customer: Option<&str>) -> &[usize] {
-        let c = customer.and_then(|c| self.ids.get(c)).unwrap_or(0);
+    /// The segment keys of a record whose customer has key `customer`.
+    fn keys_for(&self, customer: Option<i64>) -> &[usize] {
+        let c = customer
+            .and_then(|k| self.by_key.get(usize::try_from(k).ok()?))
+            .copied()
+            .unwrap_or(0);
         self.combo(c)
-    }
-}
-
-/// Customer ids → a u32 each (while the customers are read, their index;
-/// then their combination): linear probing over 32-byte slots, at most
-/// 70 % full.
-struct CustomerTable {
-    slots: Vec<Slot>,
-    /// The bytes of the ids too long to be held inline.
-    arena: Vec<u8>,
-    len: usize,
-}
-
-/// Bytes of an id held in its slot.
-const INLINE: usize = 26;
-/// `Slot::len` of an empty slot, and of an id kept in the arena (its
-/// slot's bytes: offset and length, u32 little-endian, then its first
-/// bytes).
-const EMPTY: u8 = u8::MAX;
-const LONG: u8 = u8::MAX - 1;
-
-#[derive(Clone, Copy)]
-#[repr(C, align(32))]
-struct Slot {
-    id: [u8; INLINE],
-    len: u8,
-    value: u32,
-}
-
-impl CustomerTable {
-    fn with_capacity(n: usize) -> CustomerTable {
-        let slots = (n * 10 / 7 + 1).max(8);
-        CustomerTable {
-            slots: vec![
-                Slot {
-                    id: [0; INLINE],
-                    len: EMPTY,
-                    value: 0,
-                };
-                slots
-            ],
-            arena: Vec::new(),
-            len: 0,
-        }
-    }
-
-    fn home(&self, id: &[u8]) -> usize {
-        use std::hash::Hasher;
-        let mut h = rustc_hash::FxHasher::default();
-        h.write(id);
-        // Fibonacci-mixed, then scaled to the table (no power of two).
-        let mixed = h.finish().wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        ((mixed as u128 * self.slots.len() as u128) >> 64) as usize
-    }
-
-    fn holds(&self, slot: &Slot, id: &[u8]) -> bool {
-        if id.len() <= INLINE {
-            usize::from(slot.len) == id.len() && &slot.id[..id.len()] == id
-        } else if slot.len == LONG {
-            let at = u32::from_le_bytes(slot.id[0..4].try_into().unwrap()) as usize;
-            let n = u32::from_le_bytes(slot.id[4..8].try_into().unwrap()) as usize;
-            n == id.len() && slot.id[8..] == id[..INLINE - 8] && &self.arena[at..at + n] == id
-        } else {
-            false
-        }
-    }
-
-    /// The slot of `id`, or the empty one where it would go.
-    fn find(&self, id: &[u8]) -> usize {
-        let mut i = self.home(id);
-        loop {
-            let slot = &self.slots[i];
-            if slot.len == EMPTY || self.holds(slot, id) {
-                return i;
-            }
-            i += 1;
-            if i == self.slots.len() {
-                i = 0;
-            }
-        }
-    }
-
-    fn get(&self, id: &str) -> Option<u32> {
-        let slot = &self.slots[self.find(id.as_bytes())];
-        (slot.len != EMPTY).then_some(slot.value)
-    }
-
-    /// Sets the value of `id` (added if new).
-    fn insert(&mut self, id: &str, value: u32) {
-        if (self.len + 1) * 10 > self.slots.len() * 7 {
-            self.grow();
-        }
-        let id = id.as_bytes();
-        let i = self.find(id);
-        if self.slots[i].len == EMPTY {
-            self.slots[i] = self.slot_for(id);
-            self.len += 1;
-        }
-        self.slots[i].value = value;
-    }
-
-    fn slot_for(&mut self, id: &[u8]) -> Slot {
-        let mut slot = Slot {
-            id: [0; INLINE],
-            len: LONG,
-            value: 0,
-        };
-        if id.len() <= INLINE {
-            slot.id[..id.len()].copy_from_slice(id);
-            slot.len = id.len() as u8;
-        } else {
-            let at = u32::try_from(self.arena.len()).expect("customer ids under 4 GiB");
-            let n = u32::try_from(id.len()).expect("a customer id under 4 GiB");
-            self.arena.extend_from_slice(id);
-            slot.id[0..4].copy_from_slice(&at.to_le_bytes());
-            slot.id[4..8].copy_from_slice(&n.to_le_bytes());
-            slot.id[8..].copy_from_slice(&id[..INLINE - 8]);
-        }
-        slot
-    }
-
-    /// Twice the slots, every id placed again.
-    fn grow(&mut self) {
-        let mut bigger = CustomerTable::with_capacity(self.slots.len() * 2);
-        bigger.arena = std::mem::take(&mut self.arena);
-        for slot in self.slots.iter().filter(|s| s.len != EMPTY) {
-            let i = bigger.find_slot_of(slot);
-            bigger.slots[i] = *slot;
-        }
-        bigger.len = self.len;
-        *self = bigger;
-    }
-
-    /// The empty slot where `slot` (an id of this table's arena) goes.
-    fn find_slot_of(&self, slot: &Slot) -> usize {
-        let id: &[u8] = if slot.len == LONG {
-            let at = u32::from_le_bytes(slot.id[0..4].try_into().unwrap()) as usize;
-            let n = u32::from_le_bytes(slot.id[4..8].try_into().unwrap()) as usize;
-            &self.arena[at..at + n]
-        } else {
-            &slot.id[..usize::from(slot.len)]
-        };
-        self.find(id)
-    }
-
-    /// Every value, to be replaced by `f` of it.
-    fn map_values(&mut self, f: impl Fn(u32) -> u32) {
-        for slot in self.slots.iter_mut().filter(|s| s.len != EMPTY) {
-            slot.value = f(slot.value);
-        }
-    }
-
-    /// Bytes held: the slots and the arena.
-    #[cfg(test)]
-    fn bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot>() + self.arena.capacity()
     }
 }
 
@@ -642,7 +492,7 @@ impl OwnCells {
         &self,
         grid: &mut Grid,
         r: &rusqlite::Row<'_>,
-        customer: Option<&str>,
+        customer: Option<i64>,
         keys: &mut Vec<usize>,
     ) -> Result<()> {
         keys.clear();
@@ -782,7 +632,7 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     // combination of each (0, none, until its attributes are read).
     let mut customers: Vec<(i64, Option<i64>)> = Vec::with_capacity(count.max(0) as usize);
     let mut combo_of: Vec<u32> = Vec::with_capacity(customers.capacity());
-    let mut ids = CustomerTable::with_capacity(customers.capacity());
+    let mut ids = IdTable::with_capacity(customers.capacity());
     {
         let mut stmt = store
             .reader()
@@ -842,10 +692,8 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
         }
     }
     drop(customers);
-    // From here on each id maps to its combination.
-    ids.map_values(|i| combo_of[i as usize]);
-    drop(combo_of);
-    grid.segments.ids = ids;
+    grid.segments.by_key = combos_by_key(store, &ids, &combo_of)?;
+    drop((ids, combo_of));
     let mut by_key: HashMap<usize, CustomerDays> = HashMap::new();
     for (c, counts) in by_combo {
         for k in grid.segments.combo(c) {
@@ -861,6 +709,29 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     }
     customer_base_into(grid, by_key);
     Ok(())
+}
+
+/// Each customer key of the records (store migration 15) → the combination
+/// of its customer (`combo_of`, by the customer's index in `ids`); 0 for a
+/// key of no known customer.
+fn combos_by_key(store: &Store, ids: &IdTable, combo_of: &[u32]) -> Result<Vec<u32>> {
+    let max: i64 = store.reader().query_row(
+        "SELECT coalesce(max(customer_key), 0) FROM customer_keys",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut by_key = vec![0; usize::try_from(max).context("a negative customer key")? + 1];
+    let mut stmt = store
+        .reader()
+        .prepare("SELECT customer_key, customer_id FROM customer_keys")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        if let Some(i) = ids.get(r.get_ref(1)?.as_str()?) {
+            let key: i64 = r.get(0)?;
+            by_key[usize::try_from(key).context("a negative customer key")?] = combo_of[i as usize];
+        }
+    }
+    Ok(by_key)
 }
 
 /// The customer base of every period and segment from its day counts.
@@ -889,7 +760,7 @@ fn customer_base_into(grid: &mut Grid, by_key: HashMap<usize, CustomerDays>) {
 }
 
 /// The rows of a dated file placed in days `[lo, hi)` (by its period day,
-/// from its description), as `day, customer_id, columns…`.
+/// from its description), as `day, customer_key, columns…`.
 fn dated_rows<'s>(
     store: &'s Store,
     kind: FileKind,
@@ -902,7 +773,7 @@ fn dated_rows<'s>(
     let day = kind.describe().period_day.expect("a dated file");
     let from = source(store, table, day, lo, hi)?;
     store.reader().prepare(&format!(
-        "SELECT {day}, customer_id, {columns}{cells} FROM {from} WHERE {day} >= ?1 AND {day} < ?2",
+        "SELECT {day}, customer_key, {columns}{cells} FROM {from} WHERE {day} >= ?1 AND {day} < ?2",
         cells = own.sql
     ))
 }
@@ -912,12 +783,7 @@ fn dated_rows<'s>(
 /// plain scan when it covers most of it (a backfill), where following the
 /// index would seek the table once per row.
 fn source(store: &Store, table: &str, day: &str, lo: i64, hi: i64) -> Result<String> {
-    let (min, max): (Option<i64>, Option<i64>) = store.reader().query_row(
-        &format!("SELECT min({day}), max({day}) FROM {table}"),
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let (Some(min), Some(max)) = (min, max) else {
+    let Some((min, max)) = super::extras::day_range(store, table, day)? else {
         return Ok(table.to_string());
     };
     let span = max + 1 - min;
@@ -942,7 +808,7 @@ fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     while let Some(r) = rows.next()? {
         let amount: f64 = r.get(2)?;
         let cost: Option<f64> = r.get(3)?;
-        own.keys_into(grid, r, text(r, 1)?, &mut keys)?;
+        own.keys_into(grid, r, r.get(1)?, &mut keys)?;
         grid.add(r.get(0)?, &keys, |acc| {
             acc.orders += 1;
             acc.revenue += amount;
@@ -960,7 +826,7 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     // One pass over the deals touching the range: created in it, or closed in it.
     let own = OwnCells::of(store, grid, FileKind::Deals, 5)?;
     let mut stmt = store.reader().prepare(&format!(
-        "SELECT created_day, closed_day, stage, COALESCE(amount, 0), customer_id{} FROM deals
+        "SELECT created_day, closed_day, stage, COALESCE(amount, 0), customer_key{} FROM deals
          WHERE (created_day >= ?1 AND created_day < ?2) OR (closed_day >= ?1 AND closed_day < ?2)",
         own.sql
     ))?;
@@ -971,7 +837,7 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
         let closed: Option<i64> = r.get(1)?;
         let stage = r.get_ref(2)?.as_str()?;
         let amount: f64 = r.get(3)?;
-        own.keys_into(grid, r, text(r, 4)?, &mut keys)?;
+        own.keys_into(grid, r, r.get(4)?, &mut keys)?;
         let keys = keys.as_slice();
         grid.add(created, keys, |acc| {
             acc.created += 1;
@@ -1063,7 +929,7 @@ fn tickets_into(
             };
             let opened: i64 = r.get(2)?;
             let (response, resolution) = tickets::outcomes(opened, r.get(3)?, r.get(4)?, as_of);
-            own.keys_into(grid, r, text(r, 1)?, &mut keys)?;
+            own.keys_into(grid, r, r.get(1)?, &mut keys)?;
             if p >= exact_from {
                 for k in &keys {
                     let acc = acc_at(&mut grid.cells, p, *k);
@@ -1126,7 +992,7 @@ fn tickets_into(
             if !wanted[p].contains(&b) {
                 continue;
             }
-            own.keys_into(grid, r, text(r, 1)?, &mut keys)?;
+            own.keys_into(grid, r, r.get(1)?, &mut keys)?;
             for k in &keys {
                 if let Some(s) = acc_at(&mut grid.cells, p, *k).ticket_summary.as_mut() {
                     s.offer(b, ms, 1);
@@ -1145,7 +1011,7 @@ fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> 
     while let Some(r) = rows.next()? {
         let nps = r.get_ref(2)?.as_str()? == "nps";
         let score: i64 = r.get(3)?;
-        own.keys_into(grid, r, text(r, 1)?, &mut keys)?;
+        own.keys_into(grid, r, r.get(1)?, &mut keys)?;
         grid.add(r.get(0)?, &keys, |acc| {
             if nps {
                 acc.nps_n += 1;
@@ -1232,7 +1098,7 @@ fn activities_into(
             },
             None => None,
         };
-        own.keys_into(grid, r, text(r, 1)?, &mut keys)?;
+        own.keys_into(grid, r, r.get(1)?, &mut keys)?;
         grid.add(r.get(0)?, &keys, |acc| {
             if let Some(k) = kind {
                 if acc.activities.len() < kinds.len() {
@@ -1277,47 +1143,6 @@ mod tests {
         Period::parse(id).unwrap()
     }
 
-    /// The compact customer table: short ids inline, long ones (sharing
-    /// their first bytes) in the arena, grown from empty; every id finds
-    /// its value, an unknown one none; a few dozen bytes per customer.
-    #[test]
-    fn the_customer_table_finds_every_id_and_only_those() {
-        let mut table = CustomerTable::with_capacity(0);
-        // 8 bytes; long with a shared prefix; exactly a slot's bytes; one more.
-        let id = |i: u32| match i % 4 {
-            0 => format!("C{i:07}"),
-            1 => format!("customer-with-a-long-shared-prefix-{i}"),
-            2 => format!("{i:x>26}"),
-            _ => format!("{i:y>27}"),
-        };
-        assert_eq!((id(2).len(), id(3).len()), (INLINE, INLINE + 1));
-        for i in 0..20_000 {
-            table.insert(&id(i), i);
-        }
-        table.insert(&id(7), 70); // again: replaced, not added
-        assert_eq!(table.len, 20_000);
-        for i in 0..20_000 {
-            let want = if i == 7 { 70 } else { i };
-            assert_eq!(table.get(&id(i)), Some(want), "{}", id(i));
-        }
-        for unknown in [
-            "",
-            "C",
-            "C9999999",
-            "customer-with-a-long-shared-prefix-",
-            "customer-with-a-long-shared-prefix-20001",
-            "c0000003",
-        ] {
-            assert_eq!(table.get(unknown), None, "{unknown}");
-        }
-        table.insert("", 5);
-        assert_eq!(table.get(""), Some(5), "an empty id is an id");
-        table.map_values(|v| v + 1);
-        assert_eq!(table.get(&id(3)), Some(4));
-        let per_id = table.bytes() / table.len;
-        assert!(per_id < 100, "{per_id} bytes per customer");
-    }
-
     /// Each customer's segments through the interned combinations: its
     /// attributes, `(none)` for an empty or missing one, the unknown
     /// combination for an unknown customer or none; long ids too.
@@ -1340,14 +1165,37 @@ mod tests {
             let region = ["EMEA", "APAC", ""][i % 3];
             customers.push_str(&format!("N{i},2026-01-05,{region},Pro\n"));
         }
-        let store = store_with(&config, &[("customers.csv", customers)]);
+        // An order of each (so each has a key), and of two unknown ones.
+        let mut orders = String::from("order_id,customer_id,ordered_on,amount\n");
+        let named: Vec<String> = ["C1", "C2", "C3", long, long2, "X", "c1"]
+            .into_iter()
+            .map(String::from)
+            .chain((0..500).map(|i| format!("N{i}")))
+            .collect();
+        for (i, c) in named.iter().enumerate() {
+            orders.push_str(&format!("O{i},{c},2026-11-17,5\n"));
+        }
+        let store = store_with(
+            &config,
+            &[("customers.csv", customers), ("orders.csv", orders)],
+        );
         let periods = [week("2026-W47")];
         let mut grid = Grid::new(&periods, &config);
         let hi = grid.day_range().1;
         customers_into(&store, &mut grid, hi).unwrap();
+        let key = |c: &str| -> i64 {
+            store
+                .reader()
+                .query_row(
+                    "SELECT customer_key FROM customer_keys WHERE customer_id = ?1",
+                    [c],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
         let names = |c: Option<&str>| -> Vec<String> {
             grid.segments
-                .keys_for(c)
+                .keys_for(c.map(key))
                 .iter()
                 .map(|k| grid.names[*k].clone())
                 .collect()
@@ -1364,6 +1212,14 @@ mod tests {
         assert_eq!(names(Some("X")), none, "unknown customer");
         assert_eq!(names(Some("c1")), none, "ids are case-sensitive");
         assert_eq!(names(None), none, "no customer");
+        let past_the_end = grid.segments.by_key.len() as i64;
+        let unknown = grid.segments.combo(0);
+        assert_eq!(
+            grid.segments.keys_for(Some(past_the_end)),
+            unknown,
+            "a key past the end"
+        );
+        assert_eq!(grid.segments.keys_for(Some(-1)), unknown, "a negative key");
         // Combinations are interned once (with those met on the way, as
         // one attribute is read before the other): not one per customer.
         let combos = grid.segments.combos.len() / grid.segments.stride;

@@ -424,6 +424,14 @@ fn pools_by_scan(
 
 /// Days from the first to the last row of `table` (0 when empty).
 fn day_span(store: &Store, table: &str, day: &str) -> Result<i64> {
+    Ok(match day_range(store, table, day)? {
+        Some((lo, hi)) => hi - lo + 1,
+        None => 0,
+    })
+}
+
+/// The first and last `day` of `table`'s rows (none for an empty table).
+pub(super) fn day_range(store: &Store, table: &str, day: &str) -> Result<Option<(i64, i64)>> {
     let (lo, hi): (Option<i64>, Option<i64>) = store.reader().query_row(
         // Two subqueries: each reads one end of the day index (min and max
         // in one SELECT would read the whole table).
@@ -431,10 +439,7 @@ fn day_span(store: &Store, table: &str, day: &str) -> Result<i64> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    Ok(match (lo, hi) {
-        (Some(lo), Some(hi)) => hi - lo + 1,
-        _ => 0,
-    })
+    Ok(lo.zip(hi))
 }
 
 /// Sources with rows before the period but none in it: a scorecard of zeros
@@ -525,10 +530,13 @@ fn unknown_customers_in(store: &Store, table: &str, day: &str, from: i64, to: i6
 /// Per period, counting walks the period's day range and looks up every
 /// row's customer: a table seek per row, which in a backfill adds up to
 /// the whole table, seek by seek. Unknown customers are few, so here they
-/// are found first, from each table's `customer_id` index (read in order,
-/// one customers lookup per distinct id), and only their rows are counted,
-/// by day. That reads the whole index once, so it is chosen only when the
-/// run's periods cover at least 1/[`SET_BASED_SHARE`] of the table's days.
+/// are found first and only their rows are counted, by day: on PostgreSQL
+/// from each table's `customer_id` index (read in order, one customers
+/// lookup per distinct id); on SQLite they are the customer keys no
+/// customer holds (store migration 15), and each table is read once,
+/// unless there is none. That reads a whole index or table, so it is
+/// chosen only when the run's periods cover at least 1/[`SET_BASED_SHARE`]
+/// of the table's days.
 #[derive(Default)]
 pub struct UnknownCustomers {
     /// The days counted, `from..to`.
@@ -552,21 +560,43 @@ impl UnknownCustomers {
         };
         out.days = (from, to);
         let covered: i64 = periods.iter().map(|p| p.end_day() - p.start_day()).sum();
+        let postgres = store.reader().is_postgres();
+        /// SQLite: the keys of the customers the customers file does not hold.
+        const UNKNOWN_KEYS: &str = "SELECT k.customer_key FROM customer_keys k
+             WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = k.customer_id)";
+        let none_unknown = !postgres
+            && !store
+                .reader()
+                .query_row(&format!("SELECT EXISTS ({UNKNOWN_KEYS})"), [], |r| {
+                    r.get::<_, bool>(0)
+                })?;
         for (table, day) in unknown_customer_tables() {
             if covered * SET_BASED_SHARE < day_span(store, table, day)? {
                 continue;
             }
-            let rows = store.reader().rows(
-                &format!(
+            if none_unknown {
+                out.by_table.push((table, BTreeMap::new()));
+                continue;
+            }
+            let sql = if postgres {
+                format!(
                     "SELECT t.{day}, count(*) FROM {table} t
                      WHERE t.customer_id IN (
                          SELECT u.customer_id FROM (SELECT DISTINCT customer_id FROM {table} WHERE customer_id IS NOT NULL) u
                          WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = u.customer_id))
                      AND t.{day} >= ?1 AND t.{day} < ?2
                      GROUP BY t.{day}"
-                ),
-                [from, to],
-            )?;
+                )
+            } else {
+                format!(
+                    "SELECT t.{day}, count(*) FROM {base} t NOT INDEXED
+                     WHERE t.customer_key IN ({UNKNOWN_KEYS})
+                     AND t.{day} >= ?1 AND t.{day} < ?2
+                     GROUP BY t.{day}",
+                    base = crate::store::tables::base_table(table)
+                )
+            };
+            let rows = store.reader().rows(&sql, [from, to])?;
             let mut by_day = BTreeMap::new();
             for r in &rows {
                 let (d, n): (i64, i64) = (r.get(0)?, r.get(1)?);

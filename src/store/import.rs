@@ -34,6 +34,8 @@ pub struct ImportTx<'s> {
     tx: Tx<'s>,
     dialect: &'static dyn Dialect,
     cache_in_use: bool,
+    /// The customer keys of the SQLite store's record tables (migration 15).
+    customer_keys: std::cell::RefCell<tables::CustomerKeys>,
 }
 
 impl Store {
@@ -61,6 +63,7 @@ impl Store {
             tx,
             dialect,
             cache_in_use,
+            customer_keys: Default::default(),
         })
     }
 
@@ -235,7 +238,7 @@ impl ImportTx<'_> {
     /// rows keep their raw record, for the rejects file).
     pub fn writer(&self, def: &Table, keep_raw: bool) -> Result<Writer<'_>> {
         Ok(match self.tx.sqlite() {
-            Some(conn) => Writer::Sqlite(tables::writer(def, conn)?),
+            Some(conn) => Writer::Sqlite(tables::writer(def, conn, &self.customer_keys)?),
             None => Writer::Postgres(PgStage::new(&self.tx, def.clone(), keep_raw)?),
         })
     }
@@ -259,28 +262,32 @@ impl ImportTx<'_> {
         let tx = &self.tx;
         let mut days = days.clone();
         // Records of customers that are new or changed segment move between
-        // segments: their days are stale too (one query per table, walking the
-        // few touched customers through each table's customer_id index).
+        // segments: their days are stale too, one query per table.
+        // PostgreSQL walks the few touched customers through each table's
+        // customer_id index. SQLite keeps no customer index (migration 15):
+        // only a touched customer some record names has a key, and with one
+        // at least, each table is read once for the days of those keys.
         let touched = self.dialect.scratch(TOUCHED);
-        let any: bool = tx.query_row(
-            &format!("SELECT EXISTS (SELECT 1 FROM {touched})"),
-            [],
-            |r| r.get(0),
-        )?;
-        // SQLite: CROSS JOIN keeps the touched customers outermost; PostgreSQL
-        // has no CROSS JOIN … ON (and plans the join order itself).
-        let join = if tx.is_postgres() {
-            "JOIN"
+        let any_sql = if tx.is_postgres() {
+            format!("SELECT EXISTS (SELECT 1 FROM {touched})")
         } else {
-            "CROSS JOIN"
+            format!("SELECT EXISTS (SELECT 1 FROM {touched} c JOIN customer_keys k ON k.customer_id = c.customer_id)")
         };
+        let any: bool = tx.query_row(&any_sql, [], |r| r.get(0))?;
         for (table, day) in crate::sources::customer_linked_days()
             .iter()
             .filter(|_| any)
         {
-            let sql = format!(
-                "SELECT DISTINCT t.{day} FROM {touched} c {join} {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
-            );
+            let sql = if tx.is_postgres() {
+                format!(
+                    "SELECT DISTINCT t.{day} FROM {touched} c JOIN {table} t ON t.customer_id = c.customer_id WHERE t.{day} IS NOT NULL"
+                )
+            } else {
+                format!(
+                    "SELECT DISTINCT t.{day} FROM {base} t WHERE t.customer_key IN (SELECT k.customer_key FROM {touched} c JOIN customer_keys k ON k.customer_id = c.customer_id) AND t.{day} IS NOT NULL",
+                    base = tables::base_table(table)
+                )
+            };
             let mut stmt = tx.prepare(&sql)?;
             let linked = stmt.query_map([], |r| r.get::<_, i64>(0))?;
             for d in linked {

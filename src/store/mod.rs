@@ -420,8 +420,9 @@ impl Store {
     /// Applies every migration past `user_version`, in one exclusive
     /// transaction (PostgreSQL stores migrate when they connect).
     fn migrate(&mut self) -> Result<()> {
-        /// The migration that moves the record tables to the compact layout.
-        const COMPACT_MIGRATION: usize = 12;
+        /// The last migration that rewrites the record tables (12: the
+        /// compact layout; 15: the customer keys).
+        const LAST_REWRITE: usize = 15;
         let Some(conn) = self.conn.sqlite_mut() else {
             return Ok(());
         };
@@ -450,13 +451,14 @@ impl Store {
                 .with_context(|| format!("migration {} failed", i + 1))?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         }
-        // Migration 12 rewrote the record tables: the old ones' pages are
-        // free. A store with many of them is compacted once, so that the
-        // upgrade gives the disk back (later imports would reuse them).
+        // Migrations 12 and 15 rewrite the record tables: the old ones'
+        // pages are free. A store with many of them is compacted once, so
+        // that the upgrade gives the disk back (later imports would reuse
+        // them).
         let free: i64 = tx.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
         let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         tx.commit()?;
-        if current < COMPACT_MIGRATION && free * 4 > pages {
+        if current < LAST_REWRITE && free * 4 > pages {
             conn.execute_batch("VACUUM")?;
         }
         conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -627,7 +629,7 @@ mod tests {
             .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
-        let err = s.reader().prepare("DELETE FROM tickets").err().unwrap();
+        let err = s.reader().prepare("DELETE FROM snapshots").err().unwrap();
         assert!(err.to_string().contains("may only read"), "{err}");
     }
 
@@ -698,7 +700,7 @@ mod tests {
                 .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(n, 0);
-            let err = s.reader().rows("DELETE FROM tickets", []).err().unwrap();
+            let err = s.reader().rows("DELETE FROM snapshots", []).err().unwrap();
             assert!(err.to_string().contains("may only read"), "{err}");
         }
     }

@@ -6,7 +6,10 @@
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 
+use std::cell::RefCell;
+
 use super::bulk::Bulk;
+use crate::ids::IdTable;
 use crate::sources::{ColumnType, FileKind, Table};
 
 /// A validated row: values in table column order, the day numbers that tie it
@@ -36,11 +39,13 @@ impl Row {
 
 /// The files whose rows the SQLite store keeps in the compact layout of
 /// migration 12: `<file>_rows` without the dates' text, amounts as whole
-/// ten-thousandths, and a view of the file's name showing them as before.
-pub const COMPACT: [FileKind; 6] = [
+/// ten-thousandths, the customer as its integer key (migration 15), and a
+/// view of the file's name showing them as before.
+pub const COMPACT: [FileKind; 7] = [
     FileKind::Customers,
     FileKind::Deals,
     FileKind::Orders,
+    FileKind::Tickets,
     FileKind::Surveys,
     FileKind::Spend,
     FileKind::Activities,
@@ -75,14 +80,19 @@ pub fn money(v: f64) -> Value {
 }
 
 /// Which of a table's columns the SQLite store keeps, and how: the
-/// positions (in [`Table::columns`]) of the stored ones and whether each is
-/// an amount. A table outside [`COMPACT`] keeps every column as it is.
+/// positions (in [`Table::columns`]) of the stored ones, whether each is
+/// an amount, and which one holds the customer's key. A table outside
+/// [`COMPACT`] keeps every column as it is.
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub table: String,
     pub names: Vec<String>,
     positions: Vec<usize>,
     money: Vec<bool>,
+    /// The stored column `customer_key`: the row's `customer_id` as its
+    /// key in `customer_keys` (a record file's; the customers file keeps
+    /// its own ids).
+    customer: Option<usize>,
 }
 
 impl Layout {
@@ -94,13 +104,19 @@ impl Layout {
             names: Vec::new(),
             positions: Vec::new(),
             money: Vec::new(),
+            customer: None,
         };
         for (i, c) in def.columns.iter().enumerate() {
             let ty = file[c.file_column()].ty;
             if compact && !c.is_day() && ty == ColumnType::Date {
                 continue;
             }
-            layout.names.push(c.name.clone());
+            if compact && i >= def.pk_len && c.name == "customer_id" {
+                layout.customer = Some(layout.names.len());
+                layout.names.push("customer_key".to_string());
+            } else {
+                layout.names.push(c.name.clone());
+            }
             layout.positions.push(i);
             layout
                 .money
@@ -109,14 +125,66 @@ impl Layout {
         layout
     }
 
-    /// The stored value of stored column `k` of `row`.
-    fn value<'r>(&self, row: &'r Row, k: usize) -> Stored<'r> {
+    /// The stored value of stored column `k` of `row`, whose customer's
+    /// key is `customer`.
+    fn value<'r>(&self, row: &'r Row, k: usize, customer: &'r Value) -> Stored<'r> {
+        if self.customer == Some(k) {
+            return Stored::Borrowed(customer);
+        }
         let v = &row.values[self.positions[k]];
         match (self.money[k], v) {
             (true, Value::Real(r)) => Stored::Owned(money(*r)),
             _ => Stored::Borrowed(v),
         }
     }
+}
+
+/// Customer ids → their keys in `customer_keys` (migration 15), for the
+/// record files of one import: the table is read once, when a record first
+/// names a customer, and an id met for the first time gets the next key.
+#[derive(Default)]
+pub struct CustomerKeys {
+    /// Empty until read.
+    keys: Option<IdTable>,
+}
+
+impl CustomerKeys {
+    /// The key of `customer_id` (a text, or NULL for none), added if new.
+    fn key(&mut self, tx: &Connection, customer_id: &Value) -> rusqlite::Result<Value> {
+        let Value::Text(id) = customer_id else {
+            return Ok(Value::Null);
+        };
+        let keys = match &mut self.keys {
+            Some(keys) => keys,
+            None => self.keys.insert(read_keys(tx)?),
+        };
+        if let Some(key) = keys.get(id) {
+            return Ok(Value::Integer(key.into()));
+        }
+        tx.prepare_cached("INSERT INTO customer_keys (customer_id) VALUES (?1)")?
+            .execute([id])?;
+        let key = tx.last_insert_rowid();
+        let Ok(small) = u32::try_from(key) else {
+            return Err(rusqlite::Error::IntegralValueOutOfRange(0, key));
+        };
+        keys.insert(id, small);
+        Ok(Value::Integer(key))
+    }
+}
+
+fn read_keys(tx: &Connection) -> rusqlite::Result<IdTable> {
+    let count: i64 = tx.query_row("SELECT count(*) FROM customer_keys", [], |r| r.get(0))?;
+    let mut keys = IdTable::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut stmt = tx.prepare("SELECT customer_id, customer_key FROM customer_keys")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let key: i64 = r.get(1)?;
+        let Ok(small) = u32::try_from(key) else {
+            return Err(rusqlite::Error::IntegralValueOutOfRange(1, key));
+        };
+        keys.insert(r.get_ref(0)?.as_str()?, small);
+    }
+    Ok(keys)
 }
 
 /// A value bound to a statement: the row's own, or an amount re-encoded.
@@ -188,7 +256,11 @@ fn row_hash(values: &[Value], attributes: &[(String, String)]) -> i64 {
 /// definitions: one sort per index instead of a B-tree descent per row and
 /// index, and fuller index pages. All of it inside the import's transaction,
 /// so a refused import leaves the indexes as they were.
-pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<TableWriter<'t>> {
+pub(super) fn writer<'t>(
+    def: &Table,
+    tx: &'t Connection,
+    customer_keys: &'t RefCell<CustomerKeys>,
+) -> rusqlite::Result<TableWriter<'t>> {
     let layout = Layout::of(def);
     let table = layout.table.as_str();
     let deferred = defer_indexes(table, tx)?;
@@ -254,6 +326,7 @@ pub(super) fn writer<'t>(def: &Table, tx: &'t Connection) -> rusqlite::Result<Ta
         .collect();
     Ok(TableWriter {
         tx,
+        customer_keys,
         deferred,
         bulk,
         old_attributes,
@@ -283,6 +356,8 @@ pub enum Upsert {
 
 pub struct TableWriter<'t> {
     tx: &'t Connection,
+    /// The import's customer keys (the record files' `customer_key`).
+    customer_keys: &'t RefCell<CustomerKeys>,
     /// The `CREATE INDEX` statements of the indexes dropped for a bulk load.
     deferred: Vec<String>,
     /// Into a table empty when the file's import began: the rows in id
@@ -383,7 +458,14 @@ impl TableWriter<'_> {
         let layout = &self.layout;
         let width = layout.names.len();
         let sid = Value::Integer(snapshot_id);
-        let stored = |k: usize| layout.value(row, k);
+        let customer = match layout.customer {
+            Some(k) => self
+                .customer_keys
+                .borrow_mut()
+                .key(tx, &row.values[layout.positions[k]])?,
+            None => Value::Null,
+        };
+        let stored = |k: usize| layout.value(row, k, &customer);
         if let Some(bulk) = &mut self.bulk {
             // A row that can only be new goes with the next ones; any other
             // is upserted on its own, after the rows bound so far.
