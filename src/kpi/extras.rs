@@ -324,7 +324,8 @@ fn pools_by_query(
 /// The greatest is the one a full pool gives up first.
 struct Ranked {
     comment: PendingComment,
-    customer: Option<String>,
+    /// Its customer's key (store migration 15).
+    customer: Option<i64>,
 }
 
 impl Ranked {
@@ -367,7 +368,7 @@ fn pools_by_scan(
     let mut heaps: Vec<BinaryHeap<Ranked>> = periods.iter().map(|_| BinaryHeap::new()).collect();
     store.reader().each(
         &format!(
-            "SELECT response_id, answered_day, kind, score, comment, customer_id FROM {scan}
+            "SELECT response_id, answered_day, kind, score, comment, customer_key FROM {scan}
              WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> ''"
         ),
         params![from, to],
@@ -407,7 +408,9 @@ fn pools_by_scan(
         {
             if let Some(customer) = customer {
                 store.reader().each(
-                    "SELECT name, value FROM customer_attributes WHERE customer_id = ?1",
+                    "SELECT a.name, a.value FROM customer_keys k
+                     JOIN customer_attributes a ON a.customer_id = k.customer_id
+                     WHERE k.customer_key = ?1",
                     params![customer],
                     |r| {
                         comment.attrs.push((r.get(0)?, r.get(1)?));
