@@ -173,8 +173,16 @@ impl CustomerKeys {
 }
 
 fn read_keys(tx: &Connection) -> rusqlite::Result<IdTable> {
-    let count: i64 = tx.query_row("SELECT count(*) FROM customer_keys", [], |r| r.get(0))?;
-    let mut keys = IdTable::with_capacity(usize::try_from(count).unwrap_or(0));
+    // Room for the customers file's ids too (imported before the records):
+    // a first import then never grows the table, which would hold the old
+    // slots and twice as many new ones at once (100 MB for a million ids).
+    let count: i64 = tx.query_row(
+        "SELECT max((SELECT count(*) FROM customer_keys), (SELECT count(*) FROM customers_rows))",
+        [],
+        |r| r.get(0),
+    )?;
+    let count = usize::try_from(count).unwrap_or(0);
+    let mut keys = IdTable::with_capacity(count + count / 8);
     let mut stmt = tx.prepare("SELECT customer_id, customer_key FROM customer_keys")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
