@@ -80,7 +80,29 @@ struct Utf8Check {
 }
 
 impl Utf8Check {
-    fn feed(&mut self, bytes: &[u8]) {
+    /// Counts a chunk of the file: checked at once where it is well-formed
+    /// (the usual case), byte by byte where it is not, or where a sequence
+    /// runs over the chunk's ends.
+    fn feed(&mut self, mut bytes: &[u8]) {
+        // A sequence the previous chunk left open.
+        while self.need > 0 && !bytes.is_empty() {
+            self.feed_bytes(&bytes[..1]);
+            bytes = &bytes[1..];
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(_) => self.multibyte += lead_bytes(bytes),
+            // Well-formed up to a sequence cut by the chunk's end.
+            Err(e) if e.error_len().is_none() => {
+                let (whole, cut) = bytes.split_at(e.valid_up_to());
+                self.multibyte += lead_bytes(whole);
+                self.feed_bytes(cut);
+            }
+            Err(_) => self.feed_bytes(bytes),
+        }
+    }
+
+    /// The byte-by-byte count.
+    fn feed_bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
             if self.need > 0 {
                 if b & 0xc0 == 0x80 {
@@ -109,6 +131,11 @@ impl Utf8Check {
             self.need = 0;
         }
     }
+}
+
+/// The multi-byte sequences of well-formed UTF-8: one lead byte each.
+fn lead_bytes(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b >= 0xc0).count() as u64
 }
 
 /// How a file is read: its encoding and delimiter, and whether they were
@@ -414,6 +441,7 @@ impl Source {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn lines_of(bytes: &[u8]) -> Vec<(u64, Vec<String>)> {
         let dir = tempfile::tempdir().unwrap();
@@ -436,6 +464,56 @@ mod tests {
 
     fn numbers(bytes: &[u8]) -> Vec<u64> {
         lines_of(bytes).into_iter().map(|(l, _)| l).collect()
+    }
+
+    fn counted(chunks: &[&[u8]], bytewise: bool) -> (u64, u64, u8) {
+        let mut c = Utf8Check::default();
+        for chunk in chunks {
+            match bytewise {
+                true => c.feed_bytes(chunk),
+                false => c.feed(chunk),
+            }
+        }
+        let open = c.need;
+        c.finish();
+        (c.multibyte, c.invalid, open)
+    }
+
+    proptest! {
+        /// The chunk-at-once count is the byte-by-byte one, whatever the
+        /// bytes (UTF-8 or not) and wherever the chunks are cut.
+        #[test]
+        fn utf8_counts_agree_with_the_bytewise_ones(
+            text in prop::collection::vec(prop_oneof![
+                any::<char>().prop_map(|c| c.to_string().into_bytes()),
+                prop::collection::vec(any::<u8>(), 1..4),
+            ], 0..40),
+            cuts in prop::collection::vec(0usize..200, 0..6),
+        ) {
+            let bytes: Vec<u8> = text.concat();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort();
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([bytes.len()]) {
+                chunks.push(&bytes[at..c]);
+                at = c;
+            }
+            prop_assert_eq!(counted(&chunks, false), counted(&chunks, true));
+            prop_assert_eq!(counted(&chunks, false), counted(&[&bytes], true));
+        }
+    }
+
+    #[test]
+    fn utf8_counts() {
+        assert_eq!(counted(&["café €".as_bytes()], false), (2, 0, 0));
+        // A sequence cut between chunks, and one never finished.
+        let e = "é".as_bytes();
+        assert_eq!(
+            counted(&[b"a", &e[..1], &e[1..], b"b\xe2\x82"], false),
+            (1, 1, 1)
+        );
+        assert_eq!(counted(&[b"caf\xe9 \x80"], false), (0, 2, 0));
     }
 
     #[test]
