@@ -415,8 +415,9 @@ fn not_imported_yet(
     files: &mut Vec<FileSummary>,
 ) -> Result<Vec<(Input, read::Scan)>> {
     let mut todo = Vec::new();
-    for input in inputs {
-        let scanned = read::scan(&input.path)
+    let scans = scan_all(&inputs);
+    for (input, scanned) in inputs.into_iter().zip(scans) {
+        let scanned = scanned
             .map_err(|e| Failure::input(format!("{}: cannot read: {e}", input.path.display())))?;
         match store.imported_before(input.kind.key(), &scanned.sha256)? {
             Some(when) => files.push(FileSummary {
@@ -429,6 +430,36 @@ fn not_imported_yet(
         }
     }
     Ok(todo)
+}
+
+/// The inputs' scans (hash and UTF-8 check), in their order, two files at
+/// a time: the whole bytes of every file are read before the import starts.
+fn scan_all(inputs: &[Input]) -> Vec<std::io::Result<read::Scan>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let scan_some = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(input) = inputs.get(i) else {
+                return done;
+            };
+            done.push((i, read::scan(&input.path)));
+        }
+    };
+    let mut scans: Vec<_> = std::thread::scope(|scope| {
+        let other = scope.spawn(scan_some);
+        let mut mine = scan_some();
+        // A panic in the other thread is one here too.
+        mine.extend(
+            other
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        );
+        mine
+    });
+    scans.sort_by_key(|(i, _)| *i);
+    scans.into_iter().map(|(_, s)| s).collect()
 }
 
 /// Open deals whose close date this import ignored (`read_now`: the
