@@ -286,7 +286,49 @@ impl LineIndex {
         }
     }
 
+    /// Notes the line starts in the next bytes read: from one line end to
+    /// the next in a jump (memchr), not byte by byte.
     fn feed(&mut self, bytes: &[u8]) {
+        let base = self.offset;
+        self.offset += bytes.len() as u64;
+        let mut i = 0;
+        if self.prev_cr && !bytes.is_empty() {
+            self.prev_cr = false;
+            if bytes[0] == b'\n' {
+                i = 1; // the second half of \r\n
+            }
+        }
+        while i < bytes.len() {
+            match bytes[i] {
+                b @ (b'\r' | b'\n') => {
+                    self.line += 1;
+                    self.at_line_start = true;
+                    if b == b'\r' {
+                        match bytes.get(i + 1) {
+                            Some(b'\n') => i += 1,
+                            Some(_) => {}
+                            None => self.prev_cr = true,
+                        }
+                    }
+                    i += 1;
+                }
+                _ => {
+                    if self.at_line_start {
+                        self.starts.push_back((base + i as u64, self.line));
+                        self.at_line_start = false;
+                    }
+                    i = match memchr::memchr2(b'\r', b'\n', &bytes[i..]) {
+                        Some(k) => i + k,
+                        None => bytes.len(),
+                    };
+                }
+            }
+        }
+    }
+
+    /// The same, byte by byte (the tests' reference).
+    #[cfg(test)]
+    fn feed_bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
             let at = self.offset;
             self.offset += 1;
@@ -501,6 +543,38 @@ mod tests {
             }
             prop_assert_eq!(counted(&chunks, false), counted(&chunks, true));
             prop_assert_eq!(counted(&chunks, false), counted(&[&bytes], true));
+        }
+    }
+
+    fn line_starts(chunks: &[&[u8]], bytewise: bool) -> (Vec<(u64, u64)>, u64, bool) {
+        let mut l = LineIndex::new();
+        for chunk in chunks {
+            match bytewise {
+                true => l.feed_bytes(chunk),
+                false => l.feed(chunk),
+            }
+        }
+        (l.starts.into_iter().collect(), l.line, l.at_line_start)
+    }
+
+    proptest! {
+        /// The line starts found by jumping between line ends are those
+        /// found byte by byte, whatever the line ends (\n, \r\n, \r, blank
+        /// lines) and wherever the reads are cut (a \r\n split too).
+        #[test]
+        fn line_starts_agree_with_the_bytewise_ones(
+            text in prop::collection::vec(prop::sample::select(vec![b'a', b',', b'\r', b'\n']), 0..60),
+            cuts in prop::collection::vec(0usize..60, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
+            cuts.sort();
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([text.len()]) {
+                chunks.push(&text[at..c]);
+                at = c;
+            }
+            prop_assert_eq!(line_starts(&chunks, false), line_starts(&chunks, true));
         }
     }
 
