@@ -29,6 +29,8 @@ pub struct Computed {
     /// where one pass beats a query per period (read when the first
     /// period's facts are asked for: part of the render stage).
     reported: Vec<Period>,
+    /// The unknown-customer counts the SQLite engine kept with the values.
+    unknown_counted: BTreeMap<Period, BTreeMap<String, u64>>,
     facts: std::cell::RefCell<Option<RunFacts>>,
 }
 
@@ -80,6 +82,7 @@ pub fn compute(store: &mut Store, config: &Config, plan: &Plan) -> Result<Comput
     store.ensure_customer_segments(&crate::store::pg_segments::configured(config))?;
     let cache = engine::ensure(store, config, &plan.needed).context("computing the KPIs")?;
     let mut values = engine::load(store, &plan.needed)?;
+    let unknown_counted = engine::take_unknown_customers(&mut values);
     derive::apply(store, config, &mut values).context("deriving custom and ROI KPIs")?;
     let catalogue = engine::catalogue_for(store, config)?;
     tracing::info!(
@@ -93,6 +96,7 @@ pub fn compute(store: &mut Store, config: &Config, plan: &Plan) -> Result<Comput
         computed_periods: cache.computed.len(),
         cached_periods: cache.cached,
         reported: plan.periods.clone(),
+        unknown_counted,
         facts: std::cell::RefCell::new(None),
     })
 }
@@ -110,7 +114,11 @@ impl Computed {
         let mut facts = self.facts.borrow_mut();
         if facts.is_none() {
             *facts = Some(RunFacts {
-                unknown: extras::UnknownCustomers::for_periods(store, &self.reported)?,
+                unknown: extras::UnknownCustomers::for_periods(
+                    store,
+                    &self.reported,
+                    self.unknown_counted.clone(),
+                )?,
                 comments: extras::RunComments::for_periods(store, config, &self.reported)?,
             });
         }

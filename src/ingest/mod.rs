@@ -415,8 +415,9 @@ fn not_imported_yet(
     files: &mut Vec<FileSummary>,
 ) -> Result<Vec<(Input, read::Scan)>> {
     let mut todo = Vec::new();
-    for input in inputs {
-        let scanned = read::scan(&input.path)
+    let scans = scan_all(&inputs);
+    for (input, scanned) in inputs.into_iter().zip(scans) {
+        let scanned = scanned
             .map_err(|e| Failure::input(format!("{}: cannot read: {e}", input.path.display())))?;
         match store.imported_before(input.kind.key(), &scanned.sha256)? {
             Some(when) => files.push(FileSummary {
@@ -429,6 +430,36 @@ fn not_imported_yet(
         }
     }
     Ok(todo)
+}
+
+/// The inputs' scans (hash and UTF-8 check), in their order, two files at
+/// a time: the whole bytes of every file are read before the import starts.
+fn scan_all(inputs: &[Input]) -> Vec<std::io::Result<read::Scan>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let scan_some = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(input) = inputs.get(i) else {
+                return done;
+            };
+            done.push((i, read::scan(&input.path)));
+        }
+    };
+    let mut scans: Vec<_> = std::thread::scope(|scope| {
+        let other = scope.spawn(scan_some);
+        let mut mine = scan_some();
+        // A panic in the other thread is one here too.
+        mine.extend(
+            other
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        );
+        mine
+    });
+    scans.sort_by_key(|(i, _)| *i);
+    scans.into_iter().map(|(_, s)| s).collect()
 }
 
 /// Open deals whose close date this import ignored (`read_now`: the
@@ -947,14 +978,20 @@ fn import_file(
     };
     std::thread::scope(|scope| -> Result<()> {
         let (send, batches) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-        scope.spawn(move || reading.run(source, record, send));
-        for batch in batches {
+        // The batches written go back to the reading thread, which frees
+        // their rows and fills them again: memory is freed by the thread
+        // that allocated it (glibc's per-thread caches), not across threads.
+        let (give_back, returned) = std::sync::mpsc::sync_channel::<Vec<Item>>(BATCHES_IN_FLIGHT);
+        scope.spawn(move || reading.run(source, record, send, returned));
+        for mut batch in batches {
             if let Some(bar) = &progress {
                 bar.set_position(batch.byte);
             }
-            for item in batch.items {
+            for item in &mut batch.items {
                 w.take(item)?;
             }
+            // Full (the reader has enough) or gone (it finished): freed here.
+            let _ = give_back.try_send(batch.items);
         }
         Ok(())
     })?;
@@ -1049,20 +1086,22 @@ struct FileWrite<'a, 't> {
 }
 
 impl FileWrite<'_, '_> {
-    /// One record from the reading thread.
-    fn take(&mut self, item: Item) -> Result<()> {
+    /// One record from the reading thread (left to it to free: what is
+    /// kept is taken out).
+    fn take(&mut self, item: &mut Item) -> Result<()> {
         let summary = &mut self.summary;
         match item {
             Item::Skipped => summary.skipped += 1,
             Item::Filtered(column) => {
                 summary.filtered += 1;
-                summary.filter_columns.insert(column);
+                summary.filter_columns.insert(std::mem::take(column));
             }
-            Item::Unreadable { line, reason } => self.problems.add_file(self.name, line, &reason),
+            Item::Unreadable { line, reason } => self.problems.add_file(self.name, *line, reason),
             Item::Rejected { line, errors, raw } => {
+                let line = *line;
                 summary.rows_read += 1;
                 let reasons: Vec<String> = errors.iter().map(|e| e.reason.clone()).collect();
-                for e in &errors {
+                for e in errors.iter() {
                     self.problems.add(self.name, line, e.column, &e.reason);
                 }
                 self.problems.reject_raw(
@@ -1074,6 +1113,7 @@ impl FileWrite<'_, '_> {
                 self.summary.rejected += 1;
             }
             Item::Checked { line, notes, body } => {
+                let line = *line;
                 summary.rows_read += 1;
                 if let Some((raw, stage)) = &notes.stage {
                     *summary.stages.entry((stage, raw.clone())).or_default() += 1;
@@ -1083,10 +1123,10 @@ impl FileWrite<'_, '_> {
                 match body {
                     Body::Rows { row, refund, raw } => {
                         let raw = || raw.clone().unwrap_or_default();
-                        self.write(&row, line, raw)?;
+                        self.write(row, line, raw)?;
                         if let Some(refund) = refund {
                             self.summary.refunds += 1;
-                            self.write(&refund, line, raw)?;
+                            self.write(refund, line, raw)?;
                         }
                     }
                     // One customer over several rows (subscriptions):
@@ -1096,6 +1136,11 @@ impl FileWrite<'_, '_> {
                         attributes,
                         raw,
                     } => {
+                        let (fields, attributes, raw) = (
+                            std::mem::take(fields),
+                            std::mem::take(attributes),
+                            std::mem::take(raw),
+                        );
                         let id = match &fields[0] {
                             Field::Text(t) => t.clone(),
                             _ => String::new(),
@@ -1260,9 +1305,19 @@ impl Reading<'_> {
         mut source: read::Source,
         mut record: csv::ByteRecord,
         send: std::sync::mpsc::SyncSender<Batch>,
+        returned: std::sync::mpsc::Receiver<Vec<Item>>,
     ) {
         let mut extra_headers = self.ctx.mapping.header_rows.max(1) - 1;
-        let mut items = Vec::with_capacity(BATCH);
+        // A batch the writing thread is done with, emptied (its rows freed
+        // on this thread), else a new one.
+        let next = || match returned.try_recv() {
+            Ok(mut items) => {
+                items.clear();
+                items
+            }
+            Err(_) => Vec::with_capacity(BATCH),
+        };
+        let mut items = next();
         loop {
             match source.next(&mut record) {
                 Ok(None) => break,
@@ -1276,7 +1331,7 @@ impl Reading<'_> {
                 }
             }
             if items.len() == BATCH {
-                let items = std::mem::replace(&mut items, Vec::with_capacity(BATCH));
+                let items = std::mem::replace(&mut items, next());
                 if send
                     .send(Batch {
                         items,

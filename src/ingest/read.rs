@@ -80,7 +80,29 @@ struct Utf8Check {
 }
 
 impl Utf8Check {
-    fn feed(&mut self, bytes: &[u8]) {
+    /// Counts a chunk of the file: checked at once where it is well-formed
+    /// (the usual case), byte by byte where it is not, or where a sequence
+    /// runs over the chunk's ends.
+    fn feed(&mut self, mut bytes: &[u8]) {
+        // A sequence the previous chunk left open.
+        while self.need > 0 && !bytes.is_empty() {
+            self.feed_bytes(&bytes[..1]);
+            bytes = &bytes[1..];
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(_) => self.multibyte += lead_bytes(bytes),
+            // Well-formed up to a sequence cut by the chunk's end.
+            Err(e) if e.error_len().is_none() => {
+                let (whole, cut) = bytes.split_at(e.valid_up_to());
+                self.multibyte += lead_bytes(whole);
+                self.feed_bytes(cut);
+            }
+            Err(_) => self.feed_bytes(bytes),
+        }
+    }
+
+    /// The byte-by-byte count.
+    fn feed_bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
             if self.need > 0 {
                 if b & 0xc0 == 0x80 {
@@ -109,6 +131,11 @@ impl Utf8Check {
             self.need = 0;
         }
     }
+}
+
+/// The multi-byte sequences of well-formed UTF-8: one lead byte each.
+fn lead_bytes(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b >= 0xc0).count() as u64
 }
 
 /// How a file is read: its encoding and delimiter, and whether they were
@@ -259,7 +286,49 @@ impl LineIndex {
         }
     }
 
+    /// Notes the line starts in the next bytes read: from one line end to
+    /// the next in a jump (memchr), not byte by byte.
     fn feed(&mut self, bytes: &[u8]) {
+        let base = self.offset;
+        self.offset += bytes.len() as u64;
+        let mut i = 0;
+        if self.prev_cr && !bytes.is_empty() {
+            self.prev_cr = false;
+            if bytes[0] == b'\n' {
+                i = 1; // the second half of \r\n
+            }
+        }
+        while i < bytes.len() {
+            match bytes[i] {
+                b @ (b'\r' | b'\n') => {
+                    self.line += 1;
+                    self.at_line_start = true;
+                    if b == b'\r' {
+                        match bytes.get(i + 1) {
+                            Some(b'\n') => i += 1,
+                            Some(_) => {}
+                            None => self.prev_cr = true,
+                        }
+                    }
+                    i += 1;
+                }
+                _ => {
+                    if self.at_line_start {
+                        self.starts.push_back((base + i as u64, self.line));
+                        self.at_line_start = false;
+                    }
+                    i = match memchr::memchr2(b'\r', b'\n', &bytes[i..]) {
+                        Some(k) => i + k,
+                        None => bytes.len(),
+                    };
+                }
+            }
+        }
+    }
+
+    /// The same, byte by byte (the tests' reference).
+    #[cfg(test)]
+    fn feed_bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
             let at = self.offset;
             self.offset += 1;
@@ -414,6 +483,7 @@ impl Source {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn lines_of(bytes: &[u8]) -> Vec<(u64, Vec<String>)> {
         let dir = tempfile::tempdir().unwrap();
@@ -436,6 +506,88 @@ mod tests {
 
     fn numbers(bytes: &[u8]) -> Vec<u64> {
         lines_of(bytes).into_iter().map(|(l, _)| l).collect()
+    }
+
+    fn counted(chunks: &[&[u8]], bytewise: bool) -> (u64, u64, u8) {
+        let mut c = Utf8Check::default();
+        for chunk in chunks {
+            match bytewise {
+                true => c.feed_bytes(chunk),
+                false => c.feed(chunk),
+            }
+        }
+        let open = c.need;
+        c.finish();
+        (c.multibyte, c.invalid, open)
+    }
+
+    proptest! {
+        /// The chunk-at-once count is the byte-by-byte one, whatever the
+        /// bytes (UTF-8 or not) and wherever the chunks are cut.
+        #[test]
+        fn utf8_counts_agree_with_the_bytewise_ones(
+            text in prop::collection::vec(prop_oneof![
+                any::<char>().prop_map(|c| c.to_string().into_bytes()),
+                prop::collection::vec(any::<u8>(), 1..4),
+            ], 0..40),
+            cuts in prop::collection::vec(0usize..200, 0..6),
+        ) {
+            let bytes: Vec<u8> = text.concat();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort();
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([bytes.len()]) {
+                chunks.push(&bytes[at..c]);
+                at = c;
+            }
+            prop_assert_eq!(counted(&chunks, false), counted(&chunks, true));
+            prop_assert_eq!(counted(&chunks, false), counted(&[&bytes], true));
+        }
+    }
+
+    fn line_starts(chunks: &[&[u8]], bytewise: bool) -> (Vec<(u64, u64)>, u64, bool) {
+        let mut l = LineIndex::new();
+        for chunk in chunks {
+            match bytewise {
+                true => l.feed_bytes(chunk),
+                false => l.feed(chunk),
+            }
+        }
+        (l.starts.into_iter().collect(), l.line, l.at_line_start)
+    }
+
+    proptest! {
+        /// The line starts found by jumping between line ends are those
+        /// found byte by byte, whatever the line ends (\n, \r\n, \r, blank
+        /// lines) and wherever the reads are cut (a \r\n split too).
+        #[test]
+        fn line_starts_agree_with_the_bytewise_ones(
+            text in prop::collection::vec(prop::sample::select(vec![b'a', b',', b'\r', b'\n']), 0..60),
+            cuts in prop::collection::vec(0usize..60, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
+            cuts.sort();
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([text.len()]) {
+                chunks.push(&text[at..c]);
+                at = c;
+            }
+            prop_assert_eq!(line_starts(&chunks, false), line_starts(&chunks, true));
+        }
+    }
+
+    #[test]
+    fn utf8_counts() {
+        assert_eq!(counted(&["café €".as_bytes()], false), (2, 0, 0));
+        // A sequence cut between chunks, and one never finished.
+        let e = "é".as_bytes();
+        assert_eq!(
+            counted(&[b"a", &e[..1], &e[1..], b"b\xe2\x82"], false),
+            (1, 1, 1)
+        );
+        assert_eq!(counted(&[b"caf\xe9 \x80"], false), (0, 2, 0));
     }
 
     #[test]

@@ -258,7 +258,8 @@ impl std::ops::AddAssign<f64> for Money {
 /// array of u32 (4 MiB for a million customers: a record's lookup mostly
 /// hits the processor's cache, where a map of the ids' text missed it).
 struct Segments {
-    /// Per customer key, its combination (0 past the end).
+    /// Per customer key, its combination ([`NO_CUSTOMER`] for a key no
+    /// customer holds).
     by_key: Vec<u32>,
     /// Per combination, `stride` keys: the whole business, then one per
     /// attribute. Combination 0 is the one of a record with no customer,
@@ -297,13 +298,22 @@ impl Segments {
         &self.combos[i..i + self.stride]
     }
 
+    /// The combination of customer key `customer`, `None` for a key no
+    /// customer holds.
+    fn combo_of_key(&self, customer: i64) -> Option<u32> {
+        let c = *self.by_key.get(usize::try_from(customer).ok()?)?;
+        (c != NO_CUSTOMER).then_some(c)
+    }
+
     /// The segment keys of a record whose customer has key `customer`.
     fn keys_for(&self, customer: Option<i64>) -> &[usize] {
-        let c = customer
-            .and_then(|k| self.by_key.get(usize::try_from(k).ok()?))
-            .copied()
-            .unwrap_or(0);
+        let c = customer.and_then(|k| self.combo_of_key(k)).unwrap_or(0);
         self.combo(c)
+    }
+
+    /// Whether a record names a customer the customers file does not hold.
+    fn is_unknown(&self, customer: Option<i64>) -> bool {
+        customer.is_some_and(|k| self.combo_of_key(k).is_none())
     }
 }
 
@@ -323,6 +333,9 @@ struct Grid {
     attrs: Vec<(String, String)>,
     /// Per attribute, the keys of the values records carry in their own cells.
     own: Vec<HashMap<String, usize>>,
+    /// Per period, the rows naming a customer the customers file does not
+    /// hold, by file (data quality; counted by the SQLite engine's pass).
+    unknown: Vec<BTreeMap<&'static str, u64>>,
 }
 
 impl Grid {
@@ -351,6 +364,7 @@ impl Grid {
             .map(|a| (a.clone(), a.to_lowercase()))
             .collect();
         let mut grid = Grid {
+            unknown: vec![BTreeMap::new(); periods.len()],
             starts: periods.iter().map(|p| p.start_day()).collect(),
             ends: periods.iter().map(|p| p.end_day()).collect(),
             cells: vec![Vec::new(); periods.len()],
@@ -385,6 +399,17 @@ impl Grid {
     fn period_of(&self, day: i64) -> Option<usize> {
         let i = self.starts.partition_point(|s| *s <= day).checked_sub(1)?;
         (day < self.ends[i]).then_some(i)
+    }
+
+    /// Counts a row of `kind` placed on `day` (its description's
+    /// `unknown_customer_day`) when it names an unknown customer.
+    fn count_unknown(&mut self, kind: FileKind, day: Option<i64>, customer: Option<i64>) {
+        if !self.segments.is_unknown(customer) {
+            return;
+        }
+        if let Some(p) = day.and_then(|d| self.period_of(d)) {
+            *self.unknown[p].entry(kind.key()).or_default() += 1;
+        }
     }
 
     /// The key of `attr j = value` for a record's own cell.
@@ -530,6 +555,7 @@ pub fn compute(
     // Spend is segmented by its own columns: which attributes does it carry?
     let spend_attrs: BTreeSet<String> = store.file_columns("spend")?;
 
+    let counts_unknown = !store.reader().is_postgres();
     if store.reader().is_postgres() {
         // Grouped in the database; only period × segment rows come back.
         pg::compute_into(
@@ -589,7 +615,61 @@ pub fn compute(
             .collect();
         out.insert(*p, by_segment);
     }
+    if counts_unknown {
+        for (i, p) in grid.periods.iter().enumerate() {
+            let whole = out
+                .get_mut(p)
+                .and_then(|v| v.get_mut(WHOLE))
+                .expect("listed above");
+            for kind in FileKind::ALL
+                .into_iter()
+                .filter(|k| k.describe().unknown_customer_day.is_some())
+            {
+                let n = grid.unknown[i].get(kind.key()).copied().unwrap_or(0);
+                whole.insert(
+                    format!("{UNKNOWN_CUSTOMERS}{}", kind.key()),
+                    KpiValue {
+                        value: Some(n as f64),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+    }
     Ok(out)
+}
+
+/// The data-quality counts the SQLite engine keeps beside a period's KPIs
+/// (in the KPI cache, under the whole business): the rows of each file
+/// naming a customer the customers file does not hold, counted in the
+/// engine's one pass over the rows instead of another pass per file when
+/// the report is written. Not a KPI: [`take_unknown_customers`] takes them
+/// out of the values before anything else reads them.
+const UNKNOWN_CUSTOMERS: &str = "#unknown_customers.";
+
+/// Takes the unknown-customer counts out of `values`: per period, per file
+/// (its table name), where the SQLite engine counted them.
+pub fn take_unknown_customers(
+    values: &mut BTreeMap<Period, PeriodValues>,
+) -> BTreeMap<Period, BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for (p, by_segment) in values.iter_mut() {
+        let Some(whole) = by_segment.get_mut(WHOLE) else {
+            continue;
+        };
+        let ids: Vec<String> = whole
+            .keys()
+            .filter(|id| id.starts_with(UNKNOWN_CUSTOMERS))
+            .cloned()
+            .collect();
+        for id in ids {
+            let v = whole.remove(&id).expect("listed");
+            let file = id[UNKNOWN_CUSTOMERS.len()..].to_string();
+            let n = v.value.unwrap_or(0.0) as u64;
+            out.entry(*p).or_insert_with(BTreeMap::new).insert(file, n);
+        }
+    }
+    out
 }
 
 /// Day counts of one segment's customers: acquisitions and churns by day,
@@ -711,16 +791,20 @@ fn customers_into(store: &Store, grid: &mut Grid, hi: i64) -> Result<()> {
     Ok(())
 }
 
+/// [`Segments::by_key`] of a key no customer holds.
+const NO_CUSTOMER: u32 = u32::MAX;
+
 /// Each customer key of the records (store migration 15) → the combination
-/// of its customer (`combo_of`, by the customer's index in `ids`); 0 for a
-/// key of no known customer.
+/// of its customer (`combo_of`, by the customer's index in `ids`);
+/// [`NO_CUSTOMER`] for a key of no known customer.
 fn combos_by_key(store: &Store, ids: &IdTable, combo_of: &[u32]) -> Result<Vec<u32>> {
     let max: i64 = store.reader().query_row(
         "SELECT coalesce(max(customer_key), 0) FROM customer_keys",
         [],
         |r| r.get(0),
     )?;
-    let mut by_key = vec![0; usize::try_from(max).context("a negative customer key")? + 1];
+    let mut by_key =
+        vec![NO_CUSTOMER; usize::try_from(max).context("a negative customer key")? + 1];
     let mut stmt = store
         .reader()
         .prepare("SELECT customer_key, customer_id FROM customer_keys")?;
@@ -808,8 +892,10 @@ fn orders_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
     while let Some(r) = rows.next()? {
         let amount: f64 = r.get(2)?;
         let cost: Option<f64> = r.get(3)?;
-        own.keys_into(grid, r, r.get(1)?, &mut keys)?;
-        grid.add(r.get(0)?, &keys, |acc| {
+        let (day, customer) = (r.get(0)?, r.get(1)?);
+        own.keys_into(grid, r, customer, &mut keys)?;
+        grid.count_unknown(FileKind::Orders, Some(day), customer);
+        grid.add(day, &keys, |acc| {
             acc.orders += 1;
             acc.revenue += amount;
             if let Some(c) = cost {
@@ -837,7 +923,9 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
         let closed: Option<i64> = r.get(1)?;
         let stage = r.get_ref(2)?.as_str()?;
         let amount: f64 = r.get(3)?;
-        own.keys_into(grid, r, r.get(4)?, &mut keys)?;
+        let customer = r.get(4)?;
+        own.keys_into(grid, r, customer, &mut keys)?;
+        grid.count_unknown(FileKind::Deals, closed, customer);
         let keys = keys.as_slice();
         grid.add(created, keys, |acc| {
             acc.created += 1;
@@ -929,7 +1017,9 @@ fn tickets_into(
             };
             let opened: i64 = r.get(2)?;
             let (response, resolution) = tickets::outcomes(opened, r.get(3)?, r.get(4)?, as_of);
-            own.keys_into(grid, r, r.get(1)?, &mut keys)?;
+            let customer = r.get(1)?;
+            own.keys_into(grid, r, customer, &mut keys)?;
+            grid.count_unknown(FileKind::Tickets, r.get(0)?, customer);
             if p >= exact_from {
                 for k in &keys {
                     let acc = acc_at(&mut grid.cells, p, *k);
@@ -1011,8 +1101,10 @@ fn surveys_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> 
     while let Some(r) = rows.next()? {
         let nps = r.get_ref(2)?.as_str()? == "nps";
         let score: i64 = r.get(3)?;
-        own.keys_into(grid, r, r.get(1)?, &mut keys)?;
-        grid.add(r.get(0)?, &keys, |acc| {
+        let (day, customer) = (r.get(0)?, r.get(1)?);
+        own.keys_into(grid, r, customer, &mut keys)?;
+        grid.count_unknown(FileKind::Surveys, Some(day), customer);
+        grid.add(day, &keys, |acc| {
             if nps {
                 acc.nps_n += 1;
                 acc.promoters += u64::from(score >= 9);
@@ -1277,14 +1369,19 @@ mod tests {
                 )
                 .unwrap();
             }
-            gapped_results.push(compute(store, &config, &gapped).unwrap());
-            let computed = compute(store, &config, &periods).unwrap();
+            let mut gapped_values = compute(store, &config, &gapped).unwrap();
+            // The SQLite engine's unknown-customer counts are no KPIs (the
+            // extras' tests hold them to the data-quality queries).
+            take_unknown_customers(&mut gapped_values);
+            gapped_results.push(gapped_values);
+            let mut computed = compute(store, &config, &periods).unwrap();
             ensure(store, &config, &periods).unwrap();
             assert_eq!(
                 load(store, &periods).unwrap(),
                 computed,
                 "the cache keeps the figures"
             );
+            take_unknown_customers(&mut computed);
             results.push(computed);
         }
         assert_eq!(results[0].len(), periods.len());

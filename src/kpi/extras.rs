@@ -542,7 +542,10 @@ fn unknown_customers_in(store: &Store, table: &str, day: &str, from: i64, to: i6
 /// of the table's days.
 #[derive(Default)]
 pub struct UnknownCustomers {
-    /// The days counted, `from..to`.
+    /// Per period, per file: the counts the SQLite engine kept beside the
+    /// KPIs (`kpi::engine::take_unknown_customers`), which need no pass.
+    counted: BTreeMap<Period, BTreeMap<String, u64>>,
+    /// The days counted here, `from..to`.
     days: (i64, i64),
     by_table: Vec<(&'static str, BTreeMap<i64, u64>)>,
 }
@@ -553,8 +556,15 @@ const SET_BASED_SHARE: i64 = 16;
 impl UnknownCustomers {
     /// Counts the tables for which one pass beats a query per period of
     /// `periods`; the others are left to [`data_quality`]'s query per period.
-    pub fn for_periods(store: &Store, periods: &[Period]) -> Result<UnknownCustomers> {
-        let mut out = UnknownCustomers::default();
+    pub fn for_periods(
+        store: &Store,
+        periods: &[Period],
+        counted: BTreeMap<Period, BTreeMap<String, u64>>,
+    ) -> Result<UnknownCustomers> {
+        let mut out = UnknownCustomers {
+            counted,
+            ..Default::default()
+        };
         let (Some(from), Some(to)) = (
             periods.iter().map(|p| p.start_day()).min(),
             periods.iter().map(|p| p.end_day()).max(),
@@ -574,7 +584,10 @@ impl UnknownCustomers {
                     r.get::<_, bool>(0)
                 })?;
         for (table, day) in unknown_customer_tables() {
-            if covered * SET_BASED_SHARE < day_span(store, table, day)? {
+            let all_counted = periods
+                .iter()
+                .all(|p| out.counted.get(p).is_some_and(|c| c.contains_key(table)));
+            if all_counted || covered * SET_BASED_SHARE < day_span(store, table, day)? {
                 continue;
             }
             if none_unknown {
@@ -610,9 +623,13 @@ impl UnknownCustomers {
         Ok(out)
     }
 
-    /// The rows of `table` in days `from..to` naming an unknown customer,
-    /// when counted here.
-    fn count(&self, table: &str, from: i64, to: i64) -> Option<u64> {
+    /// The rows of `table` in period `p` naming an unknown customer, when
+    /// counted by the engine or here.
+    fn count(&self, table: &str, p: Period) -> Option<u64> {
+        if let Some(n) = self.counted.get(&p).and_then(|c| c.get(table)) {
+            return Some(*n);
+        }
+        let (from, to) = (p.start_day(), p.end_day());
         if from < self.days.0 || to > self.days.1 {
             return None;
         }
@@ -663,7 +680,7 @@ pub fn data_quality(
     if imported.contains(FileKind::Customers.key()) {
         for (table, day) in unknown_customer_tables() {
             let (from, to) = (p.start_day(), p.end_day());
-            let n = match unknown.count(table, from, to) {
+            let n = match unknown.count(table, p) {
                 Some(n) => n,
                 None => unknown_customers_in(store, table, day, from, to)?,
             };
@@ -725,8 +742,9 @@ mod tests {
         assert_eq!(q.unknown_customers, [("orders.csv".to_string(), 1)]);
     }
 
-    /// The run's one pass over each table and the query per period give
-    /// the same unknown-customer counts, period by period.
+    /// The run's one pass over each table, the counts of the SQLite
+    /// engine's pass kept with the KPIs, and the query per period give the
+    /// same unknown-customer counts, period by period.
     #[test]
     fn unknown_customers_counted_once_per_run_agree_with_the_query_per_period() {
         let dir = tempfile::tempdir().unwrap();
@@ -789,9 +807,20 @@ mod tests {
         let weeks: Vec<Period> = (41..=46)
             .map(|w| Period::parse(&format!("2026-W{w}")).unwrap())
             .collect();
-        let once = UnknownCustomers::for_periods(&store, &weeks).unwrap();
+        let once = UnknownCustomers::for_periods(&store, &weeks, BTreeMap::new()).unwrap();
         let tables: Vec<&str> = once.by_table.iter().map(|(t, _)| *t).collect();
         assert_eq!(tables, ["orders", "tickets", "surveys", "deals"]);
+        let mut values = crate::kpi::engine::compute(&store, &config, &weeks).unwrap();
+        let counted = crate::kpi::engine::take_unknown_customers(&mut values);
+        assert!(values
+            .values()
+            .flat_map(|v| v.values())
+            .all(|kpis| kpis.keys().all(|id| !id.starts_with('#'))));
+        let by_engine = UnknownCustomers::for_periods(&store, &weeks, counted).unwrap();
+        assert!(
+            by_engine.by_table.is_empty(),
+            "no pass when the engine counted"
+        );
         let mut total = 0;
         for p in &weeks {
             let by_query =
@@ -801,6 +830,13 @@ mod tests {
                 by_pass.unknown_customers,
                 by_query.unknown_customers,
                 "{}",
+                p.id()
+            );
+            let counted = data_quality(&store, *p, Vec::new(), &by_engine).unwrap();
+            assert_eq!(
+                counted.unknown_customers,
+                by_query.unknown_customers,
+                "engine, {}",
                 p.id()
             );
             total += by_query
@@ -816,13 +852,10 @@ mod tests {
         assert!(total > 0);
         // A period outside the counted days is queried, not taken as zero.
         let later = Period::parse("2026-W47").unwrap();
-        assert_eq!(
-            once.count("orders", later.start_day(), later.end_day()),
-            None
-        );
+        assert_eq!(once.count("orders", later), None);
         // One week of orders' longer history: a query per period is cheaper
         // (7 × 16 days < 162); the other tables are still counted at once.
-        let one = UnknownCustomers::for_periods(&store, &weeks[..1]).unwrap();
+        let one = UnknownCustomers::for_periods(&store, &weeks[..1], BTreeMap::new()).unwrap();
         let tables: Vec<&str> = one.by_table.iter().map(|(t, _)| *t).collect();
         assert_eq!(tables, ["tickets", "surveys", "deals"]);
     }

@@ -5,6 +5,7 @@
 //! group source rows in SQL for speed: they get a [`Reader`], which prepares
 //! read-only statements only. A second backend (PostgreSQL) implements these
 //! methods; nothing else has to change.
+mod bulk;
 pub mod cache;
 pub mod dialect;
 pub mod import;
@@ -30,6 +31,20 @@ use crate::sources::FileKind;
 
 /// The SQLite page cache (`PRAGMA cache_size`, negative: KiB): 64 MiB.
 const CACHE_KIB: i64 = -65536;
+
+/// Tells SQLite not to keep its memory statistics, which it updates under
+/// a process-wide mutex at every allocation and free (the import's bound
+/// texts: one each; nothing here reads them). For `main`, first thing,
+/// before any connection exists: SQLite accepts it only before it starts,
+/// and refuses it (changing nothing) after.
+pub fn skip_memory_statistics() {
+    // SAFETY: sqlite3_config takes an int after MEMSTATUS; it must not run
+    // while another thread uses SQLite: main calls it before any thread
+    // or connection exists.
+    unsafe {
+        rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
+    }
+}
 
 pub struct Store {
     /// The connection, SQLite or PostgreSQL (see [`sql`]).

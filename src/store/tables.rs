@@ -8,6 +8,7 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 
 use std::cell::RefCell;
 
+use super::bulk::Bulk;
 use crate::ids::IdTable;
 use crate::sources::{ColumnType, FileKind, Table};
 
@@ -172,8 +173,16 @@ impl CustomerKeys {
 }
 
 fn read_keys(tx: &Connection) -> rusqlite::Result<IdTable> {
-    let count: i64 = tx.query_row("SELECT count(*) FROM customer_keys", [], |r| r.get(0))?;
-    let mut keys = IdTable::with_capacity(usize::try_from(count).unwrap_or(0));
+    // Room for the customers file's ids too (imported before the records):
+    // a first import then never grows the table, which would hold the old
+    // slots and twice as many new ones at once (100 MB for a million ids).
+    let count: i64 = tx.query_row(
+        "SELECT max((SELECT count(*) FROM customer_keys), (SELECT count(*) FROM customers_rows))",
+        [],
+        |r| r.get(0),
+    )?;
+    let count = usize::try_from(count).unwrap_or(0);
+    let mut keys = IdTable::with_capacity(count + count / 8);
     let mut stmt = tx.prepare("SELECT customer_id, customer_key FROM customer_keys")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
@@ -299,6 +308,16 @@ pub(super) fn writer<'t>(
     for sql in [&insert, &select, &update, &touch] {
         tx.prepare_cached(sql)?;
     }
+    // Into a table empty at the start, rows in id order go many at a time.
+    let empty: bool = tx.query_row(
+        &format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"),
+        [],
+        |r| r.get(0),
+    )?;
+    let bulk = match empty && def.pk_len == 1 {
+        true => Some(Bulk::new(tx, table, &columns)?),
+        false => None,
+    };
     // A record file's attribute table is empty until some import keeps a
     // segment cell: then a replaced row has none to compare or delete.
     let old_attributes = match &def.attributes {
@@ -317,6 +336,7 @@ pub(super) fn writer<'t>(
         tx,
         customer_keys,
         deferred,
+        bulk,
         old_attributes,
         days,
         def: def.clone(),
@@ -348,6 +368,9 @@ pub struct TableWriter<'t> {
     customer_keys: &'t RefCell<CustomerKeys>,
     /// The `CREATE INDEX` statements of the indexes dropped for a bulk load.
     deferred: Vec<String>,
+    /// Into a table empty when the file's import began: the rows in id
+    /// order, many per statement.
+    bulk: Option<Bulk<'t>>,
     /// Whether the attribute table held any row when the file's import began.
     old_attributes: bool,
     /// Where the day numbers sit among the stored columns.
@@ -408,7 +431,10 @@ fn defer_indexes(table: &str, tx: &Connection) -> rusqlite::Result<Vec<String>> 
 
 impl TableWriter<'_> {
     /// Builds the indexes dropped for a bulk load again (a no-op otherwise).
-    pub fn finish(self) -> rusqlite::Result<()> {
+    pub fn finish(mut self) -> rusqlite::Result<()> {
+        if let Some(bulk) = &mut self.bulk {
+            bulk.flush()?;
+        }
         if self.changed && self.def.kind == FileKind::Activities {
             // The distinct kinds (a KPI each), kept small beside the rows
             // instead of an index over every activity (migration 14): one
@@ -448,6 +474,20 @@ impl TableWriter<'_> {
             None => Value::Null,
         };
         let stored = |k: usize| layout.value(row, k, &customer);
+        if let Some(bulk) = &mut self.bulk {
+            // A row that can only be new goes with the next ones; any other
+            // is upserted on its own, after the rows bound so far.
+            let new = bulk.takes(&row.values[0]);
+            match new {
+                true => bulk.push(&row.values[0], snapshot_id, (0..width).map(stored))?,
+                false => bulk.flush()?,
+            }
+            if new {
+                self.changed = true;
+                self.write_attributes(row, false)?;
+                return Ok(Upsert::Inserted);
+            }
+        }
         let inserted = self.insert.execute(params_from_iter(
             (0..width).map(stored).chain([Stored::Borrowed(&sid)]),
         ))?;
