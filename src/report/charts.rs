@@ -101,10 +101,11 @@ pub fn sparkline_svg(values: &[Option<f64>], band: Option<(f64, f64)>) -> Result
         let (top, bottom) = (y(b_hi.min(hi)), y(b_lo.max(lo)));
         let _ = write!(
             svg,
-            "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#DBEAFE\"/>",
-            x(from),
-            x(last) - x(from),
-            (bottom - top).max(0.0)
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#DBEAFE\"/>",
+            F1(x(from)),
+            F1(top),
+            F1(x(last) - x(from)),
+            F1((bottom - top).max(0.0))
         );
     }
     let mut d = String::with_capacity(14 * values.len());
@@ -117,10 +118,10 @@ pub fn sparkline_svg(values: &[Option<f64>], band: Option<(f64, f64)>) -> Result
         for (k, (i, v)) in run.iter().enumerate() {
             let _ = write!(
                 d,
-                "{}{:.1} {:.1}",
+                "{}{} {}",
                 if k == 0 { "M" } else { "L" },
-                x(*i),
-                y(*v)
+                F1(x(*i)),
+                F1(y(*v))
             );
         }
     }
@@ -144,14 +145,34 @@ pub fn sparkline_svg(values: &[Option<f64>], band: Option<(f64, f64)>) -> Result
     {
         let _ = write!(
             svg,
-            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"#2563EB\"/>",
-            x(i),
-            y(v)
+            "<circle cx=\"{}\" cy=\"{}\" r=\"2\" fill=\"#2563EB\"/>",
+            F1(x(i)),
+            F1(y(v))
         );
     }
     // Ends with a newline, as the pages have always had it.
     svg.push_str("</svg>\n");
     Ok(Some(svg))
+}
+
+/// A number as `{:.1}` writes it, without the float formatter for the
+/// coordinates of a sparkline: a binary fraction is never a tie at one
+/// decimal, so unless ten times the value is within rounding error of a
+/// half, its nearest tenth is `(10 v).round()`'s.
+struct F1(f64);
+
+impl std::fmt::Display for F1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        if v.is_sign_positive() && v < 1e6 {
+            let t = v * 10.0;
+            if ((t - t.floor()) - 0.5).abs() > 1e-6 {
+                let m = t.round() as u64;
+                return write!(f, "{}.{}", m / 10, m % 10);
+            }
+        }
+        write!(f, "{v:.1}")
+    }
 }
 
 /// A labelled trend chart of one KPI over the history window. The title is
@@ -176,14 +197,20 @@ pub struct Trend<'a> {
 pub struct ChartCache {
     svg: std::cell::RefCell<rustc_hash::FxHashMap<TrendKey, std::rc::Rc<str>>>,
     png: std::cell::RefCell<rustc_hash::FxHashMap<TrendKey, std::rc::Rc<[u8]>>>,
-    scratch: std::cell::RefCell<PngScratch>,
+}
+
+thread_local! {
+    /// The buffers of the email's PNGs, kept from chart to chart and from
+    /// period to period (2 MB of fresh pixels per chart cost page faults).
+    static SCRATCH: std::cell::RefCell<PngScratch> = std::cell::RefCell::default();
 }
 
 /// Everything a trend chart is drawn from, floats by their bits.
 #[derive(PartialEq, Eq, Hash)]
 struct TrendKey {
     title: String,
-    labels: Vec<String>,
+    /// The labels, each ended by a NUL (one string, not one per label).
+    labels: String,
     values: Vec<Option<u64>>,
     target: Option<u64>,
     unit: &'static str,
@@ -195,7 +222,11 @@ impl TrendKey {
     fn of(t: &Trend) -> TrendKey {
         TrendKey {
             title: t.title.to_string(),
-            labels: t.labels.to_vec(),
+            labels: t.labels.iter().fold(String::new(), |mut all, l| {
+                all.push_str(l);
+                all.push('\0');
+                all
+            }),
             values: t.values.iter().map(|v| v.map(f64::to_bits)).collect(),
             target: t.target.map(f64::to_bits),
             unit: t.unit.as_str(),
@@ -223,7 +254,9 @@ impl ChartCache {
         if let Some(png) = self.png.borrow().get(&key) {
             return Ok(png.clone());
         }
-        let png: std::rc::Rc<[u8]> = trend_png_with(t, &mut self.scratch.borrow_mut())?.into();
+        let png: std::rc::Rc<[u8]> = SCRATCH
+            .with(|s| trend_png_with(t, &mut s.borrow_mut()))?
+            .into();
         self.png.borrow_mut().insert(key, png.clone());
         Ok(png)
     }
@@ -384,10 +417,10 @@ fn trend_png_with(t: &Trend, scratch: &mut PngScratch) -> Result<Vec<u8>> {
         rgb.clear();
         rgb.resize(pixels * 3, background);
         let mut bitmap = BitMapBackend::with_buffer(rgb, (w, h));
-        replay(ops, &mut bitmap).map_err(err)?;
+        replay(ops, &mut bitmap);
         bitmap.present().map_err(err)?;
     }
-    rgba.clear();
+    // Every byte is written by `unblend_all`.
     rgba.resize(pixels * 4, 0);
     unblend_all(white, black, rgba);
     let mut out = Vec::new();
@@ -401,8 +434,8 @@ fn trend_png_with(t: &Trend, scratch: &mut PngScratch) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// [`unblend`] of every pixel into `rgba` (zeroed by the caller): eight
-/// untouched pixels at a time stay transparent without a look at each.
+/// [`unblend`] of every pixel into `rgba`: eight untouched pixels at a
+/// time are made transparent without a look at each.
 fn unblend_all(white: &[u8], black: &[u8], rgba: &mut [u8]) {
     const N: usize = 8;
     let (w8, b8, o8) = (
@@ -418,6 +451,7 @@ fn unblend_all(white: &[u8], black: &[u8], rgba: &mut [u8]) {
         if word(w, 0) & word(w, 1) & word(w, 2) == u64::MAX
             && word(b, 0) | word(b, 1) | word(b, 2) == 0
         {
+            o.fill(0);
             continue;
         }
         for ((wp, bp), op) in w
@@ -477,6 +511,39 @@ fn unblend_any(white: &[u8], black: &[u8]) -> [u8; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenths_without_the_float_formatter_are_the_float_formatters() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.05,
+            0.15,
+            0.25,
+            0.35,
+            0.45,
+            2.675,
+            117.0,
+            999_999.95,
+            1e6,
+            1e7,
+            f64::NAN,
+            f64::INFINITY,
+            -0.04,
+            -3.0,
+            5e-324,
+        ];
+        for _ in 0..200_000 {
+            values.push(rng.gen_range(-10.0..130.0));
+            values.push(f64::from(rng.gen_range(0..100_000)) / 1000.0 + 0.05);
+            values.push(3.0 + 114.0 * f64::from(rng.gen_range(0..26)) / 25.0);
+        }
+        for v in values {
+            assert_eq!(F1(v).to_string(), format!("{v:.1}"), "{v:e}");
+        }
+    }
 
     #[test]
     fn sparkline_breaks_at_gaps() {

@@ -19,25 +19,47 @@ pub const MINUS: char = '\u{2212}';
 pub fn grouped(v: f64, decimals: usize) -> String {
     // Halves round away from zero (0.5 → "1"), not to even as `format!` does.
     let scale = 10f64.powi(decimals.min(12) as i32);
-    let rounded = (v.abs() * scale).round() / scale;
-    let s = format!("{:.*}", decimals, rounded);
-    let (int, frac) = s
-        .split_once('.')
-        .map(|(i, f)| (i.to_string(), Some(f.to_string())))
-        .unwrap_or((s.clone(), None));
-    let mut out = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+    let m = (v.abs() * scale).round();
+    if decimals <= 12 && m < 1e15 {
+        // `format!("{:.*}", decimals, m / scale)` without the float
+        // formatter: below 2^52, m / scale is nearer m·10^-decimals than
+        // any other number of `decimals` decimals, so those are m's digits.
+        let mut buf = [0u8; 32];
+        let (mut m, mut at) = (m as u64, buf.len());
+        while m > 0 || buf.len() - at <= decimals {
+            at -= 1;
+            buf[at] = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        let (int, frac) = buf[at..].split_at(buf.len() - at - decimals);
+        return with_separators(int, (decimals > 0).then_some(frac), v < 0.0);
+    }
+    let digits = format!("{:.*}", decimals, m / scale);
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f.as_bytes())),
+        None => (digits.as_str(), None),
+    };
+    with_separators(int.as_bytes(), frac, v < 0.0)
+}
+
+/// `int.frac` (ASCII) with a comma between thousands of `int`, and a minus
+/// sign when `negative` and not all zeros.
+fn with_separators(int: &[u8], frac: Option<&[u8]>, negative: bool) -> String {
+    let frac_len = frac.map_or(0, |f| f.len() + 1);
+    let mut out = String::with_capacity(int.len() + int.len() / 3 + frac_len + 3);
+    let nonzero = |d: &[u8]| d.iter().any(|c| c.is_ascii_digit() && *c != b'0');
+    if negative && (nonzero(int) || frac.is_some_and(nonzero)) {
+        out.push(MINUS);
+    }
+    for (i, c) in int.iter().enumerate() {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             out.push(',');
         }
-        out.push(c);
+        out.push(char::from(*c));
     }
     if let Some(f) = frac {
         out.push('.');
-        out.push_str(&f);
-    }
-    if v < 0.0 && out.chars().any(|c| c.is_ascii_digit() && c != '0') {
-        out.insert(0, MINUS);
+        out.extend(f.iter().map(|c| char::from(*c)));
     }
     out
 }
@@ -195,6 +217,83 @@ pub fn axis(v: f64, unit: Unit, currency: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`grouped`] as it was: through `format!` and fresh strings.
+    fn grouped_by_format(v: f64, decimals: usize) -> String {
+        let scale = 10f64.powi(decimals.min(12) as i32);
+        let rounded = (v.abs() * scale).round() / scale;
+        let s = format!("{:.*}", decimals, rounded);
+        let (int, frac) = s
+            .split_once('.')
+            .map(|(i, f)| (i.to_string(), Some(f.to_string())))
+            .unwrap_or((s.clone(), None));
+        let mut out = String::new();
+        for (i, c) in int.chars().enumerate() {
+            if i > 0 && (int.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if let Some(f) = frac {
+            out.push('.');
+            out.push_str(&f);
+        }
+        if v < 0.0 && out.chars().any(|c| c.is_ascii_digit() && c != '0') {
+            out.insert(0, MINUS);
+        }
+        out
+    }
+
+    #[test]
+    fn grouped_without_the_float_formatter_is_grouped_by_format() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(15);
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            0.05,
+            0.15,
+            0.25,
+            0.35,
+            0.45,
+            1.005,
+            2.675,
+            999.5,
+            999_999.5,
+            1e14,
+            4.4e15,
+            9.9e15,
+            1e16,
+            1e21,
+            1e300,
+            5e-324,
+            -1e-9,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            123_456_789.123_457,
+            0.1 + 0.2,
+        ];
+        for _ in 0..20_000 {
+            let scale = 10f64.powi(rng.gen_range(-8..16));
+            let v: f64 = rng.gen_range(-1.0..1.0) * scale;
+            values.push(v);
+            // Halves at each number of decimals.
+            let d = rng.gen_range(0..6);
+            values.push((rng.gen_range(0..1_000_000) as f64 + 0.5) / 10f64.powi(d));
+        }
+        for v in values {
+            for d in 0..=14 {
+                assert_eq!(grouped(v, d), grouped_by_format(v, d), "{v:e} {d}");
+            }
+        }
+    }
 
     #[test]
     fn values() {
