@@ -7,7 +7,9 @@
 #   benches/import_speed.sh SNAPSHOT_DIR WORK_DIR [RUNS]
 #
 # Prints wall, CPU (user + sys) and peak RSS of each run and the load
-# average (on a shared machine compare CPU seconds).
+# average (on a shared machine compare CPU seconds). With SCORECARD_BEFORE
+# set to another binary, each run imports with it too, first (before and
+# after alternating with the shell in one run).
 set -euo pipefail
 SNAP=$(realpath "$1")
 WORK=$2
@@ -43,6 +45,10 @@ CFG
 for run in $(seq "$RUNS"); do
   cat "$SNAP"/*.csv > /dev/null
   rm -f "$WORK"/scorecard.db* "$WORK"/bare.db*
+  if [ -n "${SCORECARD_BEFORE:-}" ]; then
+    measure "scorecard import (before)" "$SCORECARD_BEFORE" --config "$WORK/config.toml" import "$SNAP"
+    rm -f "$WORK"/scorecard.db*
+  fi
   measure "scorecard import" "$BIN" --config "$WORK/config.toml" import "$SNAP"
   measure "sqlite3 .import (bare)" sh -c "sqlite3 '$WORK/bare.db' < '$WORK/bare.sql'"
 done

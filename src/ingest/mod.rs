@@ -1308,17 +1308,20 @@ impl Reading<'_> {
         returned: std::sync::mpsc::Receiver<Vec<Item>>,
     ) {
         let mut extra_headers = self.ctx.mapping.header_rows.max(1) - 1;
-        // A batch the writing thread is done with, emptied (its rows freed
-        // on this thread), else a new one.
-        let next = || match returned.try_recv() {
-            Ok(mut items) => {
-                items.clear();
-                items
-            }
-            Err(_) => Vec::with_capacity(BATCH),
-        };
-        let mut items = next();
+        // A batch the writing thread is done with: one of its records is
+        // freed before each record read, so that the next one's memory is
+        // the memory just freed (glibc's per-thread cache holds a few blocks
+        // of each size: a whole batch freed at once overflows it). Emptied,
+        // it holds the next batch.
+        let mut spare: Vec<Item> = Vec::new();
+        let mut items = Vec::with_capacity(BATCH);
         loop {
+            if spare.is_empty() {
+                if let Ok(back) = returned.try_recv() {
+                    spare = back;
+                }
+            }
+            drop(spare.pop());
             match source.next(&mut record) {
                 Ok(None) => break,
                 Ok(Some(line)) => items.push(self.item(line, &record, &mut extra_headers)),
@@ -1331,7 +1334,11 @@ impl Reading<'_> {
                 }
             }
             if items.len() == BATCH {
-                let items = std::mem::replace(&mut items, next());
+                let next = match spare.is_empty() && spare.capacity() >= BATCH {
+                    true => std::mem::take(&mut spare),
+                    false => Vec::with_capacity(BATCH),
+                };
+                let items = std::mem::replace(&mut items, next);
                 if send
                     .send(Batch {
                         items,

@@ -43,11 +43,19 @@ enum Iso {
     Instant(DateTime<FixedOffset>),
 }
 
+/// The number an ASCII digit run says (None: empty, another byte, or past
+/// u32), without going through `str::parse`.
 fn digits(b: &[u8]) -> Option<u32> {
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+    if b.is_empty() {
         return None;
     }
-    std::str::from_utf8(b).ok()?.parse().ok()
+    b.iter().try_fold(0u32, |n, &d| {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u32::from(d))
+    })
 }
 
 /// Strict ISO 8601 (zero-padded): None when the cell is not one.
@@ -440,6 +448,20 @@ pub fn parse_integer(cell: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The digit runs read as `str::parse` reads them, for any bytes.
+        #[test]
+        fn digits_agree_with_parse(b in proptest::collection::vec(
+            proptest::prop_oneof![b'0'..=b'9', proptest::num::u8::ANY], 0..12,
+        )) {
+            let parsed = match b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+                true => None,
+                false => std::str::from_utf8(&b).ok().and_then(|t| t.parse::<u32>().ok()),
+            };
+            proptest::prop_assert_eq!(digits(&b), parsed);
+        }
+    }
 
     fn utc() -> Zones {
         Zones::utc()
