@@ -509,8 +509,38 @@ fn unblend(white: &[u8], black: &[u8]) -> [u8; 4] {
     } else if white == black {
         [black[0], black[1], black[2], 255]
     } else {
-        unblend_any(&white, &black)
+        unblend_by_table(&white, &black)
     }
+}
+
+/// [`unblend_any`] with its divisions looked up: `table[alpha][c]` is
+/// `(c·255 + alpha/2) / alpha`, at most 255 (64 KiB, made once).
+fn unblend_by_table(white: &[u8; 3], black: &[u8; 3]) -> [u8; 4] {
+    static TABLE: std::sync::OnceLock<Box<[[u8; 256]; 256]>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t = Box::new([[0u8; 256]; 256]);
+        for (alpha, row) in t.iter_mut().enumerate().skip(1) {
+            for (c, out) in row.iter_mut().enumerate() {
+                *out = ((c as u32 * 255 + alpha as u32 / 2) / alpha as u32).min(255) as u8;
+            }
+        }
+        t
+    });
+    let diff = (0..3)
+        .map(|i| i32::from(white[i]) - i32::from(black[i]))
+        .sum::<i32>()
+        / 3;
+    let alpha = (255 - diff).clamp(0, 255) as u8;
+    let row = &table[usize::from(alpha)];
+    if alpha == 0 {
+        return [0, 0, 0, 0];
+    }
+    [
+        row[usize::from(black[0])],
+        row[usize::from(black[1])],
+        row[usize::from(black[2])],
+        alpha,
+    ]
 }
 
 /// white = c·a + 255·(1 − a), black = c·a  ⇒  a = 1 − (white − black)/255.
@@ -762,6 +792,31 @@ mod tests {
             "{lo} {hi}"
         );
         assert_eq!(band_range(&values, Some((0.5, 1.5))), y_range(&values));
+    }
+
+    #[test]
+    fn unblended_by_table_is_unblended_by_division() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(255);
+        // Every alpha with every channel value, and random pairs.
+        for b in 0..=255u8 {
+            for w in b..=255u8 {
+                let (white, black) = ([w, w, w], [b, b, b]);
+                assert_eq!(
+                    unblend_by_table(&white, &black),
+                    unblend_any(&white, &black)
+                );
+            }
+        }
+        for _ in 0..200_000 {
+            let white: [u8; 3] = rng.gen();
+            let black: [u8; 3] = rng.gen();
+            assert_eq!(
+                unblend_by_table(&white, &black),
+                unblend_any(&white, &black),
+                "{white:?} {black:?}"
+            );
+        }
     }
 
     #[test]
