@@ -497,7 +497,7 @@ fn unblend_all(white: &[u8], black: &[u8], rgba: &mut [u8]) {
 
 /// The RGBA pixel drawn as `white` on a white and as `black` on a black
 /// background. Most pixels are untouched (transparent) or fully covered (the
-/// same on both backgrounds): [`unblend_any`] gives exactly these bytes for
+/// same on both backgrounds): `unblend_any` gives exactly these bytes for
 /// them, without its divisions.
 fn unblend(white: &[u8], black: &[u8]) -> [u8; 4] {
     let (white, black) = (
@@ -544,6 +544,8 @@ fn unblend_by_table(white: &[u8; 3], black: &[u8; 3]) -> [u8; 4] {
 }
 
 /// white = c·a + 255·(1 − a), black = c·a  ⇒  a = 1 − (white − black)/255.
+/// (The formula [`unblend_by_table`] is checked against.)
+#[cfg(test)]
 fn unblend_any(white: &[u8], black: &[u8]) -> [u8; 4] {
     let diff = (0..3)
         .map(|i| i32::from(white[i]) - i32::from(black[i]))
