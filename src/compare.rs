@@ -137,13 +137,19 @@ impl<'a> Seen<'a> {
 /// One KPI of one segment against its previous period, trailing average,
 /// year ago, benchmark and target, with its status, history and usual range.
 fn compare_kpi(seen: &Seen, segment: &str, info: &KpiInfo, config: &Config) -> Compared {
-    let value_at = |k: usize| seen.back(k, &info.id).and_then(|v| v.value);
-    let current = seen
-        .back(0, &info.id)
+    // The KPI's value in each period back, looked up once.
+    let at: Vec<Option<&KpiValue>> = (0..seen.back.len())
+        .map(|k| seen.back(k, &info.id))
+        .collect();
+    let value_at = |k: usize| at.get(k).copied().flatten().and_then(|v| v.value);
+    let current = at
+        .first()
+        .copied()
+        .flatten()
         .cloned()
         .unwrap_or_else(|| KpiValue::null("not computed for this segment"));
     let value = current.value;
-    let prev_v = seen.back(1, &info.id);
+    let prev_v = at.get(1).copied().flatten();
     let previous = prev_v
         .and_then(|p| p.value)
         .map(|r| against_previous(&current, prev_v, r, info));

@@ -44,12 +44,17 @@ fn runs(values: &[Option<f64>]) -> Vec<Vec<(usize, f64)>> {
 }
 
 fn y_range(values: &[Option<f64>]) -> Option<(f64, f64)> {
-    let known: Vec<f64> = values.iter().flatten().copied().collect();
-    if known.is_empty() {
-        return None;
-    }
-    let lo = known.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    values.iter().flatten().next()?;
+    let lo = values
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let hi = values
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
     let pad = if hi > lo {
         (hi - lo) * 0.1
     } else {
@@ -108,27 +113,41 @@ pub fn sparkline_svg(values: &[Option<f64>], band: Option<(f64, f64)>) -> Result
             F1((bottom - top).max(0.0))
         );
     }
-    let mut d = String::with_capacity(14 * values.len());
+    // One path, a segment per run of known values (no list of the runs).
     let mut lonely = Vec::new();
-    for run in runs(values) {
-        if run.len() == 1 {
-            lonely.push(run[0]);
+    let mut path = false;
+    let mut i = 0;
+    while i < values.len() {
+        let Some(first) = values[i] else {
+            i += 1;
             continue;
+        };
+        let end = values[i..]
+            .iter()
+            .position(Option::is_none)
+            .map_or(values.len(), |n| i + n);
+        if end - i == 1 {
+            lonely.push((i, first));
+        } else {
+            if !path {
+                svg.push_str("<path d=\"");
+                path = true;
+            }
+            for (k, v) in values[i..end].iter().flatten().enumerate() {
+                let _ = write!(
+                    svg,
+                    "{}{} {}",
+                    if k == 0 { "M" } else { "L" },
+                    F1(x(i + k)),
+                    F1(y(*v))
+                );
+            }
         }
-        for (k, (i, v)) in run.iter().enumerate() {
-            let _ = write!(
-                d,
-                "{}{} {}",
-                if k == 0 { "M" } else { "L" },
-                F1(x(*i)),
-                F1(y(*v))
-            );
-        }
+        i = end;
     }
-    if !d.is_empty() {
-        let _ = write!(
-            svg,
-            "<path d=\"{d}\" fill=\"none\" stroke=\"#2563EB\" stroke-width=\"2\" stroke-linejoin=\"round\"/>"
+    if path {
+        svg.push_str(
+            "\" fill=\"none\" stroke=\"#2563EB\" stroke-width=\"2\" stroke-linejoin=\"round\"/>",
         );
     }
     let latest = values
@@ -166,8 +185,11 @@ impl std::fmt::Display for F1 {
         let v = self.0;
         if v.is_sign_positive() && v < 1e6 {
             let t = v * 10.0;
-            if ((t - t.floor()) - 0.5).abs() > 1e-6 {
-                let m = t.round() as u64;
+            // t ≥ 0: the cast is its floor.
+            let floor = t as u64;
+            let frac = t - floor as f64;
+            if (frac - 0.5).abs() > 1e-6 {
+                let m = floor + u64::from(frac > 0.5);
                 return write!(f, "{}.{}", m / 10, m % 10);
             }
         }
@@ -511,6 +533,164 @@ fn unblend_any(white: &[u8], black: &[u8]) -> [u8; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sparkline as it was written before (`format!`'s tenths, a list
+    /// of the runs).
+    mod before {
+        use anyhow::Result;
+
+        fn runs(values: &[Option<f64>]) -> Vec<Vec<(usize, f64)>> {
+            let mut out: Vec<Vec<(usize, f64)>> = Vec::new();
+            let mut current = Vec::new();
+            for (i, v) in values.iter().enumerate() {
+                match v {
+                    Some(v) => current.push((i, *v)),
+                    None if !current.is_empty() => out.push(std::mem::take(&mut current)),
+                    None => {}
+                }
+            }
+            if !current.is_empty() {
+                out.push(current);
+            }
+            out
+        }
+
+        fn y_range(values: &[Option<f64>]) -> Option<(f64, f64)> {
+            let known: Vec<f64> = values.iter().flatten().copied().collect();
+            if known.is_empty() {
+                return None;
+            }
+            let lo = known.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let pad = if hi > lo {
+                (hi - lo) * 0.1
+            } else {
+                lo.abs().max(1.0) * 0.1
+            };
+            Some((lo - pad, hi + pad))
+        }
+
+        fn band_range(values: &[Option<f64>], band: Option<(f64, f64)>) -> Option<(f64, f64)> {
+            let (lo, hi) = y_range(values)?;
+            let Some((b_lo, b_hi)) = band else {
+                return Some((lo, hi));
+            };
+            let slack = (hi - lo) * 0.5;
+            Some((lo.min(b_lo.max(lo - slack)), hi.max(b_hi.min(hi + slack))))
+        }
+
+        pub fn sparkline_svg(
+            values: &[Option<f64>],
+            band: Option<(f64, f64)>,
+        ) -> Result<Option<String>> {
+            use std::fmt::Write;
+            let Some((lo, hi)) = band_range(values, band) else {
+                return Ok(None);
+            };
+            const W: f64 = 120.0;
+            const H: f64 = 28.0;
+            const MARGIN: f64 = 3.0;
+            let last = values.len().max(2) - 1;
+            let span = if hi > lo { hi - lo } else { 1.0 };
+            let x = |i: usize| MARGIN + (W - 2.0 * MARGIN) * i as f64 / last as f64;
+            let y = |v: f64| MARGIN + (H - 2.0 * MARGIN) * (hi - v.clamp(lo, hi)) / span;
+            let mut svg = String::with_capacity(160 + 14 * values.len());
+            svg.push_str(
+                "<svg width=\"120\" height=\"28\" viewBox=\"0 0 120 28\" xmlns=\"http://www.w3.org/2000/svg\">",
+            );
+            // Writing into a String cannot fail.
+            if let Some((b_lo, b_hi)) = band {
+                let from = last.saturating_sub(crate::kpi::stats::USUAL_WINDOW);
+                let (top, bottom) = (y(b_hi.min(hi)), y(b_lo.max(lo)));
+                let _ = write!(
+                    svg,
+                    "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#DBEAFE\"/>",
+                    x(from),
+                    x(last) - x(from),
+                    (bottom - top).max(0.0)
+                );
+            }
+            let mut d = String::with_capacity(14 * values.len());
+            let mut lonely = Vec::new();
+            for run in runs(values) {
+                if run.len() == 1 {
+                    lonely.push(run[0]);
+                    continue;
+                }
+                for (k, (i, v)) in run.iter().enumerate() {
+                    let _ = write!(
+                        d,
+                        "{}{:.1} {:.1}",
+                        if k == 0 { "M" } else { "L" },
+                        x(*i),
+                        y(*v)
+                    );
+                }
+            }
+            if !d.is_empty() {
+                let _ = write!(
+                    svg,
+                    "<path d=\"{d}\" fill=\"none\" stroke=\"#2563EB\" stroke-width=\"2\" stroke-linejoin=\"round\"/>"
+                );
+            }
+            let latest = values
+                .iter()
+                .enumerate()
+                .rev()
+                .find_map(|(i, v)| v.map(|v| (i, v)));
+            // A value with no known neighbour is a dot (a line needs two points),
+            // and the latest value is always marked.
+            for (i, v) in lonely
+                .into_iter()
+                .filter(|p| Some(*p) != latest)
+                .chain(latest)
+            {
+                let _ = write!(
+                    svg,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"#2563EB\"/>",
+                    x(i),
+                    y(v)
+                );
+            }
+            // Ends with a newline, as the pages have always had it.
+            svg.push_str("</svg>\n");
+            Ok(Some(svg))
+        }
+    }
+
+    #[test]
+    fn sparkline_is_the_same_svg_as_before() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(26);
+        for case in 0..3000 {
+            let n = rng.gen_range(0..30);
+            let gaps = rng.gen_range(0.0..0.6);
+            let scale = 10f64.powi(rng.gen_range(-3..7));
+            let values: Vec<Option<f64>> = (0..n)
+                .map(|_| (!rng.gen_bool(gaps)).then(|| rng.gen_range(-1.0..1.0) * scale))
+                .collect();
+            let band = match case % 3 {
+                0 => None,
+                1 => Some((-0.2 * scale, 0.3 * scale)),
+                _ => Some((-100.0 * scale, 100.0 * scale)),
+            };
+            assert_eq!(
+                sparkline_svg(&values, band).unwrap(),
+                before::sparkline_svg(&values, band).unwrap(),
+                "{values:?} {band:?}"
+            );
+        }
+        for values in [
+            vec![Some(f64::NAN), Some(1.0)],
+            vec![Some(2.0); 5],
+            vec![None, Some(0.35)],
+        ] {
+            assert_eq!(
+                sparkline_svg(&values, None).unwrap(),
+                before::sparkline_svg(&values, None).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn tenths_without_the_float_formatter_are_the_float_formatters() {

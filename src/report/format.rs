@@ -17,6 +17,13 @@ pub const MINUS: char = '\u{2212}';
 /// Groups thousands: 1234567.8 → "1,234,568" (with `decimals` digits);
 /// negatives with U+2212, and never a "−0".
 pub fn grouped(v: f64, decimals: usize) -> String {
+    let mut out = String::with_capacity(24);
+    push_grouped(&mut out, v, decimals);
+    out
+}
+
+/// [`grouped`], appended to `out`.
+fn push_grouped(out: &mut String, v: f64, decimals: usize) {
     // Halves round away from zero (0.5 → "1"), not to even as `format!` does.
     let scale = 10f64.powi(decimals.min(12) as i32);
     let m = (v.abs() * scale).round();
@@ -32,21 +39,19 @@ pub fn grouped(v: f64, decimals: usize) -> String {
             m /= 10;
         }
         let (int, frac) = buf[at..].split_at(buf.len() - at - decimals);
-        return with_separators(int, (decimals > 0).then_some(frac), v < 0.0);
+        return with_separators(out, int, (decimals > 0).then_some(frac), v < 0.0);
     }
     let digits = format!("{:.*}", decimals, m / scale);
     let (int, frac) = match digits.split_once('.') {
         Some((i, f)) => (i, Some(f.as_bytes())),
         None => (digits.as_str(), None),
     };
-    with_separators(int.as_bytes(), frac, v < 0.0)
+    with_separators(out, int.as_bytes(), frac, v < 0.0)
 }
 
 /// `int.frac` (ASCII) with a comma between thousands of `int`, and a minus
 /// sign when `negative` and not all zeros.
-fn with_separators(int: &[u8], frac: Option<&[u8]>, negative: bool) -> String {
-    let frac_len = frac.map_or(0, |f| f.len() + 1);
-    let mut out = String::with_capacity(int.len() + int.len() / 3 + frac_len + 3);
+fn with_separators(out: &mut String, int: &[u8], frac: Option<&[u8]>, negative: bool) {
     let nonzero = |d: &[u8]| d.iter().any(|c| c.is_ascii_digit() && *c != b'0');
     if negative && (nonzero(int) || frac.is_some_and(nonzero)) {
         out.push(MINUS);
@@ -61,7 +66,6 @@ fn with_separators(int: &[u8], frac: Option<&[u8]>, negative: bool) -> String {
         out.push('.');
         out.extend(f.iter().map(|c| char::from(*c)));
     }
-    out
 }
 
 /// The decimals a value of this unit is shown with.
@@ -81,16 +85,28 @@ fn base_decimals(v: f64, unit: Unit) -> usize {
 }
 
 fn with_decimals(v: f64, decimals: usize, unit: Unit, currency: &str) -> String {
-    let s = grouped(v, decimals);
+    let mut s = String::with_capacity(24 + currency.len());
+    push_with_decimals(&mut s, v, decimals, unit, currency);
+    s
+}
+
+/// [`with_decimals`], appended to `out`.
+fn push_with_decimals(out: &mut String, v: f64, decimals: usize, unit: Unit, currency: &str) {
+    let start = out.len();
+    push_grouped(out, v, decimals);
     match unit {
-        Unit::Count | Unit::Score | Unit::Ratio => s,
-        Unit::Currency => match s.strip_prefix(MINUS) {
-            Some(rest) => format!("{MINUS}{currency}{rest}"),
-            None => format!("{currency}{s}"),
-        },
-        Unit::Percent => format!("{s}%"),
-        Unit::Hours => format!("{s} h"),
-        Unit::Days => format!("{s} d"),
+        Unit::Count | Unit::Score | Unit::Ratio => {}
+        Unit::Currency => {
+            let at = if out[start..].starts_with(MINUS) {
+                start + MINUS.len_utf8()
+            } else {
+                start
+            };
+            out.insert_str(at, currency);
+        }
+        Unit::Percent => out.push('%'),
+        Unit::Hours => out.push_str(" h"),
+        Unit::Days => out.push_str(" d"),
     }
 }
 
@@ -168,11 +184,11 @@ pub fn interval(lo: f64, hi: f64, unit: Unit, currency: &str) -> String {
         Unit::Count => 1,
         _ => base_decimals(lo.abs().max(hi.abs()), unit),
     };
-    format!(
-        "{} – {}",
-        with_decimals(lo, d, unit, currency),
-        with_decimals(hi, d, unit, currency)
-    )
+    let mut out = String::with_capacity(48 + 2 * currency.len());
+    push_with_decimals(&mut out, lo, d, unit, currency);
+    out.push_str(" – ");
+    push_with_decimals(&mut out, hi, d, unit, currency);
+    out
 }
 
 /// Short numbers for chart axes: 1200 → "1.2k", 3400000 → "3.4M".
