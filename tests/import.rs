@@ -1365,6 +1365,71 @@ fn compact_tables_keep_every_date_and_amount_and_reimport_is_a_no_op() {
     assert_eq!(p.strings("PRAGMA integrity_check"), ["ok"]);
 }
 
+/// A first import writes the rows in id order many at a time and any other
+/// row on its own (store::bulk): over several batches, with ids out of
+/// order and duplicates among them, the table holds every row once, in the
+/// file's order (rowids), and the duplicates are rejected on their lines.
+#[test]
+fn a_first_import_keeps_the_file_order_whatever_the_id_order() {
+    let p = Project::new("");
+    let mut csv = format!("{ORDERS}\n");
+    let mut kept = Vec::new();
+    let mut duplicates = Vec::new();
+    for i in 0..700 {
+        let id = match i {
+            // Out of order: before every id so far, then back in order.
+            _ if i % 97 == 50 => format!("A{i:04}"),
+            // The id of an earlier row (in order, and one out of order).
+            300 | 301 | 650 => format!("O{:04}", i - 200),
+            601 => "A0050".to_string(),
+            _ => format!("O{i:04}"),
+        };
+        let line = i + 2;
+        if kept.contains(&id) {
+            duplicates.push(format!("orders.csv,{line},"));
+        } else {
+            kept.push(id.clone());
+        }
+        csv.push_str(&format!(
+            "{id},C{},2026-11-{:02},{}.5\n",
+            i % 7,
+            1 + i % 28,
+            i
+        ));
+    }
+    assert_eq!(duplicates.len(), 4);
+    let first = p.file("first", "orders.csv", csv.as_bytes());
+    let out = p.ok(&["import", "--skip-invalid", &first]);
+    assert!(
+        out.contains("orders.csv: 700 rows: 696 inserted, 0 replaced, 0 unchanged, 4 rejected"),
+        "{out}"
+    );
+    assert_eq!(
+        p.strings("SELECT order_id FROM orders_rows ORDER BY rowid"),
+        kept
+    );
+    let amounts = p.strings("SELECT printf('%.1f', amount) FROM orders WHERE order_id = 'O0699'");
+    assert_eq!(amounts, ["699.5"]);
+    let rejects: Vec<std::path::PathBuf> = std::fs::read_dir(p.path(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|f| f.to_string_lossy().contains("rejects"))
+        .collect();
+    let rejects = std::fs::read_to_string(&rejects[0]).unwrap();
+    for d in &duplicates {
+        assert!(rejects.contains(d.as_str()), "{d} in {rejects}");
+    }
+    assert_eq!(p.strings("PRAGMA integrity_check"), ["ok"]);
+    // Into the table with rows: one upsert each, all unchanged.
+    let crlf = csv.replace('\n', "\r\n");
+    let again = p.file("again", "orders.csv", crlf.as_bytes());
+    let out = p.ok(&["import", "--skip-invalid", &again]);
+    assert!(
+        out.contains("orders.csv: 700 rows: 0 inserted, 0 replaced, 696 unchanged, 4 rejected"),
+        "{out}"
+    );
+}
+
 /// The activity kinds (a KPI each) follow the stored activities: a kind no
 /// activity has any more is gone after the import that replaced it, and a
 /// refused import leaves them as they were.
