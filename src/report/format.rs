@@ -178,9 +178,13 @@ pub fn percent_change(p: f64) -> String {
     format!("{sign}{}%", grouped(p.abs(), 1))
 }
 
-/// The one interval style: "35.1 – 47.3", "12.4% – 18.0%".
+/// The one interval style: "35.1 – 47.3", "12.4% – 18.0%". A range of
+/// counts (from a mean and a spread, rarely whole) keeps a decimal while its
+/// ends are small ("0.0 – 0.3" orders), none from 100 on ("49,940 –
+/// 52,250" customers, not "49,940.4 – 52,250.3").
 pub fn interval(lo: f64, hi: f64, unit: Unit, currency: &str) -> String {
     let d = match unit {
+        Unit::Count if lo.abs().max(hi.abs()) >= 100.0 => 0,
         Unit::Count => 1,
         _ => base_decimals(lo.abs().max(hi.abs()), unit),
     };
@@ -370,6 +374,13 @@ mod tests {
     #[test]
     fn intervals_and_axes() {
         assert_eq!(interval(35.12, 47.3, Unit::Score, "$"), "35.1 – 47.3");
+        assert_eq!(interval(0.0, 0.3, Unit::Count, "$"), "0.0 – 0.3");
+        assert_eq!(interval(12.44, 99.94, Unit::Count, "$"), "12.4 – 99.9");
+        assert_eq!(
+            interval(49_940.4, 52_250.3, Unit::Count, "$"),
+            "49,940 – 52,250"
+        );
+        assert_eq!(interval(-120.6, 80.2, Unit::Count, "$"), "−121 – 80");
         assert_eq!(interval(12.44, 18.0, Unit::Percent, "$"), "12.4% – 18.0%");
         assert_eq!(interval(-5.0, 12.0, Unit::Score, "$"), "−5.0 – 12.0");
         assert_eq!(compact(1200.0), "1.2k");
