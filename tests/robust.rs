@@ -657,6 +657,54 @@ fn w46(p: &Project) -> std::path::PathBuf {
     )
 }
 
+/// Periods are rendered by worker threads ahead of the one that records
+/// them: when the first week fails, a later week a worker may have archived
+/// already is neither recorded nor queued, and the next run renders and
+/// mails both, once.
+#[test]
+fn a_failing_first_week_queues_nothing_and_the_next_run_mails_both() {
+    let server = smtp::TestServer::start(smtp::Script::default());
+    let p = Project::tiny_with(&smtp_email(server.port, 600));
+    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
+    p.ok(&["import", w46(&p).to_str().unwrap()]);
+    let config = p.read("config.toml").replace(
+        "out_dir = \"reports\"",
+        "out_dir = \"reports\"\ntemplates_dir = \"t\"",
+    );
+    std::fs::write(p.path("config.toml"), config).unwrap();
+    std::fs::create_dir_all(p.path("t")).unwrap();
+    let template = |failing: &str| {
+        std::fs::write(
+            p.path("t/scorecard.md"),
+            format!("{{% if period.id == \"{failing}\" %}}{{{{ no_such_value.x }}}}{{% endif %}}# {{{{ title | md }}}} {{{{ period.id }}}}\n"),
+        )
+        .unwrap();
+    };
+    template("2026-W46");
+    let (code, _, err) = p.status(&["run", "--since", "2026-W46", "--until", "2026-W47"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("2026-W46"), "{err}");
+    assert!(states(&p).is_empty(), "nothing queued");
+    assert!(server.received().is_empty());
+    let recorded: i64 = p
+        .db()
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(recorded, 0, "no week recorded as archived");
+    template("none");
+    p.ok(&["run", "--since", "2026-W46", "--until", "2026-W47"]);
+    let got = server.received();
+    assert_eq!(got.len(), 2, "both weeks mailed once");
+    for week in ["2026-W46", "2026-W47"] {
+        assert!(
+            got.iter()
+                .any(|m| String::from_utf8_lossy(&m.data).contains(week)),
+            "{week}"
+        );
+        assert!(p.path(&format!("reports/weekly/{week}/kpis.json")).exists());
+    }
+}
+
 #[test]
 fn weeks_archived_before_a_failing_week_are_still_mailed() {
     let server = smtp::TestServer::start(smtp::Script::default());
