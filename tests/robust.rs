@@ -657,13 +657,9 @@ fn w46(p: &Project) -> std::path::PathBuf {
     )
 }
 
-/// Periods are rendered by worker threads ahead of the one that records
-/// them: when the first week fails, a later week a worker may have archived
-/// already is neither recorded nor queued, and the next run renders and
-/// mails both, once.
-#[test]
-fn a_failing_first_week_queues_nothing_and_the_next_run_mails_both() {
-    let server = smtp::TestServer::start(smtp::Script::default());
+/// The tiny business with data in W46 and W47, mailed to `server`, its
+/// Markdown template taken from `t/` (see [`failing_template_in`]).
+fn two_weeks_mailed_to(server: &smtp::TestServer) -> Project {
     let p = Project::tiny_with(&smtp_email(server.port, 600));
     p.ok(&["import", fixture("tiny").to_str().unwrap()]);
     p.ok(&["import", w46(&p).to_str().unwrap()]);
@@ -673,14 +669,27 @@ fn a_failing_first_week_queues_nothing_and_the_next_run_mails_both() {
     );
     std::fs::write(p.path("config.toml"), config).unwrap();
     std::fs::create_dir_all(p.path("t")).unwrap();
-    let template = |failing: &str| {
-        std::fs::write(
-            p.path("t/scorecard.md"),
-            format!("{{% if period.id == \"{failing}\" %}}{{{{ no_such_value.x }}}}{{% endif %}}# {{{{ title | md }}}} {{{{ period.id }}}}\n"),
-        )
-        .unwrap();
-    };
-    template("2026-W46");
+    p
+}
+
+/// A Markdown template that fails to render in period `week` only.
+fn failing_template_in(p: &Project, week: &str) {
+    std::fs::write(
+        p.path("t/scorecard.md"),
+        format!("{{% if period.id == \"{week}\" %}}{{{{ no_such_value.x }}}}{{% endif %}}# {{{{ title | md }}}} {{{{ period.id }}}}\n"),
+    )
+    .unwrap();
+}
+
+/// Periods are rendered by worker threads ahead of the one that records
+/// them: when the first week fails, a later week a worker may have archived
+/// already is neither recorded nor queued, and the next run renders and
+/// mails both, once.
+#[test]
+fn a_failing_first_week_queues_nothing_and_the_next_run_mails_both() {
+    let server = smtp::TestServer::start(smtp::Script::default());
+    let p = two_weeks_mailed_to(&server);
+    failing_template_in(&p, "2026-W46");
     let (code, _, err) = p.status(&["run", "--since", "2026-W46", "--until", "2026-W47"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("2026-W46"), "{err}");
@@ -691,7 +700,7 @@ fn a_failing_first_week_queues_nothing_and_the_next_run_mails_both() {
         .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
         .unwrap();
     assert_eq!(recorded, 0, "no week recorded as archived");
-    template("none");
+    failing_template_in(&p, "none");
     p.ok(&["run", "--since", "2026-W46", "--until", "2026-W47"]);
     let got = server.received();
     assert_eq!(got.len(), 2, "both weeks mailed once");
@@ -708,21 +717,9 @@ fn a_failing_first_week_queues_nothing_and_the_next_run_mails_both() {
 #[test]
 fn weeks_archived_before_a_failing_week_are_still_mailed() {
     let server = smtp::TestServer::start(smtp::Script::default());
-    let p = Project::tiny_with(&smtp_email(server.port, 600));
-    p.ok(&["import", fixture("tiny").to_str().unwrap()]);
-    p.ok(&["import", w46(&p).to_str().unwrap()]);
+    let p = two_weeks_mailed_to(&server);
     // A template that fails in the last week of the backfill only.
-    let config = p.read("config.toml").replace(
-        "out_dir = \"reports\"",
-        "out_dir = \"reports\"\ntemplates_dir = \"t\"",
-    );
-    std::fs::write(p.path("config.toml"), config).unwrap();
-    std::fs::create_dir_all(p.path("t")).unwrap();
-    std::fs::write(
-        p.path("t/scorecard.md"),
-        "{% if period.id == \"2026-W47\" %}{{ no_such_value.x }}{% endif %}# {{ title | md }} {{ period.id }}\n",
-    )
-    .unwrap();
+    failing_template_in(&p, "2026-W47");
     let (code, _, err) = p.status(&["run", "--since", "2026-W46", "--until", "2026-W47"]);
     assert_eq!(code, 2, "{err}");
     assert!(p.path("reports/weekly/2026-W46/kpis.json").exists());
