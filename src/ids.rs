@@ -81,6 +81,19 @@ impl IdTable {
         }
     }
 
+    /// Reads the home slot of each id, so that their lookups right after
+    /// find them in the processor's cache. The reads do not depend on one
+    /// another, so the processor has many of them in flight at once, where
+    /// one lookup at a time waits for memory each time (a million
+    /// customers' slots are 46 MiB: a record's customer is a cache miss).
+    pub fn warm<'a>(&self, ids: impl Iterator<Item = &'a str>) {
+        let mut seen = 0u8;
+        for id in ids {
+            seen ^= self.slots[self.home(id.as_bytes())].len;
+        }
+        std::hint::black_box(seen);
+    }
+
     pub fn get(&self, id: &str) -> Option<u32> {
         let slot = &self.slots[self.find(id.as_bytes())];
         (slot.len != EMPTY).then_some(slot.value)
@@ -195,6 +208,12 @@ mod tests {
         ] {
             assert_eq!(table.get(unknown), None, "{unknown}");
         }
+        // Warming reads slots only: every id still finds its value after it.
+        let warmed: Vec<String> = (0..20_000).map(id).collect();
+        table.warm(warmed.iter().map(String::as_str).chain(["", "C9999999"]));
+        assert_eq!(table.get(&id(7)), Some(70));
+        assert_eq!(table.get(&id(19_999)), Some(19_999));
+        IdTable::with_capacity(0).warm(["C0000001"].into_iter());
         table.insert("", 5);
         assert_eq!(table.get(""), Some(5), "an empty id is an id");
         table.map_values(|v| v + 1);

@@ -394,6 +394,7 @@ pub fn import(
     }
     let read_now = &report.files[report.files.len() - todo.len()..];
     record_close_dates_ignored(&tx, &todo, read_now)?;
+    tx.record_first_timezone(config.report.timezone.name())?;
     tx.invalidate(&touched.days, touched.customers_from)?;
     if todo.iter().any(|(i, _)| i.kind == FileKind::Customers) {
         tx.refresh_customer_segments(&crate::store::pg_segments::configured(config))?;
@@ -987,6 +988,7 @@ fn import_file(
             if let Some(bar) = &progress {
                 bar.set_position(batch.byte);
             }
+            w.warm(&batch.items);
             for item in &mut batch.items {
                 w.take(item)?;
             }
@@ -1086,6 +1088,19 @@ struct FileWrite<'a, 't> {
 }
 
 impl FileWrite<'_, '_> {
+    /// Prepares the writes of a batch (see [`Writer::warm`]).
+    fn warm(&self, items: &[Item]) {
+        if let Some(writer) = &self.writer {
+            writer.warm(items.iter().filter_map(|item| match item {
+                Item::Checked {
+                    body: Body::Rows { row, .. },
+                    ..
+                } => Some(row),
+                _ => None,
+            }));
+        }
+    }
+
     /// One record from the reading thread (left to it to free: what is
     /// kept is taken out).
     fn take(&mut self, item: &mut Item) -> Result<()> {

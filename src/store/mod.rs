@@ -468,11 +468,16 @@ impl Store {
         // Migrations 12 and 15 rewrite the record tables: the old ones'
         // pages are free. A store with many of them is compacted once, so
         // that the upgrade gives the disk back (later imports would reuse
-        // them).
+        // them). A new store is compacted too (a few pages): a first import
+        // writes through a rollback journal (import::FirstImportJournal),
+        // which does not keep the content of the free pages it reuses, so
+        // only a store without free pages is left byte for byte as it was
+        // when that import is refused or killed.
         let free: i64 = tx.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
         let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         tx.commit()?;
-        if current < LAST_REWRITE && free * 4 > pages {
+        let new = current == 0;
+        if (new && free > 0) || (current < LAST_REWRITE && free * 4 > pages) {
             conn.execute_batch("VACUUM")?;
         }
         conn.pragma_update(None, "temp_store", "MEMORY")?;
