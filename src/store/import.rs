@@ -514,4 +514,32 @@ mod tests {
         let reopened = rusqlite::Connection::open(&path).unwrap();
         assert_eq!(pragma(&reopened, "journal_mode"), "wal");
     }
+
+    /// While its first import is written, the store cannot be switched back
+    /// to WAL by another process opening it: after its busy timeout (none
+    /// here; 30 s for a `Store`), one sentence says why; after the import,
+    /// the store opens as usual.
+    #[test]
+    fn a_store_held_by_its_first_import_is_busy_for_another_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let mut store = Store::open(&path).unwrap();
+        let tx = store.begin_import().unwrap();
+        tx.add_snapshot("orders", "orders.csv", "00", "2026-12-01T00:00:00Z")
+            .unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        let err = super::super::write_ahead_log(&other, &path).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is busy: another scorecard is writing its first import"),
+            "{err}"
+        );
+        assert_eq!(crate::exit_code(&err), crate::error::code::FAILURE);
+        drop(tx);
+        super::super::write_ahead_log(&other, &path).unwrap();
+        assert_eq!(pragma(&other, "journal_mode"), "wal");
+        drop(other);
+        drop(store);
+        Store::open(&path).unwrap();
+    }
 }

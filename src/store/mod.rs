@@ -230,6 +230,28 @@ impl Batch<'_> {
     }
 }
 
+/// Puts the store in WAL mode (kept in the file: a no-op once it is). A
+/// store whose first import is being written is not (it writes through a
+/// rollback journal, import::FirstImportJournal) and cannot be switched
+/// until that import ends: after the busy timeout, one clear message.
+fn write_ahead_log(conn: &Connection, path: &Path) -> Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if mode.eq_ignore_ascii_case("wal") {
+        return Ok(());
+    }
+    match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+            Err(Failure::runtime(format!(
+                "the store {} is busy: another scorecard is writing its first import, which keeps the store to itself until it ends; try again when it has finished",
+                path.display()
+            ))
+            .into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store and brings its schema up to date.
     pub fn open_at(location: &Location) -> Result<Store> {
@@ -398,7 +420,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         // WAL keeps readers and a writer apart; NORMAL sync is durable at
         // every checkpoint and safe against corruption.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        write_ahead_log(conn, &self.path)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
