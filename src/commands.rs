@@ -505,7 +505,7 @@ pub fn show(
             p,
             config.report.timezone.name(),
             &scoped,
-            &crate::kpi::extras::data_quality(&store, p, Vec::new(), &Default::default())?,
+            &crate::kpi::extras::data_quality(&store, p, Vec::new(), &Default::default(), None)?,
         ))?;
         return Ok(code::OK);
     }

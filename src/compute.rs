@@ -31,6 +31,8 @@ pub struct Computed {
     reported: Vec<Period>,
     /// The unknown-customer counts the SQLite engine kept with the values.
     unknown_counted: BTreeMap<Period, BTreeMap<String, u64>>,
+    /// The deals closed before they were created, likewise.
+    created_after_close: BTreeMap<Period, u64>,
     facts: std::cell::RefCell<Option<RunFacts>>,
 }
 
@@ -83,6 +85,7 @@ pub fn compute(store: &mut Store, config: &Config, plan: &Plan) -> Result<Comput
     let cache = engine::ensure(store, config, &plan.needed).context("computing the KPIs")?;
     let mut values = engine::load(store, &plan.needed)?;
     let unknown_counted = engine::take_unknown_customers(&mut values);
+    let created_after_close = engine::take_created_after_close(&mut values);
     derive::apply(store, config, &mut values).context("deriving custom and ROI KPIs")?;
     let catalogue = engine::catalogue_for(store, config)?;
     tracing::info!(
@@ -97,6 +100,7 @@ pub fn compute(store: &mut Store, config: &Config, plan: &Plan) -> Result<Comput
         cached_periods: cache.cached,
         reported: plan.periods.clone(),
         unknown_counted,
+        created_after_close,
         facts: std::cell::RefCell::new(None),
     })
 }
@@ -134,7 +138,13 @@ impl Computed {
                 .rev()
                 .map(|k| p.back(k))
                 .collect(),
-            quality: extras::data_quality(store, p, stale.clone(), &facts.unknown)?,
+            quality: extras::data_quality(
+                store,
+                p,
+                stale.clone(),
+                &facts.unknown,
+                self.created_after_close.get(&p).copied(),
+            )?,
             comments,
             stale,
         })

@@ -333,6 +333,9 @@ struct Grid {
     /// Per period, the rows naming a customer the customers file does not
     /// hold, by file (data quality; counted by the SQLite engine's pass).
     unknown: Vec<BTreeMap<&'static str, u64>>,
+    /// Per period, the deals closed in it before they were created (data
+    /// quality; counted by the SQLite engine's pass).
+    created_after_close: Vec<u64>,
 }
 
 impl Grid {
@@ -362,6 +365,7 @@ impl Grid {
             .collect();
         let mut grid = Grid {
             unknown: vec![BTreeMap::new(); periods.len()],
+            created_after_close: vec![0; periods.len()],
             starts: periods.iter().map(|p| p.start_day()).collect(),
             ends: periods.iter().map(|p| p.end_day()).collect(),
             cells: vec![Vec::new(); periods.len()],
@@ -631,6 +635,13 @@ pub fn compute(
                     },
                 );
             }
+            whole.insert(
+                CREATED_AFTER_CLOSE.to_string(),
+                KpiValue {
+                    value: Some(grid.created_after_close[i] as f64),
+                    ..Default::default()
+                },
+            );
         }
     }
     Ok(out)
@@ -643,6 +654,32 @@ pub fn compute(
 /// the report is written. Not a KPI: [`take_unknown_customers`] takes them
 /// out of the values before anything else reads them.
 const UNKNOWN_CUSTOMERS: &str = "#unknown_customers.";
+
+/// The other data-quality count the SQLite engine keeps beside a period's
+/// KPIs, as [`UNKNOWN_CUSTOMERS`]: the deals closed in the period before
+/// they were created (`extras::data_quality`'s note), counted in the
+/// engine's pass over the deals instead of a look-up of every deal closed
+/// in the period when its report is written. [`take_created_after_close`]
+/// takes it out of the values.
+const CREATED_AFTER_CLOSE: &str = "#created_after_close.deals";
+
+/// Takes the counts of deals created after their close out of `values`:
+/// per period, where the SQLite engine counted them (a period cached by an
+/// older version has none: its report counts them by a query).
+pub fn take_created_after_close(
+    values: &mut BTreeMap<Period, PeriodValues>,
+) -> BTreeMap<Period, u64> {
+    let mut out = BTreeMap::new();
+    for (p, by_segment) in values.iter_mut() {
+        if let Some(v) = by_segment
+            .get_mut(WHOLE)
+            .and_then(|whole| whole.remove(CREATED_AFTER_CLOSE))
+        {
+            out.insert(*p, v.value.unwrap_or(0.0) as u64);
+        }
+    }
+    out
+}
 
 /// Takes the unknown-customer counts out of `values`: per period, per file
 /// (its table name), where the SQLite engine counted them.
@@ -972,6 +1009,12 @@ fn deals_into(store: &Store, grid: &mut Grid, lo: i64, hi: i64) -> Result<()> {
         let customer = r.get(4)?;
         own.keys_into(grid, r, customer, &mut keys)?;
         grid.count_unknown(FileKind::Deals, closed, customer);
+        if let Some(p) = closed
+            .filter(|&c| c < created)
+            .and_then(|c| grid.period_of(c))
+        {
+            grid.created_after_close[p] += 1;
+        }
         let keys = keys.as_slice();
         grid.add(created, keys, |acc| {
             acc.created += 1;
@@ -1440,6 +1483,7 @@ mod tests {
             // The SQLite engine's unknown-customer counts are no KPIs (the
             // extras' tests hold them to the data-quality queries).
             take_unknown_customers(&mut gapped_values);
+            take_created_after_close(&mut gapped_values);
             gapped_results.push(gapped_values);
             let mut computed = compute(store, &config, &periods).unwrap();
             ensure(store, &config, &periods).unwrap();
@@ -1449,6 +1493,7 @@ mod tests {
                 "the cache keeps the figures"
             );
             take_unknown_customers(&mut computed);
+            take_created_after_close(&mut computed);
             results.push(computed);
         }
         assert_eq!(results[0].len(), periods.len());

@@ -142,8 +142,9 @@ impl Grouping {
     }
 }
 
-/// The own segment cells of the commented responses of days `from..to`,
-/// by response id; `surveys` is the table as the query reads it.
+/// The own segment cells of the commented responses `kept` of days
+/// `from..to`, by response id; `surveys` is the table as PostgreSQL's
+/// query reads it.
 type OwnCells = std::collections::HashMap<String, Vec<(String, String)>>;
 
 fn own_cells(
@@ -156,6 +157,32 @@ fn own_cells(
 ) -> Result<OwnCells> {
     let mut own = OwnCells::default();
     if config.segment_attrs().is_empty() {
+        return Ok(own);
+    }
+    if !store.reader().is_postgres() {
+        // A key look-up per comment kept (at most COMMENT_POOL per period),
+        // not a pass over every commented response of the days; none when
+        // no response has cells of its own.
+        let any: bool = store.reader().query_row(
+            "SELECT EXISTS (SELECT 1 FROM survey_attributes)",
+            [],
+            |r| r.get(0),
+        )?;
+        if !any {
+            return Ok(own);
+        }
+        for id in kept {
+            store.reader().each(
+                "SELECT name, value FROM survey_attributes WHERE response_id = ?1",
+                params![id],
+                |r| {
+                    own.entry(id.to_string())
+                        .or_default()
+                        .push((r.get(0)?, r.get(1)?));
+                    Ok(())
+                },
+            )?;
+        }
         return Ok(own);
     }
     // Streamed: only the cells of the comments kept are held.
@@ -472,8 +499,9 @@ pub fn stale_sources(store: &Store, p: Period) -> Result<Vec<String>> {
 /// What the importer kept of the deals that a reader should know of
 /// (snapshot-format.md "deals.csv"): open deals whose close date the latest
 /// import ignored (recorded by that import), and the period's deals closed
-/// before they were created (from the stored rows).
-fn deal_notes(store: &Store, p: Period, q: &mut DataQuality) -> Result<()> {
+/// before they were created (`counted` by the engine's pass, else from the
+/// stored rows).
+fn deal_notes(store: &Store, p: Period, counted: Option<u64>, q: &mut DataQuality) -> Result<()> {
     q.close_dates_ignored = store
         .meta(crate::store::CLOSE_DATES_IGNORED_KEY)?
         .and_then(|v| v.parse().ok())
@@ -486,12 +514,11 @@ fn deal_notes(store: &Store, p: Period, q: &mut DataQuality) -> Result<()> {
             if n == 1 { "it counts" } else { "they count" }
         ));
     }
-    let n: i64 = store.reader().query_row(
-        "SELECT count(*) FROM deals WHERE closed_day >= ?1 AND closed_day < ?2 AND closed_day < created_day",
-        [p.start_day(), p.end_day()],
-        |r| r.get(0),
-    )?;
-    q.created_after_close = n as u64;
+    let n = match counted {
+        Some(n) => n,
+        None => created_after_close_in(store, p)?,
+    };
+    q.created_after_close = n;
     if n > 0 {
         q.notes.push(format!(
             "{n} deal{} closed in this period {} created after {} close date (migrated records?): counted by the close date, left out of the sales cycle.",
@@ -501,6 +528,17 @@ fn deal_notes(store: &Store, p: Period, q: &mut DataQuality) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The deals closed in `p` before they were created: a look-up of every
+/// deal closed in the period (the way when the engine did not count them).
+fn created_after_close_in(store: &Store, p: Period) -> Result<u64> {
+    let n: i64 = store.reader().query_row(
+        "SELECT count(*) FROM deals WHERE closed_day >= ?1 AND closed_day < ?2 AND closed_day < created_day",
+        [p.start_day(), p.end_day()],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
 }
 
 /// The tables whose rows name a customer, with the day they are counted
@@ -577,12 +615,10 @@ impl UnknownCustomers {
         /// SQLite: the keys of the customers the customers file does not hold.
         const UNKNOWN_KEYS: &str = "SELECT k.customer_key FROM customer_keys k
              WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = k.customer_id)";
-        let none_unknown = !postgres
-            && !store
-                .reader()
-                .query_row(&format!("SELECT EXISTS ({UNKNOWN_KEYS})"), [], |r| {
-                    r.get::<_, bool>(0)
-                })?;
+        // Asked once, and only when a table is left to count: it probes the
+        // customers once per customer key (a backfill whose counts the
+        // engine kept asks nothing).
+        let mut none_unknown = None;
         for (table, day) in unknown_customer_tables() {
             let all_counted = periods
                 .iter()
@@ -590,7 +626,17 @@ impl UnknownCustomers {
             if all_counted || covered * SET_BASED_SHARE < day_span(store, table, day)? {
                 continue;
             }
-            if none_unknown {
+            if none_unknown.is_none() {
+                none_unknown = Some(
+                    !postgres
+                        && !store.reader().query_row(
+                            &format!("SELECT EXISTS ({UNKNOWN_KEYS})"),
+                            [],
+                            |r| r.get::<_, bool>(0),
+                        )?,
+                );
+            }
+            if none_unknown == Some(true) {
                 out.by_table.push((table, BTreeMap::new()));
                 continue;
             }
@@ -640,12 +686,15 @@ impl UnknownCustomers {
 
 /// What the report says about the data of `p` beside the figures.
 /// `unknown` holds the run's unknown-customer counts where they were
-/// counted for all its periods at once ([`UnknownCustomers::for_periods`]).
+/// counted for all its periods at once ([`UnknownCustomers::for_periods`]),
+/// `created_after_close` the period's deals closed before they were created
+/// where the engine counted them (`kpi::engine::take_created_after_close`).
 pub fn data_quality(
     store: &Store,
     p: Period,
     stale: Vec<String>,
     unknown: &UnknownCustomers,
+    created_after_close: Option<u64>,
 ) -> Result<DataQuality> {
     let mut q = DataQuality {
         stale,
@@ -675,7 +724,7 @@ pub fn data_quality(
         }
     }
     if imported.contains(FileKind::Deals.key()) {
-        deal_notes(store, p, &mut q)?;
+        deal_notes(store, p, created_after_close, &mut q)?;
     }
     if imported.contains(FileKind::Customers.key()) {
         for (table, day) in unknown_customer_tables() {
@@ -733,6 +782,7 @@ mod tests {
             Period::parse("2026-W41").unwrap(),
             stale,
             &UnknownCustomers::default(),
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -812,6 +862,7 @@ mod tests {
         assert_eq!(tables, ["orders", "tickets", "surveys", "deals"]);
         let mut values = crate::kpi::engine::compute(&store, &config, &weeks).unwrap();
         let counted = crate::kpi::engine::take_unknown_customers(&mut values);
+        crate::kpi::engine::take_created_after_close(&mut values);
         assert!(values
             .values()
             .flat_map(|v| v.values())
@@ -824,15 +875,15 @@ mod tests {
         let mut total = 0;
         for p in &weeks {
             let by_query =
-                data_quality(&store, *p, Vec::new(), &UnknownCustomers::default()).unwrap();
-            let by_pass = data_quality(&store, *p, Vec::new(), &once).unwrap();
+                data_quality(&store, *p, Vec::new(), &UnknownCustomers::default(), None).unwrap();
+            let by_pass = data_quality(&store, *p, Vec::new(), &once, None).unwrap();
             assert_eq!(
                 by_pass.unknown_customers,
                 by_query.unknown_customers,
                 "{}",
                 p.id()
             );
-            let counted = data_quality(&store, *p, Vec::new(), &by_engine).unwrap();
+            let counted = data_quality(&store, *p, Vec::new(), &by_engine, None).unwrap();
             assert_eq!(
                 counted.unknown_customers,
                 by_query.unknown_customers,
@@ -858,6 +909,60 @@ mod tests {
         let one = UnknownCustomers::for_periods(&store, &weeks[..1], BTreeMap::new()).unwrap();
         let tables: Vec<&str> = one.by_table.iter().map(|(t, _)| *t).collect();
         assert_eq!(tables, ["tickets", "surveys", "deals"]);
+    }
+
+    /// The deals closed before they were created, counted by the SQLite
+    /// engine's pass over the deals and kept with the KPIs, are the query
+    /// per period's: closed on the day created is not before; a deal created
+    /// after the computed days still counts where it closed; an open deal
+    /// has no close; a close before the periods counts in none of them.
+    #[test]
+    fn deals_created_after_close_counted_by_the_engine_are_the_query_per_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let deals = "deal_id,created_on,stage,closed_on,customer_id,amount
+D1,2026-10-20,won,2026-10-06,C1,10
+D2,2026-10-07,won,2026-10-07,C1,10
+D3,2026-12-01,lost,2026-10-14,C1,
+D4,2026-10-10,open,,C1,5
+D5,2026-10-25,lost,2026-10-19,X,
+D6,2026-10-06,won,2026-09-01,C1,10
+D7,2026-10-08,won,2026-10-09,C1,10
+";
+        let files = [
+            ("customers.csv", "customer_id,acquired_on\nC1,2026-01-05\n"),
+            ("deals.csv", deals),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let config =
+            Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let mut store = Store::in_memory().unwrap();
+        let now = "2026-11-23T00:00:00Z".parse().unwrap();
+        let paths = [dir.path().to_path_buf()];
+        ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now).unwrap();
+        let weeks: Vec<Period> = (41..=44)
+            .map(|w| Period::parse(&format!("2026-W{w}")).unwrap())
+            .collect();
+        let mut values = crate::kpi::engine::compute(&store, &config, &weeks).unwrap();
+        crate::kpi::engine::take_unknown_customers(&mut values);
+        let counted = crate::kpi::engine::take_created_after_close(&mut values);
+        assert!(values
+            .values()
+            .flat_map(|v| v.values())
+            .all(|kpis| kpis.keys().all(|id| !id.starts_with('#'))));
+        let mut by_query = Vec::new();
+        for p in &weeks {
+            let n = created_after_close_in(&store, *p).unwrap();
+            assert_eq!(counted.get(p), Some(&n), "{}", p.id());
+            let unknown = UnknownCustomers::default();
+            let queried = data_quality(&store, *p, Vec::new(), &unknown, None).unwrap();
+            let taken = data_quality(&store, *p, Vec::new(), &unknown, Some(n)).unwrap();
+            assert_eq!(taken.created_after_close, queried.created_after_close);
+            assert_eq!(taken.notes, queried.notes, "{}", p.id());
+            by_query.push(n);
+        }
+        assert_eq!(by_query, [1, 1, 1, 0], "D1 in W41, D3 in W42, D5 in W43");
     }
 
     /// The run's one scan of the surveys picks, period by period, the
