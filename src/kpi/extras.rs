@@ -160,9 +160,9 @@ fn own_cells(
         return Ok(own);
     }
     if !store.reader().is_postgres() {
-        // A key look-up per comment kept (at most COMMENT_POOL per period),
-        // not a pass over every commented response of the days; none when
-        // no response has cells of its own.
+        // The cells of the comments kept (at most COMMENT_POOL per period)
+        // by key, in one statement, not a pass over every commented
+        // response of the days; none when no response has cells of its own.
         let any: bool = store.reader().query_row(
             "SELECT EXISTS (SELECT 1 FROM survey_attributes)",
             [],
@@ -171,17 +171,20 @@ fn own_cells(
         if !any {
             return Ok(own);
         }
-        for id in kept {
-            store.reader().each(
-                "SELECT name, value FROM survey_attributes WHERE response_id = ?1",
-                params![id],
-                |r| {
-                    own.entry(id.to_string())
-                        .or_default()
-                        .push((r.get(0)?, r.get(1)?));
-                    Ok(())
-                },
-            )?;
+        let list = serde_json::to_string(&kept.iter().collect::<Vec<_>>())?;
+        store.reader().each(
+            "SELECT response_id, name, value FROM survey_attributes
+             WHERE response_id IN (SELECT value FROM json_each(?1))",
+            params![list],
+            |r| {
+                own.entry(r.get(0)?)
+                    .or_default()
+                    .push((r.get(1)?, r.get(2)?));
+                Ok(())
+            },
+        )?;
+        for cells in own.values_mut() {
+            cells.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         }
         return Ok(own);
     }
@@ -425,31 +428,56 @@ fn pools_by_scan(
             Ok(())
         },
     )?;
-    let mut pools = Vec::with_capacity(heaps.len());
-    for heap in heaps {
-        let mut pool = Vec::with_capacity(heap.len());
-        for Ranked {
-            mut comment,
-            customer,
-        } in heap.into_sorted_vec()
-        {
-            if let Some(customer) = customer {
-                store.reader().each(
-                    "SELECT a.name, a.value FROM customer_keys k
-                     JOIN customer_attributes a ON a.customer_id = k.customer_id
-                     WHERE k.customer_key = ?1",
-                    params![customer],
-                    |r| {
-                        comment.attrs.push((r.get(0)?, r.get(1)?));
-                        Ok(())
-                    },
-                )?;
-            }
-            pool.push(comment);
-        }
-        pools.push(pool);
+    let sorted: Vec<Vec<Ranked>> = heaps.into_iter().map(|h| h.into_sorted_vec()).collect();
+    let keys: std::collections::BTreeSet<i64> =
+        sorted.iter().flatten().filter_map(|r| r.customer).collect();
+    let mut attrs = customer_attributes(store, &keys)?;
+    Ok(sorted
+        .into_iter()
+        .map(|pool| {
+            pool.into_iter()
+                .map(|Ranked { mut comment, customer }| {
+                    if let Some(a) = customer.and_then(|k| attrs.get_mut(&k)) {
+                        comment.attrs = a.clone();
+                    }
+                    comment
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// The attributes (name, value) of the customers of `keys` (store
+/// migration 15's customer keys), by key, each customer's by name: one
+/// statement for all of them (a statement per customer costs a step and a
+/// reset each, and they add up over a backfill's comments).
+fn customer_attributes(
+    store: &Store,
+    keys: &std::collections::BTreeSet<i64>,
+) -> Result<std::collections::HashMap<i64, Vec<(String, String)>>> {
+    let mut out: std::collections::HashMap<i64, Vec<(String, String)>> = Default::default();
+    if keys.is_empty() {
+        return Ok(out);
     }
-    Ok(pools)
+    let list = serde_json::to_string(keys)?;
+    store.reader().each(
+        "SELECT k.customer_key, a.name, a.value FROM customer_keys k
+         JOIN customer_attributes a ON a.customer_id = k.customer_id
+         WHERE k.customer_key IN (SELECT value FROM json_each(?1))",
+        params![list],
+        |r| {
+            out.entry(r.get(0)?)
+                .or_default()
+                .push((r.get(1)?, r.get(2)?));
+            Ok(())
+        },
+    )?;
+    for attrs in out.values_mut() {
+        // As a look-up by the customer's id reads them (the primary key's
+        // order; names are unique per customer).
+        attrs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    }
+    Ok(out)
 }
 
 /// Days from the first to the last row of `table` (0 when empty).
