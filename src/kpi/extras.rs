@@ -436,12 +436,17 @@ fn pools_by_scan(
         .into_iter()
         .map(|pool| {
             pool.into_iter()
-                .map(|Ranked { mut comment, customer }| {
-                    if let Some(a) = customer.and_then(|k| attrs.get_mut(&k)) {
-                        comment.attrs = a.clone();
-                    }
-                    comment
-                })
+                .map(
+                    |Ranked {
+                         mut comment,
+                         customer,
+                     }| {
+                        if let Some(a) = customer.and_then(|k| attrs.get_mut(&k)) {
+                            comment.attrs = a.clone();
+                        }
+                        comment
+                    },
+                )
                 .collect()
         })
         .collect())
