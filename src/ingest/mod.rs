@@ -1322,9 +1322,9 @@ struct Reading<'a> {
 
 impl Reading<'_> {
     /// Reads the records after the header and sends them in batches; stops
-    /// early when the writing thread hangs up (it failed).
-    /// With `keys` (SQLite's record files), the rows hold their customer's
-    /// key instead of its id; the keys are returned at the end.
+    /// early when the writing thread hangs up (it failed). With `keys`
+    /// (SQLite's record files), the rows hold their customer's key instead
+    /// of its id; the keys are returned at the end.
     fn run(
         self,
         mut source: read::Source,

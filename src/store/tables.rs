@@ -164,13 +164,6 @@ pub struct KeyLookup {
 }
 
 impl CustomerKeys {
-    fn read(&mut self, tx: &Connection) -> rusqlite::Result<&mut KeyLookup> {
-        if self.keys.is_none() {
-            self.keys = Some(read_keys(tx)?);
-        }
-        Ok(self.keys.as_mut().expect("read just now"))
-    }
-
     /// The key of `customer_id` (a key already, a text, or NULL for none),
     /// added if new.
     fn key(&mut self, tx: &Connection, customer_id: &Value) -> rusqlite::Result<Value> {
@@ -179,7 +172,10 @@ impl CustomerKeys {
             Value::Integer(key) => return Ok(Value::Integer(*key)),
             _ => return Ok(Value::Null),
         };
-        let lookup = self.read(tx)?;
+        let lookup = match &mut self.keys {
+            Some(keys) => keys,
+            None => self.keys.insert(read_keys(tx)?),
+        };
         let Some((key, new)) = lookup.key_of(id) else {
             return Err(rusqlite::Error::IntegralValueOutOfRange(0, lookup.next));
         };
@@ -192,8 +188,10 @@ impl CustomerKeys {
     /// The table, for the reading thread of a file whose rows hold their
     /// customer id at `at`; [`CustomerKeys::give_back`] when it is done.
     fn lend(&mut self, tx: &Connection, at: usize) -> rusqlite::Result<KeyLookup> {
-        self.read(tx)?;
-        let mut lookup = self.keys.take().expect("read just now");
+        let mut lookup = match self.keys.take() {
+            Some(keys) => keys,
+            None => read_keys(tx)?,
+        };
         lookup.at = at;
         Ok(lookup)
     }
