@@ -966,9 +966,6 @@ fn import_file(
         touched,
         merged: BTreeMap::new(),
     };
-    // One thread reads and checks the records, this one writes them: the
-    // batches keep the file's order, so counts, problems and rejects come out
-    // exactly as if one thread did both.
     let reading = Reading {
         ctx: &ctx,
         layout: &layout,
@@ -978,6 +975,24 @@ fn import_file(
         keep_raw: opts.skip_invalid,
         bom: format_bom(&source),
     };
+    read_and_write(reading, source, record, &mut w, progress.as_ref())?;
+    let summary = w.finish(&ctx)?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(summary)
+}
+
+/// One thread reads and checks the records, this one writes them: the
+/// batches keep the file's order, so counts, problems and rejects come out
+/// exactly as if one thread did both.
+fn read_and_write(
+    reading: Reading,
+    source: read::Source,
+    record: csv::ByteRecord,
+    w: &mut FileWrite,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<()> {
     // The customer keys go to the reading thread for the file (SQLite's
     // record files: store::tables::CustomerKeys) and come back after it.
     let keys = w
@@ -994,7 +1009,7 @@ fn import_file(
         let (give_back, returned) = std::sync::mpsc::sync_channel::<Vec<Item>>(BATCHES_IN_FLIGHT);
         let reader = scope.spawn(move || reading.run(source, record, keys, send, returned));
         for mut batch in batches {
-            if let Some(bar) = &progress {
+            if let Some(bar) = progress {
                 bar.set_position(batch.byte);
             }
             if let Some(writer) = &w.writer {
@@ -1014,12 +1029,7 @@ fn import_file(
             writer.give_back_keys(keys);
         }
         Ok(())
-    })?;
-    let summary = w.finish(&ctx)?;
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    Ok(summary)
+    })
 }
 
 /// Reads the header of a file just opened into `record`: its line, or None
