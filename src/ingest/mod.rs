@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::error::Failure;
 use crate::sources::Field;
 use crate::store::import::{Counts, ImportTx, Writer};
+use crate::store::tables::KeyLookup;
 use crate::store::{as_of_key, Store};
 use rows::Layout;
 use schema::FileKind;
@@ -965,9 +966,6 @@ fn import_file(
         touched,
         merged: BTreeMap::new(),
     };
-    // One thread reads and checks the records, this one writes them: the
-    // batches keep the file's order, so counts, problems and rejects come out
-    // exactly as if one thread did both.
     let reading = Reading {
         ctx: &ctx,
         layout: &layout,
@@ -977,31 +975,61 @@ fn import_file(
         keep_raw: opts.skip_invalid,
         bom: format_bom(&source),
     };
+    read_and_write(reading, source, record, &mut w, progress.as_ref())?;
+    let summary = w.finish(&ctx)?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(summary)
+}
+
+/// One thread reads and checks the records, this one writes them: the
+/// batches keep the file's order, so counts, problems and rejects come out
+/// exactly as if one thread did both.
+fn read_and_write(
+    reading: Reading,
+    source: read::Source,
+    record: csv::ByteRecord,
+    w: &mut FileWrite,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<()> {
+    // The customer keys go to the reading thread for the file (SQLite's
+    // record files: store::tables::CustomerKeys) and come back after it.
+    let keys = w
+        .writer
+        .as_ref()
+        .map(Writer::lend_keys)
+        .transpose()?
+        .flatten();
     std::thread::scope(|scope| -> Result<()> {
         let (send, batches) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         // The batches written go back to the reading thread, which frees
         // their rows and fills them again: memory is freed by the thread
         // that allocated it (glibc's per-thread caches), not across threads.
         let (give_back, returned) = std::sync::mpsc::sync_channel::<Vec<Item>>(BATCHES_IN_FLIGHT);
-        scope.spawn(move || reading.run(source, record, send, returned));
+        let reader = scope.spawn(move || reading.run(source, record, keys, send, returned));
         for mut batch in batches {
-            if let Some(bar) = &progress {
+            if let Some(bar) = progress {
                 bar.set_position(batch.byte);
             }
-            w.warm(&batch.items);
+            if let Some(writer) = &w.writer {
+                writer.add_keys(&batch.new_keys)?;
+            }
             for item in &mut batch.items {
                 w.take(item)?;
             }
             // Full (the reader has enough) or gone (it finished): freed here.
             let _ = give_back.try_send(batch.items);
         }
+        // A panic in the reading thread is one here too.
+        let keys = reader
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        if let (Some(writer), Some(keys)) = (&w.writer, keys) {
+            writer.give_back_keys(keys);
+        }
         Ok(())
-    })?;
-    let summary = w.finish(&ctx)?;
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    Ok(summary)
+    })
 }
 
 /// Reads the header of a file just opened into `record`: its line, or None
@@ -1088,19 +1116,6 @@ struct FileWrite<'a, 't> {
 }
 
 impl FileWrite<'_, '_> {
-    /// Prepares the writes of a batch (see [`Writer::warm`]).
-    fn warm(&self, items: &[Item]) {
-        if let Some(writer) = &self.writer {
-            writer.warm(items.iter().filter_map(|item| match item {
-                Item::Checked {
-                    body: Body::Rows { row, .. },
-                    ..
-                } => Some(row),
-                _ => None,
-            }));
-        }
-    }
-
     /// One record from the reading thread (left to it to free: what is
     /// kept is taken out).
     fn take(&mut self, item: &mut Item) -> Result<()> {
@@ -1263,6 +1278,9 @@ const BATCH: usize = 1024;
 struct Batch {
     items: Vec<Item>,
     byte: u64,
+    /// The customer keys numbered for this batch's rows (they hold the
+    /// keys instead of the ids): stored before the rows.
+    new_keys: Vec<(i64, String)>,
 }
 
 /// One record as the reading thread leaves it.
@@ -1314,14 +1332,17 @@ struct Reading<'a> {
 
 impl Reading<'_> {
     /// Reads the records after the header and sends them in batches; stops
-    /// early when the writing thread hangs up (it failed).
+    /// early when the writing thread hangs up (it failed). With `keys`
+    /// (SQLite's record files), the rows hold their customer's key instead
+    /// of its id; the keys are returned at the end.
     fn run(
         self,
         mut source: read::Source,
         mut record: csv::ByteRecord,
+        mut keys: Option<KeyLookup>,
         send: std::sync::mpsc::SyncSender<Batch>,
         returned: std::sync::mpsc::Receiver<Vec<Item>>,
-    ) {
+    ) -> Option<KeyLookup> {
         let mut extra_headers = self.ctx.mapping.header_rows.max(1) - 1;
         // A batch the writing thread is done with: one of its records is
         // freed before each record read, so that the next one's memory is
@@ -1353,22 +1374,25 @@ impl Reading<'_> {
                     true => std::mem::take(&mut spare),
                     false => Vec::with_capacity(BATCH),
                 };
-                let items = std::mem::replace(&mut items, next);
-                if send
-                    .send(Batch {
-                        items,
-                        byte: source.byte(),
-                    })
-                    .is_err()
-                {
-                    return;
+                let mut items = std::mem::replace(&mut items, next);
+                let new_keys = with_keys(&mut keys, &mut items);
+                let batch = Batch {
+                    items,
+                    byte: source.byte(),
+                    new_keys,
+                };
+                if send.send(batch).is_err() {
+                    return keys;
                 }
             }
         }
+        let new_keys = with_keys(&mut keys, &mut items);
         let _ = send.send(Batch {
             items,
             byte: source.byte(),
+            new_keys,
         });
+        keys
     }
 
     fn item(&self, line: u64, record: &csv::ByteRecord, extra_headers: &mut usize) -> Item {
@@ -1432,6 +1456,23 @@ impl Reading<'_> {
         };
         Item::Checked { line, notes, body }
     }
+}
+
+/// Replaces the customer ids of a batch's rows by their keys (with `keys`),
+/// and returns the keys numbered now.
+fn with_keys(keys: &mut Option<KeyLookup>, items: &mut [Item]) -> Vec<(i64, String)> {
+    let mut new = Vec::new();
+    if let Some(keys) = keys {
+        let rows = items.iter_mut().flat_map(|item| match item {
+            Item::Checked {
+                body: Body::Rows { row, refund, .. },
+                ..
+            } => [Some(row), refund.as_mut()],
+            _ => [None, None],
+        });
+        keys.replace_ids(rows.flatten(), &mut new);
+    }
+    new
 }
 
 /// A record as one CSV line (for the rejects file).

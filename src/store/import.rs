@@ -11,7 +11,7 @@ use rusqlite::types::Value;
 use super::dialect::Dialect;
 use super::pg_import::{PgStage, Staged};
 use super::sql::Tx;
-use super::tables::{self, Row, TableWriter, Upsert};
+use super::tables::{self, KeyLookup, Row, TableWriter, Upsert};
 use super::Store;
 use crate::sources::{FileKind, Table};
 
@@ -174,12 +174,29 @@ impl Writer<'_> {
         }
     }
 
-    /// Prepares the upserts of the rows that follow (SQLite: their
-    /// customers' keys read into the processor's cache at once).
-    pub fn warm<'r>(&self, rows: impl Iterator<Item = &'r Row>) {
-        if let Writer::Sqlite(w) = self {
-            w.warm(rows);
+    /// The import's customer keys, for the reading thread of this file
+    /// (SQLite's record files; None otherwise): see [`tables::CustomerKeys`].
+    pub fn lend_keys(&self) -> Result<Option<KeyLookup>> {
+        match self {
+            Writer::Sqlite(w) => Ok(w.lend_keys()?),
+            Writer::Postgres(_) => Ok(None),
         }
+    }
+
+    /// The keys back from the reading thread.
+    pub fn give_back_keys(&self, lookup: KeyLookup) {
+        if let Writer::Sqlite(w) = self {
+            w.give_back_keys(lookup);
+        }
+    }
+
+    /// Stores the customer keys the reading thread numbered, before the
+    /// rows holding them.
+    pub fn add_keys(&self, new: &[(i64, String)]) -> Result<()> {
+        if let Writer::Sqlite(w) = self {
+            w.add_keys(new)?;
+        }
+        Ok(())
     }
 
     /// The staged rows' upsert (PostgreSQL; None on SQLite, where every row
@@ -534,7 +551,8 @@ mod tests {
                 .contains("is busy: another scorecard is writing its first import"),
             "{err}"
         );
-        assert_eq!(crate::exit_code(&err), crate::error::code::FAILURE);
+        let failure = err.downcast_ref::<crate::error::Failure>().unwrap();
+        assert_eq!(failure.code, crate::error::code::FAILURE);
         drop(tx);
         super::super::write_ahead_log(&other, &path).unwrap();
         assert_eq!(pragma(&other, "journal_mode"), "wal");
