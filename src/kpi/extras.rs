@@ -211,10 +211,12 @@ fn own_cells(
 }
 
 /// The survey comments of all the periods of a run, read by one plain scan
-/// of the surveys where that beats a query per period (the day range of
-/// each period looks up every survey of the period to see whether it has a
-/// comment: a table seek per survey). Chosen, as [`UnknownCustomers`], when
-/// the periods cover at least 1/[`SET_BASED_SHARE`] of the surveys' days.
+/// of the surveys where that beats a query per period: on PostgreSQL, and
+/// on a SQLite store without the index of the commented responses (store
+/// migration 16; without it the day range of each period looks up every
+/// survey of the period to see whether it has a comment: a table seek per
+/// survey). Chosen, as [`UnknownCustomers`], when the periods cover at
+/// least 1/[`SET_BASED_SHARE`] of the surveys' days.
 /// Holds at most [`COMMENT_POOL`] comments per period, as a query per
 /// period picks them.
 pub struct RunComments {
@@ -235,6 +237,11 @@ impl RunComments {
         ) else {
             return Ok(None);
         };
+        if commented_index(store)? {
+            // Each period's comments are the first of an index: a query
+            // per period reads those only.
+            return Ok(None);
+        }
         let covered: i64 = periods.iter().map(|p| p.end_day() - p.start_day()).sum();
         if covered * SET_BASED_SHARE < day_span(store, "surveys", "answered_day")? {
             return Ok(None);
@@ -278,6 +285,20 @@ impl RunComments {
         let k = self.periods.iter().position(|(q, _)| *q == p)?;
         Some(self.periods.remove(k).1)
     }
+}
+
+/// Whether the SQLite store has the index of the commented responses by
+/// day (store migration 16), through which the query per period reads a
+/// period's newest comments and no other response.
+fn commented_index(store: &Store) -> Result<bool> {
+    if store.reader().is_postgres() || store.warehouse().is_some() {
+        return Ok(false);
+    }
+    Ok(store.reader().query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = 'surveys_commented')",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// The index of the period of `periods` (sorted, apart) holding `day`.
@@ -998,9 +1019,11 @@ D7,2026-10-08,won,2026-10-09,C1,10
         assert_eq!(by_query, [1, 1, 1, 0], "D1 in W41, D3 in W42, D5 in W43");
     }
 
-    /// The run's one scan of the surveys picks, period by period, the
-    /// comments a query per period picks (at most COMMENT_POOL, newest
-    /// first), with the same segments (own cells over the customer's).
+    /// The query per period through the index of the commented responses,
+    /// the run's one scan of the surveys (a store without that index) and
+    /// the query per period without it pick, period by period, the same
+    /// comments (at most COMMENT_POOL, newest first, ties by response id),
+    /// with the same segments (own cells over the customer's).
     #[test]
     fn comments_read_once_per_run_are_the_comments_of_a_query_per_period() {
         let dir = tempfile::tempdir().unwrap();
@@ -1052,22 +1075,57 @@ D7,2026-10-08,won,2026-10-09,C1,10
             &Default::default(),
         )
         .unwrap();
-        let mut store = Store::in_memory().unwrap();
+        let db = dir.path().join("scorecard.db");
+        let mut store = Store::open(&db).unwrap();
         let now = "2026-11-23T00:00:00Z".parse().unwrap();
         let paths = [dir.path().to_path_buf()];
         ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now).unwrap();
         let weeks: Vec<Period> = (41..=44)
             .map(|w| Period::parse(&format!("2026-W{w}")).unwrap())
             .collect();
+        // Through the index of the commented responses (migration 16): a
+        // query per period, which reads only the period's newest comments.
+        assert!(RunComments::for_periods(&store, &config, &weeks)
+            .unwrap()
+            .is_none());
+        let plan: Vec<String> = store
+            .reader()
+            .rows(
+                "EXPLAIN QUERY PLAN SELECT response_id FROM surveys
+                 WHERE answered_day >= 0 AND answered_day < 1 AND comment IS NOT NULL AND comment <> ''
+                 ORDER BY answered_day DESC, response_id LIMIT 400",
+                [],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(3).unwrap())
+            .collect();
+        assert_eq!(
+            plan,
+            ["SEARCH t USING INDEX surveys_commented (answered_day>? AND answered_day<?)"],
+            "no sort, no other response read"
+        );
+        let by_index: Vec<Vec<Comment>> = weeks
+            .iter()
+            .map(|p| comments(&store, &config, *p).unwrap())
+            .collect();
+        // Without the index (a store before migration 16): one scan.
+        drop(store);
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute_batch("DROP INDEX surveys_commented")
+            .unwrap();
+        let store = Store::open(&db).unwrap();
         let mut once = RunComments::for_periods(&store, &config, &weeks)
             .unwrap()
             .expect("4 weeks × 16 > 245 days: read at once");
         let mut seen = 0;
-        for p in &weeks {
+        for (p, by_index) in weeks.iter().zip(&by_index) {
             let by_query = comments(&store, &config, *p).unwrap();
             let by_scan = once.take(*p).unwrap();
             let text = |c: &[Comment]| format!("{c:?}");
             assert_eq!(text(&by_scan), text(&by_query), "{}", p.id());
+            assert_eq!(text(by_index), text(&by_query), "{}", p.id());
             seen += by_query.len();
         }
         assert_eq!(
