@@ -294,11 +294,11 @@ fn commented_index(store: &Store) -> Result<bool> {
     if store.reader().is_postgres() || store.warehouse().is_some() {
         return Ok(false);
     }
-    Ok(store.reader().query_row(
+    store.reader().query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = 'surveys_commented')",
         [],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// The index of the period of `periods` (sorted, apart) holding `day`.
