@@ -53,19 +53,16 @@ pub struct PeriodFigures {
     /// archived with a warning and not emailed.
     pub stale: Vec<String>,
     pub quality: DataQuality,
+    /// Survey comments, newest first: the period's pool, or on a SQLite
+    /// store those of it that the scorecards can show
+    /// ([`extras::shown_comments`]).
     pub comments: Vec<Comment>,
 }
 
 impl PeriodFigures {
     /// The segments with figures, in the order they first appear.
     pub fn segments(&self) -> Vec<String> {
-        let mut segments: Vec<String> = Vec::new();
-        for r in &self.rows {
-            if !r.segment.is_empty() && !segments.contains(&r.segment) {
-                segments.push(r.segment.clone());
-            }
-        }
-        segments
+        segments_of(&self.rows)
     }
 
     /// How many scopes (whole business and segments) have figures.
@@ -76,6 +73,18 @@ impl PeriodFigures {
             .collect::<BTreeSet<_>>()
             .len()
     }
+}
+
+/// The segments with figures in `rows`, in the order they first appear
+/// (each has a scorecard).
+fn segments_of(rows: &[Compared]) -> Vec<String> {
+    let mut segments: Vec<String> = Vec::new();
+    for r in rows {
+        if !r.segment.is_empty() && !segments.contains(&r.segment) {
+            segments.push(r.segment.clone());
+        }
+    }
+    segments
 }
 
 /// Computes (or takes from the cache) the values of `plan.needed`.
@@ -127,13 +136,17 @@ impl Computed {
             });
         }
         let facts = facts.as_mut().expect("set above");
+        let rows = self.compared(config, p);
         let comments = match facts.comments.as_mut().and_then(|c| c.take(p)) {
             Some(comments) => comments,
-            None => extras::comments(store, config, p)?,
+            None => match extras::shown_comments(store, config, p, &segments_of(&rows))? {
+                Some(shown) => shown,
+                None => extras::comments(store, config, p)?,
+            },
         };
         Ok(PeriodFigures {
             period: p,
-            rows: self.compared(config, p),
+            rows,
             history: (0..config.report.history_periods)
                 .rev()
                 .map(|k| p.back(k))

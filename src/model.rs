@@ -69,6 +69,31 @@ pub struct Comment {
     pub segments: Vec<String>,
 }
 
+/// Comments a scorecard shows of each side (detractors, promoters).
+pub const COMMENTS_SHOWN: usize = 5;
+
+impl Comment {
+    /// A detractor's comment: NPS 0–6, CSAT 1–2.
+    pub fn is_detractor(&self) -> bool {
+        is_detractor(&self.kind, self.score)
+    }
+
+    /// A promoter's comment: NPS 9–10, CSAT 5.
+    pub fn is_promoter(&self) -> bool {
+        is_promoter(&self.kind, self.score)
+    }
+}
+
+/// See [`Comment::is_detractor`].
+pub fn is_detractor(kind: &str, score: i64) -> bool {
+    (kind == "nps" && score <= 6) || (kind == "csat" && score <= 2)
+}
+
+/// See [`Comment::is_promoter`].
+pub fn is_promoter(kind: &str, score: i64) -> bool {
+    (kind == "nps" && score >= 9) || (kind == "csat" && score >= 5)
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FileQuality {
     pub file: String,

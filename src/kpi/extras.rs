@@ -6,7 +6,7 @@ use anyhow::Result;
 use rusqlite::params;
 
 use crate::config::Config;
-use crate::model::{Comment, DataQuality, FileQuality};
+use crate::model::{is_detractor, is_promoter, Comment, DataQuality, FileQuality, COMMENTS_SHOWN};
 use crate::period::{self, Period};
 use crate::sources::FileKind;
 use crate::store::Store;
@@ -40,6 +40,98 @@ pub fn comments(store: &Store, config: &Config, p: Period) -> Result<Vec<Comment
         .collect())
 }
 
+/// The comments of `p` that its scorecards can show, newest first, on a
+/// SQLite store with the index of the commented responses (None without
+/// it): of the [`COMMENT_POOL`] newest comments (the pool [`comments`]
+/// reads), the detractors' and promoters' (the others are never shown),
+/// up to the one after which the whole business's scorecard and each of
+/// `scorecards` (segment keys) has [`COMMENTS_SHOWN`] of each side: no
+/// scorecard shows a comment after it. Read row by row from the index, so
+/// that only the comments up to there are looked up (their customer's
+/// attributes, their own cells).
+pub fn shown_comments(
+    store: &Store,
+    config: &Config,
+    p: Period,
+    scorecards: &[String],
+) -> Result<Option<Vec<Comment>>> {
+    if !commented_index(store)? {
+        return Ok(None);
+    }
+    let own_cells = !config.segment_attrs().is_empty()
+        && store.reader().query_row(
+            "SELECT EXISTS (SELECT 1 FROM survey_attributes)",
+            [],
+            |r| r.get::<_, bool>(0),
+        )?;
+    // Per scope (the whole business, then each scorecard's segment), the
+    // detractors and promoters still to find.
+    let mut wanted: Vec<[usize; 2]> = vec![[COMMENTS_SHOWN; 2]; scorecards.len() + 1];
+    let mut out = Vec::new();
+    let mut pool = store.reader().prepare(
+        "SELECT response_id, answered_day, kind, score, comment, customer_key FROM surveys_rows
+         WHERE answered_day >= ?1 AND answered_day < ?2 AND comment IS NOT NULL AND comment <> ''
+         ORDER BY answered_day DESC, response_id LIMIT ?3",
+    )?;
+    let mut attrs = store.reader().prepare(
+        "SELECT a.name, a.value FROM customer_keys k
+         JOIN customer_attributes a ON a.customer_id = k.customer_id
+         WHERE k.customer_key = ?1",
+    )?;
+    let mut cells = store
+        .reader()
+        .prepare("SELECT name, value FROM survey_attributes WHERE response_id = ?1")?;
+    let mut rows = pool.query(params![p.start_day(), p.end_day(), COMMENT_POOL])?;
+    while let Some(r) = rows.next()? {
+        let (kind, score): (String, i64) = (r.get(2)?, r.get(3)?);
+        let side = if is_detractor(&kind, score) {
+            0
+        } else if is_promoter(&kind, score) {
+            1
+        } else {
+            continue;
+        };
+        let (id, day): (String, i64) = (r.get(0)?, r.get(1)?);
+        let customer: Option<i64> = r.get(5)?;
+        let mut pending = PendingComment {
+            id,
+            day,
+            comment: Comment {
+                date: period::date_from_day(day).to_string(),
+                kind,
+                score,
+                text: r.get(4)?,
+                segments: Vec::new(),
+            },
+            attrs: Vec::new(),
+        };
+        if let Some(key) = customer {
+            let mut q = attrs.query(params![key])?;
+            while let Some(a) = q.next()? {
+                pending.attrs.push((a.get(0)?, a.get(1)?));
+            }
+        }
+        let mut mine = Vec::new();
+        if own_cells {
+            let mut q = cells.query(params![pending.id])?;
+            while let Some(a) = q.next()? {
+                mine.push((a.get(0)?, a.get(1)?));
+            }
+        }
+        let c = pending.finish_with(&mine, config);
+        for (k, w) in wanted.iter_mut().enumerate() {
+            if k == 0 || c.segments.contains(&scorecards[k - 1]) {
+                w[side] = w[side].saturating_sub(1);
+            }
+        }
+        out.push(c);
+        if wanted.iter().all(|w| *w == [0, 0]) {
+            break;
+        }
+    }
+    Ok(Some(out))
+}
+
 /// A comment read from the store, its segments not yet resolved.
 struct PendingComment {
     id: String,
@@ -53,13 +145,15 @@ impl PendingComment {
     /// The comment with its segments: the response's own cells win over
     /// its customer's attributes.
     fn finish(self, own: &OwnCells, config: &Config) -> Comment {
+        let mine = own.get(&self.id).map(Vec::as_slice).unwrap_or_default();
+        self.finish_with(mine, config)
+    }
+
+    /// The comment with its segments, `mine` being the response's own cells.
+    fn finish_with(self, mine: &[(String, String)], config: &Config) -> Comment {
         let PendingComment {
-            id,
-            mut comment,
-            attrs,
-            ..
+            mut comment, attrs, ..
         } = self;
-        let mine = own.get(&id).map(Vec::as_slice).unwrap_or_default();
         comment.segments = config
             .segment_attrs()
             .iter()
@@ -1109,6 +1203,54 @@ D7,2026-10-08,won,2026-10-09,C1,10
             .iter()
             .map(|p| comments(&store, &config, *p).unwrap())
             .collect();
+        // What the scorecards show of each pool: the comments up to the
+        // last one a scorecard shows, passives left out.
+        let scorecards: Vec<String> = [
+            "region=EMEA",
+            "region=(none)",
+            "region=LATAM",
+            "region=APAC",
+            "plan=Pro",
+            "plan=Basic",
+            "plan=(none)",
+        ]
+        .map(String::from)
+        .to_vec();
+        let nowhere = ["region=Mars".to_string()];
+        for (p, pool) in weeks.iter().zip(&by_index) {
+            for cards in [&scorecards[..], &scorecards[..2], &nowhere[..], &[]] {
+                let shown = shown_comments(&store, &config, *p, cards)
+                    .unwrap()
+                    .expect("the index");
+                let scopes = std::iter::once(None).chain(cards.iter().map(|s| Some(s.as_str())));
+                for scope in scopes {
+                    let view = |c: &[Comment]| {
+                        serde_json::to_string(&crate::report::view::comments(c, scope)).unwrap()
+                    };
+                    assert_eq!(view(&shown), view(pool), "{} {scope:?}", p.id());
+                }
+                assert!(shown.iter().all(|c| c.is_detractor() || c.is_promoter()));
+                if cards == nowhere {
+                    let sides = pool.iter().filter(|c| c.is_detractor() || c.is_promoter());
+                    assert_eq!(
+                        shown.len(),
+                        sides.count(),
+                        "a scorecard with none: all read"
+                    );
+                }
+            }
+        }
+        // W41's respondents are in EMEA and in no region: once both have
+        // theirs, the rest of its pool is not read.
+        let w41 = shown_comments(&store, &config, weeks[0], &scorecards[..2])
+            .unwrap()
+            .unwrap();
+        assert!(
+            w41.len() < by_index[0].len() / 4,
+            "W41 stops early: {} of {}",
+            w41.len(),
+            by_index[0].len()
+        );
         // Without the index (a store before migration 16): one scan.
         drop(store);
         rusqlite::Connection::open(&db)
@@ -1116,6 +1258,9 @@ D7,2026-10-08,won,2026-10-09,C1,10
             .execute_batch("DROP INDEX surveys_commented")
             .unwrap();
         let store = Store::open(&db).unwrap();
+        assert!(shown_comments(&store, &config, weeks[0], &scorecards)
+            .unwrap()
+            .is_none());
         let mut once = RunComments::for_periods(&store, &config, &weeks)
             .unwrap()
             .expect("4 weeks × 16 > 245 days: read at once");

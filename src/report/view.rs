@@ -719,7 +719,10 @@ fn top_movers(mine: &[&Compared], currency: &str) -> Vec<MoverView> {
 
 /// The survey comments of the scorecard's segment (all, for the whole
 /// business): up to 5 detractors and up to 5 promoters.
-fn comments(all: &[Comment], segment: Option<&str>) -> (Vec<CommentView>, Vec<CommentView>) {
+pub(crate) fn comments(
+    all: &[Comment],
+    segment: Option<&str>,
+) -> (Vec<CommentView>, Vec<CommentView>) {
     let comment_view = |c: &Comment| CommentView {
         date: c.date.clone(),
         score: c.score,
@@ -739,14 +742,14 @@ fn comments(all: &[Comment], segment: Option<&str>) -> (Vec<CommentView>, Vec<Co
         .collect();
     let detractors = relevant
         .iter()
-        .filter(|c| (c.kind == "nps" && c.score <= 6) || (c.kind == "csat" && c.score <= 2))
-        .take(5)
+        .filter(|c| c.is_detractor())
+        .take(crate::model::COMMENTS_SHOWN)
         .map(|c| comment_view(c))
         .collect();
     let promoters = relevant
         .iter()
-        .filter(|c| (c.kind == "nps" && c.score >= 9) || (c.kind == "csat" && c.score >= 5))
-        .take(5)
+        .filter(|c| c.is_promoter())
+        .take(crate::model::COMMENTS_SHOWN)
         .map(|c| comment_view(c))
         .collect();
     (detractors, promoters)
