@@ -84,6 +84,27 @@ impl Comment {
     }
 }
 
+/// The comments of `all` (newest first) a scorecard shows: of the
+/// segment's respondents (everyone's for the whole business, `None`), the
+/// first [`COMMENTS_SHOWN`] detractors and the first [`COMMENTS_SHOWN`]
+/// promoters.
+pub fn shown_comments<'a>(all: &'a [Comment], segment: Option<&str>) -> [Vec<&'a Comment>; 2] {
+    let relevant = || {
+        all.iter()
+            .filter(move |c| segment.is_none_or(|s| c.segments.iter().any(|x| x == s)))
+    };
+    [
+        relevant()
+            .filter(|c| c.is_detractor())
+            .take(COMMENTS_SHOWN)
+            .collect(),
+        relevant()
+            .filter(|c| c.is_promoter())
+            .take(COMMENTS_SHOWN)
+            .collect(),
+    ]
+}
+
 /// See [`Comment::is_detractor`].
 pub fn is_detractor(kind: &str, score: i64) -> bool {
     (kind == "nps" && score <= 6) || (kind == "csat" && score <= 2)

@@ -718,11 +718,9 @@ fn top_movers(mine: &[&Compared], currency: &str) -> Vec<MoverView> {
 }
 
 /// The survey comments of the scorecard's segment (all, for the whole
-/// business): up to 5 detractors and up to 5 promoters.
-pub(crate) fn comments(
-    all: &[Comment],
-    segment: Option<&str>,
-) -> (Vec<CommentView>, Vec<CommentView>) {
+/// business): up to 5 detractors and up to 5 promoters
+/// ([`crate::model::shown_comments`]).
+fn comments(all: &[Comment], segment: Option<&str>) -> (Vec<CommentView>, Vec<CommentView>) {
     let comment_view = |c: &Comment| CommentView {
         date: c.date.clone(),
         score: c.score,
@@ -736,22 +734,8 @@ pub(crate) fn comments(
             .collect::<Vec<_>>()
             .join(" · "),
     };
-    let relevant: Vec<&Comment> = all
-        .iter()
-        .filter(|c| segment.is_none_or(|s| c.segments.iter().any(|x| x == s)))
-        .collect();
-    let detractors = relevant
-        .iter()
-        .filter(|c| c.is_detractor())
-        .take(crate::model::COMMENTS_SHOWN)
-        .map(|c| comment_view(c))
-        .collect();
-    let promoters = relevant
-        .iter()
-        .filter(|c| c.is_promoter())
-        .take(crate::model::COMMENTS_SHOWN)
-        .map(|c| comment_view(c))
-        .collect();
+    let [detractors, promoters] = crate::model::shown_comments(all, segment)
+        .map(|side| side.into_iter().map(comment_view).collect());
     (detractors, promoters)
 }
 
