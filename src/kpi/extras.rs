@@ -894,9 +894,31 @@ mod tests {
     use super::*;
     use crate::ingest::{self, ImportOptions};
 
+    /// A store in memory holding `files` (imported as of 2026-11-23 with
+    /// the default config), and that config.
+    fn imported<T: AsRef<str>>(files: &[(&str, T)]) -> (Store, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text.as_ref()).unwrap();
+        }
+        let config =
+            Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
+        let mut store = Store::in_memory().unwrap();
+        let now = "2026-11-23T00:00:00Z".parse().unwrap();
+        let paths = [dir.path().to_path_buf()];
+        ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now).unwrap();
+        (store, config)
+    }
+
+    /// The weeks 2026-W`first` to 2026-W`last`.
+    fn weeks_2026(first: u32, last: u32) -> Vec<Period> {
+        (first..=last)
+            .map(|w| Period::parse(&format!("2026-W{w}")).unwrap())
+            .collect()
+    }
+
     #[test]
     fn stale_sources_and_data_quality_follow_the_file_descriptions() {
-        let dir = tempfile::tempdir().unwrap();
         let files = [
             (
                 "deals.csv",
@@ -912,15 +934,7 @@ mod tests {
             ),
             ("customers.csv", "customer_id,acquired_on\nC1,2026-01-05\n"),
         ];
-        for (name, text) in files {
-            std::fs::write(dir.path().join(name), text).unwrap();
-        }
-        let config =
-            Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
-        let mut store = Store::in_memory().unwrap();
-        let now = "2026-11-23T00:00:00Z".parse().unwrap();
-        let paths = [dir.path().to_path_buf()];
-        ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now).unwrap();
+        let (store, _) = imported(&files);
         let p = Period::parse("2026-W48").unwrap();
         let stale = stale_sources(&store, p).unwrap();
         let files: Vec<&str> = stale.iter().map(|s| s.split(' ').next().unwrap()).collect();
@@ -945,7 +959,6 @@ mod tests {
     /// same unknown-customer counts, period by period.
     #[test]
     fn unknown_customers_counted_once_per_run_agree_with_the_query_per_period() {
-        let dir = tempfile::tempdir().unwrap();
         // Customers C1 and C2 are known; X and Y are not. Weeks 2026-W41 to
         // W46 (Mondays 5 Oct to 9 Nov).
         let days = [
@@ -993,18 +1006,8 @@ mod tests {
             ("surveys.csv", surveys),
             ("deals.csv", deals),
         ];
-        for (name, text) in files {
-            std::fs::write(dir.path().join(name), text).unwrap();
-        }
-        let config =
-            Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
-        let mut store = Store::in_memory().unwrap();
-        let now = "2026-11-23T00:00:00Z".parse().unwrap();
-        let paths = [dir.path().to_path_buf()];
-        ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now).unwrap();
-        let weeks: Vec<Period> = (41..=46)
-            .map(|w| Period::parse(&format!("2026-W{w}")).unwrap())
-            .collect();
+        let (store, config) = imported(&files);
+        let weeks = weeks_2026(41, 46);
         let once = UnknownCustomers::for_periods(&store, &weeks, BTreeMap::new()).unwrap();
         let tables: Vec<&str> = once.by_table.iter().map(|(t, _)| *t).collect();
         assert_eq!(tables, ["orders", "tickets", "surveys", "deals"]);
@@ -1066,7 +1069,6 @@ mod tests {
     /// has no close; a close before the periods counts in none of them.
     #[test]
     fn deals_created_after_close_counted_by_the_engine_are_the_query_per_period() {
-        let dir = tempfile::tempdir().unwrap();
         let deals = "deal_id,created_on,stage,closed_on,customer_id,amount
 D1,2026-10-20,won,2026-10-06,C1,10
 D2,2026-10-07,won,2026-10-07,C1,10
@@ -1080,18 +1082,8 @@ D7,2026-10-08,won,2026-10-09,C1,10
             ("customers.csv", "customer_id,acquired_on\nC1,2026-01-05\n"),
             ("deals.csv", deals),
         ];
-        for (name, text) in files {
-            std::fs::write(dir.path().join(name), text).unwrap();
-        }
-        let config =
-            Config::from_toml("", std::path::Path::new("."), None, &Default::default()).unwrap();
-        let mut store = Store::in_memory().unwrap();
-        let now = "2026-11-23T00:00:00Z".parse().unwrap();
-        let paths = [dir.path().to_path_buf()];
-        ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now).unwrap();
-        let weeks: Vec<Period> = (41..=44)
-            .map(|w| Period::parse(&format!("2026-W{w}")).unwrap())
-            .collect();
+        let (store, config) = imported(&files);
+        let weeks = weeks_2026(41, 44);
         let mut values = crate::kpi::engine::compute(&store, &config, &weeks).unwrap();
         crate::kpi::engine::take_unknown_customers(&mut values);
         let counted = crate::kpi::engine::take_created_after_close(&mut values);
@@ -1174,9 +1166,7 @@ D7,2026-10-08,won,2026-10-09,C1,10
         let now = "2026-11-23T00:00:00Z".parse().unwrap();
         let paths = [dir.path().to_path_buf()];
         ingest::import(&mut store, &config, &paths, &ImportOptions::default(), now).unwrap();
-        let weeks: Vec<Period> = (41..=44)
-            .map(|w| Period::parse(&format!("2026-W{w}")).unwrap())
-            .collect();
+        let weeks = weeks_2026(41, 44);
         // Through the index of the commented responses (migration 16): a
         // query per period, which reads only the period's newest comments.
         assert!(RunComments::for_periods(&store, &config, &weeks)
