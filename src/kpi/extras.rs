@@ -265,22 +265,12 @@ fn own_cells(
         if !any {
             return Ok(own);
         }
-        let list = serde_json::to_string(&kept.iter().collect::<Vec<_>>())?;
-        store.reader().each(
+        return pairs_by_key(
+            store,
             "SELECT response_id, name, value FROM survey_attributes
              WHERE response_id IN (SELECT value FROM json_each(?1))",
-            params![list],
-            |r| {
-                own.entry(r.get(0)?)
-                    .or_default()
-                    .push((r.get(1)?, r.get(2)?));
-                Ok(())
-            },
-        )?;
-        for cells in own.values_mut() {
-            cells.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        }
-        return Ok(own);
+            &kept.iter().collect::<Vec<_>>(),
+        );
     }
     // Streamed: only the cells of the comments kept are held.
     store.reader().each(
@@ -575,27 +565,42 @@ fn customer_attributes(
     store: &Store,
     keys: &std::collections::BTreeSet<i64>,
 ) -> Result<std::collections::HashMap<i64, Vec<(String, String)>>> {
-    let mut out: std::collections::HashMap<i64, Vec<(String, String)>> = Default::default();
     if keys.is_empty() {
-        return Ok(out);
+        return Ok(Default::default());
     }
-    let list = serde_json::to_string(keys)?;
-    store.reader().each(
+    pairs_by_key(
+        store,
         "SELECT k.customer_key, a.name, a.value FROM customer_keys k
          JOIN customer_attributes a ON a.customer_id = k.customer_id
          WHERE k.customer_key IN (SELECT value FROM json_each(?1))",
-        params![list],
-        |r| {
-            out.entry(r.get(0)?)
-                .or_default()
-                .push((r.get(1)?, r.get(2)?));
-            Ok(())
-        },
-    )?;
-    for attrs in out.values_mut() {
-        // As a look-up by the customer's id reads them (the primary key's
-        // order; names are unique per customer).
-        attrs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keys,
+    )
+}
+
+/// The (name, value) pairs `sql` reads for `keys` (its `?1`: the keys as a
+/// JSON array, for SQLite's `json_each`; its columns: key, name, value), by
+/// key, each key's sorted by name, as a look-up by the key reads them (the
+/// primary key's order; names are unique per key): one statement for all
+/// the keys instead of one each.
+fn pairs_by_key<K, T>(
+    store: &Store,
+    sql: &str,
+    keys: &T,
+) -> Result<std::collections::HashMap<K, Vec<(String, String)>>>
+where
+    K: rusqlite::types::FromSql + std::hash::Hash + Eq,
+    T: serde::Serialize + ?Sized,
+{
+    let mut out: std::collections::HashMap<K, Vec<(String, String)>> = Default::default();
+    let list = serde_json::to_string(keys)?;
+    store.reader().each(sql, params![list], |r| {
+        out.entry(r.get(0)?)
+            .or_default()
+            .push((r.get(1)?, r.get(2)?));
+        Ok(())
+    })?;
+    for pairs in out.values_mut() {
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     }
     Ok(out)
 }

@@ -358,7 +358,17 @@ pub(super) fn writer<'t>(
 ) -> rusqlite::Result<TableWriter<'t>> {
     let layout = Layout::of(def);
     let table = layout.table.as_str();
-    let deferred = defer_indexes(table, tx)?;
+    // Empty at the start (a first import of the file): indexes built after
+    // the rows, rows in id order many at a time.
+    let empty: bool = tx.query_row(
+        &format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"),
+        [],
+        |r| r.get(0),
+    )?;
+    let deferred = match empty {
+        true => defer_indexes(table, tx)?,
+        false => Vec::new(),
+    };
     let columns: Vec<&str> = layout.names.iter().map(String::as_str).collect();
     let cols = columns.join(", ");
     let n = columns.len();
@@ -395,12 +405,6 @@ pub(super) fn writer<'t>(
     for sql in [&insert, &select, &update, &touch] {
         tx.prepare_cached(sql)?;
     }
-    // Into a table empty at the start, rows in id order go many at a time.
-    let empty: bool = tx.query_row(
-        &format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"),
-        [],
-        |r| r.get(0),
-    )?;
     let bulk = match empty && def.pk_len == 1 {
         true => Some(Bulk::new(tx, table, &columns)?),
         false => None,
@@ -499,19 +503,12 @@ fn sort_threads() -> i64 {
     cores.min(4) as i64
 }
 
-/// Drops the secondary indexes of `table` when it is empty and returns their
+/// Drops the secondary indexes of `table` (empty: a table with rows keeps
+/// its indexes, the upsert reads through them) and returns their
 /// definitions, as `sqlite_schema` keeps them (the text they were created
 /// with, so that building them again leaves the schema byte for byte as it
-/// was). A table with rows keeps its indexes: the upsert reads through them.
+/// was).
 fn defer_indexes(table: &str, tx: &Connection) -> rusqlite::Result<Vec<String>> {
-    let empty: bool = tx.query_row(
-        &format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"),
-        [],
-        |r| r.get(0),
-    )?;
-    if !empty {
-        return Ok(Vec::new());
-    }
     let indexes: Vec<(String, String)> = tx
         .prepare(
             "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY rowid",
